@@ -1,0 +1,24 @@
+# The two commands a newcomer runs (README.md): `make demo` and `make test`.
+# Everything is built in release: numeric Swift is 10–50× slower unoptimised, and the engine's
+# tests run full networks. -enable-testing lets the same build serve `swift test`.
+SWIFT_FLAGS := -c release -Xswiftc -enable-testing
+BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/mambanode
+# DCMTK stalls ~45 ms per C-STORE on loopback without it (node.md §3).
+export TCP_NODELAY := 1
+
+.PHONY: bootstrap build test demo clean
+
+bootstrap:
+	@Scripts/bootstrap
+
+build: bootstrap
+	swift build $(SWIFT_FLAGS)
+
+test: build
+	swift test $(SWIFT_FLAGS) --no-parallel 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+
+demo: build
+	Scripts/demo "$(BIN)"
+
+clean:
+	rm -rf .build var

@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+// MambaNode: a DICOM-native clinical AI node (receive → volume → nnMamba → SEG/SR → PACS).
+// Module graph (node.md §2): mambanode → DICOM → CDICOM → DCMTK/GDCM; NNMamba → COpenBLAS.
+// Dependencies point one way; the engine never sees DICOM.
+import PackageDescription
+
+// DCMTK is linked library by library: `pkg-config dcmtk` fails on Debian 12 (it wants sndfile).
+let dcmtkLibraries = [
+    "dcmnet", "dcmtls", "dcmdata", "oflog", "ofstd",
+    "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls", "dcmimgle", "dcmimage",
+    "dcmseg", "dcmfg", "dcmiod", "dcmsr", "cmr",
+]
+let gdcmLibraries = ["gdcmMSFF", "gdcmDSED", "gdcmCommon"]
+
+let package = Package(
+    name: "MambaNode",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mambanode", targets: ["mambanode"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The only code that includes DCMTK/GDCM headers: a C API over a C++17 shim.
+        .target(
+            name: "CDICOM",
+            cxxSettings: [
+                .unsafeFlags(["-I/usr/include/gdcm-3.0", "-std=c++17", "-fexceptions"]),
+            ],
+            linkerSettings: (dcmtkLibraries + gdcmLibraries + ["ssl", "crypto", "z"]).map { .linkedLibrary($0) }
+        ),
+        .target(name: "DICOM", dependencies: ["CDICOM"]),
+
+        // The nnMamba engine: Tensor, ops, Mamba, networks, weights. No DICOM.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
+        .target(
+            name: "CNNKernels",
+            cSettings: [.unsafeFlags(["-O3", "-ffast-math", "-fno-finite-math-only"])]
+        ),
+        .target(
+            name: "NNMamba",
+            dependencies: ["COpenBLAS", "CNNKernels"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+
+        .executableTarget(
+            name: "mambanode",
+            dependencies: [
+                "DICOM", "NNMamba",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .target(name: "TestSupport", dependencies: ["DICOM"], path: "Tests/TestSupport"),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
+        .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
+    ],
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
+)

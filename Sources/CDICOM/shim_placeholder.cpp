@@ -1,0 +1,2 @@
+#include "dcmtk/config/osconfig.h"
+#include "cdicom.h"

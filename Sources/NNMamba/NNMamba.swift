@@ -1,0 +1,1 @@
+// The nnMamba engine (nnmamba-architecture.md). Knows nothing of DICOM.

@@ -1,0 +1,3 @@
+import Testing
+@testable import NNMamba
+@Test func placeholder() {}
