@@ -1,3 +1,4 @@
+SHELL := /bin/bash
 # The two commands a newcomer runs (README.md): `make demo` and `make test`.
 # Everything is built in release: numeric Swift is 10–50× slower unoptimised, and the engine's
 # tests run full networks. -enable-testing lets the same build serve `swift test`.

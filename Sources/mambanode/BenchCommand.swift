@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `mambanode bench …`: benchmarks that print figures and the ratio to a reference measured in
+/// the same run. Benchmarks are not tests: they assert nothing.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure throughput against a reference tool in the same run.",
+        subcommands: [
+        ]
+    )
+}
