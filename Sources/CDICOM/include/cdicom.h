@@ -61,6 +61,16 @@ void mn_string_free(char *s);
 void mn_initialize(int32_t log_level);
 
 /* ---------------------------------------------------------------------------------------------
+ * Data dictionary (DCMTK's)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The keyword of a tag (e.g. "SeriesInstanceUID"); MN_ERR_ARGUMENT when unknown. Caller frees. */
+mn_status mn_tag_keyword(uint32_t tag, char **out, mn_error *err);
+
+/* The tag for a keyword; MN_ERR_ARGUMENT when the dictionary does not know it. */
+mn_status mn_tag_for_keyword(const char *keyword, uint32_t *tag, mn_error *err);
+
+/* ---------------------------------------------------------------------------------------------
  * Data sets
  *
  * An mn_dataset is either a whole file (owning), a new empty dataset (owning), or a borrowed view

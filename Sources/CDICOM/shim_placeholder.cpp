@@ -1,2 +1,0 @@
-#include "dcmtk/config/osconfig.h"
-#include "cdicom.h"
