@@ -1,0 +1,188 @@
+// Pixel Data: geometry of the stored samples and frame decoding (PS3.5 §8, Annex A.4).
+// DCMTK decodes native, deflated, JPEG (baseline, extended, lossless), JPEG-LS and RLE; GDCM
+// decodes JPEG 2000, which DCMTK's free edition cannot.
+#include "dataset.h"
+
+#include "dcmtk/dcmdata/dcpixel.h"
+
+#include <gdcmImage.h>
+#include <gdcmImageReader.h>
+#include <gdcmPixelFormat.h>
+
+using namespace mn;
+
+namespace {
+
+Uint16 getU16(DcmItem *item, const DcmTagKey &key, Uint16 fallback, bool &present) {
+    Uint16 v = 0;
+    present = item->findAndGetUint16(key, v).good();
+    return present ? v : fallback;
+}
+
+bool isJPEG2000(E_TransferSyntax xfer) {
+    return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 || xfer == EXS_JPEG2000MulticomponentLosslessOnly ||
+           xfer == EXS_JPEG2000Multicomponent;
+}
+
+/// Copies stored values of one frame into int32, honouring Bits Stored / High Bit / Pixel
+/// Representation (PS3.5 §8.1.1): bits above High Bit may carry overlays or garbage.
+template <typename T>
+void extract(const T *src, size_t count, const mn_pixel_info &info, int32_t *out) {
+    const uint32_t shift = info.high_bit + 1 - info.bits_stored;
+    const uint32_t bits = info.bits_stored;
+    const uint64_t mask = bits >= 32 ? 0xFFFFFFFFull : ((1ull << bits) - 1);
+    const bool isSigned = info.pixel_representation == 1;
+    const uint64_t signBit = 1ull << (bits - 1);
+    for (size_t i = 0; i < count; ++i) {
+        uint64_t v = (static_cast<uint64_t>(src[i]) >> shift) & mask;
+        if (isSigned && (v & signBit)) out[i] = static_cast<int32_t>(static_cast<int64_t>(v) - static_cast<int64_t>(mask) - 1);
+        else out[i] = static_cast<int32_t>(v);
+    }
+}
+
+/// Reorders a colour-by-plane frame (RRR…GGG…BBB) to colour-by-pixel (RGBRGB…).
+void interleave(int32_t *data, size_t pixels, uint32_t samples) {
+    std::vector<int32_t> planes(data, data + pixels * samples);
+    for (size_t p = 0; p < pixels; ++p)
+        for (uint32_t s = 0; s < samples; ++s) data[p * samples + s] = planes[s * pixels + p];
+}
+
+} // namespace
+
+extern "C" mn_status mn_dataset_pixel_info(const mn_dataset *ds, mn_pixel_info *info, mn_error *err) {
+    MN_GUARD(err, {
+        if (!ds || !info) return fail(err, MN_ERR_ARGUMENT, "mn_dataset_pixel_info: NULL argument");
+        *info = mn_pixel_info{};
+        DcmItem *item = ds->item;
+        bool present = false;
+        info->rows = getU16(item, DCM_Rows, 0, present);
+        if (!present) return failTag(err, MN_ERR_MISSING_TAG, DCM_Rows, "missing (0028,0010) Rows");
+        info->columns = getU16(item, DCM_Columns, 0, present);
+        if (!present) return failTag(err, MN_ERR_MISSING_TAG, DCM_Columns, "missing (0028,0011) Columns");
+        info->bits_allocated = getU16(item, DCM_BitsAllocated, 0, present);
+        if (!present) return failTag(err, MN_ERR_MISSING_TAG, DCM_BitsAllocated, "missing (0028,0100) Bits Allocated");
+        info->samples_per_pixel = getU16(item, DCM_SamplesPerPixel, 1, present);
+        info->bits_stored = getU16(item, DCM_BitsStored, static_cast<Uint16>(info->bits_allocated), present);
+        info->high_bit = getU16(item, DCM_HighBit, static_cast<Uint16>(info->bits_stored - 1), present);
+        info->pixel_representation = getU16(item, DCM_PixelRepresentation, 0, present);
+        info->planar_configuration = getU16(item, DCM_PlanarConfiguration, 0, present);
+        Sint32 frames = 1;
+        if (item->findAndGetSint32(DCM_NumberOfFrames, frames).bad() || frames < 1) frames = 1;
+        info->number_of_frames = static_cast<uint32_t>(frames);
+        OFString photometric;
+        item->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
+        std::snprintf(info->photometric, sizeof(info->photometric), "%s", photometric.c_str());
+        info->encapsulated = DcmXfer(ds->root->file.getDataset()->getOriginalXfer()).isEncapsulated() ? 1 : 0;
+
+        if (info->rows == 0 || info->columns == 0)
+            return failTag(err, MN_ERR_BAD_VALUE, DCM_Rows, "image is %u × %u", info->rows, info->columns);
+        if (info->samples_per_pixel != 1 && info->samples_per_pixel != 3)
+            return failTag(err, MN_ERR_UNSUPPORTED, DCM_SamplesPerPixel, "(0028,0002) Samples per Pixel %u", info->samples_per_pixel);
+        if (info->bits_allocated != 8 && info->bits_allocated != 16 && info->bits_allocated != 32)
+            return failTag(err, MN_ERR_UNSUPPORTED, DCM_BitsAllocated, "(0028,0100) Bits Allocated %u", info->bits_allocated);
+        if (info->bits_stored == 0 || info->bits_stored > info->bits_allocated)
+            return failTag(err, MN_ERR_BAD_VALUE, DCM_BitsStored, "(0028,0101) Bits Stored %u with Bits Allocated %u",
+                           info->bits_stored, info->bits_allocated);
+        if (info->high_bit + 1 < info->bits_stored || info->high_bit >= info->bits_allocated)
+            return failTag(err, MN_ERR_BAD_VALUE, DCM_HighBit, "(0028,0102) High Bit %u with Bits Stored %u", info->high_bit,
+                           info->bits_stored);
+        return MN_OK;
+    })
+}
+
+namespace {
+
+/// Decodes the whole file with GDCM once (JPEG 2000) and keeps the native frames on the root.
+mn_status decodeWithGdcm(mn_dataset *ds, const mn_pixel_info &info, mn_error *err) {
+    if (ds->root->decoded) return MN_OK;
+    if (ds->root->path.empty()) return fail(err, MN_ERR_UNSUPPORTED, "JPEG 2000 decoding needs a file");
+    gdcm::ImageReader reader;
+    reader.SetFileName(ds->root->path.c_str());
+    if (!reader.Read()) return fail(err, MN_ERR_CORRUPT, "GDCM cannot read the JPEG 2000 image");
+    const gdcm::Image &image = reader.GetImage();
+    const unsigned long length = image.GetBufferLength();
+    const size_t expected = size_t(info.rows) * info.columns * info.samples_per_pixel * (info.bits_allocated / 8) * info.number_of_frames;
+    if (length < expected)
+        return fail(err, MN_ERR_CORRUPT, "JPEG 2000 decoded to %lu bytes, expected %zu", length, expected);
+    if (image.GetPixelFormat().GetBitsAllocated() != info.bits_allocated)
+        return fail(err, MN_ERR_UNSUPPORTED, "JPEG 2000 decoded to %u bits allocated, header says %u",
+                    unsigned(image.GetPixelFormat().GetBitsAllocated()), info.bits_allocated);
+    ds->root->gdcmPixels.resize(length);
+    if (!image.GetBuffer(reinterpret_cast<char *>(ds->root->gdcmPixels.data())))
+        return fail(err, MN_ERR_CORRUPT, "GDCM failed to decode the JPEG 2000 frames");
+    ds->root->decodedPlanar = image.GetPlanarConfiguration();
+    ds->root->usesGdcm = true;
+    ds->root->decoded = true;
+    return MN_OK;
+}
+
+} // namespace
+
+extern "C" mn_status mn_dataset_decode_frame(mn_dataset *ds, uint32_t frame, int32_t *out, size_t capacity, mn_error *err) {
+    MN_GUARD(err, {
+        if (!ds || !out) return fail(err, MN_ERR_ARGUMENT, "mn_dataset_decode_frame: NULL argument");
+        if (ds->root->headerOnly) return fail(err, MN_ERR_ARGUMENT, "dataset was read without pixel data");
+        mn_pixel_info info;
+        if (mn_status s = mn_dataset_pixel_info(ds, &info, err)) return s;
+        if (frame >= info.number_of_frames)
+            return fail(err, MN_ERR_ARGUMENT, "frame %u out of range (%u frames)", frame + 1, info.number_of_frames);
+        const size_t samples = size_t(info.rows) * info.columns * info.samples_per_pixel;
+        if (capacity < samples) return fail(err, MN_ERR_ARGUMENT, "buffer holds %zu samples, frame has %zu", capacity, samples);
+        const size_t frameBytes = samples * (info.bits_allocated / 8);
+
+        DcmElement *element = nullptr;
+        if (ds->item->findAndGetElement(DCM_PixelData, element).bad() || !element)
+            return failTag(err, MN_ERR_MISSING_TAG, DCM_PixelData, "missing (7FE0,0010) Pixel Data");
+        auto *pixelData = OFdynamic_cast(DcmPixelData *, element);
+        if (!pixelData) return failTag(err, MN_ERR_BAD_VALUE, DCM_PixelData, "(7FE0,0010) Pixel Data is not pixel data");
+
+        const E_TransferSyntax xfer = ds->root->file.getDataset()->getOriginalXfer();
+        std::vector<uint8_t> buffer;
+        const uint8_t *raw = nullptr;
+        uint32_t planar = info.planar_configuration;
+        if (isJPEG2000(xfer)) {
+            if (mn_status s = decodeWithGdcm(ds, info, err)) return s;
+            raw = ds->root->gdcmPixels.data() + size_t(frame) * frameBytes;
+            planar = ds->root->decodedPlanar;
+        } else {
+            if (DcmXfer(xfer).isEncapsulated()) {
+                // Every supported compressed syntax is decoded by a registered DCMTK codec.
+                if (!DcmXfer(xfer).isEncapsulated() || xfer == EXS_Unknown)
+                    return fail(err, MN_ERR_UNSUPPORTED, "transfer syntax not supported");
+            }
+            Uint32 frameSize = 0;
+            OFCondition cond = pixelData->getUncompressedFrameSize(ds->item, frameSize);
+            if (cond.bad()) return failCondition(err, cond, "cannot size frame");
+            if (frameSize < frameBytes) return fail(err, MN_ERR_CORRUPT, "frame size %u is smaller than %zu", frameSize, frameBytes);
+            if (!DcmXfer(xfer).isEncapsulated()) {
+                const Uint32 length = pixelData->getLength(xfer);
+                if (size_t(length) < frameBytes * info.number_of_frames)
+                    return failTag(err, MN_ERR_CORRUPT, DCM_PixelData,
+                                   "(7FE0,0010) Pixel Data holds %u bytes, %u frame(s) of %zu bytes expected", length,
+                                   info.number_of_frames, frameBytes);
+            }
+            buffer.resize(frameSize + (frameSize & 1));
+            Uint32 startFragment = 0;
+            OFString colorModel;
+            cond = pixelData->getUncompressedFrame(ds->item, frame, startFragment, buffer.data(), Uint32(buffer.size()), colorModel);
+            if (cond.bad()) {
+                if (cond == EC_CannotChangeRepresentation)
+                    return fail(err, MN_ERR_UNSUPPORTED, "no decoder for transfer syntax %s", DcmXfer(xfer).getXferName());
+                return fail(err, MN_ERR_CORRUPT, "cannot decode frame %u (%s): %s", frame + 1, DcmXfer(xfer).getXferName(), cond.text());
+            }
+            raw = buffer.data();
+            // DCMTK's RLE decoder returns colour-by-plane frames (PS3.5 Annex G.2).
+            if (xfer == EXS_RLELossless) planar = 1;
+            // JPEG/JPEG-LS decoders return colour-by-pixel.
+            else if (DcmXfer(xfer).isEncapsulated()) planar = 0;
+        }
+
+        switch (info.bits_allocated) {
+        case 8: extract(raw, samples, info, out); break;
+        case 16: extract(reinterpret_cast<const uint16_t *>(raw), samples, info, out); break;
+        default: extract(reinterpret_cast<const uint32_t *>(raw), samples, info, out); break;
+        }
+        if (info.samples_per_pixel > 1 && planar == 1) interleave(out, size_t(info.rows) * info.columns, info.samples_per_pixel);
+        return MN_OK;
+    })
+}

@@ -1,0 +1,18 @@
+import CDICOM
+
+/// One-time set-up of DCMTK: codec registration and log level (DCMTK's default logger chatters
+/// on stderr; errors only unless asked).
+public enum DICOMLibrary {
+    public enum LogLevel: Int32, Sendable { case error = 0, warning, info, debug }
+
+    private static let once: Void = { mn_initialize(LogLevel.error.rawValue) }()
+
+    /// Registers DCMTK's codecs; called by every entry point, cheap after the first call.
+    public static func initialize() { _ = once }
+
+    /// Changes DCMTK's log level (e.g. `--verbose` on the command line).
+    public static func setLogLevel(_ level: LogLevel) {
+        initialize()
+        mn_initialize(level.rawValue)
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import DICOM
-@Test func placeholder() {}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Runs a command-line tool (DCMTK, GDCM, dicom3tools) and captures its output.
+public enum ExternalTool {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: String
+    }
+
+    /// Runs `tool` (looked up on PATH) with `arguments`; stdout and stderr are merged.
+    @discardableResult
+    public static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs the tool and throws when it exits non-zero, with its output in the error.
+    @discardableResult
+    public static func check(_ tool: String, _ arguments: [String]) throws -> String {
+        let result = try run(tool, arguments)
+        guard result.status == 0 else { throw Failure(tool: tool, arguments: arguments, result: result) }
+        return result.output
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var tool: String
+        public var arguments: [String]
+        public var result: Result
+        public var description: String { "\(tool) \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)" }
+    }
+}
+
+/// A fresh temporary directory, removed when the value is deinitialised.
+public final class TemporaryDirectory {
+    public let path: String
+
+    public init(_ prefix: String = "mambanode-test") {
+        let template = NSTemporaryDirectory() + "\(prefix)-XXXXXX"
+        var bytes = Array(template.utf8CString)
+        let made = bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        path = String(decoding: bytes.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
