@@ -85,9 +85,10 @@ extern "C" void mn_initialize(int32_t log_level) {
         DcmRLEDecoderRegistration::registerCodecs();
         DcmRLEEncoderRegistration::registerCodecs();
     });
-    OFLogger::LogLevel level = OFLogger::ERROR_LOG_LEVEL;
-    if (log_level == 1) level = OFLogger::WARN_LOG_LEVEL;
-    else if (log_level == 2) level = OFLogger::INFO_LOG_LEVEL;
-    else if (log_level >= 3) level = OFLogger::DEBUG_LOG_LEVEL;
+    OFLogger::LogLevel level = OFLogger::FATAL_LOG_LEVEL;
+    if (log_level == 1) level = OFLogger::ERROR_LOG_LEVEL;
+    else if (log_level == 2) level = OFLogger::WARN_LOG_LEVEL;
+    else if (log_level == 3) level = OFLogger::INFO_LOG_LEVEL;
+    else if (log_level >= 4) level = OFLogger::DEBUG_LOG_LEVEL;
     OFLog::configure(level);
 }

@@ -7,6 +7,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
         commandName: "mambanode",
         abstract: "A DICOM node that runs nnMamba models and returns SEG and SR objects to the PACS.",
         subcommands: [
+            DumpCommand.self,
             BenchCommand.self,
         ]
     )

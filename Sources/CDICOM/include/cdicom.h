@@ -56,7 +56,8 @@ typedef struct mn_error {
 /* Release a string returned through a `char **` out parameter. NULL is accepted. */
 void mn_string_free(char *s);
 
-/* Configure DCMTK's logger once per process (0 = errors only, 1 = warnings, 2 = info, 3 = debug).
+/* Configure DCMTK's logger (0 = fatal only: the shim reports errors itself, 1 = errors,
+ * 2 = warnings, 3 = info, 4 = debug).
  * Also registers DCMTK's JPEG, JPEG-LS and RLE codecs. Safe to call more than once. */
 void mn_initialize(int32_t log_level);
 
