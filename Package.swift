@@ -47,12 +47,15 @@ let package = Package(
         .executableTarget(
             name: "mambanode",
             dependencies: [
-                "DICOM", "NNMamba",
+                "DICOM", "NNMamba", "SampleGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        .target(name: "TestSupport", dependencies: ["DICOM"], path: "Tests/TestSupport"),
+        // Generated sample series (phantoms with exact ground truth) for tests, demo and benchmarks.
+        .target(name: "SampleGenerator", dependencies: ["DICOM"], path: "Samples/Generator"),
+
+        .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
     ],

@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+@_exported import SampleGenerator
 
 /// Small synthetic single-frame images written with our own writer, for codec and I/O tests.
 public enum SyntheticImage {
@@ -80,18 +81,5 @@ public enum SyntheticImage {
             try words.withUnsafeBytes { try ds.setPixelData($0, bitsAllocated: 16) }
         }
         try ds.write(to: path, transferSyntax: transferSyntax)
-    }
-}
-
-/// A small deterministic PRNG so generated data are identical on every run.
-public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
