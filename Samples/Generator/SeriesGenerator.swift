@@ -142,6 +142,10 @@ public struct SeriesGenerator: Sendable {
             try ds.set(.patientBirthDate, "19700101")
             try ds.set(.patientSex, "O")
             try ds.set(.sliceThickness, sliceSpacing)
+            if isCT { try ds.set(.kvp, 120) }
+            try ds.set(.patientPosition, "HFS")
+            try ds.set(.laterality, "")
+            try ds.set(.acquisitionNumber, 1)
             if gantryTiltDegrees != 0 { try ds.set(.gantryDetectorTilt, gantryTiltDegrees) }
             try ds.set(.studyInstanceUID, study)
             try ds.set(.seriesInstanceUID, series)
