@@ -16,7 +16,7 @@ build: bootstrap
 	swift build $(SWIFT_FLAGS)
 
 test: build
-	swift test $(SWIFT_FLAGS) --no-parallel 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+	swift test $(SWIFT_FLAGS) --disable-xctest --no-parallel 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 
 demo: build
 	Scripts/demo "$(BIN)"
