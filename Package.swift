@@ -20,6 +20,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // The only code that includes DCMTK/GDCM headers: a C API over a C++17 shim.
@@ -44,10 +46,20 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
 
+        // The node: configuration, durable state, tracker, router, jobs, outbox, sender, HTTP.
+        .target(
+            name: "Node",
+            dependencies: [
+                "DICOM",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
         .executableTarget(
             name: "mambanode",
             dependencies: [
-                "DICOM", "NNMamba", "SampleGenerator",
+                "DICOM", "NNMamba", "SampleGenerator", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +70,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

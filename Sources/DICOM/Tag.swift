@@ -19,6 +19,14 @@ public struct Tag: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     public static func < (a: Tag, b: Tag) -> Bool { a.rawValue < b.rawValue }
+
+    /// Parses `(0008,0060)`, `0008,0060` or `00080060`.
+    public init?(hexadecimal text: String) {
+        let digits = text.filter { $0.isHexDigit }
+        guard digits.count == 8, text.allSatisfy({ $0.isHexDigit || "(),".contains($0) }),
+              let raw = UInt32(digits, radix: 16) else { return nil }
+        self.init(raw)
+    }
 }
 
 public extension Tag {

@@ -1,0 +1,264 @@
+import DICOM
+import Foundation
+import Yams
+
+extension NodeConfiguration {
+    /// Reads and validates a YAML configuration file. Every problem is a `ConfigurationError`
+    /// naming the file, line and key; unknown keys are errors (a typo must not silently turn a
+    /// feature off).
+    public static func load(from path: String) throws -> NodeConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: path, line: nil, key: "", message: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses configuration text; `file` names it in errors.
+    public static func parse(_ text: String, file: String = "configuration") throws -> NodeConfiguration {
+        let document: Node?
+        do {
+            document = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigurationError(file: file, line: nil, key: "", message: "not valid YAML: \(error)")
+        }
+        let root = ConfigurationReader(file: file, node: document ?? Node([(Node, Node)]()))
+        try root.expectKeys(["node", "storage", "http", "logging", "sending", "uid_root", "max_concurrent_jobs",
+                             "destinations", "models", "routes"])
+
+        var configuration = NodeConfiguration.defaults
+        if let node = root["node"] { configuration.listener = try parseListener(node) }
+        if let storage = root["storage"] { configuration.storage = try parseStorage(storage) }
+        if let http = root["http"] {
+            try http.expectKeys(["bind", "port"])
+            if let bind = http["bind"] { configuration.http.bindAddress = try bind.string }
+            if let port = http["port"] {
+                let value = try port.int
+                guard (0...65535).contains(value) else { throw port.error("port \(value) is not in 0…65535") }
+                configuration.http.port = UInt16(value)
+            }
+        }
+        if let logging = root["logging"] {
+            try logging.expectKeys(["format", "level"])
+            if let format = logging["format"] {
+                guard let value = Logging.Format(rawValue: try format.string) else { throw format.error("expected text or json") }
+                configuration.logging.format = value
+            }
+            if let level = logging["level"] {
+                guard let value = Logging.Level(rawValue: try level.string) else {
+                    throw level.error("expected trace, debug, info, notice, warning, error or critical")
+                }
+                configuration.logging.level = value
+            }
+        }
+        if let sending = root["sending"] {
+            try sending.expectKeys(["first_retry", "max_retry", "give_up", "jitter"])
+            if let v = sending["first_retry"] { configuration.sending.firstRetry = try positive(v.duration, v) }
+            if let v = sending["max_retry"] { configuration.sending.maximumRetry = try positive(v.duration, v) }
+            if let v = sending["give_up"] { configuration.sending.giveUpAfter = try positive(v.duration, v) }
+            if let v = sending["jitter"] {
+                let jitter = try v.double
+                guard (0...1).contains(jitter) else { throw v.error("expected a fraction between 0 and 1") }
+                configuration.sending.jitter = jitter
+            }
+            if configuration.sending.maximumRetry < configuration.sending.firstRetry {
+                throw sending.error("max_retry is shorter than first_retry", key: "max_retry")
+            }
+        }
+        if let root = root["uid_root"] {
+            let value = try root.string
+            do throws(DICOMError) { _ = try UIDGenerator(root: value) } catch { throw root.error(error.message) }
+            configuration.uidRoot = value
+        }
+        if let jobs = root["max_concurrent_jobs"] {
+            let value = try jobs.int
+            guard value >= 1 else { throw jobs.error("must be at least 1") }
+            configuration.maxConcurrentJobs = value
+        }
+        if let destinations = root["destinations"] {
+            configuration.destinations = try destinations.items.map { try parseDestination($0, callingAE: configuration.listener.aeTitle) }
+            var seen = Set<String>()
+            for (index, destination) in configuration.destinations.enumerated() where !seen.insert(destination.name).inserted {
+                throw try destinations.items[index].error("duplicate destination name '\(destination.name)'", key: "name")
+            }
+        }
+        if let models = root["models"] {
+            for (name, folder) in try models.entries { configuration.models[name] = try folder.string }
+        }
+        if let routes = root["routes"] {
+            var parsed: [(Route, Int)] = []
+            var names = Set<String>()
+            for (index, reader) in try routes.items.enumerated() {
+                let route = try parseRoute(reader, configuration: configuration)
+                guard names.insert(route.name).inserted else { throw reader.error("duplicate route name '\(route.name)'", key: "name") }
+                parsed.append((route, index))
+            }
+            // Descending priority; file order breaks ties (a stable, documented order).
+            configuration.routes = parsed.sorted { $0.0.priority != $1.0.priority ? $0.0.priority > $1.0.priority : $0.1 < $1.1 }
+                .map(\.0)
+        }
+        return configuration
+    }
+
+    /// The defaults of node.md §4 where the file is silent.
+    public static let defaults = NodeConfiguration(
+        listener: Listener(aeTitle: "MAMBANODE", port: 11112, maxAssociations: 8, allowedCallingAETitles: [],
+                           acceptAnyCallingAE: false),
+        storage: Storage(directory: "var/store", databasePath: "var/mambanode.sqlite", minimumFreeBytes: 1 << 30),
+        http: HTTP(bindAddress: "127.0.0.1", port: 8080),
+        logging: Logging(format: .text, level: .info),
+        sending: SendPolicy(firstRetry: 30, maximumRetry: 600, giveUpAfter: 86400, jitter: 0.2),
+        uidRoot: nil,
+        maxConcurrentJobs: 1,
+        destinations: [],
+        models: [:],
+        routes: []
+    )
+
+    private static func positive(_ value: Double, _ reader: ConfigurationReader) throws -> Double {
+        guard value > 0 else { throw reader.error("must be greater than zero") }
+        return value
+    }
+
+    /// AE titles: 1–16 characters of the Default Character Repertoire, no backslash or control
+    /// characters, not all spaces (PS3.5 §6.2, VR AE).
+    static func aeTitle(_ reader: ConfigurationReader) throws -> String {
+        let value = try reader.string
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, value.utf8.count <= 16,
+              value.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F && $0 != "\\" }) else {
+            throw reader.error("'\(value)' is not an AE title (1–16 characters, no backslash or control characters)")
+        }
+        return trimmed
+    }
+
+    private static func parseListener(_ node: ConfigurationReader) throws -> Listener {
+        try node.expectKeys(["ae_title", "port", "max_associations", "allowed_calling_aes", "accept_any_calling_ae"])
+        var listener = NodeConfiguration.defaults.listener
+        if let v = node["ae_title"] { listener.aeTitle = try aeTitle(v) }
+        if let v = node["port"] { listener.port = try v.port() }
+        if let v = node["max_associations"] {
+            listener.maxAssociations = try v.int
+            guard (1...256).contains(listener.maxAssociations) else { throw v.error("must be between 1 and 256") }
+        }
+        if let v = node["allowed_calling_aes"] {
+            listener.allowedCallingAETitles = try (v.node.scalar != nil ? [v] : v.items).map(aeTitle)
+        }
+        if let v = node["accept_any_calling_ae"] { listener.acceptAnyCallingAE = try v.bool }
+        return listener
+    }
+
+    private static func parseStorage(_ node: ConfigurationReader) throws -> Storage {
+        try node.expectKeys(["directory", "database", "min_free_disk_mb"])
+        var storage = NodeConfiguration.defaults.storage
+        if let v = node["directory"] { storage.directory = try v.string }
+        if let v = node["database"] { storage.databasePath = try v.string }
+        if let v = node["min_free_disk_mb"] {
+            let mb = try v.int
+            guard mb >= 0 else { throw v.error("must not be negative") }
+            storage.minimumFreeBytes = UInt64(mb) << 20
+        }
+        return storage
+    }
+
+    private static func parseDestination(_ node: ConfigurationReader, callingAE: String) throws -> Destination {
+        try node.expectKeys(["name", "ae_title", "host", "port", "calling_ae_title"])
+        let name = try node.required("name").string
+        let host = try node.required("host").string
+        guard !host.isEmpty else { throw node.error("must not be empty", key: "host") }
+        return Destination(name: name, aeTitle: try aeTitle(node.required("ae_title")), host: host,
+                           port: try node.required("port").port(),
+                           callingAETitle: try node["calling_ae_title"].map(aeTitle) ?? callingAE)
+    }
+
+    private static func parseRoute(_ node: ConfigurationReader, configuration: NodeConfiguration) throws -> Route {
+        try node.expectKeys(["name", "priority", "level", "match", "channels", "model", "destinations", "quiet_time",
+                             "close_on_expected_count", "hard_cap", "give_up"])
+        let name = try node.required("name").string
+        var level = Route.Level.series
+        if let v = node["level"] {
+            guard let parsed = Route.Level(rawValue: try v.string) else { throw v.error("expected series or study") }
+            level = parsed
+        }
+        let conditions = try node["match"].map { try $0.items.map(parseCondition) } ?? []
+        var channels: [Route.Channel] = []
+        if let v = node["channels"] {
+            guard level == .study else { throw v.error("channels are for study-level routes (level: study)") }
+            channels = try v.items.map { channel in
+                try channel.expectKeys(["name", "match"])
+                return Route.Channel(name: try channel.required("name").string,
+                                     conditions: try channel.required("match").items.map(parseCondition))
+            }
+        }
+        if level == .study && channels.isEmpty { throw node.error("a study-level route needs channels", key: "channels") }
+        let modelReader = try node.required("model")
+        let model = try modelReader.string
+        guard configuration.models[model] != nil else {
+            throw modelReader.error("unknown model '\(model)' (models: \(configuration.models.keys.sorted().joined(separator: ", ")))")
+        }
+        let destinationsReader = try node.required("destinations")
+        let destinations = try destinationsReader.strings
+        for destination in destinations where configuration.destination(named: destination) == nil {
+            throw destinationsReader.error("unknown destination '\(destination)'")
+        }
+        guard !destinations.isEmpty else { throw destinationsReader.error("a route needs at least one destination") }
+        return Route(
+            name: name,
+            priority: try node["priority"]?.int ?? 0,
+            level: level,
+            conditions: conditions,
+            channels: channels,
+            model: model,
+            destinations: destinations,
+            quietTime: try node["quiet_time"].map { try positive($0.duration, $0) } ?? 45,
+            closeOnExpectedCount: try node["close_on_expected_count"]?.bool ?? true,
+            hardCap: try node["hard_cap"].map { try positive($0.duration, $0) } ?? 3600,
+            giveUpAfter: try node["give_up"].map { try positive($0.duration, $0) } ?? 6 * 3600
+        )
+    }
+
+    private static func parseCondition(_ node: ConfigurationReader) throws -> Condition {
+        let tests = ["equals", "regex", "range", "contains", "present", "absent"]
+        try node.expectKeys(Set(["tag", "field", "not"] + tests))
+        let field: Condition.Field
+        switch (node["tag"], node["field"]) {
+        case (let tag?, nil):
+            let text = try tag.string
+            do throws(DICOMError) { field = .tag(try DICOM.Tag(keyword: text)) } catch {
+                guard let parsed = DICOM.Tag(hexadecimal: text) else { throw tag.error("unknown attribute '\(text)'") }
+                field = .tag(parsed)
+            }
+        case (nil, let other?):
+            switch try other.string {
+            case "calling_ae": field = .callingAETitle
+            case "called_ae": field = .calledAETitle
+            case "source_ip": field = .sourceAddress
+            default: throw other.error("expected calling_ae, called_ae or source_ip")
+            }
+        default:
+            throw node.error("a condition needs exactly one of tag or field")
+        }
+        let given = tests.filter { node[$0] != nil }
+        guard given.count == 1, let name = given.first, let value = node[name] else {
+            throw node.error("a condition needs exactly one of \(tests.joined(separator: ", "))")
+        }
+        let test: Condition.Test
+        switch name {
+        case "equals": test = .equals(try value.string)
+        case "contains": test = .contains(try value.string)
+        case "regex":
+            do { test = .regex(try RoutingPattern(try value.string)) } catch let error as ConfigurationError { throw error } catch {
+                throw value.error("not a valid regular expression")
+            }
+        case "range":
+            let bounds = try value.items.map { try $0.double }
+            guard bounds.count == 2, bounds[0] <= bounds[1] else { throw value.error("expected [minimum, maximum]") }
+            test = .range(bounds[0]...bounds[1])
+        case "present": test = try value.bool ? .present : .absent
+        default: test = try value.bool ? .absent : .present
+        }
+        return Condition(field: field, test: test, negated: try node["not"]?.bool ?? false)
+    }
+}

@@ -1,0 +1,73 @@
+import DICOM
+
+/// Everything the node is told by its configuration file, parsed and validated once
+/// (`NodeConfiguration.load(from:)`) and handed to each service by value.
+public struct NodeConfiguration: Sendable {
+    /// The DICOM listener (PS3.8 association acceptor).
+    public struct Listener: Sendable, Equatable {
+        public var aeTitle: String
+        public var port: UInt16
+        public var maxAssociations: Int
+        /// Calling AE titles allowed to store; checked unless `acceptAnyCallingAE`.
+        public var allowedCallingAETitles: [String]
+        /// Accept any calling AE title. Off by default: an empty allow-list refuses everyone.
+        public var acceptAnyCallingAE: Bool
+    }
+
+    public struct Storage: Sendable, Equatable {
+        /// Where received instances and produced results live.
+        public var directory: String
+        /// The SQLite database holding the index, jobs and outbox.
+        public var databasePath: String
+        /// Associations are refused and `/ready` fails below this much free space.
+        public var minimumFreeBytes: UInt64
+    }
+
+    public struct HTTP: Sendable, Equatable {
+        public var bindAddress: String
+        /// 0 disables the HTTP server.
+        public var port: UInt16
+    }
+
+    public struct Logging: Sendable, Equatable {
+        public enum Format: String, Sendable { case text, json }
+        public enum Level: String, Sendable { case trace, debug, info, notice, warning, error, critical }
+        public var format: Format
+        public var level: Level
+    }
+
+    /// How the sender retries (node.md §4: 30 s doubling, capped at 10 min, parked after 24 h).
+    public struct SendPolicy: Sendable, Equatable {
+        public var firstRetry: Double
+        public var maximumRetry: Double
+        public var giveUpAfter: Double
+        public var jitter: Double
+    }
+
+    public var listener: Listener
+    public var storage: Storage
+    public var http: HTTP
+    public var logging: Logging
+    public var sending: SendPolicy
+    /// Root for the UIDs the node makes; nil for `2.25.` UUID-derived UIDs.
+    public var uidRoot: String?
+    /// Jobs run at the same time (inference is memory- and CPU-heavy).
+    public var maxConcurrentJobs: Int
+    public var destinations: [Destination]
+    /// Model name → package folder.
+    public var models: [String: String]
+    /// In the order they are tried: descending priority, then file order.
+    public var routes: [Route]
+
+    public func destination(named name: String) -> Destination? { destinations.first { $0.name == name } }
+}
+
+/// A DICOM peer results are sent to.
+public struct Destination: Sendable, Equatable {
+    public var name: String
+    public var aeTitle: String
+    public var host: String
+    public var port: UInt16
+    /// Our AE title when calling it (defaults to the listener's).
+    public var callingAETitle: String
+}

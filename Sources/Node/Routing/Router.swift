@@ -1,0 +1,44 @@
+import DICOM
+
+/// Chooses the route for a series: the first route, in configuration order (descending
+/// priority, then file order), whose conditions all hold. No match is not an error: the series
+/// is stored and reported, not processed (node.md §4).
+public struct Router: Sendable {
+    public let routes: [Route]
+
+    public init(routes: [Route]) { self.routes = routes }
+
+    /// Why a route did or did not apply, for `mambanode routes test` and the logs.
+    public struct Evaluation: Sendable {
+        public var route: Route
+        /// Conditions that failed (empty when the route matched).
+        public var failed: [Condition]
+        public var matched: Bool { failed.isEmpty }
+    }
+
+    /// Every route's verdict, in the order they are tried.
+    public func evaluate(_ input: RoutingInput) -> [Evaluation] {
+        routes.map { route in Evaluation(route: route, failed: route.conditions.filter { !$0.isMet(by: input) }) }
+    }
+
+    /// The route that applies, or nil.
+    public func route(for input: RoutingInput) -> Route? {
+        routes.first { route in route.conditions.allSatisfy { $0.isMet(by: input) } }
+    }
+
+    /// For study-level routes: the channel a series fills, or nil.
+    public static func channel(of route: Route, for input: RoutingInput) -> Route.Channel? {
+        route.channels.first { channel in channel.conditions.allSatisfy { $0.isMet(by: input) } }
+    }
+
+    /// The tags any route or channel looks at (what to extract from each instance).
+    public var tagsOfInterest: Set<Tag> {
+        var tags: Set<Tag> = []
+        for route in routes {
+            for condition in route.conditions + route.channels.flatMap(\.conditions) {
+                if case .tag(let tag) = condition.field { tags.insert(tag) }
+            }
+        }
+        return tags
+    }
+}

@@ -1,0 +1,140 @@
+import DICOM
+import Foundation
+@testable import Node
+import Testing
+
+@Suite struct ConfigurationTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    @Test func shippedExampleParses() throws {
+        let configuration = try NodeConfiguration.load(from: Self.packageRoot + "/Config/node.yaml")
+        #expect(configuration.listener.aeTitle == "MAMBANODE")
+        #expect(configuration.listener.allowedCallingAETitles == ["CT01", "MR01", "ORTHANC"])
+        #expect(configuration.sending == .init(firstRetry: 30, maximumRetry: 600, giveUpAfter: 86400, jitter: 0.2))
+        #expect(configuration.routes.map(\.name) == ["ct-abdomen", "brain-tumour"])
+        let brain = try #require(configuration.routes.last)
+        #expect(brain.level == .study)
+        #expect(brain.channels.map(\.name) == ["t1", "t1ce", "t2", "flair"])
+        #expect(brain.quietTime == 120)
+        #expect(configuration.destination(named: "pacs")?.callingAETitle == "MAMBANODE")
+    }
+
+    @Test func defaultsApplyWhereTheFileIsSilent() throws {
+        let configuration = try NodeConfiguration.parse("")
+        #expect(configuration.listener.maxAssociations == 8)
+        #expect(configuration.listener.acceptAnyCallingAE == false)
+        #expect(configuration.http.bindAddress == "127.0.0.1")
+        #expect(configuration.routes.isEmpty)
+    }
+
+    @Test func routesAreOrderedByPriorityThenFileOrder() throws {
+        let configuration = try NodeConfiguration.parse("""
+            destinations: [{ name: p, ae_title: P, host: localhost, port: 104 }]
+            models: { m: /tmp/m }
+            routes:
+              - { name: low, model: m, destinations: [p] }
+              - { name: high, priority: 3, model: m, destinations: [p] }
+              - { name: low2, model: m, destinations: p }
+            """)
+        #expect(configuration.routes.map(\.name) == ["high", "low", "low2"])
+    }
+
+    /// Each bad value is refused with the key path (and line) that names it.
+    @Test(arguments: [
+        ("node: { ae_tittle: X }", "node.ae_tittle", "unknown key"),
+        ("node: { port: 70000 }", "node.port", "not in 1…65535"),
+        ("node: { ae_title: THIS_IS_WAY_TOO_LONG }", "node.ae_title", "not an AE title"),
+        ("sending: { first_retry: soon }", "sending.first_retry", "not a duration"),
+        ("uid_root: 1.2.x", "uid_root", "not a valid UID root"),
+        ("routes: [{ name: r, model: nope, destinations: [] }]", "routes[0].model", "unknown model 'nope'"),
+        ("models: { m: /m }\nroutes: [{ name: r, model: m, destinations: [pacs] }]", "routes[0].destinations",
+         "unknown destination 'pacs'"),
+        ("models: { m: /m }\nroutes: [{ name: r, level: study, model: m, destinations: [] }]", "routes[0].channels",
+         "needs channels"),
+        ("routes: [{ name: r, match: [{ tag: NoSuchThing, equals: x }] }]", "routes[0].match[0].tag",
+         "unknown attribute"),
+        ("routes: [{ name: r, match: [{ tag: Modality, regex: '([' }] }]", "routes[0].match[0].regex",
+         "not a valid regular expression"),
+        ("routes: [{ name: r, match: [{ tag: Modality, equals: CT, regex: x }] }]", "routes[0].match[0]", "exactly one of"),
+        ("destinations: [{ name: a, ae_title: A, host: h, port: 1 }, { name: a, ae_title: B, host: h, port: 2 }]",
+         "destinations[1].name", "duplicate destination"),
+    ])
+    func invalidValuesNameTheKey(yaml: String, key: String, message: String) throws {
+        let error = #expect(throws: ConfigurationError.self) { try NodeConfiguration.parse(yaml, file: "test.yaml") }
+        #expect(error?.key == key, "\(String(describing: error))")
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+        #expect(error?.description.hasPrefix("test.yaml") == true)
+    }
+
+    @Test func missingFileIsAConfigurationError() {
+        let error = #expect(throws: ConfigurationError.self) { try NodeConfiguration.load(from: "/nonexistent/node.yaml") }
+        #expect(error?.file == "/nonexistent/node.yaml")
+    }
+}
+
+@Suite struct RouterTests {
+    static let configuration = try! NodeConfiguration.load(from: ConfigurationTests.packageRoot + "/Config/node.yaml")
+
+    func input(_ values: [DICOM.Tag: [String]], calling: String = "CT01") -> RoutingInput {
+        RoutingInput(attributes: values, callingAETitle: calling, calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1")
+    }
+
+    let abdomen: [DICOM.Tag: [String]] = [
+        .modality: ["CT"], .imageType: ["ORIGINAL", "PRIMARY", "AXIAL"], .seriesDescription: ["Abdomen 3mm"],
+        .sliceThickness: ["3"],
+    ]
+
+    @Test func firstMatchingRouteWins() {
+        let router = Router(routes: Self.configuration.routes)
+        #expect(router.route(for: input(abdomen))?.name == "ct-abdomen")
+    }
+
+    @Test func eachFailedConditionIsReported() {
+        let router = Router(routes: Self.configuration.routes)
+        var values = abdomen
+        values[.imageType] = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+        values[.sliceThickness] = ["10"]
+        let evaluation = router.evaluate(input(values, calling: "OTHER"))
+        #expect(router.route(for: input(values, calling: "OTHER")) == nil)
+        let failed = evaluation[0].failed.map(\.description)
+        #expect(failed.count == 3)
+        #expect(failed.contains { $0.contains("ImageType") && $0.hasPrefix("not") })
+        #expect(failed.contains { $0.contains("SliceThickness") })
+        #expect(failed.contains { $0.contains("calling_ae") })
+        #expect(evaluation[1].failed.map(\.description) == ["(0008,0060) Modality == \"MR\""])
+    }
+
+    @Test func studyChannelsMatchBySeriesDescription() throws {
+        let route = try #require(Self.configuration.routes.first { $0.level == .study })
+        func channel(_ description: String) -> String? {
+            Router.channel(of: route, for: input([.modality: ["MR"], .seriesDescription: [description]]))?.name
+        }
+        #expect(channel("T1 SE") == "t1")
+        #expect(channel("t1 post Gd") == "t1ce")
+        #expect(channel("T2 TSE") == "t2")
+        #expect(channel("T2 FLAIR") == "flair")
+        #expect(channel("DWI") == nil)
+    }
+
+    @Test func presentAbsentAndRange() throws {
+        let configuration = try NodeConfiguration.parse("""
+            destinations: [{ name: p, ae_title: P, host: localhost, port: 104 }]
+            models: { m: /m }
+            routes:
+              - name: r
+                model: m
+                destinations: [p]
+                match:
+                  - { tag: BodyPartExamined, present: true }
+                  - { tag: "(0018,0088)", absent: true }
+                  - { tag: SliceThickness, range: [1, 2] }
+            """)
+        let router = Router(routes: configuration.routes)
+        #expect(router.route(for: input([.bodyPartExamined: ["HEAD"], .sliceThickness: ["1.5"]])) != nil)
+        #expect(router.route(for: input([.bodyPartExamined: ["HEAD"], .sliceThickness: ["2.5"]])) == nil)
+        #expect(router.route(for: input([.sliceThickness: ["1.5"]])) == nil)
+        #expect(router.route(for: input([.bodyPartExamined: ["HEAD"], .sliceThickness: ["1.5"], .spacingBetweenSlices: ["1"]])) == nil)
+        #expect(router.tagsOfInterest == [.bodyPartExamined, .spacingBetweenSlices, .sliceThickness])
+    }
+}
