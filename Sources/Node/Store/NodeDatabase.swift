@@ -1,0 +1,108 @@
+import Foundation
+import GRDB
+
+/// The node's durable state in SQLite (node.md §10: the embedded default). WAL with
+/// `synchronous = FULL`: a committed state change survives power loss, which is what lets the
+/// receiver acknowledge an instance once its row commits.
+public final class NodeDatabase: Sendable {
+    public let writer: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        configuration.busyMode = .timeout(10)
+        writer = try DatabasePool(path: path, configuration: configuration)
+        try NodeDatabase.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "instance") { t in
+                t.primaryKey("sopInstanceUID", .text)
+                t.column("sopClassUID", .text).notNull()
+                t.column("seriesInstanceUID", .text).notNull().indexed()
+                t.column("studyInstanceUID", .text).notNull().indexed()
+                t.column("path", .text).notNull()
+                t.column("transferSyntaxUID", .text).notNull()
+                t.column("callingAETitle", .text).notNull()
+                t.column("calledAETitle", .text).notNull()
+                t.column("sourceAddress", .text).notNull()
+                t.column("associationID", .text).notNull()
+                t.column("receivedAt", .datetime).notNull()
+            }
+            try db.create(table: "series") { t in
+                t.primaryKey("seriesInstanceUID", .text)
+                t.column("studyInstanceUID", .text).notNull().indexed()
+                t.column("state", .text).notNull().indexed()
+                t.column("reason", .text)
+                t.column("route", .text)
+                t.column("channel", .text)
+                t.column("instanceCount", .integer).notNull()
+                t.column("expectedCount", .integer)
+                t.column("firstReceivedAt", .datetime).notNull()
+                t.column("lastReceivedAt", .datetime).notNull()
+                t.column("quietDeadline", .datetime).notNull()
+                t.column("hardDeadline", .datetime).notNull()
+                t.column("version", .integer).notNull()
+                t.column("correlationID", .text).notNull()
+            }
+            try db.create(table: "study") { t in
+                t.primaryKey("studyInstanceUID", .text)
+                t.column("route", .text).notNull()
+                t.column("state", .text).notNull().indexed()
+                t.column("reason", .text)
+                t.column("firstReceivedAt", .datetime).notNull()
+                t.column("lastReceivedAt", .datetime).notNull()
+                t.column("quietDeadline", .datetime).notNull()
+                t.column("giveUpDeadline", .datetime).notNull()
+                t.column("version", .integer).notNull()
+                t.column("correlationID", .text).notNull()
+            }
+            try db.create(table: "job") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("route", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("subjectUID", .text).notNull().indexed()
+                t.column("level", .text).notNull()
+                t.column("version", .integer).notNull()
+                t.column("state", .text).notNull().indexed()
+                t.column("step", .text).notNull()
+                t.column("attempts", .integer).notNull()
+                t.column("reason", .text)
+                t.column("inputs", .text).notNull()
+                t.column("results", .text).notNull()
+                t.column("timings", .text).notNull()
+                t.column("correlationID", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("startedAt", .datetime)
+                t.column("finishedAt", .datetime)
+                t.uniqueKey(["subjectUID", "version", "route"])
+            }
+            try db.create(table: "outbox") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("jobID", .integer).references("job", onDelete: .setNull)
+                t.column("path", .text).notNull()
+                t.column("sopInstanceUID", .text).notNull()
+                t.column("destination", .text).notNull()
+                t.column("state", .text).notNull().indexed()
+                t.column("attempts", .integer).notNull()
+                t.column("nextAttemptAt", .datetime).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("lastAttemptAt", .datetime)
+                t.column("lastStatus", .text)
+                t.column("lastError", .text)
+                t.column("sentAt", .datetime)
+                t.column("correlationID", .text).notNull()
+                t.uniqueKey(["sopInstanceUID", "destination"])
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import GRDB
+
+/// What the receiver learned about an instance, for the index and the tracker.
+public struct ReceivedInstance: Sendable {
+    public var record: InstanceRecord
+    /// The instance count the data announces for its series, if any.
+    public var expectedCount: Int?
+    public var routing: RoutingInput
+
+    public init(record: InstanceRecord, expectedCount: Int?, routing: RoutingInput) {
+        self.record = record
+        self.expectedCount = expectedCount
+        self.routing = routing
+    }
+}
+
+/// The node's state transitions, each one database transaction (issue 6, item 2). Narrow on
+/// purpose: a PostgreSQL implementation for several nodes (node.md §10) implements the same
+/// operations.
+public final class NodeStore: Sendable {
+    public let database: NodeDatabase
+    let router: Router
+
+    public init(database: NodeDatabase, router: Router) {
+        self.database = database
+        self.router = router
+    }
+
+    public enum RecordOutcome: Sendable, Equatable {
+        /// First time this SOP Instance UID was seen.
+        case stored(SeriesRecord)
+        /// Already stored: answered with success, stored once (issue 2, item 8).
+        case duplicate
+    }
+
+    /// Indexes a received instance and updates its series in one transaction. Call after the
+    /// file is fsync'd in the store and before the C-STORE response.
+    @discardableResult
+    public func record(_ instance: ReceivedInstance, correlationID: String) throws -> RecordOutcome {
+        let router = self.router
+        return try database.writer.write { db in
+            if try InstanceRecord.exists(db, key: instance.record.sopInstanceUID) { return .duplicate }
+            try instance.record.insert(db)
+            let now = instance.record.receivedAt
+            if var series = try SeriesRecord.fetchOne(db, key: instance.record.seriesInstanceUID) {
+                let route = router.routes.first { $0.name == series.route }
+                series.instanceCount += 1
+                series.lastReceivedAt = max(series.lastReceivedAt, now)
+                if let expected = instance.expectedCount { series.expectedCount = expected }
+                switch series.state {
+                case .receiving, .unrouted:
+                    break
+                case .stable, .queued, .processing, .done, .failed:
+                    // A late instance re-opens the series: it will be processed again as a new
+                    // result version (node.md §4), never silently dropped.
+                    series.state = .receiving
+                    series.version += 1
+                    series.reason = nil
+                    series.firstReceivedAt = now
+                }
+                let deadlines = SeriesLifecycle.deadlines(route: route, firstReceivedAt: series.firstReceivedAt,
+                                                          lastReceivedAt: series.lastReceivedAt)
+                series.quietDeadline = deadlines.quiet
+                series.hardDeadline = deadlines.hard
+                try series.update(db)
+                return .stored(series)
+            }
+            let route = router.route(for: instance.routing)
+            let deadlines = SeriesLifecycle.deadlines(route: route, firstReceivedAt: now, lastReceivedAt: now)
+            let series = SeriesRecord(
+                seriesInstanceUID: instance.record.seriesInstanceUID,
+                studyInstanceUID: instance.record.studyInstanceUID,
+                state: .receiving,
+                reason: route == nil ? "no route matched" : nil,
+                route: route?.name,
+                channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
+                instanceCount: 1,
+                expectedCount: instance.expectedCount,
+                firstReceivedAt: now,
+                lastReceivedAt: now,
+                quietDeadline: deadlines.quiet,
+                hardDeadline: deadlines.hard,
+                version: 1,
+                correlationID: correlationID
+            )
+            try series.insert(db)
+            return .stored(series)
+        }
+    }
+
+    /// Series that are receiving.
+    public func receivingSeries() throws -> [SeriesRecord] {
+        try database.writer.read { db in
+            try SeriesRecord.filter(Column("state") == SubjectState.receiving.rawValue).fetchAll(db)
+        }
+    }
+
+    /// Closes every series that is complete at `now`: series-level routes get a queued job,
+    /// unrouted series become `unrouted`. Returns the jobs created. One transaction per series.
+    @discardableResult
+    public func closeStableSeries(now: Date) throws -> [JobRecord] {
+        var jobs: [JobRecord] = []
+        for series in try receivingSeries() {
+            let route = router.routes.first { $0.name == series.route }
+            guard SeriesLifecycle.isStable(series, route: route, now: now) else { continue }
+            if let job = try close(series: series.seriesInstanceUID, route: route, now: now) { jobs.append(job) }
+        }
+        return jobs
+    }
+
+    private func close(series uid: String, route: Route?, now: Date) throws -> JobRecord? {
+        try database.writer.write { db -> JobRecord? in
+            // Re-read inside the transaction: an instance may have arrived meanwhile.
+            guard var series = try SeriesRecord.fetchOne(db, key: uid), series.state == .receiving,
+                  SeriesLifecycle.isStable(series, route: route, now: now) else { return nil }
+            guard let route else {
+                series.state = .unrouted
+                try series.update(db)
+                return nil
+            }
+            guard route.level == .series else {
+                // Study-level routes collect their channels in the study tracker.
+                series.state = .stable
+                try series.update(db)
+                return nil
+            }
+            series.state = .queued
+            try series.update(db)
+            var job = JobRecord(id: nil, route: route.name, model: route.model, subjectUID: uid, level: "series",
+                                version: series.version, state: .queued, step: .assemble, attempts: 0, reason: nil,
+                                inputs: Self.json(["image": [uid]]), results: "[]", timings: "{}",
+                                correlationID: series.correlationID, createdAt: now, startedAt: nil, finishedAt: nil)
+            try job.insert(db)
+            return job
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    /// The instances of a series, in no particular order.
+    public func instances(ofSeries uid: String) throws -> [InstanceRecord] {
+        try database.writer.read { db in
+            try InstanceRecord.filter(Column("seriesInstanceUID") == uid).fetchAll(db)
+        }
+    }
+
+    public func series(_ uid: String) throws -> SeriesRecord? {
+        try database.writer.read { db in try SeriesRecord.fetchOne(db, key: uid) }
+    }
+
+    public func jobs(state: SubjectState? = nil) throws -> [JobRecord] {
+        try database.writer.read { db in
+            var request = JobRecord.order(Column("id"))
+            if let state { request = request.filter(Column("state") == state.rawValue) }
+            return try request.fetchAll(db)
+        }
+    }
+}

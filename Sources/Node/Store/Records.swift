@@ -1,0 +1,140 @@
+import Foundation
+import GRDB
+
+/// One received instance: durable on disk (fsync'd) before this row commits, and the row commits
+/// before the C-STORE response is sent.
+public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "instance"
+    public var sopInstanceUID: String
+    public var sopClassUID: String
+    public var seriesInstanceUID: String
+    public var studyInstanceUID: String
+    public var path: String
+    public var transferSyntaxUID: String
+    public var callingAETitle: String
+    public var calledAETitle: String
+    public var sourceAddress: String
+    public var associationID: String
+    public var receivedAt: Date
+
+    public init(sopInstanceUID: String, sopClassUID: String, seriesInstanceUID: String, studyInstanceUID: String, path: String,
+                transferSyntaxUID: String, callingAETitle: String, calledAETitle: String, sourceAddress: String,
+                associationID: String, receivedAt: Date) {
+        self.sopInstanceUID = sopInstanceUID
+        self.sopClassUID = sopClassUID
+        self.seriesInstanceUID = seriesInstanceUID
+        self.studyInstanceUID = studyInstanceUID
+        self.path = path
+        self.transferSyntaxUID = transferSyntaxUID
+        self.callingAETitle = callingAETitle
+        self.calledAETitle = calledAETitle
+        self.sourceAddress = sourceAddress
+        self.associationID = associationID
+        self.receivedAt = receivedAt
+    }
+}
+
+/// The life of a series (or study) in the node (issue 6):
+/// receiving → stable → queued → processing → done | failed; `unrouted` when no route applies
+/// (stored and reported, not processed).
+public enum SubjectState: String, Codable, Sendable, DatabaseValueConvertible {
+    case receiving, stable, queued, processing, done, failed, unrouted
+}
+
+/// A series as the tracker sees it. Deadlines are stored, not timers, so they survive a restart.
+public struct SeriesRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "series"
+    public var seriesInstanceUID: String
+    public var studyInstanceUID: String
+    public var state: SubjectState
+    public var reason: String?
+    /// The route chosen when the first instance arrived (nil: no route applied).
+    public var route: String?
+    /// Study-level routes: the channel this series fills.
+    public var channel: String?
+    public var instanceCount: Int
+    /// The count the data announces (e.g. Images in Acquisition), when it does.
+    public var expectedCount: Int?
+    public var firstReceivedAt: Date
+    public var lastReceivedAt: Date
+    /// Stable at the earliest of these (quiet time since the last instance; hard cap).
+    public var quietDeadline: Date
+    public var hardDeadline: Date
+    /// Incremented when a late instance re-opens a processed series: a new result version.
+    public var version: Int
+    public var correlationID: String
+}
+
+/// A study collecting the channels of a study-level route.
+public struct StudyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "study"
+    public var studyInstanceUID: String
+    public var route: String
+    public var state: SubjectState
+    public var reason: String?
+    public var firstReceivedAt: Date
+    public var lastReceivedAt: Date
+    public var quietDeadline: Date
+    public var giveUpDeadline: Date
+    public var version: Int
+    public var correlationID: String
+}
+
+/// The steps of a job, in order (issue 6, item 3). A job restarted after a crash resumes at the
+/// step it had reached; steps are idempotent.
+public enum JobStep: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
+    case assemble, preprocess, infer, postprocess, encode, enqueue, finished
+}
+
+public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "job"
+    public var id: Int64?
+    public var route: String
+    public var model: String
+    /// The series or study UID the job is about.
+    public var subjectUID: String
+    public var level: String
+    public var version: Int
+    public var state: SubjectState
+    public var step: JobStep
+    public var attempts: Int
+    public var reason: String?
+    /// JSON: the input series by channel name.
+    public var inputs: String
+    /// JSON array of produced files.
+    public var results: String
+    /// JSON object: seconds per step.
+    public var timings: String
+    public var correlationID: String
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// One produced object for one destination (node.md §4: one entry per object × destination).
+public enum OutboxState: String, Codable, Sendable, DatabaseValueConvertible {
+    case pending, sent, parked
+}
+
+public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "outbox"
+    public var id: Int64?
+    public var jobID: Int64?
+    public var path: String
+    public var sopInstanceUID: String
+    public var destination: String
+    public var state: OutboxState
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var createdAt: Date
+    public var lastAttemptAt: Date?
+    /// The last C-STORE status (hex, e.g. `0000`, `A700`) or nil before the first attempt.
+    public var lastStatus: String?
+    public var lastError: String?
+    public var sentAt: Date?
+    public var correlationID: String
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

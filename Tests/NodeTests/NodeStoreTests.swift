@@ -1,0 +1,99 @@
+import DICOM
+import Foundation
+@testable import Node
+import Testing
+import TestSupport
+
+@Suite struct NodeStoreTests {
+    static let configuration = try! NodeConfiguration.parse("""
+        destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
+        models: { organs: /models/organs }
+        routes:
+          - name: ct
+            model: organs
+            destinations: [pacs]
+            match: [{ tag: Modality, equals: CT }]
+            quiet_time: 10s
+            hard_cap: 100s
+        """)
+
+    let directory = TemporaryDirectory()
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func makeStore() throws -> NodeStore {
+        NodeStore(database: try NodeDatabase(path: directory.file("node.sqlite")), router: Router(routes: Self.configuration.routes))
+    }
+
+    func instance(_ n: Int, series: String = "1.2.3.1", modality: String = "CT", at seconds: Double, expected: Int? = nil)
+        -> ReceivedInstance {
+        let record = InstanceRecord(sopInstanceUID: "1.2.3.1.\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
+                                    seriesInstanceUID: series, studyInstanceUID: "1.2.3", path: "/store/\(n).dcm",
+                                    transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "CT01",
+                                    calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1", associationID: "a1",
+                                    receivedAt: t0.addingTimeInterval(seconds))
+        return ReceivedInstance(record: record, expectedCount: expected,
+                                routing: RoutingInput(attributes: [.modality: [modality]], callingAETitle: "CT01"))
+    }
+
+    @Test func duplicateInstancesAreStoredOnce() throws {
+        let store = try makeStore()
+        #expect(try store.record(instance(1, at: 0), correlationID: "c1") != .duplicate)
+        #expect(try store.record(instance(1, at: 1), correlationID: "c1") == .duplicate)
+        #expect(try store.instances(ofSeries: "1.2.3.1").count == 1)
+        #expect(try store.series("1.2.3.1")?.instanceCount == 1)
+    }
+
+    @Test func seriesIsStableAfterQuietTimeAndGetsOneJob() throws {
+        let store = try makeStore()
+        for n in 0..<5 { try store.record(instance(n, at: Double(n)), correlationID: "c") }
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(13.9)).isEmpty, "quiet time runs from the last instance")
+        let jobs = try store.closeStableSeries(now: t0.addingTimeInterval(14))
+        #expect(jobs.count == 1)
+        #expect(jobs.first?.route == "ct" && jobs.first?.step == .assemble && jobs.first?.version == 1)
+        #expect(try store.series("1.2.3.1")?.state == .queued)
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(100)).isEmpty, "closed once")
+    }
+
+    @Test func expectedCountClosesEarly() throws {
+        let store = try makeStore()
+        for n in 0..<3 { try store.record(instance(n, at: Double(n), expected: 3), correlationID: "c") }
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(2)).count == 1)
+    }
+
+    @Test func hardCapClosesASeriesThatNeverGoesQuiet() throws {
+        let store = try makeStore()
+        for n in 0..<12 { try store.record(instance(n, at: Double(n) * 9), correlationID: "c") }
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(99)).isEmpty)
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(100)).count == 1)
+    }
+
+    @Test func unroutedSeriesIsReportedNotProcessed() throws {
+        let store = try makeStore()
+        try store.record(instance(1, series: "9.9", modality: "MR", at: 0), correlationID: "c")
+        #expect(try store.series("9.9")?.reason == "no route matched")
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(60)).isEmpty)
+        #expect(try store.series("9.9")?.state == .unrouted)
+    }
+
+    @Test func lateInstanceReopensAsNewVersion() throws {
+        let store = try makeStore()
+        try store.record(instance(1, at: 0), correlationID: "c")
+        try store.closeStableSeries(now: t0.addingTimeInterval(10))
+        try store.record(instance(2, at: 50), correlationID: "c")
+        let reopened = try #require(try store.series("1.2.3.1"))
+        #expect(reopened.state == .receiving && reopened.version == 2 && reopened.instanceCount == 2)
+        let jobs = try store.closeStableSeries(now: t0.addingTimeInterval(60))
+        #expect(jobs.map(\.version) == [2])
+        #expect(try store.jobs().map(\.version) == [1, 2])
+    }
+
+    @Test func deadlinesSurviveARestart() throws {
+        do {
+            let store = try makeStore()
+            try store.record(instance(1, at: 0), correlationID: "c")
+        }
+        let reopened = try makeStore()
+        #expect(try reopened.receivingSeries().map(\.quietDeadline) == [t0.addingTimeInterval(10)])
+        #expect(try reopened.closeStableSeries(now: t0.addingTimeInterval(10)).count == 1)
+    }
+}
