@@ -25,13 +25,13 @@ import TestSupport
     }
 
     func instance(_ n: Int, series: String = "1.2.3.1", modality: String = "CT", at seconds: Double, expected: Int? = nil)
-        -> ReceivedInstance {
+        -> InstanceArrival {
         let record = InstanceRecord(sopInstanceUID: "1.2.3.1.\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
                                     seriesInstanceUID: series, studyInstanceUID: "1.2.3", path: "/store/\(n).dcm",
                                     transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "CT01",
                                     calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1", associationID: "a1",
                                     receivedAt: t0.addingTimeInterval(seconds))
-        return ReceivedInstance(record: record, expectedCount: expected,
+        return InstanceArrival(record: record, expectedCount: expected,
                                 routing: RoutingInput(attributes: [.modality: [modality]], callingAETitle: "CT01"))
     }
 

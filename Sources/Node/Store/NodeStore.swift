@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 
-/// What the receiver learned about an instance, for the index and the tracker.
-public struct ReceivedInstance: Sendable {
+/// What the receiver learned about a stored instance, for the index and the tracker.
+public struct InstanceArrival: Sendable {
     public var record: InstanceRecord
     /// The instance count the data announces for its series, if any.
     public var expectedCount: Int?
@@ -37,7 +37,7 @@ public final class NodeStore: Sendable {
     /// Indexes a received instance and updates its series in one transaction. Call after the
     /// file is fsync'd in the store and before the C-STORE response.
     @discardableResult
-    public func record(_ instance: ReceivedInstance, correlationID: String) throws -> RecordOutcome {
+    public func record(_ instance: InstanceArrival, correlationID: String) throws -> RecordOutcome {
         let router = self.router
         return try database.writer.write { db in
             if try InstanceRecord.exists(db, key: instance.record.sopInstanceUID) { return .duplicate }
