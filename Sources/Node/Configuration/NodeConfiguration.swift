@@ -60,14 +60,14 @@ public struct NodeConfiguration: Sendable {
     public var routes: [Route]
 
     public func destination(named name: String) -> Destination? { destinations.first { $0.name == name } }
-}
 
-/// A DICOM peer results are sent to.
-public struct Destination: Sendable, Equatable {
-    public var name: String
-    public var aeTitle: String
-    public var host: String
-    public var port: UInt16
-    /// Our AE title when calling it (defaults to the listener's).
-    public var callingAETitle: String
+    /// A DICOM peer results are sent to.
+    public struct Destination: Sendable, Equatable {
+        public var name: String
+        public var aeTitle: String
+        public var host: String
+        public var port: UInt16
+        /// Our AE title when calling it (defaults to the listener's).
+        public var callingAETitle: String
+    }
 }

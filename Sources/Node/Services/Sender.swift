@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+
+/// Delivers outbox entries (issue 6, item 3): per destination, the due entries in one batch;
+/// each file's own C-STORE status is recorded, only failures are retried, with the backoff of
+/// `RetryPolicy`, and entries are parked after the give-up time.
+public struct Sender: Sendable {
+    let store: NodeStore
+    let configuration: NodeConfiguration
+    let transport: any ResultTransport
+    let logger: Logger
+
+    public init(store: NodeStore, configuration: NodeConfiguration, transport: any ResultTransport, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.transport = transport
+        self.logger = logger
+    }
+
+    /// Sends what is due at `now`; returns the number of entries attempted.
+    @discardableResult
+    public func sendDue(now: Date) async throws -> Int {
+        let due = try store.dueOutboxEntries(now: now)
+        guard !due.isEmpty else { return 0 }
+        let policy = RetryPolicy(configuration.sending)
+        for (name, entries) in Dictionary(grouping: due, by: \.destination).sorted(by: { $0.key < $1.key }) {
+            guard let destination = configuration.destination(named: name) else {
+                // The destination was removed from the configuration: keep retrying would be
+                // pointless, dropping would lose a result; park it for a person to decide.
+                for entry in entries {
+                    try store.recordAttempt(entryID: entry.id!, outcome: .failed(status: nil, error: "destination '\(name)' is not configured"),
+                                            policy: RetryPolicy(.init(firstRetry: 1, maximumRetry: 1, giveUpAfter: 0, jitter: 0)),
+                                            now: now)
+                }
+                logger.error("outbox entries parked: destination not configured", metadata: ["destination": "\(name)",
+                                                                                           "count": "\(entries.count)"])
+                continue
+            }
+            let outcomes = await transport.send(entries.map(\.path), to: destination)
+            for (entry, outcome) in zip(entries, outcomes) {
+                let result: NodeStore.SendOutcome = outcome.isStored
+                    ? .sent(status: outcome.status ?? 0)
+                    : .failed(status: outcome.status, error: outcome.error ?? "not stored")
+                let updated = try store.recordAttempt(entryID: entry.id!, outcome: result, policy: policy, now: now)
+                var metadata: Logger.Metadata = [
+                    "correlation_id": "\(entry.correlationID)", "destination": "\(name)",
+                    "sop_instance_uid": "\(entry.sopInstanceUID)", "attempt": "\(updated?.attempts ?? 0)",
+                ]
+                if let status = outcome.status { metadata["status"] = "\(NodeStore.hex(status))" }
+                if outcome.isStored {
+                    logger.info("result sent", metadata: metadata)
+                } else if updated?.state == .parked {
+                    metadata["error"] = "\(outcome.error ?? "")"
+                    logger.error("result parked after give-up time", metadata: metadata)
+                } else {
+                    metadata["error"] = "\(outcome.error ?? "")"
+                    metadata["next_attempt"] = "\(updated.map { ISO8601DateFormatter().string(from: $0.nextAttemptAt) } ?? "")"
+                    logger.warning("send failed, will retry", metadata: metadata)
+                }
+            }
+        }
+        return due.count
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+@testable import Node
+import Testing
+import TestSupport
+
+/// A PACS stand-in that refuses what it is told to refuse and remembers what it stored.
+actor FakePACS: ResultTransport {
+    var refusing: Set<String> = []
+    var down = false
+    private(set) var stored: [String] = []
+
+    func setDown(_ value: Bool) { down = value }
+    func refuse(_ paths: Set<String>) { refusing = paths }
+
+    nonisolated func send(_ paths: [String], to destination: NodeConfiguration.Destination) async -> [TransportOutcome] {
+        await receive(paths)
+    }
+
+    private func receive(_ paths: [String]) -> [TransportOutcome] {
+        paths.map { path in
+            if down { return TransportOutcome(path: path, status: nil, isStored: false, error: "connection refused") }
+            if refusing.contains(path) { return TransportOutcome(path: path, status: 0xA700, isStored: false, error: "out of resources") }
+            stored.append(path)
+            return TransportOutcome(path: path, status: 0, isStored: true, error: nil)
+        }
+    }
+}
+
+@Suite struct SenderTests {
+    let directory = TemporaryDirectory()
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+    let configuration = try! NodeConfiguration.parse("""
+        destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
+        sending: { first_retry: 30s, max_retry: 10m, give_up: 1h, jitter: 0 }
+        """)
+
+    @Test func onlyFailuresAreResentAndOutagesRecover() async throws {
+        let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
+        try store.enqueue(objects: [("/r/seg.dcm", "1.1"), ("/r/sr.dcm", "1.2")], destinations: ["pacs"], jobID: nil,
+                          correlationID: "c", now: t0)
+        let pacs = FakePACS()
+        await pacs.refuse(["/r/sr.dcm"])
+        let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
+        #expect(try await sender.sendDue(now: t0) == 2)
+        #expect(await pacs.stored == ["/r/seg.dcm"])
+        await pacs.refuse([])
+        await pacs.setDown(true)
+        #expect(try await sender.sendDue(now: t0.addingTimeInterval(29)) == 0, "not due before the backoff")
+        #expect(try await sender.sendDue(now: t0.addingTimeInterval(30)) == 1, "only the failure is re-sent")
+        await pacs.setDown(false)
+        #expect(try await sender.sendDue(now: t0.addingTimeInterval(89)) == 0)
+        #expect(try await sender.sendDue(now: t0.addingTimeInterval(90)) == 1)
+        #expect(await pacs.stored == ["/r/seg.dcm", "/r/sr.dcm"])
+        let entries = try store.outbox()
+        #expect(entries.map(\.state) == [.sent, .sent])
+        #expect(entries.map(\.attempts) == [1, 3])
+    }
+
+    @Test func persistentRefusalIsParked() async throws {
+        let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
+        try store.enqueue(objects: [("/r/seg.dcm", "1.1")], destinations: ["pacs"], jobID: nil, correlationID: "c", now: t0)
+        let pacs = FakePACS()
+        await pacs.refuse(["/r/seg.dcm"])
+        let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
+        var now = t0
+        while try store.outbox(state: .pending).count == 1 {
+            try await sender.sendDue(now: now)
+            now = now.addingTimeInterval(600)
+        }
+        #expect(try store.outbox(state: .parked).count == 1)
+        #expect(try store.outbox().first?.lastStatus == "A700")
+    }
+}
