@@ -72,30 +72,34 @@ std::string trimmed(const std::string &s) {
     return s.substr(first, s.find_last_not_of(' ') - first + 1);
 }
 
-/// Transfer syntaxes accepted for every storage SOP class. When an SCU proposes several in one
-/// presentation context, DCMTK picks the first of ours it offered: compressed ones come first so
-/// that an instance arrives as the modality encoded it (nothing is decompressed or recompressed),
-/// then the uncompressed ones, deflate last because it costs CPU on both sides for nothing.
-OFList<OFString> acceptedTransferSyntaxes() {
-    OFList<OFString> list;
-    const char *uids[] = {
-        UID_JPEGLSLosslessTransferSyntax,
-        UID_JPEGProcess14SV1TransferSyntax,
-        UID_JPEGProcess14TransferSyntax,
-        UID_RLELosslessTransferSyntax,
-        UID_JPEG2000LosslessOnlyTransferSyntax,
-        UID_JPEGLSLossyTransferSyntax,
-        UID_JPEGProcess1TransferSyntax,
-        UID_JPEGProcess2_4TransferSyntax,
-        UID_JPEG2000TransferSyntax,
-        UID_LittleEndianExplicitTransferSyntax,
-        UID_LittleEndianImplicitTransferSyntax,
-        UID_BigEndianExplicitTransferSyntax,
-        UID_DeflatedExplicitVRLittleEndianTransferSyntax,
-    };
-    for (const char *uid : uids) list.push_back(uid);
-    return list;
-}
+/// Transfer syntaxes accepted for every storage SOP class, in order of preference: DCMTK picks,
+/// per proposed presentation context, the first of these the SCU offered. Compressed ones come
+/// first so that an instance arrives as the modality encoded it (nothing is decompressed or
+/// recompressed), then the uncompressed ones, deflate last because it costs CPU on both sides.
+/// (Not const: DCMTK 3.6.7 takes `const char *[]`.)
+const char *kStorageTransferSyntaxes[] = {
+    UID_JPEGLSLosslessTransferSyntax,
+    UID_JPEGProcess14SV1TransferSyntax,
+    UID_JPEGProcess14TransferSyntax,
+    UID_RLELosslessTransferSyntax,
+    UID_JPEG2000LosslessOnlyTransferSyntax,
+    UID_JPEGLSLossyTransferSyntax,
+    UID_JPEGProcess1TransferSyntax,
+    UID_JPEGProcess2_4TransferSyntax,
+    UID_JPEG2000TransferSyntax,
+    UID_LittleEndianExplicitTransferSyntax,
+    UID_LittleEndianImplicitTransferSyntax,
+    UID_BigEndianExplicitTransferSyntax,
+    UID_DeflatedExplicitVRLittleEndianTransferSyntax,
+};
+
+const char *kUncompressedTransferSyntaxes[] = {
+    UID_LittleEndianExplicitTransferSyntax,
+    UID_LittleEndianImplicitTransferSyntax,
+    UID_BigEndianExplicitTransferSyntax,
+};
+
+const char *kVerificationSOPClass[] = {UID_VerificationSOPClass};
 
 /// The worker base of the pool: sets the thread_local before DCMTK runs the association.
 class StorageWorkerBase : public DcmBaseSCPPool::DcmBaseSCPWorker {
@@ -142,6 +146,8 @@ class StorageWorker : public DcmThreadSCP {
 
   protected:
     void notifyAssociationRequest(const T_ASC_Parameters &params, DcmSCPActionType &action) override {
+        // DcmSCP keeps the association private; these are its (non-const) parameters.
+        params_ = const_cast<T_ASC_Parameters *>(&params);
         association_ = scp()->nextAssociationID.fetch_add(1);
         calling_ = trimmed(params.DULparams.callingAPTitle);
         called_ = trimmed(params.DULparams.calledAPTitle);
@@ -178,6 +184,20 @@ class StorageWorker : public DcmThreadSCP {
         }
         scp()->emit(MN_SCP_ASSOCIATION_REJECTED, association_, calling_, called_, peer_, why);
         DcmThreadSCP::refuseAssociation(reason);
+    }
+
+    // DcmSCPConfig's association profiles hold at most 128 presentation contexts, fewer than the
+    // storage SOP classes, so we accept contexts directly as DCMTK's storescp does.
+    OFCondition negotiateAssociation() override {
+        if (!params_) return ASC_NULLKEY;
+        OFCondition cond = ASC_acceptContextsWithPreferredTransferSyntaxes(
+            params_, kVerificationSOPClass, 1, kUncompressedTransferSyntaxes,
+            static_cast<int>(sizeof(kUncompressedTransferSyntaxes) / sizeof(kUncompressedTransferSyntaxes[0])));
+        if (cond.good())
+            cond = ASC_acceptContextsWithPreferredTransferSyntaxes(
+                params_, dcmAllStorageSOPClassUIDs, numberOfDcmAllStorageSOPClassUIDs, kStorageTransferSyntaxes,
+                static_cast<int>(sizeof(kStorageTransferSyntaxes) / sizeof(kStorageTransferSyntaxes[0])));
+        return cond;
     }
 
     void notifyAssociationAcknowledge() override {
@@ -266,6 +286,7 @@ class StorageWorker : public DcmThreadSCP {
 
     static mn_scp *scp() { return t_scp; }
 
+    T_ASC_Parameters *params_ = nullptr;
     uint64_t association_ = 0;
     std::string calling_, called_, peer_, refuseReason_;
 };
@@ -328,14 +349,10 @@ extern "C" mn_status mn_scp_create(const mn_scp_config *config, mn_scp_instance_
         cfg.setProgressNotificationMode(OFFalse);
         scp->pool->setMaxThreads(static_cast<Uint16>(config->max_associations));
 
+        // The pool wants a non-empty association profile; negotiation itself is done by the worker.
         OFList<OFString> echoSyntaxes;
-        echoSyntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
-        echoSyntaxes.push_back(UID_BigEndianExplicitTransferSyntax);
         echoSyntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
         OFCondition cond = cfg.addPresentationContext(UID_VerificationSOPClass, echoSyntaxes);
-        const OFList<OFString> storageSyntaxes = acceptedTransferSyntaxes();
-        for (int i = 0; cond.good() && i < numberOfDcmAllStorageSOPClassUIDs; ++i)
-            cond = cfg.addPresentationContext(dcmAllStorageSOPClassUIDs[i], storageSyntaxes);
         if (cond.bad()) {
             mn_scp_free(scp);
             return mn::failCondition(err, cond, "configuring presentation contexts");
