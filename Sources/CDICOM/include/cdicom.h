@@ -169,12 +169,18 @@ mn_status mn_dataset_decode_frame(mn_dataset *ds, uint32_t frame, int32_t *out, 
 
 /* ---------------------------------------------------------------------------------------------
  * Storage SCP (DcmSCPPool with DcmThreadSCP workers)
+ *
+ * One listener thread accepts TCP connections and hands each association to a worker thread
+ * (at most max_associations at once; PS3.8 A-ASSOCIATE-RJ "local limit exceeded" beyond that).
+ * Workers negotiate every storage SOP class of DCMTK's dcmAllStorageSOPClassUIDs plus
+ * Verification, each with the native and compressed transfer syntaxes listed in scp.cpp, so a
+ * modality never has to decompress. Callbacks run on worker threads, concurrently.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct mn_scp mn_scp;
 
 typedef struct mn_scp_config {
-    const char *ae_title;              /* called AE title we answer to */
+    const char *ae_title;              /* called AE title we answer to (others are rejected) */
     uint16_t port;
     uint32_t max_associations;         /* worker threads; further associations are rejected */
     uint32_t max_pdu;                  /* 0 = DCMTK default */
@@ -188,9 +194,14 @@ typedef struct mn_scp_config {
 
 typedef struct mn_scp_instance {
     const char *temp_path;             /* the received file (meta header + dataset), not yet fsync'd */
-    const char *sop_class_uid;
+    const char *sop_class_uid;         /* as sent in the C-STORE request; untrusted */
     const char *sop_instance_uid;      /* as sent in the C-STORE request; untrusted */
-    const char *transfer_syntax_uid;
+    const char *transfer_syntax_uid;   /* of the accepted presentation context */
+    /* (0008,0016) and (0008,0018) as found in the received data set, or NULL when the file could
+     * not be parsed up to them; then dataset_error says why. Untrusted. */
+    const char *dataset_sop_class_uid;
+    const char *dataset_sop_instance_uid;
+    const char *dataset_error;
     const char *calling_ae;
     const char *called_ae;
     const char *peer_address;
@@ -198,44 +209,58 @@ typedef struct mn_scp_instance {
 } mn_scp_instance;
 
 /* Called on a DCMTK worker thread for every instance received, before the C-STORE response is
- * sent; returns the DIMSE status to send (0x0000 success, 0xA700 out of resources, 0xC000 cannot
- * understand, ...). The callee owns temp_path from then on (moves or deletes it). */
+ * sent; returns the DIMSE status to send (PS3.7 C.4.2.1.4 / PS3.4 B.2.3: 0x0000 success,
+ * 0xA700 out of resources, 0xA900 data set does not match SOP class, 0xC000 cannot understand).
+ * All strings are borrowed for the duration of the call. The callee owns the file at temp_path
+ * from then on (moves or deletes it). */
 typedef uint16_t (*mn_scp_instance_callback)(void *context, const mn_scp_instance *instance);
 
 typedef enum mn_scp_event_kind {
     MN_SCP_ASSOCIATION_ACCEPTED = 1,
-    MN_SCP_ASSOCIATION_REJECTED = 2,
+    MN_SCP_ASSOCIATION_REJECTED = 2,   /* message: the reason (PS3.8 A-ASSOCIATE-RJ) */
     MN_SCP_ASSOCIATION_RELEASED = 3,
-    MN_SCP_ASSOCIATION_ABORTED = 4,
+    MN_SCP_ASSOCIATION_ABORTED = 4,    /* by the peer (A-ABORT) or by us after a DIMSE error */
     MN_SCP_ECHO = 5,
-    MN_SCP_ERROR = 6
+    MN_SCP_ERROR = 6                   /* message: what failed (receiving an instance, ...) */
 } mn_scp_event_kind;
 
 typedef struct mn_scp_event {
     int32_t kind;                      /* mn_scp_event_kind */
-    uint64_t association_id;
-    const char *calling_ae;
+    uint64_t association_id;           /* 0 when no association was started */
+    const char *calling_ae;            /* borrowed; "" when unknown */
     const char *called_ae;
     const char *peer_address;
-    const char *message;               /* reason, for rejections and errors */
+    const char *message;               /* reason, for rejections, aborts and errors; else "" */
 } mn_scp_event;
 
+/* Called on the listener or a worker thread; strings are borrowed for the duration of the call. */
 typedef void (*mn_scp_event_callback)(void *context, const mn_scp_event *event);
 
+/* Configure an SCP (nothing is opened yet). `context` is passed back to the callbacks and must
+ * outlive the mn_scp. Errors: MN_ERR_ARGUMENT (bad configuration). */
 mn_status mn_scp_create(const mn_scp_config *config, mn_scp_instance_callback on_instance,
                         mn_scp_event_callback on_event, void *context, mn_scp **out, mn_error *err);
 
-/* Listen and serve until mn_scp_stop is called. Blocks the calling thread. */
+/* Listen and serve until mn_scp_stop is called; returns once every association has ended.
+ * Blocks the calling thread. Errors: MN_ERR_NETWORK (port cannot be opened). */
 mn_status mn_scp_run(mn_scp *scp, mn_error *err);
 
-/* Ask a running SCP to stop after the current associations; thread-safe, returns at once. */
+/* Ask a running (or about to run) SCP to stop: new associations are refused, current ones are
+ * served to their end, then mn_scp_run returns. Thread-safe and async-signal-unsafe; returns at once. */
 void mn_scp_stop(mn_scp *scp);
 
+/* Release an SCP that is not running. NULL is accepted. */
 void mn_scp_free(mn_scp *scp);
 
 /* ---------------------------------------------------------------------------------------------
  * Storage SCU (DcmStorageSCU)
  * ------------------------------------------------------------------------------------------- */
+
+typedef enum mn_scu_decompression {
+    MN_SCU_DECOMPRESS_NEVER = 0,       /* propose only the file's transfer syntax */
+    MN_SCU_DECOMPRESS_LOSSLESS = 1,    /* also propose uncompressed for losslessly compressed files */
+    MN_SCU_DECOMPRESS_ALL = 2          /* also for lossy ones */
+} mn_scu_decompression;
 
 typedef struct mn_scu_config {
     const char *calling_ae;
@@ -243,29 +268,37 @@ typedef struct mn_scu_config {
     const char *host;
     uint16_t port;
     uint32_t max_pdu;                  /* 0 = DCMTK default */
-    uint32_t connect_timeout_s;
-    uint32_t acse_timeout_s;
-    uint32_t dimse_timeout_s;
-    int32_t decompress_when_refused;   /* 1: fall back to explicit VR little endian */
+    uint32_t connect_timeout_s;        /* 0 = system default */
+    uint32_t acse_timeout_s;           /* 0 = DCMTK default */
+    uint32_t dimse_timeout_s;          /* 0 = blocking */
+    int32_t decompression;             /* mn_scu_decompression: fallback when the peer refuses */
 } mn_scu_config;
 
 typedef struct mn_scu_result {
     char *path;                        /* owned by the results array */
-    char *sop_instance_uid;
+    char *sop_class_uid;               /* NULL when the file could not be read */
+    char *sop_instance_uid;            /* NULL when the file could not be read */
+    char *transfer_syntax_uid;         /* the one it was sent in; NULL when not sent */
     uint16_t dimse_status;             /* 0x0000 success; warnings 0xB000.. ; failures otherwise */
-    int32_t sent;                      /* 1 when a C-STORE request was sent */
-    char *detail;                      /* why not sent or failed; may be NULL */
+    int32_t sent;                      /* 1 when a C-STORE request was sent and answered */
+    int32_t error_code;                /* mn_status why it was not sent (MN_ERR_NOT_DICOM, MN_ERR_REFUSED
+                                          for no accepted presentation context, MN_ERR_NETWORK); 0 if sent */
+    char *detail;                      /* why not sent; may be NULL */
 } mn_scu_result;
 
-/* Send files in one association (more when needed by DCMTK); one result per input path, in order.
- * Returns MN_OK when the association was negotiated and every file was attempted; per-instance
- * failures are in the results. Free the results with mn_scu_results_free. */
+/* Send files in one association (more when there are over 128 presentation contexts); one result
+ * per input path, in order. Proposes exactly the SOP classes and transfer syntaxes of the files
+ * (plus uncompressed ones as allowed by `decompression`). Returns MN_OK when every file was
+ * attempted; per-instance outcomes are in the results, which are filled even when the call fails
+ * (MN_ERR_NETWORK, MN_ERR_REFUSED, MN_ERR_TIMEOUT for the association). Free the results with
+ * mn_scu_results_free. */
 mn_status mn_scu_send(const mn_scu_config *config, const char *const *paths, size_t path_count,
                       mn_scu_result **results, size_t *result_count, mn_error *err);
 
 void mn_scu_results_free(mn_scu_result *results, size_t count);
 
-/* C-ECHO a peer. */
+/* C-ECHO a peer (PS3.7 9.1.5). Errors: MN_ERR_REFUSED (association rejected), MN_ERR_NETWORK,
+ * MN_ERR_TIMEOUT. */
 mn_status mn_scu_echo(const mn_scu_config *config, mn_error *err);
 
 #ifdef __cplusplus

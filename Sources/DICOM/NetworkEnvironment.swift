@@ -1,0 +1,24 @@
+import CDICOM
+import Foundation
+
+/// Process-wide preparation DCMTK networking needs, done once before the first SCP or SCU.
+enum NetworkEnvironment {
+    /// DCMTK disables Nagle's algorithm only when TCP_NODELAY is set in the environment when it
+    /// opens a socket; without it every C-STORE waits ~45 ms for a delayed ACK (node.md §3). A
+    /// value the user set is kept. Also registers the codecs the SCU needs to decompress.
+    static func prepare() { _ = prepared }
+
+    private static let prepared: Void = {
+        setenv("TCP_NODELAY", "1", 0)
+        mn_initialize(0)
+    }()
+}
+
+/// Runs blocking shim work on its own thread, never on Swift's cooperative pool (style.md §6).
+func runOnDedicatedThread<T: Sendable>(name: String, _ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        let thread = Thread { continuation.resume(returning: body()) }
+        thread.name = name
+        thread.start()
+    }
+}

@@ -1,0 +1,41 @@
+/// Which calling AE titles may open an association with the storage SCP. There is no default
+/// that accepts everyone: accepting any peer has to be asked for (node.md §4, security).
+public enum CallingAETitlePolicy: Sendable, Equatable {
+    /// Only these calling AE titles are accepted; an empty set accepts no one.
+    case allowList(Set<AETitle>)
+    /// Every calling AE title is accepted.
+    case acceptAny
+}
+
+/// Settings of a ``StorageServer``.
+///
+/// ```swift
+/// var configuration = StorageServerConfiguration(
+///     aeTitle: try AETitle("MAMBANODE"), port: 11112, storeDirectory: "/var/lib/mambanode/incoming",
+///     callingAETitles: .allowList([try AETitle("CT01")]))
+/// configuration.maxAssociations = 16
+/// ```
+public struct StorageServerConfiguration: Sendable {
+    /// The called AE title this node answers to; associations calling another title are rejected
+    /// (PS3.8 A-ASSOCIATE-RJ, called AE title not recognized).
+    public var aeTitle: AETitle
+    public var port: UInt16
+    /// The ``InstanceStore`` directory.
+    public var storeDirectory: String
+    public var callingAETitles: CallingAETitlePolicy
+    /// Associations served at once; more are rejected (local limit exceeded), not queued.
+    public var maxAssociations: Int = 8
+    /// Largest PDU we accept (PS3.8 D.3.3.2.1). Large PDUs cut per-PDU overhead for images.
+    public var maxPDULength: UInt32 = 65_536
+    /// How long to wait for association messages (PS3.8 ARTIM) and for DIMSE messages. A silent
+    /// peer is aborted after `dimseTimeout`, which also bounds how long `stop()` waits.
+    public var acseTimeout: Duration = .seconds(30)
+    public var dimseTimeout: Duration = .seconds(60)
+
+    public init(aeTitle: AETitle, port: UInt16, storeDirectory: String, callingAETitles: CallingAETitlePolicy) {
+        self.aeTitle = aeTitle
+        self.port = port
+        self.storeDirectory = storeDirectory
+        self.callingAETitles = callingAETitles
+    }
+}

@@ -1,0 +1,119 @@
+import CDICOM
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The Swift end of the SCP's callbacks: decides each C-STORE's status (the storage policy) and
+/// forwards events. Called concurrently from DCMTK's worker threads; it holds only immutable
+/// state and a continuation, both safe to share.
+final class StorageServerSink: Sendable {
+    private let store: InstanceStore
+    private let continuation: AsyncStream<StorageServerEvent>.Continuation
+    private let onInstance: (@Sendable (ReceivedInstance) throws -> Void)?
+
+    init(store: InstanceStore, continuation: AsyncStream<StorageServerEvent>.Continuation,
+         onInstance: (@Sendable (ReceivedInstance) throws -> Void)?) {
+        self.store = store
+        self.continuation = continuation
+        self.onInstance = onInstance
+    }
+
+    func finish() { continuation.finish() }
+
+    /// Decides the C-STORE response for one received file. The file is committed or deleted here.
+    func receive(_ raw: mn_scp_instance) -> DIMSEStatus {
+        let association = AssociationInfo(id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
+                                          calledAETitle: String(cString: raw.called_ae),
+                                          peer: String(cString: raw.peer_address))
+        let temporary = String(cString: raw.temp_path)
+        let instance: ReceivedInstance
+        do {
+            instance = try accept(raw, temporary: temporary, association: association)
+        } catch {
+            unlink(temporary) // already gone when the store took it
+            return refuse(association, error)
+        }
+        do {
+            try onInstance?(instance)
+        } catch {
+            let detail = (error as? DICOMError)?.message ?? String(describing: error)
+            return refuse(association, Refusal(status: .outOfResources, error: DICOMError(
+                .io, "C-STORE of \(instance.sopInstanceUID): instance handler failed: \(detail)",
+                path: instance.path, peer: association.description)))
+        }
+        continuation.yield(.instanceStored(instance))
+        return .success
+    }
+
+    private func refuse(_ association: AssociationInfo, _ refusal: Refusal) -> DIMSEStatus {
+        continuation.yield(.instanceRefused(association, status: refusal.status, error: refusal.error))
+        return refusal.status
+    }
+
+    private struct Refusal: Error {
+        var status: DIMSEStatus
+        var error: DICOMError
+    }
+
+    /// Checks the instance and commits it to the store.
+    private func accept(_ raw: mn_scp_instance, temporary: String,
+                        association: AssociationInfo) throws(Refusal) -> ReceivedInstance {
+        let peer = association.description
+        let requestClass = String(cString: raw.sop_class_uid)
+        let requestInstance = String(cString: raw.sop_instance_uid)
+        // PS3.4 B.2.3: a request we cannot interpret is "Error: Cannot understand" (Cxxx).
+        func cannotUnderstand(_ message: String, tag: Tag? = nil) -> Refusal {
+            Refusal(status: .cannotUnderstand,
+                    error: DICOMError(.badValue, "C-STORE of \(requestInstance): \(message)", tag: tag, peer: peer))
+        }
+        if let problem = UIDValidation.problem(in: requestInstance) {
+            throw cannotUnderstand("Affected SOP Instance UID is not a valid UID (\(problem))", tag: Tag(0x0000, 0x1000))
+        }
+        guard let datasetInstance = raw.dataset_sop_instance_uid.map({ String(cString: $0) }),
+              let datasetClass = raw.dataset_sop_class_uid.map({ String(cString: $0) }) else {
+            let why = raw.dataset_error.map { String(cString: $0) } ?? "data set unreadable"
+            throw Refusal(status: .cannotUnderstand,
+                          error: DICOMError(.corrupt, "C-STORE of \(requestInstance): \(why)", peer: peer))
+        }
+        if datasetInstance != requestInstance {
+            throw cannotUnderstand("data set has SOP Instance UID \(datasetInstance), request says \(requestInstance)",
+                                   tag: .sopInstanceUID)
+        }
+        if datasetClass != requestClass {
+            throw Refusal(status: .dataSetDoesNotMatchSOPClass,
+                          error: DICOMError(.badValue, "C-STORE of \(requestInstance): data set has SOP Class UID "
+                                            + "\(datasetClass), request says \(requestClass)", tag: .sopClassUID,
+                                            peer: peer))
+        }
+        let commit: InstanceStore.Commit
+        do {
+            commit = try store.commit(temporaryFile: temporary, sopInstanceUID: requestInstance)
+        } catch {
+            var error = error
+            error.peer = peer
+            throw Refusal(status: .outOfResources, error: error)
+        }
+        return ReceivedInstance(path: commit.path, sopClassUID: requestClass, sopInstanceUID: requestInstance,
+                                transferSyntaxUID: String(cString: raw.transfer_syntax_uid),
+                                association: association, isDuplicate: commit.isDuplicate)
+    }
+
+    func report(_ raw: mn_scp_event) {
+        let association = AssociationInfo(id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
+                                          calledAETitle: String(cString: raw.called_ae),
+                                          peer: String(cString: raw.peer_address))
+        let message = String(cString: raw.message)
+        switch mn_scp_event_kind(rawValue: UInt32(bitPattern: raw.kind)) {
+        case MN_SCP_ASSOCIATION_ACCEPTED: continuation.yield(.associationAccepted(association))
+        case MN_SCP_ASSOCIATION_REJECTED: continuation.yield(.associationRejected(association, reason: message))
+        case MN_SCP_ASSOCIATION_RELEASED: continuation.yield(.associationReleased(association))
+        case MN_SCP_ASSOCIATION_ABORTED: continuation.yield(.associationAborted(association, reason: message))
+        case MN_SCP_ECHO: continuation.yield(.echo(association))
+        default:
+            continuation.yield(.error(association, DICOMError(.network, message, peer: association.description)))
+        }
+    }
+}
