@@ -10,7 +10,7 @@ import Glibc
 /// Peers the storage SCP must turn away without stopping to serve the others (issue 2, item 8).
 @Suite struct StorageServerRejectionTests {
     @Test func rejectsUnknownCallingAndWrongCalledAETitleAndKeepsServing() async throws {
-        let dir = try TemporaryDirectory("reject")
+        let dir = TemporaryDirectory("reject")
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         let port = "\(server.port)"
         let unknownCaller = try await runTool("echoscu", ["-aet", "INTRUDER", "-aec", "MAMBANODE", "127.0.0.1", port])
@@ -25,7 +25,7 @@ import Glibc
     }
 
     @Test func emptyAllowListRejectsEveryone() async throws {
-        let dir = try TemporaryDirectory("reject-all")
+        let dir = TemporaryDirectory("reject-all")
         let server = try await RunningStorageServer(store: try dir.subdirectory("store")) {
             $0.callingAETitles = .allowList([])
         }
@@ -36,7 +36,7 @@ import Glibc
     }
 
     @Test func survivesGarbageAndTruncatedFileSentOverRawTCP() async throws {
-        let dir = try TemporaryDirectory("garbage")
+        let dir = TemporaryDirectory("garbage")
         let file = try SyntheticInstances.ctSeries(count: 1, in: try dir.subdirectory("sources"))[0]
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         var garbage = [UInt8](repeating: 0, count: 4096)
@@ -55,7 +55,7 @@ import Glibc
     }
 
     @Test func survivesSenderKilledMidInstance() async throws {
-        let dir = try TemporaryDirectory("killed-sender")
+        let dir = TemporaryDirectory("killed-sender")
         let files = try SyntheticInstances.ctSeries(count: 40, rows: 512, columns: 512, in: try dir.subdirectory("s"))
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         let sender = try ChildProcess("storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1",
@@ -77,7 +77,7 @@ import Glibc
     }
 
     @Test func refusesInvalidSOPInstanceUIDWithCannotUnderstand() async throws {
-        let dir = try TemporaryDirectory("bad-uid")
+        let dir = TemporaryDirectory("bad-uid")
         let dump = dir.path + "/bad.txt", path = dir.path + "/bad.dcm"
         try """
         (0002,0010) UI =LittleEndianExplicit

@@ -37,7 +37,7 @@ import TestSupport
     }
 
     @Test func storeCommitsOnceAndRefusesInvalidUIDs() throws {
-        let dir = try TemporaryDirectory("store")
+        let dir = TemporaryDirectory("store")
         let store = try InstanceStore(directory: dir.path + "/store")
         func incoming(_ name: String) throws -> String {
             let path = store.incomingDirectory + "/" + name
@@ -57,7 +57,7 @@ import TestSupport
     }
 
     @Test func openingTheStoreRemovesUnacknowledgedLeftovers() throws {
-        let dir = try TemporaryDirectory("leftovers")
+        let dir = TemporaryDirectory("leftovers")
         let store = try InstanceStore(directory: dir.path)
         try Data([1]).write(to: URL(fileURLWithPath: store.incomingDirectory + "/7-1.part"))
         _ = try InstanceStore(directory: dir.path)

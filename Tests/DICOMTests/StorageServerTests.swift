@@ -6,7 +6,7 @@ import TestSupport
 /// The storage SCP against DCMTK's command-line SCUs on loopback (issue 2, item 8).
 @Suite struct StorageServerTests {
     @Test func answersEchoscuAndStorageClientEcho() async throws {
-        let dir = try TemporaryDirectory("echo")
+        let dir = TemporaryDirectory("echo")
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         let echo = try await runTool("echoscu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)"])
         #expect(echo.status == 0, "\(echo.errorOutput)")
@@ -17,7 +17,7 @@ import TestSupport
     }
 
     @Test func storesCompressedTransferSyntaxesByteIdentical() async throws {
-        let dir = try TemporaryDirectory("compressed")
+        let dir = TemporaryDirectory("compressed")
         let sources = try dir.subdirectory("sources")
         let slices = try SyntheticInstances.ctSeries(count: SyntheticInstances.CompressedSyntax.allCases.count + 1,
                                                      in: sources)
@@ -44,7 +44,7 @@ import TestSupport
     }
 
     @Test func storesFourParallelAssociationsOfHundredInstances() async throws {
-        let dir = try TemporaryDirectory("parallel")
+        let dir = TemporaryDirectory("parallel")
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         var batches: [[SyntheticInstance]] = []
         for batch in 0..<4 {
@@ -64,7 +64,7 @@ import TestSupport
     }
 
     @Test func storesDuplicateOnceAndAnswersSuccess() async throws {
-        let dir = try TemporaryDirectory("duplicate")
+        let dir = TemporaryDirectory("duplicate")
         let file = try SyntheticInstances.ctSeries(count: 1, in: try dir.subdirectory("sources"))[0]
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         for _ in 0..<2 {

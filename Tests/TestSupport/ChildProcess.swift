@@ -99,7 +99,7 @@ public struct ToolResult: Sendable {
 /// Runs a command to completion (e.g. `dcmdump`, `echoscu`), with TCP_NODELAY=1.
 @discardableResult
 public func runTool(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> ToolResult {
-    let logs = try TemporaryDirectory("tool")
+    let logs = TemporaryDirectory("tool")
     let child = try ChildProcess(executable, arguments, environment: environment, logDirectory: logs.path)
     let status = await child.wait()
     return ToolResult(status: status, output: child.standardOutput, errorOutput: child.standardError)
@@ -107,7 +107,7 @@ public func runTool(_ executable: String, _ arguments: [String], environment: [S
 
 /// Runs a short command blocking the calling thread; throws unless it exits 0.
 public func runToolChecked(_ executable: String, _ arguments: [String]) throws {
-    let logs = try TemporaryDirectory("tool")
+    let logs = TemporaryDirectory("tool")
     let child = try ChildProcess(executable, arguments, logDirectory: logs.path)
     let status = child.waitBlocking()
     let result = ToolResult(status: status, output: child.standardOutput, errorOutput: child.standardError)

@@ -40,20 +40,3 @@ public enum ExternalTool {
         public var description: String { "\(tool) \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)" }
     }
 }
-
-/// A fresh temporary directory, removed when the value is deinitialised.
-public final class TemporaryDirectory {
-    public let path: String
-
-    public init(_ prefix: String = "mambanode-test") {
-        let template = NSTemporaryDirectory() + "\(prefix)-XXXXXX"
-        var bytes = Array(template.utf8CString)
-        let made = bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(decoding: bytes.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    public func file(_ name: String) -> String { path + "/" + name }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}

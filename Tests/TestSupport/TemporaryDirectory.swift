@@ -4,11 +4,19 @@ import Foundation
 public final class TemporaryDirectory: Sendable {
     public let path: String
 
-    public init(_ label: String = "test") throws {
+    /// A test cannot go on without its directory, so failing to make one stops the test run.
+    public init(_ label: String = "test") {
         let base = FileManager.default.temporaryDirectory.path
         path = base + "/mambanode-\(label)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            fatalError("cannot create temporary directory \(path): \(error)")
+        }
     }
+
+    /// The path of `name` inside the directory.
+    public func file(_ name: String) -> String { path + "/" + name }
 
     /// Creates (when needed) and returns a subdirectory.
     public func subdirectory(_ name: String) throws -> String {
