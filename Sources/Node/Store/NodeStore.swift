@@ -20,7 +20,7 @@ public struct InstanceArrival: Sendable {
 /// operations.
 public final class NodeStore: Sendable {
     public let database: NodeDatabase
-    let router: Router
+    public let router: Router
 
     public init(database: NodeDatabase, router: Router) {
         self.database = database

@@ -1,0 +1,48 @@
+import DICOM
+import Foundation
+
+/// Turns an instance the SCP has made durable into an index row and a series update, before the
+/// C-STORE response is sent (node.md §1: every arrow that crosses a crash is a row or an fsync'd
+/// file). Runs on a DCMTK worker thread.
+public struct InstanceIndexer: Sendable {
+    let store: NodeStore
+    let tags: Set<DICOM.Tag>
+
+    public init(store: NodeStore) {
+        self.store = store
+        tags = store.router.tagsOfInterest
+    }
+
+    /// Indexes `instance`; throwing makes the SCP answer "out of resources" so the sender retries.
+    @discardableResult
+    public func index(_ instance: DICOM.ReceivedInstance, receivedAt: Date = Date()) throws -> NodeStore.RecordOutcome {
+        let header = try DataSet.read(contentsOf: instance.path, headerOnly: true)
+        let arrival = InstanceArrival(
+            record: InstanceRecord(
+                sopInstanceUID: instance.sopInstanceUID,
+                sopClassUID: instance.sopClassUID,
+                seriesInstanceUID: try header.requiredString(.seriesInstanceUID),
+                studyInstanceUID: try header.requiredString(.studyInstanceUID),
+                path: instance.path,
+                transferSyntaxUID: instance.transferSyntaxUID,
+                callingAETitle: instance.association.callingAETitle,
+                calledAETitle: instance.association.calledAETitle,
+                sourceAddress: instance.association.peer,
+                associationID: String(instance.association.id),
+                receivedAt: receivedAt),
+            expectedCount: try Self.expectedCount(header),
+            routing: RoutingInput(dataSet: header, tags: tags, callingAETitle: instance.association.callingAETitle,
+                                  calledAETitle: instance.association.calledAETitle, sourceAddress: instance.association.peer))
+        // The association's correlation id follows the series into its job and results.
+        return try store.record(arrival, correlationID: "assoc-\(instance.association.id)-\(UUID().uuidString.prefix(8))")
+    }
+
+    /// The instance count the data announces for the series: one for an enhanced multi-frame
+    /// object (the whole volume in one instance, PS3.3 C.7.6.16), else Images in Acquisition
+    /// (0020,1002) when present.
+    static func expectedCount(_ header: DataSet) throws(DICOMError) -> Int? {
+        if header.contains(.perFrameFunctionalGroupsSequence) { return 1 }
+        if let images = try? header.int(.imagesInAcquisition), images > 0 { return images }
+        return nil
+    }
+}
