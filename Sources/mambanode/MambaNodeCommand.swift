@@ -7,6 +7,8 @@ struct MambaNodeCommand: AsyncParsableCommand {
         commandName: "mambanode",
         abstract: "A DICOM node that runs nnMamba models and returns SEG and SR objects to the PACS.",
         subcommands: [
+            ServeCommand.self,
+            StatusCommand.self,
             DumpCommand.self,
             SamplesCommand.self,
             BenchCommand.self,

@@ -149,6 +149,10 @@ public final class NodeStore: Sendable {
         }
     }
 
+    public func allSeries() throws -> [SeriesRecord] {
+        try database.writer.read { db in try SeriesRecord.order(Column("firstReceivedAt")).fetchAll(db) }
+    }
+
     public func series(_ uid: String) throws -> SeriesRecord? {
         try database.writer.read { db in try SeriesRecord.fetchOne(db, key: uid) }
     }

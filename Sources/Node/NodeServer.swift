@@ -1,0 +1,57 @@
+import DICOM
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The node's services under one lifecycle (issue 6, item 3): the receiver writing through the
+/// store and index, the series tracker and the sender. Stopped gracefully on SIGTERM/SIGINT.
+public struct NodeServer: Sendable {
+    public let configuration: NodeConfiguration
+    public let store: NodeStore
+    let logger: Logger
+
+    public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
+                          router: Router(routes: configuration.routes))
+    }
+
+    /// Where received instances are kept.
+    public var instanceDirectory: String { configuration.storage.directory + "/instances" }
+
+    public func run() async throws {
+        try FileManager.default.createDirectory(atPath: instanceDirectory, withIntermediateDirectories: true)
+        let listener = configuration.listener
+        var serverConfiguration = StorageServerConfiguration(
+            aeTitle: try AETitle(listener.aeTitle), port: listener.port, storeDirectory: instanceDirectory,
+            callingAETitles: listener.acceptAnyCallingAE ? .acceptAny
+                : .allowList(Set(try listener.allowedCallingAETitles.map { title throws(DICOMError) in try AETitle(title) })))
+        serverConfiguration.maxAssociations = listener.maxAssociations
+        let indexer = InstanceIndexer(store: store)
+        let server = try StorageServer(configuration: serverConfiguration) { instance in
+            try indexer.index(instance)
+        }
+        let store = self.store
+        let sender = Sender(store: store, configuration: configuration, transport: StorageClientTransport(),
+                            logger: logger)
+        let logger = self.logger
+        let tracker = PeriodicService(name: "tracker", interval: .milliseconds(500), logger: logger) {
+            for job in try store.closeStableSeries(now: Date()) {
+                logger.info("series stable, job queued", metadata: [
+                    "correlation_id": "\(job.correlationID)", "series_instance_uid": "\(job.subjectUID)",
+                    "route": "\(job.route)", "job": "\(job.id ?? 0)", "version": "\(job.version)",
+                ])
+            }
+        }
+        let sending = PeriodicService(name: "sender", interval: .seconds(1), logger: logger) {
+            try await sender.sendDue(now: Date())
+        }
+        logger.info("node starting", metadata: ["ae_title": "\(listener.aeTitle)", "port": "\(listener.port)",
+                                                "routes": "\(configuration.routes.count)"])
+        let group = ServiceGroup(services: [ReceiverService(server: server, logger: logger), tracker, sending],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+        logger.info("node stopped")
+    }
+}

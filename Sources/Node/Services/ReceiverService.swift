@@ -1,0 +1,53 @@
+import DICOM
+import Logging
+import ServiceLifecycle
+
+/// The DICOM listener as a service: stops taking associations on graceful shutdown and lets the
+/// current ones finish.
+public struct ReceiverService: Service {
+    let server: StorageServer
+    let logger: Logger
+
+    public init(server: StorageServer, logger: Logger) {
+        self.server = server
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let server = self.server
+        let logger = self.logger
+        let events = Task {
+            for await event in server.events { ReceiverService.log(event, logger) }
+        }
+        defer { events.cancel() }
+        try await cancelWhenGracefulShutdown { try await server.run() }
+    }
+
+    /// One line per association event; UIDs and AE titles only, never patient attributes.
+    static func log(_ event: StorageServerEvent, _ logger: Logger) {
+        switch event {
+        case .associationAccepted(let a):
+            logger.info("association accepted", metadata: metadata(a))
+        case .associationRejected(let a, let reason):
+            logger.warning("association rejected", metadata: metadata(a).merging(["reason": "\(reason)"]) { $1 })
+        case .associationReleased(let a):
+            logger.info("association released", metadata: metadata(a))
+        case .associationAborted(let a, let reason):
+            logger.warning("association aborted", metadata: metadata(a).merging(["reason": "\(reason)"]) { $1 })
+        case .echo(let a):
+            logger.debug("C-ECHO", metadata: metadata(a))
+        case .instanceStored(let instance):
+            logger.debug("instance stored", metadata: metadata(instance.association).merging([
+                "sop_instance_uid": "\(instance.sopInstanceUID)", "duplicate": "\(instance.isDuplicate)",
+            ]) { $1 })
+        case .instanceRefused(let a, let status, let error):
+            logger.warning("instance refused", metadata: metadata(a).merging(["status": "\(status)", "error": "\(error)"]) { $1 })
+        case .error(let a, let error):
+            logger.error("association error", metadata: metadata(a).merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    static func metadata(_ a: AssociationInfo) -> Logger.Metadata {
+        ["association": "\(a.id)", "calling_ae": "\(a.callingAETitle)", "called_ae": "\(a.calledAETitle)", "peer": "\(a.peer)"]
+    }
+}
