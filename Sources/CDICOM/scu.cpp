@@ -112,7 +112,7 @@ class CollectingSCU : public DcmStorageSCU {
         o.decided = true;
         if (!entry.RequestSent) {
             o.error = MN_ERR_IO;
-            o.detail = "the file could not be read for sending";
+            o.detail = "the C-STORE request could not be sent (file unreadable, conversion or network failure)";
         } else if (entry.ResponseStatusCode == kNoPresentationContext) {
             o.error = MN_ERR_REFUSED;
             o.detail = "the peer accepted no presentation context for SOP class " + o.sopClass +
@@ -129,6 +129,15 @@ class CollectingSCU : public DcmStorageSCU {
     std::vector<FileOutcome> &outcomes_;
     size_t cursor_ = 0;
 };
+
+bool hasPart10Magic(const std::string &path) {
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f) return false;
+    char header[132];
+    const bool magic = std::fread(header, 1, sizeof(header), f) == sizeof(header) && std::memcmp(header + 128, "DICM", 4) == 0;
+    std::fclose(f);
+    return magic;
+}
 
 mn_scu_result *exportResults(const std::vector<FileOutcome> &outcomes) {
     auto *results = static_cast<mn_scu_result *>(std::calloc(outcomes.size() ? outcomes.size() : 1, sizeof(mn_scu_result)));
@@ -164,6 +173,8 @@ static mn_status send(const mn_scu_config *config, const char *const *paths, siz
     std::vector<FileOutcome> outcomes(path_count);
     CollectingSCU scu(outcomes);
     configure(scu, *config);
+    // Without this DcmSCU refuses to change a data set's transfer syntax for the network.
+    scu.setDatasetConversionMode(config->decompression != MN_SCU_DECOMPRESS_NEVER);
     switch (config->decompression) {
     case MN_SCU_DECOMPRESS_NEVER: scu.setDecompressionMode(DcmStorageSCU::DM_never); break;
     case MN_SCU_DECOMPRESS_ALL: scu.setDecompressionMode(DcmStorageSCU::DM_lossyAndLossless); break;
@@ -198,9 +209,8 @@ static mn_status send(const mn_scu_config *config, const char *const *paths, siz
                 o.error = MN_ERR_IO;
                 o.detail = "not sent: no such file";
             } else {
-                // DCMTK reports unreadable Part 10 files with assorted dcmdata conditions.
-                const mn_status code = mn::statusFor(cond);
-                o.error = code == MN_ERR_INTERNAL ? MN_ERR_NOT_DICOM : code;
+                // PS3.10 7.1: a Part 10 file has "DICM" after a 128-byte preamble.
+                o.error = hasPart10Magic(o.path) ? mn::statusFor(cond) : MN_ERR_NOT_DICOM;
                 o.detail = std::string("not sent: ") + cond.text();
             }
             continue;

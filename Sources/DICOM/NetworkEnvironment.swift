@@ -6,11 +6,13 @@ enum NetworkEnvironment {
     /// DCMTK disables Nagle's algorithm only when TCP_NODELAY is set in the environment when it
     /// opens a socket; without it every C-STORE waits ~45 ms for a delayed ACK (node.md §3). A
     /// value the user set is kept. Also registers the codecs the SCU needs to decompress.
-    static func prepare() { _ = prepared }
+    static func prepare() { precondition(prepared) }
 
-    private static let prepared: Void = {
+    // A Bool rather than Void: reading a discarded Void global may be optimised away.
+    private static let prepared: Bool = {
         setenv("TCP_NODELAY", "1", 0)
         mn_initialize(0)
+        return true
     }()
 }
 

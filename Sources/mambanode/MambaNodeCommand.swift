@@ -12,6 +12,8 @@ struct MambaNodeCommand: AsyncParsableCommand {
             DumpCommand.self,
             SamplesCommand.self,
             BenchCommand.self,
+            ReceiveCommand.self,
+            SendCommand.self,
         ]
     )
 }

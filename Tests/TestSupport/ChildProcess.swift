@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A child process started by a test and stopped by its PID. Output goes to files so that a
 /// chatty child can never block on a full pipe.
@@ -33,7 +36,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Sends `signal` to the child (by PID).
-    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    public func signal(_ signal: Int32) { Glibc.kill(process.processIdentifier, signal) }
 
     /// Waits for the child to exit and returns its status (128 + signal when killed). Polls, so
     /// that waiting tests do not block Swift's few cooperative threads (2 on the CI machines).
@@ -52,6 +55,14 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// SIGKILL and wait: for peers with nothing to clean up (storescp ignores SIGTERM while it
+    /// waits for an association).
+    @discardableResult
+    public func kill() async -> Int32 {
+        signal(SIGKILL)
+        return await wait()
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within `grace` seconds; returns the status.
     @discardableResult
     public func stop(grace: Double = 10) async -> Int32 {
@@ -68,7 +79,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            Glibc.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

@@ -4,6 +4,11 @@ import Foundation
 public struct SyntheticInstance: Sendable, Hashable {
     public var path: String
     public var sopInstanceUID: String
+
+    public init(path: String, sopInstanceUID: String) {
+        self.path = path
+        self.sopInstanceUID = sopInstanceUID
+    }
 }
 
 /// Generates synthetic (no real patient) DICOM files at test time with DCMTK's tools; nothing

@@ -1,0 +1,183 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mambanode bench ingest`: pushes a synthetic CT series with DCMTK's `storescu` into DCMTK's
+/// `storescp` and into `mambanode receive` (which fsyncs every instance before answering), in the
+/// same run, and prints images/s for both and their ratio. Needs the DCMTK tools in PATH.
+struct BenchIngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "C-STORE throughput of mambanode receive vs. DCMTK storescp."
+    )
+
+    @Option(help: "Slices in the series (512×512, 16 bits).")
+    var count = 500
+
+    @Option(help: "Rounds per receiver; the median is reported.")
+    var rounds = 3
+
+    @Option(help: "Parallel storescu associations, each sending its share of the series.")
+    var associations = 1
+
+    func validate() throws {
+        if count < 1 || count > 100_000 { throw ValidationError("--count must be 1…100000") }
+        if rounds < 1 || rounds > 20 { throw ValidationError("--rounds must be 1…20") }
+        if associations < 1 || associations > 16 { throw ValidationError("--associations must be 1…16") }
+    }
+
+    func run() async throws {
+        let work = FileManager.default.temporaryDirectory.path + "/mambanode-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        print("generating \(count) CT slices (512×512, 16 bits); \(associations) association(s) per push …")
+        let files = try SyntheticSeries.write(count: count, in: work + "/series")
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+
+        var storescp: [Double] = [], mambanode: [Double] = []
+        for round in 0..<rounds {
+            // Alternate the order so that neither receiver always gets the warmer page cache.
+            for receiver in round % 2 == 0 ? ["storescp", "mambanode"] : ["mambanode", "storescp"] {
+                let store = "\(work)/\(receiver)-\(round)"
+                try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+                let port = UInt16.random(in: 20_000...60_000)
+                let server = receiver == "storescp"
+                    ? try Child("storescp", ["-od", store, "\(port)"])
+                    : try Child(me, ["receive", "--port", "\(port)", "--store", store, "--accept-any"])
+                defer { server.kill() }
+                try await Self.waitForEcho(port: port)
+                // Start from clean page cache: otherwise the first fsync of a round also writes
+                // back the previous round's (or the generator's) dirty pages (ext4 data=ordered).
+                sync()
+                let seconds = try await Self.push(files, port: port, associations: associations)
+                let rate = Double(files.count) / seconds
+                print(String(format: "round %d %@: %.0f images/s", round + 1, receiver, rate))
+                if receiver == "storescp" { storescp.append(rate) } else { mambanode.append(rate) }
+            }
+        }
+        let reference = median(storescp), ours = median(mambanode)
+        print(String(format: "storescp (no fsync):           %.0f images/s", reference))
+        print(String(format: "mambanode receive (fsync):     %.0f images/s", ours))
+        print(String(format: "ratio mambanode / storescp:    %.2f×", ours / reference))
+    }
+
+    private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+    /// Seconds `storescu` takes to send `files`, split over `associations` parallel processes.
+    private static func push(_ files: [String], port: UInt16, associations: Int) async throws -> Double {
+        let start = ContinuousClock.now
+        let shares = (0..<associations).map { k in stride(from: k, to: files.count, by: associations).map { files[$0] } }
+        let senders = try shares.filter { !$0.isEmpty }.map { share in
+            try Child("storescu", ["-aet", "BENCH", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"] + share)
+        }
+        var statuses: [Int32] = []
+        for sender in senders { statuses.append(await sender.wait()) }
+        let elapsed = ContinuousClock.now - start
+        if let failed = statuses.first(where: { $0 != 0 }) { throw ValidationError("storescu exited \(failed)") }
+        let components = elapsed.components
+        return Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
+    private static func waitForEcho(port: UInt16) async throws {
+        for _ in 0..<250 {
+            if await (try Child("echoscu", ["-aet", "BENCH", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"])).wait() == 0 {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ValidationError("receiver on port \(port) did not answer C-ECHO")
+    }
+}
+
+/// A child process with TCP_NODELAY=1 (node.md §3) and its output discarded.
+private final class Child: Sendable {
+    private let pid: Int32
+    private let process: UncheckedProcess
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
+        process.arguments = executable.contains("/") ? arguments : [executable] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["TCP_NODELAY"] = "1"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = UncheckedProcess(process)
+        pid = process.processIdentifier
+    }
+
+    func wait() async -> Int32 {
+        while process.value.isRunning { try? await Task.sleep(for: .milliseconds(5)) }
+        return process.value.terminationStatus
+    }
+
+    func kill() {
+        Glibc.kill(pid, SIGKILL)
+        process.value.waitUntilExit()
+    }
+}
+
+/// Process is not Sendable; a Child only reads it (isRunning, status) after starting it.
+private struct UncheckedProcess: @unchecked Sendable {
+    let value: Process
+    init(_ value: Process) { self.value = value }
+}
+
+/// The benchmark's synthetic series: one slice written by `dump2dcm`, copies with their UIDs
+/// patched in place (the placeholders have the final length). No real patient data.
+private enum SyntheticSeries {
+    static func write(count: Int, in directory: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var pixels = [UInt8](repeating: 0, count: 512 * 512 * 2)
+        for i in 0..<(512 * 512) {
+            let value = UInt16((i * 7) % 4096)
+            pixels[2 * i] = UInt8(value & 0xFF)
+            pixels[2 * i + 1] = UInt8(value >> 8)
+        }
+        try Data(pixels).write(to: URL(fileURLWithPath: directory + "/pixels.raw"))
+        let root = "1.2.826.0.1.3680043.10.543.\(Int.random(in: 100_000...999_999))"
+        let dump = """
+        (0002,0010) UI =LittleEndianExplicit
+        (0008,0016) UI =CTImageStorage
+        (0008,0018) UI [\(root).888888]
+        (0008,0060) CS [CT]
+        (0010,0010) PN [Bench^Phantom]
+        (0020,000d) UI [\(root).1]
+        (0020,000e) UI [\(root).2]
+        (0028,0002) US 1
+        (0028,0004) CS [MONOCHROME2]
+        (0028,0010) US 512
+        (0028,0011) US 512
+        (0028,0100) US 16
+        (0028,0101) US 12
+        (0028,0102) US 11
+        (0028,0103) US 0
+        (7fe0,0010) OW =\(directory)/pixels.raw
+        """
+        try dump.write(toFile: directory + "/slice.txt", atomically: true, encoding: .utf8)
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tool.arguments = ["dump2dcm", directory + "/slice.txt", directory + "/template.dcm"]
+        try tool.run()
+        tool.waitUntilExit()
+        if tool.terminationStatus != 0 { throw ValidationError("dump2dcm failed") }
+        let template = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/template.dcm")))
+        let placeholder = Array("888888".utf8)
+        let offsets = (0..<min(2048, template.count - 6)).filter { Array(template[$0..<($0 + 6)]) == placeholder }
+        var paths: [String] = []
+        for index in 0..<count {
+            var bytes = template
+            let value = Array(String(100_000 + index).utf8)
+            for offset in offsets { bytes.replaceSubrange(offset..<(offset + 6), with: value) }
+            let path = directory + String(format: "/ct%05d.dcm", index)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            paths.append(path)
+        }
+        return paths
+    }
+}
