@@ -9,11 +9,11 @@ struct MambaNodeCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self,
             StatusCommand.self,
+            ReceiveCommand.self,
+            SendCommand.self,
             DumpCommand.self,
             SamplesCommand.self,
             BenchCommand.self,
-            ReceiveCommand.self,
-            SendCommand.self,
         ]
     )
 }

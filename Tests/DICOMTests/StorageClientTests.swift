@@ -45,7 +45,7 @@ import TestSupport
     static let client = StorageClient(configuration: .init(callingAETitle: try! AETitle("MAMBANODE")))
 
     @Test func sendsFolderToStorescpAcceptingAllSyntaxesUnchanged() async throws {
-        let dir = try TemporaryDirectory("send-all")
+        let dir = TemporaryDirectory("send-all")
         let folder = try Self.makeFolder(in: dir, syntaxes: [.jpegLSLossless, .rle, .jpegLosslessSV1, .jpegBaseline,
                                                              .jpeg2000Lossless])
         let (storescp, port, out) = try await Self.startStorescp(in: dir, acceptAll: true)
@@ -61,7 +61,7 @@ import TestSupport
     }
 
     @Test func decompressesForStorescpAcceptingOnlyUncompressed() async throws {
-        let dir = try TemporaryDirectory("send-uncompressed")
+        let dir = TemporaryDirectory("send-uncompressed")
         let lossless: [SyntheticInstances.CompressedSyntax] = [.jpegLSLossless, .rle, .jpegLosslessSV1]
         let folder = try Self.makeFolder(in: dir, syntaxes: lossless + [.jpegBaseline])
         let (storescp, port, out) = try await Self.startStorescp(in: dir, acceptAll: false)
@@ -90,7 +90,7 @@ import TestSupport
     }
 
     @Test func reportsPeerFailureStatusPerInstance() async throws {
-        let dir = try TemporaryDirectory("send-failure")
+        let dir = TemporaryDirectory("send-failure")
         let slices = try SyntheticInstances.ctSeries(count: 3, in: try dir.subdirectory("s"))
         let refusedUID = slices[1].sopInstanceUID
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"), configure: {
@@ -107,7 +107,7 @@ import TestSupport
     }
 
     @Test func reportsRejectedAssociationForEveryFile() async throws {
-        let dir = try TemporaryDirectory("send-rejected")
+        let dir = TemporaryDirectory("send-rejected")
         let slices = try SyntheticInstances.ctSeries(count: 2, in: try dir.subdirectory("s"))
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         let destination = Destination(aeTitle: try AETitle("WRONG"), host: "127.0.0.1", port: server.port)
@@ -121,7 +121,7 @@ import TestSupport
     }
 
     @Test func sendCommandExitsNonZeroNamingRefusedInstance() async throws {
-        let dir = try TemporaryDirectory("send-cli")
+        let dir = TemporaryDirectory("send-cli")
         let folder = try Self.makeFolder(in: dir, syntaxes: [.jpegLSLossless, .jpeg2000Lossless])
         try Data("not dicom".utf8).write(to: URL(fileURLWithPath: folder.path + "/README.txt"))
         let (storescp, port, _) = try await Self.startStorescp(in: dir, acceptAll: false)

@@ -21,7 +21,7 @@ import Glibc
     }
 
     @Test func everyAcknowledgedInstanceSurvivesSIGKILLOfTheReceiver() async throws {
-        let dir = try TemporaryDirectory("durability")
+        let dir = TemporaryDirectory("durability")
         let files = try SyntheticInstances.ctSeries(count: 200, rows: 512, columns: 512, in: try dir.subdirectory("s"))
         let store = try dir.subdirectory("store")
         let (receiver, port) = try await Self.startReceiver(store: store, in: dir)
@@ -49,7 +49,7 @@ import Glibc
     }
 
     @Test func receiverStopsCleanlyOnSIGTERM() async throws {
-        let dir = try TemporaryDirectory("sigterm")
+        let dir = TemporaryDirectory("sigterm")
         let files = try SyntheticInstances.ctSeries(count: 20, in: try dir.subdirectory("s"))
         let store = try dir.subdirectory("store")
         let (receiver, port) = try await Self.startReceiver(store: store, in: dir)
