@@ -1,4 +1,5 @@
 import ArgumentParser
+import SampleGenerator
 import Foundation
 
 #if canImport(Glibc)
@@ -34,7 +35,14 @@ struct BenchIngestCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         print("generating \(count) CT slices (512×512, 16 bits); \(associations) association(s) per push …")
-        let files = try SyntheticSeries.write(count: count, in: work + "/series")
+        var generator = SeriesGenerator()
+        generator.rows = 512
+        generator.columns = 512
+        generator.slices = count
+        generator.pixelSpacing = (0.7, 0.7)
+        generator.sliceSpacing = 1
+        generator.phantom = .abdomenCT(size: 340)
+        let files = try generator.write(to: work + "/series").files
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 
         var storescp: [Double] = [], mambanode: [Double] = []
@@ -126,58 +134,4 @@ private final class Child: Sendable {
 private struct UncheckedProcess: @unchecked Sendable {
     let value: Process
     init(_ value: Process) { self.value = value }
-}
-
-/// The benchmark's synthetic series: one slice written by `dump2dcm`, copies with their UIDs
-/// patched in place (the placeholders have the final length). No real patient data.
-private enum SyntheticSeries {
-    static func write(count: Int, in directory: String) throws -> [String] {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var pixels = [UInt8](repeating: 0, count: 512 * 512 * 2)
-        for i in 0..<(512 * 512) {
-            let value = UInt16((i * 7) % 4096)
-            pixels[2 * i] = UInt8(value & 0xFF)
-            pixels[2 * i + 1] = UInt8(value >> 8)
-        }
-        try Data(pixels).write(to: URL(fileURLWithPath: directory + "/pixels.raw"))
-        let root = "1.2.826.0.1.3680043.10.543.\(Int.random(in: 100_000...999_999))"
-        let dump = """
-        (0002,0010) UI =LittleEndianExplicit
-        (0008,0016) UI =CTImageStorage
-        (0008,0018) UI [\(root).888888]
-        (0008,0060) CS [CT]
-        (0010,0010) PN [Bench^Phantom]
-        (0020,000d) UI [\(root).1]
-        (0020,000e) UI [\(root).2]
-        (0028,0002) US 1
-        (0028,0004) CS [MONOCHROME2]
-        (0028,0010) US 512
-        (0028,0011) US 512
-        (0028,0100) US 16
-        (0028,0101) US 12
-        (0028,0102) US 11
-        (0028,0103) US 0
-        (7fe0,0010) OW =\(directory)/pixels.raw
-        """
-        try dump.write(toFile: directory + "/slice.txt", atomically: true, encoding: .utf8)
-        let tool = Process()
-        tool.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tool.arguments = ["dump2dcm", directory + "/slice.txt", directory + "/template.dcm"]
-        try tool.run()
-        tool.waitUntilExit()
-        if tool.terminationStatus != 0 { throw ValidationError("dump2dcm failed") }
-        let template = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/template.dcm")))
-        let placeholder = Array("888888".utf8)
-        let offsets = (0..<min(2048, template.count - 6)).filter { Array(template[$0..<($0 + 6)]) == placeholder }
-        var paths: [String] = []
-        for index in 0..<count {
-            var bytes = template
-            let value = Array(String(100_000 + index).utf8)
-            for offset in offsets { bytes.replaceSubrange(offset..<(offset + 6), with: value) }
-            let path = directory + String(format: "/ct%05d.dcm", index)
-            try Data(bytes).write(to: URL(fileURLWithPath: path))
-            paths.append(path)
-        }
-        return paths
-    }
 }
