@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Hummingbird
 import Logging
 import ServiceLifecycle
 
@@ -8,6 +9,7 @@ import ServiceLifecycle
 public struct NodeServer: Sendable {
     public let configuration: NodeConfiguration
     public let store: NodeStore
+    public let metrics = NodeMetrics()
     let logger: Logger
 
     public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode")) throws {
@@ -29,15 +31,17 @@ public struct NodeServer: Sendable {
                 : .allowList(Set(try listener.allowedCallingAETitles.map { title throws(DICOMError) in try AETitle(title) })))
         serverConfiguration.maxAssociations = listener.maxAssociations
         let indexer = InstanceIndexer(store: store)
+        let metrics = self.metrics
         let server = try StorageServer(configuration: serverConfiguration) { instance in
-            try indexer.index(instance)
+            if case .stored = try indexer.index(instance) { metrics.instancesReceived.increment() }
         }
         let store = self.store
         let sender = Sender(store: store, configuration: configuration, transport: StorageClientTransport(),
-                            logger: logger)
+                            logger: logger, metrics: metrics)
         let logger = self.logger
         let tracker = PeriodicService(name: "tracker", interval: .milliseconds(500), logger: logger) {
             for job in try store.closeStableSeries(now: Date()) {
+                metrics.seriesCompleted.increment()
                 logger.info("series stable, job queued", metadata: [
                     "correlation_id": "\(job.correlationID)", "series_instance_uid": "\(job.subjectUID)",
                     "route": "\(job.route)", "job": "\(job.id ?? 0)", "version": "\(job.version)",
@@ -49,8 +53,16 @@ public struct NodeServer: Sendable {
         }
         logger.info("node starting", metadata: ["ae_title": "\(listener.aeTitle)", "port": "\(listener.port)",
                                                 "routes": "\(configuration.routes.count)"])
-        let group = ServiceGroup(services: [ReceiverService(server: server, logger: logger), tracker, sending],
-                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [ReceiverService(server: server, logger: logger), tracker, sending]
+        if configuration.http.port != 0 {
+            let configuration = self.configuration
+            let api = HTTPAPI(store: store, metrics: metrics) { Readiness.check(configuration, store: store) }
+            services.append(Application(router: api.router(),
+                                        configuration: .init(address: .hostname(configuration.http.bindAddress,
+                                                                                port: Int(configuration.http.port))),
+                                        logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         logger.info("node stopped")
     }

@@ -9,12 +9,15 @@ public struct Sender: Sendable {
     let configuration: NodeConfiguration
     let transport: any ResultTransport
     let logger: Logger
+    let metrics: NodeMetrics?
 
-    public init(store: NodeStore, configuration: NodeConfiguration, transport: any ResultTransport, logger: Logger) {
+    public init(store: NodeStore, configuration: NodeConfiguration, transport: any ResultTransport, logger: Logger,
+                metrics: NodeMetrics? = nil) {
         self.store = store
         self.configuration = configuration
         self.transport = transport
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Sends what is due at `now`; returns the number of entries attempted.
@@ -47,6 +50,7 @@ public struct Sender: Sendable {
                     "sop_instance_uid": "\(entry.sopInstanceUID)", "attempt": "\(updated?.attempts ?? 0)",
                 ]
                 if let status = outcome.status { metadata["status"] = "\(NodeStore.hex(status))" }
+                (outcome.isStored ? metrics?.sendsSucceeded : metrics?.sendsFailed)?.increment()
                 if outcome.isStored {
                     logger.info("result sent", metadata: metadata)
                 } else if updated?.state == .parked {

@@ -165,3 +165,25 @@ public final class NodeStore: Sendable {
         }
     }
 }
+
+extension NodeStore {
+    public struct Counts: Sendable {
+        public var jobs: [SubjectState: Int]
+        public var outbox: [OutboxState: Int]
+    }
+
+    /// Jobs and outbox entries by state, for metrics.
+    public func counts() throws -> Counts {
+        try database.writer.read { db in
+            var jobs: [SubjectState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
+                if let state = SubjectState(rawValue: row["state"]) { jobs[state] = row["n"] }
+            }
+            var outbox: [OutboxState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM outbox GROUP BY state") {
+                if let state = OutboxState(rawValue: row["state"]) { outbox[state] = row["n"] }
+            }
+            return Counts(jobs: jobs, outbox: outbox)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Hummingbird
+
+/// `/health`, `/ready`, `/metrics` and the JSON API (issue 6, item 4). Bound to loopback by
+/// default (node.md §4); nothing here changes state.
+public struct HTTPAPI: Sendable {
+    let store: NodeStore
+    let metrics: NodeMetrics
+    let readiness: @Sendable () -> Readiness
+
+    /// Whether the node can take work: store writable, database open, disk above the threshold.
+    public struct Readiness: Sendable, Codable, Equatable {
+        public var ready: Bool
+        public var problems: [String]
+
+        public init(problems: [String]) {
+            self.problems = problems
+            ready = problems.isEmpty
+        }
+    }
+
+    public init(store: NodeStore, metrics: NodeMetrics, readiness: @escaping @Sendable () -> Readiness) {
+        self.store = store
+        self.metrics = metrics
+        self.readiness = readiness
+    }
+
+    public func router() -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
+        let store = self.store, metrics = self.metrics, readiness = self.readiness
+        router.get("health") { _, _ in "ok\n" }
+        router.get("ready") { _, _ -> Response in
+            let state = readiness()
+            return try Self.json(state, status: state.ready ? .ok : .serviceUnavailable)
+        }
+        router.get("metrics") { _, _ -> Response in
+            let text = try metrics.render(store: store)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("api/series") { _, _ in try Self.json(try store.allSeries().map(SeriesView.init)) }
+        router.get("api/jobs") { _, _ in try Self.json(try store.jobs().map(JobView.init)) }
+        router.get("api/outbox") { _, _ in try Self.json(try store.outbox().map(OutboxView.init)) }
+        return router
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    // The API shows UIDs, states and timings only: no patient attributes are stored in these tables.
+    struct SeriesView: Encodable {
+        var seriesInstanceUID, studyInstanceUID, state: String
+        var reason, route, channel: String?
+        var instanceCount, version: Int
+        var expectedCount: Int?
+        var firstReceivedAt, lastReceivedAt, quietDeadline, hardDeadline: Date
+        var correlationID: String
+        init(_ s: SeriesRecord) {
+            seriesInstanceUID = s.seriesInstanceUID; studyInstanceUID = s.studyInstanceUID; state = s.state.rawValue
+            reason = s.reason; route = s.route; channel = s.channel; instanceCount = s.instanceCount; version = s.version
+            expectedCount = s.expectedCount; firstReceivedAt = s.firstReceivedAt; lastReceivedAt = s.lastReceivedAt
+            quietDeadline = s.quietDeadline; hardDeadline = s.hardDeadline; correlationID = s.correlationID
+        }
+    }
+
+    struct JobView: Encodable {
+        var id: Int64?
+        var route, model, subjectUID, level, state, step: String
+        var version, attempts: Int
+        var reason: String?
+        var timings: [String: Double]
+        var createdAt: Date
+        var startedAt, finishedAt: Date?
+        var correlationID: String
+        init(_ j: JobRecord) {
+            id = j.id; route = j.route; model = j.model; subjectUID = j.subjectUID; level = j.level; state = j.state.rawValue
+            step = j.step.rawValue; version = j.version; attempts = j.attempts; reason = j.reason
+            timings = (try? JSONDecoder().decode([String: Double].self, from: Data(j.timings.utf8))) ?? [:]
+            createdAt = j.createdAt; startedAt = j.startedAt; finishedAt = j.finishedAt; correlationID = j.correlationID
+        }
+    }
+
+    struct OutboxView: Encodable {
+        var id, jobID: Int64?
+        var sopInstanceUID, destination, state: String
+        var attempts: Int
+        var nextAttemptAt, createdAt: Date
+        var lastAttemptAt, sentAt: Date?
+        var lastStatus, lastError: String?
+        var correlationID: String
+        init(_ o: OutboxRecord) {
+            id = o.id; jobID = o.jobID; sopInstanceUID = o.sopInstanceUID; destination = o.destination; state = o.state.rawValue
+            attempts = o.attempts; nextAttemptAt = o.nextAttemptAt; createdAt = o.createdAt; lastAttemptAt = o.lastAttemptAt
+            sentAt = o.sentAt; lastStatus = o.lastStatus; lastError = o.lastError; correlationID = o.correlationID
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Prometheus
+
+/// The node's Prometheus metrics (issue 6, item 4). Counters and the inference histogram are
+/// updated as events happen; gauges derived from the database (jobs by state, outbox depth,
+/// parked entries) are refreshed at scrape time so they are right after a restart.
+public final class NodeMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    public let instancesReceived: Counter
+    public let seriesCompleted: Counter
+    public let sendsSucceeded: Counter
+    public let sendsFailed: Counter
+    public let inferenceSeconds: DurationHistogram
+    let jobsByState: [SubjectState: Gauge]
+    let outboxDepth: Gauge
+    let outboxParked: Gauge
+
+    public init() {
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "mambanode", metricName: metric, unitName: unit, helpText: help)
+        }
+        instancesReceived = registry.makeCounter(descriptor: name("instances_received", "total",
+                                                                  "Instances stored and acknowledged (duplicates excluded)."))
+        seriesCompleted = registry.makeCounter(descriptor: name("series_completed", "total",
+                                                                "Series that became stable and were routed."))
+        let sends = name("sends", "total", "C-STORE attempts of results, by outcome.")
+        sendsSucceeded = registry.makeCounter(descriptor: sends, labels: [("result", "ok")])
+        sendsFailed = registry.makeCounter(descriptor: sends, labels: [("result", "failed")])
+        inferenceSeconds = registry.makeDurationHistogram(
+            descriptor: name("inference", "seconds", "Wall time of the inference step per job."),
+            buckets: [.seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300)])
+        var gauges: [SubjectState: Gauge] = [:]
+        let jobs = name("jobs", "", "Jobs by state.")
+        for state in [SubjectState.queued, .processing, .done, .failed] {
+            gauges[state] = registry.makeGauge(descriptor: jobs, labels: [("state", state.rawValue)])
+        }
+        jobsByState = gauges
+        outboxDepth = registry.makeGauge(descriptor: name("outbox_pending", "", "Outbox entries waiting to be sent."))
+        outboxParked = registry.makeGauge(descriptor: name("outbox_parked", "",
+                                                           "Outbox entries parked after the give-up time (need `mambanode retry --parked`)."))
+    }
+
+    /// Refreshes the database-derived gauges and renders the exposition format.
+    public func render(store: NodeStore) throws -> String {
+        let counts = try store.counts()
+        for (state, gauge) in jobsByState { gauge.set(Double(counts.jobs[state] ?? 0)) }
+        outboxDepth.set(Double(counts.outbox[.pending] ?? 0))
+        outboxParked.set(Double(counts.outbox[.parked] ?? 0))
+        return registry.emitToString()
+    }
+}
