@@ -8,6 +8,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
         abstract: "A DICOM node that runs nnMamba models and returns SEG and SR objects to the PACS.",
         subcommands: [
             BenchCommand.self,
+            GoldenCommand.self,
         ]
     )
 }
