@@ -36,6 +36,8 @@ MN_INLINE v16f v16_select(v16i mask, v16f a, v16f b) {
 /// the nearest integer uses the 1.5·2²³ magic number and reads the integer from the bits, which
 /// -ffast-math cannot re-associate away.
 MN_INLINE v16f v16_exp(v16f x) {
+    // -ffast-math would fold the two-constant Cody–Waite reduction into one (losing ~1e-6).
+#pragma clang fp reassociate(off)
     x = v16_min(v16_max(x, v16_splat(-87.3f)), v16_splat(88.3f));
     const v16f magic = v16_splat(12582912.0f);
     v16f t = x * v16_splat(1.44269504088896341f) + magic;
@@ -61,6 +63,7 @@ MN_INLINE v16f v16_exp(v16f x) {
 
 /// Natural log per lane for positive normal inputs (Cephes logf polynomial).
 MN_INLINE v16f v16_log(v16f x) {
+#pragma clang fp reassociate(off)
     v16i bits;
     memcpy(&bits, &x, sizeof bits);
     v16i e = ((bits >> 23) & 0xff) - 126;
@@ -92,6 +95,7 @@ MN_INLINE v16f v16_log(v16f x) {
 /// softplus(x) = log(1 + e^x), or x itself when x > 20 (PyTorch's threshold). log1p accuracy for
 /// very negative x comes from the log(w)·u/(w−1) identity (w = 1 + u rounded).
 MN_INLINE v16f v16_softplus(v16f x) {
+#pragma clang fp reassociate(off)
     v16f u = v16_exp(x);
     v16f w = v16_splat(1.0f) + u;
     v16f wm1 = w - v16_splat(1.0f);
