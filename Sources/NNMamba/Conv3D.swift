@@ -60,6 +60,10 @@ public struct Conv3D: Sendable {
     /// inputs: [N, C_i, D, H, W] each with Σ C_i = C_in -> [N, C_out, ⌈D/s⌉, ⌈H/s⌉, ⌈W/s⌉].
     /// The concatenation is never materialised: each input fills its own rows of the im2col tile.
     public func callAsFunction(_ inputs: [Tensor], relu: Bool = false) -> Tensor {
+        Profile.time(.convolution) { forward(inputs, relu: relu) }
+    }
+
+    private func forward(_ inputs: [Tensor], relu: Bool) -> Tensor {
         let first = inputs[0]
         precondition(inputs.allSatisfy { $0.rank == 5 && $0.shape[0] == first.shape[0]
                                          && Array($0.shape[2...]) == Array(first.shape[2...]) },
@@ -92,8 +96,9 @@ public struct Conv3D: Sendable {
                         Int32(nOut), 0, output, Int32(nOut))
             return
         }
-        // Tile the output voxels so that the [K, T] column block stays around 8 MB.
-        let tile = min(nOut, max(512, (8 << 20) / (4 * kTotal)))
+        // Tile the output voxels so that the [K, T] column block stays around 16 MB (half the L3
+        // cache of the reference machine) but at least 2048 wide, which sgemm needs to be efficient.
+        let tile = min(nOut, max(2048, (16 << 20) / (4 * kTotal)))
         let cols = UnsafeMutablePointer<Float>.allocate(capacity: kTotal * tile)
         defer { cols.deallocate() }
         var geometries: [mn_conv3d_geometry] = []
