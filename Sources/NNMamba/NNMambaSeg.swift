@@ -65,17 +65,23 @@ public struct NNMambaSeg: Sendable {
                                "channels \(c) (needs ≥ 16 for the skip gates), blocks \(blocks) (needs ≥ 2 for Mamba)")
         }
         let root = WeightScope(weights)
-        flavour = MambaLayer.detectFlavour(root.child("layer1.1.mamba_layer"))
         inConv = try DoubleConv(root.child("in_conv"), in: configuration.inChannels, out: c, stride: 2)
         att1 = try SkipGate(root.child("att1"), channels: c)
         att2 = try SkipGate(root.child("att2"), channels: 2 * c)
         att3 = try SkipGate(root.child("att3"), channels: 4 * c)
         layer1 = try ResidualStage(root.child("layer1"), inPlanes: c, planes: 2 * c, blocks: blocks, stride: 2,
-                                   mambaDState: s, flavour: flavour)
+                                   mambaDState: s)
         layer2 = try ResidualStage(root.child("layer2"), inPlanes: 2 * c, planes: 4 * c, blocks: blocks, stride: 2,
-                                   mambaDState: s, flavour: flavour)
+                                   mambaDState: s)
         layer3 = try ResidualStage(root.child("layer3"), inPlanes: 4 * c, planes: 8 * c, blocks: blocks, stride: 2,
-                                   mambaDState: s, flavour: flavour)
+                                   mambaDState: s)
+        // Each stage detects its flavour from its own keys (whichever block index holds them).
+        let flavours = [layer1, layer2, layer3].compactMap { $0.mambaLayer?.flavour }
+        guard let flavour = flavours.first, flavours.allSatisfy({ $0 == flavour }) else {
+            throw NNMambaError(.invalidConfiguration, key: "layer1.1.mamba_layer",
+                               "the stages mix MambaLayer designs \(flavours.map(\.rawValue))")
+        }
+        self.flavour = flavour
         conv5 = try DoubleConv(root.child("conv5"), in: 12 * c, out: 4 * c)
         conv6 = try DoubleConv(root.child("conv6"), in: 6 * c, out: 2 * c)
         conv7 = try DoubleConv(root.child("conv7"), in: 3 * c, out: c)
