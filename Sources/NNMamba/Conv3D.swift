@@ -73,6 +73,10 @@ public struct Conv3D: Sendable {
         let (n, d, h, w) = (first.shape[0], first.shape[2], first.shape[3], first.shape[4])
         let (od, oh, ow) = outputSize(d, h, w)
         let out = Tensor(zeros: [n, outChannels, od, oh, ow])
+        if usesDirectKernel(inputs) {
+            for b in 0..<n { forwardDirect(inputs[0], batch: b, relu: relu, output: out.channel(b, 0)) }
+            return out
+        }
         for b in 0..<n {
             forwardOne(inputs, batch: b, dims: (d, h, w), outDims: (od, oh, ow),
                        output: out.channel(b, 0))
@@ -83,6 +87,26 @@ public struct Conv3D: Sendable {
 
     /// Single-input convenience. x: [N, C_in, D, H, W] -> [N, C_out, ⌈D/s⌉, ⌈H/s⌉, ⌈W/s⌉].
     public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor { self([x], relu: relu) }
+
+    /// Few output channels at stride 1 (nnMambaSeg's last layer): the direct kernel beats a
+    /// GEMM that would be memory-bound on its im2col block.
+    private func usesDirectKernel(_ inputs: [Tensor]) -> Bool {
+        kernel == 3 && stride == 1 && outChannels <= 8 && inputs.count == 1
+    }
+
+    private func forwardDirect(_ x: Tensor, batch b: Int, relu: Bool, output: UnsafeMutablePointer<Float>) {
+        var g = mn_conv3d_geometry(
+            in_c: Int64(inChannels), in_d: Int64(x.shape[2]), in_h: Int64(x.shape[3]), in_w: Int64(x.shape[4]),
+            out_d: Int64(x.shape[2]), out_h: Int64(x.shape[3]), out_w: Int64(x.shape[4]),
+            kernel: 3, stride: 1, pad: 1)
+        let (src, w, bias, cout) = (x.channel(b, 0), weight.data, self.bias.data, Int64(outChannels))
+        withUnsafePointer(to: &g) { g in
+            Parallel.forChunks(x.shape[2]) { r in
+                mn_conv3d_direct_small(g, src, w, bias, cout, relu ? 1 : 0, output,
+                                       Int64(r.lowerBound), Int64(r.upperBound))
+            }
+        }
+    }
 
     private func forwardOne(_ inputs: [Tensor], batch b: Int, dims: (Int, Int, Int),
                             outDims: (Int, Int, Int), output: UnsafeMutablePointer<Float>) {

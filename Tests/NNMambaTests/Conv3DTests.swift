@@ -1,3 +1,4 @@
+import CNNKernels
 import Testing
 @testable import NNMamba
 
@@ -35,11 +36,31 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         #expect(y.maxAbsDifference(ref) < 1e-5)
     }
 
+    @Test func gemmPathWithManyOutputChannelsMatches() {
+        let x = randomTensor([1, 3, 5, 6, 7], seed: 13)
+        let w = randomTensor([12, 3, 3, 3, 3], seed: 14, scale: 0.5), b = randomTensor([12], seed: 15)
+        let y = Conv3D(weight: w, bias: b, stride: 1)(x)
+        #expect(y.maxAbsDifference(naiveConv3D(x, weight: w, bias: b, stride: 1)) < 1e-5)
+    }
+
+    @Test(arguments: TensorElementwiseTests.levels)
+    func directSmallKernelMatchesAtEverySimdLevel(_ level: Int32) {
+        let x = randomTensor([1, 3, 4, 5, 19], seed: 16)
+        let w = randomTensor([2, 3, 3, 3, 3], seed: 17), b = randomTensor([2], seed: 18)
+        var g = mn_conv3d_geometry(in_c: 3, in_d: 4, in_h: 5, in_w: 19, out_d: 4, out_h: 5, out_w: 19,
+                                   kernel: 3, stride: 1, pad: 1)
+        let y = Tensor(zeros: [1, 2, 4, 5, 19])
+        mn_conv3d_direct_small_at(level, &g, x.data, w.data, b.data, 2, 1, y.data, 0, 4)
+        let ref = naiveConv3D(x, weight: w, bias: b, stride: 1)
+        ref.reluInPlace()
+        #expect(y.maxAbsDifference(ref) < 1e-5)
+    }
+
     @Test func tilesLargerThanOneBlockMatch() {
         // 2·27 = 54 rows, 20·9·20 = 3600 output voxels: more than one 2048-voxel tile, tiles
         // starting mid-row.
         let x = randomTensor([1, 2, 20, 9, 20], seed: 4)
-        let w = randomTensor([3, 2, 3, 3, 3], seed: 5)
+        let w = randomTensor([9, 2, 3, 3, 3], seed: 5)
         let y = Conv3D(weight: w, bias: nil, stride: 1)(x, relu: true)
         let ref = naiveConv3D(x, weight: w, bias: nil, stride: 1)
         ref.reluInPlace()
@@ -48,7 +69,8 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
 
     @Test func concatenatedInputsEqualConvolutionOfTheConcatenation() {
         let a = randomTensor([1, 2, 4, 4, 6], seed: 6), b = randomTensor([1, 3, 4, 4, 6], seed: 7)
-        let conv = Conv3D(weight: randomTensor([4, 5, 3, 3, 3], seed: 8), bias: randomTensor([4], seed: 9), stride: 1)
+        // 12 outputs: both calls take the im2col + GEMM path, so the results are bit-identical.
+        let conv = Conv3D(weight: randomTensor([12, 5, 3, 3, 3], seed: 8), bias: randomTensor([12], seed: 9), stride: 1)
         #expect(conv([a, b]).maxAbsDifference(conv(concatChannels([a, b]))) == 0)
     }
 

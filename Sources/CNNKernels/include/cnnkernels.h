@@ -79,4 +79,15 @@ typedef struct {
 void mn_im2col3d_tile(const mn_conv3d_geometry *g, const float *input, int64_t n0, int64_t ntile,
                       int64_t c_begin, int64_t c_end, float *cols);
 
+/// Direct 3³ stride-1 convolution (zero padding 1) of one [C_in, D, H, W] volume into
+/// [C_out, D, H, W] for output depths [z_begin, z_end), with bias and optional ReLU.
+/// weight: [C_out, C_in·27] (PyTorch order). Meant for small C_out (≤ 8), where im2col + GEMM is
+/// memory-bound. Disjoint depth ranges may run concurrently.
+void mn_conv3d_direct_small(const mn_conv3d_geometry *g, const float *input, const float *weight,
+                            const float *bias, int64_t cout, int32_t relu, float *output,
+                            int64_t z_begin, int64_t z_end);
+void mn_conv3d_direct_small_at(int32_t level, const mn_conv3d_geometry *g, const float *input,
+                               const float *weight, const float *bias, int64_t cout, int32_t relu,
+                               float *output, int64_t z_begin, int64_t z_end);
+
 #endif
