@@ -72,7 +72,7 @@ public struct Conv3D: Sendable {
                      "conv with \(inChannels) input channels given \(inputs.map(\.shape))")
         let (n, d, h, w) = (first.shape[0], first.shape[2], first.shape[3], first.shape[4])
         let (od, oh, ow) = outputSize(d, h, w)
-        let out = Tensor(zeros: [n, outChannels, od, oh, ow])
+        let out = Tensor(uninitialized: [n, outChannels, od, oh, ow])  // every voxel is written
         if usesDirectKernel(inputs) {
             for b in 0..<n { forwardDirect(inputs[0], batch: b, relu: relu, output: out.channel(b, 0)) }
             return out

@@ -25,7 +25,7 @@ public func globalAveragePool(_ x: Tensor) -> Tensor {
 public func scaleChannels(_ x: Tensor, by gate: Tensor) -> Tensor {
     precondition(x.rank == 5 && gate.shape == [x.shape[0], x.shape[1]],
                  "gate \(gate.shape) for \(x.shape)")
-    let out = Tensor(zeros: x.shape)
+    let out = Tensor(uninitialized: x.shape)
     let v = x.voxelCount, src = x.data, dst = out.data, g = gate.data
     Parallel.forChunks(x.shape[0] * x.shape[1]) { r in
         for row in r {
@@ -67,7 +67,7 @@ public func concatChannels(_ inputs: [Tensor]) -> Tensor {
 public func upsampleTrilinear2x(_ x: Tensor) -> Tensor {
     precondition(x.rank == 5, "upsample expects NCDHW, got \(x.shape)")
     let (n, c, d, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
-    let out = Tensor(zeros: [n, c, 2 * d, 2 * h, 2 * w])
+    let out = Tensor(uninitialized: [n, c, 2 * d, 2 * h, 2 * w])
     let src = x.data, dst = out.data
     /// Source indices and weights of output index j along an axis of length m.
     func taps(_ j: Int, _ m: Int) -> (Int, Int, Float, Float) {

@@ -29,6 +29,16 @@ public final class Tensor: @unchecked Sendable {
         self.data = raw.assumingMemoryBound(to: Float.self)
     }
 
+    /// A tensor whose contents are unspecified, for op outputs that overwrite every element
+    /// (skips a single-threaded zeroing pass over fresh pages).
+    init(uninitialized shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        self.data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
     /// A tensor holding `values` (row-major) with the given shape.
     public convenience init(shape: [Int], values: [Float]) {
         self.init(zeros: shape)
