@@ -3,9 +3,8 @@
 /// Key handling (nnmamba-architecture.md §8.11): a leading `module.` (DataParallel/DDP) is
 /// stripped; `*.num_batches_tracked` and the deep-supervision heads `ds1_cls_conv.*`,
 /// `ds2_cls_conv.*`, `ds3_cls_conv.*` are ignored. Model constructors `take` every tensor they use
-/// with its expected shape, then call `finish()`, which rejects every key nobody took — so a
-/// renamed key shows up both as missing (the model's name) and, if the model name were optional,
-/// as unexpected (the file's name).
+/// with its expected shape, then call `finish()`, which rejects every key nobody took. A renamed
+/// key is therefore reported as missing under the model's name (the first error thrown).
 ///
 /// Not thread-safe: load models on one thread.
 public final class Weights {
