@@ -8,6 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure throughput against a reference tool in the same run.",
         subcommands: [
             BenchIngestCommand.self,
+            BenchEngineCommand.self,
         ]
     )
 }

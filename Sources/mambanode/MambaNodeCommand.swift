@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import NNMamba
 
 /// The `mambanode` command line: thin wrappers that parse arguments and call the modules.
 @main
@@ -14,6 +16,28 @@ struct MambaNodeCommand: AsyncParsableCommand {
             DumpCommand.self,
             SamplesCommand.self,
             BenchCommand.self,
+            GoldenCommand.self,
         ]
     )
+
+    static func main() async {
+        reexecWithOpenBLASCoreIfNeeded()
+        await main(nil)
+    }
+
+    /// OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so a mis-detected (generic) core can
+    /// only be fixed by re-executing the process with the variable set (node.md §3). A value the
+    /// user set is never overridden, which also stops a second re-exec.
+    private static func reexecWithOpenBLASCoreIfNeeded() {
+        guard let core = OpenBLASCore.recommendedOverride(environment: ProcessInfo.processInfo.environment) else {
+            return
+        }
+        FileHandle.standardError.write(Data(
+            "mambanode: OpenBLAS chose core '\(OpenBLASCore.currentName)'; restarting with OPENBLAS_CORETYPE=\(core)\n".utf8))
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", &argv)
+        // Only reached if execv failed: carry on with the slow kernel.
+        FileHandle.standardError.write(Data("mambanode: re-exec failed (errno \(errno)); continuing\n".utf8))
+    }
 }

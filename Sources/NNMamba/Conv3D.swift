@@ -1,0 +1,171 @@
+import CNNKernels
+import COpenBLAS
+
+/// A 3-D convolution with a cubic kernel (1 or 3), stride 1 or 2, zero padding kernel/2, a bias,
+/// and optionally the eval-mode BatchNorm that follows it folded in.
+///
+/// weight: [C_out, C_in, k, k, k] (PyTorch layout), stored as the GEMM matrix [C_out, C_in·k³].
+/// Output spatial size per axis: ceil(n / stride) (= (n + 2·pad − k)/stride + 1 for these k).
+public struct Conv3D: Sendable {
+    public let outChannels: Int
+    public let inChannels: Int
+    public let kernel: Int
+    public let stride: Int
+    /// [C_out, C_in·k³]
+    let weight: Tensor
+    /// [C_out]
+    let bias: Tensor
+
+    /// weight: [C_out, C_in, k, k, k]; bias: [C_out] or nil (zero).
+    public init(weight: Tensor, bias: Tensor?, stride: Int) {
+        precondition(weight.rank == 5 && weight.shape[2] == weight.shape[3]
+                     && weight.shape[3] == weight.shape[4], "conv weight \(weight.shape)")
+        precondition([1, 3].contains(weight.shape[2]) && [1, 2].contains(stride),
+                     "kernel \(weight.shape[2]) stride \(stride)")
+        outChannels = weight.shape[0]
+        inChannels = weight.shape[1]
+        kernel = weight.shape[2]
+        self.stride = stride
+        self.weight = weight.reshaped([outChannels, inChannels * kernel * kernel * kernel])
+        if let bias {
+            precondition(bias.shape == [outChannels], "conv bias \(bias.shape)")
+            self.bias = bias.copy()
+        } else {
+            self.bias = Tensor(zeros: [outChannels])
+        }
+    }
+
+    /// This convolution followed by `bn` in eval mode, as one convolution:
+    /// w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β (computed in double precision).
+    public func folding(_ bn: BatchNorm) -> Conv3D {
+        precondition(bn.channels == outChannels, "BN of \(bn.channels) after conv to \(outChannels)")
+        let k = weight.shape[1]
+        let w = Tensor(zeros: [outChannels, inChannels, kernel, kernel, kernel])
+        let b = Tensor(zeros: [outChannels])
+        for o in 0..<outChannels {
+            let scale = Double(bn.weight[o]) / (Double(bn.runningVar[o]) + bn.epsilon).squareRoot()
+            for i in 0..<k { w[o * k + i] = Float(Double(weight[o * k + i]) * scale) }
+            b[o] = Float((Double(bias[o]) - Double(bn.runningMean[o])) * scale + Double(bn.bias[o]))
+        }
+        return Conv3D(weight: w, bias: b, stride: stride)
+    }
+
+    /// Output spatial size for an input size (per axis ceil(n / stride)).
+    public func outputSize(_ d: Int, _ h: Int, _ w: Int) -> (Int, Int, Int) {
+        ((d + stride - 1) / stride, (h + stride - 1) / stride, (w + stride - 1) / stride)
+    }
+
+    /// Convolution of the channel-wise concatenation of `inputs`, then bias, then optional ReLU.
+    ///
+    /// inputs: [N, C_i, D, H, W] each with Σ C_i = C_in -> [N, C_out, ⌈D/s⌉, ⌈H/s⌉, ⌈W/s⌉].
+    /// The concatenation is never materialised: each input fills its own rows of the im2col tile.
+    public func callAsFunction(_ inputs: [Tensor], relu: Bool = false) -> Tensor {
+        Profile.time(.convolution) { forward(inputs, relu: relu) }
+    }
+
+    private func forward(_ inputs: [Tensor], relu: Bool) -> Tensor {
+        let first = inputs[0]
+        precondition(inputs.allSatisfy { $0.rank == 5 && $0.shape[0] == first.shape[0]
+                                         && Array($0.shape[2...]) == Array(first.shape[2...]) },
+                     "conv inputs \(inputs.map(\.shape))")
+        precondition(inputs.reduce(0) { $0 + $1.shape[1] } == inChannels,
+                     "conv with \(inChannels) input channels given \(inputs.map(\.shape))")
+        let (n, d, h, w) = (first.shape[0], first.shape[2], first.shape[3], first.shape[4])
+        let (od, oh, ow) = outputSize(d, h, w)
+        let out = Tensor(uninitialized: [n, outChannels, od, oh, ow])  // every voxel is written
+        if usesDirectKernel(inputs) {
+            for b in 0..<n { forwardDirect(inputs[0], batch: b, relu: relu, output: out.channel(b, 0)) }
+            return out
+        }
+        for b in 0..<n {
+            forwardOne(inputs, batch: b, dims: (d, h, w), outDims: (od, oh, ow),
+                       output: out.channel(b, 0))
+        }
+        epilogue(out, relu: relu)
+        return out
+    }
+
+    /// Single-input convenience. x: [N, C_in, D, H, W] -> [N, C_out, ⌈D/s⌉, ⌈H/s⌉, ⌈W/s⌉].
+    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor { self([x], relu: relu) }
+
+    /// Few output channels at stride 1 (nnMambaSeg's last layer): the direct kernel beats a
+    /// GEMM that would be memory-bound on its im2col block.
+    private func usesDirectKernel(_ inputs: [Tensor]) -> Bool {
+        kernel == 3 && stride == 1 && outChannels <= 8 && inputs.count == 1
+    }
+
+    private func forwardDirect(_ x: Tensor, batch b: Int, relu: Bool, output: UnsafeMutablePointer<Float>) {
+        var g = mn_conv3d_geometry(
+            in_c: Int64(inChannels), in_d: Int64(x.shape[2]), in_h: Int64(x.shape[3]), in_w: Int64(x.shape[4]),
+            out_d: Int64(x.shape[2]), out_h: Int64(x.shape[3]), out_w: Int64(x.shape[4]),
+            kernel: 3, stride: 1, pad: 1)
+        let (src, w, bias, cout) = (x.channel(b, 0), weight.data, self.bias.data, Int64(outChannels))
+        withUnsafePointer(to: &g) { g in
+            Parallel.forChunks(x.shape[2]) { r in
+                mn_conv3d_direct_small(g, src, w, bias, cout, relu ? 1 : 0, output,
+                                       Int64(r.lowerBound), Int64(r.upperBound))
+            }
+        }
+    }
+
+    private func forwardOne(_ inputs: [Tensor], batch b: Int, dims: (Int, Int, Int),
+                            outDims: (Int, Int, Int), output: UnsafeMutablePointer<Float>) {
+        let nOut = outDims.0 * outDims.1 * outDims.2
+        let k3 = kernel * kernel * kernel
+        let kTotal = inChannels * k3
+        if kernel == 1 && stride == 1 && inputs.count == 1 {
+            // A 1³ convolution is a plain GEMM on the [C_in, DHW] input.
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(nOut),
+                        Int32(inChannels), 1, weight.data, Int32(kTotal), inputs[0].channel(b, 0),
+                        Int32(nOut), 0, output, Int32(nOut))
+            return
+        }
+        // Tile the output voxels so that the [K, T] column block stays around 16 MB (half the L3
+        // cache of the reference machine) but at least 2048 wide, which sgemm needs to be efficient.
+        let tile = min(nOut, max(2048, (16 << 20) / (4 * kTotal)))
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: kTotal * tile)
+        defer { cols.deallocate() }
+        var geometries: [mn_conv3d_geometry] = []
+        for x in inputs {
+            geometries.append(mn_conv3d_geometry(
+                in_c: Int64(x.shape[1]), in_d: Int64(dims.0), in_h: Int64(dims.1), in_w: Int64(dims.2),
+                out_d: Int64(outDims.0), out_h: Int64(outDims.1), out_w: Int64(outDims.2),
+                kernel: Int64(kernel), stride: Int64(stride), pad: Int64(kernel / 2)))
+        }
+        var n0 = 0
+        while n0 < nOut {
+            let t = min(tile, nOut - n0)
+            var rowOffset = 0
+            for (i, x) in inputs.enumerated() {
+                let c = x.shape[1]
+                let src = x.channel(b, 0)
+                let dst = cols + rowOffset * k3 * t
+                withUnsafePointer(to: geometries[i]) { g in
+                    Parallel.forChunks(c) { r in
+                        mn_im2col3d_tile(g, src, Int64(n0), Int64(t), Int64(r.lowerBound),
+                                         Int64(r.upperBound), dst)
+                    }
+                }
+                rowOffset += c
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(t),
+                        Int32(kTotal), 1, weight.data, Int32(kTotal), cols, Int32(t), 0,
+                        output + n0, Int32(nOut))
+            n0 += t
+        }
+    }
+
+    /// out[n, c, ...] += bias[c], then optional ReLU.
+    private func epilogue(_ out: Tensor, relu: Bool) {
+        let rows = out.shape[0] * out.shape[1], v = out.voxelCount, c = outChannels
+        let p = out.data, bp = bias.data
+        Parallel.forChunks(rows) { r in
+            for row in r {
+                let bv = bp[row % c]
+                let base = p + row * v
+                if relu { for i in 0..<v { base[i] = max(base[i] + bv, 0) } }
+                else { for i in 0..<v { base[i] += bv } }
+            }
+        }
+    }
+}

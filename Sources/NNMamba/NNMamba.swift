@@ -1,1 +1,0 @@
-// The nnMamba engine (nnmamba-architecture.md). Knows nothing of DICOM.

@@ -1,0 +1,95 @@
+import CNNKernels
+import Testing
+@testable import NNMamba
+
+/// Direct 3-D convolution in double precision (zero padding k/2), the independent reference.
+func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) -> Tensor {
+    let (n, cin, d, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
+    let (cout, k) = (w.shape[0], w.shape[2])
+    let p = k / 2
+    let (od, oh, ow) = ((d + s - 1) / s, (h + s - 1) / s, (wd + s - 1) / s)
+    let y = Tensor(zeros: [n, cout, od, oh, ow])
+    for b in 0..<n { for o in 0..<cout { for z in 0..<od { for yy in 0..<oh { for xx in 0..<ow {
+        var acc = Double(bias?[o] ?? 0)
+        for c in 0..<cin { for kz in 0..<k { for ky in 0..<k { for kx in 0..<k {
+            let iz = z * s + kz - p, iy = yy * s + ky - p, ix = xx * s + kx - p
+            guard iz >= 0, iz < d, iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+            acc += Double(w[(((o * cin + c) * k + kz) * k + ky) * k + kx])
+                * Double(x[(((b * cin + c) * d + iz) * h + iy) * wd + ix])
+        } } } }
+        y[(((b * cout + o) * od + z) * oh + yy) * ow + xx] = Float(acc)
+    } } } } }
+    return y
+}
+
+@Suite struct Conv3DTests {
+    @Test(arguments: [(3, 2), (3, 1), (1, 2), (1, 1)])
+    func matchesDirectConvolutionOnOddSizes(_ kernel: Int, _ stride: Int) {
+        let x = randomTensor([2, 3, 5, 7, 9], seed: 1)
+        let w = randomTensor([4, 3, kernel, kernel, kernel], seed: 2, scale: 0.5)
+        let b = randomTensor([4], seed: 3)
+        let conv = Conv3D(weight: w, bias: b, stride: stride)
+        let y = conv(x)
+        let ref = naiveConv3D(x, weight: w, bias: b, stride: stride)
+        #expect(y.shape == ref.shape)
+        #expect(y.shape == [2, 4, stride == 2 ? 3 : 5, stride == 2 ? 4 : 7, stride == 2 ? 5 : 9])
+        #expect(y.maxAbsDifference(ref) < 1e-5)
+    }
+
+    @Test func gemmPathWithManyOutputChannelsMatches() {
+        let x = randomTensor([1, 3, 5, 6, 7], seed: 13)
+        let w = randomTensor([12, 3, 3, 3, 3], seed: 14, scale: 0.5), b = randomTensor([12], seed: 15)
+        let y = Conv3D(weight: w, bias: b, stride: 1)(x)
+        #expect(y.maxAbsDifference(naiveConv3D(x, weight: w, bias: b, stride: 1)) < 1e-5)
+    }
+
+    @Test(arguments: TensorElementwiseTests.levels)
+    func directSmallKernelMatchesAtEverySimdLevel(_ level: Int32) {
+        let x = randomTensor([1, 3, 4, 5, 19], seed: 16)
+        let w = randomTensor([2, 3, 3, 3, 3], seed: 17), b = randomTensor([2], seed: 18)
+        var g = mn_conv3d_geometry(in_c: 3, in_d: 4, in_h: 5, in_w: 19, out_d: 4, out_h: 5, out_w: 19,
+                                   kernel: 3, stride: 1, pad: 1)
+        let y = Tensor(zeros: [1, 2, 4, 5, 19])
+        mn_conv3d_direct_small_at(level, &g, x.data, w.data, b.data, 2, 1, y.data, 0, 4)
+        let ref = naiveConv3D(x, weight: w, bias: b, stride: 1)
+        ref.reluInPlace()
+        #expect(y.maxAbsDifference(ref) < 1e-5)
+    }
+
+    @Test func tilesLargerThanOneBlockMatch() {
+        // 2·27 = 54 rows, 20·9·20 = 3600 output voxels: more than one 2048-voxel tile, tiles
+        // starting mid-row.
+        let x = randomTensor([1, 2, 20, 9, 20], seed: 4)
+        let w = randomTensor([9, 2, 3, 3, 3], seed: 5)
+        let y = Conv3D(weight: w, bias: nil, stride: 1)(x, relu: true)
+        let ref = naiveConv3D(x, weight: w, bias: nil, stride: 1)
+        ref.reluInPlace()
+        #expect(y.maxAbsDifference(ref) < 1e-5)
+    }
+
+    @Test func concatenatedInputsEqualConvolutionOfTheConcatenation() {
+        let a = randomTensor([1, 2, 4, 4, 6], seed: 6), b = randomTensor([1, 3, 4, 4, 6], seed: 7)
+        // 12 outputs: both calls take the im2col + GEMM path, so the results are bit-identical.
+        let conv = Conv3D(weight: randomTensor([12, 5, 3, 3, 3], seed: 8), bias: randomTensor([12], seed: 9), stride: 1)
+        #expect(conv([a, b]).maxAbsDifference(conv(concatChannels([a, b]))) == 0)
+    }
+
+    @Test func foldedBatchNormEqualsConvThenBatchNorm() {
+        let x = randomTensor([1, 2, 3, 4, 5], seed: 10)
+        let w = randomTensor([3, 2, 3, 3, 3], seed: 11), b = randomTensor([3], seed: 12)
+        let bn = BatchNorm(weight: Tensor(shape: [3], values: [0.7, 1.2, 1.0]),
+                           bias: Tensor(shape: [3], values: [0.1, -0.2, 0.3]),
+                           runningMean: Tensor(shape: [3], values: [0.5, -0.4, 0]),
+                           runningVar: Tensor(shape: [3], values: [0.8, 1.5, 2.0]))
+        let folded = Conv3D(weight: w, bias: b, stride: 2).folding(bn)(x)
+        let ref = naiveConv3D(x, weight: w, bias: b, stride: 2)
+        let v = ref.voxelCount
+        for c in 0..<3 {
+            let scale = bn.weight[c] / (bn.runningVar[c] + 1e-5).squareRoot()
+            for i in 0..<v {
+                ref[c * v + i] = (ref[c * v + i] - bn.runningMean[c]) * scale + bn.bias[c]
+            }
+        }
+        #expect(folded.maxAbsDifference(ref) < 1e-5)
+    }
+}

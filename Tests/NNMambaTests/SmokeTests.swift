@@ -1,3 +1,0 @@
-import Testing
-@testable import NNMamba
-@Test func placeholder() {}
