@@ -9,6 +9,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
         subcommands: [
             DumpCommand.self,
             SamplesCommand.self,
+            VolumeCommand.self,
             BenchCommand.self,
         ]
     )
