@@ -1,5 +1,6 @@
 import CNIfTI
 import Foundation
+import Synchronization
 
 /// NIfTI-1 export and import through niftilib (for comparison with dcm2niix, debugging, and the
 /// label maps the engine and SEG encoder exchange).
@@ -39,23 +40,22 @@ public enum NIfTI {
         withUnsafeMutableBytes(of: &header.descrip) { raw in
             for (index, byte) in description.utf8.prefix(79).enumerated() { raw[index] = byte }
         }
-        var resolved = type
-        if resolved == .automatic {
-            let integral = volume.voxels.allSatisfy { $0 == $0.rounded() && $0 >= -32768 && $0 <= 32767 }
-            resolved = integral ? .int16 : .float32
+        var int16: [Int16]? = nil
+        switch type {
+        case .automatic: int16 = integralInt16(volume.voxels)
+        case .int16: int16 = volume.voxels.map { Int16(max(-32768, min(32767, $0.rounded()))) }
+        default: break
         }
         var error = [CChar](repeating: 0, count: 512)
         let status: Int32
-        switch resolved {
-        case .uint8:
-            header.datatype = Int32(MN_NIFTI_UINT8)
-            let data = volume.voxels.map { UInt8(clamping: Int(max(0, min(255, $0.rounded())))) }
-            status = data.withUnsafeBytes { mn_nifti_write(path, &header, $0.baseAddress, &error, error.count) }
-        case .int16:
+        if let int16 {
             header.datatype = Int32(MN_NIFTI_INT16)
-            let data = volume.voxels.map { Int16(max(-32768, min(32767, $0.rounded()))) }
+            status = int16.withUnsafeBytes { mn_nifti_write(path, &header, $0.baseAddress, &error, error.count) }
+        } else if type == .uint8 {
+            header.datatype = Int32(MN_NIFTI_UINT8)
+            let data = volume.voxels.map { UInt8(max(0, min(255, $0.rounded()))) }
             status = data.withUnsafeBytes { mn_nifti_write(path, &header, $0.baseAddress, &error, error.count) }
-        case .float32, .automatic:
+        } else {
             header.datatype = Int32(MN_NIFTI_FLOAT32)
             status = volume.voxels.withUnsafeBytes { mn_nifti_write(path, &header, $0.baseAddress, &error, error.count) }
         }
@@ -105,6 +105,32 @@ public enum NIfTI {
         let geometry = Geometry(size: size, spacing: spacing, origin: SIMD3(-ras[0][3], -ras[1][3], ras[2][3]),
                                 direction: Matrix3(columns: columns[0] / spacing.x, columns[1] / spacing.y, columns[2] / spacing.z))
         return Volume(geometry: geometry, voxels: voxels)
+    }
+
+    /// The voxels as Int16 when every one is an integer in range, else nil (one parallel pass).
+    static func integralInt16(_ voxels: [Float]) -> [Int16]? {
+        let chunk = 1 << 20
+        let chunks = (voxels.count + chunk - 1) / chunk
+        let fits = Atomic<Bool>(true)
+        var out = [Int16](repeating: 0, count: voxels.count)
+        out.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let target = buffer
+            voxels.withUnsafeBufferPointer { source in
+                nonisolated(unsafe) let values = source
+                parallelFor(chunks, threads: nil) { c in
+                    guard fits.load(ordering: .relaxed) else { return }
+                    for index in (c * chunk)..<min(values.count, (c + 1) * chunk) {
+                        let v = values[index]
+                        guard v >= -32768, v <= 32767, v == v.rounded() else {
+                            fits.store(false, ordering: .relaxed)
+                            return
+                        }
+                        target[index] = Int16(v)
+                    }
+                }
+            }
+        }
+        return fits.load(ordering: .relaxed) ? out : nil
     }
 
     private static func message(_ buffer: [CChar]) -> String {
