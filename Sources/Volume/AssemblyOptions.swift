@@ -31,8 +31,9 @@ public struct AssemblyOptions: Sendable, Codable, Equatable {
     /// Accept a one-slice stack, with Spacing Between Slices or Slice Thickness (else 1 mm) as
     /// its third spacing and a warning. Default false: a single slice is refused.
     public var allowSingleSlice = false
-    /// Split by Acquisition Number (0020,0012). Default true; turn off for scanners that number
-    /// each bed position of one helical volume separately.
+    /// Split by Acquisition Number (0020,0012). Default true. Acquisitions whose slices lie at
+    /// different positions (step-and-shoot CT, table positions of one volume) are merged again;
+    /// only acquisitions that repeat positions (dynamic, repeated scans) stay separate stacks.
     public var splitByAcquisitionNumber = true
     /// Threads used to read headers and decode pixels (default: active processors).
     public var threads: Int? = nil

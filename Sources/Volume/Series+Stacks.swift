@@ -8,8 +8,9 @@ extension Series {
     /// frame lacks Image Position/Orientation (Patient) or Pixel Spacing. The rest are
     /// split by Frame of Reference UID, orientation (within `orientationTolerance`), Rows/Columns,
     /// Pixel Spacing (within `pixelSpacingTolerance`), Echo Number/Effective Echo Time, Temporal
-    /// Position, Acquisition Number (if `splitByAcquisitionNumber`), Diffusion b-value and the
-    /// enhanced Stack ID.
+    /// Position, Acquisition Number (if `splitByAcquisitionNumber`; acquisitions whose slice
+    /// positions do not overlap are merged again, see `mergingAcquisitions`), Diffusion b-value and
+    /// the enhanced Stack ID.
     ///
     /// **Primary stack rule.** The stack with the most slices; on a tie, the one with the lowest
     /// echo number, then echo time, temporal position, acquisition number, b-value and Stack ID
@@ -67,6 +68,7 @@ extension Series {
             throw VolumeError(.noImages, "no image with geometry to stack (\(reasons.joined(separator: ", ")))\(hint)",
                               series: seriesInstanceUID)
         }
+        stacks = Self.mergingAcquisitions(stacks, options: options)
         stacks.sort(by: Self.precedes)
         let primary = stacks[0]
         if primary.slices.count == 1, stacks.count > 1,
@@ -77,6 +79,39 @@ extension Series {
         }
         return StackSelection(seriesInstanceUID: seriesInstanceUID, primary: primary, others: Array(stacks.dropFirst()),
                               excluded: excluded)
+    }
+
+    /// Stacks that differ only in Acquisition Number and whose slices lie at different positions
+    /// along the normal are one volume acquired in parts (step-and-shoot CT, several table
+    /// positions; pydicom's CT5N is 3 + 2 slices in acquisitions 1 and 2), so they are merged.
+    /// Acquisitions that repeat positions (dynamic or repeated scans) stay separate stacks.
+    static func mergingAcquisitions(_ stacks: [Stack], options: AssemblyOptions) -> [Stack] {
+        var result: [Stack] = []
+        for stack in stacks {
+            var key = stack.key
+            key.acquisitionNumber = nil
+            guard stack.key.acquisitionNumber != nil,
+                  let at = result.firstIndex(where: { candidate in
+                      var other = candidate.key
+                      other.acquisitionNumber = nil
+                      return belongs(key, to: other, options: options)
+                          && !overlaps(candidate.slices, stack.slices, normal: other.orientation.normal, options: options)
+                  }) else {
+                result.append(stack)
+                continue
+            }
+            result[at].key.acquisitionNumber = nil
+            result[at].slices += stack.slices
+        }
+        return result
+    }
+
+    static func overlaps(_ a: [Slice], _ b: [Slice], normal: SIMD3<Double>, options: AssemblyOptions) -> Bool {
+        let positions = a.map { dot($0.position, normal) }
+        return b.contains { slice in
+            let d = dot(slice.position, normal)
+            return positions.contains { abs($0 - d) < max(options.positionTolerance, 1e-4) }
+        }
     }
 
     static func belongs(_ key: StackKey, to stack: StackKey, options: AssemblyOptions) -> Bool {
