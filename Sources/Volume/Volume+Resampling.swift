@@ -101,12 +101,11 @@ extension Volume {
 
     /// The volume on `geometry.canonical` (axes permuted and flipped; no value changes).
     public func reoriented() -> Volume {
-        var result = resampled(to: geometry.canonical, interpolation: .nearest)
-        // The slice axis may have been kept: then the per-slice sources still apply.
         let canonical = geometry.canonical
-        if canonical.direction.c2 == geometry.direction.c2, canonical.origin == geometry.origin || canonical.size.z == 1 {
-            result.sources = sources
-        }
+        var result = resampled(to: canonical, interpolation: .nearest)
+        // When the slice axis keeps its direction, slice k is still slice k (only i/j moved), so
+        // the per-slice DICOM references still apply.
+        if canonical.direction.c2 == geometry.direction.c2 { result.sources = sources }
         return result
     }
 }
