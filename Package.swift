@@ -38,6 +38,16 @@ let package = Package(
         ),
         .target(name: "DICOM", dependencies: ["CDICOM"]),
 
+        // Volume assembly (node.md §5): Instance → Series → stacks → Volume in LPS; NIfTI through niftilib.
+        // niftilib's headers include <znzlib.h> from /usr/include/nifti, so a small C API wraps them
+        // and Swift never sees the nifti headers.
+        .target(
+            name: "CNIfTI",
+            cSettings: [.unsafeFlags(["-I/usr/include/nifti"])],
+            linkerSettings: ["nifti2", "znz", "m", "z"].map { .linkedLibrary($0) }
+        ),
+        .target(name: "Volume", dependencies: ["DICOM", "CNIfTI"]),
+
         // The nnMamba engine: Tensor, ops, Mamba, networks, weights. No DICOM.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
         .target(
@@ -67,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "mambanode",
             dependencies: [
-                "DICOM", "NNMamba", "SampleGenerator", "Node",
+                "DICOM", "Volume", "NNMamba", "SampleGenerator", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,6 +88,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
+        .testTarget(name: "VolumeTests", dependencies: ["Volume", "TestSupport"]),
         .testTarget(name: "NodeTests", dependencies: [
             "Node", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

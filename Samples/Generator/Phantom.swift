@@ -62,3 +62,20 @@ public struct Phantom: Sendable {
         ], noise: noise)
     }
 }
+
+extension Phantom {
+    /// An MR-like head: positive signal only (unsigned storage without rescale), a skull-like
+    /// shell, two hemispheres of different intensity and a bright lesion.
+    public static func headMR(center: SIMD3<Double> = .zero, size: Double = 200, noise: Double = 8) -> Phantom {
+        let s = size / 200
+        func e(_ dx: Double, _ dy: Double, _ dz: Double, _ rx: Double, _ ry: Double, _ rz: Double, _ v: Double, _ l: Int) -> Ellipsoid {
+            Ellipsoid(center: center + SIMD3(dx, dy, dz) * s, radii: SIMD3(rx, ry, rz) * s, value: v, label: l)
+        }
+        return Phantom(background: 20, ellipsoids: [
+            e(0, 0, 0, 80, 95, 90, 300, 0),       // scalp and skull
+            e(0, 0, 0, 72, 87, 82, 900, 1),       // brain: label 1
+            e(-30, 0, 10, 30, 50, 40, 1100, 2),   // right hemisphere region: label 2
+            e(25, 20, -15, 12, 12, 12, 2000, 3),  // lesion: label 3
+        ], noise: noise)
+    }
+}

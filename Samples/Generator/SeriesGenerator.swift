@@ -38,14 +38,35 @@ public struct SeriesGenerator: Sendable {
     public var patientName = "Phantom^Generated"
     public var patientID = "PHANTOM001"
 
+    // Variants that volume assembly must split, refuse or survive (issue 4).
+    /// Echoes per slice position, written interleaved (instance numbers slice-major, echo-minor)
+    /// with Echo Numbers 1…n and Echo Times 10, 20, … ms; echo e has the phantom value × 1/(e+1).
+    public var echoes = 1
+    /// Slice indices not written (a series with missing slices).
+    public var omittedSlices: Set<Int> = []
+    /// Slice indices written twice, the copy with a new SOP Instance UID (duplicate positions).
+    public var duplicatedSlices: Set<Int> = []
+    /// Adds one LOCALIZER image (Image Type ORIGINAL\PRIMARY\LOCALIZER) in a plane perpendicular to
+    /// the slices, as scanners put scout views in the same series.
+    public var includeLocalizer = false
+    /// Writes one Enhanced CT/MR Image (PS3.3 A.38/A.36) with every slice as a frame instead of
+    /// single-frame files; geometry and rescale go in functional groups (C.7.6.16).
+    public var multiFrame = false
+    /// Multi-frame only: Rescale Slope varies by frame (slope × (1 + k mod 3)), carried in the
+    /// per-frame Pixel Value Transformation group; also keeps positions per frame.
+    public var perFrameRescale = false
+
     public init() {}
 
-    /// The series written: its UIDs and the files in slice order (not file-name order).
+    /// The series written: its UIDs and the files in slice order (not file-name order; echoes of
+    /// one slice next to each other; one file for a multi-frame series).
     public struct Written: Sendable {
         public var studyInstanceUID: String
         public var seriesInstanceUID: String
         public var frameOfReferenceUID: String
         public var files: [String]
+        /// The LOCALIZER image, when `includeLocalizer` (not in `files`).
+        public var localizerFile: String? = nil
     }
 
     public var sliceNormal: SIMD3<Double> {
@@ -86,12 +107,53 @@ public struct SeriesGenerator: Sendable {
         return out
     }
 
+    /// Rescale Slope and Intercept of slice `k` (varies only with `perFrameRescale`).
+    public func rescale(ofSlice k: Int) -> (slope: Double, intercept: Double) {
+        (perFrameRescale ? rescaleSlope * Double(1 + k % 3) : rescaleSlope, rescaleIntercept)
+    }
+
     /// The stored value of a pixel (before MONOCHROME1 inversion), from the phantom's value.
-    func storedValue(_ value: Double) -> Int32 {
-        let stored = ((value - rescaleIntercept) / rescaleSlope).rounded()
+    func storedValue(_ value: Double, slope: Double) -> Int32 {
+        let stored = ((value - rescaleIntercept) / slope).rounded()
         let lo = signed ? -Double(1 << (bitsStored - 1)) : 0
         let hi = signed ? Double((1 << (bitsStored - 1)) - 1) : Double((1 << bitsStored) - 1)
         return Int32(min(hi, max(lo, stored)))
+    }
+
+    var storedRange: (min: Int32, max: Int32) {
+        (Int32(signed ? -(1 << (bitsStored - 1)) : 0), Int32(signed ? (1 << (bitsStored - 1)) - 1 : (1 << bitsStored) - 1))
+    }
+
+    /// The stored values of slice `k`, echo `echo`, as written (MONOCHROME1 already inverted).
+    /// Noise comes from a generator seeded per slice and echo, so any slice can be recomputed.
+    public func storedPixels(slice k: Int, echo: Int = 0) -> [Int32] {
+        var rng = SplitMix64(seed: seed &+ UInt64(k) &* 0x1_0000 &+ UInt64(echo))
+        let (slope, _) = rescale(ofSlice: k)
+        let range = storedRange
+        let echoScale = 1 / Double(echo + 1)
+        var pixels = [Int32](repeating: 0, count: rows * columns)
+        for r in 0..<rows {
+            for c in 0..<columns {
+                var value = phantom.sample(point(slice: k, row: r, column: c)).value * echoScale
+                if phantom.noise > 0 { value += (Double(rng.next() % 2001) / 1000 - 1) * phantom.noise }
+                var stored = storedValue(value, slope: slope)
+                // MONOCHROME1: minimum stored value is displayed white (PS3.3 C.7.6.3.1.2).
+                if monochrome1 { stored = range.max + range.min - stored }
+                pixels[r * columns + c] = stored
+            }
+        }
+        return pixels
+    }
+
+    /// What a correct reader makes of slice `k`: MONOCHROME1 inverted back, then rescaled
+    /// (computed in Double, rounded once to Float).
+    public func expectedValues(slice k: Int, echo: Int = 0) -> [Float] {
+        let range = storedRange
+        let (slope, intercept) = rescale(ofSlice: k)
+        return storedPixels(slice: k, echo: echo).map { stored in
+            let value = monochrome1 ? range.max + range.min - stored : stored
+            return Float(Double(value) * slope + intercept)
+        }
     }
 
     /// Writes the series into `directory` (created when missing).
@@ -99,86 +161,132 @@ public struct SeriesGenerator: Sendable {
     public func write(to directory: String) throws -> Written {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let uids = try UIDGenerator(root: uidRoot)
-        let study = studyInstanceUID ?? uids.make()
-        let series = uids.make()
-        let frameOfReference = uids.make()
+        let ids = Written(studyInstanceUID: studyInstanceUID ?? uids.make(), seriesInstanceUID: uids.make(),
+                          frameOfReferenceUID: uids.make(), files: [])
+        if multiFrame { return try writeMultiFrame(to: directory, ids: ids, uids: uids) }
+        // (slice, echo) of every image file, in instance-number order.
+        var images: [(slice: Int, echo: Int)] = []
+        for k in 0..<slices where !omittedSlices.contains(k) {
+            for e in 0..<echoes { images.append((k, e)) }
+            if duplicatedSlices.contains(k) { images.append((k, 0)) }
+        }
         var rng = SplitMix64(seed: seed)
-        var names = (0..<slices).map { String(format: "IM%05d.dcm", $0 + 1) }
+        let count = images.count + (includeLocalizer ? 1 : 0)
+        var names = (0..<count).map { String(format: "IM%05d.dcm", $0 + 1) }
         switch fileOrder {
         case .natural: break
         case .reversed: names.reverse()
         case .shuffled: names.shuffle(using: &rng)
         }
-        var files: [String] = []
-        let maxStored = Int32(signed ? (1 << (bitsStored - 1)) - 1 : (1 << bitsStored) - 1)
-        let minStored = Int32(signed ? -(1 << (bitsStored - 1)) : 0)
-        for k in 0..<slices {
-            var pixels = [Int32](repeating: 0, count: rows * columns)
-            for r in 0..<rows {
-                for c in 0..<columns {
-                    var value = phantom.sample(point(slice: k, row: r, column: c)).value
-                    if phantom.noise > 0 { value += (Double(rng.next() % 2001) / 1000 - 1) * phantom.noise }
-                    var stored = storedValue(value)
-                    // MONOCHROME1: minimum stored value is displayed white (PS3.3 C.7.6.3.1.2).
-                    if monochrome1 { stored = maxStored + minStored - stored }
-                    pixels[r * columns + c] = stored
-                }
-            }
-            let ds = DataSet()
-            let isCT = modality == .ct
-            try ds.set(.specificCharacterSet, "ISO_IR 100")
+        var written = ids
+        for (n, image) in images.enumerated() {
+            let ds = try commonDataSet(ids: ids, uids: uids)
             try ds.set(.imageType, "ORIGINAL\\PRIMARY\\AXIAL")
-            try ds.set(.sopClassUID, isCT ? "1.2.840.10008.5.1.4.1.1.2" : "1.2.840.10008.5.1.4.1.1.4")
-            try ds.set(.sopInstanceUID, uids.make())
-            try ds.set(.studyDate, "20260101")
-            try ds.set(.studyTime, "120000")
-            try ds.set(.accessionNumber, "ACC0001")
-            try ds.set(.modality, modality.rawValue)
-            try ds.set(.manufacturer, "MambaNode phantom generator")
-            try ds.set(.referringPhysicianName, "")
-            try ds.set(.seriesDescription, seriesDescription)
-            try ds.set(.patientName, patientName)
-            try ds.set(.patientID, patientID)
-            try ds.set(.patientBirthDate, "19700101")
-            try ds.set(.patientSex, "O")
-            try ds.set(.sliceThickness, sliceSpacing)
-            if isCT { try ds.set(.kvp, 120) }
-            try ds.set(.patientPosition, "HFS")
-            try ds.set(.laterality, "")
-            try ds.set(.acquisitionNumber, 1)
-            if gantryTiltDegrees != 0 { try ds.set(.gantryDetectorTilt, gantryTiltDegrees) }
-            try ds.set(.studyInstanceUID, study)
-            try ds.set(.seriesInstanceUID, series)
-            try ds.set(.studyID, "1")
-            try ds.set(.seriesNumber, 1)
-            try ds.set(.instanceNumber, k + 1)
-            let p = position(ofSlice: k)
-            try ds.set(.imagePositionPatient, [p.x, p.y, p.z])
-            try ds.set(.imageOrientationPatient, [rowDirection.x, rowDirection.y, rowDirection.z,
-                                                  columnDirection.x, columnDirection.y, columnDirection.z])
-            try ds.set(.frameOfReferenceUID, frameOfReference)
-            try ds.set(.positionReferenceIndicator, "")
-            try ds.set(.samplesPerPixel, 1)
-            try ds.set(.photometricInterpretation, monochrome1 ? "MONOCHROME1" : "MONOCHROME2")
-            try ds.set(.rows, rows)
-            try ds.set(.columns, columns)
-            try ds.set(.pixelSpacing, [pixelSpacing.row, pixelSpacing.column])
-            try ds.set(.bitsAllocated, 16)
-            try ds.set(.bitsStored, bitsStored)
-            try ds.set(.highBit, bitsStored - 1)
-            try ds.set(.pixelRepresentation, signed ? 1 : 0)
-            if isCT || rescaleSlope != 1 || rescaleIntercept != 0 {
-                try ds.set(.rescaleIntercept, rescaleIntercept)
-                try ds.set(.rescaleSlope, rescaleSlope)
-                if isCT { try ds.set(.rescaleType, "HU") }
+            try ds.set(.sopClassUID, modality == .ct ? "1.2.840.10008.5.1.4.1.1.2" : "1.2.840.10008.5.1.4.1.1.4")
+            try ds.set(.instanceNumber, n + 1)
+            if echoes > 1 || modality == .mr {
+                try ds.set(.echoNumbers, image.echo + 1)
+                try ds.set(.echoTime, Double(10 * (image.echo + 1)))
             }
-            let words = pixels.map { UInt16(truncatingIfNeeded: $0).littleEndian }
-            try words.withUnsafeBytes { try ds.setPixelData($0, bitsAllocated: 16) }
-            let path = directory + "/" + names[k]
+            let p = position(ofSlice: image.slice)
+            try setPlane(ds, position: p, row: rowDirection, column: columnDirection)
+            try setPixels(ds, storedPixels(slice: image.slice, echo: image.echo), rescale: rescale(ofSlice: image.slice))
+            let path = directory + "/" + names[n]
             try ds.write(to: path, transferSyntax: transferSyntax)
-            files.append(path)
+            written.files.append(path)
         }
-        return Written(studyInstanceUID: study, seriesInstanceUID: series, frameOfReferenceUID: frameOfReference, files: files)
+        if includeLocalizer {
+            let path = directory + "/" + names[count - 1]
+            try writeLocalizer(to: path, instanceNumber: count, ids: ids, uids: uids)
+            written.localizerFile = path
+        }
+        return written
+    }
+
+    /// Patient, study, series, frame of reference, equipment and SOP Instance UID: what every
+    /// image of the series shares.
+    func commonDataSet(ids: Written, uids: UIDGenerator) throws -> DataSet {
+        let ds = DataSet()
+        try ds.set(.specificCharacterSet, "ISO_IR 100")
+        try ds.set(.sopInstanceUID, uids.make())
+        try ds.set(.studyDate, "20260101")
+        try ds.set(.studyTime, "120000")
+        try ds.set(.accessionNumber, "ACC0001")
+        try ds.set(.modality, modality.rawValue)
+        try ds.set(.manufacturer, "MambaNode phantom generator")
+        try ds.set(.referringPhysicianName, "")
+        try ds.set(.seriesDescription, seriesDescription)
+        try ds.set(.patientName, patientName)
+        try ds.set(.patientID, patientID)
+        try ds.set(.patientBirthDate, "19700101")
+        try ds.set(.patientSex, "O")
+        if modality == .ct { try ds.set(.kvp, 120) }
+        try ds.set(.patientPosition, "HFS")
+        try ds.set(.laterality, "")
+        try ds.set(.acquisitionNumber, 1)
+        if gantryTiltDegrees != 0 { try ds.set(.gantryDetectorTilt, gantryTiltDegrees) }
+        try ds.set(.studyInstanceUID, ids.studyInstanceUID)
+        try ds.set(.seriesInstanceUID, ids.seriesInstanceUID)
+        try ds.set(.studyID, "1")
+        try ds.set(.seriesNumber, 1)
+        try ds.set(.frameOfReferenceUID, ids.frameOfReferenceUID)
+        try ds.set(.positionReferenceIndicator, "")
+        return ds
+    }
+
+    /// Image Plane Module (PS3.3 C.7.6.2) of a single-frame image.
+    func setPlane(_ ds: DataSet, position p: SIMD3<Double>, row: SIMD3<Double>, column: SIMD3<Double>) throws {
+        try ds.set(.sliceThickness, sliceSpacing)
+        try ds.set(.imagePositionPatient, [p.x, p.y, p.z])
+        try ds.set(.imageOrientationPatient, [row.x, row.y, row.z, column.x, column.y, column.z])
+        try ds.set(.pixelSpacing, [pixelSpacing.row, pixelSpacing.column])
+    }
+
+    /// Image Pixel Module (C.7.6.3), rescale (C.11.1) and the Pixel Data of one frame.
+    func setPixels(_ ds: DataSet, _ pixels: [Int32], rescale: (slope: Double, intercept: Double)) throws {
+        try setPixelModule(ds, frames: 1)
+        if modality == .ct || rescale.slope != 1 || rescale.intercept != 0 {
+            try ds.set(.rescaleIntercept, rescale.intercept)
+            try ds.set(.rescaleSlope, rescale.slope)
+            if modality == .ct { try ds.set(.rescaleType, "HU") }
+        }
+        let words = pixels.map { UInt16(truncatingIfNeeded: $0).littleEndian }
+        try words.withUnsafeBytes { try ds.setPixelData($0, bitsAllocated: 16) }
+    }
+
+    func setPixelModule(_ ds: DataSet, frames: Int) throws {
+        try ds.set(.samplesPerPixel, 1)
+        try ds.set(.photometricInterpretation, monochrome1 ? "MONOCHROME1" : "MONOCHROME2")
+        if frames > 1 || multiFrame { try ds.set(.numberOfFrames, frames) }
+        try ds.set(.rows, rows)
+        try ds.set(.columns, columns)
+        try ds.set(.bitsAllocated, 16)
+        try ds.set(.bitsStored, bitsStored)
+        try ds.set(.highBit, bitsStored - 1)
+        try ds.set(.pixelRepresentation, signed ? 1 : 0)
+    }
+
+    /// One scout image through the middle of the volume, in the plane of the row direction and
+    /// the slice normal (so it is perpendicular to the slices), with the same matrix size.
+    func writeLocalizer(to path: String, instanceNumber: Int, ids: Written, uids: UIDGenerator) throws {
+        let ds = try commonDataSet(ids: ids, uids: uids)
+        try ds.set(.imageType, "ORIGINAL\\PRIMARY\\LOCALIZER")
+        try ds.set(.sopClassUID, modality == .ct ? "1.2.840.10008.5.1.4.1.1.2" : "1.2.840.10008.5.1.4.1.1.4")
+        try ds.set(.instanceNumber, instanceNumber)
+        let column = -sliceNormal
+        let centre = (position(ofSlice: 0) + position(ofSlice: slices - 1)) / 2
+            + columnDirection * (pixelSpacing.row * Double(rows - 1) / 2)
+        let first = centre - column * (pixelSpacing.row * Double(rows - 1) / 2)
+        try setPlane(ds, position: first, row: rowDirection, column: column)
+        var pixels = [Int32](repeating: 0, count: rows * columns)
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let p = first + rowDirection * (pixelSpacing.column * Double(c)) + column * (pixelSpacing.row * Double(r))
+                pixels[r * columns + c] = storedValue(phantom.sample(p).value, slope: rescaleSlope)
+            }
+        }
+        try setPixels(ds, pixels, rescale: (rescaleSlope, rescaleIntercept))
+        try ds.write(to: path, transferSyntax: transferSyntax)
     }
 }
 

@@ -9,6 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             BenchIngestCommand.self,
             BenchEngineCommand.self,
+            BenchVolumeCommand.self,
         ]
     )
 }

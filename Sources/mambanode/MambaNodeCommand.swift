@@ -15,6 +15,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
             SendCommand.self,
             DumpCommand.self,
             SamplesCommand.self,
+            VolumeCommand.self,
             BenchCommand.self,
             GoldenCommand.self,
         ]

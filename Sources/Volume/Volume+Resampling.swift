@@ -1,0 +1,151 @@
+import Foundation
+
+/// How values between voxel centres are computed.
+public enum Interpolation: String, Sendable, Codable {
+    /// The nearest voxel: for label maps (values are never mixed).
+    case nearest
+    /// Trilinear: images; exact for fields linear in patient coordinates.
+    case linear
+    /// Cubic B-spline interpolation (third order, prefiltered so it passes through the samples):
+    /// nnU-Net's choice for images (`order=3`).
+    case bspline3
+}
+
+extension Geometry {
+    /// The same origin and directions with a new spacing, covering the same extent: along each
+    /// axis as many voxels as fit between the first and last voxel centre of this grid. When the
+    /// new spacing divides the old one, every old voxel centre is also a new one, so a nearest
+    /// round trip through the new grid returns the original values exactly.
+    public func withSpacing(_ newSpacing: SIMD3<Double>) -> Geometry {
+        var newSize = SIMD3<Int>(repeating: 1)
+        for axis in 0..<3 {
+            let extent = Double(size[axis] - 1) * spacing[axis]
+            newSize[axis] = Int((extent / newSpacing[axis] + 1e-6).rounded(.down)) + 1
+        }
+        return Geometry(size: newSize, spacing: newSpacing, origin: origin, direction: direction)
+    }
+
+    /// The same voxel centres with the index axes permuted and flipped so that i, j and k run as
+    /// close as possible to +x, +y and +z of LPS (left, posterior, superior): the canonical order
+    /// for models trained on reoriented data. Reorienting onto it moves no voxel.
+    public var canonical: Geometry {
+        var axisFor = [Int](repeating: -1, count: 3)  // patient axis → index axis
+        var used = Set<Int>()
+        // Assign the index axis most aligned with each patient axis, strongest alignments first.
+        let pairs = (0..<3).flatMap { a in (0..<3).map { p in (a, p, abs(direction[column: a][p])) } }.sorted { $0.2 > $1.2 }
+        for (a, p, _) in pairs where axisFor[p] == -1 && !used.contains(a) {
+            axisFor[p] = a
+            used.insert(a)
+        }
+        var newSize = SIMD3<Int>.zero, newSpacing = SIMD3<Double>.zero
+        var columns: [SIMD3<Double>] = []
+        var corner = SIMD3<Double>.zero
+        for p in 0..<3 {
+            let a = axisFor[p]
+            let flip = direction[column: a][p] < 0
+            newSize[p] = size[a]
+            newSpacing[p] = spacing[a]
+            columns.append(flip ? -direction[column: a] : direction[column: a])
+            if flip { corner[a] = Double(size[a] - 1) }
+        }
+        return Geometry(size: newSize, spacing: newSpacing, origin: patientPoint(ofIndex: corner),
+                        direction: Matrix3(columns: columns[0], columns[1], columns[2]))
+    }
+}
+
+extension Volume {
+    /// The volume resampled onto `target`: each target voxel centre is mapped to patient space
+    /// and back into this volume's index space, and interpolated there. Target voxels outside
+    /// this volume (beyond its first/last voxel centres) get `fill`.
+    ///
+    /// ```swift
+    /// let iso = image.resampled(to: image.geometry.withSpacing(SIMD3(1, 1, 1)), interpolation: .bspline3)
+    /// let labels = prediction.resampled(to: image.geometry, interpolation: .nearest)
+    /// ```
+    public func resampled(to target: Geometry, interpolation: Interpolation = .linear, fill: Float = 0,
+                          threads: Int? = nil) -> Volume {
+        guard let inverse = geometry.indexToPatientMatrix.inverse else {
+            preconditionFailure("resampling from a degenerate geometry")
+        }
+        // Target index → source continuous index: c = m · (i, j, k) + t.
+        let m = inverse * target.indexToPatientMatrix
+        let t = inverse * (target.origin - geometry.origin)
+        let coefficients = interpolation == .bspline3 ? BSpline.coefficients(of: self, threads: threads) : voxels
+        var output = [Float](repeating: fill, count: target.voxelCount)
+        let source = geometry
+        output.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            coefficients.withUnsafeBufferPointer { values in
+                nonisolated(unsafe) let data = values
+                parallelFor(target.size.z, threads: threads) { k in
+                    for j in 0..<target.size.y {
+                        let row = t + m.c1 * Double(j) + m.c2 * Double(k)
+                        var offset = target.offset(0, j, k)
+                        for i in 0..<target.size.x {
+                            let c = row + m.c0 * Double(i)
+                            let value: Float? = switch interpolation {
+                            case .nearest: Sampler.nearest(data, source, c)
+                            case .linear: Sampler.linear(data, source, c)
+                            case .bspline3: BSpline.sample(data, source, c)
+                            }
+                            if let value { out[offset] = value }
+                            offset += 1
+                        }
+                    }
+                }
+            }
+        }
+        return Volume(geometry: target, voxels: output, seriesInstanceUID: seriesInstanceUID,
+                      frameOfReferenceUID: frameOfReferenceUID)
+    }
+
+    /// The volume on `geometry.canonical` (axes permuted and flipped; no value changes).
+    public func reoriented() -> Volume {
+        let canonical = geometry.canonical
+        var result = resampled(to: canonical, interpolation: .nearest)
+        // When the slice axis keeps its direction, slice k is still slice k (only i/j moved), so
+        // the per-slice DICOM references still apply.
+        if canonical.direction.c2 == geometry.direction.c2 { result.sources = sources }
+        return result
+    }
+}
+
+/// Nearest and trilinear sampling of a volume at a continuous index.
+enum Sampler {
+    /// Indices within this distance outside the grid count as on its border (rounding in the
+    /// index mapping must not turn a border voxel into fill).
+    static let slack = 1e-6
+
+    @inline(__always)
+    static func nearest(_ data: UnsafeBufferPointer<Float>, _ g: Geometry, _ c: SIMD3<Double>) -> Float? {
+        let i = Int((c.x + 0.5).rounded(.down)), j = Int((c.y + 0.5).rounded(.down)), k = Int((c.z + 0.5).rounded(.down))
+        guard i >= 0, j >= 0, k >= 0, i < g.size.x, j < g.size.y, k < g.size.z,
+              c.x >= -0.5 - slack, c.y >= -0.5 - slack, c.z >= -0.5 - slack else { return nil }
+        return data[g.offset(i, j, k)]
+    }
+
+    /// The lower corner and weight along one axis, or nil outside [0, n − 1].
+    @inline(__always)
+    static func axis(_ x: Double, _ n: Int) -> (Int, Double)? {
+        guard x >= -slack, x <= Double(n - 1) + slack else { return nil }
+        if n == 1 { return (0, 0) }
+        let clamped = min(max(x, 0), Double(n - 1))
+        let lower = min(Int(clamped), n - 2)
+        return (lower, clamped - Double(lower))
+    }
+
+    @inline(__always)
+    static func linear(_ data: UnsafeBufferPointer<Float>, _ g: Geometry, _ c: SIMD3<Double>) -> Float? {
+        guard let (i, fx) = axis(c.x, g.size.x), let (j, fy) = axis(c.y, g.size.y), let (k, fz) = axis(c.z, g.size.z) else {
+            return nil
+        }
+        let dx = g.size.x > 1 ? 1 : 0, dy = g.size.y > 1 ? g.size.x : 0, dz = g.size.z > 1 ? g.size.x * g.size.y : 0
+        let o = g.offset(i, j, k)
+        func lerp(_ a: Double, _ b: Double, _ f: Double) -> Double { a + (b - a) * f }
+        let c00 = lerp(Double(data[o]), Double(data[o + dx]), fx)
+        let c10 = lerp(Double(data[o + dy]), Double(data[o + dy + dx]), fx)
+        let c01 = lerp(Double(data[o + dz]), Double(data[o + dz + dx]), fx)
+        let c11 = lerp(Double(data[o + dz + dy]), Double(data[o + dz + dy + dx]), fx)
+        return Float(lerp(lerp(c00, c10, fy), lerp(c01, c11, fy), fz))
+    }
+}

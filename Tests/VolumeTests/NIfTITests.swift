@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Volume
+
+@Suite struct NIfTITests {
+    @Test(arguments: [".nii", ".nii.gz"])
+    func roundTripKeepsGeometryAndValues(_ suffix: String) throws {
+        let dir = TemporaryDirectory()
+        let g = VolumeResamplingTests.oblique
+        let labels = VolumeResamplingTests.labelMap(on: g)
+        let path = dir.file("labels" + suffix)
+        try NIfTI.write(labels, to: path, as: .uint8)
+        let back = try NIfTI.read(contentsOf: path)
+        #expect(back.voxels == labels.voxels)
+        #expect(back.geometry.size == g.size)
+        #expect(maxAbs(back.geometry.origin - g.origin) < 1e-4)
+        #expect(maxAbs(back.geometry.spacing - g.spacing) < 1e-5)
+        for c in 0..<3 { #expect(maxAbs(back.geometry.direction[column: c] - g.direction[column: c]) < 1e-6) }
+    }
+
+    @Test func writesRASAsNiftiRequires() throws {
+        // LPS origin (10, 20, 30) is RAS (−10, −20, 30); an LPS +x axis is RAS −x.
+        let g = Geometry(size: SIMD3(2, 3, 4), spacing: SIMD3(1, 2, 3), origin: SIMD3(10, 20, 30), direction: .identity)
+        #expect(g.indexToRAS[0] == [-1, 0, 0, -10])
+        #expect(g.indexToRAS[1] == [0, -2, 0, -20])
+        #expect(g.indexToRAS[2] == [0, 0, 3, 30])
+        let dir = TemporaryDirectory()
+        var volume = Volume(geometry: g, filledWith: 0.25)
+        volume[1, 2, 3] = -7.5
+        try NIfTI.write(volume, to: dir.file("v.nii"))  // not integral: float32
+        let back = try NIfTI.read(contentsOf: dir.file("v.nii"))
+        #expect(back.voxels == volume.voxels)
+        #expect(back.geometry.origin == g.origin)
+    }
+
+    @Test func reportsUnreadableFilesAsTypedErrors() throws {
+        let dir = TemporaryDirectory()
+        FileManager.default.createFile(atPath: dir.file("bad.nii"), contents: Data("not nifti".utf8))
+        let error = try #require(throws: VolumeError.self) { try NIfTI.read(contentsOf: dir.file("bad.nii")) }
+        #expect(error.code == .nifti)
+    }
+}
