@@ -268,6 +268,94 @@ void mn_scu_results_free(mn_scu_result *results, size_t count);
 /* C-ECHO a peer. */
 mn_status mn_scu_echo(const mn_scu_config *config, mn_error *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * Segmentation and Structured Report encoding (dcmseg/dcmfg/dcmiod, dcmsr/cmr)
+ *
+ * One call writes one object: the caller (Swift) has validated every value and computed the frame
+ * list and the bit-packed pixel data; the shim builds the IOD with DCMTK and writes the file.
+ * All pointers are borrowed for the duration of the call.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A coded concept (PS3.3 Table 8.8-1): value, coding scheme designator, meaning. An absent
+ * optional code has value == NULL. */
+typedef struct mn_code {
+    const char *value;
+    const char *scheme;
+    const char *meaning;
+} mn_code;
+
+/* One segment of a Segmentation (PS3.3 C.8.20.2, Segment Description Macro C.8.20.4). */
+typedef struct mn_seg_segment {
+    const char *label;                 /* Segment Label */
+    const char *description;           /* Segment Description, or NULL */
+    mn_code category;                  /* Segmented Property Category (CID 7150) */
+    mn_code type;                      /* Segmented Property Type (CID 7151) */
+    mn_code type_modifier;             /* optional (value NULL when absent) */
+    const char *algorithm_type;        /* "AUTOMATIC", "SEMIAUTOMATIC" or "MANUAL" */
+    const char *algorithm_name;        /* NULL for MANUAL */
+    const char *algorithm_version;     /* NULL for MANUAL */
+    mn_code algorithm_family;          /* CID 7162; value NULL for MANUAL */
+    int32_t has_cielab;                /* 1: cielab holds Recommended Display CIELab Value */
+    uint16_t cielab[3];
+    const char *tracking_id;           /* NULL or both tracking values */
+    const char *tracking_uid;
+} mn_seg_segment;
+
+/* One source frame, in slice order. */
+typedef struct mn_seg_source_frame {
+    const char *sop_class_uid;
+    const char *sop_instance_uid;
+    uint32_t frame_number;             /* 1-based frame of a multi-frame source; 0 for single-frame */
+    double position[3];                /* Image Position (Patient) of the frame */
+} mn_seg_source_frame;
+
+typedef struct mn_seg_request {
+    /* Patient, study and Frame of Reference are copied from this source file (header only). Its
+     * Study, Series Instance UID and Patient ID also name the Referenced Series. */
+    const char *reference_path;
+    uint16_t rows, columns;
+    double orientation[6];             /* Image Orientation (Patient): row then column cosines */
+    double pixel_spacing[2];           /* (row spacing, column spacing) in mm */
+    double slice_thickness;
+    double spacing_between_slices;     /* <= 0: not written */
+    const mn_seg_source_frame *sources;
+    size_t source_count;
+    const mn_seg_segment *segments;    /* segment i has Segment Number i + 1 */
+    size_t segment_count;
+    /* The frames of the SEG in order: segment number and source index of each. */
+    const uint16_t *frame_segments;
+    const uint32_t *frame_sources;
+    size_t frame_count;
+    /* The Pixel Data value: frame_count × rows × columns bits, LSB first (PS3.5 8.1.1 and 8.2),
+     * padded to an even length. */
+    const uint8_t *packed_frames;
+    size_t packed_length;
+    /* New series and instance. */
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    const char *dimension_organization_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description;    /* or NULL */
+    /* Content Identification (PS3.3 C.10.9). */
+    const char *content_label;
+    const char *content_description;   /* or NULL */
+    const char *content_creator;       /* Person Name, or NULL */
+    /* Enhanced General Equipment (PS3.3 C.7.5.2): all four non-empty. */
+    const char *manufacturer;
+    const char *model_name;
+    const char *device_serial_number;
+    const char *software_versions;
+    /* 1: hand every frame to dcmseg (it packs them itself; slow, kept to cross-check the packed
+     * path). 0: dcmseg builds the structure and the shim writes packed_frames as Pixel Data. */
+    int32_t frames_through_dcmseg;
+} mn_seg_request;
+
+/* Write a BINARY Segmentation (PS3.3 A.51) as Explicit VR Little Endian Part 10 file.
+ * Errors: MN_ERR_IO (reference or output file), MN_ERR_ARGUMENT (inconsistent request),
+ * MN_ERR_BAD_VALUE (DCMTK refused a value), MN_ERR_INTERNAL. */
+mn_status mn_seg_write(const mn_seg_request *request, const char *path, mn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
