@@ -356,6 +356,83 @@ typedef struct mn_seg_request {
  * MN_ERR_BAD_VALUE (DCMTK refused a value), MN_ERR_INTERNAL. */
 mn_status mn_seg_write(const mn_seg_request *request, const char *path, mn_error *err);
 
+/* Measurement group of one SEG segment: TID 1411 Volumetric ROI Measurements (PS3.16). */
+typedef struct mn_sr_volume {
+    const char *tracking_id;
+    const char *tracking_uid;
+    mn_code finding;                   /* the segment's Segmented Property Type */
+    uint16_t segment_number;           /* in the SEG named by the request */
+    double volume_mm3;
+} mn_sr_volume;
+
+/* A classification: TID 1501 group with the class as a qualitative evaluation (concept, coded
+ * value) and its probability as a numeric measurement (unit "1"). probability < 0: none. */
+typedef struct mn_sr_classification {
+    const char *tracking_id;
+    const char *tracking_uid;
+    mn_code concept;                   /* what was classified, e.g. (111042, DCM, Pathology) */
+    mn_code value;                     /* the class */
+    double probability;
+} mn_sr_classification;
+
+/* A landmark: TID 1501 group with the landmark as finding and a SCOORD3D POINT in the source
+ * Frame of Reference. */
+typedef struct mn_sr_landmark {
+    const char *tracking_id;
+    const char *tracking_uid;
+    mn_code concept;
+    double position[3];
+} mn_sr_landmark;
+
+/* The distance between two landmarks (indices into the request's landmarks): TID 1501 group with a
+ * Distance in mm inferred from the two SCOORD3D points (TID 300, TID 320). */
+typedef struct mn_sr_distance {
+    const char *tracking_id;
+    const char *tracking_uid;
+    uint32_t from, to;
+    double distance_mm;
+} mn_sr_distance;
+
+typedef struct mn_sr_request {
+    /* Source images in slice order (read header-only): the image library, the evidence, and the
+     * patient, study and Frame of Reference, copied from the first. */
+    const char *const *source_paths;
+    size_t source_count;
+    /* The SEG the volumes refer to (NULL when there are no volumes). */
+    const char *seg_sop_instance_uid;
+    const char *seg_series_instance_uid;
+    /* New series and instance. */
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description;   /* or NULL */
+    /* General Equipment (PS3.3 C.7.5.1). */
+    const char *manufacturer;
+    const char *model_name;
+    const char *device_serial_number;
+    const char *software_versions;
+    /* Observer context (TID 1001/1004): the node as device observer, and the model that made
+     * the measurements (TID 4019 Algorithm Identification on each measurement). */
+    const char *device_observer_uid;
+    const char *device_observer_name;
+    const char *algorithm_name;
+    const char *algorithm_version;
+    mn_code procedure_reported;        /* TID 1500 Row 4 (CID 100) */
+    const mn_sr_volume *volumes;
+    size_t volume_count;
+    const mn_sr_classification *classifications;
+    size_t classification_count;
+    const mn_sr_landmark *landmarks;
+    size_t landmark_count;
+    const mn_sr_distance *distances;
+    size_t distance_count;
+} mn_sr_request;
+
+/* Write a Comprehensive 3D SR following TID 1500 (Measurement Report) as Explicit VR Little
+ * Endian Part 10 file. Errors: MN_ERR_IO, MN_ERR_ARGUMENT, MN_ERR_BAD_VALUE, MN_ERR_INTERNAL. */
+mn_status mn_sr_write(const mn_sr_request *request, const char *path, mn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
