@@ -307,7 +307,8 @@ extern "C" mn_status mn_seg_write(const mn_seg_request *r, const char *path, mn_
             if (cond.bad()) return failCondition(err, cond, "writing the packed Pixel Data");
         }
         if (mn_status s = markSpatialLocationsPreserved(dataset, err)) return s;
-        if ((cond = out.saveFile(path, EXS_LittleEndianExplicit)).bad())
+        // Explicit lengths: about 8 bytes less per item and sequence than undefined lengths.
+        if ((cond = out.saveFile(path, EXS_LittleEndianExplicit, EET_ExplicitLength)).bad())
             return fail(err, MN_ERR_IO, "writing the segmentation: %s", cond.text());
         return MN_OK;
     })
