@@ -26,6 +26,7 @@ public extension Tag {
     static let manufacturerModelName = Tag(0x0008, 0x1090)
     static let referencedSeriesSequence = Tag(0x0008, 0x1115)
     static let referencedImageSequence = Tag(0x0008, 0x1140)
+    static let referencedInstanceSequence = Tag(0x0008, 0x114A)
     static let referencedSOPClassUID = Tag(0x0008, 0x1150)
     static let referencedSOPInstanceUID = Tag(0x0008, 0x1155)
     static let referencedFrameNumber = Tag(0x0008, 0x1160)
