@@ -7,6 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure throughput against a reference tool in the same run.",
         subcommands: [
+            BenchSegCommand.self,
         ]
     )
 }
