@@ -7,7 +7,7 @@
 // points and the points a distance is inferred from are added as extra content items; both
 // templates are extensible. Patient and study come from the source; the series and instance UIDs
 // are the caller's, patched into the written dataset because DSRDocument makes its own.
-#include "shim_internal.h"
+#include "encoding.h"
 
 #include "dcmtk/dcmsr/codes/dcm.h"
 #include "dcmtk/dcmsr/cmr/tid1500.h"
@@ -20,20 +20,11 @@ using namespace mn;
 
 namespace {
 
-std::string orEmpty(const char *s) { return s ? std::string(s) : std::string(); }
-
 DSRCodedEntryValue coded(const mn_code &c) {
     return DSRCodedEntryValue(orEmpty(c.value).c_str(), orEmpty(c.scheme).c_str(), orEmpty(c.meaning).c_str());
 }
 
-std::string decimal(double value) {
-    char text[32];
-    for (int digits = 15; digits > 0; --digits) {
-        snprintf(text, sizeof(text), "%.*g", digits, value);
-        if (std::strlen(text) <= 16) break;
-    }
-    return text;
-}
+std::string decimal(double value) { return decimalString(value); }
 
 #define MN_TRY(expr, what)                                                                                \
     do {                                                                                                 \
@@ -65,11 +56,9 @@ mn_status readSources(const mn_sr_request *r, Sources &sources, mn_error *err) {
 /// TID 1500 Rows 2–4 and TID 1600: language, device observer, procedure, image library.
 mn_status addContext(TID1500_MeasurementReport &report, const mn_sr_request *r, Sources &sources, mn_error *err) {
     MN_TRY(report.setLanguage(CID5000_Languages::English), "Language of Content");
-    TID1001_ObservationContext::DeviceParticipatingRolesList roles;
-    roles.push_back(CMR_CID7445::Recording);
     MN_TRY(report.getObservationContext().addDeviceObserver(orEmpty(r->device_observer_uid), orEmpty(r->device_observer_name),
                                                            orEmpty(r->manufacturer), orEmpty(r->model_name),
-                                                           orEmpty(r->device_serial_number), "", roles),
+                                                           orEmpty(r->device_serial_number)),
            "Device Observer");
     MN_TRY(report.addProcedureReported(coded(r->procedure_reported)), "Procedure Reported");
     TID1600_ImageLibrary &library = report.getImageLibrary();

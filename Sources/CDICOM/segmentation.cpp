@@ -1,17 +1,18 @@
 // BINARY Segmentation writing over dcmseg/dcmfg/dcmiod (PS3.3 A.51, C.8.20).
 //
-// dcmseg builds the IOD: modules, Segment Sequence, shared and per-frame functional groups,
-// dimensions, Referenced Series. What it leaves to us (node.md §11) is done here: the Derivation
-// Image group per frame, the Referenced Series through the Common Instance Reference module,
-// dimension indices with a Frame Content group per frame, and Spatial Locations Preserved, which
-// 3.6.7 cannot set and is patched into the written dataset.
+// dcmseg builds the IOD: modules, Segment Sequence, shared and per-frame functional groups. What
+// it leaves to us (node.md §11) is done here: the Derivation Image group per frame, the Referenced
+// Series through the Common Instance Reference module, dimension indices with a Frame Content
+// group per frame, and Spatial Locations Preserved, which 3.6.7 cannot set and is patched into the
+// written dataset.
 //
-// Pixel data: dcmseg packs one-byte-per-pixel frames bit by bit, which is about half of its time.
+// Pixel data: dcmseg packs one-byte-per-pixel frames bit by bit, which is about half of its time,
+// and (measured, 3.6.7) concatenates frames wrongly when Rows × Columns is not a multiple of 8.
 // By default dcmseg therefore gets 1×1 placeholder frames (so that Number of Frames and the
 // functional groups stay its business) and the shim then writes Rows, Columns and the Pixel Data
-// that Swift packed straight from the label map. `frames_through_dcmseg` keeps the slow path, so
-// that tests can check the two produce the same bytes.
-#include "shim_internal.h"
+// that Swift packed straight from the label map. `frames_through_dcmseg` keeps dcmseg's path so
+// that tests can compare the two.
+#include "encoding.h"
 
 #include "dcmtk/dcmfg/fgderimg.h"
 #include "dcmtk/dcmfg/fgfracon.h"
@@ -30,17 +31,7 @@ using namespace mn;
 
 namespace {
 
-/// A Decimal String value of at most 16 characters (PS3.5 6.2) for a coordinate or spacing.
-std::string decimal(double value) {
-    char text[32];
-    for (int digits = 15; digits > 0; --digits) {
-        snprintf(text, sizeof(text), "%.*g", digits, value);
-        if (std::strlen(text) <= 16) break;
-    }
-    return text;
-}
-
-std::string orEmpty(const char *s) { return s ? std::string(s) : std::string(); }
+std::string decimal(double value) { return decimalString(value); }
 
 CodeSequenceMacro codeMacro(const mn_code &code) {
     return CodeSequenceMacro(orEmpty(code.value).c_str(), orEmpty(code.scheme).c_str(), orEmpty(code.meaning).c_str());
@@ -284,8 +275,11 @@ extern "C" mn_status mn_seg_write(const mn_seg_request *r, const char *path, mn_
             DcmSegment *segment = nullptr;
             if (mn_status s = makeSegment(r->segments[i], segment, err)) return s;
             Uint16 number = 0;
-            cond = seg->addSegment(segment, number); // takes ownership, also on failure
-            if (cond.bad()) return failCondition(err, cond, "adding segment");
+            cond = seg->addSegment(segment, number); // takes ownership only when it succeeds
+            if (cond.bad()) {
+                delete segment;
+                return failCondition(err, cond, "adding segment");
+            }
             if (number != i + 1) return fail(err, MN_ERR_INTERNAL, "segment %zu numbered %u by dcmseg", i + 1, unsigned(number));
         }
         if (mn_status s = addSharedGroups(*seg, r, err)) return s;

@@ -326,8 +326,9 @@ typedef struct mn_seg_request {
     const uint16_t *frame_segments;
     const uint32_t *frame_sources;
     size_t frame_count;
-    /* The Pixel Data value: frame_count × rows × columns bits, LSB first (PS3.5 8.1.1 and 8.2),
-     * padded to an even length. */
+    /* The Pixel Data value: frame_count × rows × columns bits, frames back to back, first pixel
+     * in the least significant bit (PS3.5 8.1.1, 8.2); at least ceil(bits / 8) bytes are read
+     * (DCMTK pads the written value to an even length). */
     const uint8_t *packed_frames;
     size_t packed_length;
     /* New series and instance. */
