@@ -6,7 +6,7 @@
 ///     procedureReported: CodedConcept("77477000", "SCT", "CT"),
 ///     algorithm: AlgorithmIdentification(name: "nnMamba abdomen", version: "1.0"),
 ///     observer: DeviceObserver(uid: nodeUID, name: "MAMBANODE"),
-///     segmentation: writtenSEG,
+///     segmentation: SegmentationReference(writtenSEG, segments: segments),
 ///     volumes: [VolumeMeasurement(segment: liver, volume: 1_523_000)])
 /// ```
 public struct MeasurementReport: Sendable {
@@ -66,8 +66,13 @@ public struct DeviceObserver: Sendable, Hashable {
     public var name: String
 
     public init(uid: String, name: String) throws(DICOMError) {
-        guard UID.isValid(uid) else { throw DICOMError(.badValue, "\(Tag.deviceUID.described) is not a valid UID", tag: .deviceUID) }
-        try checkLongString(name, .stationName, required: true)
+        guard UID.isValid(uid) else {
+            throw DICOMError(.badValue, "Device Observer UID (TID 1004) is not a valid UID", tag: .deviceUID)
+        }
+        // Device Observer Name is a TEXT content item; kept to a Long String for display.
+        guard !name.isEmpty, name.count <= 64 else {
+            throw DICOMError(.badValue, "Device Observer Name (TID 1004) must be 1…64 characters")
+        }
         self.uid = uid
         self.name = name
     }

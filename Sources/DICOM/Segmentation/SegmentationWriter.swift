@@ -103,9 +103,13 @@ public struct SegmentationWriter: Sendable {
         let frames = SegmentationFrames(pixels: pixels, segmentCount: segments.count, slices: grid.sliceCount,
                                         pixelsPerSlice: grid.rows * grid.columns, omitEmpty: omitEmptyFrames)
         try writeFrames(frames, to: path, throughDCMSEG: false)
-        return Written(path: path, sopClassUID: Self.sopClassUID, sopInstanceUID: series.sopInstanceUID,
-                       seriesInstanceUID: series.seriesInstanceUID,
-                       frames: zip(frames.segments, frames.sources).map { (Int($0), Int($1)) })
+        return written(frames, at: path)
+    }
+
+    func written(_ frames: SegmentationFrames, at path: String) -> Written {
+        Written(path: path, sopClassUID: Self.sopClassUID, sopInstanceUID: series.sopInstanceUID,
+                seriesInstanceUID: series.seriesInstanceUID,
+                frames: zip(frames.segments, frames.sources).map { (Int($0), Int($1)) })
     }
 
     /// Builds the shim request (the strings live in `arena`) and calls it.
