@@ -10,6 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
             BenchIngestCommand.self,
             BenchEngineCommand.self,
             BenchVolumeCommand.self,
+            BenchSegCommand.self,
         ]
     )
 }
