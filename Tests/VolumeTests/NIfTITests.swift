@@ -36,7 +36,7 @@ import TestSupport
 
     @Test func reportsUnreadableFilesAsTypedErrors() throws {
         let dir = TemporaryDirectory()
-        FileManager.default.createFile(atPath: dir.file("bad.nii"), contents: Data("not nifti".utf8))
+        _ = FileManager.default.createFile(atPath: dir.file("bad.nii"), contents: Data("not nifti".utf8))
         let error = try #require(throws: VolumeError.self) { try NIfTI.read(contentsOf: dir.file("bad.nii")) }
         #expect(error.code == .nifti)
     }
