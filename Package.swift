@@ -60,6 +60,9 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
 
+        // Model packages (node.md §7): model.json, weights, model card. Plain values, no DICOM.
+        .target(name: "ModelPackage"),
+
         // The node: configuration, durable state, tracker, router, jobs, outbox, sender, HTTP.
         .target(
             name: "Node",
@@ -77,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "mambanode",
             dependencies: [
-                "DICOM", "Volume", "NNMamba", "SampleGenerator", "Node",
+                "DICOM", "Volume", "NNMamba", "ModelPackage", "SampleGenerator", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -89,6 +92,7 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
         .testTarget(name: "VolumeTests", dependencies: ["Volume", "TestSupport"]),
+        .testTarget(name: "ModelPackageTests", dependencies: ["ModelPackage", "TestSupport"]),
         .testTarget(name: "NodeTests", dependencies: [
             "Node", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

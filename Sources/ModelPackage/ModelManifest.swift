@@ -1,0 +1,114 @@
+/// The contents of a model package's `model.json` (node.md §7): what the network is, what it
+/// takes, how its input is prepared and what its outputs mean. Plain values, checked by
+/// `ModelManifest.validated()`; the engine, the result encoders and the router each read the
+/// part they need.
+public struct ModelManifest: Codable, Sendable, Equatable {
+    public enum Task: String, Codable, Sendable { case segmentation, classification, landmarks }
+
+    /// `nnMambaSeg` (segmentation and landmark heat-maps) or `nnMambaEncoder` (classification),
+    /// with the constructor arguments of the official code (nnmamba-architecture.md §3, §4).
+    public struct Network: Codable, Sendable, Equatable {
+        public enum Architecture: String, Codable, Sendable { case nnMambaSeg, nnMambaEncoder }
+        public var architecture: Architecture
+        public var inChannels: Int
+        public var channels: Int
+        public var blocks: Int
+        /// Output channels: classes (segmentation, including background), heat-maps (landmarks)
+        /// or logits (classification).
+        public var outputs: Int
+        public var dState: Int?
+    }
+
+    /// Per-channel intensity normalisation (nnU-Net's recipe, node.md §6).
+    public struct Normalization: Codable, Sendable, Equatable {
+        public enum Kind: String, Codable, Sendable { case ct, zscore, none }
+        public var kind: Kind
+        /// CT: clip to [low, high] then (x − mean) / std with the dataset's statistics.
+        public var clip: [Double]?
+        public var mean: Double?
+        public var std: Double?
+        /// z-score: statistics over non-zero voxels only (brain MR after skull stripping).
+        public var nonzeroMask: Bool?
+    }
+
+    /// One input channel and the rule that picks its series (study-level routes match the
+    /// channel names to route channels).
+    public struct Input: Codable, Sendable, Equatable {
+        public var name: String
+        public var modality: String?
+        public var normalization: Normalization
+    }
+
+    /// A coded concept as in DICOM: code value, coding scheme designator, code meaning.
+    public struct Code: Codable, Sendable, Equatable {
+        public var code: String
+        public var scheme: String
+        public var meaning: String
+
+        public init(code: String, scheme: String, meaning: String) {
+            self.code = code
+            self.scheme = scheme
+            self.meaning = meaning
+        }
+    }
+
+    /// A segmentation label: output channel `value` becomes one SEG segment.
+    public struct Label: Codable, Sendable, Equatable {
+        public var value: Int
+        public var name: String
+        public var category: Code
+        public var type: Code
+        public var typeModifier: Code?
+        /// sRGB 0…255, converted to CIELab for Recommended Display CIELab Value.
+        public var color: [Int]?
+    }
+
+    public struct Landmark: Codable, Sendable, Equatable {
+        /// The heat-map output channel.
+        public var channel: Int
+        public var name: String
+        public var code: Code?
+    }
+
+    /// A distance reported in the SR between two named landmarks.
+    public struct Distance: Codable, Sendable, Equatable {
+        public var from: String
+        public var to: String
+        public var name: String?
+    }
+
+    public struct Classification: Codable, Sendable, Equatable {
+        /// The concept being classified (e.g. (111042, DCM, "Pathology")).
+        public var concept: Code
+        /// The finding when positive, and when negative.
+        public var positive: Code
+        public var negative: Code
+        public var threshold: Double
+    }
+
+    public struct Algorithm: Codable, Sendable, Equatable {
+        public var name: String
+        public var version: String
+        public var family: Code?
+    }
+
+    public var format: String
+    public var name: String
+    public var task: Task
+    public var network: Network
+    public var inputs: [Input]
+    /// Voxel spacing the network was trained at, in mm along (column, row, slice) of the volume
+    /// after reorientation to the canonical axis order (x, y, z of LPS).
+    public var targetSpacing: [Double]
+    /// Sliding-window patch in tensor order (D, H, W) = (z, y, x); each a multiple of 16.
+    public var patchSize: [Int]
+    /// Tensor axes (2 = D, 3 = H, 4 = W) over which test-time mirroring averages; [] for none.
+    public var mirrorAxes: [Int]?
+    public var labels: [Label]?
+    public var landmarks: [Landmark]?
+    public var distances: [Distance]?
+    public var classification: Classification?
+    public var algorithm: Algorithm
+
+    public static let currentFormat = "mambanode-model/1"
+}

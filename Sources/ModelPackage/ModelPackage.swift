@@ -1,0 +1,151 @@
+import Foundation
+
+/// A model package folder (node.md §7): `model.json`, `weights.safetensors` (state_dict key
+/// names of the official code) and `README.md` (the model card).
+public struct ModelPackage: Sendable {
+    public let directory: String
+    public let manifest: ModelManifest
+
+    public var weightsPath: String { directory + "/weights.safetensors" }
+    public var modelCardPath: String { directory + "/README.md" }
+
+    /// Reads and validates `model.json`; every problem names the field.
+    public init(directory: String) throws(ModelPackageError) {
+        self.directory = directory
+        let path = directory + "/model.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelPackageError(package: directory, field: "model.json", message: "cannot read")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            manifest = try decoder.decode(ModelManifest.self, from: data)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw ModelPackageError(package: directory, field: Self.path(context.codingPath + [key]), message: "missing")
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw ModelPackageError(package: directory, field: Self.path(context.codingPath), message: "expected \(type)")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw ModelPackageError(package: directory, field: Self.path(context.codingPath), message: "expected \(type), found null")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ModelPackageError(package: directory, field: Self.path(context.codingPath),
+                                    message: context.underlyingError.map { "not valid JSON: \($0.localizedDescription)" }
+                                        ?? context.debugDescription)
+        } catch {
+            throw ModelPackageError(package: directory, field: "model.json", message: "\(error)")
+        }
+        try manifest.validate(package: directory)
+        guard FileManager.default.fileExists(atPath: weightsPath) else {
+            throw ModelPackageError(package: directory, field: "weights.safetensors", message: "missing")
+        }
+    }
+
+    static func path(_ keys: [any CodingKey]) -> String {
+        var text = ""
+        for key in keys {
+            if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + snake(key.stringValue) }
+        }
+        return text
+    }
+
+    static func snake(_ camel: String) -> String {
+        var out = ""
+        for c in camel {
+            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
+        }
+        return out
+    }
+}
+
+extension ModelManifest {
+    /// Checks what JSON decoding cannot: consistent counts, ranges, names and codes.
+    func validate(package: String) throws(ModelPackageError) {
+        func fail(_ field: String, _ message: String) -> ModelPackageError {
+            ModelPackageError(package: package, field: field, message: message)
+        }
+        guard format == ModelManifest.currentFormat else {
+            throw fail("format", "'\(format)' is not \(ModelManifest.currentFormat)")
+        }
+        guard !name.isEmpty else { throw fail("name", "must not be empty") }
+        let n = network
+        for (field, value) in [("in_channels", n.inChannels), ("channels", n.channels), ("blocks", n.blocks), ("outputs", n.outputs)]
+            where value < 1 {
+            throw fail("network.\(field)", "must be at least 1")
+        }
+        if n.architecture == .nnMambaSeg && n.channels < 16 {
+            // The skip gate's hidden width is channels / 16 (nnmamba-architecture.md §2.8).
+            throw fail("network.channels", "nnMambaSeg needs at least 16 channels")
+        }
+        switch (task, n.architecture) {
+        case (.segmentation, .nnMambaSeg), (.landmarks, .nnMambaSeg), (.classification, .nnMambaEncoder): break
+        default: throw fail("network.architecture", "\(n.architecture.rawValue) cannot do \(task.rawValue)")
+        }
+        guard inputs.count == n.inChannels else {
+            throw fail("inputs", "\(inputs.count) inputs for a network with \(n.inChannels) input channels")
+        }
+        for (i, input) in inputs.enumerated() {
+            let norm = input.normalization
+            if norm.kind == .ct {
+                guard let clip = norm.clip, clip.count == 2, clip[0] < clip[1] else {
+                    throw fail("inputs[\(i)].normalization.clip", "CT normalisation needs [low, high]")
+                }
+                guard norm.mean != nil, let std = norm.std, std > 0 else {
+                    throw fail("inputs[\(i)].normalization", "CT normalisation needs mean and a positive std")
+                }
+            }
+        }
+        guard targetSpacing.count == 3, targetSpacing.allSatisfy({ $0 > 0 }) else {
+            throw fail("target_spacing", "expected three positive spacings in mm")
+        }
+        guard patchSize.count == 3, patchSize.allSatisfy({ $0 >= 16 && $0 % 16 == 0 }) || n.architecture == .nnMambaEncoder else {
+            throw fail("patch_size", "expected three sizes, each a multiple of 16")
+        }
+        for axis in mirrorAxes ?? [] where !(2...4).contains(axis) {
+            throw fail("mirror_axes", "axis \(axis) is not a spatial tensor axis (2, 3 or 4)")
+        }
+        func checkCode(_ code: Code, _ field: String) throws(ModelPackageError) {
+            guard !code.code.isEmpty, !code.scheme.isEmpty, !code.meaning.isEmpty else {
+                throw fail(field, "code, scheme and meaning must all be given")
+            }
+        }
+        switch task {
+        case .segmentation:
+            guard let labels, !labels.isEmpty else { throw fail("labels", "a segmentation model needs labels") }
+            var seen = Set<Int>()
+            for (i, label) in labels.enumerated() {
+                guard (1..<n.outputs).contains(label.value) else {
+                    throw fail("labels[\(i)].value", "\(label.value) is not an output class 1…\(n.outputs - 1) (0 is background)")
+                }
+                guard seen.insert(label.value).inserted else { throw fail("labels[\(i)].value", "duplicate label \(label.value)") }
+                guard !label.name.isEmpty else { throw fail("labels[\(i)].name", "must not be empty") }
+                try checkCode(label.category, "labels[\(i)].category")
+                try checkCode(label.type, "labels[\(i)].type")
+                if let modifier = label.typeModifier { try checkCode(modifier, "labels[\(i)].type_modifier") }
+                if let color = label.color, color.count != 3 || !color.allSatisfy({ (0...255).contains($0) }) {
+                    throw fail("labels[\(i)].color", "expected [r, g, b] in 0…255")
+                }
+            }
+        case .landmarks:
+            guard let landmarks, !landmarks.isEmpty else { throw fail("landmarks", "a landmark model needs landmarks") }
+            let names = Set(landmarks.map(\.name))
+            guard names.count == landmarks.count else { throw fail("landmarks", "landmark names must be unique") }
+            for (i, landmark) in landmarks.enumerated() where !(0..<n.outputs).contains(landmark.channel) {
+                throw fail("landmarks[\(i)].channel", "\(landmark.channel) is not an output channel 0…\(n.outputs - 1)")
+            }
+            for (i, distance) in (distances ?? []).enumerated() {
+                for end in [distance.from, distance.to] where !names.contains(end) {
+                    throw fail("distances[\(i)]", "unknown landmark '\(end)'")
+                }
+            }
+        case .classification:
+            guard let classification else { throw fail("classification", "a classification model needs classification") }
+            guard (0...1).contains(classification.threshold) else { throw fail("classification.threshold", "must be in 0…1") }
+            try checkCode(classification.concept, "classification.concept")
+            try checkCode(classification.positive, "classification.positive")
+            try checkCode(classification.negative, "classification.negative")
+        }
+        guard !algorithm.name.isEmpty, !algorithm.version.isEmpty else {
+            throw fail("algorithm", "name and version must be given (they are written into SEG and SR)")
+        }
+        if let family = algorithm.family { try checkCode(family, "algorithm.family") }
+    }
+}
