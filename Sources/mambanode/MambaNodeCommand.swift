@@ -11,6 +11,8 @@ struct MambaNodeCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self,
             StatusCommand.self,
+            RoutesCommand.self,
+            RetryCommand.self,
             ReceiveCommand.self,
             SendCommand.self,
             DumpCommand.self,
