@@ -12,8 +12,12 @@ public struct NodeServer: Sendable {
     public let metrics = NodeMetrics()
     let logger: Logger
 
-    public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode")) throws {
+    /// Runs the jobs; nil leaves queued jobs queued (durably) until a node with an executor runs.
+    let executor: (any JobExecutor)?
+
+    public init(configuration: NodeConfiguration, executor: (any JobExecutor)?, logger: Logger = Logger(label: "mambanode")) throws {
         self.configuration = configuration
+        self.executor = executor
         self.logger = logger
         store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
                           router: Router(routes: configuration.routes))
@@ -54,6 +58,18 @@ public struct NodeServer: Sendable {
         logger.info("node starting", metadata: ["ae_title": "\(listener.aeTitle)", "port": "\(listener.port)",
                                                 "routes": "\(configuration.routes.count)"])
         var services: [any Service] = [ReceiverService(server: server, logger: logger), tracker, sending]
+        if let executor {
+            let interrupted = try store.requeueInterruptedJobs(maximumAttempts: 3, now: Date())
+            if interrupted.requeued + interrupted.failed > 0 {
+                logger.warning("jobs interrupted by the last stop", metadata: ["requeued": "\(interrupted.requeued)",
+                                                                               "failed": "\(interrupted.failed)"])
+            }
+            let runner = JobRunner(store: store, configuration: configuration, executor: executor, logger: logger,
+                                   metrics: metrics)
+            services.append(PeriodicService(name: "jobs", interval: .milliseconds(500), logger: logger) {
+                try await runner.runQueued()
+            })
+        }
         if configuration.http.port != 0 {
             let configuration = self.configuration
             let api = HTTPAPI(store: store, metrics: metrics) { Readiness.check(configuration, store: store) }

@@ -187,3 +187,105 @@ extension NodeStore {
         }
     }
 }
+
+// MARK: - Jobs
+
+extension NodeStore {
+    /// Takes the oldest queued job for processing (one transaction): queued → processing,
+    /// attempts + 1. Nil when none is queued.
+    public func claimNextJob(now: Date) throws -> JobRecord? {
+        try database.writer.write { db -> JobRecord? in
+            guard var job = try JobRecord.filter(Column("state") == SubjectState.queued.rawValue)
+                .order(Column("id")).fetchOne(db) else { return nil }
+            job.state = .processing
+            job.attempts += 1
+            job.startedAt = now
+            try job.update(db)
+            try db.execute(sql: "UPDATE series SET state = ? WHERE seriesInstanceUID = ? AND state = ?",
+                           arguments: [SubjectState.processing.rawValue, job.subjectUID, SubjectState.queued.rawValue])
+            return job
+        }
+    }
+
+    /// Records that a job reached `step`, with the files it has produced so far (JSON) and its
+    /// step timings, so that a restart resumes there instead of redoing finished work.
+    public func recordProgress(jobID: Int64, step: JobStep, results: String? = nil, timings: String? = nil) throws {
+        try database.writer.write { db in
+            guard var job = try JobRecord.fetchOne(db, key: jobID) else { return }
+            job.step = step
+            if let results { job.results = results }
+            if let timings { job.timings = timings }
+            try job.update(db)
+        }
+    }
+
+    /// Finishes a job: its outbox entries, the job and its series change in one transaction, so
+    /// a crash leaves either nothing or everything to send.
+    public func completeJob(jobID: Int64, objects: [(path: String, sopInstanceUID: String)], destinations: [String],
+                            timings: String, now: Date) throws {
+        try database.writer.write { db in
+            guard var job = try JobRecord.fetchOne(db, key: jobID) else { return }
+            for object in objects {
+                for destination in destinations {
+                    var entry = OutboxRecord(id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
+                                             destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
+                                             createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
+                                             correlationID: job.correlationID)
+                    try entry.insert(db, onConflict: .ignore)
+                }
+            }
+            job.state = .done
+            job.step = .finished
+            job.finishedAt = now
+            job.timings = timings
+            try job.update(db)
+            try Self.settleSeries(db, job: job, state: .done, reason: nil)
+        }
+    }
+
+    /// Fails a job with a reason (shown in the API and the log); the series fails with it.
+    public func failJob(jobID: Int64, reason: String, now: Date) throws {
+        try database.writer.write { db in
+            guard var job = try JobRecord.fetchOne(db, key: jobID) else { return }
+            job.state = .failed
+            job.reason = reason
+            job.finishedAt = now
+            try job.update(db)
+            try Self.settleSeries(db, job: job, state: .failed, reason: reason)
+        }
+    }
+
+    /// The series follows its job unless a late instance re-opened it meanwhile (then it is
+    /// receiving a newer version and must stay so).
+    private static func settleSeries(_ db: Database, job: JobRecord, state: SubjectState, reason: String?) throws {
+        try db.execute(sql: """
+            UPDATE series SET state = ?, reason = ? WHERE seriesInstanceUID = ? AND version = ? AND state IN (?, ?)
+            """, arguments: [state.rawValue, reason, job.subjectUID, job.version,
+                             SubjectState.processing.rawValue, SubjectState.queued.rawValue])
+    }
+
+    /// After a crash, jobs left `processing` are queued again (they resume at their recorded
+    /// step); one that has already been attempted `maximumAttempts` times fails instead, so a
+    /// series that crashes the node cannot do so forever.
+    @discardableResult
+    public func requeueInterruptedJobs(maximumAttempts: Int, now: Date) throws -> (requeued: Int, failed: Int) {
+        try database.writer.write { db in
+            var requeued = 0, failed = 0
+            for var job in try JobRecord.filter(Column("state") == SubjectState.processing.rawValue).fetchAll(db) {
+                if job.attempts >= maximumAttempts {
+                    job.state = .failed
+                    job.reason = "interrupted \(job.attempts) times (the node stopped or crashed while processing)"
+                    job.finishedAt = now
+                    try job.update(db)
+                    try Self.settleSeries(db, job: job, state: .failed, reason: job.reason)
+                    failed += 1
+                } else {
+                    job.state = .queued
+                    try job.update(db)
+                    requeued += 1
+                }
+            }
+            return (requeued, failed)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+
+/// What a job produces: files to deliver, each with its SOP Instance UID.
+public struct JobOutput: Sendable {
+    public var objects: [(path: String, sopInstanceUID: String)]
+    /// Seconds per step, for the API and metrics.
+    public var timings: [String: Double]
+
+    public init(objects: [(path: String, sopInstanceUID: String)], timings: [String: Double]) {
+        self.objects = objects
+        self.timings = timings
+    }
+}
+
+/// Runs one job's steps (assemble → preprocess → infer → postprocess → encode). The node's
+/// implementation is the inference pipeline; tests use stand-ins.
+public protocol JobExecutor: Sendable {
+    /// Runs `job` and returns what to send. Throwing fails the job with the error as reason.
+    /// `progress` records each step reached (durably) so a restart can resume.
+    func run(_ job: JobRecord, progress: @Sendable (JobStep) throws -> Void) async throws -> JobOutput
+}
+
+/// Takes queued jobs one at a time (issue 6: bounded concurrency, default 1 — inference uses
+/// both cores and most of the memory) and settles each as done (results enqueued for every
+/// destination of its route, in the same transaction) or failed with a reason.
+public struct JobRunner: Sendable {
+    let store: NodeStore
+    let configuration: NodeConfiguration
+    let executor: any JobExecutor
+    let logger: Logger
+    let metrics: NodeMetrics?
+
+    public init(store: NodeStore, configuration: NodeConfiguration, executor: any JobExecutor, logger: Logger,
+                metrics: NodeMetrics? = nil) {
+        self.store = store
+        self.configuration = configuration
+        self.executor = executor
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// Runs queued jobs until none is left; returns how many ran.
+    @discardableResult
+    public func runQueued() async throws -> Int {
+        var count = 0
+        while let job = try store.claimNextJob(now: Date()) {
+            await run(job)
+            count += 1
+        }
+        return count
+    }
+
+    func run(_ job: JobRecord) async {
+        let id = job.id!
+        var logger = self.logger
+        logger[metadataKey: "correlation_id"] = "\(job.correlationID)"
+        logger[metadataKey: "job"] = "\(id)"
+        logger.info("job started", metadata: ["route": "\(job.route)", "model": "\(job.model)",
+                                              "series_instance_uid": "\(job.subjectUID)", "attempt": "\(job.attempts)"])
+        let started = ContinuousClock.now
+        do {
+            guard let route = configuration.routes.first(where: { $0.name == job.route }) else {
+                throw JobFailure("route '\(job.route)' is no longer configured")
+            }
+            let store = self.store
+            let output = try await executor.run(job) { step in try store.recordProgress(jobID: id, step: step) }
+            if let infer = output.timings["infer"] { metrics?.inferenceSeconds.record(.milliseconds(Int64(infer * 1000))) }
+            try store.completeJob(jobID: id, objects: output.objects, destinations: route.destinations,
+                                  timings: NodeStore.json(output.timings), now: Date())
+            logger.info("job done", metadata: ["objects": "\(output.objects.count)",
+                                               "seconds": "\(Self.seconds(since: started))"])
+        } catch {
+            let reason = "\(error)"
+            logger.error("job failed", metadata: ["reason": "\(reason)"])
+            do {
+                try store.failJob(jobID: id, reason: reason, now: Date())
+            } catch {
+                logger.critical("cannot record job failure", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        let d = ContinuousClock.now - start
+        return String(format: "%.2f", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+    }
+}
+
+/// A job failure whose reason is a plain sentence.
+public struct JobFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
