@@ -44,10 +44,11 @@ public struct NodeServer: Sendable {
                             logger: logger, metrics: metrics)
         let logger = self.logger
         let tracker = PeriodicService(name: "tracker", interval: .milliseconds(500), logger: logger) {
-            for job in try store.closeStableSeries(now: Date()) {
+            let now = Date()
+            for job in try store.closeStableSeries(now: now) + store.closeStableStudies(now: now) {
                 metrics.seriesCompleted.increment()
-                logger.info("series stable, job queued", metadata: [
-                    "correlation_id": "\(job.correlationID)", "series_instance_uid": "\(job.subjectUID)",
+                logger.info("\(job.level) stable, job queued", metadata: [
+                    "correlation_id": "\(job.correlationID)", "\(job.level)_instance_uid": "\(job.subjectUID)",
                     "route": "\(job.route)", "job": "\(job.id ?? 0)", "version": "\(job.version)",
                 ])
             }

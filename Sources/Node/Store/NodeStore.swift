@@ -64,6 +64,9 @@ public final class NodeStore: Sendable {
                 series.quietDeadline = deadlines.quiet
                 series.hardDeadline = deadlines.hard
                 try series.update(db)
+                if let route, route.level == .study {
+                    try Self.touchStudy(db, uid: series.studyInstanceUID, route: route, now: now, correlationID: series.correlationID)
+                }
                 return .stored(series)
             }
             let route = router.route(for: instance.routing)
@@ -85,7 +88,32 @@ public final class NodeStore: Sendable {
                 correlationID: correlationID
             )
             try series.insert(db)
+            if let route, route.level == .study {
+                try Self.touchStudy(db, uid: series.studyInstanceUID, route: route, now: now, correlationID: correlationID)
+            }
             return .stored(series)
+        }
+    }
+
+    /// Creates or updates the study of a study-level route: its quiet deadline moves with every
+    /// instance; a study already processed is re-opened as a new version (node.md §4).
+    static func touchStudy(_ db: Database, uid: String, route: Route, now: Date, correlationID: String) throws {
+        if var study = try StudyRecord.fetchOne(db, key: uid) {
+            study.lastReceivedAt = max(study.lastReceivedAt, now)
+            study.quietDeadline = study.lastReceivedAt.addingTimeInterval(route.quietTime)
+            if study.state != .receiving {
+                study.state = .receiving
+                study.reason = nil
+                study.version += 1
+                study.firstReceivedAt = now
+                study.giveUpDeadline = now.addingTimeInterval(route.giveUpAfter)
+            }
+            try study.update(db)
+        } else {
+            try StudyRecord(studyInstanceUID: uid, route: route.name, state: .receiving, reason: nil, firstReceivedAt: now,
+                            lastReceivedAt: now, quietDeadline: now.addingTimeInterval(route.quietTime),
+                            giveUpDeadline: now.addingTimeInterval(route.giveUpAfter), version: 1,
+                            correlationID: correlationID).insert(db)
         }
     }
 
@@ -201,8 +229,7 @@ extension NodeStore {
             job.attempts += 1
             job.startedAt = now
             try job.update(db)
-            try db.execute(sql: "UPDATE series SET state = ? WHERE seriesInstanceUID = ? AND state = ?",
-                           arguments: [SubjectState.processing.rawValue, job.subjectUID, SubjectState.queued.rawValue])
+            try Self.setSubjectState(db, job: job, to: .processing, reason: nil, from: [.queued])
             return job
         }
     }
@@ -258,10 +285,26 @@ extension NodeStore {
     /// The series follows its job unless a late instance re-opened it meanwhile (then it is
     /// receiving a newer version and must stay so).
     private static func settleSeries(_ db: Database, job: JobRecord, state: SubjectState, reason: String?) throws {
-        try db.execute(sql: """
-            UPDATE series SET state = ?, reason = ? WHERE seriesInstanceUID = ? AND version = ? AND state IN (?, ?)
-            """, arguments: [state.rawValue, reason, job.subjectUID, job.version,
-                             SubjectState.processing.rawValue, SubjectState.queued.rawValue])
+        try setSubjectState(db, job: job, to: state, reason: reason, from: [.processing, .queued])
+    }
+
+    /// Moves a job's subject — its series, or for study-level jobs the study and its input
+    /// series — to `state`, but only from the given states.
+    private static func setSubjectState(_ db: Database, job: JobRecord, to state: SubjectState, reason: String?,
+                                        from: [SubjectState]) throws {
+        let allowed = from.map(\.rawValue)
+        if job.level == "study" {
+            try StudyRecord.filter(Column("studyInstanceUID") == job.subjectUID && Column("version") == job.version
+                                   && allowed.contains(Column("state")))
+                .updateAll(db, Column("state").set(to: state.rawValue), Column("reason").set(to: reason))
+            let inputs = (try? JSONDecoder().decode([String: [String]].self, from: Data(job.inputs.utf8))) ?? [:]
+            try SeriesRecord.filter(inputs.values.flatMap { $0 }.contains(Column("seriesInstanceUID")) && allowed.contains(Column("state")))
+                .updateAll(db, Column("state").set(to: state.rawValue), Column("reason").set(to: reason))
+        } else {
+            try SeriesRecord.filter(Column("seriesInstanceUID") == job.subjectUID && Column("version") == job.version
+                                    && allowed.contains(Column("state")))
+                .updateAll(db, Column("state").set(to: state.rawValue), Column("reason").set(to: reason))
+        }
     }
 
     /// After a crash, jobs left `processing` are queued again (they resume at their recorded
