@@ -2,6 +2,7 @@
 
 #include "dcmtk/dcmdata/dcdict.h"
 #include "dcmtk/dcmdata/dcdicent.h"
+#include "dcmtk/dcmdata/dcuid.h"
 
 extern "C" mn_status mn_tag_keyword(uint32_t tag, char **out, mn_error *err) {
     MN_GUARD(err, {
@@ -24,4 +25,9 @@ extern "C" mn_status mn_tag_for_keyword(const char *keyword, uint32_t *tag, mn_e
         *tag = mn::tagValue(dcmTag);
         return MN_OK;
     })
+}
+
+extern "C" const char *mn_uid_name(const char *uid) {
+    if (!uid) return nullptr;
+    return dcmFindNameOfUID(uid, nullptr);
 }

@@ -413,3 +413,13 @@ extern "C" void mn_scp_free(mn_scp *scp) {
     delete scp->pool;
     delete scp;
 }
+
+extern "C" size_t mn_scp_accepted_transfer_syntaxes(const char *const **list) {
+    if (list) *list = kStorageTransferSyntaxes;
+    return sizeof(kStorageTransferSyntaxes) / sizeof(kStorageTransferSyntaxes[0]);
+}
+
+extern "C" size_t mn_scp_accepted_sop_classes(const char *const **list) {
+    if (list) *list = dcmAllStorageSOPClassUIDs;
+    return static_cast<size_t>(numberOfDcmAllStorageSOPClassUIDs);
+}

@@ -133,3 +133,20 @@ private let storageServerEventCallback: mn_scp_event_callback = { context, event
     let sink = Unmanaged<StorageServerSink>.fromOpaque(context!).takeUnretainedValue()
     sink.report(event!.pointee)
 }
+
+extension StorageServer {
+    /// Transfer syntax UIDs accepted for every storage SOP class, in order of preference.
+    public static var acceptedTransferSyntaxes: [String] {
+        var list: UnsafePointer<UnsafePointer<CChar>?>?
+        let count = mn_scp_accepted_transfer_syntaxes(&list)
+        return (0..<count).compactMap { list?[$0].map { String(cString: $0) } }
+    }
+
+    /// Storage SOP Class UIDs accepted (DCMTK's list of all storage SOP classes), besides
+    /// Verification (C-ECHO).
+    public static var acceptedSOPClasses: [String] {
+        var list: UnsafePointer<UnsafePointer<CChar>?>?
+        let count = mn_scp_accepted_sop_classes(&list)
+        return (0..<count).compactMap { list?[$0].map { String(cString: $0) } }
+    }
+}

@@ -1,7 +1,13 @@
+import CDICOM
 import Foundation
 
 /// DICOM unique identifiers (PS3.5 §9): validation and generation.
 public enum UID {
+    /// DCMTK's name of a well-known UID (e.g. "CTImageStorage"), or nil.
+    public static func name(of uid: String) -> String? {
+        mn_uid_name(uid).map { String(cString: $0) }
+    }
+
     /// True when `text` is a valid UID: 1–64 characters, digits and dots, no empty component, no
     /// leading zero in a multi-digit component. Used before a UID names anything on disk.
     public static func isValid(_ text: String) -> Bool {

@@ -19,6 +19,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
             SamplesCommand.self,
             VolumeCommand.self,
             BenchCommand.self,
+            ConformanceCommand.self,
             GoldenCommand.self,
         ]
     )

@@ -71,6 +71,9 @@ mn_status mn_tag_keyword(uint32_t tag, char **out, mn_error *err);
 /* The tag for a keyword; MN_ERR_ARGUMENT when the dictionary does not know it. */
 mn_status mn_tag_for_keyword(const char *keyword, uint32_t *tag, mn_error *err);
 
+/* DCMTK's name of a well-known UID (SOP class, transfer syntax), or NULL. Borrowed static string. */
+const char *mn_uid_name(const char *uid);
+
 /* ---------------------------------------------------------------------------------------------
  * Data sets
  *
@@ -251,6 +254,11 @@ void mn_scp_stop(mn_scp *scp);
 
 /* Release an SCP that is not running. NULL is accepted. */
 void mn_scp_free(mn_scp *scp);
+
+/* What the storage SCP accepts, for the Conformance Statement and its test: borrowed static
+ * strings (do not free). Returns the count and points *list at the array. */
+size_t mn_scp_accepted_transfer_syntaxes(const char *const **list);
+size_t mn_scp_accepted_sop_classes(const char *const **list);
 
 /* ---------------------------------------------------------------------------------------------
  * Storage SCU (DcmStorageSCU)
