@@ -16,6 +16,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
             DumpCommand.self,
             SamplesCommand.self,
             VolumeCommand.self,
+            EncodeCommand.self,
             BenchCommand.self,
             GoldenCommand.self,
         ]
