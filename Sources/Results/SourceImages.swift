@@ -124,17 +124,20 @@ public struct SourceImages: Sendable {
         var offsets: [SIMD3<Double>] = []
         for (k, slice) in slices.enumerated() {
             let instance = slice.instance
-            func refuse(_ tag: Tag, _ what: String) -> ResultsError {
-                ResultsError(.notSourceGrid, "slice \(k + 1) of \(slices.count): \(what); the volume was resampled or "
-                             + "reoriented and no longer maps to its source instances", tag: tag, series: uid,
+            func refuse(_ tag: Tag, _ what: String,
+                        because: String = "the volume was resampled or reoriented and no longer maps to its source instances")
+                -> ResultsError {
+                ResultsError(.notSourceGrid, "slice \(k + 1) of \(slices.count): \(what); \(because)", tag: tag, series: uid,
                              instance: instance.sopInstanceUID)
             }
             guard let position = slice.frame.position, let orientation = slice.frame.orientation,
                   let spacing = slice.frame.pixelSpacing else {
-                throw refuse(.imagePositionPatient, "the source frame has no plane position, orientation or spacing")
+                throw refuse(.imagePositionPatient, "the source frame has no plane position, orientation or spacing",
+                             because: "a SEG frame cannot be placed on it")
             }
             if let expected = frameOfReferenceUID, let actual = instance.frameOfReferenceUID, expected != actual {
-                throw refuse(.frameOfReferenceUID, "the source is in another Frame of Reference")
+                throw refuse(.frameOfReferenceUID, "the source instance is in another Frame of Reference than the volume",
+                             because: "the SEG would not share the source's patient coordinates")
             }
             // Checked before Rows and Columns: a tilt-corrected grid also grows in-plane, and the
             // tilt is what a person needs to hear about.
@@ -152,7 +155,8 @@ public struct SourceImages: Sendable {
             // Slice spacing may vary within assembly's gap tolerance; half a slice still names
             // the one source slice that voxel plane was decoded from.
             guard abs(along) < g.spacing.z / 2 else {
-                throw refuse(.imagePositionPatient, "the source slice lies \(along.rounded4) mm along the normal from slice \(k + 1)")
+                throw refuse(.imagePositionPatient, "the source slice lies \(along.rounded4) mm along the normal from the "
+                             + "volume's slice")
             }
             offsets.append(offset - normal * along)
             frames.append(SourceFrame(sopClassUID: slice.reference.sopClassUID, sopInstanceUID: slice.reference.sopInstanceUID,
@@ -161,8 +165,9 @@ public struct SourceImages: Sendable {
         // In-plane offsets that change from slice to slice are a sheared slice track: gantry
         // tilt corrected by resampling each slice (PS3.3 C.8.2.1.1.2 Gantry/Detector Tilt).
         if let k = offsets.indices.first(where: { maxAbs(offsets[$0] - offsets[0]) > positionTolerance }) {
-            throw ResultsError(.gantryTilt, "source slice \(k + 1) of \(offsets.count) is \(length(offsets[k] - offsets[0]).rounded4) mm "
-                               + "off the volume's slice axis: the volume was corrected for gantry tilt and its voxels no "
+            let distance = length(offsets[k] - offsets[0]).rounded4
+            throw ResultsError(.gantryTilt, "source slice \(k + 1) of \(offsets.count) is \(distance) mm off the volume's "
+                               + "slice axis: the volume was corrected for gantry tilt and its voxels no "
                                + "longer lie on the source pixels", tag: .gantryDetectorTilt, series: uid,
                                instance: slices[k].instance.sopInstanceUID)
         }
@@ -172,10 +177,11 @@ public struct SourceImages: Sendable {
                                series: uid, instance: slices[0].instance.sopInstanceUID)
         }
         for (k, slice) in slices.enumerated() {
-            for (tag, source, volume) in [(Tag.rows, slice.instance.pixel.rows, g.size.y),
-                                          (Tag.columns, slice.instance.pixel.columns, g.size.x)] where source != volume {
-                throw ResultsError(.notSourceGrid, "slice \(k + 1): the volume has \(volume) where the source has \(source): "
-                                   + "the volume was cropped, padded or resampled", tag: tag, series: uid,
+            for (tag, name, source, volume) in [(Tag.rows, "rows", slice.instance.pixel.rows, g.size.y),
+                                                (Tag.columns, "columns", slice.instance.pixel.columns, g.size.x)]
+            where source != volume {
+                throw ResultsError(.notSourceGrid, "slice \(k + 1): the volume has \(volume) \(name) where the source has "
+                                   + "\(source): the volume was cropped, padded or resampled", tag: tag, series: uid,
                                    instance: slice.instance.sopInstanceUID)
             }
         }

@@ -67,6 +67,19 @@ import Volume
         }
     }
 
+    @Test func refusesCroppedVolume() throws {
+        // The last 8 columns cut off: every slice origin still matches, the matrix does not.
+        let source = try GeneratedSource(.axialCT)
+        var geometry = source.volume.geometry
+        geometry.size.x -= 8
+        #expect {
+            try SourceImages(geometry: geometry, sources: source.volume.sources, series: source.series)
+        } throws: { error in
+            let error = error as? ResultsError
+            return error?.code == .notSourceGrid && error?.tag == .columns && error?.message.contains("40 columns") == true
+        }
+    }
+
     @Test func refusesGantryTiltCorrectedVolume() throws {
         var generator = SourceKind.axialCT.generator
         generator.gantryTiltDegrees = 12
