@@ -41,6 +41,7 @@ public struct ResultEncoder: Sendable {
     ///   versions get higher Series Numbers.
     /// - Throws: `.manifest` (not a segmentation model, or a label the SEG cannot carry),
     ///   `.gridMismatch` (labels not on `source`'s grid), `.unknownLabelValue`, `.encoding`.
+    ///   When it throws, no SEG is left behind without its SR.
     public func encodeSegmentation(_ labels: LabelMap, source: SourceImages, version: Int = 1,
                                    into directory: String) throws(ResultsError) -> EncodedResult {
         try requireTask(.segmentation)
@@ -73,6 +74,9 @@ public struct ResultEncoder: Sendable {
             SegmentVolume(segmentNumber: segment.number, label: segment.label, voxelCount: count,
                           cubicMillimetres: Double(count) * voxelVolume)
         }
+        // The SEG alone is no result: without its report the outbox would send half of it.
+        var finished = false
+        defer { if !finished { try? FileManager.default.removeItem(atPath: seg.path) } }
         let report: MeasurementReport
         do throws(DICOMError) {
             let volumes = try zip(mapping.segments, segments).map { segment, measured throws(DICOMError) in
@@ -86,6 +90,7 @@ public struct ResultEncoder: Sendable {
             throw ResultsError(error, writing: "the volume report")
         }
         let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, into: directory)
+        finished = true
         let segObject = EncodedObject(kind: .segmentation, path: seg.path, sopClassUID: seg.sopClassUID,
                                       sopInstanceUID: seg.sopInstanceUID, seriesInstanceUID: seg.seriesInstanceUID,
                                       seriesNumber: numbers.segmentation)

@@ -80,12 +80,22 @@ public struct SegmentMapping: Sendable {
     ///
     /// - Throws: `.unknownLabelValue` naming the first value that has no label in the manifest.
     public func pixels(of labels: LabelMap) throws(ResultsError) -> (pixels: SegmentationPixels, voxelCounts: [Int]) {
+        // The SEG writer takes 8-bit maps when they suffice (one byte per voxel of a 512² × 300 CT).
+        if segments.count <= 255 {
+            let (numbers, counts) = try numbered(labels, as: UInt8.self)
+            return (.labels(numbers), counts)
+        }
+        let (numbers, counts) = try numbered(labels, as: UInt16.self)
+        return (.labels16(numbers), counts)
+    }
+
+    private func numbered<T: FixedWidthInteger>(_ labels: LabelMap, as type: T.Type) throws(ResultsError) -> ([T], [Int]) {
         // A lookup table over every possible value: 0 background, -1 unknown.
         var table = [Int32](repeating: -1, count: 65536)
         table[0] = 0
         for (value, number) in numberOfValue { table[value] = Int32(number) }
         var counts = [Int](repeating: 0, count: segments.count + 1)
-        var numbers = [UInt16](repeating: 0, count: labels.values.count)
+        var numbers = [T](repeating: 0, count: labels.values.count)
         for (index, value) in labels.values.enumerated() {
             let number = table[Int(value)]
             guard number >= 0 else {
@@ -95,12 +105,10 @@ public struct SegmentMapping: Sendable {
                 throw ResultsError(.unknownLabelValue, "label value \(value) has no label in the model's manifest "
                                    + "(labels[].value: \(known)); first found at voxel \(voxel)", field: "labels[].value")
             }
-            numbers[index] = UInt16(number)
+            numbers[index] = T(number)
             counts[Int(number)] += 1
         }
-        let voxelCounts = Array(counts.dropFirst())
-        if segments.count <= 255 { return (.labels(numbers.map { UInt8($0) }), voxelCounts) }
-        return (.labels16(numbers), voxelCounts)
+        return (numbers, Array(counts.dropFirst()))
     }
 
     /// The manifest's algorithm as SEG/SR algorithm identification (PS3.3 C.8.20.2,
