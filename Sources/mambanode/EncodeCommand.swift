@@ -48,16 +48,9 @@ struct EncodeCommand: ParsableCommand {
                           + String(format: "%.3f mL", segment.millilitres))
                 }
             }
-        } catch let error as ResultsError {
-            printError("mambanode encode: \(error)")
-            throw ExitCode(1)
-        } catch let error as VolumeError {
-            printError("mambanode encode: \(error)")
-            throw ExitCode(1)
-        } catch let error as ModelPackageError {
-            printError("mambanode encode: \(error)")
-            throw ExitCode(1)
-        } catch let error as DICOMError {
+        } catch {
+            // ResultsError, VolumeError, ModelPackageError and DICOMError all name the field,
+            // tag or series and carry no patient data.
             printError("mambanode encode: \(error)")
             throw ExitCode(1)
         }
