@@ -36,6 +36,9 @@ enum SourceKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
             g.multiFrame = true
             g.fileOrder = .reversed
         case .reversedSlices:
+            // Columns run anterior-ward, so the slice normal (row × column) points to the feet:
+            // slice k + 1 lies below slice k. Files are also named in reverse.
+            g.columnDirection = SIMD3(0, -1, 0)
             g.fileOrder = .reversed
         }
         return g
