@@ -77,6 +77,20 @@ import Volume
         }
     }
 
+    @Test func leavesNoSEGWhenTheReportFails() throws {
+        let source = try GeneratedSource(.axialCT)
+        let images = try SourceImages(volume: source.volume, series: source.series)
+        // The SEG copies patient and study from the first file only; the report's image library
+        // reads every file, so a file gone in between fails the report after the SEG is written.
+        try FileManager.default.removeItem(atPath: source.written.files[1])
+        let out = source.directory.file("out")
+        #expect {
+            try encoder(Manifests.segmentation())
+                .encodeSegmentation(LabelMap(source.labelVolume(), on: images.geometry), source: images, into: out)
+        } throws: { ($0 as? ResultsError)?.code == .encoding }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out) == [])
+    }
+
     @Test func classificationReportReadsBack() throws {
         let source = try GeneratedSource(.axialCT)
         let images = try SourceImages(volume: source.volume, series: source.series)
