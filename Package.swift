@@ -63,6 +63,10 @@ let package = Package(
         // Model packages (node.md §7): model.json, weights, model card. Plain values, no DICOM.
         .target(name: "ModelPackage"),
 
+        // Results (node.md §8): model outputs on a source Volume grid → SEG and TID 1500 SR,
+        // driven by the model package's labels, landmarks and classification.
+        .target(name: "Results", dependencies: ["DICOM", "Volume", "ModelPackage"]),
+
         // The node: configuration, durable state, tracker, router, jobs, outbox, sender, HTTP.
         .target(
             name: "Node",
@@ -80,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "mambanode",
             dependencies: [
-                "DICOM", "Volume", "NNMamba", "ModelPackage", "SampleGenerator", "Node",
+                "DICOM", "Volume", "NNMamba", "ModelPackage", "Results", "SampleGenerator", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,6 +97,7 @@ let package = Package(
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
         .testTarget(name: "VolumeTests", dependencies: ["Volume", "TestSupport"]),
         .testTarget(name: "ModelPackageTests", dependencies: ["ModelPackage", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
         // HTTP is tested live on loopback: HummingbirdTesting would pull AsyncHTTPClient and BoringSSL into CI.
         .testTarget(name: "NodeTests", dependencies: [
             "Node", "TestSupport",

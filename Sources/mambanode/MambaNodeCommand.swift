@@ -18,6 +18,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
             DumpCommand.self,
             SamplesCommand.self,
             VolumeCommand.self,
+            EncodeCommand.self,
             BenchCommand.self,
             ConformanceCommand.self,
             GoldenCommand.self,
