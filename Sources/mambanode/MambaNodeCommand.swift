@@ -18,6 +18,8 @@ struct MambaNodeCommand: AsyncParsableCommand {
             VolumeCommand.self,
             BenchCommand.self,
             GoldenCommand.self,
+            InferCommand.self,
+            ModelsCommand.self,
         ]
     )
 
