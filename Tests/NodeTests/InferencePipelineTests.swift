@@ -173,6 +173,44 @@ import Volume
         #expect(result.record.padded == grid)
     }
 
+    /// MR z-score over non-zero voxels after a crop and a spline resampling: the background stays
+    /// exactly 0 (the mask is resampled nearest, so ringing cannot leak) and the masked voxels
+    /// have mean 0 and standard deviation 1.
+    @Test func zScoreOverNonZeroVoxelsKeepsTheBackgroundZero() throws {
+        let grid = Geometry(size: SIMD3(24, 22, 20), spacing: SIMD3(1, 1, 1.2), origin: .zero, direction: .identity)
+        let centre = InferenceFixtures.centre(grid)
+        let brain = InferenceFixtures.volume(grid) { p in
+            let d = p - centre
+            return (d * d).sum() <= 49 ? Float(300 + 40 * sin(p.x) + 25 * cos(0.7 * p.y + p.z)) : 0
+        }
+        let json = TestModelPackage.manifest(task: "segmentation", architecture: "nnMambaSeg", inChannels: 1, channels: 16,
+                                             blocks: 2, outputs: 2, normalization: ["kind": "zscore", "nonzero_mask": true],
+                                             targetSpacing: [0.8, 0.9, 1.1], patchSize: [16, 16, 16])
+        var options = InferencePipeline.Options()
+        options.cropToNonZero = true
+        let pipeline = InferencePipeline(manifest: try InferenceFixtures.manifest(json), network: IdentityNetwork(),
+                                         options: options)
+        let prepared = try pipeline.prepare([brain])
+        let record = prepared.record
+        #expect(record.crop?.lower == SIMD3(5, 4, 4) && record.crop?.upper == SIMD3(19, 18, 16))
+        // 0 beyond the sphere's surface, non-zero inside; statistics over the non-zero voxels.
+        let r = record.resampled
+        var masked: [Double] = []
+        for k in 0..<r.size.z { for j in 0..<r.size.y { for i in 0..<r.size.x {
+            let p = r.patientPoint(ofIndex: SIMD3(Double(i), Double(j), Double(k)))
+            let distance = ((p - centre) * (p - centre)).sum().squareRoot()
+            let t = record.padded.continuousIndex(ofPatientPoint: p)
+            let value = prepared.tensor[record.padded.offset(Int(t.x.rounded()), Int(t.y.rounded()), Int(t.z.rounded()))]
+            if distance > 7.8 { #expect(value == 0, "background \(value) at \(distance) mm") }
+            if distance < 6.2 { #expect(value != 0, "foreground 0 at \(distance) mm") }
+            if value != 0 { masked.append(Double(value)) }
+        } } }
+        let mean = masked.reduce(0, +) / Double(masked.count)
+        let std = (masked.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(masked.count)).squareRoot()
+        #expect(abs(mean) < 1e-4 && abs(std - 1) < 1e-4, "mean \(mean) std \(std)")
+        #expect(prepared.tensor.values.filter { $0 != 0 }.count == masked.count, "non-zero values in the padding")
+    }
+
     @Test func inputsOnDifferentGridsAreRejectedNamingTheInput() throws {
         let (_, volumes) = try InferenceFixtures.goldenSegmentationInput()
         var shifted = volumes
