@@ -30,9 +30,13 @@ public struct LoadedNetwork: Sendable {
     ///
     /// A weight file that does not match the declared network throws `.loading` naming the key
     /// (missing, unexpected, mis-shaped; the engine's loader finds these); a configuration the
-    /// engine refuses names the manifest field `network`.
+    /// engine or the pipeline cannot use names the manifest field (`network`, `network.outputs`).
     public init(package: ModelPackage) throws(InferenceError) {
         let declared = package.manifest.network
+        if package.manifest.task == .classification && !(1...2).contains(declared.outputs) {
+            throw InferenceError(.loading, field: "network.outputs",
+                                 "classification reads one logit (sigmoid) or two (softmax), not \(declared.outputs)")
+        }
         do {
             let weights = try Weights(path: package.weightsPath)
             switch declared.architecture {

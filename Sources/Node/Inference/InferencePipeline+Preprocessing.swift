@@ -24,8 +24,8 @@ extension InferencePipeline {
             try normalisedTensor(volumes, mask: mask)
         }
         let padding = networkPadding(Array(normalised.shape[2...]))
-        let tensor = clock.measure(.padding) { padding.before == [0, 0, 0] && padding.after == [0, 0, 0]
-            ? normalised : padding.pad(normalised) }
+        let unpadded = padding.before == [0, 0, 0] && padding.after == [0, 0, 0]
+        let tensor = clock.measure(.padding) { unpadded ? normalised : padding.pad(normalised) }
         let record = PreprocessingRecord(
             source: source, canonical: canonical, crop: crop, cropped: cropped, resampled: resampled,
             padding: padding, padded: PreprocessingRecord.paddedGrid(resampled, padding))
