@@ -58,6 +58,25 @@ import Volume
                                               .network, .postprocessing])
     }
 
+    /// The same voxels on a grid whose axes are permuted and flipped (i → −z, j → +x, k → −y):
+    /// the network sees the identical tensor and the labels come back permuted, exactly.
+    @Test func reorientationOnlyPermutesTheLabelsExactly() throws {
+        let (_, volumes) = try InferenceFixtures.goldenSegmentationInput()
+        let g = volumes[0].geometry
+        let permuted = Geometry(size: SIMD3(g.size.z, g.size.x, g.size.y), spacing: g.spacing,
+                                origin: g.patientPoint(ofIndex: SIMD3(0, Double(g.size.y - 1), Double(g.size.z - 1))),
+                                direction: Matrix3(columns: SIMD3(0, 0, -1), SIMD3(1, 0, 0), SIMD3(0, -1, 0)))
+        #expect(permuted.canonical == g)
+        let dir = TemporaryDirectory("model")
+        let pipeline = try InferencePipeline(package: ModelPackage(
+            directory: TestModelPackage.goldenSegmentation().write(to: dir.path)))
+        guard case .segmentation(let canonical) = try pipeline.run(volumes).output,
+              case .segmentation(let labels) = try pipeline.run(volumes.map { $0.resampled(to: permuted, interpolation: .nearest) }).output
+        else { Issue.record("not a segmentation"); return }
+        #expect(labels.geometry == permuted)
+        #expect(labels.voxels == canonical.resampled(to: permuted, interpolation: .nearest).voxels)
+    }
+
     /// Voxels where `labels` differ from the argmax of `scores` ([1, K, D, H, W]), counted where
     /// the top two scores differ by more than `margin`.
     static func agreement(_ labels: [Float], _ scores: Tensor, margin: Float) -> (considered: Int, disagreeing: Int) {

@@ -16,6 +16,12 @@ extension InferencePipeline {
         if record.resampled == record.source {
             // Nothing moved: the tensor's voxels are the source voxels.
             labels = argmaxChannels(probabilities).map(Float.init)
+        } else if record.resampled == record.canonical {
+            // Only reoriented: canonical and source share their voxel centres, so the labels are
+            // permuted back exactly (interpolating at coinciding centres could break exact ties
+            // differently from the argmax).
+            let canonical = Volume(geometry: record.canonical, voxels: argmaxChannels(probabilities).map(Float.init))
+            labels = canonical.resampled(to: record.source, interpolation: .nearest).voxels
         } else {
             let count = record.source.voxelCount
             var best = [Float](repeating: -.infinity, count: count)
