@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "DICOM",
+                "DICOM", "Volume", "NNMamba", "ModelPackage",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,7 +92,7 @@ let package = Package(
         // Generated sample series (phantoms with exact ground truth) for tests, demo and benchmarks.
         .target(name: "SampleGenerator", dependencies: ["DICOM"], path: "Samples/Generator"),
 
-        .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator", "NNMamba"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
         .testTarget(name: "VolumeTests", dependencies: ["Volume", "TestSupport"]),

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void set_error(char *error, size_t size, const char *message, const char *path) {
     if (error && size > 0) snprintf(error, size, "%s: %s", path ? path : "", message);
@@ -50,13 +49,15 @@ int mn_nifti_write(const char *path, const mn_nifti_header *header, const void *
         return -1;
     }
     // nifti_image_write reports failures only on stderr, so success is judged by the file it
-    // leaves: removed first, then expected to hold at least the header and every voxel.
+    // leaves: removed first, then read back. (Its size says nothing for .gz: a uniform label map
+    // compresses to less than the 348-byte header.)
     remove(nim->fname);
     nim->data = (void *)data;
     nifti_image_write(nim);
     nim->data = NULL;  // the caller's buffer
-    struct stat st;
-    int failed = stat(nim->fname, &st) != 0 || st.st_size < 348;
+    nifti_image *back = nifti_image_read(nim->fname, 0);
+    int failed = !back || back->nx != nim->nx || back->ny != nim->ny || back->nz != nim->nz;
+    if (back) nifti_image_free(back);
     nifti_image_free(nim);
     if (failed) {
         set_error(error, error_size, "niftilib could not write the file", path);

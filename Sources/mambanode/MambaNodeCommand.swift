@@ -22,6 +22,8 @@ struct MambaNodeCommand: AsyncParsableCommand {
             BenchCommand.self,
             ConformanceCommand.self,
             GoldenCommand.self,
+            InferCommand.self,
+            ModelsCommand.self,
         ]
     )
 

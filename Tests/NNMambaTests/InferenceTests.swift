@@ -63,6 +63,18 @@ import Testing
         #expect(y.maxAbsDifference(ref) < 1e-5)
     }
 
+    @Test(arguments: [[], [0, 2]])
+    func slidingWindowWithoutSoftmaxAveragesRawScores(_ mirror: [Int]) {
+        // Landmark heat-maps: the same pointwise network, aggregated without a softmax, must come
+        // back as its raw output (Gaussian weights and flips cancel for a pointwise network).
+        let x = randomTensor([1, 1, 20, 13, 9], seed: 52)
+        let net: (Tensor) -> Tensor = { t in
+            Tensor(shape: [1, 2] + Array(t.shape[2...])) { i in t[i % t.voxelCount] * Float(i / t.voxelCount + 1) }
+        }
+        let y = SlidingWindow(patch: [8, 8, 16], mirrorAxes: mirror).predict(x, softmax: false, network: net)
+        #expect(y.maxAbsDifference(net(x)) < 1e-5)
+    }
+
     @Test func mirroringAveragesFlippedPredictions() {
         // A network that reports the W coordinate: mirroring over W averages w and W−1−w.
         let x = Tensor(zeros: [1, 1, 1, 1, 4])

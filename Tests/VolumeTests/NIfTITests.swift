@@ -19,6 +19,14 @@ import TestSupport
         for c in 0..<3 { #expect(maxAbs(back.geometry.direction[column: c] - g.direction[column: c]) < 1e-6) }
     }
 
+    /// A uniform label map compresses to fewer bytes than the NIfTI header; that is no failure.
+    @Test func writesAnAllZeroLabelMapCompressed() throws {
+        let dir = TemporaryDirectory()
+        let empty = Volume(geometry: VolumeResamplingTests.oblique)
+        try NIfTI.write(empty, to: dir.file("empty.nii.gz"))
+        #expect(try NIfTI.read(contentsOf: dir.file("empty.nii.gz")).voxels == empty.voxels)
+    }
+
     @Test func writesRASAsNiftiRequires() throws {
         // LPS origin (10, 20, 30) is RAS (−10, −20, 30); an LPS +x axis is RAS −x.
         let g = Geometry(size: SIMD3(2, 3, 4), spacing: SIMD3(1, 2, 3), origin: SIMD3(10, 20, 30), direction: .identity)

@@ -46,7 +46,10 @@ public struct SlidingWindow: Sendable {
 
     /// x: [1, C, D, H, W] (any size; padded to the patch where smaller) -> class probabilities
     /// [1, K, D, H, W]. `network` maps [1, C, pD, pH, pW] to [1, K, pD, pH, pW] scores.
-    public func predict(_ x: Tensor, network: (Tensor) -> Tensor) -> Tensor {
+    ///
+    /// With `softmax` false the raw scores are averaged instead (landmark heat-maps, whose
+    /// channels are not competing classes: a softmax across them would move each channel's peak).
+    public func predict(_ x: Tensor, softmax: Bool = true, network: (Tensor) -> Tensor) -> Tensor {
         precondition(x.rank == 5 && x.shape[0] == 1, "sliding window expects [1, C, D, H, W], got \(x.shape)")
         let padding = Padding(from: Array(x.shape[2...]), to: zip(x.shape[2...], patch).map { max($0, $1) })
         let image = padding.pad(x)
@@ -58,7 +61,7 @@ public struct SlidingWindow: Sendable {
         var weightSum = [Float](repeating: 0, count: iv)
         for z0 in starts[0] { for y0 in starts[1] { for x0 in starts[2] {
             let window = extract(image, at: [z0, y0, x0])
-            let probs = mirroredProbabilities(window, network: network)
+            let probs = mirroredProbabilities(window, softmax: softmax, network: network)
             let k = probs.shape[1]
             if sum == nil { sum = Tensor(zeros: [1, k] + size) }
             let acc = sum!
@@ -74,13 +77,14 @@ public struct SlidingWindow: Sendable {
         return padding.crop(acc)
     }
 
-    /// Softmax probabilities averaged over every flip combination of `mirrorAxes`.
-    private func mirroredProbabilities(_ window: Tensor, network: (Tensor) -> Tensor) -> Tensor {
+    /// Softmax probabilities (or raw scores) averaged over every flip combination of `mirrorAxes`.
+    private func mirroredProbabilities(_ window: Tensor, softmax: Bool, network: (Tensor) -> Tensor) -> Tensor {
         var total: Tensor? = nil
         let combos = 1 << mirrorAxes.count
         for mask in 0..<combos {
             let axes = mirrorAxes.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
-            let probs = softmaxChannels(flip(network(flip(window, axes)), axes))
+            let scores = flip(network(flip(window, axes)), axes)
+            let probs = softmax ? softmaxChannels(scores) : scores
             if let t = total { t.addInPlace(probs) } else { total = probs }
         }
         let t = total!

@@ -1,0 +1,96 @@
+import Foundation
+import ModelPackage
+import NNMamba
+import Volume
+
+extension InferencePipeline {
+    /// Class probabilities on the resampled grid -> label map on the source grid (node.md §6):
+    /// each class's probability is resampled linearly straight onto the source voxels (undoing
+    /// resampling, crop and reorientation in one mapping through patient space), then argmax,
+    /// ties to the lowest class. Source voxels outside a crop are background.
+    ///
+    /// probabilities: [1, K, D, H, W] on `record.resampled` -> labels on `record.source`.
+    func labelMap(_ probabilities: Tensor, record: PreprocessingRecord, like input: Volume) -> Volume {
+        let k = probabilities.shape[1]
+        var labels: [Float]
+        if record.resampled == record.source {
+            // Nothing moved: the tensor's voxels are the source voxels.
+            labels = argmaxChannels(probabilities).map(Float.init)
+        } else if record.resampled == record.canonical {
+            // Only reoriented: canonical and source share their voxel centres, so the labels are
+            // permuted back exactly (interpolating at coinciding centres could break exact ties
+            // differently from the argmax).
+            let canonical = Volume(geometry: record.canonical, voxels: argmaxChannels(probabilities).map(Float.init))
+            labels = canonical.resampled(to: record.source, interpolation: .nearest).voxels
+        } else {
+            let count = record.source.voxelCount
+            var best = [Float](repeating: -.infinity, count: count)
+            labels = [Float](repeating: 0, count: count)
+            for c in 0..<k {
+                let channel = Volume(geometry: record.resampled, voxels: Array(
+                    UnsafeBufferPointer(start: probabilities.channel(0, c), count: probabilities.voxelCount)))
+                // Outside the resampled field of view (only with a crop) the class is background.
+                let back = channel.edgePadded().resampled(to: record.source, interpolation: .linear, fill: c == 0 ? 1 : 0)
+                for i in 0..<count where back.voxels[i] > best[i] {
+                    best[i] = back.voxels[i]
+                    labels[i] = Float(c)
+                }
+            }
+            if let crop = record.crop {
+                // The edge padding reaches one resampled voxel beyond the crop; that band is outside
+                // the non-zero box and therefore background.
+                for (i, inside) in cropMask(record, crop).enumerated() where !inside { labels[i] = 0 }
+            }
+        }
+        return Volume(geometry: record.source, voxels: labels, sources: input.sources,
+                      seriesInstanceUID: input.seriesInstanceUID, frameOfReferenceUID: input.frameOfReferenceUID)
+    }
+
+    /// Which source voxels lie inside the crop box: the box drawn on the canonical grid and
+    /// reoriented back (nearest; canonical and source share their voxel centres).
+    func cropMask(_ record: PreprocessingRecord, _ crop: (lower: SIMD3<Int>, upper: SIMD3<Int>)) -> [Bool] {
+        var box = Volume(geometry: record.canonical)
+        for k in crop.lower.z..<crop.upper.z {
+            for j in crop.lower.y..<crop.upper.y {
+                for i in crop.lower.x..<crop.upper.x { box[i, j, k] = 1 }
+            }
+        }
+        return box.resampled(to: record.source, interpolation: .nearest).voxels.map { $0 != 0 }
+    }
+
+    /// Heat-maps on the resampled grid -> each manifest landmark's peak in patient coordinates
+    /// and source voxels. The peak (d, h, w) is index (w, h, d) of `record.resampled`, whose
+    /// geometry already holds every crop, resampling and reorientation.
+    ///
+    /// heatmaps: [1, K, D, H, W] on `record.resampled`.
+    func landmarks(_ heatmaps: Tensor, record: PreprocessingRecord) -> [String: LandmarkPosition] {
+        let decoded = decodeLandmarks(heatmaps, refine: options.refineLandmarks)[0]
+        var found: [String: LandmarkPosition] = [:]
+        for landmark in manifest.landmarks ?? [] {
+            let peak = decoded[landmark.channel]
+            let index = SIMD3(peak.position[2], peak.position[1], peak.position[0])
+            let patient = record.resampled.patientPoint(ofIndex: index)
+            let sourceIndex = record.source.continuousIndex(ofPatientPoint: patient)
+            let voxel = SIMD3(Int(sourceIndex.x.rounded()), Int(sourceIndex.y.rounded()), Int(sourceIndex.z.rounded()))
+            found[landmark.name] = LandmarkPosition(patient: patient, voxel: voxel, index: sourceIndex, peak: peak.peak)
+        }
+        return found
+    }
+
+    /// Logits [1, K] -> probability of the positive class (sigmoid of one logit, or softmax of
+    /// two with class 1 positive) and the decision at the manifest threshold.
+    func classification(_ logits: Tensor) throws(InferenceError) -> InferenceResult.Output {
+        let probability: Double
+        switch logits.count {
+        case 1:
+            probability = Double(BinaryClassification(logit: logits[0]).probability)
+        case 2:
+            probability = 1 / (1 + exp(Double(logits[0]) - Double(logits[1])))
+        default:
+            throw InferenceError(.postprocessing, field: "network.outputs",
+                                 "classification needs one logit (sigmoid) or two (softmax), got \(logits.count)")
+        }
+        let threshold = manifest.classification?.threshold ?? 0.5
+        return .classification(probability: probability, positive: probability >= threshold)
+    }
+}

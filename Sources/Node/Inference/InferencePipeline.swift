@@ -1,0 +1,116 @@
+import Foundation
+import ModelPackage
+import NNMamba
+import Volume
+
+/// Runs a model package on volumes with nnU-Net's recipe (node.md §6; upstream details in
+/// nnmamba-architecture.md §6): the adapter between `Volume` (voxels on a patient-space grid) and
+/// the engine's `Tensor` (NCDHW).
+///
+/// Steps, each timed and each recorded in a `PreprocessingRecord` so it can be undone exactly:
+/// reorient to the canonical axis order → (crop to the non-zero box) → resample to the target
+/// spacing → normalise per channel → pad to a multiple of 16 and at least the patch → network
+/// (sliding window for dense outputs, whole volume for the encoder) → back to the source grid.
+///
+/// ```swift
+/// let pipeline = try InferencePipeline(package: ModelPackage(directory: "models/ct-organs"))
+/// let result = try pipeline.run([ct])
+/// if case .segmentation(let labels) = result.output { try NIfTI.write(labels, to: "labels.nii.gz") }
+/// ```
+///
+/// The weights are loaded once, in `init`; `run` may be called many times, from one thread at a
+/// time per engine call (node.md: the engine runs on a dedicated thread).
+public struct InferencePipeline: Sendable {
+    /// Choices of the recipe that the manifest does not fix.
+    public struct Options: Sendable, Equatable {
+        /// Crop to the bounding box of voxels non-zero in any channel before resampling
+        /// (nnU-Net's first step; useful for skull-stripped MR, a no-op for most CT).
+        public var cropToNonZero = false
+        /// Interpolation of the images onto the target spacing (nnU-Net: third-order spline).
+        public var imageInterpolation: Interpolation = .bspline3
+        /// Sliding-window step as a fraction of the patch.
+        public var stepFraction = 0.5
+        /// Move each landmark from its peak voxel to the centroid of the 3×3×3 neighbourhood.
+        public var refineLandmarks = false
+
+        public init() {}
+    }
+
+    public let manifest: ModelManifest
+    public let network: any InferenceNetwork
+    public let options: Options
+
+    /// Loads and checks the package's network (weights against the declared architecture).
+    public init(package: ModelPackage, options: Options = Options()) throws(InferenceError) {
+        self.init(manifest: package.manifest, network: try LoadedNetwork(package: package).network, options: options)
+    }
+
+    /// A pipeline around any network, e.g. a stand-in that checks the adapter's geometry.
+    public init(manifest: ModelManifest, network: any InferenceNetwork, options: Options = Options()) {
+        self.manifest = manifest
+        self.network = network
+        self.options = options
+    }
+
+    /// The network input and how it was made from the volumes.
+    public struct PreparedInput: Sendable {
+        /// [1, C, D, H, W] on `record.padded`, C = the manifest's inputs in order.
+        public var tensor: Tensor
+        public var record: PreprocessingRecord
+        public var timings: [StepTiming]
+    }
+
+    /// Runs the whole recipe. `inputs` are one volume per manifest input, in manifest order, all
+    /// on the same grid; the result is on that grid.
+    public func run(_ inputs: [Volume]) throws(InferenceError) -> InferenceResult {
+        let prepared = try prepare(inputs)
+        var clock = StepClock(timings: prepared.timings)
+        let record = prepared.record
+        let output: InferenceResult.Output
+        switch manifest.task {
+        case .segmentation:
+            let probabilities = clock.measure(.network) { denseOutput(prepared.tensor, softmax: true) }
+            let labels = clock.measure(.postprocessing) {
+                labelMap(record.padding.crop(probabilities), record: record, like: inputs[0])
+            }
+            output = .segmentation(labels: labels)
+        case .landmarks:
+            let heatmaps = clock.measure(.network) { denseOutput(prepared.tensor, softmax: false) }
+            output = .landmarks(clock.measure(.postprocessing) { landmarks(record.padding.crop(heatmaps), record: record) })
+        case .classification:
+            let logits = clock.measure(.network) { network.forward(prepared.tensor) }
+            output = try clock.measure(.postprocessing) { () throws(InferenceError) -> InferenceResult.Output in
+                try classification(logits)
+            }
+        }
+        return InferenceResult(output: output, record: record, timings: clock.timings)
+    }
+
+    /// Dense networks through the sliding window (step, Gaussian weighting, mirroring per
+    /// manifest): probabilities with `softmax`, averaged raw heat-maps without.
+    ///
+    /// x: [1, C, D, H, W] -> [1, outputs, D, H, W].
+    func denseOutput(_ x: Tensor, softmax: Bool) -> Tensor {
+        let mirror = (manifest.mirrorAxes ?? []).map { $0 - 2 }  // manifest: tensor axes 2…4
+        let window = SlidingWindow(patch: manifest.patchSize, stepFraction: options.stepFraction, mirrorAxes: mirror)
+        let out = window.predict(x, softmax: softmax) { network.forward($0) }
+        // A loaded network is built from the manifest, so only a mis-built stand-in can differ.
+        precondition(out.shape[1] == manifest.network.outputs,
+                     "network gave \(out.shape[1]) channels, the manifest declares \(manifest.network.outputs)")
+        return out
+    }
+}
+
+/// Times the steps of one run, in order.
+struct StepClock {
+    var timings: [StepTiming] = []
+
+    mutating func measure<T, E: Error>(_ step: InferenceError.Step, _ body: () throws(E) -> T) throws(E) -> T {
+        let start = ContinuousClock.now
+        let value = try body()
+        let elapsed = start.duration(to: .now)
+        timings.append(StepTiming(step: step, seconds: Double(elapsed.components.seconds)
+                                  + Double(elapsed.components.attoseconds) * 1e-18))
+        return value
+    }
+}
