@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "DICOM", "Volume", "NNMamba", "ModelPackage",
+                "DICOM", "Volume", "NNMamba", "ModelPackage", "Results",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

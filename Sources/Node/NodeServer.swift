@@ -15,12 +15,23 @@ public struct NodeServer: Sendable {
     /// Runs the jobs; nil leaves queued jobs queued (durably) until a node with an executor runs.
     let executor: (any JobExecutor)?
 
-    public init(configuration: NodeConfiguration, executor: (any JobExecutor)?, logger: Logger = Logger(label: "mambanode")) throws {
+    /// - Parameter makeExecutor: builds the job executor over the node's store; returning nil
+    ///   leaves jobs queued.
+    public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode"),
+                makeExecutor: (NodeStore) throws -> (any JobExecutor)?) throws {
         self.configuration = configuration
-        self.executor = executor
         self.logger = logger
         store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
                           router: Router(routes: configuration.routes))
+        executor = try makeExecutor(store)
+    }
+
+    /// The node with the inference pipeline as executor (what `mambanode serve` runs).
+    public static func withPipeline(configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode")) throws -> NodeServer {
+        try NodeServer(configuration: configuration, logger: logger) { store in
+            try PipelineExecutor(configuration: configuration, store: store,
+                                 encoder: try NodeIdentity.encoderConfiguration(aeTitle: configuration.listener.aeTitle))
+        }
     }
 
     /// Where received instances are kept.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Node
 import DICOM
 import Foundation
 import ModelPackage
@@ -36,7 +37,7 @@ struct EncodeCommand: ParsableCommand {
             let images = try SourceImages(layout: layout, frameOfReferenceUID: stacks.primary.key.frameOfReferenceUID,
                                           series: chosen)
             let labelMap = try LabelMap(NIfTI.read(contentsOf: labels), on: images.geometry)
-            let encoder = try ResultEncoder(manifest: package.manifest, configuration: try Self.encoderConfiguration(deviceUID: deviceUID),
+            let encoder = try ResultEncoder(manifest: package.manifest, configuration: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE", deviceUID: deviceUID),
                                             uids: UIDGenerator())
             let result = try encoder.encodeSegmentation(labelMap, source: images, version: version, into: output)
             for object in result.objects {
@@ -54,18 +55,5 @@ struct EncodeCommand: ParsableCommand {
             printError("mambanode encode: \(error)")
             throw ExitCode(1)
         }
-    }
-
-    /// The node's identity as this one-off command presents it: the host name as device serial
-    /// number, and a Device Observer UID that stays the same on one host (2.25 and a 64-bit
-    /// FNV-1a hash of the host name) unless given.
-    static func encoderConfiguration(deviceUID: String?) throws(DICOMError) -> ResultEncoderConfiguration {
-        let host = String(ProcessInfo.processInfo.hostName.prefix(64))
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in host.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let equipment = try EquipmentIdentity(deviceSerialNumber: host.isEmpty ? "mambanode" : host,
-                                              softwareVersions: "MambaNode")
-        let observer = try DeviceObserver(uid: deviceUID ?? "2.25.\(max(hash, 1))", name: "MAMBANODE")
-        return ResultEncoderConfiguration(equipment: equipment, observer: observer)
     }
 }

@@ -13,6 +13,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
             StatusCommand.self,
             RoutesCommand.self,
             RetryCommand.self,
+            ProcessCommand.self,
             ReceiveCommand.self,
             SendCommand.self,
             DumpCommand.self,

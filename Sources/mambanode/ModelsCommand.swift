@@ -9,7 +9,7 @@ struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "Inspect and check model packages.",
-        subcommands: [ModelsVerifyCommand.self]
+        subcommands: [ModelsVerifyCommand.self, ModelsCreateUntrainedCommand.self]
     )
 }
 

@@ -21,6 +21,6 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         LineLogHandler.bootstrap(configuration.logging)
-        try await NodeServer(configuration: configuration, executor: nil).run()
+        try await NodeServer.withPipeline(configuration: configuration).run()
     }
 }

@@ -1,0 +1,81 @@
+import DICOM
+import Foundation
+import ModelPackage
+import Results
+import Synchronization
+import Volume
+
+/// The node's job executor: the job's input series from the store, the route's model, results
+/// under `<store>/results/job-<id>`. Models are loaded once and kept (weights are read-only).
+/// Inference runs on a thread of its own so the node's async services keep their threads.
+public final class PipelineExecutor: JobExecutor {
+    let configuration: NodeConfiguration
+    let store: NodeStore
+    let encoderConfiguration: ResultEncoderConfiguration
+    let uids: UIDGenerator
+    private let producers = Mutex<[String: ResultProducer]>([:])
+
+    public init(configuration: NodeConfiguration, store: NodeStore, encoder: ResultEncoderConfiguration) throws {
+        self.configuration = configuration
+        self.store = store
+        encoderConfiguration = encoder
+        uids = try UIDGenerator(root: configuration.uidRoot)
+    }
+
+    public var resultsDirectory: String { configuration.storage.directory + "/results" }
+
+    public func run(_ job: JobRecord, progress: @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
+        // The closure is only used during the call; the thread below ends before we return.
+        try await withoutActuallyEscaping(progress) { progress in
+            let box = UncheckedSendable(progress)
+            return try await runOnOwnThread(name: "job-\(job.id ?? 0)") { [self] in
+                try self.runBlocking(job, progress: box.value)
+            }
+        }
+    }
+
+    func runBlocking(_ job: JobRecord, progress: (JobStep) throws -> Void) throws -> JobOutput {
+        let producer = try self.producer(for: job.model)
+        let inputs = (try? JSONDecoder().decode([String: [String]].self, from: Data(job.inputs.utf8))) ?? [:]
+        var series: [Series] = []
+        for (index, input) in producer.package.manifest.inputs.enumerated() {
+            // Series-level jobs have one input under "image"; study-level ones one per channel name.
+            let uid = inputs[input.name]?.first ?? (index == 0 && inputs.count == 1 ? inputs.values.first?.first : nil)
+            guard let uid else {
+                throw JobFailure("no series for input '\(input.name)' of model '\(job.model)' (route channels must be named after the model's inputs)")
+            }
+            let files = try store.instances(ofSeries: uid).map(\.path)
+            guard let found = Series.scan(files: files).first(where: { $0.seriesInstanceUID == uid }) else {
+                throw JobFailure("series \(uid): no readable instance in the store")
+            }
+            series.append(found)
+        }
+        let directory = resultsDirectory + "/job-\(job.id ?? 0)"
+        let produced = try producer.produce(series, version: job.version, into: directory, progress: progress)
+        return JobOutput(objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID) }, timings: produced.timings)
+    }
+
+    func producer(for model: String) throws -> ResultProducer {
+        if let cached = producers.withLock({ $0[model] }) { return cached }
+        guard let directory = configuration.models[model] else { throw JobFailure("model '\(model)' is not configured") }
+        let producer = try ResultProducer(package: try ModelPackage(directory: directory), encoder: encoderConfiguration, uids: uids)
+        producers.withLock { $0[model] = producer }
+        return producer
+    }
+}
+
+/// Runs blocking work on a new thread and resumes the caller with its result.
+func runOnOwnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = name
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}
+
+/// A value used only while a call it was passed to is running (see `PipelineExecutor.run`).
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
