@@ -78,7 +78,8 @@ extern "C" mn_status mn_dataset_pixel_info(const mn_dataset *ds, mn_pixel_info *
             return failTag(err, MN_ERR_BAD_VALUE, DCM_Rows, "image is %u × %u", info->rows, info->columns);
         if (info->samples_per_pixel != 1 && info->samples_per_pixel != 3)
             return failTag(err, MN_ERR_UNSUPPORTED, DCM_SamplesPerPixel, "(0028,0002) Samples per Pixel %u", info->samples_per_pixel);
-        if (info->bits_allocated != 8 && info->bits_allocated != 16 && info->bits_allocated != 32)
+        // Bits Allocated 1 (SEG, PS3.3 C.8.20.2.1) is described here but not decoded below.
+        if (info->bits_allocated != 1 && info->bits_allocated != 8 && info->bits_allocated != 16 && info->bits_allocated != 32)
             return failTag(err, MN_ERR_UNSUPPORTED, DCM_BitsAllocated, "(0028,0100) Bits Allocated %u", info->bits_allocated);
         if (info->bits_stored == 0 || info->bits_stored > info->bits_allocated)
             return failTag(err, MN_ERR_BAD_VALUE, DCM_BitsStored, "(0028,0101) Bits Stored %u with Bits Allocated %u",
@@ -126,6 +127,8 @@ extern "C" mn_status mn_dataset_decode_frame(mn_dataset *ds, uint32_t frame, int
         if (mn_status s = mn_dataset_pixel_info(ds, &info, err)) return s;
         if (frame >= info.number_of_frames)
             return fail(err, MN_ERR_ARGUMENT, "frame %u out of range (%u frames)", frame + 1, info.number_of_frames);
+        if (info.bits_allocated == 1)
+            return failTag(err, MN_ERR_UNSUPPORTED, DCM_BitsAllocated, "(0028,0100) Bits Allocated 1 (bit-packed frames) is not decoded");
         const size_t samples = size_t(info.rows) * info.columns * info.samples_per_pixel;
         if (capacity < samples) return fail(err, MN_ERR_ARGUMENT, "buffer holds %zu samples, frame has %zu", capacity, samples);
         const size_t frameBytes = samples * (info.bits_allocated / 8);
