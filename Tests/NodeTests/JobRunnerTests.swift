@@ -12,7 +12,7 @@ final class FakeExecutor: JobExecutor {
     init(failure: String? = nil) { self.failure = failure }
     let steps = Mutex<[JobStep]>([])
 
-    func run(_ job: JobRecord, progress: @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
+    func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
         for step in [JobStep.assemble, .preprocess, .infer, .postprocess, .encode] {
             try progress(step)
             steps.withLock { $0.append(step) }

@@ -24,13 +24,9 @@ public final class PipelineExecutor: JobExecutor {
 
     public var resultsDirectory: String { configuration.storage.directory + "/results" }
 
-    public func run(_ job: JobRecord, progress: @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
-        // The closure is only used during the call; the thread below ends before we return.
-        try await withoutActuallyEscaping(progress) { progress in
-            let box = UncheckedSendable(progress)
-            return try await runOnOwnThread(name: "job-\(job.id ?? 0)") { [self] in
-                try self.runBlocking(job, progress: box.value)
-            }
+    public func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
+        try await runOnOwnThread(name: "job-\(job.id ?? 0)") { [self] in
+            try self.runBlocking(job, progress: progress)
         }
     }
 
@@ -72,10 +68,4 @@ func runOnOwnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () th
         thread.stackSize = 8 << 20
         thread.start()
     }
-}
-
-/// A value used only while a call it was passed to is running (see `PipelineExecutor.run`).
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -18,7 +18,7 @@ public struct JobOutput: Sendable {
 public protocol JobExecutor: Sendable {
     /// Runs `job` and returns what to send. Throwing fails the job with the error as reason.
     /// `progress` records each step reached (durably) so a restart can resume.
-    func run(_ job: JobRecord, progress: @Sendable (JobStep) throws -> Void) async throws -> JobOutput
+    func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput
 }
 
 /// Takes queued jobs one at a time (issue 6: bounded concurrency, default 1 — inference uses

@@ -1,0 +1,218 @@
+import DICOM
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+@testable import Node
+import SampleGenerator
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole node with the real pipeline: `mambanode serve` (child process), storescu as the
+/// modality, DCMTK storescp as the PACS (issue 6 acceptance).
+@Suite(.serialized) struct NodePipelineTests {
+    struct Setup {
+        let directory: TemporaryDirectory
+        let config: String
+        let nodePort: UInt16
+        let pacsPort: UInt16
+        let httpPort: UInt16
+        let pacs: String
+        var store: NodeStore { NodeStore(database: try! NodeDatabase(path: directory.file("node.sqlite")), router: Router(routes: [])) }
+    }
+
+    /// A node with one CT route to a PACS; `model` is the package folder the route uses.
+    static func setup(model: (TemporaryDirectory) throws -> String, giveUp: String = "1h") throws -> Setup {
+        let dir = TemporaryDirectory("pipeline")
+        let modelPath = try model(dir)
+        let nodePort = FreePort.allocate(), pacsPort = FreePort.allocate(), httpPort = FreePort.allocate()
+        let yaml = """
+            node: { ae_title: MAMBANODE, port: \(nodePort), allowed_calling_aes: [CT01] }
+            storage: { directory: \(dir.path)/store, database: \(dir.path)/node.sqlite, min_free_disk_mb: 1 }
+            http: { port: \(httpPort) }
+            logging: { format: text, level: info }
+            sending: { first_retry: 1s, max_retry: 2s, give_up: \(giveUp), jitter: 0 }
+            destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
+            models: { organs: \(modelPath) }
+            routes:
+              - { name: ct, model: organs, destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: 1s }
+            """
+        try yaml.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
+        return Setup(directory: dir, config: dir.file("node.yaml"), nodePort: nodePort, pacsPort: pacsPort, httpPort: httpPort,
+                     pacs: try dir.subdirectory("pacs"))
+    }
+
+    static func untrainedModel(_ dir: TemporaryDirectory) throws -> String {
+        let path = dir.file("model")
+        let result = try ExternalTool.run(BuiltProducts.mambanode, ["models", "create-untrained", path, "--spacing", "6", "--patch", "32"])
+        guard result.status == 0 else { throw ToolError(result.output) }
+        return path
+    }
+
+    static func startNode(_ s: Setup) async throws -> ChildProcess {
+        let node = try ChildProcess(BuiltProducts.mambanode, ["serve", "--config", s.config], logDirectory: s.directory.path)
+        guard await waitUntil({ FreePort.isListening(s.nodePort) }) else { throw ToolError("serve did not listen: \(node.standardError)") }
+        return node
+    }
+
+    static func startPACS(_ s: Setup) async throws -> ChildProcess {
+        let pacs = try ChildProcess("storescp", ["--aetitle", "PACS", "+xa", "-od", s.pacs, "\(s.pacsPort)"],
+                                    logDirectory: s.directory.path)
+        guard await waitUntil({ FreePort.isListening(s.pacsPort) }) else { throw ToolError("storescp did not listen") }
+        return pacs
+    }
+
+    static func push(_ s: Setup, slices: Int = 16, missingSlice: Bool = false) async throws -> SeriesGenerator.Written {
+        var generator = SeriesGenerator()
+        generator.rows = 48
+        generator.columns = 48
+        generator.slices = slices
+        generator.pixelSpacing = (5, 5)
+        generator.sliceSpacing = 6
+        generator.phantom = .abdomenCT(size: 220)
+        var written = try generator.write(to: s.directory.file("input-\(UUID().uuidString.prefix(6))"))
+        if missingSlice {
+            try FileManager.default.removeItem(atPath: written.files[slices / 2])
+            written.files.remove(at: slices / 2)
+        }
+        let push = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(s.nodePort)"] + written.files)
+        guard push.status == 0 else { throw ToolError(push.errorOutput) }
+        return written
+    }
+
+    static func received(_ s: Setup) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: s.pacs)) ?? []).sorted().map { s.pacs + "/" + $0 }
+    }
+
+    static func http(_ s: Setup, _ path: String) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(s.httpPort)/\(path)")!)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func segAndSRArriveAtThePACSAndValidate() async throws {
+        let s = try Self.setup(model: Self.untrainedModel)
+        let pacs = try await Self.startPACS(s)
+        let node = try await Self.startNode(s)
+        let written = try await Self.push(s)
+        #expect(await waitUntil(seconds: 120) { Self.received(s).count >= 2 }, "results never arrived: \(node.standardError)")
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+
+        let files = Self.received(s)
+        #expect(files.count == 2)
+        var modalities: [String] = []
+        for file in files {
+            let ds = try DataSet.read(contentsOf: file, headerOnly: true)
+            modalities.append(try ds.requiredString(.modality))
+            #expect(try ds.string(.studyInstanceUID) == written.studyInstanceUID)
+            let check = try await runTool("dciodvfy", [file])
+            #expect(!(check.output + check.errorOutput).contains("Error"), "\(file): \(check.errorOutput)")
+        }
+        #expect(modalities.sorted() == ["SEG", "SR"])
+        let job = try #require(try s.store.jobs().first)
+        #expect(job.state == .done)
+        #expect(try s.store.outbox().allSatisfy { $0.state == .sent && $0.lastStatus == "0000" })
+    }
+
+    @Test func pacsOutageIsRetriedUntilDelivered() async throws {
+        let s = try Self.setup(model: Self.untrainedModel)
+        let node = try await Self.startNode(s)
+        _ = try await Self.push(s)
+        // The PACS is down when the results are ready: attempts and backoff show in the API.
+        #expect(await waitUntil(seconds: 120) { ((try? s.store.outbox()) ?? []).contains { $0.attempts >= 2 } })
+        let outbox = try await Self.http(s, "api/outbox")
+        #expect(outbox.contains("\"state\" : \"pending\"") && outbox.contains("\"last_error\""))
+        let metrics = try await Self.http(s, "metrics")
+        #expect(metrics.contains("mambanode_outbox_pending 2"))
+        #expect(metrics.contains("mambanode_sends_total{result=\"failed\"}"))
+        // It comes back: a later attempt delivers.
+        let pacs = try await Self.startPACS(s)
+        #expect(await waitUntil(seconds: 30) { Self.received(s).count >= 2 }, "not delivered after the PACS came back")
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+        #expect(try s.store.outbox().allSatisfy { $0.state == .sent })
+    }
+
+    @Test func refusedResultIsParkedAndRetryParkedResends() async throws {
+        let s = try Self.setup(model: Self.untrainedModel, giveUp: "3s")
+        let node = try await Self.startNode(s)
+        // A PACS that does not know our calling AE title refuses every association.
+        let refusing = try ChildProcess(BuiltProducts.mambanode, ["receive", "--port", "\(s.pacsPort)", "--aet", "PACS",
+                                                                  "--store", try s.directory.subdirectory("other"),
+                                                                  "--allow", "SOMEONE"],
+                                        logDirectory: s.directory.path)
+        #expect(await waitUntil { FreePort.isListening(s.pacsPort) })
+        _ = try await Self.push(s)
+        #expect(await waitUntil(seconds: 120) { ((try? s.store.outbox(state: .parked)) ?? []).count == 2 })
+        #expect(try s.store.outbox().allSatisfy { $0.attempts >= 2 && $0.lastError?.contains("PACS@127.0.0.1") == true })
+        refusing.signal(SIGTERM)
+        _ = await refusing.wait()
+        let pacs = try await Self.startPACS(s)
+        let retry = try await runTool(BuiltProducts.mambanode, ["retry", "--config", s.config, "--parked"])
+        #expect(retry.output.contains("re-queued 2 parked outbox entries"))
+        #expect(await waitUntil(seconds: 30) { Self.received(s).count >= 2 })
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+    }
+
+    @Test func badInputFailsTheJobWithAReasonAndTheNodeKeepsServing() async throws {
+        let s = try Self.setup(model: Self.untrainedModel)
+        let pacs = try await Self.startPACS(s)
+        let node = try await Self.startNode(s)
+        let broken = try await Self.push(s, missingSlice: true)
+        #expect(await waitUntil(seconds: 60) { (try? s.store.series(broken.seriesInstanceUID)?.state) == .failed })
+        let failed = try #require(try s.store.jobs().first)
+        #expect(failed.state == .failed && failed.reason?.isEmpty == false)
+        // The node keeps serving: the next series is processed.
+        _ = try await Self.push(s)
+        #expect(await waitUntil(seconds: 120) { Self.received(s).count >= 2 })
+        let jobs = try await Self.http(s, "api/jobs")
+        #expect(jobs.contains("\"state\" : \"failed\"") && jobs.contains("\"state\" : \"done\""))
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+        #expect(node.standardError.contains("job failed"))
+    }
+
+    @Test func modelThatFailsToLoadFailsTheJob() async throws {
+        let s = try Self.setup(model: { dir in
+            let path = dir.file("broken-model")
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try "{}".write(toFile: path + "/model.json", atomically: true, encoding: .utf8)
+            return path
+        })
+        let node = try await Self.startNode(s)
+        let written = try await Self.push(s)
+        #expect(await waitUntil(seconds: 60) { (try? s.store.series(written.seriesInstanceUID)?.state) == .failed })
+        let job = try #require(try s.store.jobs().first)
+        #expect(job.reason?.contains("format") == true, "\(job.reason ?? "")")
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+    }
+
+    /// Killed while the series waits for its quiet time: after the restart the stored deadline
+    /// still closes it, and it is processed once.
+    @Test func restartWhileWaitingForQuietTimeProcessesOnce() async throws {
+        let s = try Self.setup(model: Self.untrainedModel)
+        let pacs = try await Self.startPACS(s)
+        var node = try await Self.startNode(s)
+        _ = try await Self.push(s)
+        node.signal(SIGKILL)
+        _ = await node.wait()
+        node = try await Self.startNode(s)
+        #expect(await waitUntil(seconds: 120) { Self.received(s).count >= 2 })
+        try await Task.sleep(for: .seconds(2))
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+        #expect(try s.store.jobs().count == 1)
+        #expect(Self.received(s).count == 2, "exactly one copy of each result")
+    }
+}
