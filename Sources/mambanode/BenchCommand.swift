@@ -11,6 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
             BenchEngineCommand.self,
             BenchVolumeCommand.self,
             BenchSegCommand.self,
+            BenchNodeCommand.self,
         ]
     )
 }

@@ -75,7 +75,7 @@ struct BenchIngestCommand: AsyncParsableCommand {
     private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     /// Seconds `storescu` takes to send `files`, split over `associations` parallel processes.
-    private static func push(_ files: [String], port: UInt16, associations: Int) async throws -> Double {
+    static func push(_ files: [String], port: UInt16, associations: Int) async throws -> Double {
         let start = ContinuousClock.now
         let shares = (0..<associations).map { k in stride(from: k, to: files.count, by: associations).map { files[$0] } }
         let senders = try shares.filter { !$0.isEmpty }.map { share in
@@ -89,7 +89,7 @@ struct BenchIngestCommand: AsyncParsableCommand {
         return Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
-    private static func waitForEcho(port: UInt16) async throws {
+    static func waitForEcho(port: UInt16) async throws {
         for _ in 0..<250 {
             if await (try Child("echoscu", ["-aet", "BENCH", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"])).wait() == 0 {
                 return
@@ -98,40 +98,4 @@ struct BenchIngestCommand: AsyncParsableCommand {
         }
         throw ValidationError("receiver on port \(port) did not answer C-ECHO")
     }
-}
-
-/// A child process with TCP_NODELAY=1 (node.md §3) and its output discarded.
-private final class Child: Sendable {
-    private let pid: Int32
-    private let process: UncheckedProcess
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
-        process.arguments = executable.contains("/") ? arguments : [executable] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["TCP_NODELAY"] = "1"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = UncheckedProcess(process)
-        pid = process.processIdentifier
-    }
-
-    func wait() async -> Int32 {
-        while process.value.isRunning { try? await Task.sleep(for: .milliseconds(5)) }
-        return process.value.terminationStatus
-    }
-
-    func kill() {
-        Glibc.kill(pid, SIGKILL)
-        process.value.waitUntilExit()
-    }
-}
-
-/// Process is not Sendable; a Child only reads it (isRunning, status) after starting it.
-private struct UncheckedProcess: @unchecked Sendable {
-    let value: Process
-    init(_ value: Process) { self.value = value }
 }

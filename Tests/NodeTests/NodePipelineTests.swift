@@ -46,9 +46,15 @@ import Glibc
                      pacs: try dir.subdirectory("pacs"))
     }
 
-    static func untrainedModel(_ dir: TemporaryDirectory) throws -> String {
+    static func untrainedModel(_ dir: TemporaryDirectory) throws -> String { try untrainedModel(dir, spacing: 6, patch: 32) }
+
+    /// A slower model (finer spacing, several sliding-window patches), so a kill lands during inference.
+    static func slowUntrainedModel(_ dir: TemporaryDirectory) throws -> String { try untrainedModel(dir, spacing: 2, patch: 64) }
+
+    static func untrainedModel(_ dir: TemporaryDirectory, spacing: Double, patch: Int) throws -> String {
         let path = dir.file("model")
-        let result = try ExternalTool.run(BuiltProducts.mambanode, ["models", "create-untrained", path, "--spacing", "6", "--patch", "32"])
+        let result = try ExternalTool.run(BuiltProducts.mambanode, ["models", "create-untrained", path, "--spacing", "\(spacing)",
+                                                                    "--patch", "\(patch)"])
         guard result.status == 0 else { throw ToolError(result.output) }
         return path
     }
@@ -214,5 +220,51 @@ import Glibc
         await pacs.stop()
         #expect(try s.store.jobs().count == 1)
         #expect(Self.received(s).count == 2, "exactly one copy of each result")
+    }
+
+    /// Killed during inference: the interrupted job is queued again on restart, resumes, and the
+    /// PACS gets one copy of each result.
+    @Test func restartDuringInferenceResumesTheJob() async throws {
+        let s = try Self.setup(model: Self.slowUntrainedModel)
+        let pacs = try await Self.startPACS(s)
+        var node = try await Self.startNode(s)
+        _ = try await Self.push(s)
+        #expect(await waitUntil(seconds: 60, { ((try? s.store.jobs()) ?? []).contains { $0.state == .processing } }))
+        node.signal(SIGKILL)
+        _ = await node.wait()
+        #expect(try s.store.jobs().first?.state == .processing, "the kill did not land during inference")
+        node = try await Self.startNode(s)
+        #expect(await waitUntil(seconds: 120) { Self.received(s).count >= 2 })
+        try await Task.sleep(for: .seconds(2))
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+        let jobs = try s.store.jobs()
+        #expect(jobs.count == 1 && jobs[0].state == .done)
+        #expect(jobs[0].attempts == 2)
+        #expect(Self.received(s).count == 2, "exactly one copy of each result")
+    }
+
+    /// Killed after encoding, before the PACS took the results: the restarted node sends the
+    /// same objects (same SOP Instance UIDs) once the PACS is there.
+    @Test func restartBeforeSendingDeliversTheSameObjectsOnce() async throws {
+        let s = try Self.setup(model: Self.untrainedModel)
+        var node = try await Self.startNode(s)
+        _ = try await Self.push(s)
+        #expect(await waitUntil(seconds: 120) { ((try? s.store.outbox()) ?? []).count == 2 })
+        let queued = Set(try s.store.outbox().map(\.sopInstanceUID))
+        node.signal(SIGKILL)
+        _ = await node.wait()
+        let pacs = try await Self.startPACS(s)
+        node = try await Self.startNode(s)
+        #expect(await waitUntil(seconds: 60) { Self.received(s).count >= 2 })
+        try await Task.sleep(for: .seconds(2))
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+        let arrived = try Set(Self.received(s).map { try DataSet.read(contentsOf: $0, headerOnly: true).requiredString(.sopInstanceUID) })
+        #expect(arrived == queued)
+        #expect(Self.received(s).count == 2)
+        #expect(try s.store.jobs().count == 1)
     }
 }
