@@ -95,7 +95,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
                      done, done - quiet, quiet))
         print("job steps, summed over \(series) jobs (one job at a time):")
         for (step, seconds) in steps.sorted(by: { $0.value > $1.value }) {
-            print(String(format: "  %-16@ %7.2f s", step as NSString, seconds))
+            print("  " + step.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%7.2f s", seconds))
         }
         print(peak.map { String(format: "node peak resident memory: %.0f MiB", $0) } ?? "node peak resident memory: unknown")
     }
