@@ -5,6 +5,7 @@ import FoundationNetworking
 #endif
 @testable import Node
 import SampleGenerator
+import NNMamba
 import Testing
 import TestSupport
 
@@ -266,5 +267,76 @@ import Glibc
         #expect(arrived == queued)
         #expect(Self.received(s).count == 2)
         #expect(try s.store.jobs().count == 1)
+    }
+
+    /// A study-level route with two required series (issue 6 acceptance): the first series
+    /// alone produces nothing; once the second arrives, one job runs with both as its inputs.
+    @Test func studyRouteWaitsForBothSeries() async throws {
+        let dir = TemporaryDirectory("study")
+        var manifest = TestModelPackage.manifest(task: "segmentation", architecture: "nnMambaSeg", inChannels: 2, channels: 16,
+                                                 blocks: 2, outputs: 3, normalization: ["kind": "zscore"],
+                                                 targetSpacing: [6, 6, 6], patchSize: [32, 32, 32])
+        manifest["inputs"] = [["name": "t1", "normalization": ["kind": "zscore"]],
+                              ["name": "flair", "normalization": ["kind": "zscore"]]]
+        let model = try TestModelPackage(manifest: manifest, weights: TestModelPackage.syntheticWeights(
+            NNMambaSeg.Configuration(inChannels: 2, channels: 16, blocks: 2, classes: 3))).write(to: dir.file("model"))
+        let nodePort = FreePort.allocate(), pacsPort = FreePort.allocate()
+        try """
+            node: { ae_title: MAMBANODE, port: \(nodePort), allowed_calling_aes: [MR01] }
+            storage: { directory: \(dir.path)/store, database: \(dir.path)/node.sqlite, min_free_disk_mb: 1 }
+            http: { port: 0 }
+            destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
+            models: { brain: \(model) }
+            routes:
+              - name: brain
+                level: study
+                match: [{ tag: Modality, equals: MR }]
+                channels:
+                  - { name: t1, match: [{ tag: SeriesDescription, equals: T1 }] }
+                  - { name: flair, match: [{ tag: SeriesDescription, equals: FLAIR }] }
+                model: brain
+                destinations: [pacs]
+                quiet_time: 2s
+            """.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
+        let s = Setup(directory: dir, config: dir.file("node.yaml"), nodePort: nodePort, pacsPort: pacsPort, httpPort: 0,
+                      pacs: try dir.subdirectory("pacs"))
+        let pacs = try await Self.startPACS(s)
+        let node = try await Self.startNode(s)
+
+        var generator = SeriesGenerator()
+        generator.modality = .mr
+        generator.signed = false
+        generator.bitsStored = 12
+        generator.rows = 40
+        generator.columns = 40
+        generator.slices = 12
+        generator.pixelSpacing = (5, 5)
+        generator.sliceSpacing = 6
+        generator.phantom = .headMR(size: 180)
+        generator.seriesDescription = "T1"
+        let t1 = try generator.write(to: dir.file("t1"))
+        generator.studyInstanceUID = t1.studyInstanceUID
+        generator.seriesDescription = "FLAIR"
+        generator.seed = 2
+        let flair = try generator.write(to: dir.file("flair"))
+
+        func push(_ files: [String]) async throws {
+            let r = try await runTool("storescu", ["-aet", "MR01", "-aec", "MAMBANODE", "127.0.0.1", "\(nodePort)"] + files)
+            #expect(r.status == 0, "\(r.errorOutput)")
+        }
+        try await push(t1.files)
+        try await Task.sleep(for: .seconds(5))
+        #expect(try s.store.jobs().isEmpty, "no job with one channel missing")
+        #expect(try s.store.series(t1.seriesInstanceUID)?.state == .stable)
+        try await push(flair.files)
+        #expect(await waitUntil(seconds: 120) { Self.received(s).count >= 2 }, "\(node.standardError)")
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+        let jobs = try s.store.jobs()
+        #expect(jobs.count == 1 && jobs[0].level == "study" && jobs[0].state == .done)
+        let inputs = try JSONDecoder().decode([String: [String]].self, from: Data(jobs[0].inputs.utf8))
+        #expect(inputs == ["t1": [t1.seriesInstanceUID], "flair": [flair.seriesInstanceUID]])
+        #expect(try s.store.study(t1.studyInstanceUID)?.state == .done)
     }
 }
