@@ -84,4 +84,17 @@ final class FakeExecutor: JobExecutor {
         let job = try #require(try store.jobs().first)
         #expect(job.state == .failed && job.reason?.contains("interrupted 3 times") == true)
     }
+
+    @Test func jobOfARouteNoLongerConfiguredFailsWithAReason() async throws {
+        let store = try storeWithQueuedJob()
+        // The node restarted with a configuration that no longer has route "ct".
+        let changed = try NodeConfiguration.parse("""
+            destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
+            """)
+        let runner = JobRunner(store: store, configuration: changed, executor: FakeExecutor(), logger: Logger(label: "t"))
+        try await runner.runQueued()
+        let job = try #require(try store.jobs().first)
+        #expect(job.state == .failed && job.reason == "route 'ct' is no longer configured")
+        #expect(try store.outbox().isEmpty)
+    }
 }
