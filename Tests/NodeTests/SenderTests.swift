@@ -71,4 +71,37 @@ actor FakePACS: ResultTransport {
         #expect(try store.outbox(state: .parked).count == 1)
         #expect(try store.outbox().first?.lastStatus == "A700")
     }
+
+    /// A crash mid-send (the PACS stored the objects, the node died before recording it): the
+    /// entries are still pending, and the re-send carries the same files, hence the same SOP
+    /// Instance UIDs, so the PACS keeps one copy of each.
+    @Test func crashAfterDeliveryResendsTheSameObjects() async throws {
+        let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
+        try store.enqueue(objects: [("/r/seg.dcm", "1.1"), ("/r/sr.dcm", "1.2")], destinations: ["pacs"], jobID: nil,
+                          correlationID: "c", now: t0)
+        let pacs = FakePACS()
+        let dying = Sender(store: store, configuration: configuration, transport: DiesAfterDelivery(pacs: pacs),
+                           logger: Logger(label: "test"))
+        let attempt = Task { try await dying.sendDue(now: t0) }
+        for _ in 0..<1000 where await pacs.stored.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await pacs.stored.count == 2)
+        attempt.cancel()  // the process is gone: nothing after the delivery ran
+        #expect(try store.outbox().allSatisfy { $0.state == .pending && $0.attempts == 0 })
+
+        let restarted = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
+        #expect(try await restarted.sendDue(now: t0.addingTimeInterval(5)) == 2)
+        #expect(await pacs.stored == ["/r/seg.dcm", "/r/sr.dcm", "/r/seg.dcm", "/r/sr.dcm"])
+        #expect(try store.outbox().map(\.sopInstanceUID) == ["1.1", "1.2"])
+        #expect(try store.outbox().allSatisfy { $0.state == .sent })
+    }
+}
+
+/// Delivers, then never returns: the sender's process died right after the PACS stored.
+struct DiesAfterDelivery: ResultTransport {
+    let pacs: FakePACS
+    func send(_ paths: [String], to destination: NodeConfiguration.Destination) async -> [TransportOutcome] {
+        _ = await pacs.send(paths, to: destination)
+        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+        return []
+    }
 }
