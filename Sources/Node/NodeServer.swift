@@ -78,9 +78,12 @@ public struct NodeServer: Sendable {
             }
             let runner = JobRunner(store: store, configuration: configuration, executor: executor, logger: logger,
                                    metrics: metrics)
-            services.append(PeriodicService(name: "jobs", interval: .milliseconds(500), logger: logger) {
-                try await runner.runQueued()
-            })
+            // max_concurrent_jobs workers; each claims jobs in its own transaction, so a job runs once.
+            for worker in 0..<configuration.maxConcurrentJobs {
+                services.append(PeriodicService(name: "jobs-\(worker)", interval: .milliseconds(500), logger: logger) {
+                    try await runner.runQueued()
+                })
+            }
         }
         if configuration.http.port != 0 {
             let configuration = self.configuration
