@@ -51,7 +51,11 @@ public final class NodeStore: Sendable {
                 switch series.state {
                 case .receiving, .unrouted:
                     break
-                case .stable, .queued, .processing, .done, .failed:
+                case .stable:
+                    // Complete but not yet processed (waiting for the rest of its study): it is
+                    // simply still arriving.
+                    series.state = .receiving
+                case .queued, .processing, .done, .failed:
                     // A late instance re-opens the series: it will be processed again as a new
                     // result version (node.md §4), never silently dropped.
                     series.state = .receiving
