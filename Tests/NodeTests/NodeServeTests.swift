@@ -73,7 +73,9 @@ import Glibc
         #expect(await child.wait() == 0, "\(child.standardError)")
 
         let series = try #require(try store.series(written.seriesInstanceUID))
-        #expect(series.instanceCount == 12 && series.state == .queued && series.route == "ct")
+        // The series left `receiving` and got its job (what the job then does is the pipeline's
+        // business: this node's model folder does not exist, so it fails with a reason).
+        #expect(series.instanceCount == 12 && series.state != .receiving && series.route == "ct")
         #expect(try store.instances(ofSeries: written.seriesInstanceUID).count == 12)
         let log = child.standardError
         #expect(log.contains("series stable, job queued"))
