@@ -16,9 +16,12 @@ build: bootstrap
 	swift build $(SWIFT_FLAGS)
 
 # One build serves both: the tests are built with the same flags, then run without rebuilding.
+# Then the conformance harness: the node against Orthanc as a site would run it (node.md §9).
 test: bootstrap
 	swift build $(SWIFT_FLAGS) --build-tests
-	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel 2>&1 | tee .build/test.log; \
+	  unit=$${PIPESTATUS[0]}; Conformance/run "$(BIN)"; conformance=$$?; \
+	  exit $$(( unit != 0 || conformance != 0 ))
 
 demo: build
 	Scripts/demo "$(BIN)"
