@@ -99,6 +99,22 @@ extension Volume {
                       frameOfReferenceUID: frameOfReferenceUID)
     }
 
+    /// The value at one patient point (LPS, mm), or nil outside the volume (beyond its first/last
+    /// voxel centres). For point clouds that are not a grid, such as the voxel centres of a
+    /// gantry-tilted series; `.bspline3` needs prefiltered coefficients and is not offered here.
+    ///
+    /// ```swift
+    /// let t1 = try NIfTI.read(contentsOf: "ch2.nii.gz")
+    /// let v = t1.value(atPatientPoint: SIMD3(10, -20, 35))          // trilinear
+    /// ```
+    public func value(atPatientPoint point: SIMD3<Double>, interpolation: Interpolation = .linear) -> Float? {
+        precondition(interpolation != .bspline3, "point sampling supports nearest and linear")
+        let c = geometry.continuousIndex(ofPatientPoint: point)
+        return voxels.withUnsafeBufferPointer { data in
+            interpolation == .nearest ? Sampler.nearest(data, geometry, c) : Sampler.linear(data, geometry, c)
+        }
+    }
+
     /// The volume on `geometry.canonical` (axes permuted and flipped; no value changes).
     public func reoriented() -> Volume {
         let canonical = geometry.canonical
