@@ -90,7 +90,8 @@ let package = Package(
         ),
 
         // Generated sample series (phantoms with exact ground truth) for tests, demo and benchmarks.
-        .target(name: "SampleGenerator", dependencies: ["DICOM"], path: "Samples/Generator"),
+        // Volume: real anatomy (NIfTI templates) is sampled, and label maps are laid on assembled grids.
+        .target(name: "SampleGenerator", dependencies: ["DICOM", "Volume"], path: "Samples/Generator"),
 
         .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator", "NNMamba"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),

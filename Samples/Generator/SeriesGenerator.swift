@@ -35,6 +35,19 @@ public struct SeriesGenerator: Sendable {
     public var uidRoot: String? = nil
     /// Study to add the series to; nil makes a new study.
     public var studyInstanceUID: String?
+    /// Series to add the images to (several generators writing one series, e.g. two orientations
+    /// in one series); nil makes a new series.
+    public var seriesInstanceUID: String?
+    /// Frame of Reference to share with other series of the study (a multi-sequence MR study is
+    /// one frame of reference); nil makes a new one.
+    public var frameOfReferenceUID: String?
+    public var seriesNumber = 1
+    /// Added to every Instance Number, so images of a second generator in the same series do not
+    /// repeat the first one's numbers.
+    public var instanceNumberOffset = 0
+    /// MR acquisition attributes (PS3.3 C.8.3.1) for single-frame MR images; nil writes only
+    /// Echo Numbers and Echo Time, as the original phantoms do.
+    public var mrSequence: MRSequence?
     public var patientName = "Phantom^Generated"
     public var patientID = "PHANTOM001"
 
@@ -135,7 +148,7 @@ public struct SeriesGenerator: Sendable {
         for r in 0..<rows {
             for c in 0..<columns {
                 var value = phantom.sample(point(slice: k, row: r, column: c)).value * echoScale
-                if phantom.noise > 0 { value += (Double(rng.next() % 2001) / 1000 - 1) * phantom.noise }
+                value = phantom.noisy(value, using: &rng)
                 var stored = storedValue(value, slope: slope)
                 // MONOCHROME1: minimum stored value is displayed white (PS3.3 C.7.6.3.1.2).
                 if monochrome1 { stored = range.max + range.min - stored }
@@ -161,8 +174,8 @@ public struct SeriesGenerator: Sendable {
     public func write(to directory: String) throws -> Written {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let uids = try UIDGenerator(root: uidRoot)
-        let ids = Written(studyInstanceUID: studyInstanceUID ?? uids.make(), seriesInstanceUID: uids.make(),
-                          frameOfReferenceUID: uids.make(), files: [])
+        let ids = Written(studyInstanceUID: studyInstanceUID ?? uids.make(), seriesInstanceUID: seriesInstanceUID ?? uids.make(),
+                          frameOfReferenceUID: frameOfReferenceUID ?? uids.make(), files: [])
         if multiFrame { return try writeMultiFrame(to: directory, ids: ids, uids: uids) }
         // (slice, echo) of every image file, in instance-number order.
         var images: [(slice: Int, echo: Int)] = []
@@ -181,13 +194,16 @@ public struct SeriesGenerator: Sendable {
         var written = ids
         for (n, image) in images.enumerated() {
             let ds = try commonDataSet(ids: ids, uids: uids)
-            try ds.set(.imageType, "ORIGINAL\\PRIMARY\\AXIAL")
+            // MR: value 3 is M (magnitude) and value 4 ND (not distortion-corrected), as MR
+            // scanners write them; CT keeps AXIAL (PS3.3 C.8.2.1.1.1).
+            try ds.set(.imageType, mrSequence == nil ? "ORIGINAL\\PRIMARY\\AXIAL" : "ORIGINAL\\PRIMARY\\M\\ND")
             try ds.set(.sopClassUID, modality == .ct ? "1.2.840.10008.5.1.4.1.1.2" : "1.2.840.10008.5.1.4.1.1.4")
-            try ds.set(.instanceNumber, n + 1)
+            try ds.set(.instanceNumber, instanceNumberOffset + n + 1)
             if echoes > 1 || modality == .mr {
                 try ds.set(.echoNumbers, image.echo + 1)
-                try ds.set(.echoTime, Double(10 * (image.echo + 1)))
+                try ds.set(.echoTime, (mrSequence?.echoTime ?? 10) * Double(image.echo + 1))
             }
+            if modality == .mr, let mrSequence { try mrSequence.apply(to: ds, spacingBetweenSlices: sliceSpacing) }
             let p = position(ofSlice: image.slice)
             try setPlane(ds, position: p, row: rowDirection, column: columnDirection)
             try setPixels(ds, storedPixels(slice: image.slice, echo: image.echo), rescale: rescale(ofSlice: image.slice))
@@ -197,7 +213,7 @@ public struct SeriesGenerator: Sendable {
         }
         if includeLocalizer {
             let path = directory + "/" + names[count - 1]
-            try writeLocalizer(to: path, instanceNumber: count, ids: ids, uids: uids)
+            try writeLocalizer(to: path, instanceNumber: instanceNumberOffset + count, ids: ids, uids: uids)
             written.localizerFile = path
         }
         return written
@@ -222,13 +238,15 @@ public struct SeriesGenerator: Sendable {
         try ds.set(.patientSex, "O")
         if modality == .ct { try ds.set(.kvp, 120) }
         try ds.set(.patientPosition, "HFS")
-        try ds.set(.laterality, "")
+        // Laterality is type 2C, required for paired body parts; the MR series declare HEAD,
+        // which is unpaired, so there it must be absent (PS3.3 C.7.3.1).
+        if mrSequence == nil { try ds.set(.laterality, "") }
         try ds.set(.acquisitionNumber, 1)
         if gantryTiltDegrees != 0 { try ds.set(.gantryDetectorTilt, gantryTiltDegrees) }
         try ds.set(.studyInstanceUID, ids.studyInstanceUID)
         try ds.set(.seriesInstanceUID, ids.seriesInstanceUID)
         try ds.set(.studyID, "1")
-        try ds.set(.seriesNumber, 1)
+        try ds.set(.seriesNumber, seriesNumber)
         try ds.set(.frameOfReferenceUID, ids.frameOfReferenceUID)
         try ds.set(.positionReferenceIndicator, "")
         return ds
@@ -300,5 +318,20 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// A uniform double in [0, 1) from the top 53 bits.
+    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    /// A uniform double in `range`.
+    public mutating func uniform(_ range: ClosedRange<Double>) -> Double {
+        range.lowerBound + nextUnit() * (range.upperBound - range.lowerBound)
+    }
+
+    /// A standard normal draw (Box–Muller; one of the pair is discarded so every draw costs the
+    /// same two words and sequences stay aligned whatever the caller does with them).
+    public mutating func nextGaussian() -> Double {
+        let u1 = max(nextUnit(), 0x1p-53), u2 = nextUnit()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }
