@@ -96,6 +96,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator", "NNMamba"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
+        .testTarget(name: "SampleGeneratorTests", dependencies: ["SampleGenerator", "Volume", "Node", "TestSupport"]),
         .testTarget(name: "VolumeTests", dependencies: ["Volume", "TestSupport"]),
         .testTarget(name: "ModelPackageTests", dependencies: ["ModelPackage", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
