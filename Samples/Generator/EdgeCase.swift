@@ -97,6 +97,8 @@ public enum EdgeCase: String, Sendable, CaseIterable {
             g.signed = false
             g.bitsStored = 12
             g.phantom = .headMR(size: 180)
+            // A 2D spin echo's MR Image Module, so the single-frame files pass dciodvfy.
+            g.mrSequence = .t2
         }
         switch self {
         case .axialCT, .reversedOrder, .shuffledFiles, .missingSlice, .duplicatePosition, .singleSlice, .localizer: break

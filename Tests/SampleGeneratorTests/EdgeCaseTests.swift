@@ -14,6 +14,13 @@ import Volume
         let found = try Series.scan(directory: dir.path)
         try #require(found.count == 1, "one series, found \(found.count)")
         #expect(found[0].seriesInstanceUID == written[0].seriesInstanceUID)
+        // The single-frame files are valid CT/MR Image objects (the enhanced ones are the
+        // volume tests' minimal multi-frame encoding and are not checked here).
+        if !edge.generator().multiFrame {
+            let check = try ExternalTool.run("dciodvfy", [written[0].files[0]])
+            let errors = check.output.split(separator: "\n").filter { $0.hasPrefix("Error") }
+            #expect(errors.isEmpty, "\(errors)")
+        }
         switch edge.expectation {
         case .assembles(let warnings):
             let assembly = try found[0].assemble()
