@@ -9,7 +9,11 @@ import TestSupport
 /// An executor that produces one file per job, or fails with a given reason.
 final class FakeExecutor: JobExecutor {
     let failure: String?
-    init(failure: String? = nil) { self.failure = failure }
+    let warnings: [String]
+    init(failure: String? = nil, warnings: [String] = []) {
+        self.failure = failure
+        self.warnings = warnings
+    }
     let steps = Mutex<[JobStep]>([])
 
     func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
@@ -18,7 +22,8 @@ final class FakeExecutor: JobExecutor {
             steps.withLock { $0.append(step) }
         }
         if let failure { throw JobFailure(failure) }
-        return JobOutput(objects: [("/results/\(job.id!)/seg.dcm", "9.9.\(job.id!)")], timings: ["infer": 0.5])
+        return JobOutput(objects: [("/results/\(job.id!)/seg.dcm", "9.9.\(job.id!)")], timings: ["infer": 0.5],
+                         warnings: warnings)
     }
 }
 
@@ -58,6 +63,19 @@ final class FakeExecutor: JobExecutor {
         #expect(try store.outbox().map(\.destination).sorted() == ["archive", "pacs"])
         #expect(try store.outbox().allSatisfy { $0.correlationID == "c1" && $0.sopInstanceUID == "9.9.1" })
         #expect(executor.steps.withLock { $0 } == [.assemble, .preprocess, .infer, .postprocess, .encode])
+    }
+
+    @Test func doneJobWithWarningsShowsThemAsItsReason() async throws {
+        let store = try storeWithQueuedJob()
+        let warning = "image: additionalStacks: 2 stacks; assembled the primary"
+        let runner = JobRunner(store: store, configuration: configuration, executor: FakeExecutor(warnings: [warning, "second"]),
+                               logger: Logger(label: "t"))
+        try await runner.runQueued()
+        let job = try #require(try store.jobs().first)
+        #expect(job.state == .done && job.reason == warning + "; second")
+        #expect(try store.series("1.2.3.1")?.state == .done)
+        #expect(try store.series("1.2.3.1")?.reason == warning + "; second")
+        #expect(try store.outbox().count == 2, "a warning does not hold the results back")
     }
 
     @Test func failedJobCarriesItsReasonAndSendsNothing() async throws {

@@ -48,7 +48,8 @@ public final class PipelineExecutor: JobExecutor {
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
         let produced = try producer.produce(series, version: job.version, into: directory, progress: progress)
-        return JobOutput(objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID) }, timings: produced.timings)
+        return JobOutput(objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID) }, timings: produced.timings,
+                         warnings: produced.warnings)
     }
 
     func producer(for model: String) throws -> ResultProducer {

@@ -6,10 +6,14 @@ public struct JobOutput: Sendable {
     public var objects: [(path: String, sopInstanceUID: String)]
     /// Seconds per step, for the API and metrics.
     public var timings: [String: Double]
+    /// What the job did other than asked, in words (e.g. volume assembly left out a second
+    /// stack): shown as the done job's and series' reason in the API and logged (node.md §5).
+    public var warnings: [String]
 
-    public init(objects: [(path: String, sopInstanceUID: String)], timings: [String: Double]) {
+    public init(objects: [(path: String, sopInstanceUID: String)], timings: [String: Double], warnings: [String] = []) {
         self.objects = objects
         self.timings = timings
+        self.warnings = warnings
     }
 }
 
@@ -66,8 +70,10 @@ public struct JobRunner: Sendable {
             let store = self.store
             let output = try await executor.run(job) { step in try store.recordProgress(jobID: id, step: step) }
             if let infer = output.timings["infer"] { metrics?.inferenceSeconds.record(.milliseconds(Int64(infer * 1000))) }
+            for warning in output.warnings { logger.warning("job warning", metadata: ["warning": "\(warning)"]) }
             try store.completeJob(jobID: id, objects: output.objects, destinations: route.destinations,
-                                  timings: NodeStore.json(output.timings), now: Date())
+                                  timings: NodeStore.json(output.timings),
+                                  note: output.warnings.isEmpty ? nil : output.warnings.joined(separator: "; "), now: Date())
             logger.info("job done", metadata: ["objects": "\(output.objects.count)",
                                                "seconds": "\(Self.seconds(since: started))"])
         } catch {

@@ -252,8 +252,10 @@ extension NodeStore {
 
     /// Finishes a job: its outbox entries, the job and its series change in one transaction, so
     /// a crash leaves either nothing or everything to send.
+    /// `note` (warnings of a job that still produced its results) becomes the job's and its
+    /// subject's reason, so the API shows why e.g. only part of a series was used.
     public func completeJob(jobID: Int64, objects: [(path: String, sopInstanceUID: String)], destinations: [String],
-                            timings: String, now: Date) throws {
+                            timings: String, note: String? = nil, now: Date) throws {
         try database.writer.write { db in
             guard var job = try JobRecord.fetchOne(db, key: jobID) else { return }
             for object in objects {
@@ -269,8 +271,9 @@ extension NodeStore {
             job.step = .finished
             job.finishedAt = now
             job.timings = timings
+            job.reason = note
             try job.update(db)
-            try Self.settleSeries(db, job: job, state: .done, reason: nil)
+            try Self.settleSeries(db, job: job, state: .done, reason: note)
         }
     }
 

@@ -1,0 +1,244 @@
+"""One harness run: Orthanc as the PACS and `mambanode serve` on free loopback ports, every
+sample of the table pushed and followed through the node's API to its outcome, the results
+fetched back from Orthanc and validated."""
+import json
+import os
+import re
+import time
+
+import pydicom
+
+from .peers import Node, Orthanc, free_port, run, wait_for
+from .samples import SAMPLES, Capabilities, Made, Refused, Rejected
+from .validators import Expected, Validator
+
+TERMINAL = ("done", "failed", "unrouted")
+
+
+def slug(name):
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48]
+
+
+class SeriesFiles:
+    """The series a sample's files hold, read back with pydicom (unreadable files are skipped)."""
+
+    def __init__(self, paths):
+        self.series = {}   # uid → {"files": [...], "study": uid, "modality": str}
+        self.patients = set()
+        self.syntaxes = set()
+        for path in paths:
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True)
+                uid, study = str(ds.SeriesInstanceUID), str(ds.StudyInstanceUID)
+                self.syntaxes.add(str(ds.file_meta.TransferSyntaxUID))
+            except Exception:
+                continue
+            entry = self.series.setdefault(uid, {"files": [], "study": study, "modality": str(ds.get("Modality", ""))})
+            entry["files"].append(path)
+            for value in (str(ds.get("PatientName", "")), str(ds.get("PatientID", ""))):
+                if len(value) >= 5:
+                    self.patients.add(value)
+
+
+class Session:
+    def __init__(self, binary, work, report, processes):
+        self.binary, self.work, self.report, self.processes = binary, work, report, processes
+        self.capabilities = Capabilities(binary)
+        self.models = {}
+        self.patients = set()
+
+    # Peers ----------------------------------------------------------------------------------
+
+    def start(self):
+        node_port, http_port = free_port(), free_port()
+        self.orthanc = Orthanc(self.processes, self.work, "ORTHANC",
+                               {"node": ["MAMBANODE", "127.0.0.1", node_port]})
+        self.report.check("Orthanc (the PACS) starts from its JSON configuration", self.orthanc.ready(),
+                          open(self.orthanc.log).read()[-400:] if os.path.exists(self.orthanc.log) else "")
+        # The untrained CT model: real plumbing, labels without meaning (trained models: issue 8).
+        model = f"{self.work}/model-untrained"
+        r = run([self.binary, "models", "create-untrained", model, "--spacing", "6", "--patch", "32"])
+        self.report.check("untrained model package created", r.returncode == 0, r.stderr)
+        self.models["untrained"] = {"path": model, "trained": False}
+        config = f"{self.work}/node.yaml"
+        with open(config, "w") as f:
+            f.write(f"""# Written by Conformance/run: free loopback ports, one route per modality.
+node: {{ ae_title: MAMBANODE, port: {node_port}, allowed_calling_aes: [MODALITY, ORTHANC] }}
+storage: {{ directory: {self.work}/store, database: {self.work}/node.sqlite, min_free_disk_mb: 1 }}
+http: {{ port: {http_port} }}
+logging: {{ format: json, level: info }}
+sending: {{ first_retry: 1s, max_retry: 2s }}
+destinations: [{{ name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: {self.orthanc.dicom_port} }}]
+models: {{ untrained: {model} }}
+routes:
+  - {{ name: ct, model: untrained, destinations: [pacs], match: [{{ tag: Modality, equals: CT }}], quiet_time: 1s }}
+  - {{ name: mr, model: untrained, destinations: [pacs], match: [{{ tag: Modality, equals: MR }}], quiet_time: 1s }}
+""")
+        self.node = Node(self.processes, self.binary, config, f"{self.work}/node.log", node_port, http_port)
+        return self.report.check("node answers C-ECHO from an allowed calling AE", self.node.ready(), self.node.log_tail())
+
+    # Samples --------------------------------------------------------------------------------
+
+    def run_all(self, only=None):
+        for sample in SAMPLES:
+            if only and only.lower() not in sample.name.lower():
+                continue
+            missing = self.capabilities.missing(sample.requires)
+            if missing:
+                self.report.skip(sample.name, f"needs {', '.join(missing)} (not in this checkout yet)")
+                continue
+            started = time.time()
+            if sample.known_defect:
+                self.report.hold()
+            try:
+                self.run_sample(sample)
+            except Exception as error:  # a harness bug or a vanished peer fails this sample, not the run
+                self.report.check(f"{sample.name}: completed without a harness error", False, f"{type(error).__name__}: {error}")
+            if sample.known_defect:
+                held = self.report.release()
+                failed = [(name, detail) for ok, name, detail in held if not ok]
+                if failed:
+                    self.report.skip(sample.name, f"known defect: {sample.known_defect}; first failing check: "
+                                                  f"{failed[0][0]} — {str(failed[0][1])[:200]}")
+                else:
+                    self.report.check(f"{sample.name}: the known defect is gone ({len(held)} checks pass) — "
+                                      "drop its known_defect flag", False)
+            self.report.info(f"{sample.name}: {time.time() - started:.1f} s")
+
+    def run_sample(self, sample):
+        name, folder = sample.name, f"{self.work}/{slug(sample.name)}"
+        try:
+            made = sample.make(self, folder)
+        except Exception as error:
+            self.report.check(f"{name}: generated", False, str(error))
+            return
+        paths = [p for path in made.paths for p in ([path] if os.path.isfile(path) else
+                                                     sorted(os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs))]
+        files = SeriesFiles(paths)
+        self.patients |= files.patients
+        pushed = self.push(sample, made, paths, files)
+        if isinstance(sample.expect, Refused):
+            stored = {s["series_instance_uid"] for s in self.node.api("series")}
+            self.report.check(f"{name}: not stored (storescu cannot send it or the node refuses it)",
+                              not pushed and not (set(files.series) & stored))
+            return
+        if not self.report.check(f"{name}: pushed ({len(paths)} files, {len(files.series)} series, via {sample.via})",
+                                 pushed, self.last_push_error):
+            return
+        for uid, series in files.series.items():
+            label = name if len(files.series) == 1 else f"{name} [{series['modality']} {uid[-8:]}]"
+            # Ground truth belongs to a single-series sample.
+            self.follow(sample, label, uid, series, made if len(files.series) == 1 else Made(made.paths))
+
+    def push(self, sample, made, paths, files):
+        self.last_push_error = ""
+        if sample.via == "orthanc":
+            try:
+                ids = [self.orthanc.rest("/instances", data=open(p, "rb").read(), method="POST")["ID"] for p in paths]
+                self.orthanc.post_json("/modalities/node/store", {"Resources": ids, "Synchronous": True})
+                return True
+            except Exception as error:
+                self.last_push_error = f"Orthanc → node C-STORE: {error}"
+                return False
+        r = self.node.storescu(made.paths, syntax=next(iter(files.syntaxes)) if len(files.syntaxes) == 1 else None)
+        self.last_push_error = (r.stdout + r.stderr)[-400:]
+        return r.returncode == 0
+
+    def outcome(self, uid):
+        """The series' final state and its latest job (None while not final)."""
+        series = next((s for s in self.node.api("series") if s["series_instance_uid"] == uid), None)
+        if series is None or series["state"] not in TERMINAL:
+            return None
+        jobs = [j for j in self.node.api("jobs") if j["subject_uid"] == uid]
+        job = max(jobs, key=lambda j: j["id"]) if jobs else None
+        if series["state"] == "done":
+            entries = [o for o in self.node.api("outbox") if job and o["job_id"] == job["id"]]
+            if not entries or any(o["state"] == "pending" for o in entries):
+                return None
+            return {"series": series, "job": job, "outbox": entries}
+        return {"series": series, "job": job, "outbox": []}
+
+    def follow(self, sample, name, uid, series, made):
+        result = wait_for(lambda: self.outcome(uid), 180)
+        if not self.report.check(f"{name}: the node reaches a final state for the series", result is not None,
+                                 self.node.log_tail(400)):
+            return
+        stored = result["series"]["instance_count"]
+        self.report.check(f"{name}: stored by the node ({stored} of {len(series['files'])} instances)",
+                          stored == len(series["files"]))
+        job, reason = result["job"] or {}, (result["job"] or {}).get("reason") or result["series"].get("reason") or ""
+        expect = sample.expect
+        if isinstance(expect, Rejected):
+            self.report.check(f"{name}: rejected — the job fails with a reason naming the series and '{expect.reason}'",
+                              result["series"]["state"] == "failed" and job.get("state") == "failed"
+                              and expect.reason in reason and uid in reason,
+                              f"state {result['series']['state']}, reason: {reason}")
+            if reason:
+                self.report.info(f"{name}: reason: {reason[:300]}")
+            return
+        if not self.report.check(f"{name}: processed (job done)", job.get("state") == "done",
+                                 f"state {result['series']['state']}, job {job.get('state')}, reason: {reason}"):
+            return
+        if expect.warning:
+            self.report.check(f"{name}: the done job reports '{expect.warning}' as its reason",
+                              expect.warning in reason, f"reason: {reason!r}")
+            self.report.info(f"{name}: reason: {reason[:300]}")
+        self.validate(sample, name, uid, series, made, result)
+
+    def validate(self, sample, name, uid, series, made, result):
+        model = self.models[sample.model]
+        manifest = json.load(open(os.path.join(model["path"], "model.json")))
+        kinds = {"SEG", "SR"} if manifest.get("task", "segmentation") == "segmentation" else {"SR"}
+        folder = f"{self.work}/{slug(name)}-results"
+        os.makedirs(folder, exist_ok=True)
+        uids = [o["sop_instance_uid"] for o in result["outbox"] if o["state"] == "sent"]
+        found = {}
+        def fetched():
+            for sop in uids:
+                if sop not in found:
+                    instance = self.lookup(sop)
+                    if instance:
+                        found[sop] = self.orthanc.download(instance, f"{folder}/{sop}.dcm")
+            return len(found) == len(uids) and uids
+        ok = wait_for(fetched, 60)
+        delivered = sorted(pydicom.dcmread(p, stop_before_pixels=True).Modality for p in found.values())
+        if not self.report.check(f"{name}: {' and '.join(sorted(kinds))} delivered to the PACS and found there",
+                                 ok and set(delivered) == kinds and len(delivered) == len(kinds),
+                                 f"outbox {[(o['state'], o.get('last_error')) for o in result['outbox']]}, in Orthanc: {delivered}"):
+            return
+        # The source series as the node received it: the files sent, in this folder.
+        source_folder = f"{self.work}/{slug(name)}-source"
+        os.makedirs(source_folder, exist_ok=True)
+        for path in series["files"]:
+            target = os.path.join(source_folder, os.path.basename(path))
+            if not os.path.exists(target):
+                os.symlink(os.path.abspath(path), target)
+        expected, error = Expected.compute(self.binary, model["path"], source_folder, uid, folder)
+        self.report.check(f"{name}: the model's own output for the series (mambanode volume + infer)",
+                          expected is not None, error)
+        Validator(self.report, name, series["files"], list(found.values()), expected, made.truth,
+                  sample.dice_min if model["trained"] else None, work=folder).all()
+
+    def lookup(self, sop):
+        hits = self.orthanc.rest("/tools/lookup", data=sop.encode(), method="POST")
+        return next((h["ID"] for h in hits if h["Type"] == "Instance"), None)
+
+    # Node-wide checks -----------------------------------------------------------------------
+
+    def negative_associations(self):
+        self.report.check("unknown calling AE: the association is rejected (C-ECHO fails)", not self.node.echo("INTRUDER"))
+        folder = f"{self.work}/intruder"
+        run([self.binary, "samples", "ct", folder, "--slices", "2", "--size", "16", "--seed", "21"])
+        r = self.node.storescu([folder], calling="INTRUDER")
+        uids = SeriesFiles(sorted(os.path.join(folder, f) for f in os.listdir(folder))).series
+        stored = {s["series_instance_uid"] for s in self.node.api("series")}
+        self.report.check("unknown calling AE: storescu fails and nothing is stored", r.returncode != 0 and not set(uids) & stored,
+                          r.stderr[-300:])
+
+    def node_survived(self):
+        self.report.check("the node is still running and answers C-ECHO after every sample",
+                          self.node.running() and self.node.echo())
+        log = open(self.node.log, errors="replace").read()
+        leaked = sorted(p for p in self.patients if p in log)
+        self.report.check(f"no patient name or ID of the {len(self.patients)} pushed in the node's log", not leaked,
+                          f"{len(leaked)} found")
