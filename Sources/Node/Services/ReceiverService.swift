@@ -30,6 +30,8 @@ public struct ReceiverService: Service {
             logger.info("association accepted", metadata: metadata(a))
         case .associationRejected(let a, let reason):
             logger.warning("association rejected", metadata: metadata(a).merging(["reason": "\(reason)"]) { $1 })
+        case .tlsHandshakeFailed(let a, let reason):
+            logger.warning("TLS handshake failed", metadata: ["peer": "\(a.peer)", "reason": "\(reason)"])
         case .associationReleased(let a):
             logger.info("association released", metadata: metadata(a))
         case .associationAborted(let a, let reason):
