@@ -50,6 +50,8 @@ mn_status statusFor(const OFCondition &cond) {
     if (cond == EC_StreamNotifyClient || cond == EC_InvalidStream || cond == EC_SequEnd || cond == EC_CorruptedData ||
         cond == EC_ItemEnd || cond == EC_PrematureSequDelimitationItem || cond == EC_SequDelimitationItemMissing)
         return MN_ERR_CORRUPT;
+    // A failed TLS handshake reaches us as dcmnet's DUL "TLS error" or as one of dcmtls' own codes.
+    if (cond.module() == OFM_dcmtls || (cond.module() == OFM_dcmnet && cond.code() == DULC_TLSERROR)) return MN_ERR_TLS;
     if (cond.module() == OFM_dcmnet) {
         if (cond == DUL_ASSOCIATIONREJECTED || cond == NET_EC_NoAcceptablePresentationContexts) return MN_ERR_REFUSED;
         if (cond == DUL_READTIMEOUT || cond == DIMSE_NODATAAVAILABLE) return MN_ERR_TIMEOUT;

@@ -4,6 +4,8 @@
 #include "dataset.h"
 
 #include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
@@ -93,10 +95,60 @@ extern "C" mn_status mn_dataset_pixel_info(const mn_dataset *ds, mn_pixel_info *
 
 namespace {
 
+/// GDCM's PixmapReader reads the Image Pixel module with gdcm::Attribute, which asserts (and
+/// Debian's GDCM keeps assertions: the process aborts) when one of these elements is not the
+/// single US value PS3.3 C.7.6.3 defines. Found by Scripts/fuzz dataset (regression input
+/// Tests/Fixtures/fuzz/dataset/crash-gdcm-bits-stored-vr). So such a file never reaches GDCM:
+/// DCMTK has parsed the same file, and an element it sees with another VR or length is refused.
+mn_status checkForGdcm(DcmItem *item, mn_error *err) {
+    static const DcmTagKey kSingleUS[] = {DCM_SamplesPerPixel, DCM_PlanarConfiguration, DCM_Rows, DCM_Columns,
+                                          DCM_BitsAllocated, DCM_BitsStored, DCM_HighBit, DCM_PixelRepresentation};
+    for (const DcmTagKey &key : kSingleUS) {
+        DcmElement *element = nullptr;
+        if (item->findAndGetElement(key, element).bad() || !element) continue;
+        if (element->ident() != EVR_US || element->getLength() != 2)
+            return failTag(err, MN_ERR_CORRUPT, key, "(%04X,%04X) is not a single US value (VR %s, %u bytes)",
+                           key.getGroup(), key.getElement(), DcmVR(element->ident()).getVRName(),
+                           static_cast<unsigned>(element->getLength()));
+    }
+    return MN_OK;
+}
+
+/// DCMTK 3.6.7's RLE decoder trusts the segment offsets of each fragment's header and reads out
+/// of bounds when they point past the fragment (found by Scripts/fuzz dataset, regression input
+/// Tests/Fixtures/fuzz/dataset/crash-dcmtk-rle-offsets). PS3.5 G.5: a 64-byte header of 16
+/// little-endian UL, the segment count (1...15) then its offsets, the first 64, each greater
+/// than the last and inside the fragment. A fragment that breaks this never reaches DCMTK.
+mn_status checkRLEFragments(DcmPixelData *pixelData, E_TransferSyntax xfer, mn_error *err) {
+    const DcmRepresentationParameter *parameter = nullptr;
+    DcmPixelSequence *sequence = nullptr;
+    if (pixelData->getEncapsulatedRepresentation(xfer, parameter, sequence).bad() || !sequence)
+        return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "(7FE0,0010) Pixel Data has no fragments");
+    // Item 0 is the Basic Offset Table.
+    for (unsigned long index = 1; index < sequence->card(); ++index) {
+        DcmPixelItem *fragment = nullptr;
+        Uint8 *bytes = nullptr;
+        if (sequence->getItem(fragment, index).bad() || !fragment || fragment->getUint8Array(bytes).bad()) continue;
+        const Uint32 length = fragment->getLength();
+        auto ul = [bytes](unsigned i) {
+            return Uint32(bytes[4 * i]) | Uint32(bytes[4 * i + 1]) << 8 | Uint32(bytes[4 * i + 2]) << 16 | Uint32(bytes[4 * i + 3]) << 24;
+        };
+        bool valid = bytes && length >= 64;
+        const Uint32 segments = valid ? ul(0) : 0;
+        valid = valid && segments >= 1 && segments <= 15 && ul(1) == 64;
+        for (Uint32 s = 2; valid && s <= segments; ++s) valid = ul(s) > ul(s - 1);
+        if (valid) valid = ul(segments) < length;
+        if (!valid)
+            return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "RLE fragment %lu has an invalid segment header (PS3.5 G.5)", index);
+    }
+    return MN_OK;
+}
+
 /// Decodes the whole file with GDCM once (JPEG 2000) and keeps the native frames on the root.
 mn_status decodeWithGdcm(mn_dataset *ds, const mn_pixel_info &info, mn_error *err) {
     if (ds->root->decoded) return MN_OK;
     if (ds->root->path.empty()) return fail(err, MN_ERR_UNSUPPORTED, "JPEG 2000 decoding needs a file");
+    if (mn_status s = checkForGdcm(ds->root->file.getDataset(), err)) return s;
     gdcm::ImageReader reader;
     reader.SetFileName(ds->root->path.c_str());
     if (!reader.Read()) return fail(err, MN_ERR_CORRUPT, "GDCM cannot read the JPEG 2000 image");
@@ -153,6 +205,8 @@ extern "C" mn_status mn_dataset_decode_frame(mn_dataset *ds, uint32_t frame, int
                 if (!DcmXfer(xfer).isEncapsulated() || xfer == EXS_Unknown)
                     return fail(err, MN_ERR_UNSUPPORTED, "transfer syntax not supported");
             }
+            if (xfer == EXS_RLELossless)
+                if (mn_status s = checkRLEFragments(pixelData, xfer, err)) return s;
             Uint32 frameSize = 0;
             OFCondition cond = pixelData->getUncompressedFrameSize(ds->item, frameSize);
             if (cond.bad()) return failCondition(err, cond, "cannot size frame");

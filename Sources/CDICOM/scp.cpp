@@ -30,6 +30,11 @@ namespace {
 class StoragePool;
 thread_local mn_scp *t_scp = nullptr;
 
+// Process-wide, so that association ids and temporary file names stay unique when a node runs a
+// plain and a TLS listener side by side over one store.
+std::atomic<uint64_t> g_nextAssociationID{1};
+std::atomic<uint64_t> g_nextFileNumber{1};
+
 } // namespace
 
 struct mn_scp {
@@ -39,11 +44,11 @@ struct mn_scp {
     bool acceptAnyCallingAE = false;
     mn_scp_instance_callback onInstance = nullptr;
     mn_scp_event_callback onEvent = nullptr;
+    mn_scp_admission_callback onRequest = nullptr;
     void *context = nullptr;
     StoragePool *pool = nullptr;
-
-    std::atomic<uint64_t> nextAssociationID{1};
-    std::atomic<uint64_t> nextFileNumber{1};
+    // Not owned by DCMTK's configuration (DcmSCPConfig::setTransportLayer); outlives the pool.
+    std::unique_ptr<DcmTransportLayer> tls;
     // Set by mn_scp_stop: workers refuse new associations, the watcher stops the listener.
     std::atomic<bool> draining{false};
     std::mutex stopMutex;
@@ -129,9 +134,12 @@ class StoragePoolBase : public DcmBaseSCPPool {
                 called = trimmed(assoc->params->DULparams.calledAPTitle);
                 peer = assoc->params->DULparams.callingPresentationAddress;
             }
-            owner->emit(MN_SCP_ASSOCIATION_REJECTED, 0, calling, called, peer,
-                        full ? "all association slots busy (local limit exceeded)"
-                             : "no valid association request received");
+            // A failed TLS handshake was reported as such when it happened (mn_scp_run).
+            const bool tlsFailed = !mn::takeTLSFailure().empty();
+            if (full || !tlsFailed)
+                owner->emit(MN_SCP_ASSOCIATION_REJECTED, 0, calling, called, peer,
+                            full ? "all association slots busy (local limit exceeded)"
+                                 : "no valid association request received");
         }
         DcmBaseSCPPool::dropAndDestroyAssociation(assoc);
     }
@@ -148,14 +156,36 @@ class StorageWorker : public DcmThreadSCP {
     void notifyAssociationRequest(const T_ASC_Parameters &params, DcmSCPActionType &action) override {
         // DcmSCP keeps the association private; these are its (non-const) parameters.
         params_ = const_cast<T_ASC_Parameters *>(&params);
-        association_ = scp()->nextAssociationID.fetch_add(1);
+        association_ = g_nextAssociationID.fetch_add(1);
         calling_ = trimmed(params.DULparams.callingAPTitle);
         called_ = trimmed(params.DULparams.calledAPTitle);
         peer_ = params.DULparams.callingPresentationAddress;
         if (scp()->draining.load()) {
             refuseReason_ = "server is shutting down";
+            refuseAs_ = DCMSCP_TOO_MANY_ASSOCIATIONS;
             action = DCMSCP_ACTION_REFUSE_ASSOCIATION;
+            return;
         }
+        if (!scp()->onRequest) return;
+        mn_scp_event request{};
+        request.association_id = association_;
+        request.calling_ae = calling_.c_str();
+        request.called_ae = called_.c_str();
+        request.peer_address = peer_.c_str();
+        request.message = "";
+        char reason[256] = "";
+        const int32_t decision = scp()->onRequest(scp()->context, &request, reason, sizeof(reason));
+        reason[sizeof(reason) - 1] = '\0';
+        switch (decision) {
+        case MN_SCP_ADMIT: return;
+        // DcmSCP refuses with DCMSCP_INTERNAL_ERROR (permanent, no reason); refuseAssociation below
+        // substitutes the reason whose A-ASSOCIATE-RJ fields PS3.8 9.3.4 asks for.
+        case MN_SCP_REFUSE_RESOURCES: refuseAs_ = DCMSCP_TOO_MANY_ASSOCIATIONS; break;
+        case MN_SCP_REFUSE_CALLING_AE: refuseAs_ = DCMSCP_CALLING_AE_TITLE_NOT_RECOGNIZED; break;
+        default: refuseAs_ = DCMSCP_CALLING_HOST_NOT_ALLOWED; break;
+        }
+        refuseReason_ = *reason ? reason : "association refused";
+        action = DCMSCP_ACTION_REFUSE_ASSOCIATION;
     }
 
     OFBool checkCalledAETitleAccepted(const OFString &calledAE) override {
@@ -183,7 +213,10 @@ class StorageWorker : public DcmThreadSCP {
             }
         }
         scp()->emit(MN_SCP_ASSOCIATION_REJECTED, association_, calling_, called_, peer_, why);
-        DcmThreadSCP::refuseAssociation(reason);
+        // DCMTK 3.6.7 maps TOO_MANY_ASSOCIATIONS to rejected-transient / service-provider
+        // (presentation) / local-limit-exceeded and CALLING_HOST_NOT_ALLOWED to rejected-permanent /
+        // service-user / no-reason-given (PS3.8 9.3.4).
+        DcmThreadSCP::refuseAssociation(refuseAs_ == DCMSCP_INTERNAL_ERROR ? reason : refuseAs_);
     }
 
     // DcmSCPConfig's association profiles hold at most 128 presentation contexts, fewer than the
@@ -226,7 +259,7 @@ class StorageWorker : public DcmThreadSCP {
     OFCondition handleStore(T_DIMSE_C_StoreRQ &request, const DcmPresentationContextInfo &presInfo) {
         const T_ASC_PresentationContextID presID = presInfo.presentationContextID;
         const std::string path = scp()->tempDirectory + "/" + std::to_string(association_) + "-" +
-                                 std::to_string(scp()->nextFileNumber.fetch_add(1)) + ".part";
+                                 std::to_string(g_nextFileNumber.fetch_add(1)) + ".part";
         OFCondition cond = receiveSTORERequest(request, presID, path.c_str());
         if (cond.bad()) {
             OFStandard::deleteFile(path.c_str());
@@ -289,6 +322,7 @@ class StorageWorker : public DcmThreadSCP {
     T_ASC_Parameters *params_ = nullptr;
     uint64_t association_ = 0;
     std::string calling_, called_, peer_, refuseReason_;
+    DcmRefuseReasonType refuseAs_ = DCMSCP_INTERNAL_ERROR; // INTERNAL_ERROR: DCMTK's own reason
 };
 
 StorageWorkerBase::StorageWorkerBase(DcmBaseSCPPool &pool) : DcmBaseSCPPool::DcmBaseSCPWorker(pool) {}
@@ -331,6 +365,15 @@ extern "C" mn_status mn_scp_create(const mn_scp_config *config, mn_scp_instance_
         scp->context = context;
         scp->pool = new StoragePool();
         scp->pool->owner = scp;
+        if (config->tls) {
+            mn_status status = MN_OK;
+            scp->tls = mn::makeTLSLayer(*config->tls, true, nullptr, status, err);
+            if (!scp->tls) {
+                mn_scp_free(scp);
+                return status;
+            }
+            scp->pool->getConfig().setTransportLayer(scp->tls.get());
+        }
 
         DcmSCPConfig &cfg = scp->pool->getConfig();
         cfg.setAETitle(scp->aeTitle.c_str());
@@ -384,7 +427,12 @@ extern "C" mn_status mn_scp_run(mn_scp *scp, mn_error *err) {
                 scp->stopSignal.wait_for(lock, std::chrono::milliseconds(100));
             }
         });
+        // DCMTK runs TLS handshakes on this (the listener) thread; report each failure with its reason.
+        mn::onServerHandshakeFailure([scp](const std::string &peer, const std::string &why) {
+            scp->emit(MN_SCP_TLS_FAILED, 0, "", "", peer, why);
+        });
         OFCondition cond = scp->pool->listen();
+        mn::onServerHandshakeFailure(nullptr);
         {
             std::lock_guard<std::mutex> lock(scp->stopMutex);
             scp->running = false;
@@ -397,6 +445,10 @@ extern "C" mn_status mn_scp_run(mn_scp *scp, mn_error *err) {
         }
         return MN_OK;
     })
+}
+
+extern "C" void mn_scp_set_admission(mn_scp *scp, mn_scp_admission_callback on_request) {
+    if (scp) scp->onRequest = on_request;
 }
 
 extern "C" void mn_scp_stop(mn_scp *scp) {

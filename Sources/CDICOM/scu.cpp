@@ -45,6 +45,33 @@ void configure(DcmSCU &scu, const mn_scu_config &config) {
     scu.setProgressNotificationMode(OFFalse);
 }
 
+/// Makes the TLS layer when the configuration asks for TLS; it must outlive the associations.
+mn_status makeLayer(const mn_scu_config &config, std::unique_ptr<DcmTransportLayer> &layer, mn_error *err) {
+    if (!config.tls) return MN_OK;
+    mn_status status = MN_OK;
+    const char *name = config.tls_server_name && *config.tls_server_name ? config.tls_server_name : config.host;
+    layer = mn::makeTLSLayer(*config.tls, false, config.tls->verify_peer ? name : nullptr, status, err);
+    mn::takeTLSFailure(); // forget a failure of an earlier association on this thread
+    return layer ? MN_OK : status;
+}
+
+/// initNetwork, then TLS on the new network when `layer` is set (DcmSCU::useSecureConnection
+/// sets the layer on the network initNetwork makes, so it has to follow it; it is protected,
+/// so SCU is one of our subclasses that publishes it).
+template <typename SCU>
+OFCondition initNetwork(SCU &scu, DcmTransportLayer *layer) {
+    OFCondition cond = scu.initNetwork();
+    if (cond.good() && layer) cond = scu.useSecureConnection(layer);
+    return cond;
+}
+
+/// The association's error, with the TLS handshake's reason when that is what failed.
+mn_status failAssociation(mn_error *err, const OFCondition &cond, const std::string &context) {
+    const std::string tls = mn::takeTLSFailure();
+    if (tls.empty()) return mn::failCondition(err, cond, context.c_str());
+    return mn::fail(err, MN_ERR_TLS, "%s: %s", context.c_str(), tls.substr(tls.find('\t') + 1).c_str());
+}
+
 mn_status checkConfig(const mn_scu_config *config, mn_error *err) {
     if (!config || !config->calling_ae || !config->called_ae || !config->host)
         return mn::fail(err, MN_ERR_ARGUMENT, "SCU configuration lacks AE titles or host");
@@ -57,9 +84,16 @@ std::string peerName(const mn_scu_config &config) {
     return std::string(config.called_ae) + "@" + config.host + ":" + std::to_string(config.port);
 }
 
+/// DcmSCU for C-ECHO, with TLS reachable.
+class EchoSCU : public DcmSCU {
+  public:
+    using DcmSCU::useSecureConnection;
+};
+
 class CollectingSCU : public DcmStorageSCU {
   public:
     explicit CollectingSCU(std::vector<FileOutcome> &outcomes) : outcomes_(outcomes) {}
+    using DcmSCU::useSecureConnection;
 
     /// Index into outcomes of each file in DCMTK's transfer list, in list order.
     std::vector<size_t> queued;
@@ -171,8 +205,20 @@ static mn_status send(const mn_scu_config *config, const char *const *paths, siz
     *result_count = 0;
 
     std::vector<FileOutcome> outcomes(path_count);
+    std::unique_ptr<DcmTransportLayer> tls; // declared first: it must outlive the SCU's association
     CollectingSCU scu(outcomes);
     configure(scu, *config);
+    if (mn_status s = makeLayer(*config, tls, err)) {
+        for (size_t i = 0; i < path_count; ++i) {
+            outcomes[i].path = paths[i] ? paths[i] : "";
+            outcomes[i].decided = true;
+            outcomes[i].error = s;
+            outcomes[i].detail = std::string("not sent: ") + (err ? err->message : "TLS setup failed");
+        }
+        *results = exportResults(outcomes);
+        *result_count = outcomes.size();
+        return s;
+    }
     // Without this DcmSCU refuses to change a data set's transfer syntax for the network.
     scu.setDatasetConversionMode(config->decompression != MN_SCU_DECOMPRESS_NEVER);
     switch (config->decompression) {
@@ -221,7 +267,7 @@ static mn_status send(const mn_scu_config *config, const char *const *paths, siz
     mn_status result = MN_OK;
     OFCondition cond;
     while (!scu.queued.empty() && (cond = scu.addPresentationContexts()).good()) {
-        cond = scu.initNetwork();
+        cond = initNetwork(scu, tls.get());
         if (cond.bad()) break;
         cond = scu.negotiateAssociation();
         if (cond == NET_EC_NoAcceptablePresentationContexts) continue; // try the next batch
@@ -237,8 +283,8 @@ static mn_status send(const mn_scu_config *config, const char *const *paths, siz
     }
     if (cond.bad() && cond != NET_EC_NoPresentationContextsDefined) {
         const std::string context = "association with " + peerName(*config);
-        result = mn::failCondition(err, cond, context.c_str());
-        scu.markRemaining(result, context + ": " + cond.text());
+        result = failAssociation(err, cond, context);
+        scu.markRemaining(result, err ? std::string(err->message) : context + ": " + cond.text());
     } else {
         scu.markRemaining(MN_ERR_NETWORK, "not sent");
     }
@@ -266,16 +312,18 @@ extern "C" void mn_scu_results_free(mn_scu_result *results, size_t count) {
 
 static mn_status echo(const mn_scu_config *config, mn_error *err) {
     if (mn_status s = checkConfig(config, err)) return s;
-    DcmSCU scu;
+    std::unique_ptr<DcmTransportLayer> tls; // declared first: it must outlive the SCU's association
+    EchoSCU scu;
     configure(scu, *config);
+    if (mn_status s = makeLayer(*config, tls, err)) return s;
     OFList<OFString> syntaxes;
     syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
     syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
     scu.addPresentationContext(UID_VerificationSOPClass, syntaxes);
     const std::string context = "C-ECHO with " + peerName(*config);
-    OFCondition cond = scu.initNetwork();
+    OFCondition cond = initNetwork(scu, tls.get());
     if (cond.good()) cond = scu.negotiateAssociation();
-    if (cond.bad()) return mn::failCondition(err, cond, context.c_str());
+    if (cond.bad()) return failAssociation(err, cond, context);
     cond = scu.sendECHORequest(0);
     if (cond.bad()) {
         scu.abortAssociation();

@@ -5,6 +5,7 @@
 #include "dcmtk/config/osconfig.h" /* must come first (DCMTK) */
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/ofstd/ofcond.h"
+#include "dcmtk/dcmnet/dcmlayer.h"
 
 #include "cdicom.h"
 
@@ -12,6 +13,8 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace mn {
@@ -31,6 +34,20 @@ mn_status failCondition(mn_error *err, const OFCondition &cond, const char *cont
 
 /// malloc'd copy of a std::string, for `char **` out parameters (freed with mn_string_free).
 char *dupString(const std::string &s);
+
+/// A dcmtls transport layer for an SCP (`acceptor`) or an SCU (tls.cpp): BCP 195 non-downgrading
+/// profile, certificate and key (key file mode checked), CA bundle, peer verification, and for an
+/// SCU the name the peer's certificate must carry. nullptr with `status` and `err` set on failure.
+std::unique_ptr<DcmTransportLayer> makeTLSLayer(const mn_tls_config &config, bool acceptor, const char *verifyName,
+                                                mn_status &status, mn_error *err);
+
+/// Why the last TLS handshake on this thread failed, as "PEER\tREASON" (PEER may be empty); ""
+/// when none failed since the last call. Clears it.
+std::string takeTLSFailure();
+
+/// Calls `handler(peer, reason)` for every failed server-side handshake on this thread (the SCP's
+/// listener thread, where DCMTK runs them); an empty function removes it.
+void onServerHandshakeFailure(std::function<void(const std::string &, const std::string &)> handler);
 
 inline DcmTagKey tagKey(uint32_t tag) { return DcmTagKey(static_cast<Uint16>(tag >> 16), static_cast<Uint16>(tag & 0xFFFF)); }
 inline uint32_t tagValue(const DcmTagKey &k) { return (uint32_t(k.getGroup()) << 16) | k.getElement(); }

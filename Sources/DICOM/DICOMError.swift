@@ -17,6 +17,9 @@ public struct DICOMError: Error, Sendable, Equatable, CustomStringConvertible {
         case argument = 9
         case `internal` = 10
         case timeout = 11
+        /// TLS: an unusable certificate or key (also a key file others may read), a failed
+        /// handshake, an untrusted peer certificate or one issued for another host.
+        case tls = 12
     }
 
     public var code: Code

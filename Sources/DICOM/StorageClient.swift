@@ -44,6 +44,9 @@ public struct StorageClientConfiguration: Sendable {
     public var acseTimeout: Duration = .seconds(30)
     public var dimseTimeout: Duration = .seconds(60)
     public var maxPDULength: UInt32 = 65_536
+    /// nil: plain TCP. Otherwise TLS (BCP 195, TLS 1.2+); with `verifyPeer` the peer's certificate
+    /// must chain to the trusted CAs and carry the destination's host (or `serverName`).
+    public var tls: TLSConfiguration?
 
     public init(callingAETitle: AETitle) { self.callingAETitle = callingAETitle }
 }
@@ -110,6 +113,10 @@ public struct StorageClient: Sendable {
 
     private static func sendBlocking(_ paths: [String], to destination: Destination,
                                      configuration: StorageClientConfiguration) -> [SendOutcome] {
+        do throws(DICOMError) { try configuration.tls?.checkPrivateKeyFile() } catch {
+            return paths.map { SendOutcome(path: $0, error: DICOMError(error.code, error.message, path: error.path,
+                                                                      peer: destination.description)) }
+        }
         var results: UnsafeMutablePointer<mn_scu_result>?
         var count = 0
         var detail = mn_error()
@@ -149,8 +156,10 @@ public struct StorageClient: Sendable {
     private static func withConfig<R, E: Error>(_ c: StorageClientConfiguration, _ d: Destination,
                                                 _ body: (inout mn_scu_config) throws(E) -> R) throws(E) -> R {
         let calling = strdup(c.callingAETitle.value), called = strdup(d.aeTitle.value), host = strdup(d.host)
-        defer { free(calling); free(called); free(host) }
+        let serverName = c.tls?.serverName.map { strdup($0) } ?? nil
+        defer { free(calling); free(called); free(host); free(serverName) }
         var config = mn_scu_config()
+        config.tls_server_name = UnsafePointer(serverName)
         config.calling_ae = UnsafePointer(calling)
         config.called_ae = UnsafePointer(called)
         config.host = UnsafePointer(host)
@@ -160,7 +169,11 @@ public struct StorageClient: Sendable {
         config.acse_timeout_s = UInt32(clamping: c.acseTimeout.components.seconds)
         config.dimse_timeout_s = UInt32(clamping: c.dimseTimeout.components.seconds)
         config.decompression = c.decompression.rawValue
-        return try body(&config)
+        guard let tls = c.tls else { return try body(&config) }
+        return try tls.withShimConfig { (shim) throws(E) -> R in
+            config.tls = shim
+            return try body(&config)
+        }
     }
 }
 

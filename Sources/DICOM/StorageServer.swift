@@ -27,14 +27,19 @@ public final class StorageServer: Sendable {
     /// - Parameter onInstance: called on a DCMTK thread for every stored instance (duplicates
     ///   included) before the response is sent; throwing makes the response "Refused: Out of
     ///   Resources" (0xA700) so the sender retries. The instance stays in the store.
+    /// - Parameter admit: asked on a DCMTK thread for every association request before the AE
+    ///   title checks (free disk, source address allow-lists); nil admits everyone.
     public init(configuration: StorageServerConfiguration,
-                onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil) throws(DICOMError) {
+                onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil,
+                admit: (@Sendable (AssociationInfo) -> AssociationAdmission)? = nil) throws(DICOMError) {
         NetworkEnvironment.prepare()
+        try configuration.tls?.checkPrivateKeyFile()
         self.configuration = configuration
         store = try InstanceStore(directory: configuration.storeDirectory)
         let (stream, continuation) = AsyncStream.makeStream(of: StorageServerEvent.self)
         events = stream
-        sink = StorageServerSink(store: store, continuation: continuation, onInstance: onInstance)
+        sink = StorageServerSink(store: store, continuation: continuation, limits: .init(configuration),
+                                 admit: admit, onInstance: onInstance)
         handle = try SCPHandle(configuration: configuration, incomingDirectory: store.incomingDirectory, sink: sink)
     }
 
@@ -79,10 +84,15 @@ private final class SCPHandle: @unchecked Sendable {
         let context = Unmanaged.passUnretained(sink).toOpaque()
         var created: OpaquePointer?
         var detail = mn_error()
-        let status = withCStrings(allowed) { list in
+        func withTLS<R>(_ body: (UnsafePointer<mn_tls_config>?) -> R) -> R {
+            guard let tls = c.tls else { return body(nil) }
+            return tls.withShimConfig { body($0) }
+        }
+        let status = withTLS { tls in withCStrings(allowed) { list in
             c.aeTitle.value.withCString { ae in
                 incomingDirectory.withCString { temp in
                     var config = mn_scp_config()
+                    config.tls = tls
                     config.ae_title = ae
                     config.port = c.port
                     config.max_associations = UInt32(clamping: c.maxAssociations)
@@ -97,12 +107,13 @@ private final class SCPHandle: @unchecked Sendable {
                                          context, &created, &detail)
                 }
             }
-        }
+        } }
         if status != MN_OK {
             if detail.code == 0 { detail.code = Int32(status.rawValue) }
             throw DICOMError(detail, peer: "port \(c.port)")
         }
         pointer = created!
+        if sink.hasAdmission { mn_scp_set_admission(pointer, storageServerAdmissionCallback) }
     }
 
     func stop() { mn_scp_stop(pointer) }
@@ -127,6 +138,23 @@ import Darwin
 private let storageServerInstanceCallback: mn_scp_instance_callback = { context, instance in
     let sink = Unmanaged<StorageServerSink>.fromOpaque(context!).takeUnretainedValue()
     return sink.receive(instance!.pointee).rawValue
+}
+
+private let storageServerAdmissionCallback: mn_scp_admission_callback = { context, request, reason, capacity in
+    let sink = Unmanaged<StorageServerSink>.fromOpaque(context!).takeUnretainedValue()
+    let decision = sink.admit(request!.pointee)
+    let (code, text): (mn_scp_admission, String) = switch decision {
+    case .admit: (MN_SCP_ADMIT, "")
+    case .refuseResources(let why): (MN_SCP_REFUSE_RESOURCES, why)
+    case .refuseCallingHost(let why): (MN_SCP_REFUSE_CALLING_HOST, why)
+    case .refuseCallingAE(let why): (MN_SCP_REFUSE_CALLING_AE, why)
+    }
+    if let reason, capacity > 0 {
+        let bytes = Array(text.utf8.prefix(capacity - 1))
+        for (index, byte) in bytes.enumerated() { reason[index] = CChar(bitPattern: byte) }
+        reason[bytes.count] = 0
+    }
+    return Int32(bitPattern: code.rawValue)
 }
 
 private let storageServerEventCallback: mn_scp_event_callback = { context, event in

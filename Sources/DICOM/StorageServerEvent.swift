@@ -28,6 +28,9 @@ public enum StorageServerEvent: Sendable {
     case associationAccepted(AssociationInfo)
     /// PS3.8 A-ASSOCIATE-RJ sent; `reason` says why (unknown calling AE, wrong called AE, busy...).
     case associationRejected(AssociationInfo, reason: String)
+    /// A connection to a TLS listener failed its handshake before any association (no or an
+    /// untrusted client certificate, TLS older than 1.2, plain TCP); only `peer` is known.
+    case tlsHandshakeFailed(AssociationInfo, reason: String)
     case associationReleased(AssociationInfo)
     /// A-ABORT received, or sent by us after a DIMSE error (garbage, a peer that vanished).
     case associationAborted(AssociationInfo, reason: String)

@@ -1,4 +1,5 @@
 import CDICOM
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -7,18 +8,44 @@ import Darwin
 #endif
 
 /// The Swift end of the SCP's callbacks: decides each C-STORE's status (the storage policy) and
-/// forwards events. Called concurrently from DCMTK's worker threads; it holds only immutable
-/// state and a continuation, both safe to share.
+/// forwards events. Called concurrently from DCMTK's worker threads; it holds immutable state, a
+/// continuation and per-association counters behind a mutex, all safe to share.
 final class StorageServerSink: Sendable {
+    /// The per-instance limits of ``StorageServerConfiguration``.
+    struct Limits: Sendable {
+        var maxInstanceBytes: UInt64?
+        var maxInstancesPerAssociation: Int?
+        init(_ c: StorageServerConfiguration) {
+            maxInstanceBytes = c.maxInstanceBytes
+            maxInstancesPerAssociation = c.maxInstancesPerAssociation
+        }
+    }
+
     private let store: InstanceStore
     private let continuation: AsyncStream<StorageServerEvent>.Continuation
+    private let limits: Limits
+    private let admission: (@Sendable (AssociationInfo) -> AssociationAdmission)?
     private let onInstance: (@Sendable (ReceivedInstance) throws -> Void)?
+    /// C-STOREs seen per open association, for `maxInstancesPerAssociation`.
+    private let counts = Mutex<[UInt64: Int]>([:])
 
-    init(store: InstanceStore, continuation: AsyncStream<StorageServerEvent>.Continuation,
+    init(store: InstanceStore, continuation: AsyncStream<StorageServerEvent>.Continuation, limits: Limits,
+         admit: (@Sendable (AssociationInfo) -> AssociationAdmission)?,
          onInstance: (@Sendable (ReceivedInstance) throws -> Void)?) {
         self.store = store
         self.continuation = continuation
+        self.limits = limits
+        self.admission = admit
         self.onInstance = onInstance
+    }
+
+    var hasAdmission: Bool { admission != nil }
+
+    /// The admission decision for an association request (free disk, address allow-lists).
+    func admit(_ raw: mn_scp_event) -> AssociationAdmission {
+        admission?(AssociationInfo(id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
+                                   calledAETitle: String(cString: raw.called_ae),
+                                   peer: String(cString: raw.peer_address))) ?? .admit
     }
 
     func finish() { continuation.finish() }
@@ -31,6 +58,7 @@ final class StorageServerSink: Sendable {
         let temporary = String(cString: raw.temp_path)
         let instance: ReceivedInstance
         do {
+            try checkLimits(raw, temporary: temporary, association: association)
             instance = try accept(raw, temporary: temporary, association: association)
         } catch {
             unlink(temporary) // already gone when the store took it
@@ -56,6 +84,33 @@ final class StorageServerSink: Sendable {
     private struct Refusal: Error {
         var status: DIMSEStatus
         var error: DICOMError
+    }
+
+    /// Refuses an instance beyond the association's count or the size cap with 0xA700 "Refused:
+    /// Out of Resources" (PS3.4 B.2.3): a resource limit of ours, not a fault of the data. DCMTK
+    /// has streamed the data set to disk by now (the C-STORE request does not announce its size),
+    /// so the cap bounds what is kept, and the temporary file goes at once.
+    private func checkLimits(_ raw: mn_scp_instance, temporary: String, association: AssociationInfo) throws(Refusal) {
+        let uid = String(cString: raw.sop_instance_uid)
+        if let cap = limits.maxInstancesPerAssociation {
+            let seen = counts.withLock { counts -> Int in
+                counts[association.id, default: 0] += 1
+                return counts[association.id]!
+            }
+            if seen > cap {
+                throw Refusal(status: .outOfResources, error: DICOMError(
+                    .refused, "C-STORE of \(uid): more than \(cap) instances in one association (limits.max_instances_per_association)",
+                    peer: association.description))
+            }
+        }
+        if let cap = limits.maxInstanceBytes {
+            var info = stat()
+            if stat(temporary, &info) == 0, UInt64(info.st_size) > cap {
+                throw Refusal(status: .outOfResources, error: DICOMError(
+                    .refused, "C-STORE of \(uid): \(info.st_size) bytes exceed the limit of \(cap) (limits.max_instance_mb)",
+                    peer: association.description))
+            }
+        }
     }
 
     /// Checks the instance and commits it to the store.
@@ -106,12 +161,17 @@ final class StorageServerSink: Sendable {
                                           calledAETitle: String(cString: raw.called_ae),
                                           peer: String(cString: raw.peer_address))
         let message = String(cString: raw.message)
-        switch mn_scp_event_kind(rawValue: UInt32(bitPattern: raw.kind)) {
+        let kind = mn_scp_event_kind(rawValue: UInt32(bitPattern: raw.kind))
+        if kind == MN_SCP_ASSOCIATION_RELEASED || kind == MN_SCP_ASSOCIATION_ABORTED {
+            _ = counts.withLock { $0.removeValue(forKey: association.id) }
+        }
+        switch kind {
         case MN_SCP_ASSOCIATION_ACCEPTED: continuation.yield(.associationAccepted(association))
         case MN_SCP_ASSOCIATION_REJECTED: continuation.yield(.associationRejected(association, reason: message))
         case MN_SCP_ASSOCIATION_RELEASED: continuation.yield(.associationReleased(association))
         case MN_SCP_ASSOCIATION_ABORTED: continuation.yield(.associationAborted(association, reason: message))
         case MN_SCP_ECHO: continuation.yield(.echo(association))
+        case MN_SCP_TLS_FAILED: continuation.yield(.tlsHandshakeFailed(association, reason: message))
         default:
             continuation.yield(.error(association, DICOMError(.network, message, peer: association.description)))
         }

@@ -37,22 +37,72 @@ public struct NodeServer: Sendable {
     /// Where received instances are kept.
     public var instanceDirectory: String { configuration.storage.directory + "/instances" }
 
+    /// The storage SCP settings for the plain listener (`tls == nil`) or the TLS one.
+    func serverConfiguration(tls: NodeConfiguration.ListenerTLS?) throws -> StorageServerConfiguration {
+        let listener = configuration.listener
+        var server = StorageServerConfiguration(
+            aeTitle: try AETitle(listener.aeTitle), port: tls?.port ?? listener.port, storeDirectory: instanceDirectory,
+            callingAETitles: listener.acceptAnyCallingAE ? .acceptAny
+                : .allowList(Set(try listener.allowedCallingAETitles.map { title throws(DICOMError) in try AETitle(title) })))
+        server.maxAssociations = listener.maxAssociations
+        server.tls = tls?.tlsConfiguration
+        server.maxInstanceBytes = configuration.limits.maxInstanceBytes
+        server.maxInstancesPerAssociation = configuration.limits.maxInstancesPerAssociation
+        return server
+    }
+
+    /// Asked for every association request (issue 9, items 2 and 4): refused while free disk is
+    /// below `storage.min_free_disk_mb` (transient: the modality retries later) and when the peer's
+    /// address is outside `node.allowed_sources`.
+    static func admission(_ configuration: NodeConfiguration) -> @Sendable (AssociationInfo) -> AssociationAdmission {
+        let directory = configuration.storage.directory
+        let minimum = configuration.storage.minimumFreeBytes
+        let sources = configuration.listener.allowedSources
+        return { association in
+            if let free = Readiness.freeBytes(at: directory), free < minimum {
+                return .refuseResources(reason: "free disk \(free >> 20) MiB is below the threshold \(minimum >> 20) MiB")
+            }
+            if !sources.allows(association.peer) {
+                return .refuseCallingHost(reason: "source address \(association.peer) is not allowed")
+            }
+            return .admit
+        }
+    }
+
+    /// The HTTP bearer token from `http.token_file`; like a TLS key, the file must not be
+    /// readable by group or others.
+    static func readToken(_ path: String) throws -> String {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw ConfigurationError(file: path, line: nil, key: "http.token_file",
+                                     message: "is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it")
+        }
+        let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard token.count >= 16 else {
+            throw ConfigurationError(file: path, line: nil, key: "http.token_file", message: "the token must have at least 16 characters")
+        }
+        return token
+    }
+
     public func run() async throws {
         try FileManager.default.createDirectory(atPath: instanceDirectory, withIntermediateDirectories: true)
         let listener = configuration.listener
-        var serverConfiguration = StorageServerConfiguration(
-            aeTitle: try AETitle(listener.aeTitle), port: listener.port, storeDirectory: instanceDirectory,
-            callingAETitles: listener.acceptAnyCallingAE ? .acceptAny
-                : .allowList(Set(try listener.allowedCallingAETitles.map { title throws(DICOMError) in try AETitle(title) })))
-        serverConfiguration.maxAssociations = listener.maxAssociations
+        let audit = try configuration.audit.file.map {
+            try AuditTrail(path: $0, aeTitle: listener.aeTitle, syslog: configuration.audit.syslog, logger: self.logger)
+        }
         let indexer = InstanceIndexer(store: store)
         let metrics = self.metrics
-        let server = try StorageServer(configuration: serverConfiguration) { instance in
-            if case .stored = try indexer.index(instance) { metrics.instancesReceived.increment() }
+        let admit = Self.admission(configuration)
+        var servers: [StorageServer] = []
+        for tls in (listener.plainListener ? [nil] : []) + (listener.tls.map { [$0] } ?? []) {
+            servers.append(try StorageServer(configuration: try serverConfiguration(tls: tls), onInstance: { instance in
+                if case .stored = try indexer.index(instance) { metrics.instancesReceived.increment() }
+            }, admit: admit))
         }
+        let token = try configuration.http.tokenFile.map(Self.readToken)
         let store = self.store
         let sender = Sender(store: store, configuration: configuration, transport: StorageClientTransport(),
-                            logger: logger, metrics: metrics)
+                            logger: logger, metrics: metrics, audit: audit)
         let logger = self.logger
         let tracker = PeriodicService(name: "tracker", interval: .milliseconds(500), logger: logger) {
             let now = Date()
@@ -67,9 +117,13 @@ public struct NodeServer: Sendable {
         let sending = PeriodicService(name: "sender", interval: .seconds(1), logger: logger) {
             try await sender.sendDue(now: Date())
         }
-        logger.info("node starting", metadata: ["ae_title": "\(listener.aeTitle)", "port": "\(listener.port)",
-                                                "routes": "\(configuration.routes.count)"])
-        var services: [any Service] = [ReceiverService(server: server, logger: logger), tracker, sending]
+        logger.info("node starting", metadata: [
+            "ae_title": "\(listener.aeTitle)", "port": "\(listener.plainListener ? "\(listener.port)" : "none")",
+            "tls_port": "\(listener.tls.map { "\($0.port)" } ?? "none")", "routes": "\(configuration.routes.count)",
+            "audit": "\(configuration.audit.file ?? "off")",
+        ])
+        var services: [any Service] = servers.map { ReceiverService(server: $0, logger: logger, audit: audit) }
+        services += [tracker, sending]
         if let executor {
             let interrupted = try store.requeueInterruptedJobs(maximumAttempts: 3, now: Date())
             if interrupted.requeued + interrupted.failed > 0 {
@@ -87,14 +141,21 @@ public struct NodeServer: Sendable {
         }
         if configuration.http.port != 0 {
             let configuration = self.configuration
-            let api = HTTPAPI(store: store, metrics: metrics) { Readiness.check(configuration, store: store) }
+            let api = HTTPAPI(store: store, metrics: metrics, token: token) { Readiness.check(configuration, store: store) }
             services.append(Application(router: api.router(),
                                         configuration: .init(address: .hostname(configuration.http.bindAddress,
                                                                                 port: Int(configuration.http.port))),
                                         logger: logger))
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        await audit?.applicationStarted()
+        do {
+            try await group.run()
+        } catch {
+            await audit?.applicationStopped()
+            throw error
+        }
+        await audit?.applicationStopped()
         logger.info("node stopped")
     }
 }

@@ -74,6 +74,8 @@ struct ReceiveCommand: AsyncParsableCommand {
                 write("refused \(status): \(error)\n", to: .standardError)
             case .associationRejected(let a, let reason):
                 write("rejected \(a): \(reason)\n", to: .standardError)
+            case .tlsHandshakeFailed(let a, let reason):
+                write("TLS refused \(a.peer): \(reason)\n", to: .standardError)
             case .associationAborted(let a, let reason):
                 write("aborted \(a): \(reason)\n", to: .standardError)
             case .error(_, let error):

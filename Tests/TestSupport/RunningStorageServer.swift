@@ -21,13 +21,14 @@ public final class RunningStorageServer: Sendable {
 
     /// Starts a server allowing calling AE `STORESCU`, called `MAMBANODE`; `configure` may change that.
     public init(store: String, configure: (inout StorageServerConfiguration) -> Void = { _ in },
-                onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil) async throws {
+                onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil,
+                admit: (@Sendable (AssociationInfo) -> AssociationAdmission)? = nil) async throws {
         port = FreePort.allocate()
         var configuration = StorageServerConfiguration(
             aeTitle: Self.aeTitle, port: port, storeDirectory: store,
             callingAETitles: .allowList([Self.allowedCallingAETitle]))
         configure(&configuration)
-        let server = try StorageServer(configuration: configuration, onInstance: onInstance)
+        let server = try StorageServer(configuration: configuration, onInstance: onInstance, admit: admit)
         self.server = server
         runTask = Task {
             do throws(DICOMError) { try await server.run(); return nil } catch { return error }

@@ -41,7 +41,9 @@ typedef enum mn_status {
     MN_ERR_REFUSED = 8,       /* the peer refused (association rejected, no presentation context) */
     MN_ERR_ARGUMENT = 9,      /* the caller passed an invalid argument (a bug on our side) */
     MN_ERR_INTERNAL = 10,     /* an unexpected C++ exception or DCMTK internal error */
-    MN_ERR_TIMEOUT = 11       /* network timeout */
+    MN_ERR_TIMEOUT = 11,      /* network timeout */
+    MN_ERR_TLS = 12           /* TLS: unusable certificate or key (including a key file readable by group or
+                                 others), handshake failed, peer certificate untrusted or for another host */
 } mn_status;
 
 #define MN_MESSAGE_CAPACITY 512
@@ -182,6 +184,18 @@ mn_status mn_dataset_decode_frame(mn_dataset *ds, uint32_t frame, int32_t *out, 
 
 typedef struct mn_scp mn_scp;
 
+/* DICOM TLS (PS3.15 B.9 and the BCP 195 profiles of PS3.15 B.12): DCMTK's dcmtls over OpenSSL with
+ * the Non-downgrading BCP 195 profile (TSP_Profile_BCP195_ND: TLS 1.2 or newer, AES-GCM ECDHE/DHE
+ * suites only), so TLS 1.0/1.1 and the retired Basic/AES profiles are refused. Files are PEM. The
+ * private key must be unencrypted and not accessible by group or others (mode 0600 or stricter):
+ * otherwise MN_ERR_TLS naming the file. All strings are borrowed for the duration of the call. */
+typedef struct mn_tls_config {
+    const char *certificate_file;      /* our certificate; required for an SCP, optional for an SCU */
+    const char *private_key_file;      /* its key; given exactly when certificate_file is */
+    const char *ca_file;               /* CAs trusted for the peer's certificate; NULL: none */
+    int32_t verify_peer;               /* 1: the peer must present a certificate that chains to ca_file */
+} mn_tls_config;
+
 typedef struct mn_scp_config {
     const char *ae_title;              /* called AE title we answer to (others are rejected) */
     uint16_t port;
@@ -193,6 +207,8 @@ typedef struct mn_scp_config {
     const char *const *allowed_calling_aes; /* NULL-free array */
     size_t allowed_calling_ae_count;
     int32_t accept_any_calling_ae;     /* 1: ignore the list (only when configured so) */
+    const mn_tls_config *tls;          /* NULL: plain TCP; else every connection must complete a TLS
+                                          handshake before its association request is read */
 } mn_scp_config;
 
 typedef struct mn_scp_instance {
@@ -224,7 +240,9 @@ typedef enum mn_scp_event_kind {
     MN_SCP_ASSOCIATION_RELEASED = 3,
     MN_SCP_ASSOCIATION_ABORTED = 4,    /* by the peer (A-ABORT) or by us after a DIMSE error */
     MN_SCP_ECHO = 5,
-    MN_SCP_ERROR = 6                   /* message: what failed (receiving an instance, ...) */
+    MN_SCP_ERROR = 6,                  /* message: what failed (receiving an instance, ...) */
+    MN_SCP_TLS_FAILED = 7              /* a connection to a TLS listener failed its handshake (no or an
+                                          untrusted client certificate, TLS < 1.2, plain TCP); message: why */
 } mn_scp_event_kind;
 
 typedef struct mn_scp_event {
@@ -239,10 +257,35 @@ typedef struct mn_scp_event {
 /* Called on the listener or a worker thread; strings are borrowed for the duration of the call. */
 typedef void (*mn_scp_event_callback)(void *context, const mn_scp_event *event);
 
+/* What the admission callback decides for an association request (asked before DCMTK checks the
+ * called and calling AE titles, so a node short of disk refuses everyone alike). Each refusal is sent as the A-ASSOCIATE-RJ PS3.8 9.3.4 prescribes. */
+typedef enum mn_scp_admission {
+    MN_SCP_ADMIT = 0,
+    /* A local resource is short (e.g. free disk below the threshold): rejected-transient (2),
+     * DICOM UL service-provider, presentation related (3), local-limit-exceeded (2). The peer may retry. */
+    MN_SCP_REFUSE_RESOURCES = 1,
+    /* The peer's address is not allowed: rejected-permanent (1), DICOM UL service-user (1),
+     * no-reason-given (1) (PS3.8 has no reason code for addresses). */
+    MN_SCP_REFUSE_CALLING_HOST = 2,
+    /* The calling AE title is not allowed: rejected-permanent (1), service-user (1),
+     * calling-AE-title-not-recognized (3). */
+    MN_SCP_REFUSE_CALLING_AE = 3
+} mn_scp_admission;
+
+/* Called on a worker thread for every association request before negotiation; returns an
+ * mn_scp_admission and, for refusals, may write a reason (NUL-terminated, at most `capacity`
+ * bytes) into `reason`, reported with MN_SCP_ASSOCIATION_REJECTED. NULL admits everyone the AE
+ * title checks admit. */
+typedef int32_t (*mn_scp_admission_callback)(void *context, const mn_scp_event *request, char *reason,
+                                             size_t capacity);
+
 /* Configure an SCP (nothing is opened yet). `context` is passed back to the callbacks and must
  * outlive the mn_scp. Errors: MN_ERR_ARGUMENT (bad configuration). */
 mn_status mn_scp_create(const mn_scp_config *config, mn_scp_instance_callback on_instance,
                         mn_scp_event_callback on_event, void *context, mn_scp **out, mn_error *err);
+
+/* Installs the admission callback (before mn_scp_run; `context` as given to mn_scp_create). */
+void mn_scp_set_admission(mn_scp *scp, mn_scp_admission_callback on_request);
 
 /* Listen and serve until mn_scp_stop is called; returns once every association has ended.
  * Blocks the calling thread. Errors: MN_ERR_NETWORK (port cannot be opened). */
@@ -280,6 +323,9 @@ typedef struct mn_scu_config {
     uint32_t acse_timeout_s;           /* 0 = DCMTK default */
     uint32_t dimse_timeout_s;          /* 0 = blocking */
     int32_t decompression;             /* mn_scu_decompression: fallback when the peer refuses */
+    const mn_tls_config *tls;          /* NULL: plain TCP; else TLS, verify_peer should be 1 */
+    const char *tls_server_name;       /* the DNS name or IP address the peer's certificate must carry
+                                          (checked with OpenSSL's host/IP check); NULL: `host` */
 } mn_scu_config;
 
 typedef struct mn_scu_result {

@@ -26,14 +26,15 @@ extension NodeConfiguration {
         }
         let root = ConfigurationReader(file: file, node: document ?? Node([(Node, Node)]()))
         try root.expectKeys(["node", "storage", "http", "logging", "sending", "uid_root", "max_concurrent_jobs",
-                             "destinations", "models", "routes"])
+                             "limits", "audit", "destinations", "models", "routes"])
 
         var configuration = NodeConfiguration.defaults
         if let node = root["node"] { configuration.listener = try parseListener(node) }
         if let storage = root["storage"] { configuration.storage = try parseStorage(storage) }
         if let http = root["http"] {
-            try http.expectKeys(["bind", "port"])
+            try http.expectKeys(["bind", "port", "token_file"])
             if let bind = http["bind"] { configuration.http.bindAddress = try bind.string }
+            if let token = http["token_file"] { configuration.http.tokenFile = try token.string }
             if let port = http["port"] {
                 let value = try port.int
                 guard (0...65535).contains(value) else { throw port.error("port \(value) is not in 0…65535") }
@@ -76,6 +77,31 @@ extension NodeConfiguration {
             let value = try jobs.int
             guard value >= 1 else { throw jobs.error("must be at least 1") }
             configuration.maxConcurrentJobs = value
+        }
+        if let limits = root["limits"] {
+            try limits.expectKeys(["max_instance_mb", "max_instances_per_association"])
+            if let v = limits["max_instance_mb"] {
+                let mb = try v.int
+                guard mb >= 1 else { throw v.error("must be at least 1") }
+                configuration.limits.maxInstanceBytes = UInt64(mb) << 20
+            }
+            if let v = limits["max_instances_per_association"] {
+                let count = try v.int
+                guard count >= 1 else { throw v.error("must be at least 1") }
+                configuration.limits.maxInstancesPerAssociation = count
+            }
+        }
+        configuration.audit.file = configuration.storage.directory + "/audit.jsonl"
+        if let audit = root["audit"] {
+            try audit.expectKeys(["enabled", "file", "syslog"])
+            if let v = audit["file"] { configuration.audit.file = try v.string }
+            if let v = audit["enabled"], try !v.bool { configuration.audit.file = nil }
+            if let syslog = audit["syslog"] {
+                try syslog.expectKeys(["host", "port"])
+                let host = try syslog.required("host").string
+                guard !host.isEmpty else { throw syslog.error("must not be empty", key: "host") }
+                configuration.audit.syslog = SyslogTarget(host: host, port: try syslog.required("port").port())
+            }
         }
         if let destinations = root["destinations"] {
             configuration.destinations = try destinations.items.map { try parseDestination($0, callingAE: configuration.listener.aeTitle) }
@@ -135,7 +161,8 @@ extension NodeConfiguration {
     }
 
     private static func parseListener(_ node: ConfigurationReader) throws -> Listener {
-        try node.expectKeys(["ae_title", "port", "max_associations", "allowed_calling_aes", "accept_any_calling_ae"])
+        try node.expectKeys(["ae_title", "port", "max_associations", "allowed_calling_aes", "accept_any_calling_ae",
+                             "allowed_sources", "tls"])
         var listener = NodeConfiguration.defaults.listener
         if let v = node["ae_title"] { listener.aeTitle = try aeTitle(v) }
         if let v = node["port"] { listener.port = try v.port() }
@@ -147,7 +174,46 @@ extension NodeConfiguration {
             listener.allowedCallingAETitles = try (v.node.scalar != nil ? [v] : v.items).map(aeTitle)
         }
         if let v = node["accept_any_calling_ae"] { listener.acceptAnyCallingAE = try v.bool }
+        if let v = node["allowed_sources"] { listener.allowedSources = try addressRanges(v) }
+        if let tls = node["tls"] {
+            try tls.expectKeys(["port", "certificate", "private_key", "ca_bundle", "require_client_certificate",
+                                "plain_listener"])
+            let require = try tls["require_client_certificate"]?.bool ?? true
+            let ca = try tls["ca_bundle"]?.string
+            if require && ca == nil {
+                throw tls.error("require_client_certificate needs ca_bundle (the CAs of accepted clients)", key: "ca_bundle")
+            }
+            listener.tls = ListenerTLS(port: try tls.required("port").port(),
+                                       certificateFile: try tls.required("certificate").string,
+                                       privateKeyFile: try tls.required("private_key").string,
+                                       trustedCAFile: ca, requireClientCertificate: require)
+            if let v = tls["plain_listener"] { listener.plainListener = try v.bool }
+            if listener.plainListener && listener.tls?.port == listener.port {
+                throw tls.error("the TLS port must differ from node.port (or set plain_listener: false)", key: "port")
+            }
+        }
         return listener
+    }
+
+    /// A list of CIDR networks (`10.0.0.0/8`, `127.0.0.1`, `fd00::/8`).
+    static func addressRanges(_ reader: ConfigurationReader) throws -> [AddressRange] {
+        try (reader.node.scalar != nil ? [reader] : reader.items).map { item in
+            let text = try item.string
+            guard let range = AddressRange(text) else { throw item.error("'\(text)' is not an address or CIDR network") }
+            return range
+        }
+    }
+
+    /// `destinations[].tls`: the sender always verifies the peer, so the CA bundle is required.
+    private static func parseDestinationTLS(_ node: ConfigurationReader) throws -> TLSConfiguration {
+        try node.expectKeys(["ca_bundle", "certificate", "private_key", "server_name"])
+        let certificate = try node["certificate"]?.string, key = try node["private_key"]?.string
+        if (certificate == nil) != (key == nil) {
+            throw node.error("certificate and private_key go together (mutual authentication)", key: certificate == nil ? "certificate" : "private_key")
+        }
+        return TLSConfiguration(certificateFile: certificate, privateKeyFile: key,
+                                trustedCAFile: try node.required("ca_bundle").string, verifyPeer: true,
+                                serverName: try node["server_name"]?.string)
     }
 
     private static func parseStorage(_ node: ConfigurationReader) throws -> Storage {
@@ -164,25 +230,34 @@ extension NodeConfiguration {
     }
 
     private static func parseDestination(_ node: ConfigurationReader, callingAE: String) throws -> Destination {
-        try node.expectKeys(["name", "ae_title", "host", "port", "calling_ae_title"])
+        try node.expectKeys(["name", "ae_title", "host", "port", "calling_ae_title", "tls"])
         let name = try node.required("name").string
         let host = try node.required("host").string
         guard !host.isEmpty else { throw node.error("must not be empty", key: "host") }
         return Destination(name: name, aeTitle: try aeTitle(node.required("ae_title")), host: host,
                            port: try node.required("port").port(),
-                           callingAETitle: try node["calling_ae_title"].map(aeTitle) ?? callingAE)
+                           callingAETitle: try node["calling_ae_title"].map(aeTitle) ?? callingAE,
+                           tls: try node["tls"].map(parseDestinationTLS))
     }
 
     private static func parseRoute(_ node: ConfigurationReader, configuration: NodeConfiguration) throws -> Route {
         try node.expectKeys(["name", "priority", "level", "match", "channels", "model", "destinations", "quiet_time",
-                             "close_on_expected_count", "hard_cap", "give_up"])
+                             "close_on_expected_count", "hard_cap", "give_up", "allowed_calling_aes", "allowed_sources"])
         let name = try node.required("name").string
         var level = Route.Level.series
         if let v = node["level"] {
             guard let parsed = Route.Level(rawValue: try v.string) else { throw v.error("expected series or study") }
             level = parsed
         }
-        let conditions = try node["match"].map { try $0.items.map(parseCondition) } ?? []
+        var conditions = try node["match"].map { try $0.items.map(parseCondition) } ?? []
+        // Per-route allow-lists are conditions on the association, so `routes test` shows them too.
+        if let v = node["allowed_calling_aes"] {
+            conditions.append(Condition(field: .callingAETitle,
+                                        test: .oneOf(try (v.node.scalar != nil ? [v] : v.items).map(aeTitle)), negated: false))
+        }
+        if let v = node["allowed_sources"] {
+            conditions.append(Condition(field: .sourceAddress, test: .inNetworks(try addressRanges(v)), negated: false))
+        }
         var channels: [Route.Channel] = []
         if let v = node["channels"] {
             guard level == .study else { throw v.error("channels are for study-level routes (level: study)") }

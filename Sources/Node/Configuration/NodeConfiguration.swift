@@ -12,6 +12,49 @@ public struct NodeConfiguration: Sendable {
         public var allowedCallingAETitles: [String]
         /// Accept any calling AE title. Off by default: an empty allow-list refuses everyone.
         public var acceptAnyCallingAE: Bool
+        /// Source addresses allowed to open associations; empty allows every address.
+        public var allowedSources: [AddressRange] = []
+        /// DICOM TLS; nil: plain TCP only.
+        public var tls: ListenerTLS? = nil
+        /// Whether the plain TCP listener on `port` runs (false only with `tls`: TLS only).
+        public var plainListener: Bool = true
+    }
+
+    /// The TLS listener (PS3.15 B.9, BCP 195): its own port, our certificate and key, and the
+    /// CAs whose client certificates are accepted.
+    public struct ListenerTLS: Sendable, Equatable {
+        public var port: UInt16
+        public var certificateFile: String
+        public var privateKeyFile: String
+        public var trustedCAFile: String?
+        /// Mutual authentication: clients must present a certificate from `trustedCAFile`.
+        public var requireClientCertificate: Bool
+
+        public var tlsConfiguration: TLSConfiguration {
+            TLSConfiguration(certificateFile: certificateFile, privateKeyFile: privateKeyFile,
+                             trustedCAFile: trustedCAFile, verifyPeer: requireClientCertificate)
+        }
+    }
+
+    /// Caps on what one peer can make the node hold (issue 9, item 4).
+    public struct Limits: Sendable, Equatable {
+        /// Larger instances are refused with 0xA700; nil: no cap.
+        public var maxInstanceBytes: UInt64?
+        /// C-STOREs beyond this in one association are refused with 0xA700; nil: no cap.
+        public var maxInstancesPerAssociation: Int?
+    }
+
+    /// The audit trail (PS3.15 A.5): one JSON message per line in `file`, optionally also sent to
+    /// an RFC 5424 syslog receiver over TCP.
+    public struct Audit: Sendable, Equatable {
+        /// nil: no audit trail (`audit.enabled: false`). Default `<storage.directory>/audit.jsonl`.
+        public var file: String?
+        public var syslog: SyslogTarget?
+    }
+
+    public struct SyslogTarget: Sendable, Equatable {
+        public var host: String
+        public var port: UInt16
     }
 
     public struct Storage: Sendable, Equatable {
@@ -27,6 +70,9 @@ public struct NodeConfiguration: Sendable {
         public var bindAddress: String
         /// 0 disables the HTTP server.
         public var port: UInt16
+        /// A file holding the bearer token that state-changing requests (POST, PUT, DELETE) must
+        /// present; nil disables those requests.
+        public var tokenFile: String? = nil
     }
 
     public struct Logging: Sendable, Equatable {
@@ -54,6 +100,8 @@ public struct NodeConfiguration: Sendable {
     /// Jobs run at the same time (inference is memory- and CPU-heavy).
     public var maxConcurrentJobs: Int
     public var destinations: [Destination]
+    public var limits: Limits = Limits()
+    public var audit: Audit = Audit(file: "var/store/audit.jsonl", syslog: nil)
     /// Model name → package folder.
     public var models: [String: String]
     /// In the order they are tried: descending priority, then file order.
@@ -69,5 +117,7 @@ public struct NodeConfiguration: Sendable {
         public var port: UInt16
         /// Our AE title when calling it (defaults to the listener's).
         public var callingAETitle: String
+        /// DICOM TLS to this peer; nil: plain TCP.
+        public var tls: TLSConfiguration? = nil
     }
 }

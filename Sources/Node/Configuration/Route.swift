@@ -62,6 +62,10 @@ public struct Condition: Sendable, CustomStringConvertible {
         case contains(String)
         case present
         case absent
+        /// The value is one of these (per-route `allowed_calling_aes`).
+        case oneOf([String])
+        /// The value is an address in one of these networks (per-route `allowed_sources`).
+        case inNetworks([AddressRange])
     }
 
     public var field: Field
@@ -78,6 +82,8 @@ public struct Condition: Sendable, CustomStringConvertible {
         case .contains(let v): text = "\(field) contains \"\(v)\""
         case .present: text = "\(field) present"
         case .absent: text = "\(field) absent"
+        case .oneOf(let v): text = "\(field) in [\(v.joined(separator: ", "))]"
+        case .inNetworks(let v): text = "\(field) in [\(v.map(\.description).joined(separator: ", "))]"
         }
         return negated ? "not (\(text))" : text
     }

@@ -2,11 +2,14 @@ import Foundation
 import Hummingbird
 
 /// `/health`, `/ready`, `/metrics` and the JSON API (issue 6, item 4). Bound to loopback by
-/// default (node.md §4); nothing here changes state.
+/// default (node.md §4). Requests that change state (POST, PUT, DELETE) need the bearer token of
+/// `http.token_file` (RFC 6750); without a configured token they are refused (issue 9, item 2).
 public struct HTTPAPI: Sendable {
     let store: NodeStore
     let metrics: NodeMetrics
     let readiness: @Sendable () -> Readiness
+    /// The bearer token for state-changing requests; nil disables them.
+    let token: String?
 
     /// Whether the node can take work: store writable, database open, disk above the threshold.
     public struct Readiness: Sendable, Codable, Equatable {
@@ -19,10 +22,30 @@ public struct HTTPAPI: Sendable {
         }
     }
 
-    public init(store: NodeStore, metrics: NodeMetrics, readiness: @escaping @Sendable () -> Readiness) {
+    public init(store: NodeStore, metrics: NodeMetrics, token: String? = nil,
+                readiness: @escaping @Sendable () -> Readiness) {
         self.store = store
         self.metrics = metrics
+        self.token = token
         self.readiness = readiness
+    }
+
+    /// Refuses a state-changing request unless it carries `Authorization: Bearer <token>`:
+    /// 403 when no token is configured, 401 (with `WWW-Authenticate: Bearer`) otherwise.
+    static func authorize(_ request: Request, token: String?) throws {
+        guard let token else {
+            throw HTTPError(.forbidden, message: "state-changing requests are disabled: configure http.token_file")
+        }
+        let presented = request.headers[.authorization] ?? ""
+        let expected = "Bearer " + token
+        // Compare every byte, so that the time taken does not tell how much of a guess was right.
+        let a = Array(presented.utf8), b = Array(expected.utf8)
+        var difference = a.count ^ b.count
+        for i in 0..<min(a.count, b.count) { difference |= Int(a[i] ^ b[i]) }
+        if difference != 0 {
+            throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"mambanode\""],
+                            message: "missing or wrong bearer token")
+        }
     }
 
     public func router() -> Hummingbird.Router<BasicRequestContext> {
@@ -41,6 +64,17 @@ public struct HTTPAPI: Sendable {
         router.get("api/series") { _, _ in try Self.json(try store.allSeries().map(SeriesView.init)) }
         router.get("api/jobs") { _, _ in try Self.json(try store.jobs().map(JobView.init)) }
         router.get("api/outbox") { _, _ in try Self.json(try store.outbox().map(OutboxView.init)) }
+        // Re-queues parked results (all, or `?job=ID`), like `mambanode retry --parked`.
+        let token = self.token
+        router.post("api/outbox/retry") { request, _ -> Response in
+            try Self.authorize(request, token: token)
+            var job: Int64?
+            if let text = request.uri.queryParameters["job"] {
+                guard let id = Int64(String(text)) else { throw HTTPError(.badRequest, message: "job must be a number") }
+                job = id
+            }
+            return try Self.json(["requeued": try store.retryParked(jobID: job, now: Date())])
+        }
         return router
     }
 

@@ -53,6 +53,8 @@ extension Condition {
         case .contains(let expected): result = values?.contains { $0.uppercased() == expected.uppercased() } ?? false
         case .regex(let pattern): result = values?.contains { pattern.matches($0) } ?? false
         case .range(let range): result = values?.contains { Double($0).map(range.contains) ?? false } ?? false
+        case .oneOf(let allowed): result = values?.contains { allowed.contains($0) } ?? false
+        case .inNetworks(let networks): result = values?.contains { value in networks.contains { $0.contains(value) } } ?? false
         }
         return negated ? !result : result
     }

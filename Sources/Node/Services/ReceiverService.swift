@@ -7,20 +7,35 @@ import ServiceLifecycle
 public struct ReceiverService: Service {
     let server: StorageServer
     let logger: Logger
+    let audit: AuditTrail?
 
-    public init(server: StorageServer, logger: Logger) {
+    public init(server: StorageServer, logger: Logger, audit: AuditTrail? = nil) {
         self.server = server
         self.logger = logger
+        self.audit = audit
     }
 
     public func run() async throws {
         let server = self.server
         let logger = self.logger
+        let audit = self.audit
         let events = Task {
-            for await event in server.events { ReceiverService.log(event, logger) }
+            for await event in server.events {
+                ReceiverService.log(event, logger)
+                await audit?.record(event)
+            }
         }
-        defer { events.cancel() }
-        try await cancelWhenGracefulShutdown { try await server.run() }
+        let outcome: Result<Void, any Error>
+        do {
+            try await cancelWhenGracefulShutdown { try await server.run() }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        // run() has finished the event stream either way: let its last events reach the log and
+        // the audit trail before the service ends.
+        await events.value
+        try outcome.get()
     }
 
     /// One line per association event; UIDs and AE titles only, never patient attributes.
@@ -30,6 +45,8 @@ public struct ReceiverService: Service {
             logger.info("association accepted", metadata: metadata(a))
         case .associationRejected(let a, let reason):
             logger.warning("association rejected", metadata: metadata(a).merging(["reason": "\(reason)"]) { $1 })
+        case .tlsHandshakeFailed(let a, let reason):
+            logger.warning("TLS handshake failed", metadata: ["peer": "\(a.peer)", "reason": "\(reason)"])
         case .associationReleased(let a):
             logger.info("association released", metadata: metadata(a))
         case .associationAborted(let a, let reason):

@@ -10,14 +10,16 @@ public struct Sender: Sendable {
     let transport: any ResultTransport
     let logger: Logger
     let metrics: NodeMetrics?
+    let audit: AuditTrail?
 
     public init(store: NodeStore, configuration: NodeConfiguration, transport: any ResultTransport, logger: Logger,
-                metrics: NodeMetrics? = nil) {
+                metrics: NodeMetrics? = nil, audit: AuditTrail? = nil) {
         self.store = store
         self.configuration = configuration
         self.transport = transport
         self.logger = logger
         self.metrics = metrics
+        self.audit = audit
     }
 
     /// Sends what is due at `now`; returns the number of entries attempted.
@@ -40,6 +42,7 @@ public struct Sender: Sendable {
                 continue
             }
             let outcomes = await transport.send(entries.map(\.path), to: destination)
+            await audit?.instancesSent(to: destination, files: entries.map(\.path), stored: outcomes.map(\.isStored))
             for (entry, outcome) in zip(entries, outcomes) {
                 let result: NodeStore.SendOutcome = outcome.isStored
                     ? .sent(status: outcome.status ?? 0)

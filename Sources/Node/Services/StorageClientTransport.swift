@@ -9,7 +9,9 @@ public struct StorageClientTransport: ResultTransport {
         let client: StorageClient
         do throws(DICOMError) {
             peer = DICOM.Destination(aeTitle: try AETitle(destination.aeTitle), host: destination.host, port: destination.port)
-            client = StorageClient(configuration: StorageClientConfiguration(callingAETitle: try AETitle(destination.callingAETitle)))
+            var configuration = StorageClientConfiguration(callingAETitle: try AETitle(destination.callingAETitle))
+            configuration.tls = destination.tls
+            client = StorageClient(configuration: configuration)
         } catch {
             return paths.map { TransportOutcome(path: $0, status: nil, isStored: false, error: error.description) }
         }
