@@ -1,4 +1,6 @@
+import glob
 import os
+import subprocess
 import sys
 
 import pytest
@@ -14,8 +16,19 @@ torch.set_num_threads(2)
 # The shared golden fixtures sit next to the repository (../shared/golden/nnmamba), as the Swift
 # tests find them; NNMAMBA_GOLDEN overrides.
 GOLDEN = os.environ.get("NNMAMBA_GOLDEN", os.path.join(REPO, "..", "shared", "golden", "nnmamba"))
-# The mambanode binary for package checks; MAMBANODE overrides.
-MAMBANODE = os.environ.get("MAMBANODE", os.path.join(REPO, ".build", "release", "mambanode"))
+
+
+def _mambanode():
+    """The mambanode binary for package checks: $MAMBANODE, else this checkout's release build
+    (.build, or a scratch path .build-*)."""
+    if "MAMBANODE" in os.environ:
+        return os.environ["MAMBANODE"]
+    candidates = [os.path.join(REPO, ".build", "release", "mambanode")]
+    candidates += sorted(glob.glob(os.path.join(REPO, ".build-*", "release", "mambanode")))
+    return next((c for c in candidates if os.access(c, os.X_OK)), candidates[0])
+
+
+MAMBANODE = _mambanode()
 
 
 @pytest.fixture
@@ -30,3 +43,12 @@ def mambanode():
     if not os.access(MAMBANODE, os.X_OK):
         pytest.skip(f"mambanode binary not found at {MAMBANODE} (build it with `swift build -c release`, or set MAMBANODE)")
     return MAMBANODE
+
+
+@pytest.fixture
+def mambanode_raw(mambanode):
+    """A mambanode whose `infer` has --raw-output (the parity check needs the raw network output)."""
+    help_text = subprocess.run([mambanode, "infer", "--help"], capture_output=True, text=True).stdout
+    if "--raw-output" not in help_text:
+        pytest.skip(f"{mambanode} predates `infer --raw-output`; rebuild it (or set MAMBANODE)")
+    return mambanode
