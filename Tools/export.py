@@ -76,6 +76,8 @@ def merge(derived, outputs):
 
 def verify_loadable(architecture, constructor, state_dict):
     """Loads the package's tensors into our PyTorch network: every key present, none extra, shapes right."""
+    if architecture == "nnMambaSeg":
+        constructor = constructor | {"ds_heads": False}  # training-only heads, dropped from packages
     net = build(architecture, **constructor)
     try:
         net.load_state_dict(state_dict, strict=True)

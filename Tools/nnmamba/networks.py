@@ -11,9 +11,10 @@ class nnMambaSeg(nn.Module):
     """[B, in_ch, D, H, W] (each a multiple of 16) -> [B, number_classes, D, H, W], all ≥ 0.
 
     flavour "css" is the root nnMamba.py (four-pass MambaLayer); "nnunet" the nnU-Net variant
-    (single-pass MambaLayer and the deep-supervision heads ds1…ds3, used in training only)."""
+    (single-pass MambaLayer and the deep-supervision heads ds1…ds3, used in training only;
+    `ds_heads=False` leaves them out, as a package does)."""
 
-    def __init__(self, in_ch=1, channels=32, blocks=3, number_classes=6, d_state=16, flavour=CSS):
+    def __init__(self, in_ch=1, channels=32, blocks=3, number_classes=6, d_state=16, flavour=CSS, ds_heads=None):
         super().__init__()
         c = channels
         self.flavour = flavour
@@ -28,7 +29,7 @@ class nnMambaSeg(nn.Module):
         self.conv6 = DoubleConv(6 * c, 2 * c)
         self.conv7 = DoubleConv(3 * c, c)
         self.conv8 = DoubleConv(c, number_classes)
-        if flavour == NNUNET:
+        if ds_heads if ds_heads is not None else flavour == NNUNET:
             self.ds1_cls_conv = nn.Conv3d(c, number_classes, 1)
             self.ds2_cls_conv = nn.Conv3d(2 * c, number_classes, 1)
             self.ds3_cls_conv = nn.Conv3d(4 * c, number_classes, 1)
@@ -47,7 +48,7 @@ class nnMambaSeg(nn.Module):
         c6 = self.conv6(torch.cat([upsample(c5), self._gated(c2, self.att2)], dim=1))
         c7 = self.conv7(torch.cat([upsample(c6), self._gated(c1, self.att1)], dim=1))
         out = self.conv8(upsample(c7))
-        if deep_supervision and self.flavour == NNUNET:
+        if deep_supervision and hasattr(self, "ds1_cls_conv"):
             return out, self.ds1_cls_conv(c7), self.ds2_cls_conv(c6), self.ds3_cls_conv(c5)
         return out
 
