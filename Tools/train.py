@@ -217,7 +217,7 @@ def main(argv=None):
     p.add_argument("--truth-key", default="lesion", help="truth.json key of the class (classification)")
     p.add_argument("--crop-to-nonzero", action="store_true", help="as the node's --crop-to-non-zero")
     p.add_argument("--init", help="start from this checkpoint's weights (ours)")
-    p.add_argument("--chunk", type=int, default=32, help="selective-scan chunk length")
+    p.add_argument("--chunk", type=int, help="selective-scan chunk length (default ≈ √L per call)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=10)
     a = p.parse_args(argv)

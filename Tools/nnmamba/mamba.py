@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from .scan import selective_scan_chunked, selective_scan_ref
 
 # Which scan a Mamba block uses: "ref" (token by token) or "chunked" (for training).
-_scan = {"kind": "chunked", "chunk": 32}
+_scan = {"kind": "chunked", "chunk": None}
 
 
-def set_scan(kind, chunk=32):
+def set_scan(kind, chunk=None):
     """Selects the scan every Mamba block uses from now on ("ref" or "chunked")."""
     if kind not in ("ref", "chunked"):
         raise ValueError(f"unknown scan {kind!r}")
