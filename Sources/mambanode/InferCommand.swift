@@ -15,7 +15,9 @@ struct InferCommand: ParsableCommand {
         discussion: """
             Give one --input per model input channel, in the order of the package's model.json, all \
             on the same grid. Segmentation writes the label map to --output (same grid as the \
-            input); landmarks and classification print their result as JSON.
+            input); landmarks and classification print their result as JSON. --raw-output also \
+            writes the prepared network input and the network's raw output on it (for checking an \
+            exported package against PyTorch).
             """
     )
 
@@ -27,6 +29,15 @@ struct InferCommand: ParsableCommand {
 
     @Option(help: "Label map to write (.nii or .nii.gz); segmentation models only.")
     var output: String?
+
+    /// Lets Tools/ (the PyTorch bridge) check an exported package end to end: the same
+    /// preprocessing and loaded weights as the run, but none of the post-processing that would
+    /// hide a numeric difference (sliding-window averaging, softmax, argmax).
+    @Option(help: ArgumentHelp(
+        "Also write the prepared network input (key 'input', [1, C, D, H, W]) and the network's raw output on it "
+            + "in one forward pass (key 'output'; no sliding window, mirroring or softmax) to this .safetensors file.",
+        valueName: "FILE.safetensors"))
+    var rawOutput: String?
 
     @Flag(help: "Crop to the box of non-zero voxels before resampling (nnU-Net's first step).")
     var cropToNonZero = false
@@ -43,6 +54,9 @@ struct InferCommand: ParsableCommand {
             throw ValidationError("--output must end in .nii or .nii.gz")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if let rawOutput, !rawOutput.hasSuffix(".safetensors") {
+            throw ValidationError("--raw-output must end in .safetensors")
+        }
     }
 
     func run() throws {
@@ -61,6 +75,16 @@ struct InferCommand: ParsableCommand {
             let pipeline = try InferencePipeline(package: package, options: options)
             var volumes: [Volume] = []
             for path in inputs { volumes.append(try NIfTI.read(contentsOf: path)) }
+            if let rawOutput {
+                let prepared = try pipeline.prepare(volumes)
+                let raw = pipeline.network.forward(prepared.tensor)
+                do {
+                    try SafeTensorsFile.write(["input": prepared.tensor, "output": raw], to: rawOutput)
+                } catch {
+                    printError("mambanode infer: \(error)")
+                    throw ExitCode(1)
+                }
+            }
             let result = try pipeline.run(volumes)
             if case .segmentation(let labels) = result.output, let output {
                 try NIfTI.write(labels, to: output, description: "MambaNode \(package.manifest.name)")

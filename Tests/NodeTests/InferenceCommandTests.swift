@@ -100,4 +100,42 @@ import Volume
         #expect(abs(probability - 1 / (1 + exp(-Double(logit)))) < 1e-4)
         #expect(report["finding"] as? String != nil)
     }
+
+    /// `--raw-output` writes exactly what the network saw and its raw output: the golden `seg`
+    /// input as four NIfTI channels (canonical, at the target spacing, one patch, no
+    /// normalisation) comes back unchanged as `input`, and `output` is the golden reference.
+    @Test func inferRawOutputIsTheNetworkOutputOnThePreparedInput() async throws {
+        let dir = TemporaryDirectory("infer")
+        let model = try TestModelPackage.goldenSegmentation().write(to: try dir.subdirectory("model"))
+        let golden = TestModelPackage.goldenRoot + "/seg"
+        let input = try SafeTensorsFile(path: golden + "/input.safetensors").tensor("input")
+        let reference = try SafeTensorsFile(path: golden + "/output.safetensors").tensor("output")
+        let (c, d, h, w) = (input.shape[1], input.shape[2], input.shape[3], input.shape[4])
+        let grid = Geometry(size: SIMD3(w, h, d), spacing: SIMD3(1, 1, 1), origin: .zero, direction: .identity)
+        var arguments = ["infer", "--model", model, "--output", dir.file("labels.nii"), "--threads", "2",
+                         "--raw-output", dir.file("raw.safetensors")]
+        let values = input.values
+        for channel in 0..<c {
+            let voxels = Array(values[(channel * d * h * w)..<((channel + 1) * d * h * w)])
+            try NIfTI.write(Volume(geometry: grid, voxels: voxels), to: dir.file("in\(channel).nii"), as: .float32)
+            arguments += ["--input", dir.file("in\(channel).nii")]
+        }
+        let result = try await runTool(BuiltProducts.mambanode, arguments)
+        #expect(result.status == 0, "\(result.errorOutput)")
+        let raw = try SafeTensorsFile(path: dir.file("raw.safetensors"))
+        let seen = try raw.tensor("input"), output = try raw.tensor("output")
+        #expect(seen.shape == input.shape)
+        #expect(seen.values == values)
+        #expect(output.shape == reference.shape)
+        let scale = max(1, reference.values.map(abs).max() ?? 0)
+        let error = zip(output.values, reference.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(error <= 1e-4 * scale, "max |raw − golden| \(error), tolerance \(1e-4 * scale)")
+    }
+
+    @Test func inferRejectsARawOutputThatIsNotSafetensors() async throws {
+        let result = try await runTool(BuiltProducts.mambanode, ["infer", "--model", "m", "--input", "x.nii",
+                                                                 "--raw-output", "raw.bin"])
+        #expect(result.status != 0)
+        #expect(result.errorOutput.contains("--raw-output must end in .safetensors"))
+    }
 }

@@ -1,0 +1,121 @@
+"""train.py on tiny synthetic cases (smoke runs of a few steps), and the geometry of its data:
+truth lands on the same voxels as the image however the NIfTI is stored, and augmented landmark
+targets follow the augmented image."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+import export
+import manifests
+import train
+from conftest import MAMBANODE
+from nnmamba.preprocess import Grid, write_nifti
+
+# Stored with i along −x and j along −y (RAS-like storage, as many NIfTI writers do).
+DIRECTION = np.diag([-1.0, -1.0, 1.0])
+
+
+def make_cases(root, task, count=2, size=(32, 32, 16), spacing=(2.0, 2.0, 4.0)):
+    """Cases with a bright ball (label 1) and a dim box (label 2); landmarks at their centres;
+    a lesion (the ball) in every other case."""
+    size = np.array(size)
+    grid = Grid(size, np.array(spacing), np.array([30.0, 20.0, -10.0]), DIRECTION)
+    i, j, k = np.meshgrid(*[np.arange(n) for n in size], indexing="ij")
+    for n in range(count):
+        case = root / f"case{n}"
+        case.mkdir(parents=True)
+        centre = np.array([10 + 3 * n, 12, 7])
+        ball = ((i - centre[0]) ** 2 + (j - centre[1]) ** 2 + ((k - centre[2]) * 2) ** 2) <= 25
+        box = (i >= 20) & (i < 28) & (j >= 4) & (j < 12) & (k >= 3) & (k < 9)
+        lesion = task != "classification" or n % 2 == 0
+        image = np.where(box, 60.0, 0.0) + (np.where(ball, 200.0, 0.0) if lesion else 0)
+        image += np.random.default_rng(n).normal(0, 5, size)
+        write_nifti(str(case / "ct.nii.gz"), image, grid)
+        write_nifti(str(case / "labels.nii.gz"), np.where(ball, 1, np.where(box, 2, 0)), grid, dtype=np.uint8)
+        truth = {"lesion": bool(lesion),
+                 "landmarks": {"L0": grid.patient(centre).tolist(), "L1": grid.patient([23.5, 7.5, 5.5]).tolist()}}
+        (case / "truth.json").write_text(json.dumps(truth))
+    return root
+
+
+def spec_for(task, tmp_path):
+    if task == "segmentation":
+        spec = manifests.segmentation(3, normalization={"kind": "zscore"})
+    elif task == "landmarks":
+        spec = manifests.landmarks(2)
+    else:
+        spec = manifests.classification()
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    return str(path), spec
+
+
+@pytest.mark.parametrize("task", ["segmentation", "landmarks", "classification"])
+def test_a_short_training_writes_an_exportable_checkpoint(task, tmp_path, capsys):
+    cases = make_cases(tmp_path / "cases", task)
+    spec_path, spec = spec_for(task, tmp_path)
+    ckpt = str(tmp_path / "model.pt")
+    args = ["--spec", spec_path, "--cases", str(cases), "--out", ckpt, "--iterations", "2", "--log-every", "1",
+            "--patch", "32", "32", "32", "--batch", "2", "--seed", "4", "--time-limit", "2"]
+    assert train.main(args) == 0
+    log = capsys.readouterr().out
+    losses = [float(line.split()[3]) for line in log.splitlines() if line.startswith("step ")]
+    assert len(losses) == 2 and all(np.isfinite(losses)), log
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["config"]["manifest"]["task"] == task
+    assert "seed 4" in saved["config"]["card"]
+    package = str(tmp_path / "package")
+    assert export.main(["ours", ckpt, package]) == 0
+    assert "## Training" in (tmp_path / "package" / "README.md").read_text()
+    if os.access(MAMBANODE, os.X_OK):  # the package check needs the binary; the rest does not
+        r = subprocess.run([MAMBANODE, "models", "verify", package], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+
+
+def test_training_is_seeded(tmp_path):
+    cases = make_cases(tmp_path / "cases", "segmentation")
+    spec_path, _ = spec_for("segmentation", tmp_path)
+    states = []
+    for n in range(2):
+        out = str(tmp_path / f"m{n}.pt")
+        train.main(["--spec", spec_path, "--cases", str(cases), "--out", out, "--iterations", "1", "--batch", "1",
+                    "--patch", "32", "32", "32", "--seed", "9"])
+        states.append(torch.load(out, weights_only=True)["state_dict"])
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+
+
+def test_labels_land_on_the_image_voxels_of_a_non_canonical_nifti(tmp_path):
+    cases = make_cases(tmp_path / "cases", "segmentation", count=1)
+    _, spec = spec_for("segmentation", tmp_path)
+    spec["inputs"][0]["normalization"] = {"kind": "none"}
+    [(tensor, labels, _)] = train.load_cases(str(cases), spec, "lesion", False)
+    assert tensor.shape[1:] == labels.shape == (32, 32, 32)  # 16 slices of 4 mm -> 32 of 2 mm
+    assert tensor[0][labels == 1].mean() > 150 and tensor[0][labels == 0].mean() < 30
+
+
+def test_augmented_landmark_targets_follow_the_image(tmp_path):
+    """A single bright voxel at a landmark: after a random rotation/scaling/crop the target
+    position is where the sampled image peaks."""
+    cases = make_cases(tmp_path / "cases", "landmarks", count=1)
+    _, spec = spec_for("landmarks", tmp_path)
+    spec["inputs"][0]["normalization"] = {"kind": "none"}
+    [(tensor, points, name)] = train.load_cases(str(cases), spec, "lesion", False)
+    dot = np.zeros_like(tensor)
+    p = np.rint(points[0]).astype(int)
+    dot[0][tuple(p)] = 1000
+    ns = type("A", (), dict(patch=[32, 32, 32], scale=0.15, rotate=15, intensity=0.0, noise=0.0, flip=True,
+                            lateralised=False))()
+    sampler = train.Sampler([(dot, points - points[0] + p, name)], spec, ns, np.random.default_rng(1))
+    checked = 0
+    for _ in range(8):
+        image, target = sampler.sample(sampler.cases[0])
+        if image[0].max() > 0:  # the dot fell inside this patch
+            peak = np.array(np.unravel_index(int(image[0].argmax()), image.shape[1:]))
+            assert np.abs(peak - target[0].numpy()).max() <= 1.0, (peak, target[0])
+            checked += 1
+    assert checked >= 3

@@ -1,0 +1,306 @@
+"""Trains an nnMamba network from a folder of cases and writes our checkpoint (`.pt`) for
+export.py.
+
+    train.py --spec SPEC.json --cases DIR --out model.pt [--time-limit MIN] [--iterations N] ...
+
+SPEC.json is the package's model.json without `format` and `network` (name, task, inputs with
+normalisation, target_spacing, patch_size, labels / landmarks / classification, algorithm): the
+same manifest the node will use, so training prepares every case exactly as the node does
+(nnmamba/preprocess.py mirrors the node's reorientation, resampling and normalisation).
+
+A case is a sub-folder of DIR holding one NIfTI per spec input, named `<input name>.nii[.gz]`,
+and its truth: `labels.nii[.gz]` (segmentation, label values as the spec's labels), or
+`truth.json` with `{"landmarks": {name: [x, y, z]}}` (LPS mm) or `{"lesion": true|false}`
+(classification; the key is --truth-key).
+
+Losses: segmentation CE + soft Dice on the softmax of the outputs; landmarks weighted MSE against
+Gaussian heat-maps (peak 1, non-negative because the network ends in a ReLU); classification
+BCE on the logit. Augmentation: random crops (a third centred on foreground for segmentation),
+scaling, small rotations (in mm, about all axes), intensity scale/shift, Gaussian noise, flips
+(never along left-right with --lateralised; never for landmarks, whose names are sided).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from nnmamba import nnMambaEncoder, nnMambaSeg, set_scan  # noqa: E402
+from nnmamba.checkpoints import save_ours  # noqa: E402
+from nnmamba.preprocess import labels_to_grid, patient_to_tensor_index, prepare, read_nifti  # noqa: E402
+
+
+def find(folder, stem):
+    for ext in (".nii.gz", ".nii"):
+        path = os.path.join(folder, stem + ext)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def load_cases(root, spec, truth_key, crop_to_nonzero):
+    """Every case prepared as the node would: (tensor [C, D, H, W], truth, name)."""
+    task = spec["task"]
+    cases = []
+    for name in sorted(os.listdir(root)):
+        folder = os.path.join(root, name)
+        if not os.path.isdir(folder):
+            continue
+        channels, grid = [], None
+        for inp in spec["inputs"]:
+            path = find(folder, inp["name"])
+            if path is None:
+                raise SystemExit(f"train.py: case {name}: no {inp['name']}.nii[.gz]")
+            voxels, g = read_nifti(path)
+            channels.append(voxels)
+            grid = grid or g
+        prepared = prepare(channels, grid, spec, crop_to_nonzero=crop_to_nonzero)
+        if task == "segmentation":
+            path = find(folder, "labels")
+            if path is None:
+                raise SystemExit(f"train.py: case {name}: no labels.nii[.gz]")
+            labels, lgrid = read_nifti(path)
+            truth = labels_to_grid(labels, lgrid, prepared)
+            if truth.shape != prepared.tensor.shape[1:]:
+                raise SystemExit(f"train.py: case {name}: labels grid differs from the image grid")
+        else:
+            with open(os.path.join(folder, "truth.json")) as f:
+                data = json.load(f)
+            if task == "landmarks":
+                points = data.get("landmarks", data)
+                truth = np.stack([patient_to_tensor_index(points[m["name"]], prepared.grid) for m in
+                                  sorted(spec["landmarks"], key=lambda m: m["channel"])])
+            else:
+                truth = float(bool(data[truth_key]))
+        cases.append((prepared.tensor, truth, name))
+    if not cases:
+        raise SystemExit(f"train.py: no cases in {root}")
+    return cases
+
+
+def rotation(angles):
+    ax, ay, az = angles
+    rx = np.array([[1, 0, 0], [0, math.cos(ax), -math.sin(ax)], [0, math.sin(ax), math.cos(ax)]])
+    ry = np.array([[math.cos(ay), 0, math.sin(ay)], [0, 1, 0], [-math.sin(ay), 0, math.cos(ay)]])
+    rz = np.array([[math.cos(az), -math.sin(az), 0], [math.sin(az), math.cos(az), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+class Sampler:
+    """Augmented patches [C, *patch] (and their truth) from prepared cases."""
+
+    def __init__(self, cases, spec, args, rng):
+        self.cases, self.spec, self.a, self.rng = cases, spec, args, rng
+        self.patch = np.array(args.patch)
+        # (D, H, W) = (z, y, x); spacing per tensor axis.
+        self.spacing = np.array(spec["target_spacing"][::-1], dtype=np.float64)
+        flips = [] if spec["task"] == "landmarks" else [0, 1, 2]
+        if args.lateralised:
+            flips = [f for f in flips if f != 2]  # W is x: left-right
+        self.flips = flips if args.flip else []
+
+    def transform(self):
+        """Patch voxel offset -> source voxel offset (3×3), in tensor axes, physically a rotation and scaling."""
+        a = self.a
+        s = self.rng.uniform(1 - a.scale, 1 + a.scale)
+        r = rotation(np.radians(self.rng.uniform(-a.rotate, a.rotate, 3)))
+        return np.diag(1 / self.spacing) @ r @ np.diag(self.spacing) * s
+
+    def centre(self, tensor, truth):
+        size = np.array(tensor.shape[1:])
+        if self.spec["task"] == "segmentation" and self.rng.random() < 1 / 3:
+            fg = np.argwhere(truth > 0)
+            if len(fg):
+                return fg[self.rng.integers(len(fg))].astype(np.float64)
+        if self.spec["task"] == "landmarks" and self.rng.random() < 1 / 2:
+            return truth[self.rng.integers(len(truth))] + self.rng.normal(0, self.patch / 8)
+        low = np.minimum(self.patch / 2, size / 2)
+        return self.rng.uniform(low - 0.5, np.maximum(size - low, low) - 0.5)
+
+    def sample(self, case, whole=False):
+        tensor, truth, _ = case
+        x = torch.from_numpy(tensor)[None].float()
+        size = np.array(tensor.shape[1:])
+        out_size = size if whole else self.patch
+        m = self.transform()
+        centre = (size - 1) / 2 if whole else self.centre(tensor, truth)
+        pc = (out_size - 1) / 2
+        # grid_sample wants, per output voxel, the source position as (x=W, y=H, z=D) in [-1, 1].
+        axes = [torch.arange(n, dtype=torch.float64) - c for n, c in zip(out_size, pc)]
+        d, h, w = torch.meshgrid(*axes, indexing="ij")
+        offsets = torch.stack([d, h, w], dim=-1) @ torch.from_numpy(m).T
+        src = offsets + torch.from_numpy(centre)
+        norm = 2 * src / torch.from_numpy(np.maximum(size - 1, 1).astype(np.float64)) - 1
+        grid = norm.flip(-1)[None].float()
+        image = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+        task = self.spec["task"]
+        if task == "segmentation":
+            y = torch.from_numpy(truth)[None, None].float()
+            target = F.grid_sample(y, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0, 0].long()
+        elif task == "landmarks":
+            inv = np.linalg.inv(m)
+            target = torch.from_numpy((truth - centre) @ inv.T + pc)  # landmark positions in the patch
+        else:
+            target = torch.tensor([truth])
+        for axis in self.flips:
+            if self.rng.random() < 0.5:
+                image = image.flip(axis + 1)
+                if task == "segmentation":
+                    target = target.flip(axis)
+        a = self.a
+        scale = torch.from_numpy(self.rng.uniform(1 - a.intensity, 1 + a.intensity, (image.shape[0], 1, 1, 1))).float()
+        shift = torch.from_numpy(self.rng.uniform(-a.intensity, a.intensity, (image.shape[0], 1, 1, 1))).float()
+        image = image * scale + shift
+        if a.noise > 0:
+            image = image + torch.randn_like(image) * float(self.rng.uniform(0, a.noise))
+        return image, target
+
+
+def heatmaps(points, shape, sigma):
+    """[K, D, H, W] Gaussians (peak 1) at continuous (d, h, w) points."""
+    axes = [torch.arange(n, dtype=torch.float32) for n in shape]
+    d, h, w = torch.meshgrid(*axes, indexing="ij")
+    out = []
+    for p in points.float():
+        r2 = (d - p[0]) ** 2 + (h - p[1]) ** 2 + (w - p[2]) ** 2
+        out.append(torch.exp(-r2 / (2 * sigma ** 2)))
+    return torch.stack(out)
+
+
+def loss_for(task, output, targets, classes, sigma):
+    if task == "segmentation":
+        ce = F.cross_entropy(output, targets)
+        probs = output.softmax(1)
+        onehot = F.one_hot(targets, classes).permute(0, 4, 1, 2, 3).float()
+        dims = (0, 2, 3, 4)
+        inter = (probs * onehot).sum(dims)[1:]
+        denom = (probs + onehot).sum(dims)[1:]
+        dice = (2 * inter + 1e-5) / (denom + 1e-5)
+        return ce + (1 - dice.mean())
+    if task == "landmarks":
+        maps = torch.stack([heatmaps(t, output.shape[2:], sigma) for t in targets])
+        weight = 1 + 10 * maps
+        return (weight * (output - maps) ** 2).mean()
+    return F.binary_cross_entropy_with_logits(output[:, 0], targets.float().view(-1))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--spec", required=True, help="model.json without format/network (see Tools/README.md)")
+    p.add_argument("--cases", required=True, help="folder of case sub-folders")
+    p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--channels", type=int, default=16)
+    p.add_argument("--blocks", type=int, default=2)
+    p.add_argument("--patch", type=int, nargs=3, help="training patch (D, H, W); default: the spec's patch_size")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--iterations", type=int, default=100000, help="stop after this many steps")
+    p.add_argument("--time-limit", type=float, default=60, help="minutes; training stops and saves when reached")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=float, default=0.15, help="random scaling ± this fraction")
+    p.add_argument("--rotate", type=float, default=10, help="random rotation ± degrees about each axis")
+    p.add_argument("--intensity", type=float, default=0.1, help="intensity scale and shift ± this")
+    p.add_argument("--noise", type=float, default=0.05, help="Gaussian noise σ up to this (normalised units)")
+    p.add_argument("--no-flip", dest="flip", action="store_false", help="no random flips at all")
+    p.add_argument("--lateralised", action="store_true", help="no left-right flips (sided anatomy)")
+    p.add_argument("--sigma", type=float, default=2.0, help="heat-map σ in voxels (landmarks)")
+    p.add_argument("--truth-key", default="lesion", help="truth.json key of the class (classification)")
+    p.add_argument("--crop-to-nonzero", action="store_true", help="as the node's --crop-to-non-zero")
+    p.add_argument("--init", help="start from this checkpoint's weights (ours)")
+    p.add_argument("--chunk", type=int, help="selective-scan chunk length (default ≈ √L per call)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=10)
+    a = p.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    set_scan("chunked", chunk=a.chunk)
+    random.seed(a.seed)
+    np.random.seed(a.seed)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    with open(a.spec) as f:
+        spec = json.load(f)
+    task = spec["task"]
+    a.patch = a.patch or spec["patch_size"]
+    start = time.time()
+    cases = load_cases(a.cases, spec, a.truth_key, a.crop_to_nonzero)
+    print(f"{len(cases)} cases prepared in {time.time() - start:.1f} s", flush=True)
+
+    in_ch = len(spec["inputs"])
+    if task == "classification":
+        architecture, constructor = "nnMambaEncoder", dict(in_ch=in_ch, channels=a.channels, blocks=a.blocks,
+                                                           number_classes=1, d_state=8)
+        model = nnMambaEncoder(**constructor)
+    else:
+        outputs = (max(l["value"] for l in spec["labels"]) + 1 if task == "segmentation"
+                   else max(m["channel"] for m in spec["landmarks"]) + 1)
+        architecture, constructor = "nnMambaSeg", dict(in_ch=in_ch, channels=a.channels, blocks=a.blocks,
+                                                       number_classes=outputs, d_state=16, flavour="css")
+        model = nnMambaSeg(**constructor)
+    if a.init:
+        model.load_state_dict(torch.load(a.init, map_location="cpu", weights_only=True)["state_dict"])
+    optimiser = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    sampler = Sampler(cases, spec, a, rng)
+    limit = a.time_limit * 60
+    model.train()
+    train_start = time.time()
+    losses, step = [], 0
+    while step < a.iterations and time.time() - train_start < limit:
+        progress = max(step / a.iterations, (time.time() - train_start) / limit)
+        for group in optimiser.param_groups:
+            group["lr"] = a.lr * (1 - min(progress, 0.999)) ** 0.9  # poly decay, as nnU-Net
+        picks = rng.integers(len(cases), size=a.batch)
+        optimiser.zero_grad()
+        if task == "classification":
+            # The node runs the encoder on the whole volume; so does training (one at a time).
+            total = 0.0
+            for i in picks:
+                image, target = sampler.sample(cases[i], whole=True)
+                loss = loss_for(task, model(image[None]), target, 1, a.sigma) / a.batch
+                loss.backward()
+                total += loss.item()
+        else:
+            pairs = [sampler.sample(cases[i]) for i in picks]
+            images = torch.stack([x for x, _ in pairs])
+            targets = torch.stack([t for _, t in pairs])
+            loss = loss_for(task, model(images), targets, constructor["number_classes"], a.sigma)
+            loss.backward()
+            total = loss.item()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
+        optimiser.step()
+        if not math.isfinite(total):
+            raise SystemExit(f"train.py: loss is {total} at step {step}")
+        losses.append(total)
+        step += 1
+        if step % a.log_every == 0 or step == 1:
+            recent = np.mean(losses[-a.log_every:])
+            print(f"step {step} loss {recent:.4f} lr {optimiser.param_groups[0]['lr']:.2e} "
+                  f"elapsed {time.time() - train_start:.0f} s", flush=True)
+    minutes = (time.time() - train_start) / 60
+    model.eval()
+    card = (f"## Training\n\n- data: {len(cases)} cases from `{a.cases}`\n"
+            f"- network: {architecture} {constructor}\n"
+            f"- augmentation: scale ±{a.scale}, rotation ±{a.rotate}°, intensity ±{a.intensity}, noise σ ≤ {a.noise}, "
+            f"flips {'on axes ' + str(sampler.flips) if sampler.flips else 'off'}\n"
+            f"- patch {list(a.patch)}, batch {a.batch}, AdamW lr {a.lr} (poly), seed {a.seed}\n"
+            f"- {step} steps in {minutes:.1f} min; final loss (mean of the last {min(len(losses), a.log_every)}) "
+            f"{np.mean(losses[-a.log_every:]):.4f}\n"
+            f"- command: `Tools/train.py {' '.join(argv if argv is not None else sys.argv[1:])}`")
+    manifest = {k: v for k, v in spec.items() if k not in ("format", "network")}
+    save_ours(a.out, model, architecture, constructor, manifest, card=card)
+    print(f"wrote {a.out} after {step} steps ({minutes:.1f} min)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
