@@ -38,8 +38,9 @@ def mr_options(seed):
     spacing = [2.0, 3.0, 1.5, 4.0][(seed // 2) % 4]
     slices = int(round(200 / spacing))
     noise = [0.01, 0.03, 0.02, 0.05][(seed // 5) % 4]
-    return ["--orientation", plane, "--rotate", str(rotate), "--pixel-spacing", str(pixel), "--size", str(size),
-            "--spacing", str(spacing), "--slices", str(slices), "--noise", str(noise), "--seed", str(seed)]
+    # `--name=value`: a negative angle would otherwise read as an option.
+    return [f"--orientation={plane}", f"--rotate={rotate}", f"--pixel-spacing={pixel}", f"--size={size}",
+            f"--spacing={spacing}", f"--slices={slices}", f"--noise={noise}", f"--seed={seed}"]
 
 
 def main():
