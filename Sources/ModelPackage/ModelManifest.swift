@@ -77,6 +77,8 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         public var name: String?
     }
 
+    public enum LandmarkRefinement: String, Codable, Sendable { case peak, centroid }
+
     public struct Classification: Codable, Sendable, Equatable {
         /// The concept being classified (e.g. (111042, DCM, "Pathology")).
         public var concept: Code
@@ -107,6 +109,10 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var labels: [Label]?
     public var landmarks: [Landmark]?
     public var distances: [Distance]?
+    /// How landmarks are decoded: `peak` (the argmax voxel, the conventional rule) or `centroid`
+    /// (refined to the centroid of the 3×3×3 neighbourhood of the peak — our addition,
+    /// nnmamba-architecture.md §3). Absent means `peak`.
+    public var landmarkRefinement: LandmarkRefinement?
     public var classification: Classification?
     public var algorithm: Algorithm
 

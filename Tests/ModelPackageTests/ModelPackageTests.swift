@@ -59,6 +59,7 @@ import TestSupport
                                                    "type": ["code": "2", "scheme": "SCT", "meaning": "t"]]] }),
         ("labels[0].type", { $0["labels"] = [["value": 1, "name": "X", "category": ["code": "1", "scheme": "SCT", "meaning": "c"]]] }),
         ("network.architecture", { $0["task"] = "classification" }),
+        ("landmark_refinement", { $0["landmark_refinement"] = "parabolic" }),
         ("inputs[0].normalization.clip", { $0["inputs"] = [["name": "ct", "normalization": ["kind": "ct", "clip": [1000, -1000],
                                                                                               "mean": 0, "std": 1]]] }),
     ]
@@ -70,6 +71,14 @@ import TestSupport
         let dir = try write(Self.modified(change))
         let error = #expect(throws: ModelPackageError.self) { try ModelPackage(directory: dir.path) }
         #expect(error?.field == field, "\(String(describing: error))")
+    }
+
+    /// Sub-voxel landmark decoding is the package's choice; absent means the peak voxel.
+    @Test func landmarkRefinementIsRead() throws {
+        let plain = try write(Self.valid)  // kept alive: the folder goes with the value
+        #expect(try ModelPackage(directory: plain.path).manifest.landmarkRefinement == nil)
+        let dir = try write(Self.modified { $0["landmark_refinement"] = "centroid" })
+        #expect(try ModelPackage(directory: dir.path).manifest.landmarkRefinement == .centroid)
     }
 
     @Test func missingWeightsAreNamed() throws {

@@ -49,6 +49,9 @@ public struct InferencePipeline: Sendable {
     public init(manifest: ModelManifest, network: any InferenceNetwork, options: Options = Options()) {
         self.manifest = manifest
         self.network = network
+        var options = options
+        // The package may ask for sub-voxel landmarks (its model card reports figures with them).
+        if manifest.landmarkRefinement == .centroid { options.refineLandmarks = true }
         self.options = options
     }
 
