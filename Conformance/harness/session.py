@@ -9,7 +9,7 @@ import time
 import pydicom
 
 from .peers import Node, Orthanc, free_port, run, wait_for
-from .samples import SAMPLES, Capabilities, Made, Refused, Rejected
+from .samples import SAMPLES, Made, Refused, Rejected, edge_cases_listed
 from .validators import Expected, Validator
 
 TERMINAL = ("done", "failed", "unrouted")
@@ -43,7 +43,6 @@ class SeriesFiles:
 class Session:
     def __init__(self, binary, work, report, processes):
         self.binary, self.work, self.report, self.processes = binary, work, report, processes
-        self.capabilities = Capabilities(binary)
         self.models = {}
         self.patients = set()
 
@@ -55,24 +54,43 @@ class Session:
                                {"node": ["MAMBANODE", "127.0.0.1", node_port]})
         self.report.check("Orthanc (the PACS) starts from its JSON configuration", self.orthanc.ready(),
                           open(self.orthanc.log).read()[-400:] if os.path.exists(self.orthanc.log) else "")
-        # The untrained CT model: real plumbing, labels without meaning (trained models: issue 8).
-        model = f"{self.work}/model-untrained"
-        r = run([self.binary, "models", "create-untrained", model, "--spacing", "6", "--patch", "32"])
-        self.report.check("untrained model package created", r.returncode == 0, r.stderr)
-        self.models["untrained"] = {"path": model, "trained": False}
+        # Untrained models (random weights, issue 8 trains them): real plumbing, labels without
+        # meaning. CT; MR brain (z-score); MR with the four inputs of a study-level route.
+        models = {"untrained-ct": [], "untrained-mr": ["--modality", "MR"],
+                  "untrained-mr4": ["--modality", "MR", "--inputs", "t1,t1ce,t2,flair"]}
+        for key, options in models.items():
+            path = f"{self.work}/model-{key}"
+            r = run([self.binary, "models", "create-untrained", path, "--spacing", "6", "--patch", "32", *options])
+            self.report.check(f"model package {key} created (create-untrained {' '.join(options) or 'defaults: CT'})",
+                              r.returncode == 0, r.stderr)
+            self.models[key] = {"path": path, "trained": False}
+        paths = {key: model["path"] for key, model in self.models.items()}
         config = f"{self.work}/node.yaml"
         with open(config, "w") as f:
-            f.write(f"""# Written by Conformance/run: free loopback ports, one route per modality.
-node: {{ ae_title: MAMBANODE, port: {node_port}, allowed_calling_aes: [MODALITY, ORTHANC] }}
+            f.write(f"""# Written by Conformance/run: free loopback ports, one route per modality, and the study-level
+# route of Config/node.yaml's brain-tumour example for studies sent by MRSTUDY.
+node: {{ ae_title: MAMBANODE, port: {node_port}, allowed_calling_aes: [MODALITY, ORTHANC, MRSTUDY] }}
 storage: {{ directory: {self.work}/store, database: {self.work}/node.sqlite, min_free_disk_mb: 1 }}
 http: {{ port: {http_port} }}
 logging: {{ format: json, level: info }}
 sending: {{ first_retry: 1s, max_retry: 2s }}
 destinations: [{{ name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: {self.orthanc.dicom_port} }}]
-models: {{ untrained: {model} }}
+models: {json.dumps(paths)}
 routes:
-  - {{ name: ct, model: untrained, destinations: [pacs], match: [{{ tag: Modality, equals: CT }}], quiet_time: 1s }}
-  - {{ name: mr, model: untrained, destinations: [pacs], match: [{{ tag: Modality, equals: MR }}], quiet_time: 1s }}
+  - name: brain-tumour
+    priority: 10
+    level: study
+    match: [ {{ tag: Modality, equals: MR }}, {{ field: calling_ae, equals: MRSTUDY }} ]
+    channels:
+      - {{ name: t1, match: [ {{ tag: SeriesDescription, regex: "(?i)^t1(?!.*(ce|gd|post))" }} ] }}
+      - {{ name: t1ce, match: [ {{ tag: SeriesDescription, regex: "(?i)t1.*(ce|gd|post)" }} ] }}
+      - {{ name: t2, match: [ {{ tag: SeriesDescription, regex: "(?i)^t2(?!.*flair)" }} ] }}
+      - {{ name: flair, match: [ {{ tag: SeriesDescription, regex: "(?i)flair" }} ] }}
+    model: untrained-mr4
+    destinations: [pacs]
+    quiet_time: 1s
+  - {{ name: ct, model: untrained-ct, destinations: [pacs], match: [{{ tag: Modality, equals: CT }}], quiet_time: 1s }}
+  - {{ name: mr, model: untrained-mr, destinations: [pacs], match: [{{ tag: Modality, equals: MR }}], quiet_time: 1s }}
 """)
         self.node = Node(self.processes, self.binary, config, f"{self.work}/node.log", node_port, http_port)
         return self.report.check("node answers C-ECHO from an allowed calling AE", self.node.ready(), self.node.log_tail())
@@ -80,12 +98,13 @@ routes:
     # Samples --------------------------------------------------------------------------------
 
     def run_all(self, only=None):
+        if not only:
+            listed = edge_cases_listed(self.binary)
+            table = {s.name.split()[2] for s in SAMPLES if s.name.startswith("edge case ")}
+            self.report.check(f"every edge case `samples edge --help` lists ({len(listed)}) has a sample",
+                              listed and listed <= table, f"missing: {sorted(listed - table)}")
         for sample in SAMPLES:
             if only and only.lower() not in sample.name.lower():
-                continue
-            missing = self.capabilities.missing(sample.requires)
-            if missing:
-                self.report.skip(sample.name, f"needs {', '.join(missing)} (not in this checkout yet)")
                 continue
             started = time.time()
             if sample.known_defect:
@@ -125,6 +144,9 @@ routes:
         if not self.report.check(f"{name}: pushed ({len(paths)} files, {len(files.series)} series, via {sample.via})",
                                  pushed, self.last_push_error):
             return
+        if sample.level == "study":
+            self.follow_study(sample, name, files, made)
+            return
         for uid, series in files.series.items():
             label = name if len(files.series) == 1 else f"{name} [{series['modality']} {uid[-8:]}]"
             # Ground truth belongs to a single-series sample.
@@ -140,26 +162,29 @@ routes:
             except Exception as error:
                 self.last_push_error = f"Orthanc → node C-STORE: {error}"
                 return False
-        r = self.node.storescu(made.paths, syntax=next(iter(files.syntaxes)) if len(files.syntaxes) == 1 else None)
+        r = self.node.storescu(made.paths, calling=sample.calling,
+                               syntax=next(iter(files.syntaxes)) if len(files.syntaxes) == 1 else None)
         self.last_push_error = (r.stdout + r.stderr)[-400:]
         return r.returncode == 0
 
-    def outcome(self, uid):
-        """The series' final state and its latest job (None while not final)."""
-        series = next((s for s in self.node.api("series") if s["series_instance_uid"] == uid), None)
-        if series is None or series["state"] not in TERMINAL:
+    def outcome(self, uids, subject):
+        """The final state of the series `uids` and the latest job on `subject` (a series, or the
+        study of a study-level route); None while any is not final or results are still pending."""
+        records = {s["series_instance_uid"]: s for s in self.node.api("series") if s["series_instance_uid"] in uids}
+        if len(records) < len(uids) or any(s["state"] not in TERMINAL for s in records.values()):
             return None
-        jobs = [j for j in self.node.api("jobs") if j["subject_uid"] == uid]
+        jobs = [j for j in self.node.api("jobs") if j["subject_uid"] == subject]
         job = max(jobs, key=lambda j: j["id"]) if jobs else None
+        series = records[uids[0]]
         if series["state"] == "done":
             entries = [o for o in self.node.api("outbox") if job and o["job_id"] == job["id"]]
             if not entries or any(o["state"] == "pending" for o in entries):
                 return None
-            return {"series": series, "job": job, "outbox": entries}
-        return {"series": series, "job": job, "outbox": []}
+            return {"series": series, "job": job, "outbox": entries, "all": records}
+        return {"series": series, "job": job, "outbox": [], "all": records}
 
     def follow(self, sample, name, uid, series, made):
-        result = wait_for(lambda: self.outcome(uid), 180)
+        result = wait_for(lambda: self.outcome([uid], uid), 180)
         if not self.report.check(f"{name}: the node reaches a final state for the series", result is not None,
                                  self.node.log_tail(400)):
             return
@@ -185,8 +210,44 @@ routes:
             self.report.info(f"{name}: reason: {reason[:300]}")
         self.validate(sample, name, uid, series, made, result)
 
-    def validate(self, sample, name, uid, series, made, result):
-        model = self.models[sample.model]
+    def follow_study(self, sample, name, files, made):
+        """A study-level route: every series fills a channel, one job over all of them, whose
+        SEG and SR lie on the grid of the model's first input (node.md §4)."""
+        studies = {series["study"] for series in files.series.values()}
+        if not self.report.check(f"{name}: one study ({len(files.series)} series)", len(studies) == 1, studies):
+            return
+        study, uids = studies.pop(), sorted(files.series)
+        result = wait_for(lambda: self.outcome(uids, study), 180)
+        if not self.report.check(f"{name}: the node reaches a final state for the study", result is not None,
+                                 self.node.log_tail(400)):
+            return
+        channels = {uid: record.get("channel") for uid, record in result["all"].items()}
+        descriptions = {uid: str(pydicom.dcmread(files.series[uid]["files"][0], stop_before_pixels=True).SeriesDescription)
+                        for uid in uids}
+        self.report.check(f"{name}: each series fills its channel ("
+                          + ", ".join(f"{descriptions[u]} → {channels[u]}" for u in uids) + ")",
+                          all(channels[u] == descriptions[u].lower() for u in uids), channels)
+        stored = {u: result["all"][u]["instance_count"] for u in uids}
+        self.report.check(f"{name}: stored by the node ({sum(stored.values())} of "
+                          f"{sum(len(files.series[u]['files']) for u in uids)} instances)",
+                          all(stored[u] == len(files.series[u]["files"]) for u in uids))
+        job = result["job"] or {}
+        if not self.report.check(f"{name}: processed (one study-level job done over {len(uids)} series)",
+                                 job.get("state") == "done" and job.get("level") == "study"
+                                 and all(r["state"] == "done" for r in result["all"].values()),
+                                 f"job {job}, series states {[r['state'] for r in result['all'].values()]}"):
+            return
+        manifest = json.load(open(os.path.join(self.models[job["model"]]["path"], "model.json")))
+        by_channel = {channels[u]: u for u in uids}
+        inputs = [by_channel.get(i["name"]) for i in manifest["inputs"]]
+        if not self.report.check(f"{name}: a series for every input of {job['model']}", None not in inputs, by_channel):
+            return
+        first = inputs[0]
+        self.validate(sample, f"{name} [results on {descriptions[first]}]", first, files.series[first], made, result,
+                      inputs=[(u, files.series[u]) for u in inputs])
+
+    def validate(self, sample, name, uid, series, made, result, inputs=None):
+        model = self.models[result["job"]["model"]]
         manifest = json.load(open(os.path.join(model["path"], "model.json")))
         kinds = {"SEG", "SR"} if manifest.get("task", "segmentation") == "segmentation" else {"SR"}
         folder = f"{self.work}/{slug(name)}-results"
@@ -206,14 +267,17 @@ routes:
                                  ok and set(delivered) == kinds and len(delivered) == len(kinds),
                                  f"outbox {[(o['state'], o.get('last_error')) for o in result['outbox']]}, in Orthanc: {delivered}"):
             return
-        # The source series as the node received it: the files sent, in this folder.
-        source_folder = f"{self.work}/{slug(name)}-source"
-        os.makedirs(source_folder, exist_ok=True)
-        for path in series["files"]:
-            target = os.path.join(source_folder, os.path.basename(path))
-            if not os.path.exists(target):
-                os.symlink(os.path.abspath(path), target)
-        expected, error = Expected.compute(self.binary, model["path"], source_folder, uid, folder)
+        # Each input series as the node received it: the files sent, in a folder of its own.
+        sources = []
+        for index, (input_uid, input_series) in enumerate(inputs or [(uid, series)]):
+            source_folder = f"{self.work}/{slug(name)}-source-{index}"
+            os.makedirs(source_folder, exist_ok=True)
+            for number, path in enumerate(input_series["files"]):
+                target = os.path.join(source_folder, f"{number:05d}-{os.path.basename(path)}")
+                if not os.path.exists(target):
+                    os.symlink(os.path.abspath(path), target)
+            sources.append((source_folder, input_uid))
+        expected, error = Expected.compute(self.binary, model["path"], sources, folder)
         self.report.check(f"{name}: the model's own output for the series (mambanode volume + infer)",
                           expected is not None, error)
         Validator(self.report, name, series["files"], list(found.values()), expected, made.truth,

@@ -51,15 +51,19 @@ class Expected:
         return self.manifest.get("task", "segmentation")
 
     @staticmethod
-    def compute(binary, model_dir, series_folder, series_uid, work):
-        """Runs the CLI on the series; returns (Expected, error text)."""
+    def compute(binary, model_dir, sources, work):
+        """Runs the CLI on the input series, [(folder, series uid)] in the model's input order (all
+        on one grid, as the series of one study are); returns (Expected, error text)."""
         manifest = json.load(open(os.path.join(model_dir, "model.json")))
-        volume = f"{work}/volume.nii.gz"
-        r = run([binary, "volume", series_folder, "--series", series_uid, "--nifti", volume])
-        if r.returncode != 0:
-            return None, "mambanode volume: " + r.stderr
+        volumes = []
+        for index, (series_folder, series_uid) in enumerate(sources):
+            volume = f"{work}/volume-{index}.nii.gz"
+            r = run([binary, "volume", series_folder, "--series", series_uid, "--nifti", volume])
+            if r.returncode != 0:
+                return None, "mambanode volume: " + r.stderr
+            volumes += ["--input", volume]
         labels = f"{work}/expected-labels.nii.gz" if manifest.get("task", "segmentation") == "segmentation" else None
-        r = run([binary, "infer", "--model", model_dir, "--input", volume] + (["--output", labels] if labels else []))
+        r = run([binary, "infer", "--model", model_dir, *volumes] + (["--output", labels] if labels else []))
         if r.returncode != 0:
             return None, "mambanode infer: " + r.stderr
         return Expected(manifest, labels, json.loads(r.stdout)), ""
@@ -319,7 +323,7 @@ def validate_only(report, binary, sources, results, model=None, work=None):
         os.makedirs(folder, exist_ok=True)
         for path in sources:
             shutil.copy(path, folder)
-        expected, error = Expected.compute(binary, model, folder, uid, work)
+        expected, error = Expected.compute(binary, model, [(folder, uid)], work)
         report.check("expected labels from mambanode volume + infer", expected is not None, error)
     Validator(report, "given files", sources, results, expected, work=work).all()
 

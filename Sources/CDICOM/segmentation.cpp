@@ -53,6 +53,11 @@ mn_status checkRequest(const mn_seg_request *r, mn_error *err) {
     if (!r->segments || r->segment_count == 0 || r->segment_count > 65535)
         return fail(err, MN_ERR_ARGUMENT, "segmentation: segment count must be 1…65535");
     if (r->frame_count == 0) return fail(err, MN_ERR_ARGUMENT, "segmentation: no frames (every segment is empty)");
+    // dcmseg 3.6.7 refuses fewer frames than segments (DcmSegmentation::check) with nothing but
+    // "Invalid Object"; say so here (SegmentationFrames keeps an empty frame per empty segment).
+    if (r->frame_count < r->segment_count)
+        return fail(err, MN_ERR_ARGUMENT, "segmentation: %zu frames for %zu segments (dcmseg needs a frame per segment)",
+                    r->frame_count, r->segment_count);
     if (!r->frame_segments || !r->frame_sources) return fail(err, MN_ERR_ARGUMENT, "segmentation: no frame list");
     for (size_t f = 0; f < r->frame_count; ++f) {
         if (r->frame_segments[f] == 0 || r->frame_segments[f] > r->segment_count)

@@ -76,6 +76,24 @@ import TestSupport
         #expect(all.frames.count == 4 * fixture.grid.sliceCount)
     }
 
+    /// Regression (issue 7): a two-slice source with one of four labels present gave two frames for
+    /// four segments, which dcmseg refuses as "Invalid Object" (pydicom-data's two-frame
+    /// eCT_Supplemental.dcm failed so in the conformance harness). Each empty segment now keeps
+    /// one empty frame on its first slice; the non-empty segment keeps only its own frames.
+    @Test func fewerNonEmptyFramesThanSegmentsKeepsAnEmptyFramePerEmptySegment() throws {
+        var fixture = try SegmentationFixture { g in g.slices = 2 }
+        let perSlice = fixture.grid.rows * fixture.grid.columns
+        fixture.labels = [UInt8](repeating: 0, count: 2 * perSlice)
+        for k in 0..<2 { fixture.labels[k * perSlice + 7 * fixture.grid.columns + 9] = 3 }
+        let written = try checkRoundTrip(fixture)
+        #expect(written.frames.map(\.segment) == [1, 2, 3, 3, 4])
+        #expect(written.frames.map(\.source) == [0, 0, 0, 1, 0])
+        // An all-empty label map: one empty frame per segment.
+        fixture.labels = [UInt8](repeating: 0, count: 2 * perSlice)
+        let empty = try checkRoundTrip(fixture, file: "empty.dcm")
+        #expect(empty.frames.map(\.segment) == [1, 2, 3, 4])
+    }
+
     @Test func overlappingMasksRoundTrip() throws {
         let fixture = try SegmentationFixture()
         // Two overlapping masks: "body" (all labels) and "spleen or lesion".

@@ -138,4 +138,28 @@ import Volume
         #expect(result.status != 0)
         #expect(result.errorOutput.contains("--raw-output must end in .safetensors"))
     }
+
+    /// `models create-untrained --modality MR [--inputs …]` (issue 7): packages for the MR brain
+    /// samples and for a study-level route with one channel per input; `models verify` reads them.
+    @Test func createUntrainedMakesMRPackagesThatVerify() async throws {
+        let dir = TemporaryDirectory("untrained-mr")
+        let cases: [(arguments: [String], lines: [String])] = [
+            (["--modality", "MR"], ["input 0: mr (MR), normalization zscore", "label 1: Brain", "in_channels 1"]),
+            (["--modality", "MR", "--inputs", "t1,t1ce,t2,flair"],
+             ["input 3: flair (MR), normalization zscore", "label 3: Enhancing tumour", "in_channels 4",
+              "forward pass: [1, 4, 16, 16, 16]"]),
+        ]
+        for (index, c) in cases.enumerated() {
+            let path = dir.file("model\(index)")
+            let made = try await runTool(BuiltProducts.mambanode, ["models", "create-untrained", path, "--patch", "16"] + c.arguments)
+            #expect(made.status == 0, "\(made.errorOutput)")
+            let verified = try await runTool(BuiltProducts.mambanode, ["models", "verify", path])
+            #expect(verified.status == 0, "\(verified.errorOutput)")
+            for line in c.lines + ["OK"] {
+                #expect(verified.output.contains(line), "missing '\(line)' in\n\(verified.output)")
+            }
+        }
+        let ct = try await runTool(BuiltProducts.mambanode, ["models", "create-untrained", dir.file("bad"), "--inputs", "a,b"])
+        #expect(ct.status != 0 && ct.errorOutput.contains("a CT package has one input"), "\(ct.errorOutput)")
+    }
 }

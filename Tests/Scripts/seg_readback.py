@@ -66,6 +66,7 @@ def main() -> int:
         failures.append(f"pixel spacing {spacing} != source {job['pixel_spacing']}")
     by_key = {(s["uid"], s["frame"]): i for i, s in enumerate(sources)}
     frame_count = int(ds.NumberOfFrames)
+    frames_of_segment = {}
     for f, item in enumerate(ds.PerFrameFunctionalGroupsSequence):
         src = item.DerivationImageSequence[0].SourceImageSequence[0]
         key = (src.ReferencedSOPInstanceUID, int(src.ReferencedFrameNumber) if "ReferencedFrameNumber" in src else None)
@@ -78,7 +79,11 @@ def main() -> int:
         if src.get("SpatialLocationsPreserved") != "YES":
             failures.append(f"frame {f + 1}: Spatial Locations Preserved is not YES")
         segment = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
-        if not masks[by_key[key], :, :, segment - 1].any() and job.get("omit_empty", True):
+        frames_of_segment[segment] = frames_of_segment.get(segment, 0) + 1
+        # The one exception: a segment empty everywhere may keep a single empty frame, which the
+        # writer adds when there would otherwise be fewer frames than segments (dcmseg needs them).
+        if not masks[by_key[key], :, :, segment - 1].any() and job.get("omit_empty", True) \
+                and (masks[..., segment - 1].any() or frames_of_segment[segment] > 1):
             failures.append(f"frame {f + 1} (segment {segment}) is empty but was not omitted")
 
     # 3. World coordinates through highdicom's own volume geometry (regular stacks only).

@@ -18,8 +18,11 @@ struct SegmentationFrames {
     var count: Int { segments.count }
 
     /// - Parameters:
-    ///   - omitEmpty: leave out frames with no voxel of their segment. When every frame would be
-    ///     left out, the first frame of segment 1 is kept, since a SEG needs at least one frame.
+    ///   - omitEmpty: leave out frames with no voxel of their segment. When that would leave fewer
+    ///     frames than segments, every segment without a frame keeps its (empty) first slice: dcmseg
+    ///     refuses such a SEG ("More segments than frames defined", DcmSegmentation::check in
+    ///     3.6.7, reported only as "Invalid Object"), and a SEG needs at least one frame anyway.
+    ///     This happens on short series, e.g. an enhanced CT of two frames with one label present.
     init(pixels: SegmentationPixels, segmentCount: Int, slices: Int, pixelsPerSlice: Int, omitEmpty: Bool) {
         var present = [Bool](repeating: false, count: segmentCount * slices)
         switch pixels {
@@ -36,19 +39,20 @@ struct SegmentationFrames {
                 }
             }
         }
+        var kept = omitEmpty ? present : [Bool](repeating: true, count: segmentCount * slices)
+        if kept.lazy.filter({ $0 }).count < segmentCount {
+            for s in 0..<segmentCount where !kept[(s * slices)..<((s + 1) * slices)].contains(true) {
+                kept[s * slices] = true
+            }
+        }
         // Frame index of each (segment, slice), or -1 when omitted.
         var frameOf = [Int32](repeating: -1, count: segmentCount * slices)
         for s in 0..<segmentCount {
-            for k in 0..<slices where present[s * slices + k] || !omitEmpty {
+            for k in 0..<slices where kept[s * slices + k] {
                 frameOf[s * slices + k] = Int32(segments.count)
                 segments.append(UInt16(s + 1))
                 sources.append(UInt32(k))
             }
-        }
-        if segments.isEmpty {
-            frameOf[0] = 0
-            segments = [1]
-            sources = [0]
         }
         var bytes = (segments.count * pixelsPerSlice + 7) / 8
         bytes += bytes & 1
