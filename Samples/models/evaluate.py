@@ -129,7 +129,8 @@ def main():
     work = a.work or tempfile.mkdtemp(prefix="mambanode-evaluate-")
     run([sys.executable, os.path.join(ROOT, "Tools", "make_cases.py"), "--binary", a.binary, "--kind", a.kind,
          "--out", work, "--seeds", a.seeds, "--lesion", a.lesion, "--keep-dicom"])
-    cases = sorted(d for d in glob.glob(os.path.join(work, f"{a.kind}-*")) if os.path.isdir(d))
+    first, last = (int(v) for v in a.seeds.split(":"))
+    cases = [os.path.join(work, f"{a.kind}-{seed:05d}") for seed in range(first, last)]
     task = manifest["task"]
     per_label, errors, scores, truths = {}, [], [], []
     for case in cases:
