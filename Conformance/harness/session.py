@@ -299,6 +299,43 @@ routes:
         self.report.check("unknown calling AE: storescu fails and nothing is stored", r.returncode != 0 and not set(uids) & stored,
                           r.stderr[-300:])
 
+    def audit_trail(self):
+        """The audit trail (PS3.15 A.5, issue 9): one JSON audit message per line; per inbound
+        association that stored instances one Begin Transferring and one DICOM Instances
+        Transferred (action C) naming the patient; deliveries to the PACS as Instances Transferred
+        (action R); a Security Alert for the rejected calling AE. An association's messages are
+        written when it ends, hence the wait."""
+        path = f"{self.work}/store/audit.jsonl"
+
+        def messages():
+            return [json.loads(line)["AuditMessage"] for line in open(path).read().splitlines()]
+
+        def event(m):
+            e = m["EventIdentification"]
+            return e["EventID"]["csd-code"], e["EventActionCode"]
+
+        def alert_for_intruder():
+            return any(event(m) == ("110113", "E") and "INTRUDER" in json.dumps(m) for m in messages())
+
+        try:
+            wait_for(alert_for_intruder, 10)
+            found = messages()
+            self.report.check("audit: every line of the audit file is one well-formed audit message", True)
+        except Exception as error:  # unreadable file or a malformed line
+            self.report.check("audit: every line of the audit file is one well-formed audit message", False, str(error))
+            return
+        inbound = [m for m in found if event(m) == ("110104", "C")]
+        begun = [m for m in found if event(m)[0] == "110102"]
+        outbound = [m for m in found if event(m) == ("110104", "R")]
+        named = all(any(o.get("ParticipantObjectTypeCode") == "1" and o.get("ParticipantObjectTypeCodeRole") == "1"
+                        for o in m.get("ParticipantObjectIdentification") or []) for m in inbound)
+        self.report.check("audit: one DICOM Instances Transferred (C) per inbound association that stored, each naming the patient",
+                          inbound and len(inbound) == len(begun) and named, f"{len(inbound)} transferred, {len(begun)} begun")
+        self.report.check("audit: deliveries to the PACS are audited (action R, destination ORTHANC)",
+                          outbound and all(any(p.get("UserID") == "ORTHANC" for p in m["ActiveParticipant"]) for m in outbound),
+                          f"{len(outbound)} deliveries")
+        self.report.check("audit: the rejected calling AE gives a Security Alert", alert_for_intruder())
+
     def node_survived(self):
         self.report.check("the node is still running and answers C-ECHO after every sample",
                           self.node.running() and self.node.echo())
