@@ -267,8 +267,8 @@ SAMPLES = [
     Sample("varied CT phantom with a liver lesion (seed 11)", phantom_with_truth(11, "yes"), Results(), dice_min=0.7),
     Sample("varied CT phantom without lesion (seed 12)", phantom_with_truth(12, "no"), Results(), dice_min=0.7),
     # MR from real anatomy, through the MR route and its (untrained) brain model.
-    Sample("MR brain from Colin27 (mricron-data)", mr_brain("colin27"), Results(), dice_min=0.8),
-    Sample("MR brain from MNI152 (nilearn)", mr_brain("mni152"), Results(), dice_min=0.8),
+    Sample("MR brain from Colin27 (mricron-data)", mr_brain("colin27"), Results(), dice_min=0.9),
+    Sample("MR brain from MNI152 (nilearn)", mr_brain("mni152"), Results(), dice_min=0.9),
     # Four sequences of one study fill the channels of the study-level route (4-input model).
     Sample("four-sequence MR study (T1, T1CE, T2, FLAIR) via a study-level route", mr_study(), Results(),
            calling="MRSTUDY", level="study"),
