@@ -116,9 +116,12 @@ class Sampler:
 
     def centre(self, tensor, truth):
         size = np.array(tensor.shape[1:])
-        if self.spec["task"] == "segmentation" and self.rng.random() < 1 / 3:
-            fg = np.argwhere(truth > 0)
-            if len(fg):
+        if self.spec["task"] == "segmentation" and self.rng.random() < self.a.foreground:
+            # A class first, then one of its voxels (nnU-Net's oversampling): small structures are
+            # seen as often as large ones.
+            present = [v for v in np.unique(truth) if v > 0]
+            if present:
+                fg = np.argwhere(truth == present[self.rng.integers(len(present))])
                 return fg[self.rng.integers(len(fg))].astype(np.float64)
         if self.spec["task"] == "landmarks" and self.rng.random() < 1 / 2:
             return truth[self.rng.integers(len(truth))] + self.rng.normal(0, self.patch / 8)
@@ -184,7 +187,11 @@ def loss_for(task, output, targets, classes, sigma):
         inter = (probs * onehot).sum(dims)[1:]
         denom = (probs + onehot).sum(dims)[1:]
         dice = (2 * inter + 1e-5) / (denom + 1e-5)
-        return ce + (1 - dice.mean())
+        # Soft Dice over the foreground classes present in the batch only: an absent class's term
+        # could only push its output down, and with the network's final ReLU a channel pushed below
+        # zero everywhere gets no gradient again.
+        present = onehot.sum(dims)[1:] > 0
+        return ce + (1 - dice[present].mean()) if present.any() else ce
     if task == "landmarks":
         maps = torch.stack([heatmaps(t, output.shape[2:], sigma) for t in targets])
         weight = 1 + 10 * maps
@@ -213,6 +220,8 @@ def main(argv=None):
     p.add_argument("--noise", type=float, default=0.05, help="Gaussian noise σ up to this (normalised units)")
     p.add_argument("--no-flip", dest="flip", action="store_false", help="no random flips at all")
     p.add_argument("--lateralised", action="store_true", help="no left-right flips (sided anatomy)")
+    p.add_argument("--foreground", type=float, default=1 / 3,
+                   help="segmentation: fraction of patches centred on a foreground class (chosen uniformly)")
     p.add_argument("--sigma", type=float, default=2.0, help="heat-map σ in voxels (landmarks)")
     p.add_argument("--truth-key", default="lesion", help="truth.json key of the class (classification)")
     p.add_argument("--crop-to-nonzero", action="store_true", help="as the node's --crop-to-non-zero")
