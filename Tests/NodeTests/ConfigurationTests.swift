@@ -12,7 +12,7 @@ import Testing
         #expect(configuration.listener.aeTitle == "MAMBANODE")
         #expect(configuration.listener.allowedCallingAETitles == ["CT01", "MR01", "ORTHANC"])
         #expect(configuration.sending == .init(firstRetry: 30, maximumRetry: 600, giveUpAfter: 86400, jitter: 0.2))
-        #expect(configuration.routes.map(\.name) == ["ct-abdomen", "brain-tumour", "mr-brain"])
+        #expect(configuration.routes.map(\.name) == ["ct-abdomen", "mr-brain", "brain-tumour"])
         let brain = try #require(configuration.routes.first { $0.name == "brain-tumour" })
         #expect(brain.level == .study)
         #expect(brain.channels.map(\.name) == ["t1", "t1ce", "t2", "flair"])
