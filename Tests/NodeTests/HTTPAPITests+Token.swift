@@ -24,13 +24,7 @@ import TestSupport
         let store = NodeStore(database: try NodeDatabase(path: directory.file("n\(token == nil ? 0 : 1).sqlite")),
                               router: Router(routes: []))
         let api = HTTPAPI(store: store, metrics: NodeMetrics(), token: token) { .init(problems: []) }
-        let port = FreePort.allocate()
-        let app = Application(router: api.router(), configuration: .init(address: .hostname("127.0.0.1", port: Int(port))),
-                              logger: Logger(label: "test"))
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        defer { server.cancel() }
-        #expect(await waitUntil { FreePort.accepts(port) })
-        try await body(port, store)
+        try await serving(api) { port in try await body(port, store) }
     }
 
     @Test func retryNeedsTheBearerToken() async throws {
