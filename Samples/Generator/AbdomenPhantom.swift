@@ -6,7 +6,8 @@ import Volume
 /// labels, landmarks and distances follow analytically.
 ///
 /// Anatomy (LPS: +x patient left, +y posterior, +z superior), in the phantom's own frame before
-/// the pose: air around a body of subcutaneous fat and muscle; liver on the patient's right (−x),
+/// the pose: air around a body of subcutaneous fat, a muscle wall and visceral fat inside it; liver
+/// on the patient's right (−x),
 /// spleen posterior-left, both kidneys posterior beside a vertebral body (cortical shell and
 /// cancellous core), the aorta in front of it, and a few bowel-gas pockets anteriorly. Sizes keep
 /// every organ inside the default `samples ct` slab (64 × 2.5 mm) for every seed.
@@ -103,10 +104,17 @@ public struct AbdomenPhantom: Sendable {
 
         let fat = place(SIMD3(0, 0, 0), SIMD3(130, 100, 400), hu(-110 ... -90), 0)
         let muscle = place(SIMD3(0, 0, 0), SIMD3(118, 88, 400), hu(35...45), 0)
+        // Inside the 12 mm muscle wall: visceral and retroperitoneal fat (with the bowel's partial
+        // volume), which outlines every organ as it does on real CT. Without it the unenhanced
+        // kidneys (30–40 HU) and the spleen (40–50 HU) would lie in muscle-valued tissue with no
+        // edge at all, and no reader or model could delineate them.
+        let visceral = place(SIMD3(0, 0, 0), SIMD3(106, 76, 400), hu(-80 ... -50), 0)
         let aorta = place(SIMD3(12, 18, 0), SIMD3(11, 11, 400), contrastEnhanced ? hu(150...200) : hu(35...45), 0)
-        let liverHU = hu(55...65)
+        // Portal-venous phase: liver and spleen enhance too (about 100–130 HU on real scans).
+        let liverHU = contrastEnhanced ? hu(100...120) : hu(55...65)
         let liver = place(SIMD3(-50, -5, 5), SIMD3(50, 48, 42), liverHU, Structure.liver.rawValue, vary: true)
-        let spleen = place(SIMD3(70, 25, 15), SIMD3(18, 32, 28), hu(40...50), Structure.spleen.rawValue, vary: true)
+        let spleen = place(SIMD3(70, 25, 15), SIMD3(18, 32, 28), contrastEnhanced ? hu(110...130) : hu(40...50),
+                           Structure.spleen.rawValue, vary: true)
         // Kidneys: long axes tilted ~10° outward at the lower pole (rotation about y).
         let kidneyHU = contrastEnhanced ? hu(150...180) : hu(30...40)
         let medullaHU = contrastEnhanced ? hu(90...120) : kidneyHU
@@ -132,7 +140,7 @@ public struct AbdomenPhantom: Sendable {
             gas.append(place(c, SIMD3(r, r * rngCopy.uniform(0.6...1), r * rngCopy.uniform(0.8...1.4)), hu(-1000 ... -900), 0))
         }
 
-        var ellipsoids = [fat, muscle, aorta, liver, spleen, rightKidney, medulla(rightKidney), leftKidney, medulla(leftKidney),
+        var ellipsoids = [fat, muscle, visceral, aorta, liver, spleen, rightKidney, medulla(rightKidney), leftKidney, medulla(leftKidney),
                           cortical, cancellous, canal]
         ellipsoids += gas
         var phantom = Phantom(background: -1000, ellipsoids: ellipsoids, noise: noiseSD)
