@@ -14,7 +14,8 @@ and its truth: `labels.nii[.gz]` (segmentation, label values as the spec's label
 (classification; the key is --truth-key).
 
 Losses: segmentation CE + soft Dice on the softmax of the outputs; landmarks weighted MSE against
-Gaussian heat-maps (peak 1, non-negative because the network ends in a ReLU); classification
+Gaussian heat-maps (peak 1, non-negative because the network ends in a ReLU; with --pre-relu on
+the output before that ReLU, hinged at zero away from the landmarks); classification
 BCE on the logit. Augmentation: random crops (a third centred on foreground for segmentation),
 scaling, small rotations (in mm, about all axes), intensity scale/shift, Gaussian noise, flips
 (never along left-right with --lateralised; never for landmarks, whose names are sided).
@@ -123,10 +124,13 @@ class Sampler:
             if present:
                 fg = np.argwhere(truth == present[self.rng.integers(len(present))])
                 return fg[self.rng.integers(len(fg))].astype(np.float64)
-        if self.spec["task"] == "landmarks" and self.rng.random() < 1 / 2:
-            return truth[self.rng.integers(len(truth))] + self.rng.normal(0, self.patch / 8)
         low = np.minimum(self.patch / 2, size / 2)
-        return self.rng.uniform(low - 0.5, np.maximum(size - low, low) - 0.5)
+        centre = self.rng.uniform(low - 0.5, np.maximum(size - low, low) - 0.5)
+        if self.spec["task"] == "landmarks" and self.rng.random() < 1 / 2:
+            near = truth[self.rng.integers(len(truth))] + self.rng.normal(0, self.patch / 8)
+            # Along an axis the patch covers whole, it stays centred as the node's single window is.
+            centre = np.where(self.patch >= size, centre, near)
+        return centre
 
     def sample(self, case, whole=False):
         tensor, truth, _ = case
@@ -178,7 +182,7 @@ def heatmaps(points, shape, sigma):
     return torch.stack(out)
 
 
-def loss_for(task, output, targets, classes, sigma):
+def loss_for(task, output, targets, classes, sigma, pre_relu=False):
     if task == "segmentation":
         ce = F.cross_entropy(output, targets)
         probs = output.softmax(1)
@@ -194,6 +198,15 @@ def loss_for(task, output, targets, classes, sigma):
         return ce + (1 - dice[present].mean()) if present.any() else ce
     if task == "landmarks":
         maps = torch.stack([heatmaps(t, output.shape[2:], sigma) for t in targets])
+        if pre_relu:
+            # `output` is the last BatchNorm's output, before the network's final ReLU: around each
+            # landmark it must equal the heat-map, elsewhere it only has to stay at or below zero
+            # (the ReLU makes that 0). Unlike an MSE after the ReLU, a peak whose pre-activation
+            # went negative still gets a gradient, so no channel can die.
+            near = maps > 0.01
+            inside = (1 + 20 * maps) * (output - maps) ** 2
+            outside = F.relu(output) ** 2
+            return torch.where(near, inside, outside).mean()
         weight = 1 + 10 * maps
         return (weight * (output - maps) ** 2).mean()
     return F.binary_cross_entropy_with_logits(output[:, 0], targets.float().view(-1))
@@ -223,6 +236,8 @@ def main(argv=None):
     p.add_argument("--foreground", type=float, default=1 / 3,
                    help="segmentation: fraction of patches centred on a foreground class (chosen uniformly)")
     p.add_argument("--sigma", type=float, default=2.0, help="heat-map σ in voxels (landmarks)")
+    p.add_argument("--pre-relu", action="store_true",
+                   help="landmarks: train the heat-maps before the final ReLU (hinge below zero away from the landmark)")
     p.add_argument("--truth-key", default="lesion", help="truth.json key of the class (classification)")
     p.add_argument("--crop-to-nonzero", action="store_true", help="as the node's --crop-to-non-zero")
     p.add_argument("--init", help="start from this checkpoint's weights (ours)")
@@ -258,6 +273,12 @@ def main(argv=None):
         model = nnMambaSeg(**constructor)
     if a.init:
         model.load_state_dict(torch.load(a.init, map_location="cpu", weights_only=True)["state_dict"])
+    if a.pre_relu:
+        if task != "landmarks":
+            raise SystemExit("train.py: --pre-relu is for landmarks")
+        # The ReLU has no parameters: swapping it for the identity leaves the state_dict (and so the
+        # exported package, which the node runs with its ReLU) unchanged.
+        model.conv8.conv[5] = torch.nn.Identity()
     optimiser = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     sampler = Sampler(cases, spec, a, rng)
     limit = a.time_limit * 60
@@ -282,7 +303,7 @@ def main(argv=None):
             pairs = [sampler.sample(cases[i]) for i in picks]
             images = torch.stack([x for x, _ in pairs])
             targets = torch.stack([t for _, t in pairs])
-            loss = loss_for(task, model(images), targets, constructor["number_classes"], a.sigma)
+            loss = loss_for(task, model(images), targets, constructor["number_classes"], a.sigma, a.pre_relu)
             loss.backward()
             total = loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
@@ -296,6 +317,8 @@ def main(argv=None):
             print(f"step {step} loss {recent:.4f} lr {optimiser.param_groups[0]['lr']:.2e} "
                   f"elapsed {time.time() - train_start:.0f} s", flush=True)
     minutes = (time.time() - train_start) / 60
+    if a.pre_relu:
+        model.conv8.conv[5] = torch.nn.ReLU()
     model.eval()
     card = (f"## Training\n\n- data: {len(cases)} cases from `{a.cases}`\n"
             f"- network: {architecture} {constructor}\n"

@@ -119,3 +119,31 @@ def test_augmented_landmark_targets_follow_the_image(tmp_path):
             assert np.abs(peak - target[0].numpy()).max() <= 1.0, (peak, target[0])
             checked += 1
     assert checked >= 3
+
+
+def test_pre_relu_landmark_loss_lifts_a_peak_the_relu_has_killed():
+    """Pre-activations below zero everywhere: after the ReLU no gradient reaches them, so the plain
+    heat-map loss could never raise the peak again; the --pre-relu loss pushes the landmark's
+    voxel up and leaves the background (already at or below zero) alone."""
+    targets = torch.tensor([[[4.0, 4.0, 4.0]]])
+    pre = torch.full((1, 1, 9, 9, 9), -1.0, requires_grad=True)
+    train.loss_for("landmarks", pre, targets, 1, 1.0, pre_relu=True).backward()
+    assert pre.grad[0, 0, 4, 4, 4] < 0 and pre.grad[0, 0, 0, 0, 0] == 0
+    after = torch.full((1, 1, 9, 9, 9), -1.0, requires_grad=True)
+    train.loss_for("landmarks", torch.relu(after), targets, 1, 1.0).backward()
+    assert after.grad.abs().max() == 0
+    # Above zero away from the landmark is penalised.
+    high = torch.full((1, 1, 9, 9, 9), 0.5, requires_grad=True)
+    train.loss_for("landmarks", high, targets, 1, 1.0, pre_relu=True).backward()
+    assert high.grad[0, 0, 0, 0, 0] > 0
+
+
+def test_pre_relu_training_keeps_the_network_that_the_node_runs(tmp_path):
+    cases = make_cases(tmp_path / "cases", "landmarks")
+    spec_path, _ = spec_for("landmarks", tmp_path)
+    ckpt = str(tmp_path / "model.pt")
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", ckpt, "--iterations", "2",
+                       "--patch", "32", "32", "32", "--batch", "1", "--seed", "2", "--pre-relu"]) == 0
+    saved = torch.load(ckpt, weights_only=True)
+    assert set(saved["state_dict"]) == set(train.nnMambaSeg(**saved["config"]["constructor"]).state_dict())
+    assert "--pre-relu" in saved["config"]["card"]
