@@ -45,7 +45,7 @@ struct RoutesCommand: ParsableCommand {
                 let input = RoutingInput(dataSet: header, tags: router.tagsOfInterest, callingAETitle: callingAe,
                                          calledAETitle: calledAe ?? configuration.listener.aeTitle, sourceAddress: sourceIp)
                 let chosen = router.route(for: input)
-                print("series \(series) (\(file)): " + (chosen.map { "route '\($0.name)' → model '\($0.model)'" }
+                print("series \(series) (\(file)): " + (chosen.map { "route '\($0.name)' → model\($0.models.count == 1 ? "" : "s") '\($0.models.joined(separator: "', '"))'" }
                     ?? "no route (stored and reported, not processed)"))
                 for evaluation in router.evaluate(input) {
                     if evaluation.matched {

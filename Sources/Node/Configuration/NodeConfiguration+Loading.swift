@@ -241,7 +241,7 @@ extension NodeConfiguration {
     }
 
     private static func parseRoute(_ node: ConfigurationReader, configuration: NodeConfiguration) throws -> Route {
-        try node.expectKeys(["name", "priority", "level", "match", "channels", "model", "destinations", "quiet_time",
+        try node.expectKeys(["name", "priority", "level", "match", "channels", "model", "models", "destinations", "quiet_time",
                              "close_on_expected_count", "hard_cap", "give_up", "allowed_calling_aes", "allowed_sources"])
         let name = try node.required("name").string
         var level = Route.Level.series
@@ -268,10 +268,24 @@ extension NodeConfiguration {
             }
         }
         if level == .study && channels.isEmpty { throw node.error("a study-level route needs channels", key: "channels") }
-        let modelReader = try node.required("model")
-        let model = try modelReader.string
-        guard configuration.models[model] != nil else {
-            throw modelReader.error("unknown model '\(model)' (models: \(configuration.models.keys.sorted().joined(separator: ", ")))")
+        let models: [String]
+        switch (node["model"], node["models"]) {
+        case (let one?, nil):
+            models = [try one.string]
+            guard configuration.models[models[0]] != nil else {
+                throw one.error("unknown model '\(models[0])' (models: \(configuration.models.keys.sorted().joined(separator: ", ")))")
+            }
+        case (nil, let list?):
+            models = try list.strings
+            guard !models.isEmpty else { throw list.error("a route needs at least one model") }
+            guard Set(models).count == models.count else { throw list.error("a model is listed twice") }
+            for model in models where configuration.models[model] == nil {
+                throw list.error("unknown model '\(model)' (models: \(configuration.models.keys.sorted().joined(separator: ", ")))")
+            }
+        case (_?, _?):
+            throw node.error("give either model or models, not both", key: "models")
+        case (nil, nil):
+            throw node.error("a route needs a model (model: NAME or models: [NAME, …])", key: "model")
         }
         let destinationsReader = try node.required("destinations")
         let destinations = try destinationsReader.strings
@@ -285,7 +299,7 @@ extension NodeConfiguration {
             level: level,
             conditions: conditions,
             channels: channels,
-            model: model,
+            models: models,
             destinations: destinations,
             quietTime: try node["quiet_time"].map { try positive($0.duration, $0) } ?? 45,
             closeOnExpectedCount: try node["close_on_expected_count"]?.bool ?? true,

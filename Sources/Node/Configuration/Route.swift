@@ -21,7 +21,10 @@ public struct Route: Sendable {
     public var conditions: [Condition]
     /// Study level only: the required series, in the model's input order.
     public var channels: [Channel]
-    public var model: String
+    /// The models run on every subject of the route, one job each (`model: x` or
+    /// `models: [x, y]` in the configuration): one CT series can give organs, landmarks and a
+    /// classification, each its own SEG/SR, as a site running several algorithms expects.
+    public var models: [String]
     public var destinations: [String]
     /// Seconds without a new instance after which a series (or study) is stable.
     public var quietTime: Double

@@ -103,6 +103,37 @@ public final class NodeDatabase: Sendable {
                 t.uniqueKey(["sopInstanceUID", "destination"])
             }
         }
+        // A route may run several models on one subject: one job per (subject, version, route,
+        // model). SQLite cannot change a table's unique constraint, so the job table is rebuilt
+        // (SQLite's "12-step" table change); GRDB runs a migration with foreign keys off and checks
+        // them before committing, so the outbox's job references are kept as they are.
+        migrator.registerMigration("v2-job-per-model") { db in
+            try db.create(table: "job_v2") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("route", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("subjectUID", .text).notNull()
+                t.column("level", .text).notNull()
+                t.column("version", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("step", .text).notNull()
+                t.column("attempts", .integer).notNull()
+                t.column("reason", .text)
+                t.column("inputs", .text).notNull()
+                t.column("results", .text).notNull()
+                t.column("timings", .text).notNull()
+                t.column("correlationID", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("startedAt", .datetime)
+                t.column("finishedAt", .datetime)
+                t.uniqueKey(["subjectUID", "version", "route", "model"])
+            }
+            try db.execute(sql: "INSERT INTO job_v2 SELECT id, route, model, subjectUID, level, version, state, step, attempts, reason, inputs, results, timings, correlationID, createdAt, startedAt, finishedAt FROM job")
+            try db.drop(table: "job")
+            try db.rename(table: "job_v2", to: "job")
+            try db.create(index: "job_on_subjectUID", on: "job", columns: ["subjectUID"])
+            try db.create(index: "job_on_state", on: "job", columns: ["state"])
+        }
         return migrator
     }
 }

@@ -4,7 +4,7 @@ import GRDB
 extension NodeStore {
     /// Closes studies of study-level routes (node.md §4, multi-channel models): once every
     /// channel has a stable series, no series of the study is still arriving and the study has
-    /// been quiet for the route's quiet time, one job gets the channels' series as inputs. A study
+    /// been quiet for the route's quiet time, one job per model gets the channels' series as inputs. A study
     /// still missing a channel at its give-up time fails with the missing channels as reason.
     @discardableResult
     public func closeStableStudies(now: Date) throws -> [JobRecord] {
@@ -14,14 +14,14 @@ extension NodeStore {
         var jobs: [JobRecord] = []
         for study in open {
             guard let route = router.routes.first(where: { $0.name == study.route }) else { continue }
-            if let job = try close(study: study.studyInstanceUID, route: route, now: now) { jobs.append(job) }
+            jobs += try close(study: study.studyInstanceUID, route: route, now: now)
         }
         return jobs
     }
 
-    private func close(study uid: String, route: Route, now: Date) throws -> JobRecord? {
-        try database.writer.write { db -> JobRecord? in
-            guard var study = try StudyRecord.fetchOne(db, key: uid), study.state == .receiving else { return nil }
+    private func close(study uid: String, route: Route, now: Date) throws -> [JobRecord] {
+        try database.writer.write { db -> [JobRecord] in
+            guard var study = try StudyRecord.fetchOne(db, key: uid), study.state == .receiving else { return [] }
             let series = try SeriesRecord
                 .filter(Column("studyInstanceUID") == uid && Column("route") == route.name)
                 .fetchAll(db)
@@ -43,12 +43,16 @@ extension NodeStore {
                     s.state = .queued
                     try s.update(db)
                 }
-                var job = JobRecord(id: nil, route: route.name, model: route.model, subjectUID: uid, level: "study",
-                                    version: study.version, state: .queued, step: .assemble, attempts: 0, reason: nil,
-                                    inputs: Self.json(inputs), results: "[]", timings: "{}",
-                                    correlationID: study.correlationID, createdAt: now, startedAt: nil, finishedAt: nil)
-                try job.insert(db)
-                return job
+                var jobs: [JobRecord] = []
+                for model in route.models {
+                    var job = JobRecord(id: nil, route: route.name, model: model, subjectUID: uid, level: "study",
+                                        version: study.version, state: .queued, step: .assemble, attempts: 0, reason: nil,
+                                        inputs: Self.json(inputs), results: "[]", timings: "{}",
+                                        correlationID: study.correlationID, createdAt: now, startedAt: nil, finishedAt: nil)
+                    try job.insert(db)
+                    jobs.append(job)
+                }
+                return jobs
             }
             if now >= study.giveUpDeadline {
                 study.state = .failed
@@ -60,7 +64,7 @@ extension NodeStore {
                     try s.update(db)
                 }
             }
-            return nil
+            return []
         }
     }
 

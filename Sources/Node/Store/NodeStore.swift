@@ -128,43 +128,46 @@ public final class NodeStore: Sendable {
         }
     }
 
-    /// Closes every series that is complete at `now`: series-level routes get a queued job,
-    /// unrouted series become `unrouted`. Returns the jobs created. One transaction per series.
+    /// Closes every series that is complete at `now`: series-level routes get a queued job per
+    /// model, unrouted series become `unrouted`. Returns the jobs created. One transaction per
+    /// series.
     @discardableResult
     public func closeStableSeries(now: Date) throws -> [JobRecord] {
         var jobs: [JobRecord] = []
         for series in try receivingSeries() {
             let route = router.routes.first { $0.name == series.route }
             guard SeriesLifecycle.isStable(series, route: route, now: now) else { continue }
-            if let job = try close(series: series.seriesInstanceUID, route: route, now: now) { jobs.append(job) }
+            jobs += try close(series: series.seriesInstanceUID, route: route, now: now)
         }
         return jobs
     }
 
-    private func close(series uid: String, route: Route?, now: Date) throws -> JobRecord? {
-        try database.writer.write { db -> JobRecord? in
+    private func close(series uid: String, route: Route?, now: Date) throws -> [JobRecord] {
+        try database.writer.write { db -> [JobRecord] in
             // Re-read inside the transaction: an instance may have arrived meanwhile.
             guard var series = try SeriesRecord.fetchOne(db, key: uid), series.state == .receiving,
-                  SeriesLifecycle.isStable(series, route: route, now: now) else { return nil }
+                  SeriesLifecycle.isStable(series, route: route, now: now) else { return [] }
             guard let route else {
                 series.state = .unrouted
                 try series.update(db)
-                return nil
+                return []
             }
             guard route.level == .series else {
                 // Study-level routes collect their channels in the study tracker.
                 series.state = .stable
                 try series.update(db)
-                return nil
+                return []
             }
             series.state = .queued
             try series.update(db)
-            var job = JobRecord(id: nil, route: route.name, model: route.model, subjectUID: uid, level: "series",
-                                version: series.version, state: .queued, step: .assemble, attempts: 0, reason: nil,
-                                inputs: Self.json(["image": [uid]]), results: "[]", timings: "{}",
-                                correlationID: series.correlationID, createdAt: now, startedAt: nil, finishedAt: nil)
-            try job.insert(db)
-            return job
+            return try route.models.map { model in
+                var job = JobRecord(id: nil, route: route.name, model: model, subjectUID: uid, level: "series",
+                                    version: series.version, state: .queued, step: .assemble, attempts: 0, reason: nil,
+                                    inputs: Self.json(["image": [uid]]), results: "[]", timings: "{}",
+                                    correlationID: series.correlationID, createdAt: now, startedAt: nil, finishedAt: nil)
+                try job.insert(db)
+                return job
+            }
         }
     }
 
@@ -289,10 +292,26 @@ extension NodeStore {
         }
     }
 
-    /// The series follows its job unless a late instance re-opened it meanwhile (then it is
-    /// receiving a newer version and must stay so).
+    /// The subject follows its jobs — those of the same version, one per model of the route —
+    /// unless a late instance re-opened it meanwhile (then it is receiving a newer version and
+    /// must stay so). While a sibling job is still queued or running the subject stays
+    /// processing; then it is failed if any job failed, else done. With several models the
+    /// reason names each model's.
     private static func settleSeries(_ db: Database, job: JobRecord, state: SubjectState, reason: String?) throws {
-        try setSubjectState(db, job: job, to: state, reason: reason, from: [.processing, .queued])
+        let siblings = try JobRecord.filter(Column("subjectUID") == job.subjectUID && Column("version") == job.version
+                                            && Column("route") == job.route).order(Column("id")).fetchAll(db)
+        guard siblings.count > 1 else {
+            try setSubjectState(db, job: job, to: state, reason: reason, from: [.processing, .queued])
+            return
+        }
+        if siblings.contains(where: { $0.state == .queued || $0.state == .processing }) {
+            try setSubjectState(db, job: job, to: .processing, reason: nil, from: [.processing, .queued])
+            return
+        }
+        let failed = siblings.filter { $0.state == .failed }
+        let noted = (failed.isEmpty ? siblings : failed).compactMap { sibling in sibling.reason.map { "\(sibling.model): \($0)" } }
+        try setSubjectState(db, job: job, to: failed.isEmpty ? .done : .failed,
+                            reason: noted.isEmpty ? nil : noted.joined(separator: "; "), from: [.processing, .queued])
     }
 
     /// Moves a job's subject — its series, or for study-level jobs the study and its input
