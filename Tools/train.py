@@ -80,7 +80,14 @@ def load_cases(root, spec, truth_key, crop_to_nonzero):
                 truth = np.stack([patient_to_tensor_index(points[m["name"]], prepared.grid) for m in
                                   sorted(spec["landmarks"], key=lambda m: m["channel"])])
             else:
-                truth = float(bool(data[truth_key]))
+                # [label, d, h, w, radius in voxels]: where the finding is, when the truth says so
+                # (the phantom's lesion), for --aux-lesion; NaN otherwise.
+                truth = np.full(5, np.nan)
+                truth[0] = float(bool(data[truth_key]))
+                centre, radius = data.get(f"{truth_key}_centre"), data.get(f"{truth_key}_radius_mm")
+                if truth[0] and centre is not None and radius is not None:
+                    truth[1:4] = patient_to_tensor_index(centre, prepared.grid)
+                    truth[4] = radius / float(np.mean(spec["target_spacing"]))
         cases.append((prepared.tensor, truth, name))
     if not cases:
         raise SystemExit(f"train.py: no cases in {root}")
@@ -156,12 +163,17 @@ class Sampler:
             inv = np.linalg.inv(m)
             target = torch.from_numpy((truth - centre) @ inv.T + pc)  # landmark positions in the patch
         else:
-            target = torch.tensor([truth])
+            target = torch.from_numpy(truth.copy())
+            if not np.isnan(truth[1]):
+                target[1:4] = torch.from_numpy((truth[1:4] - centre) @ np.linalg.inv(m).T + pc)
+                target[4] = truth[4] / np.cbrt(abs(np.linalg.det(m)))
         for axis in self.flips:
             if self.rng.random() < 0.5:
                 image = image.flip(axis + 1)
                 if task == "segmentation":
                     target = target.flip(axis)
+                elif task == "classification":
+                    target[1 + axis] = out_size[axis] - 1 - target[1 + axis]
         a = self.a
         scale = torch.from_numpy(self.rng.uniform(1 - a.intensity, 1 + a.intensity, (image.shape[0], 1, 1, 1))).float()
         shift = torch.from_numpy(self.rng.uniform(-a.intensity, a.intensity, (image.shape[0], 1, 1, 1))).float()
@@ -209,7 +221,31 @@ def loss_for(task, output, targets, classes, sigma, pre_relu=False):
             return torch.where(near, inside, outside).mean()
         weight = 1 + 10 * maps
         return (weight * (output - maps) ** 2).mean()
-    return F.binary_cross_entropy_with_logits(output[:, 0], targets.float().view(-1))
+    return F.binary_cross_entropy_with_logits(output[:, 0], targets[..., 0].float().view(-1))
+
+
+class LesionAux(torch.nn.Module):
+    """--aux-lesion: a 1×1×1 head on the encoder's deepest features (layer3, stride 16) trained to
+    mark the cells holding the finding. Training only: it is not part of the network the node
+    runs, and it only shapes the features that the classifier's mean pooling then reads (with a
+    lesion filling one cell of dozens, the classification loss alone barely reaches them)."""
+
+    def __init__(self, model, channels):
+        super().__init__()
+        self.head = torch.nn.Conv3d(channels, 1, 1)
+        self.features = None
+        model.layer3.register_forward_hook(lambda _m, _i, out: setattr(self, "features", out))
+
+    def loss(self, target, input_shape):
+        logits = self.head(self.features)[0, 0]
+        cells = torch.zeros_like(logits)
+        if not torch.isnan(target[1]):
+            stride = torch.tensor(input_shape, dtype=torch.float64) / torch.tensor(logits.shape, dtype=torch.float64)
+            axes = [(torch.arange(n, dtype=torch.float64) + 0.5) * s - 0.5 for n, s in zip(logits.shape, stride)]
+            d, h, w = torch.meshgrid(*axes, indexing="ij")
+            distance = ((d - target[1]) ** 2 + (h - target[2]) ** 2 + (w - target[3]) ** 2).sqrt()
+            cells = (distance <= target[4] + stride.max() / 2).float()
+        return F.binary_cross_entropy_with_logits(logits, cells, pos_weight=torch.tensor(20.0))
 
 
 def main(argv=None):
@@ -238,6 +274,9 @@ def main(argv=None):
     p.add_argument("--sigma", type=float, default=2.0, help="heat-map σ in voxels (landmarks)")
     p.add_argument("--pre-relu", action="store_true",
                    help="landmarks: train the heat-maps before the final ReLU (hinge below zero away from the landmark)")
+    p.add_argument("--aux-lesion", type=float, default=0,
+                   help="classification: weight of the training-only lesion-location loss (truth.json "
+                        "<truth-key>_centre and _radius_mm)")
     p.add_argument("--truth-key", default="lesion", help="truth.json key of the class (classification)")
     p.add_argument("--crop-to-nonzero", action="store_true", help="as the node's --crop-to-non-zero")
     p.add_argument("--init", help="start from this checkpoint's weights (ours)")
@@ -279,7 +318,14 @@ def main(argv=None):
         # The ReLU has no parameters: swapping it for the identity leaves the state_dict (and so the
         # exported package, which the node runs with its ReLU) unchanged.
         model.conv8.conv[5] = torch.nn.Identity()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    parameters = list(model.parameters())
+    aux = None
+    if a.aux_lesion > 0:
+        if task != "classification":
+            raise SystemExit("train.py: --aux-lesion is for classification")
+        aux = LesionAux(model, 8 * a.channels)
+        parameters += list(aux.parameters())
+    optimiser = torch.optim.AdamW(parameters, lr=a.lr, weight_decay=a.weight_decay)
     sampler = Sampler(cases, spec, a, rng)
     limit = a.time_limit * 60
     model.train()
@@ -296,7 +342,10 @@ def main(argv=None):
             total = 0.0
             for i in picks:
                 image, target = sampler.sample(cases[i], whole=True)
-                loss = loss_for(task, model(image[None]), target, 1, a.sigma) / a.batch
+                loss = loss_for(task, model(image[None]), target, 1, a.sigma)
+                if aux is not None:
+                    loss = loss + a.aux_lesion * aux.loss(target, image.shape[1:])
+                loss = loss / a.batch
                 loss.backward()
                 total += loss.item()
         else:
@@ -306,7 +355,7 @@ def main(argv=None):
             loss = loss_for(task, model(images), targets, constructor["number_classes"], a.sigma, a.pre_relu)
             loss.backward()
             total = loss.item()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
+        torch.nn.utils.clip_grad_norm_(parameters, 12.0)
         optimiser.step()
         if not math.isfinite(total):
             raise SystemExit(f"train.py: loss is {total} at step {step}")

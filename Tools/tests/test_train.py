@@ -36,7 +36,7 @@ def make_cases(root, task, count=2, size=(32, 32, 16), spacing=(2.0, 2.0, 4.0)):
         image += np.random.default_rng(n).normal(0, 5, size)
         write_nifti(str(case / "ct.nii.gz"), image, grid)
         write_nifti(str(case / "labels.nii.gz"), np.where(ball, 1, np.where(box, 2, 0)), grid, dtype=np.uint8)
-        truth = {"lesion": bool(lesion),
+        truth = {"lesion": bool(lesion), "lesion_centre": grid.patient(centre).tolist(), "lesion_radius_mm": 10.0,
                  "landmarks": {"L0": grid.patient(centre).tolist(), "L1": grid.patient([23.5, 7.5, 5.5]).tolist()}}
         (case / "truth.json").write_text(json.dumps(truth))
     return root
@@ -147,3 +147,34 @@ def test_pre_relu_training_keeps_the_network_that_the_node_runs(tmp_path):
     saved = torch.load(ckpt, weights_only=True)
     assert set(saved["state_dict"]) == set(train.nnMambaSeg(**saved["config"]["constructor"]).state_dict())
     assert "--pre-relu" in saved["config"]["card"]
+
+
+def test_aux_lesion_target_follows_the_augmented_image(tmp_path):
+    """The lesion centre that --aux-lesion trains on moves with rotation, scaling and flips as the
+    image does: the bright ball's centre of mass in the sampled image is where the target says."""
+    cases = make_cases(tmp_path / "cases", "classification", count=1)
+    _, spec = spec_for("classification", tmp_path)
+    spec["inputs"][0]["normalization"] = {"kind": "none"}
+    [(tensor, truth, name)] = train.load_cases(str(cases), spec, "lesion", False)
+    assert truth[0] == 1 and not np.isnan(truth[1:]).any()
+    ball = np.where(tensor > 120, tensor, 0).astype(np.float32)  # the lesion alone, without the box
+    ns = type("A", (), dict(patch=[32, 32, 32], scale=0.15, rotate=15, intensity=0.0, noise=0.0, flip=True,
+                            lateralised=False))()
+    sampler = train.Sampler([(ball, truth, name)], spec, ns, np.random.default_rng(3))
+    for _ in range(6):
+        image, target = sampler.sample(sampler.cases[0], whole=True)
+        weights = image[0].numpy()
+        grid = np.indices(weights.shape).reshape(3, -1)
+        centre = (grid * weights.reshape(-1)).sum(1) / weights.sum()
+        assert np.abs(centre - target[1:4].numpy()).max() < 1.0, (centre, target)
+
+
+def test_a_short_classification_training_with_the_lesion_aid(tmp_path):
+    cases = make_cases(tmp_path / "cases", "classification")
+    spec_path, _ = spec_for("classification", tmp_path)
+    ckpt = str(tmp_path / "model.pt")
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", ckpt, "--iterations", "2",
+                       "--batch", "2", "--seed", "2", "--aux-lesion", "1"]) == 0
+    saved = torch.load(ckpt, weights_only=True)
+    # The training-only head is not part of the network the node runs.
+    assert set(saved["state_dict"]) == set(train.nnMambaEncoder(**saved["config"]["constructor"]).state_dict())
