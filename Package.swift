@@ -93,11 +93,15 @@ let package = Package(
         // Volume: real anatomy (NIfTI templates) is sampled, and label maps are laid on assembled grids.
         .target(name: "SampleGenerator", dependencies: ["DICOM", "Volume"], path: "Samples/Generator"),
 
+        // Fuzz target over metadata extraction and volume assembly (Scripts/fuzz volume builds it
+        // with -sanitize=fuzzer and -DFUZZING; otherwise it replays inputs given as arguments).
+        .executableTarget(name: "VolumeFuzz", dependencies: ["Volume"], path: "Fuzz/VolumeFuzz"),
+
         .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator", "NNMamba"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
         .testTarget(name: "SampleGeneratorTests", dependencies: ["SampleGenerator", "Volume", "Node", "TestSupport"]),
-        .testTarget(name: "VolumeTests", dependencies: ["Volume", "TestSupport"]),
+        .testTarget(name: "VolumeTests", dependencies: ["Volume", "VolumeFuzz", "TestSupport"]),
         .testTarget(name: "ModelPackageTests", dependencies: ["ModelPackage", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
         // HTTP is tested live on loopback: HummingbirdTesting would pull AsyncHTTPClient and BoringSSL into CI.

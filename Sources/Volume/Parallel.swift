@@ -30,7 +30,12 @@ func parallelFor(_ count: Int, threads: Int?, _ body: @Sendable (Int) -> Void) {
 func parallelMap<T: Sendable, R: Sendable>(_ items: [T], threads: Int?, _ body: @Sendable (T) -> R) -> [R] {
     let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: items.count)
     results.initialize(repeating: nil)
-    defer { results.deallocate() }
+    // Deinitialise before freeing: the slots hold references (instances, errors), and freeing
+    // alone would leak every one of them on each series scan (found by Scripts/fuzz volume).
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
     nonisolated(unsafe) let slots = results
     parallelFor(items.count, threads: threads) { index in slots[index] = body(items[index]) }
     return results.map { $0! }
