@@ -35,6 +35,10 @@ public struct AssemblyOptions: Sendable, Codable, Equatable {
     /// different positions (step-and-shoot CT, table positions of one volume) are merged again;
     /// only acquisitions that repeat positions (dynamic, repeated scans) stay separate stacks.
     public var splitByAcquisitionNumber = true
+    /// Largest volume assembled, in voxels (default 2^30: 4 GiB as Float32, e.g. 4000 slices of
+    /// 512²); nil: no cap. A larger series is refused with `.tooLarge` before any pixel is
+    /// decoded, so a hostile or mistaken header cannot make the node allocate without bound.
+    public var maximumVoxels: Int? = 1 << 30
     /// Threads used to read headers and decode pixels (default: active processors).
     public var threads: Int? = nil
 

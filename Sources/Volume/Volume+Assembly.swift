@@ -21,6 +21,12 @@ extension Series {
     public func assemble(options: AssemblyOptions = AssemblyOptions()) throws(VolumeError) -> Assembly {
         let selection = try stacks(options: options)
         let layout = try selection.primary.layout(series: seriesInstanceUID, options: options)
+        if let maximum = options.maximumVoxels, layout.geometry.voxelCount > maximum {
+            let size = layout.geometry.size
+            throw VolumeError(.tooLarge, "\(size.x)×\(size.y)×\(size.z) = \(layout.geometry.voxelCount) voxels, more than the "
+                              + "\(maximum) allowed (\(Self.gibibytes(layout.geometry.voxelCount)) GiB as Float32)",
+                              series: seriesInstanceUID)
+        }
         var warnings: [VolumeWarning] = []
         if !selection.excluded.isEmpty {
             let reasons = Dictionary(grouping: selection.excluded, by: \.reason).map { "\($0.value.count) × \($0.key)" }.sorted()
@@ -40,6 +46,10 @@ extension Series {
         let volume = try Volume(layout: layout, series: seriesInstanceUID, frameOfReferenceUID: frameOfReference,
                                 threads: options.threads)
         return Assembly(volume: volume, stacks: selection, layout: layout, warnings: warnings)
+    }
+
+    static func gibibytes(_ voxels: Int) -> String {
+        String(format: "%.1f", Double(voxels) * 4 / Double(1 << 30))
     }
 }
 

@@ -47,6 +47,8 @@ public struct VolumeError: Error, Sendable, Equatable, CustomStringConvertible {
         case badGeometry
         /// NIfTI reading or writing failed.
         case nifti
+        /// The volume would exceed `AssemblyOptions.maximumVoxels`.
+        case tooLarge
     }
 
     public var code: Code

@@ -10,7 +10,8 @@ import Testing
         let configuration = try NodeConfiguration.load(from: ConfigurationTests.packageRoot + "/Config/node.yaml")
         #expect(configuration.listener.allowedSources.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8"])
         #expect(configuration.listener.tls == nil && configuration.listener.plainListener)
-        #expect(configuration.limits == .init(maxInstanceBytes: 2048 << 20, maxInstancesPerAssociation: 100_000))
+        #expect(configuration.limits == .init(maxInstanceBytes: 2048 << 20, maxInstancesPerAssociation: 100_000,
+                                              maxVolumeVoxels: 1 << 30))
         #expect(configuration.audit.file == "var/store/audit.jsonl")
         #expect(configuration.http.bindAddress == "127.0.0.1" && configuration.http.tokenFile == nil)
     }
@@ -46,6 +47,7 @@ import Testing
         ("destinations: [{ name: p, ae_title: P, host: h, port: 1, tls: { server_name: x } }]", "destinations[0].tls.ca_bundle",
          "missing"),
         ("limits: { max_instance_mb: 0 }", "limits.max_instance_mb", "at least 1"),
+        ("limits: { max_volume_voxels: 0 }", "limits.max_volume_voxels", "at least 1"),
         ("limits: { max_instances: 3 }", "limits.max_instances", "unknown key"),
         ("audit: { syslog: { host: h } }", "audit.syslog.port", "missing"),
         ("http: { token: x }", "http.token", "unknown key"),

@@ -27,7 +27,7 @@ import Glibc
     }
 
     /// A node with one CT route to a PACS; `model` is the package folder the route uses.
-    static func setup(model: (TemporaryDirectory) throws -> String, giveUp: String = "1h") throws -> Setup {
+    static func setup(model: (TemporaryDirectory) throws -> String, giveUp: String = "1h", extra: String = "") throws -> Setup {
         let dir = TemporaryDirectory("pipeline")
         let modelPath = try model(dir)
         let nodePort = FreePort.allocate(), pacsPort = FreePort.allocate(), httpPort = FreePort.allocate()
@@ -41,6 +41,7 @@ import Glibc
             models: { organs: \(modelPath) }
             routes:
               - { name: ct, model: organs, destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: 1s }
+            \(extra)
             """
         try yaml.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
         return Setup(directory: dir, config: dir.file("node.yaml"), nodePort: nodePort, pacsPort: pacsPort, httpPort: httpPort,
@@ -186,6 +187,19 @@ import Glibc
         #expect(await node.wait() == 0)
         await pacs.stop()
         #expect(node.standardError.contains("job failed"))
+    }
+
+    /// The memory plan (issue 9, item 4): a series over limits.max_volume_voxels fails its job
+    /// with its size before any pixel is decoded; the node keeps serving.
+    @Test func seriesOverTheVoxelLimitFailsWithItsSize() async throws {
+        let s = try Self.setup(model: Self.untrainedModel, extra: "limits: { max_volume_voxels: 1000 }")
+        let node = try await Self.startNode(s)
+        let big = try await Self.push(s)
+        #expect(await waitUntil(seconds: 60) { (try? s.store.series(big.seriesInstanceUID)?.state) == .failed })
+        let failed = try #require(try s.store.jobs().first)
+        #expect(failed.reason?.contains("voxels, more than the 1000 allowed") == true, "\(failed.reason ?? "")")
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
     }
 
     @Test func modelThatFailsToLoadFailsTheJob() async throws {

@@ -99,3 +99,24 @@ import Volume
         #expect(comparison.agrees, "\(comparison)")
     }
 }
+
+/// The memory bound (issue 9, item 4): a series over `maximumVoxels` is refused by size, naming
+/// the series, before a pixel is decoded; at the bound it assembles.
+@Suite struct VolumeSizeLimitTests {
+    @Test func aSeriesOverTheBoundIsRefusedWithItsSize() throws {
+        let dir = TemporaryDirectory()
+        let (_, series, _) = try GeneratedSeries.write(GeneratedSeries.ct(), into: dir)
+        var options = AssemblyOptions()
+        options.maximumVoxels = 48 * 40 * 12 - 1
+        #expect {
+            try series.assemble(options: options)
+        } throws: { error in
+            let e = error as! VolumeError
+            return e.code == .tooLarge && e.seriesInstanceUID == series.seriesInstanceUID
+                && e.reason.contains("48×40×12 = 23040 voxels")
+        }
+        options.maximumVoxels = 48 * 40 * 12
+        #expect(try series.assemble(options: options).volume.geometry.voxelCount == 23040)
+        #expect(AssemblyOptions().maximumVoxels == 1 << 30, "on by default")
+    }
+}

@@ -79,7 +79,7 @@ extension NodeConfiguration {
             configuration.maxConcurrentJobs = value
         }
         if let limits = root["limits"] {
-            try limits.expectKeys(["max_instance_mb", "max_instances_per_association"])
+            try limits.expectKeys(["max_instance_mb", "max_instances_per_association", "max_volume_voxels"])
             if let v = limits["max_instance_mb"] {
                 let mb = try v.int
                 guard mb >= 1 else { throw v.error("must be at least 1") }
@@ -89,6 +89,11 @@ extension NodeConfiguration {
                 let count = try v.int
                 guard count >= 1 else { throw v.error("must be at least 1") }
                 configuration.limits.maxInstancesPerAssociation = count
+            }
+            if let v = limits["max_volume_voxels"] {
+                let count = try v.int
+                guard count >= 1 else { throw v.error("must be at least 1") }
+                configuration.limits.maxVolumeVoxels = count
             }
         }
         configuration.audit.file = configuration.storage.directory + "/audit.jsonl"

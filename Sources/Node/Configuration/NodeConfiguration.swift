@@ -42,6 +42,10 @@ public struct NodeConfiguration: Sendable {
         public var maxInstanceBytes: UInt64?
         /// C-STOREs beyond this in one association are refused with 0xA700; nil: no cap.
         public var maxInstancesPerAssociation: Int?
+        /// A series assembling to more voxels fails its job with the size as reason, before its
+        /// pixels are decoded (the volume, its resampled copy and the network's activations must
+        /// fit in memory with `max_concurrent_jobs` of them at once). Default 2^30.
+        public var maxVolumeVoxels: Int? = 1 << 30
     }
 
     /// The audit trail (PS3.15 A.5): one JSON message per line in `file`, optionally also sent to

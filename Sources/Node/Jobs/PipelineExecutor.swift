@@ -55,7 +55,10 @@ public final class PipelineExecutor: JobExecutor {
     func producer(for model: String) throws -> ResultProducer {
         if let cached = producers.withLock({ $0[model] }) { return cached }
         guard let directory = configuration.models[model] else { throw JobFailure("model '\(model)' is not configured") }
-        let producer = try ResultProducer(package: try ModelPackage(directory: directory), encoder: encoderConfiguration, uids: uids)
+        var assembly = AssemblyOptions()
+        assembly.maximumVoxels = configuration.limits.maxVolumeVoxels
+        let producer = try ResultProducer(package: try ModelPackage(directory: directory), encoder: encoderConfiguration, uids: uids,
+                                          assembly: assembly)
         producers.withLock { $0[model] = producer }
         return producer
     }

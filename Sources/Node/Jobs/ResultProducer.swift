@@ -11,9 +11,13 @@ public struct ResultProducer: Sendable {
     public let package: ModelPackage
     let pipeline: InferencePipeline
     let encoder: ResultEncoder
+    /// How input series are assembled (e.g. the node's `limits.max_volume_voxels`).
+    let assembly: AssemblyOptions
 
-    public init(package: ModelPackage, encoder configuration: ResultEncoderConfiguration, uids: UIDGenerator) throws {
+    public init(package: ModelPackage, encoder configuration: ResultEncoderConfiguration, uids: UIDGenerator,
+                assembly: AssemblyOptions = AssemblyOptions()) throws {
         self.package = package
+        self.assembly = assembly
         pipeline = try InferencePipeline(package: package)
         encoder = try ResultEncoder(manifest: package.manifest, configuration: configuration, uids: uids)
     }
@@ -50,7 +54,7 @@ public struct ResultProducer: Sendable {
         var warnings: [String] = []
         var reference: (series: Series, volume: Volume)?
         for (index, s) in series.enumerated() {
-            let assembly = try s.assemble()
+            let assembly = try s.assemble(options: self.assembly)
             warnings += assembly.warnings.map { "\(inputs[index].name): \($0)" }
             if let first = reference?.volume, first.geometry != assembly.volume.geometry {
                 // Multi-channel models see every channel on the first channel's grid (nnU-Net
