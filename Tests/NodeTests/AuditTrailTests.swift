@@ -66,6 +66,59 @@ import TestSupport
         #expect(attributes[.posixPermissions] as? Int == 0o600)
     }
 
+    /// A syslog receiver in Python on a free loopback port: reads one octet-counted frame into
+    /// `output`; with `certificate` it is an RFC 5425 receiver (TLS 1.2+) and writes
+    /// "handshake failed" instead when the client gives up on its certificate.
+    static let receiverScript = """
+        import socket, ssl, sys
+        port, output = int(sys.argv[1]), sys.argv[2]
+        server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port)); server.listen(1); server.settimeout(60)
+        connection, _ = server.accept(); connection.settimeout(60)
+        if len(sys.argv) > 3:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(sys.argv[3], sys.argv[4])
+            try:
+                connection = context.wrap_socket(connection, server_side=True)
+            except (ssl.SSLError, OSError):
+                open(output, "w").write("handshake failed"); sys.exit(3)
+        data = b""
+        while b" " not in data: data += connection.recv(4096)
+        length, rest = data.split(b" ", 1)
+        while len(rest) < int(length): rest += connection.recv(4096)
+        open(output, "wb").write(length + b" " + rest)
+        """
+
+    /// The syslog copy over TLS (RFC 5425) to a receiver presenting a certificate from the trusted
+    /// CA for 127.0.0.1, and none to a receiver whose certificate names another host.
+    @Test func messagesAreCopiedToSyslogOverTLSOnlyToTheRightHost() async throws {
+        let pki = try TestPKI(in: try directory.subdirectory("pki"))
+        let trustCA = TLSConfiguration(trustedCAFile: pki.certificate("ca"), verifyPeer: true)
+        for (name, delivered) in [("server", true), ("wronghost", false)] {
+            let port = FreePort.allocate()
+            let received = directory.file("syslog-\(name).txt")
+            let receiver = try ChildProcess("python3", ["-c", Self.receiverScript, "\(port)", received,
+                                                       pki.certificate(name), pki.key(name)], logDirectory: directory.path)
+            #expect(await waitUntil { FreePort.isListening(port) })
+            let audit = try AuditTrail(path: directory.file("audit-\(name).jsonl"), aeTitle: "MAMBANODE",
+                                       syslog: .init(host: "127.0.0.1", port: port, tls: trustCA), logger: Logger(label: "test"))
+            await audit.applicationStarted()
+            #expect(await receiver.wait() == (delivered ? 0 : 3), "\(receiver.standardError)")
+            let frame = try String(contentsOfFile: received, encoding: .utf8)
+            if delivered {
+                let line = try String(contentsOfFile: directory.file("audit-\(name).jsonl"), encoding: .utf8)
+                    .trimmingCharacters(in: .newlines)
+                #expect(frame.hasPrefix("\(frame.utf8.count - frame.split(separator: " ")[0].utf8.count - 1) <85>1 "))
+                #expect(frame.hasSuffix(" - " + line), "the TLS copy carries the audit file's line")
+            } else {
+                #expect(frame == "handshake failed", "nothing is sent to a receiver whose certificate names another host")
+                #expect(try String(contentsOfFile: directory.file("audit-\(name).jsonl"), encoding: .utf8).contains("110120"),
+                        "the audit file still holds the message")
+            }
+        }
+    }
+
     /// A receiver written in Python on a free loopback port reads one octet-counted frame.
     @Test func messagesAreCopiedToSyslogAsRFC5424() async throws {
         let port = FreePort.allocate()

@@ -16,6 +16,15 @@ import Testing
         #expect(configuration.http.bindAddress == "127.0.0.1" && configuration.http.tokenFile == nil)
     }
 
+    @Test func syslogOverTLSTakesTheDestinationTLSSettings() throws {
+        let configuration = try NodeConfiguration.parse("""
+            audit: { syslog: { host: audit.example, port: 6514, tls: { ca_bundle: /c/ca.crt, server_name: siem.example } } }
+            """)
+        let syslog = try #require(configuration.audit.syslog)
+        #expect(syslog.tls == TLSConfiguration(trustedCAFile: "/c/ca.crt", verifyPeer: true, serverName: "siem.example"))
+        #expect(try NodeConfiguration.parse("audit: { syslog: { host: h, port: 514 } }").audit.syslog?.tls == nil)
+    }
+
     @Test func listenerAndDestinationTLS() throws {
         let configuration = try NodeConfiguration.parse("""
             node:

@@ -521,6 +521,25 @@ typedef struct mn_sr_request {
  * Endian Part 10 file. Errors: MN_ERR_IO, MN_ERR_ARGUMENT, MN_ERR_BAD_VALUE, MN_ERR_INTERNAL. */
 mn_status mn_sr_write(const mn_sr_request *request, const char *path, mn_error *err);
 
+/* A TLS byte stream to a non-DICOM peer (the audit trail's syslog receiver, RFC 5425), with the
+ * same policy as DICOM TLS above: BCP 195 non-downgrading profile, the peer's certificate chained
+ * to config->ca_file and carrying `server_name` (DNS name or IP address; NULL or "": `host`),
+ * our certificate when the peer wants mutual authentication. Connecting and the handshake give
+ * up after timeout_ms. Errors: MN_ERR_NETWORK (cannot connect), MN_ERR_TLS (handshake or
+ * certificate, with OpenSSL's reason), MN_ERR_TIMEOUT, MN_ERR_ARGUMENT. Not thread-safe: one
+ * writer at a time. */
+typedef struct mn_tls_stream mn_tls_stream;
+
+mn_status mn_tls_stream_open(const char *host, uint16_t port, const mn_tls_config *config, const char *server_name,
+                             int32_t timeout_ms, mn_tls_stream **out, mn_error *err);
+
+/* Writes all `count` bytes; MN_ERR_NETWORK when the peer has gone (the stream is then unusable;
+ * SIGPIPE is never raised). */
+mn_status mn_tls_stream_write(mn_tls_stream *stream, const void *bytes, size_t count, mn_error *err);
+
+/* Sends the TLS close_notify and closes the socket. NULL is allowed. */
+void mn_tls_stream_close(mn_tls_stream *stream);
+
 #ifdef __cplusplus
 }
 #endif

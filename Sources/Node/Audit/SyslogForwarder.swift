@@ -1,3 +1,4 @@
+import DICOM
 import Foundation
 import Logging
 import Synchronization
@@ -6,17 +7,25 @@ import Synchronization
 import Glibc
 #endif
 
-/// Sends audit messages to a syslog receiver as RFC 5424 messages over TCP, framed by octet
-/// counting (RFC 6587 3.4.1, the framing RFC 5425 uses over TLS): `LEN SP <85>1 TIMESTAMP HOST
-/// mambanode PID audit - MSG`. Facility 10 (security/authorization) and severity 5 (notice) give
-/// PRI 85, as IHE ATNA asks for audit records. A failed send drops that copy (the audit file is
-/// the record) and reconnects for the next message. Plain TCP only: TLS to the receiver (RFC
-/// 5425) is not implemented yet.
+/// Sends audit messages to a syslog receiver as RFC 5424 messages over TCP, or over TLS (RFC
+/// 5425) when the target has TLS settings, framed by octet counting (RFC 6587 3.4.1, the
+/// framing RFC 5425 prescribes): `LEN SP <85>1 TIMESTAMP HOST mambanode PID audit - MSG`.
+/// Facility 10 (security/authorization) and severity 5 (notice) give PRI 85, as IHE ATNA asks
+/// for audit records. A failed send drops that copy (the audit file is the record), logs why
+/// (no message content) and reconnects for the next message.
 final class SyslogForwarder: Sendable {
     let target: NodeConfiguration.SyslogTarget
     let hostname: String
     let logger: Logger
-    private let socket = Mutex<Int32>(-1)
+
+    /// The open connection, if any.
+    private enum Connection {
+        case none
+        case tcp(Int32)
+        case tls(TLSStream)
+    }
+
+    private let connection = Mutex<Connection>(.none)
 
     init(target: NodeConfiguration.SyslogTarget, hostname: String, logger: Logger) {
         self.target = target
@@ -24,7 +33,7 @@ final class SyslogForwarder: Sendable {
         self.logger = logger
     }
 
-    deinit { socket.withLock { if $0 >= 0 { close($0) } } }
+    deinit { connection.withLock { if case .tcp(let fd) = $0 { close(fd) } } }
 
     /// The RFC 5424 message for one audit line (no framing).
     func format(_ message: String, at date: Date = Date()) -> String {
@@ -36,17 +45,44 @@ final class SyslogForwarder: Sendable {
     func send(_ message: String) {
         let payload = Array(format(message).utf8)
         let frame = Array("\(payload.count) ".utf8) + payload
-        socket.withLock { fd in
-            for attempt in 0..<2 {
-                if fd < 0 { fd = connectToReceiver() }
-                guard fd >= 0 else { break }
-                if writeAll(fd, frame) { return }
-                close(fd)
-                fd = -1
-                if attempt == 1 { break }
+        connection.withLock { connection in
+            var failure = "cannot connect"
+            for _ in 0..<2 {
+                if case .none = connection {
+                    do throws(DICOMError) { connection = try open() } catch {
+                        failure = error.message
+                        break
+                    }
+                }
+                switch connection {
+                case .none:
+                    break
+                case .tcp(let fd):
+                    if writeAll(fd, frame) { return }
+                    close(fd)
+                    failure = "connection lost"
+                case .tls(let stream):
+                    do throws(DICOMError) {
+                        try stream.write(frame)
+                        return
+                    } catch {
+                        failure = error.message
+                    }
+                }
+                connection = .none
             }
-            logger.warning("audit message not delivered to syslog", metadata: ["receiver": "\(target.host):\(target.port)"])
+            logger.warning("audit message not delivered to syslog",
+                           metadata: ["receiver": "\(target.host):\(target.port)", "reason": "\(failure)"])
         }
+    }
+
+    private func open() throws(DICOMError) -> Connection {
+        if let tls = target.tls {
+            return .tls(try TLSStream(host: target.host, port: target.port, tls: tls, timeoutSeconds: 10))
+        }
+        let fd = connectToReceiver()
+        guard fd >= 0 else { throw DICOMError(.network, "cannot connect") }
+        return .tcp(fd)
     }
 
     private func connectToReceiver() -> Int32 {

@@ -102,10 +102,11 @@ extension NodeConfiguration {
             if let v = audit["file"] { configuration.audit.file = try v.string }
             if let v = audit["enabled"], try !v.bool { configuration.audit.file = nil }
             if let syslog = audit["syslog"] {
-                try syslog.expectKeys(["host", "port"])
+                try syslog.expectKeys(["host", "port", "tls"])
                 let host = try syslog.required("host").string
                 guard !host.isEmpty else { throw syslog.error("must not be empty", key: "host") }
-                configuration.audit.syslog = SyslogTarget(host: host, port: try syslog.required("port").port())
+                configuration.audit.syslog = SyslogTarget(host: host, port: try syslog.required("port").port(),
+                                                          tls: try syslog["tls"].map(parseDestinationTLS))
             }
         }
         if let destinations = root["destinations"] {

@@ -59,6 +59,14 @@ public struct NodeConfiguration: Sendable {
     public struct SyslogTarget: Sendable, Equatable {
         public var host: String
         public var port: UInt16
+        /// RFC 5425 (syslog over TLS) with the destinations' TLS settings; nil: plain TCP.
+        public var tls: TLSConfiguration?
+
+        public init(host: String, port: UInt16, tls: TLSConfiguration? = nil) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+        }
     }
 
     public struct Storage: Sendable, Equatable {
