@@ -62,9 +62,7 @@ import Glibc
     }
 
     static func startNode(_ s: Setup) async throws -> ChildProcess {
-        let node = try ChildProcess(BuiltProducts.mambanode, ["serve", "--config", s.config], logDirectory: s.directory.path)
-        guard await waitUntil({ FreePort.isListening(s.nodePort) }) else { throw ToolError("serve did not listen: \(node.standardError)") }
-        return node
+        try await BuiltProducts.serve(config: s.config, logDirectory: s.directory.path, listening: [s.nodePort])
     }
 
     static func startPACS(_ s: Setup) async throws -> ChildProcess {

@@ -52,12 +52,8 @@ import Glibc
     }
 
     static func start(_ node: Node) async throws -> ChildProcess {
-        let child = try ChildProcess(BuiltProducts.mambanode, ["serve", "--config", node.configPath],
-                                     logDirectory: node.directory.path)
-        guard await waitUntil({ FreePort.isListening(node.port) && FreePort.isListening(node.tlsPort) }) else {
-            throw ToolError("mambanode serve did not listen: \(child.standardError)")
-        }
-        return child
+        try await BuiltProducts.serve(config: node.configPath, logDirectory: node.directory.path,
+                                      listening: [node.port, node.tlsPort])
     }
 
     static func series(_ name: String, slices: Int, in node: Node) throws -> SeriesGenerator.Written {

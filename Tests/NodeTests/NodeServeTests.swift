@@ -39,12 +39,7 @@ import Glibc
     }
 
     static func start(_ node: Node) async throws -> ChildProcess {
-        let child = try ChildProcess(BuiltProducts.mambanode, ["serve", "--config", node.configPath],
-                                     logDirectory: node.directory.path)
-        guard await waitUntil({ FreePort.isListening(node.port) }) else {
-            throw ToolError("mambanode serve did not listen: \(child.standardError)")
-        }
-        return child
+        try await BuiltProducts.serve(config: node.configPath, logDirectory: node.directory.path, listening: [node.port])
     }
 
     static func store(_ node: Node) throws -> NodeStore {

@@ -137,3 +137,15 @@ public enum BuiltProducts {
         return dir.appendingPathComponent("mambanode").path
     }
 }
+
+extension BuiltProducts {
+    /// `mambanode serve --config config`, logging into `logDirectory`, once every port in
+    /// `listening` accepts connections; throws with the node's stderr when it does not.
+    public static func serve(config: String, logDirectory: String, listening ports: [UInt16]) async throws -> ChildProcess {
+        let child = try ChildProcess(mambanode, ["serve", "--config", config], logDirectory: logDirectory)
+        guard await waitUntil({ ports.allSatisfy(FreePort.isListening) }) else {
+            throw ToolError("mambanode serve did not listen on \(ports): \(child.standardError)")
+        }
+        return child
+    }
+}
