@@ -236,7 +236,8 @@ class Sample:
     # "series": every series is one job; "study": one job of a study-level route over the sample's
     # series (one per channel); the route's model decides which SEG/SR the validators expect.
     level: str = "series"
-    dice_min: float = None           # asserted only when the model is a trained one
+    dice_min: float = None           # every label; asserted only when the model is a trained one
+    mean_dice_min: float = None      # the model's mean Dice over all samples naming this bar; likewise
     # A node defect this sample shows, with where it is tracked: while the sample fails, its
     # checks print as one SKIP line naming the defect; once it passes, a FAIL asks to drop the flag.
     known_defect: str = None
@@ -263,14 +264,16 @@ SAMPLES = [
     Sample("phantom CT, Deflated Explicit VR", phantom(DEFLATED, 6), Results()),
     Sample("phantom CT, JPEG 2000 lossless (gdcmconv)", phantom_jpeg2000(7), Results()),
     Sample("phantom CT sent by Orthanc as the modality", phantom(EXPLICIT_LE, 9), Results(), via="orthanc"),
-    # Varied abdomen phantoms with ground truth (seeds outside ct-organs' training seeds). The floor
-    # guards against regressions; ct-organs' measured held-out figures are in its model card (its mean
-    # Dice is still below issue 8's 0.90 bar: small organs need more training).
-    Sample("varied CT phantom with a liver lesion (seed 11)", phantom_with_truth(11, "yes"), Results(), dice_min=0.4),
-    Sample("varied CT phantom without lesion (seed 12)", phantom_with_truth(12, "no"), Results(), dice_min=0.4),
+    # Varied abdomen phantoms with ground truth (seeds outside ct-organs' training seeds): issue 8's
+    # bar, mean Dice ≥ 0.90 over the held-out set, and no label of any phantom below 0.8 (the
+    # vertebra, smallest, is the lowest; ct-organs' held-out figures are in its model card).
+    Sample("varied CT phantom with a liver lesion (seed 11)", phantom_with_truth(11, "yes"), Results(), dice_min=0.8,
+           mean_dice_min=0.9),
+    Sample("varied CT phantom without lesion (seed 12)", phantom_with_truth(12, "no"), Results(), dice_min=0.8,
+           mean_dice_min=0.9),
     # MR from real anatomy, through the MR route and its (untrained) brain model.
     Sample("MR brain from Colin27 (mricron-data)", mr_brain("colin27"), Results(), dice_min=0.9),
-    Sample("MR brain from MNI152 (nilearn)", mr_brain("mni152"), Results(), dice_min=0.9),
+    Sample("MR brain from MNI152 (nilearn)", mr_brain("mni152"), Results(), dice_min=0.9, mean_dice_min=0.9),
     # Four sequences of one study fill the channels of the study-level route (4-input model).
     Sample("four-sequence MR study (T1, T1CE, T2, FLAIR) via a study-level route", mr_study(), Results(),
            calling="MRSTUDY", level="study"),

@@ -84,6 +84,7 @@ class Validator:
         self.report, self.name = report, name
         self.sources, self.results = sources, results
         self.expected, self.truth, self.dice_min = expected, truth, dice_min
+        self.dice_scores = {}  # label name -> Dice, once dice() ran on the same grid
         self.work = work
         self.datasets = {path: pydicom.dcmread(path) for path in results}
         self.seg_path = next((p for p, ds in self.datasets.items() if ds.SOPClassUID == SEGMENTATION_STORAGE), None)
@@ -291,7 +292,8 @@ class Validator:
 
     def dice(self):
         """Dice of the model's labels against the sample's ground truth, per label name both share.
-        Reported always; asserted (≥ dice_min) only for a trained model."""
+        Reported always; asserted (every label ≥ dice_min) only for a trained model. The scores stay
+        in `dice_scores` for the session's held-out figure over several samples."""
         truth_image = nibabel.load(self.truth["labels"])
         truth = np.rint(np.asarray(truth_image.dataobj)).astype(np.int32)
         names = {name.lower(): int(value) for value, name in self.truth.get("names", {}).items()}
@@ -304,6 +306,7 @@ class Validator:
                     a, b = self.expected.labels == value, truth == names[name.lower()]
                     total = int(a.sum() + b.sum())
                     scores[name] = 2.0 * int(np.count_nonzero(a & b)) / total if total else 1.0
+        self.dice_scores = scores
         text = ", ".join(f"{n} {s:.3f}" for n, s in scores.items()) or "no label shared with the ground truth"
         if not same_grid:
             self.check("ground truth labels lie on the series grid", False, f"truth {truth.shape} vs {self.expected.labels.shape}")
