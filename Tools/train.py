@@ -277,6 +277,12 @@ def main(argv=None):
     p.add_argument("--aux-lesion", type=float, default=0,
                    help="classification: weight of the training-only lesion-location loss (truth.json "
                         "<truth-key>_centre and _radius_mm)")
+    p.add_argument("--classifier-weight", type=float, default=1.0,
+                   help="classification: weight of the BCE (0 with --aux-lesion trains the features alone first)")
+    p.add_argument("--train-only", metavar="PREFIX",
+                   help="optimise only the parameters whose state_dict names start with PREFIX (e.g. mlp.); the "
+                        "rest is frozen, its BatchNorm statistics too")
+    p.add_argument("--reset", metavar="PREFIX", help="re-initialise the modules under PREFIX after --init")
     p.add_argument("--truth-key", default="lesion", help="truth.json key of the class (classification)")
     p.add_argument("--crop-to-nonzero", action="store_true", help="as the node's --crop-to-non-zero")
     p.add_argument("--init", help="start from this checkpoint's weights (ours)")
@@ -318,7 +324,17 @@ def main(argv=None):
         # The ReLU has no parameters: swapping it for the identity leaves the state_dict (and so the
         # exported package, which the node runs with its ReLU) unchanged.
         model.conv8.conv[5] = torch.nn.Identity()
-    parameters = list(model.parameters())
+    if a.reset:
+        for name, module in model.named_modules():
+            if name.startswith(a.reset.rstrip(".")) and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    frozen = []
+    if a.train_only:
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith(a.train_only))
+        frozen = [m for n, m in model.named_modules() if n and not n.startswith(a.train_only.rstrip("."))
+                  and isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    parameters = [p for p in model.parameters() if p.requires_grad]
     aux = None
     if a.aux_lesion > 0:
         if task != "classification":
@@ -329,6 +345,8 @@ def main(argv=None):
     sampler = Sampler(cases, spec, a, rng)
     limit = a.time_limit * 60
     model.train()
+    for module in frozen:
+        module.eval()  # frozen features: their BatchNorm statistics stay as trained
     train_start = time.time()
     losses, step = [], 0
     while step < a.iterations and time.time() - train_start < limit:
@@ -342,7 +360,7 @@ def main(argv=None):
             total = 0.0
             for i in picks:
                 image, target = sampler.sample(cases[i], whole=True)
-                loss = loss_for(task, model(image[None]), target, 1, a.sigma)
+                loss = a.classifier_weight * loss_for(task, model(image[None]), target, 1, a.sigma)
                 if aux is not None:
                     loss = loss + a.aux_lesion * aux.loss(target, image.shape[1:])
                 loss = loss / a.batch

@@ -178,3 +178,17 @@ def test_a_short_classification_training_with_the_lesion_aid(tmp_path):
     saved = torch.load(ckpt, weights_only=True)
     # The training-only head is not part of the network the node runs.
     assert set(saved["state_dict"]) == set(train.nnMambaEncoder(**saved["config"]["constructor"]).state_dict())
+
+
+def test_train_only_changes_just_that_part(tmp_path):
+    """--init, --reset mlp. and --train-only mlp.: the classifier head is re-initialised and
+    trained; every other tensor (BatchNorm statistics too) stays as the checkpoint had it."""
+    cases = make_cases(tmp_path / "cases", "classification")
+    spec_path, _ = spec_for("classification", tmp_path)
+    first, second = str(tmp_path / "a.pt"), str(tmp_path / "b.pt")
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", first, "--iterations", "2", "--seed", "1"]) == 0
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", second, "--iterations", "2", "--seed", "2",
+                       "--init", first, "--reset", "mlp.", "--train-only", "mlp."]) == 0
+    a, b = (torch.load(path, weights_only=True)["state_dict"] for path in (first, second))
+    for key in a:
+        assert torch.equal(a[key], b[key]) != key.startswith("mlp."), key
