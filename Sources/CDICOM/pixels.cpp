@@ -7,6 +7,12 @@
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmPixelFormat.h>
@@ -144,13 +150,109 @@ mn_status checkRLEFragments(DcmPixelData *pixelData, E_TransferSyntax xfer, mn_e
     return MN_OK;
 }
 
+/// GDCM 3.0's JPEG 2000 codec copies what OpenJPEG decodes into a buffer sized from the DICOM
+/// header, trusting that the codestream's image size agrees: a SIZ marker claiming more rows than
+/// (0028,0010) overruns it (SEGV; found by Scripts/fuzz dataset, regression input
+/// Tests/Fixtures/fuzz/dataset/crash-gdcm-j2k-siz-rows). So every codestream (a fragment starting
+/// with SOC, or the first inside a JP2 wrapper) must declare, in its SIZ marker (ISO/IEC 15444-1
+/// A.5.1), the header's Columns × Rows, Samples per Pixel components and precisions within Bits
+/// Allocated; otherwise the file never reaches GDCM.
+mn_status checkJPEG2000Fragments(DcmPixelData *pixelData, E_TransferSyntax xfer, const mn_pixel_info &info, mn_error *err) {
+    const DcmRepresentationParameter *parameter = nullptr;
+    DcmPixelSequence *sequence = nullptr;
+    if (pixelData->getEncapsulatedRepresentation(xfer, parameter, sequence).bad() || !sequence)
+        return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "(7FE0,0010) Pixel Data has no fragments");
+    unsigned long codestreams = 0;
+    for (unsigned long index = 1; index < sequence->card(); ++index) {  // item 0: the Basic Offset Table
+        DcmPixelItem *fragment = nullptr;
+        Uint8 *bytes = nullptr;
+        if (sequence->getItem(fragment, index).bad() || !fragment || fragment->getUint8Array(bytes).bad() || !bytes) continue;
+        const Uint32 length = fragment->getLength();
+        Uint32 start = 0;
+        const bool soc = length >= 4 && bytes[0] == 0xFF && bytes[1] == 0x4F;
+        const bool jp2 = length >= 12 && bytes[4] == 'j' && bytes[5] == 'P' && bytes[6] == ' ' && bytes[7] == ' ';
+        if (!soc && !jp2) continue;  // a continuation fragment of the frame before
+        if (jp2) {
+            while (start + 4 <= length && !(bytes[start] == 0xFF && bytes[start + 1] == 0x4F && bytes[start + 2] == 0xFF &&
+                                            bytes[start + 3] == 0x51))
+                ++start;
+        }
+        auto u16 = [bytes](Uint32 at) { return Uint32(bytes[at]) << 8 | bytes[at + 1]; };
+        auto u32 = [bytes](Uint32 at) { return Uint32(bytes[at]) << 24 | Uint32(bytes[at + 1]) << 16 | Uint32(bytes[at + 2]) << 8 | bytes[at + 3]; };
+        // SOC, SIZ marker, Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz, XTsiz, YTsiz, XTOsiz, YTOsiz, Csiz: 42 bytes.
+        if (start + 42 > length || u16(start + 2) != 0xFF51)
+            return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "JPEG 2000 fragment %lu has no SIZ marker", index);
+        const Uint32 s = start + 4;
+        const Uint32 width = u32(s + 4) - std::min(u32(s + 4), u32(s + 12));
+        const Uint32 height = u32(s + 8) - std::min(u32(s + 8), u32(s + 16));
+        const Uint32 components = u16(s + 36);
+        if (width != info.columns || height != info.rows || components != info.samples_per_pixel)
+            return failTag(err, MN_ERR_CORRUPT, DCM_PixelData,
+                           "JPEG 2000 codestream %lu is %u × %u with %u components; the header says %u × %u with %u",
+                           index, width, height, components, info.columns, info.rows, info.samples_per_pixel);
+        if (s + 38 + 3 * components > length)
+            return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "JPEG 2000 fragment %lu: SIZ marker is truncated", index);
+        for (Uint32 c = 0; c < components; ++c) {
+            const unsigned precision = (bytes[s + 38 + 3 * c] & 0x7F) + 1u;
+            if (precision > info.bits_allocated)
+                return failTag(err, MN_ERR_CORRUPT, DCM_PixelData,
+                               "JPEG 2000 codestream %lu has %u-bit samples; Bits Allocated is %u", index, precision,
+                               info.bits_allocated);
+        }
+        ++codestreams;
+    }
+    if (codestreams == 0)
+        return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "(7FE0,0010) Pixel Data holds no JPEG 2000 codestream");
+    return MN_OK;
+}
+
+/// A file for GDCM holding only the SOP identity, the Image Pixel module and the encapsulated Pixel
+/// Data of `item`,
+/// written by DCMTK: GDCM's parser asserts (Debian keeps assertions: the process aborts) on
+/// malformed encodings DCMTK reads leniently, e.g. in the File Meta Information (found by
+/// Scripts/fuzz dataset, regression input Tests/Fixtures/fuzz/dataset/crash-gdcm-meta-assert), so
+/// GDCM never parses a received file, only this well-formed extract. Removed by the caller.
+mn_status writeCleanCopy(DcmItem *item, E_TransferSyntax xfer, std::string &path, mn_error *err) {
+    static const DcmTagKey kKeep[] = {DCM_SOPClassUID, DCM_SOPInstanceUID, DCM_SamplesPerPixel, DCM_PhotometricInterpretation, DCM_PlanarConfiguration,
+                                      DCM_NumberOfFrames, DCM_Rows, DCM_Columns, DCM_BitsAllocated, DCM_BitsStored,
+                                      DCM_HighBit, DCM_PixelRepresentation, DCM_PixelData};
+    DcmFileFormat clean;
+    for (const DcmTagKey &key : kKeep) {
+        DcmElement *element = nullptr;
+        if (item->findAndGetElement(key, element).bad() || !element) continue;
+        if (clean.getDataset()->insert(OFstatic_cast(DcmElement *, element->clone()), true).bad())
+            return fail(err, MN_ERR_INTERNAL, "cannot copy (%04X,%04X) for JPEG 2000 decoding", key.getGroup(), key.getElement());
+    }
+    const char *directory = std::getenv("TMPDIR");
+    std::string name = std::string(directory && *directory ? directory : "/tmp") + "/mambanode-j2k-XXXXXX";
+    const int fd = mkstemp(name.data());
+    if (fd < 0) return fail(err, MN_ERR_IO, "cannot create a temporary file for JPEG 2000 decoding: %s", std::strerror(errno));
+    close(fd);
+    path = name;
+    OFCondition cond = clean.saveFile(name.c_str(), xfer);
+    if (cond.bad()) return failCondition(err, cond, "cannot write the JPEG 2000 extract");
+    return MN_OK;
+}
+
 /// Decodes the whole file with GDCM once (JPEG 2000) and keeps the native frames on the root.
 mn_status decodeWithGdcm(mn_dataset *ds, const mn_pixel_info &info, mn_error *err) {
     if (ds->root->decoded) return MN_OK;
-    if (ds->root->path.empty()) return fail(err, MN_ERR_UNSUPPORTED, "JPEG 2000 decoding needs a file");
     if (mn_status s = checkForGdcm(ds->root->file.getDataset(), err)) return s;
+    DcmElement *element = nullptr;
+    if (ds->root->file.getDataset()->findAndGetElement(DCM_PixelData, element).bad() || !element)
+        return failTag(err, MN_ERR_MISSING_TAG, DCM_PixelData, "missing (7FE0,0010) Pixel Data");
+    auto *pixelData = OFdynamic_cast(DcmPixelData *, element);
+    if (!pixelData) return failTag(err, MN_ERR_BAD_VALUE, DCM_PixelData, "(7FE0,0010) Pixel Data is not pixel data");
+    const E_TransferSyntax xfer = ds->root->file.getDataset()->getOriginalXfer();
+    if (mn_status s = checkJPEG2000Fragments(pixelData, xfer, info, err)) return s;
+    std::string extract;
+    struct Remove {
+        std::string &path;
+        ~Remove() { if (!path.empty()) std::remove(path.c_str()); }
+    } remove{extract};
+    if (mn_status s = writeCleanCopy(ds->root->file.getDataset(), xfer, extract, err)) return s;
     gdcm::ImageReader reader;
-    reader.SetFileName(ds->root->path.c_str());
+    reader.SetFileName(extract.c_str());
     if (!reader.Read()) return fail(err, MN_ERR_CORRUPT, "GDCM cannot read the JPEG 2000 image");
     const gdcm::Image &image = reader.GetImage();
     const unsigned long length = image.GetBufferLength();

@@ -30,9 +30,15 @@ import Testing
         for name in Self.inputs { _ = Self.replay(Self.folder + "/" + name) }
     }
 
-    @Test(arguments: ["crash-gdcm-bits-stored-vr", "crash-dcmtk-rle-offsets"])
+    @Test(arguments: ["crash-gdcm-bits-stored-vr", "crash-dcmtk-rle-offsets", "crash-gdcm-j2k-siz-rows"])
     func crashInputsAreRefusedAsCorrupt(name: String) throws {
         let error = try #require(Self.replay(Self.folder + "/" + name))
         #expect(error.code == .corrupt, "\(error)")
+    }
+
+    /// A JPEG 2000 file whose File Meta Information made GDCM's parser abort: DCMTK reads it, and
+    /// GDCM decodes the well-formed extract it is given instead.
+    @Test func aMalformedMetaHeaderNoLongerReachesGDCM() {
+        #expect(Self.replay(Self.folder + "/crash-gdcm-meta-assert") == nil)
     }
 }
