@@ -194,7 +194,32 @@ def heatmaps(points, shape, sigma):
     return torch.stack(out)
 
 
-def loss_for(task, output, targets, classes, sigma, pre_relu=False):
+def spatial_softmax_loss(output, maps, points):
+    """Landmarks as distributions: per channel, the cross-entropy of the softmax of `output` over
+    the patch's voxels against the heat-map normalised to sum 1 (channels whose landmark lies
+    outside the patch are left out), plus a hinge that keeps each landmark's voxel at or above 1 so
+    the node's ReLU and argmax still see the peak. Only relative values count, so a spatially
+    constant map — the collapse of the plain heat-map losses — scores only chance (log of the voxel
+    count) instead of a near-zero loss."""
+    b, k = output.shape[:2]
+    logits = output.reshape(b, k, -1)
+    target = maps.reshape(b, k, -1)
+    mass = target.sum(-1)
+    inside = mass > 1e-3
+    ce = -(target / mass.clamp_min(1e-6)[..., None] * logits.log_softmax(-1)).sum(-1)
+    shape = torch.tensor(output.shape[2:])
+    nearest = points.round().long()
+    valid = ((nearest >= 0) & (nearest < shape)).all(-1) & inside
+    peak = torch.zeros_like(ce)
+    for i in range(b):
+        for c in range(k):
+            if valid[i, c]:
+                d, h, w = nearest[i, c]
+                peak[i, c] = F.relu(1 - output[i, c, d, h, w]) ** 2
+    return (ce * inside).sum() / inside.sum().clamp_min(1) + (peak * valid).sum() / valid.sum().clamp_min(1)
+
+
+def loss_for(task, output, targets, classes, sigma, pre_relu=False, landmark_loss="mse"):
     if task == "segmentation":
         ce = F.cross_entropy(output, targets)
         probs = output.softmax(1)
@@ -210,6 +235,8 @@ def loss_for(task, output, targets, classes, sigma, pre_relu=False):
         return ce + (1 - dice[present].mean()) if present.any() else ce
     if task == "landmarks":
         maps = torch.stack([heatmaps(t, output.shape[2:], sigma) for t in targets])
+        if landmark_loss == "softmax":
+            return spatial_softmax_loss(output, maps, targets)
         if pre_relu:
             # `output` is the last BatchNorm's output, before the network's final ReLU: around each
             # landmark it must equal the heat-map, elsewhere it only has to stay at or below zero
@@ -274,6 +301,9 @@ def main(argv=None):
     p.add_argument("--sigma", type=float, default=2.0, help="heat-map σ in voxels (landmarks)")
     p.add_argument("--pre-relu", action="store_true",
                    help="landmarks: train the heat-maps before the final ReLU (hinge below zero away from the landmark)")
+    p.add_argument("--landmark-loss", choices=["mse", "softmax"], default="mse",
+                   help="landmarks: weighted heat-map MSE, or per-channel spatial softmax cross-entropy (use with "
+                        "--pre-relu)")
     p.add_argument("--aux-lesion", type=float, default=0,
                    help="classification: weight of the training-only lesion-location loss (truth.json "
                         "<truth-key>_centre and _radius_mm)")
@@ -370,7 +400,8 @@ def main(argv=None):
             pairs = [sampler.sample(cases[i]) for i in picks]
             images = torch.stack([x for x, _ in pairs])
             targets = torch.stack([t for _, t in pairs])
-            loss = loss_for(task, model(images), targets, constructor["number_classes"], a.sigma, a.pre_relu)
+            loss = loss_for(task, model(images), targets, constructor["number_classes"], a.sigma, a.pre_relu,
+                            a.landmark_loss)
             loss.backward()
             total = loss.item()
         torch.nn.utils.clip_grad_norm_(parameters, 12.0)

@@ -2,6 +2,7 @@
 truth lands on the same voxels as the image however the NIfTI is stored, and augmented landmark
 targets follow the augmented image."""
 import json
+import math
 import os
 import subprocess
 
@@ -192,3 +193,20 @@ def test_train_only_changes_just_that_part(tmp_path):
     a, b = (torch.load(path, weights_only=True)["state_dict"] for path in (first, second))
     for key in a:
         assert torch.equal(a[key], b[key]) != key.startswith("mlp."), key
+
+
+def test_spatial_softmax_loss_prefers_a_peak_at_the_landmark():
+    """A map peaking at the landmark scores better than a constant map (chance) and than one
+    peaking elsewhere; a landmark outside the patch is left out."""
+    points = torch.tensor([[[4.0, 4.0, 4.0]]])
+    maps = torch.stack([train.heatmaps(t, (9, 9, 9), 1.0) for t in points])
+    constant = torch.zeros(1, 1, 9, 9, 9)
+    right = 3 * maps.clone()
+    wrong = 3 * torch.stack([train.heatmaps(torch.tensor([[1.0, 1.0, 1.0]]), (9, 9, 9), 1.0)])
+    losses = [train.loss_for("landmarks", o, points, 1, 1.0, landmark_loss="softmax").item()
+              for o in (constant, right, wrong)]
+    assert losses[1] < min(losses[0], losses[2])
+    assert abs(losses[0] - (math.log(9 ** 3) + 1)) < 1e-4, "constant: chance (log of the voxel count) + the peak hinge"
+    outside = torch.tensor([[[40.0, 4.0, 4.0]]])
+    far = torch.stack([train.heatmaps(t, (9, 9, 9), 1.0) for t in outside])
+    assert train.spatial_softmax_loss(constant, far, outside).item() == 0
