@@ -206,23 +206,33 @@ mn_status checkJPEG2000Fragments(DcmPixelData *pixelData, E_TransferSyntax xfer,
     return MN_OK;
 }
 
-/// A file for GDCM holding only the SOP identity, the Image Pixel module and the encapsulated Pixel
-/// Data of `item`,
-/// written by DCMTK: GDCM's parser asserts (Debian keeps assertions: the process aborts) on
-/// malformed encodings DCMTK reads leniently, e.g. in the File Meta Information (found by
-/// Scripts/fuzz dataset, regression input Tests/Fixtures/fuzz/dataset/crash-gdcm-meta-assert), so
-/// GDCM never parses a received file, only this well-formed extract. Removed by the caller.
-mn_status writeCleanCopy(DcmItem *item, E_TransferSyntax xfer, std::string &path, mn_error *err) {
-    static const DcmTagKey kKeep[] = {DCM_SOPClassUID, DCM_SOPInstanceUID, DCM_SamplesPerPixel, DCM_PhotometricInterpretation, DCM_PlanarConfiguration,
-                                      DCM_NumberOfFrames, DCM_Rows, DCM_Columns, DCM_BitsAllocated, DCM_BitsStored,
-                                      DCM_HighBit, DCM_PixelRepresentation, DCM_PixelData};
+/// A file for GDCM holding only the SOP identity, the Image Pixel module written afresh from the
+/// values DCMTK parsed and we checked (`info`), and the encapsulated Pixel Data of `item`, written
+/// by DCMTK. GDCM's parser asserts (Debian keeps assertions: the process aborts) on encodings DCMTK
+/// reads leniently: a malformed File Meta Information element, a Number of Frames IS value it cannot
+/// take (found by Scripts/fuzz dataset, regression inputs crash-gdcm-meta-assert and
+/// crash-gdcm-number-of-frames in Tests/Fixtures/fuzz/dataset/). So GDCM never parses a received
+/// file, only this well-formed extract. Removed by the caller.
+mn_status writeCleanCopy(DcmItem *item, const mn_pixel_info &info, E_TransferSyntax xfer, std::string &path, mn_error *err) {
     DcmFileFormat clean;
-    for (const DcmTagKey &key : kKeep) {
+    DcmDataset *out = clean.getDataset();
+    for (const DcmTagKey &key : {DCM_SOPClassUID, DCM_SOPInstanceUID, DCM_PixelData}) {
         DcmElement *element = nullptr;
         if (item->findAndGetElement(key, element).bad() || !element) continue;
-        if (clean.getDataset()->insert(OFstatic_cast(DcmElement *, element->clone()), true).bad())
+        if (out->insert(OFstatic_cast(DcmElement *, element->clone()), true).bad())
             return fail(err, MN_ERR_INTERNAL, "cannot copy (%04X,%04X) for JPEG 2000 decoding", key.getGroup(), key.getElement());
     }
+    const std::pair<DcmTagKey, uint32_t> numbers[] = {
+        {DCM_SamplesPerPixel, info.samples_per_pixel}, {DCM_Rows, info.rows}, {DCM_Columns, info.columns},
+        {DCM_BitsAllocated, info.bits_allocated}, {DCM_BitsStored, info.bits_stored}, {DCM_HighBit, info.high_bit},
+        {DCM_PixelRepresentation, info.pixel_representation}};
+    bool ok = true;
+    for (const auto &[key, value] : numbers) ok = ok && out->putAndInsertUint16(key, Uint16(value)).good();
+    if (info.samples_per_pixel > 1)
+        ok = ok && out->putAndInsertUint16(DCM_PlanarConfiguration, Uint16(info.planar_configuration)).good();
+    ok = ok && out->putAndInsertString(DCM_PhotometricInterpretation, info.photometric).good();
+    ok = ok && out->putAndInsertString(DCM_NumberOfFrames, std::to_string(info.number_of_frames).c_str()).good();
+    if (!ok) return fail(err, MN_ERR_INTERNAL, "cannot write the Image Pixel module for JPEG 2000 decoding");
     const char *directory = std::getenv("TMPDIR");
     std::string name = std::string(directory && *directory ? directory : "/tmp") + "/mambanode-j2k-XXXXXX";
     const int fd = mkstemp(name.data());
@@ -250,7 +260,7 @@ mn_status decodeWithGdcm(mn_dataset *ds, const mn_pixel_info &info, mn_error *er
         std::string &path;
         ~Remove() { if (!path.empty()) std::remove(path.c_str()); }
     } remove{extract};
-    if (mn_status s = writeCleanCopy(ds->root->file.getDataset(), xfer, extract, err)) return s;
+    if (mn_status s = writeCleanCopy(ds->root->file.getDataset(), info, xfer, extract, err)) return s;
     gdcm::ImageReader reader;
     reader.SetFileName(extract.c_str());
     if (!reader.Read()) return fail(err, MN_ERR_CORRUPT, "GDCM cannot read the JPEG 2000 image");
