@@ -275,6 +275,46 @@ class LesionAux(torch.nn.Module):
         return F.binary_cross_entropy_with_logits(logits, cells, pos_weight=torch.tensor(20.0))
 
 
+class LesionChannel(torch.nn.Module):
+    """--lesion-channel: channel 0 of an encoder stage's output (`--lesion-layer`, default layer2 at
+    stride 8) is trained, before the stage's final ReLU, to mark the finding: ≥ 1 in the cells the
+    lesion touches, ≤ 0 in the cells clear of it (the ring between is left free). After the ReLU
+    that channel is zero without a lesion and positive with one, so its global mean, one of the
+    classifier's inputs, carries the finding undiluted by the anatomy around it; LesionAux's
+    separate head gave the pooled features nothing of the kind. No parameters of its own: the
+    network the node runs is unchanged."""
+
+    def __init__(self, model, layer):
+        super().__init__()
+        block = getattr(model, layer)[-1]
+        self.block, self.residual, self.input = block, None, None
+        block.register_forward_pre_hook(lambda _m, args: setattr(self, "input", args[0]))
+        block.bn2.register_forward_hook(lambda _m, _i, out: setattr(self, "residual", out))
+
+    def pre_activation(self):
+        """Channel 0 of the block's output before its ReLU (BasicBlock.forward without the ReLU)."""
+        x, t = self.input, self.residual
+        if self.block.mamba_layer is not None:
+            t = t + self.block.mamba_layer(x)
+        identity = self.block.downsample(x) if self.block.downsample is not None else x
+        return (t + identity)[0, 0]
+
+    def loss(self, target, input_shape):
+        pre = self.pre_activation()
+        if torch.isnan(target[1]):
+            return (F.relu(pre) ** 2).mean()
+        stride = torch.tensor(input_shape, dtype=torch.float64) / torch.tensor(pre.shape, dtype=torch.float64)
+        axes = [(torch.arange(n, dtype=torch.float64) + 0.5) * s - 0.5 for n, s in zip(pre.shape, stride)]
+        d, h, w = torch.meshgrid(*axes, indexing="ij")
+        distance = ((d - target[1]) ** 2 + (h - target[2]) ** 2 + (w - target[3]) ** 2).sqrt()
+        touched = distance <= target[4] + stride.max() / 2
+        clear = distance > target[4] + stride.max()
+        # Each side averaged on its own: a handful of lesion cells weigh as much as the hundreds clear of it.
+        inside = (F.relu(1 - pre[touched]) ** 2).mean() if touched.any() else pre.sum() * 0
+        outside = (F.relu(pre[clear]) ** 2).mean()
+        return inside + outside
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
@@ -307,6 +347,11 @@ def main(argv=None):
     p.add_argument("--aux-lesion", type=float, default=0,
                    help="classification: weight of the training-only lesion-location loss (truth.json "
                         "<truth-key>_centre and _radius_mm)")
+    p.add_argument("--lesion-channel", type=float, default=0,
+                   help="classification: weight of the loss that makes channel 0 of --lesion-layer mark the "
+                        "finding (truth.json <truth-key>_centre and _radius_mm)")
+    p.add_argument("--lesion-layer", default="layer2", choices=["layer1", "layer2", "layer3"],
+                   help="classification: the encoder stage whose channel 0 --lesion-channel trains")
     p.add_argument("--classifier-weight", type=float, default=1.0,
                    help="classification: weight of the BCE (0 with --aux-lesion trains the features alone first)")
     p.add_argument("--train-only", metavar="PREFIX",
@@ -371,6 +416,11 @@ def main(argv=None):
             raise SystemExit("train.py: --aux-lesion is for classification")
         aux = LesionAux(model, 8 * a.channels)
         parameters += list(aux.parameters())
+    marker = None
+    if a.lesion_channel > 0:
+        if task != "classification":
+            raise SystemExit("train.py: --lesion-channel is for classification")
+        marker = LesionChannel(model, a.lesion_layer)
     optimiser = torch.optim.AdamW(parameters, lr=a.lr, weight_decay=a.weight_decay)
     sampler = Sampler(cases, spec, a, rng)
     limit = a.time_limit * 60
@@ -393,6 +443,8 @@ def main(argv=None):
                 loss = a.classifier_weight * loss_for(task, model(image[None]), target, 1, a.sigma)
                 if aux is not None:
                     loss = loss + a.aux_lesion * aux.loss(target, image.shape[1:])
+                if marker is not None:
+                    loss = loss + a.lesion_channel * marker.loss(target, image.shape[1:])
                 loss = loss / a.batch
                 loss.backward()
                 total += loss.item()

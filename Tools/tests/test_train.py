@@ -9,6 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import export
 import manifests
@@ -178,6 +179,51 @@ def test_a_short_classification_training_with_the_lesion_aid(tmp_path):
                        "--batch", "2", "--seed", "2", "--aux-lesion", "1"]) == 0
     saved = torch.load(ckpt, weights_only=True)
     # The training-only head is not part of the network the node runs.
+    assert set(saved["state_dict"]) == set(train.nnMambaEncoder(**saved["config"]["constructor"]).state_dict())
+
+
+def test_lesion_channel_reads_the_stage_output_before_its_relu():
+    """The marker's pre-activation is exactly what the stage's ReLU turns into channel 0 of its
+    output (so the classifier's pooled mean sees the marker), and its loss is low only for a map
+    that is positive at the lesion and not elsewhere."""
+    torch.manual_seed(0)
+    model = train.nnMambaEncoder(in_ch=1, channels=8, blocks=2, number_classes=1, d_state=8).eval()
+    marker = train.LesionChannel(model, "layer2")
+    outputs = {}
+    model.layer2.register_forward_hook(lambda _m, _i, out: outputs.setdefault("c3", out))
+    image = torch.randn(1, 1, 32, 48, 48)
+    model(image)
+    pre = marker.pre_activation()
+    assert pre.shape == outputs["c3"].shape[2:]
+    assert torch.allclose(F.relu(pre), outputs["c3"][0, 0], atol=1e-6)
+    assert (pre < 0).any() and (pre > 0).any()  # a real pre-activation, not the ReLU's output
+    target = torch.tensor([1.0, 12.0, 20.0, 28.0, 3.0])  # [label, d, h, w, radius] in input voxels
+    stride = 8
+    cell = [int(v // stride) for v in target[1:4]]
+    good = torch.full_like(pre, -1.0)
+    good[tuple(cell)] = 2.0
+    bad = torch.full_like(pre, -1.0)
+    bad[0, 0, 0] = 2.0
+    for candidate, expected in ((good, 0.0), (bad, None)):
+        marker.pre_activation = lambda c=candidate: c
+        value = marker.loss(target, image.shape[2:]).item()
+        if expected is not None:
+            assert value == expected
+        else:
+            assert value > 0.5
+    # Without a lesion anything above zero costs.
+    absent = torch.tensor([0.0, float("nan"), float("nan"), float("nan"), float("nan")])
+    marker.pre_activation = lambda: good
+    assert marker.loss(absent, image.shape[2:]).item() > 0
+
+
+def test_a_short_classification_training_with_the_lesion_channel(tmp_path):
+    cases = make_cases(tmp_path / "cases", "classification")
+    spec_path, _ = spec_for("classification", tmp_path)
+    ckpt = str(tmp_path / "model.pt")
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", ckpt, "--iterations", "2",
+                       "--batch", "2", "--seed", "2", "--lesion-channel", "1", "--classifier-weight", "0"]) == 0
+    saved = torch.load(ckpt, weights_only=True)
     assert set(saved["state_dict"]) == set(train.nnMambaEncoder(**saved["config"]["constructor"]).state_dict())
 
 
