@@ -150,6 +150,68 @@ mn_status checkRLEFragments(DcmPixelData *pixelData, E_TransferSyntax xfer, mn_e
     return MN_OK;
 }
 
+/// Whether GDCM 3.0's own marker walk over a JPEG 2000 codestream (`parsej2k_imp`, run after
+/// OpenJPEG has read the header, to tell lossless from lossy) stops inside `length` bytes. It
+/// skips each marker segment by its length without checking that the segment fits, so a length
+/// running past the buffer sends it reading through unmapped memory (SEGV; found by Scripts/fuzz
+/// dataset, regression input crash-gdcm-j2k-marker-length). The walk mirrors GDCM's: markers
+/// without a length (ISO/IEC 15444-1 A.1.3: SOC, SOD, EOC, EPH, FF30–FF3F) are stepped over, SOD
+/// ends it, COD (A.6.1) ends it unless the wavelet is reversible, a length below 2 ends it. It
+/// must end that way inside the fragment: GDCM reads the first fragment alone, and a walk that
+/// ends inside it ends at the same place in any longer buffer that starts with it.
+bool gdcmMarkerWalkEnds(const Uint8 *bytes, Uint32 length) {
+    Uint32 at = 0;
+    while (at + 2 <= length) {
+        const Uint32 marker = Uint32(bytes[at]) << 8 | bytes[at + 1];
+        at += 2;
+        const bool noLength = (marker >= 0xFF30 && marker <= 0xFF3F) || marker == 0xFF4F || marker == 0xFF93 ||
+                              marker == 0xFFD9 || marker == 0xFF92;
+        if (noLength) {
+            if (marker == 0xFF93) return true;  // SOD
+            continue;
+        }
+        if (at + 2 > length) return false;
+        const Uint32 segment = Uint32(bytes[at]) << 8 | bytes[at + 1];
+        at += 2;
+        if (segment < 2) return true;
+        if (marker == 0xFF52) {  // COD: GDCM reads SGcod's transform byte (+4) and SPcod's wavelet (+9)
+            if (at + 10 > length) return false;
+            if (bytes[at + 4] > 1 || bytes[at + 9] != 1) return true;
+        }
+        if (segment - 2 > length - at) return false;
+        at += segment - 2;
+    }
+    return false;
+}
+
+/// The same for a JP2 file in a fragment (GDCM's `parsejp2_imp`: boxes, ISO/IEC 15444-1 I.4, up to
+/// the contiguous codestream box, whose codestream is then walked as above). GDCM takes a
+/// fragment for JP2 only when its first 13 bytes are the signature box and a zero byte.
+bool gdcmJP2WalkEnds(const Uint8 *bytes, Uint32 length) {
+    Uint64 at = 0;
+    auto u32 = [bytes](Uint64 i) { return Uint32(bytes[i]) << 24 | Uint32(bytes[i + 1]) << 16 | Uint32(bytes[i + 2]) << 8 | bytes[i + 3]; };
+    while (at + 8 <= length) {
+        Uint64 box = u32(at);
+        const Uint32 type = u32(at + 4);
+        at += 8;
+        Uint64 header = 8;
+        if (box == 1) {  // XLBox: a 64-bit length follows
+            if (at + 8 > length) return false;
+            box = Uint64(u32(at)) << 32 | u32(at + 4);
+            at += 8;
+            header = 16;
+        }
+        if (type == 0x6A703263) {  // 'jp2c'
+            const Uint64 rest = length - at;
+            const Uint64 content = box == 0 ? rest : (box < header ? Uint64(-1) : box - header);
+            return content <= rest && gdcmMarkerWalkEnds(bytes + at, Uint32(content));
+        }
+        if (box < header || box - header > length - at) return false;
+        at += box - header;
+    }
+    return false;
+}
+
 /// GDCM 3.0's JPEG 2000 codec copies what OpenJPEG decodes into a buffer sized from the DICOM
 /// header, trusting that the codestream's image size agrees: a SIZ marker claiming more rows than
 /// (0028,0010) overruns it (SEGV; found by Scripts/fuzz dataset, regression input
@@ -162,16 +224,33 @@ mn_status checkJPEG2000Fragments(DcmPixelData *pixelData, E_TransferSyntax xfer,
     DcmPixelSequence *sequence = nullptr;
     if (pixelData->getEncapsulatedRepresentation(xfer, parameter, sequence).bad() || !sequence)
         return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "(7FE0,0010) Pixel Data has no fragments");
-    unsigned long codestreams = 0;
+    unsigned long codestreams = 0, endMarkers = 0;
     for (unsigned long index = 1; index < sequence->card(); ++index) {  // item 0: the Basic Offset Table
         DcmPixelItem *fragment = nullptr;
         Uint8 *bytes = nullptr;
-        if (sequence->getItem(fragment, index).bad() || !fragment || fragment->getUint8Array(bytes).bad() || !bytes) continue;
+        if (sequence->getItem(fragment, index).bad() || !fragment || fragment->getUint8Array(bytes).bad() || !bytes) {
+            if (index == 1) return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "JPEG 2000 fragment 1 is empty");
+            continue;
+        }
         const Uint32 length = fragment->getLength();
+        // GDCM decodes a frame's bytes only up to their last 0xD9 (EOC's second byte) and asserts
+        // that there is one; a frame without it aborts the process.
+        if (std::find(bytes, bytes + length, Uint8(0xD9)) != bytes + length) ++endMarkers;
         Uint32 start = 0;
         const bool soc = length >= 4 && bytes[0] == 0xFF && bytes[1] == 0x4F;
         const bool jp2 = length >= 12 && bytes[4] == 'j' && bytes[5] == 'P' && bytes[6] == ' ' && bytes[7] == ' ';
-        if (!soc && !jp2) continue;  // a continuation fragment of the frame before
+        if (!soc && !jp2) {
+            // GDCM reads the first fragment as a codestream whatever it holds.
+            if (index == 1)
+                return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "JPEG 2000 fragment 1 starts no codestream (no SOC marker)");
+            continue;  // a continuation fragment of the frame before
+        }
+        static const Uint8 gdcmJP2Magic[13] = {0, 0, 0, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A, 0};
+        const bool gdcmSeesJP2 = length >= 13 && std::memcmp(bytes, gdcmJP2Magic, 13) == 0;
+        if (!(gdcmSeesJP2 ? gdcmJP2WalkEnds(bytes, length) : gdcmMarkerWalkEnds(bytes, length)))
+            return failTag(err, MN_ERR_CORRUPT, DCM_PixelData,
+                           "JPEG 2000 fragment %lu: a marker segment runs past the fragment before SOD "
+                           "(ISO/IEC 15444-1 A.1.4)", index);
         if (jp2) {
             while (start + 4 <= length && !(bytes[start] == 0xFF && bytes[start + 1] == 0x4F && bytes[start + 2] == 0xFF &&
                                             bytes[start + 3] == 0x51))
@@ -203,6 +282,10 @@ mn_status checkJPEG2000Fragments(DcmPixelData *pixelData, E_TransferSyntax xfer,
     }
     if (codestreams == 0)
         return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "(7FE0,0010) Pixel Data holds no JPEG 2000 codestream");
+    // One frame: GDCM decodes all fragments as one buffer; several: each fragment on its own.
+    const unsigned long fragments = sequence->card() - 1;
+    if (info.number_of_frames > 1 ? endMarkers < fragments : endMarkers == 0)
+        return failTag(err, MN_ERR_CORRUPT, DCM_PixelData, "JPEG 2000 codestream without an EOC marker (ISO/IEC 15444-1 A.4.4)");
     return MN_OK;
 }
 
