@@ -77,7 +77,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         public var name: String?
     }
 
-    public enum LandmarkRefinement: String, Codable, Sendable { case peak, centroid }
+    public enum LandmarkRefinement: String, Codable, Sendable { case peak, centroid, parabolic }
 
     public struct Classification: Codable, Sendable, Equatable {
         /// The concept being classified (e.g. (111042, DCM, "Pathology")).
@@ -109,9 +109,10 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var labels: [Label]?
     public var landmarks: [Landmark]?
     public var distances: [Distance]?
-    /// How landmarks are decoded: `peak` (the argmax voxel, the conventional rule) or `centroid`
-    /// (refined to the centroid of the 3×3×3 neighbourhood of the peak — our addition,
-    /// nnmamba-architecture.md §3). Absent means `peak`.
+    /// How landmarks are decoded: `peak` (the argmax voxel, the conventional rule), `centroid`
+    /// (the centroid of the 3×3×3 neighbourhood of the peak) or `parabolic` (per axis, the vertex
+    /// of the parabola through the peak and its neighbours: for heat-maps trained with a spatial
+    /// softmax) — both refinements our addition (nnmamba-architecture.md §3). Absent means `peak`.
     public var landmarkRefinement: LandmarkRefinement?
     public var classification: Classification?
     public var algorithm: Algorithm

@@ -42,8 +42,8 @@ struct InferCommand: ParsableCommand {
     @Flag(help: "Crop to the box of non-zero voxels before resampling (nnU-Net's first step).")
     var cropToNonZero = false
 
-    @Flag(help: "Refine each landmark to the centroid of its 3×3×3 peak neighbourhood.")
-    var refineLandmarks = false
+    @Option(help: "Sub-voxel landmark refinement when the package names none: peak, centroid (of the 3×3×3 peak neighbourhood) or parabolic (per-axis vertex through the peak's neighbours).")
+    var landmarkRefinement: LandmarkRefinement = .peak
 
     @Option(help: "Threads for the engine and OpenBLAS (default: all cores).")
     var threads: Int?
@@ -71,7 +71,7 @@ struct InferCommand: ParsableCommand {
             }
             var options = InferencePipeline.Options()
             options.cropToNonZero = cropToNonZero
-            options.refineLandmarks = refineLandmarks
+            options.landmarkRefinement = landmarkRefinement
             let pipeline = try InferencePipeline(package: package, options: options)
             var volumes: [Volume] = []
             for path in inputs { volumes.append(try NIfTI.read(contentsOf: path)) }
@@ -163,3 +163,5 @@ struct InferenceReport: Encodable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 }
+
+extension LandmarkRefinement: ExpressibleByArgument {}

@@ -59,7 +59,7 @@ import TestSupport
                                                    "type": ["code": "2", "scheme": "SCT", "meaning": "t"]]] }),
         ("labels[0].type", { $0["labels"] = [["value": 1, "name": "X", "category": ["code": "1", "scheme": "SCT", "meaning": "c"]]] }),
         ("network.architecture", { $0["task"] = "classification" }),
-        ("landmark_refinement", { $0["landmark_refinement"] = "parabolic" }),
+        ("landmark_refinement", { $0["landmark_refinement"] = "spline" }),
         ("inputs[0].normalization.clip", { $0["inputs"] = [["name": "ct", "normalization": ["kind": "ct", "clip": [1000, -1000],
                                                                                               "mean": 0, "std": 1]]] }),
     ]
@@ -79,6 +79,8 @@ import TestSupport
         #expect(try ModelPackage(directory: plain.path).manifest.landmarkRefinement == nil)
         let dir = try write(Self.modified { $0["landmark_refinement"] = "centroid" })
         #expect(try ModelPackage(directory: dir.path).manifest.landmarkRefinement == .centroid)
+        let parabolic = try write(Self.modified { $0["landmark_refinement"] = "parabolic" })
+        #expect(try ModelPackage(directory: parabolic.path).manifest.landmarkRefinement == .parabolic)
     }
 
     @Test func missingWeightsAreNamed() throws {

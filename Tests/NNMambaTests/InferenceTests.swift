@@ -102,9 +102,37 @@ import Testing
         let plain = decodeLandmarks(hm)[0]
         #expect(plain[0].voxel == [2, 3, 1] && plain[0].position == [2, 3, 1] && plain[0].peak == 4)
         #expect(plain[1].voxel == [0, 0, 0])
-        let refined = decodeLandmarks(hm, refine: true)[0]
+        let refined = decodeLandmarks(hm, refinement: .centroid)[0]
         #expect(refined[0].voxel == [2, 3, 1])
         #expect(abs(refined[0].position[2] - 4.0 / 3) < 1e-12 && refined[0].position[0] == 2)
+    }
+
+    /// A log-Gaussian heat-map (what a spatial-softmax loss trains) peaking between voxels: the
+    /// parabolic refinement finds the true sub-voxel position; the centroid stays near the peak
+    /// voxel because the values there are almost flat.
+    @Test func parabolicRefinementFindsTheVertexOfALogGaussian() {
+        let (d, h, w) = (9, 10, 11)
+        let hm = Tensor(zeros: [1, 1, d, h, w])
+        let truth = [4.3, 5.0, 6.45]
+        let sigma = 2.0
+        for z in 0..<d { for y in 0..<h { for x in 0..<w {
+            let r2 = pow(Double(z) - truth[0], 2) + pow(Double(y) - truth[1], 2) + pow(Double(x) - truth[2], 2)
+            hm[(z * h + y) * w + x] = Float(max(6 - r2 / (2 * sigma * sigma), 0))
+        } } }
+        let peak = decodeLandmarks(hm)[0][0]
+        #expect(peak.voxel == [4, 5, 6])
+        let parabolic = decodeLandmarks(hm, refinement: .parabolic)[0][0]
+        #expect(parabolic.voxel == [4, 5, 6])
+        for axis in 0..<3 { #expect(abs(parabolic.position[axis] - truth[axis]) < 1e-5, "axis \(axis)") }
+        let centroid = decodeLandmarks(hm, refinement: .centroid)[0][0]
+        #expect(abs(centroid.position[2] - truth[2]) > 0.3)
+        // On a border, or without a concave peak, the axis keeps the peak voxel.
+        let edge = Tensor(zeros: [1, 1, 1, 1, 3])
+        edge[0] = 2
+        edge[1] = 1
+        #expect(decodeLandmarks(edge, refinement: .parabolic)[0][0].position == [0, 0, 0])
+        let flat = Tensor(shape: [1, 1, 1, 1, 3], values: [1, 1, 1])
+        #expect(decodeLandmarks(flat, refinement: .parabolic)[0][0].position == [0, 0, 0])
     }
 
     @Test func classificationProbabilityIsTheSigmoidOfTheLogit() {

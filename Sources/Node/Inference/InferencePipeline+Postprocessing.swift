@@ -64,7 +64,7 @@ extension InferencePipeline {
     ///
     /// heatmaps: [1, K, D, H, W] on `record.resampled`.
     func landmarks(_ heatmaps: Tensor, record: PreprocessingRecord) -> [String: LandmarkPosition] {
-        let decoded = decodeLandmarks(heatmaps, refine: options.refineLandmarks)[0]
+        let decoded = decodeLandmarks(heatmaps, refinement: options.landmarkRefinement)[0]
         var found: [String: LandmarkPosition] = [:]
         for landmark in manifest.landmarks ?? [] {
             let peak = decoded[landmark.channel]

@@ -30,8 +30,9 @@ public struct InferencePipeline: Sendable {
         public var imageInterpolation: Interpolation = .bspline3
         /// Sliding-window step as a fraction of the patch.
         public var stepFraction = 0.5
-        /// Move each landmark from its peak voxel to the centroid of the 3×3×3 neighbourhood.
-        public var refineLandmarks = false
+        /// How each landmark moves from its peak voxel to a sub-voxel position; the package's
+        /// `landmark_refinement` takes precedence when it names one.
+        public var landmarkRefinement: LandmarkRefinement = .peak
 
         public init() {}
     }
@@ -51,7 +52,11 @@ public struct InferencePipeline: Sendable {
         self.network = network
         var options = options
         // The package may ask for sub-voxel landmarks (its model card reports figures with them).
-        if manifest.landmarkRefinement == .centroid { options.refineLandmarks = true }
+        switch manifest.landmarkRefinement {
+        case .centroid?: options.landmarkRefinement = .centroid
+        case .parabolic?: options.landmarkRefinement = .parabolic
+        case .peak?, nil: break
+        }
         self.options = options
     }
 
