@@ -57,6 +57,8 @@ import Testing
          "unknown model 'x'"),
         ("models: { m: /m }\nroutes: [{ name: r, model: m, models: [m], destinations: [] }]", "routes[0].models",
          "either model or models"),
+        ("models: { a: /a, b: /b, c: /c, d: /d, e: /e, f: /f }\nroutes: [{ name: r, models: [a, b, c, d, e, f], destinations: [] }]",
+         "routes[0].models", "at most 5 models"),
         ("models: { m: /m }\nroutes: [{ name: r, destinations: [] }]", "routes[0].model", "needs a model"),
         ("routes: [{ name: r, match: [{ tag: NoSuchThing, equals: x }] }]", "routes[0].match[0].tag",
          "unknown attribute"),

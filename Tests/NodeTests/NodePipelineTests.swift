@@ -26,10 +26,13 @@ import Glibc
         var store: NodeStore { NodeStore(database: try! NodeDatabase(path: directory.file("node.sqlite")), router: Router(routes: [])) }
     }
 
-    /// A node with one CT route to a PACS; `model` is the package folder the route uses.
-    static func setup(model: (TemporaryDirectory) throws -> String, giveUp: String = "1h", extra: String = "") throws -> Setup {
+    /// A node with one CT route to a PACS; `model` is the package folder the route uses (and,
+    /// with `secondModel`, a second package the same route runs too).
+    static func setup(model: (TemporaryDirectory) throws -> String, giveUp: String = "1h", extra: String = "",
+                      secondModel: ((TemporaryDirectory) throws -> String)? = nil) throws -> Setup {
         let dir = TemporaryDirectory("pipeline")
         let modelPath = try model(dir)
+        let second = try secondModel.map { try $0(dir) }
         let nodePort = FreePort.allocate(), pacsPort = FreePort.allocate(), httpPort = FreePort.allocate()
         let yaml = """
             node: { ae_title: MAMBANODE, port: \(nodePort), allowed_calling_aes: [CT01] }
@@ -38,9 +41,9 @@ import Glibc
             logging: { format: text, level: info }
             sending: { first_retry: 1s, max_retry: 2s, give_up: \(giveUp), jitter: 0 }
             destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
-            models: { organs: \(modelPath) }
+            models: { organs: \(modelPath)\(second.map { ", second: \($0)" } ?? "") }
             routes:
-              - { name: ct, model: organs, destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: 1s }
+              - { name: ct, models: [organs\(second == nil ? "" : ", second")], destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: 1s }
             \(extra)
             """
         try yaml.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
@@ -123,6 +126,33 @@ import Glibc
         let job = try #require(try s.store.jobs().first)
         #expect(job.state == .done)
         #expect(try s.store.outbox().allSatisfy { $0.state == .sent && $0.lastStatus == "0000" })
+    }
+
+    /// Two models on one route: each result pair has its own Series Numbers (900/901 for the
+    /// first model, 902/903 for the second), so a viewer of the study can tell them apart.
+    @Test func twoModelsOnOneRouteGetDistinctSeriesNumbers() async throws {
+        let s = try Self.setup(model: Self.untrainedModel, secondModel: { dir in
+            let path = dir.file("model2")
+            let result = try ExternalTool.run(BuiltProducts.mambanode, ["models", "create-untrained", path, "--spacing", "6",
+                                                                        "--patch", "32", "--seed", "2"])
+            guard result.status == 0 else { throw ToolError(result.output) }
+            return path
+        })
+        let pacs = try await Self.startPACS(s)
+        let node = try await Self.startNode(s)
+        _ = try await Self.push(s)
+        #expect(await waitUntil(seconds: 120) { Self.received(s).count >= 4 }, "results never arrived: \(node.standardError)")
+        node.signal(SIGTERM)
+        #expect(await node.wait() == 0)
+        await pacs.stop()
+        var numbers: [String: [Int]] = [:]
+        for file in Self.received(s) {
+            let ds = try DataSet.read(contentsOf: file, headerOnly: true)
+            numbers[try ds.requiredString(.modality), default: []].append(Int(try ds.requiredString(.seriesNumber)) ?? -1)
+        }
+        #expect(numbers["SEG"]?.sorted() == [900, 902])
+        #expect(numbers["SR"]?.sorted() == [901, 903])
+        #expect(try s.store.jobs().map(\.model).sorted() == ["organs", "second"])
     }
 
     @Test func pacsOutageIsRetriedUntilDelivered() async throws {

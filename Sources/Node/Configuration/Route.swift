@@ -25,6 +25,15 @@ public struct Route: Sendable {
     /// `models: [x, y]` in the configuration): one CT series can give organs, landmarks and a
     /// classification, each its own SEG/SR, as a site running several algorithms expects.
     public var models: [String]
+
+    /// Most models one route may run (see ``seriesSlot(of:)``).
+    public static let maximumModels = 5
+
+    /// Where `model`'s result series sit among the route's: the k-th model's SEG and SR take
+    /// Series Numbers 900 + 2k and 901 + 2k (plus 10 per result version), so that two models'
+    /// results in one study never share a Series Number (PS3.3 C.7.3.1: it identifies the series
+    /// to the reader of the study). 0 for a model the route does not list.
+    public func seriesSlot(of model: String) -> Int { models.firstIndex(of: model) ?? 0 }
     public var destinations: [String]
     /// Seconds without a new instance after which a series (or study) is stable.
     public var quietTime: Double

@@ -31,7 +31,8 @@ public final class PipelineExecutor: JobExecutor {
     }
 
     func runBlocking(_ job: JobRecord, progress: (JobStep) throws -> Void) throws -> JobOutput {
-        let producer = try self.producer(for: job.model)
+        let slot = configuration.routes.first { $0.name == job.route }?.seriesSlot(of: job.model) ?? 0
+        let producer = try self.producer(for: job.model, seriesSlot: slot)
         let inputs = (try? JSONDecoder().decode([String: [String]].self, from: Data(job.inputs.utf8))) ?? [:]
         var series: [Series] = []
         for (index, input) in producer.package.manifest.inputs.enumerated() {
@@ -52,14 +53,18 @@ public final class PipelineExecutor: JobExecutor {
                          warnings: produced.warnings)
     }
 
-    func producer(for model: String) throws -> ResultProducer {
-        if let cached = producers.withLock({ $0[model] }) { return cached }
+    /// The model's producer, its results numbered in `seriesSlot` (Route.seriesSlot(of:)).
+    func producer(for model: String, seriesSlot: Int = 0) throws -> ResultProducer {
+        let key = "\(model)#\(seriesSlot)"
+        if let cached = producers.withLock({ $0[key] }) { return cached }
         guard let directory = configuration.models[model] else { throw JobFailure("model '\(model)' is not configured") }
         var assembly = AssemblyOptions()
         assembly.maximumVoxels = configuration.limits.maxVolumeVoxels
-        let producer = try ResultProducer(package: try ModelPackage(directory: directory), encoder: encoderConfiguration, uids: uids,
+        var encoder = encoderConfiguration
+        encoder.firstSeriesNumber += 2 * seriesSlot
+        let producer = try ResultProducer(package: try ModelPackage(directory: directory), encoder: encoder, uids: uids,
                                           assembly: assembly)
-        producers.withLock { $0[model] = producer }
+        producers.withLock { $0[key] = producer }
         return producer
     }
 }
