@@ -227,6 +227,21 @@ def test_a_short_classification_training_with_the_lesion_channel(tmp_path):
     assert set(saved["state_dict"]) == set(train.nnMambaEncoder(**saved["config"]["constructor"]).state_dict())
 
 
+def test_frozen_bn_keeps_the_statistics_and_trains_the_rest(tmp_path):
+    """--frozen-bn: every BatchNorm's running statistics stay as --init had them (the node runs
+    BatchNorm in eval mode, and so does such training); weights still change."""
+    cases = make_cases(tmp_path / "cases", "classification")
+    spec_path, _ = spec_for("classification", tmp_path)
+    first, second = str(tmp_path / "a.pt"), str(tmp_path / "b.pt")
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", first, "--iterations", "2", "--seed", "1"]) == 0
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", second, "--iterations", "2", "--seed", "2",
+                       "--init", first, "--frozen-bn", "--lesion-channel", "1"]) == 0
+    a, b = (torch.load(path, weights_only=True)["state_dict"] for path in (first, second))
+    statistics = [k for k in a if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert statistics and all(torch.equal(a[k], b[k]) for k in statistics)
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.endswith(".weight"))
+
+
 def test_train_only_changes_just_that_part(tmp_path):
     """--init, --reset mlp. and --train-only mlp.: the classifier head is re-initialised and
     trained; every other tensor (BatchNorm statistics too) stays as the checkpoint had it."""
