@@ -140,6 +140,12 @@ extension ModelManifest {
             guard let classification else { throw fail("classification", "a classification model needs classification") }
             guard (0...1).contains(classification.threshold) else { throw fail("classification.threshold", "must be in 0…1") }
             try checkCode(classification.concept, "classification.concept")
+            // TID 1501 has a Finding row of its own; a classification named Finding is refused
+            // by the SR encoder (DICOM/Report/MeasurementGroups.swift), so refuse it here, at load.
+            if classification.concept.code == "121071" && classification.concept.scheme == "DCM" {
+                throw fail("classification.concept", "must name what is classified, e.g. (111042, DCM, Pathology), "
+                           + "not (121071, DCM, Finding): TID 1501 has a Finding row of its own")
+            }
             try checkCode(classification.positive, "classification.positive")
             try checkCode(classification.negative, "classification.negative")
         }

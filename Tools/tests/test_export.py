@@ -189,3 +189,17 @@ def test_classification_without_spacing_is_refused(tmp_path, capsys):
     assert export.main(["cls", str(pth), str(tmp_path / "p"), "--outputs",
                         outputs_json(tmp_path, {k: m[k] for k in ("name", "classification", "algorithm")})]) == 1
     assert "target_spacing" in capsys.readouterr().err
+
+
+def test_classification_named_finding_fails_verify_naming_the_field(tmp_path, mambanode):
+    """TID 1501 has a Finding row of its own: a package classifying (121071, DCM, Finding) would
+    pass inference and fail at encoding, so `models verify` refuses it, naming the field."""
+    pth = tmp_path / "best_weight.pth"
+    torch.save(randomised(nnMambaEncoder(1, 8, 2, 1), 2).state_dict(), pth)
+    m = manifests.classification(spacing=(1.5, 1.5, 1.5))
+    out = {k: m[k] for k in ("name", "classification", "algorithm", "target_spacing")}
+    out["classification"] = dict(out["classification"], concept={"code": "121071", "scheme": "DCM", "meaning": "Finding"})
+    package = str(tmp_path / "package")
+    assert export.main(["cls", str(pth), package, "--outputs", outputs_json(tmp_path, out)]) == 0
+    result = subprocess.run([mambanode, "models", "verify", package], capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and "classification.concept" in result.stdout + result.stderr
