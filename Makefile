@@ -17,7 +17,11 @@ build: bootstrap
 
 # One build serves both: the tests are built with the same flags, then run without rebuilding.
 # Then the conformance harness: the node against Orthanc as a site would run it (node.md §9).
+# The engine's golden tests read the shared fixtures: NNMAMBA_GOLDEN, else ../shared beside the checkout.
+GOLDEN = $(or $(NNMAMBA_GOLDEN),$(CURDIR)/../shared/golden/nnmamba)
+
 test: bootstrap
+	@test -d "$(GOLDEN)" || echo "make test: no golden fixtures at $(GOLDEN); set NNMAMBA_GOLDEN (README.md) or the golden tests fail" >&2
 	swift build $(SWIFT_FLAGS) --build-tests
 	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel 2>&1 | tee .build/test.log; \
 	  unit=$${PIPESTATUS[0]}; Conformance/run "$(BIN)"; conformance=$$?; \

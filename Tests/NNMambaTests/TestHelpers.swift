@@ -5,8 +5,10 @@ import Foundation
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
-/// The shared golden fixtures (present in CI next to the package).
-let goldenRoot = packageRoot + "/../shared/golden/nnmamba"
+/// The shared golden fixtures: `$NNMAMBA_GOLDEN`, else `../shared/golden/nnmamba` next to the
+/// package (present there in CI). Same rule as TestSupport's `TestModelPackage.goldenRoot` and
+/// `Tools/tests/conftest.py` (this target does not depend on TestSupport).
+let goldenRoot = ProcessInfo.processInfo.environment["NNMAMBA_GOLDEN"] ?? packageRoot + "/../shared/golden/nnmamba"
 
 /// A seeded tensor with values uniform in [-scale, scale).
 func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {

@@ -25,8 +25,10 @@ public struct TestModelPackage {
         self.weightsFile = weightsFile
     }
 
-    /// The shared golden fixtures (next to the package, as the engine's tests find them).
-    public static let goldenRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    /// The shared golden fixtures: `$NNMAMBA_GOLDEN`, else `../shared/golden/nnmamba` next to the
+    /// package (the CI layout), as the engine's tests and `Tools/tests` find them.
+    public static let goldenRoot = ProcessInfo.processInfo.environment["NNMAMBA_GOLDEN"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path + "/../shared/golden/nnmamba"
 
     /// Writes `model.json`, the weights and a model card into `directory`; returns it.
