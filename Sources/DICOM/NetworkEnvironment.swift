@@ -15,12 +15,3 @@ enum NetworkEnvironment {
         return true
     }()
 }
-
-/// Runs blocking shim work on its own thread, never on Swift's cooperative pool (style.md §6).
-func runOnDedicatedThread<T: Sendable>(name: String, _ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: body()) }
-        thread.name = name
-        thread.start()
-    }
-}

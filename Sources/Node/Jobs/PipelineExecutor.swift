@@ -25,9 +25,10 @@ public final class PipelineExecutor: JobExecutor {
     public var resultsDirectory: String { configuration.storage.directory + "/results" }
 
     public func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
-        try await runOnOwnThread(name: "job-\(job.id ?? 0)") { [self] in
-            try self.runBlocking(job, progress: progress)
-        }
+        // 8 MiB, the main thread's stack: a job runs decoders, engine and encoders on this one thread.
+        try await runOnDedicatedThread(name: "job-\(job.id ?? 0)", stackSize: 8 << 20) { [self] in
+            Result { try self.runBlocking(job, progress: progress) }
+        }.get()
     }
 
     func runBlocking(_ job: JobRecord, progress: (JobStep) throws -> Void) throws -> JobOutput {
@@ -66,15 +67,5 @@ public final class PipelineExecutor: JobExecutor {
                                           assembly: assembly)
         producers.withLock { $0[key] = producer }
         return producer
-    }
-}
-
-/// Runs blocking work on a new thread and resumes the caller with its result.
-func runOnOwnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.name = name
-        thread.stackSize = 8 << 20
-        thread.start()
     }
 }
