@@ -373,6 +373,9 @@ def main(argv=None):
     p.add_argument("--chunk", type=int, help="selective-scan chunk length (default ≈ √L per call)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--save-every", type=float, metavar="MIN",
+                   help="also write --out every MIN minutes (atomically), so a long run can be evaluated "
+                        "while it trains and survives being stopped")
     a = p.parse_args(argv)
 
     torch.set_num_threads(a.threads)
@@ -442,6 +445,26 @@ def main(argv=None):
         module.eval()  # frozen features: their BatchNorm statistics stay as trained
     train_start = time.time()
     losses, step = [], 0
+
+    def checkpoint():
+        """Writes --out as it stands (atomically: a reader never sees half a file). The state_dict
+        is the exported network's in every mode: --pre-relu swaps a parameterless ReLU only."""
+        minutes = (time.time() - train_start) / 60
+        card = (f"## Training\n\n- data: {len(cases)} cases from `{a.cases}`\n"
+                f"- network: {architecture} {constructor}\n"
+                f"- augmentation: scale ±{a.scale}, rotation ±{a.rotate}°, intensity ±{a.intensity}, noise σ ≤ {a.noise}, "
+                f"flips {'on axes ' + str(sampler.flips) if sampler.flips else 'off'}\n"
+                f"- patch {list(a.patch)}, batch {a.batch}, AdamW lr {a.lr} (poly), seed {a.seed}\n"
+                f"- {step} steps in {minutes:.1f} min; final loss (mean of the last {min(len(losses), a.log_every)}) "
+                f"{np.mean(losses[-a.log_every:]) if losses else float('nan'):.4f}\n"
+                f"- command: `Tools/train.py {' '.join(argv if argv is not None else sys.argv[1:])}`")
+        manifest = {k: v for k, v in spec.items() if k not in ("format", "network")}
+        partial = a.out + ".partial"
+        save_ours(partial, model, architecture, constructor, manifest, card=card)
+        os.replace(partial, a.out)
+        return minutes
+
+    last_save = train_start
     while step < a.iterations and time.time() - train_start < limit:
         progress = max(step / a.iterations, (time.time() - train_start) / limit)
         for group in optimiser.param_groups:
@@ -479,20 +502,14 @@ def main(argv=None):
             recent = np.mean(losses[-a.log_every:])
             print(f"step {step} loss {recent:.4f} lr {optimiser.param_groups[0]['lr']:.2e} "
                   f"elapsed {time.time() - train_start:.0f} s", flush=True)
-    minutes = (time.time() - train_start) / 60
+        if a.save_every and time.time() - last_save >= a.save_every * 60:
+            checkpoint()
+            last_save = time.time()
+            print(f"saved {a.out} at step {step}", flush=True)
     if a.pre_relu:
         model.conv8.conv[5] = torch.nn.ReLU()
     model.eval()
-    card = (f"## Training\n\n- data: {len(cases)} cases from `{a.cases}`\n"
-            f"- network: {architecture} {constructor}\n"
-            f"- augmentation: scale ±{a.scale}, rotation ±{a.rotate}°, intensity ±{a.intensity}, noise σ ≤ {a.noise}, "
-            f"flips {'on axes ' + str(sampler.flips) if sampler.flips else 'off'}\n"
-            f"- patch {list(a.patch)}, batch {a.batch}, AdamW lr {a.lr} (poly), seed {a.seed}\n"
-            f"- {step} steps in {minutes:.1f} min; final loss (mean of the last {min(len(losses), a.log_every)}) "
-            f"{np.mean(losses[-a.log_every:]):.4f}\n"
-            f"- command: `Tools/train.py {' '.join(argv if argv is not None else sys.argv[1:])}`")
-    manifest = {k: v for k, v in spec.items() if k not in ("format", "network")}
-    save_ours(a.out, model, architecture, constructor, manifest, card=card)
+    minutes = checkpoint()
     print(f"wrote {a.out} after {step} steps ({minutes:.1f} min)", flush=True)
     return 0
 

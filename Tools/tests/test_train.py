@@ -271,3 +271,17 @@ def test_spatial_softmax_loss_prefers_a_peak_at_the_landmark():
     outside = torch.tensor([[[40.0, 4.0, 4.0]]])
     far = torch.stack([train.heatmaps(t, (9, 9, 9), 1.0) for t in outside])
     assert train.spatial_softmax_loss(constant, far, outside).item() == 0
+
+
+def test_save_every_writes_the_checkpoint_while_training(tmp_path, capsys):
+    cases = make_cases(tmp_path / "cases", "classification")
+    spec_path, _ = spec_for("classification", tmp_path)
+    ckpt = tmp_path / "model.pt"
+    # 1e-6 min: every step is past the interval, so each writes the checkpoint.
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", str(ckpt), "--iterations", "3",
+                       "--batch", "1", "--seed", "5", "--save-every", "1e-6"]) == 0
+    log = capsys.readouterr().out
+    assert [line for line in log.splitlines() if line.startswith("saved ")] == [
+        f"saved {ckpt} at step {n}" for n in (1, 2, 3)], log
+    assert "3 steps" in torch.load(ckpt, weights_only=True)["config"]["card"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases", "model.pt", "spec.json"]  # no .partial left
