@@ -140,6 +140,10 @@ import Testing
         #expect(BinaryClassification(logit: 0).isPositive())
         #expect(!BinaryClassification(logit: -0.1).isPositive())
         #expect(abs(BinaryClassification(logit: 2).probability - 0.880797) < 1e-6)
+        // Confident logits keep their order (a Float sigmoid gives 1 for both).
+        let (high, higher) = (BinaryClassification(logit: 20).probability, BinaryClassification(logit: 25).probability)
+        #expect(high < higher && higher < 1)
+        #expect(BinaryClassification(logit: -100).probability > 0)
     }
 }
 

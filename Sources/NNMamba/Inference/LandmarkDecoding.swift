@@ -72,13 +72,17 @@ public func decodeLandmarks(_ heatmaps: Tensor, refinement: LandmarkRefinement =
 
 /// Classification output: logit → probability of the positive class (sigmoid), and the label at
 /// a threshold (0.5 upstream: 1 = AD for NC-vs-AD, pMCI for sMCI-vs-pMCI).
+///
+/// The sigmoid is taken in Double: in Float every logit above ~17 gives exactly 1 (and below ~−88
+/// exactly 0), so confident cases would all report the same probability and lose the model's
+/// ranking of them, which the SR carries to 15 significant digits.
 public struct BinaryClassification: Sendable, Equatable {
     public let logit: Float
-    public var probability: Float { 1 / (1 + expf(-logit)) }
+    public var probability: Double { 1 / (1 + exp(-Double(logit))) }
 
     public init(logit: Float) { self.logit = logit }
 
-    public func isPositive(threshold: Float = 0.5) -> Bool { probability >= threshold }
+    public func isPositive(threshold: Double = 0.5) -> Bool { probability >= threshold }
 }
 
 #if canImport(Glibc)

@@ -83,7 +83,7 @@ extension InferencePipeline {
         let probability: Double
         switch logits.count {
         case 1:
-            probability = Double(BinaryClassification(logit: logits[0]).probability)
+            probability = BinaryClassification(logit: logits[0]).probability
         case 2:
             probability = 1 / (1 + exp(Double(logits[0]) - Double(logits[1])))
         default:
