@@ -8,7 +8,8 @@ normalisation, target_spacing, patch_size, labels / landmarks / classification, 
 same manifest the node will use, so training prepares every case exactly as the node does
 (nnmamba/preprocess.py mirrors the node's reorientation, resampling and normalisation).
 
-A case is a sub-folder of DIR holding one NIfTI per spec input, named `<input name>.nii[.gz]`,
+--cases is a folder of cases or a pack of prepared ones (pack_cases.py, for a machine without
+the NIfTI files). A case is a sub-folder of DIR holding one NIfTI per spec input, named `<input name>.nii[.gz]`,
 and its truth: `labels.nii[.gz]` (segmentation, label values as the spec's labels), or
 `truth.json` with `{"landmarks": {name: [x, y, z]}}` (LPS mm) or `{"lesion": true|false}`
 (classification; the key is --truth-key).
@@ -25,6 +26,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 
@@ -35,6 +37,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from nnmamba import nnMambaEncoder, nnMambaSeg, set_scan  # noqa: E402
+from nnmamba.casepack import PackError, read_pack  # noqa: E402
 from nnmamba.checkpoints import save_ours  # noqa: E402
 from nnmamba.preprocess import labels_to_grid, patient_to_tensor_index, prepare, read_nifti  # noqa: E402
 
@@ -107,6 +110,8 @@ class Sampler:
 
     def __init__(self, cases, spec, args, rng):
         self.cases, self.spec, self.a, self.rng = cases, spec, args, rng
+        self.device = torch.device(getattr(args, "device", "cpu"))
+        self.on_device = {}  # case name -> its tensor on the device, moved once
         self.patch = np.array(args.patch)
         # (D, H, W) = (z, y, x); spacing per tensor axis.
         self.spacing = np.array(spec["target_spacing"][::-1], dtype=np.float64)
@@ -140,24 +145,28 @@ class Sampler:
         return centre
 
     def sample(self, case, whole=False):
-        tensor, truth, _ = case
-        x = torch.from_numpy(tensor)[None].float()
+        tensor, truth, name = case
+        x = self.on_device.get(name)
+        if x is None:
+            x = self.on_device[name] = torch.from_numpy(tensor)[None].float().to(self.device)
         size = np.array(tensor.shape[1:])
         out_size = size if whole else self.patch
         m = self.transform()
         centre = (size - 1) / 2 if whole else self.centre(tensor, truth)
         pc = (out_size - 1) / 2
         # grid_sample wants, per output voxel, the source position as (x=W, y=H, z=D) in [-1, 1].
-        axes = [torch.arange(n, dtype=torch.float64) - c for n, c in zip(out_size, pc)]
+        # Built where the image is: on a GPU this per-voxel arithmetic would otherwise dominate a step.
+        on = dict(dtype=torch.float64, device=self.device)
+        axes = [torch.arange(n, **on) - c for n, c in zip(out_size, pc)]
         d, h, w = torch.meshgrid(*axes, indexing="ij")
-        offsets = torch.stack([d, h, w], dim=-1) @ torch.from_numpy(m).T
-        src = offsets + torch.from_numpy(centre)
-        norm = 2 * src / torch.from_numpy(np.maximum(size - 1, 1).astype(np.float64)) - 1
+        offsets = torch.stack([d, h, w], dim=-1) @ torch.as_tensor(m, **on).T
+        src = offsets + torch.as_tensor(centre, **on)
+        norm = 2 * src / torch.as_tensor(np.maximum(size - 1, 1).astype(np.float64), **on) - 1
         grid = norm.flip(-1)[None].float()
         image = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
         task = self.spec["task"]
         if task == "segmentation":
-            y = torch.from_numpy(truth)[None, None].float()
+            y = torch.from_numpy(truth)[None, None].float().to(self.device)
             target = F.grid_sample(y, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0, 0].long()
         elif task == "landmarks":
             inv = np.linalg.inv(m)
@@ -175,8 +184,8 @@ class Sampler:
                 elif task == "classification":
                     target[1 + axis] = out_size[axis] - 1 - target[1 + axis]
         a = self.a
-        scale = torch.from_numpy(self.rng.uniform(1 - a.intensity, 1 + a.intensity, (image.shape[0], 1, 1, 1))).float()
-        shift = torch.from_numpy(self.rng.uniform(-a.intensity, a.intensity, (image.shape[0], 1, 1, 1))).float()
+        scale = torch.from_numpy(self.rng.uniform(1 - a.intensity, 1 + a.intensity, (image.shape[0], 1, 1, 1))).float().to(self.device)
+        shift = torch.from_numpy(self.rng.uniform(-a.intensity, a.intensity, (image.shape[0], 1, 1, 1))).float().to(self.device)
         image = image * scale + shift
         if a.noise > 0:
             image = image + torch.randn_like(image) * float(self.rng.uniform(0, a.noise))
@@ -185,7 +194,7 @@ class Sampler:
 
 def heatmaps(points, shape, sigma):
     """[K, D, H, W] Gaussians (peak 1) at continuous (d, h, w) points."""
-    axes = [torch.arange(n, dtype=torch.float32) for n in shape]
+    axes = [torch.arange(n, dtype=torch.float32, device=points.device) for n in shape]
     d, h, w = torch.meshgrid(*axes, indexing="ij")
     out = []
     for p in points.float():
@@ -207,7 +216,7 @@ def spatial_softmax_loss(output, maps, points):
     mass = target.sum(-1)
     inside = mass > 1e-3
     ce = -(target / mass.clamp_min(1e-6)[..., None] * logits.log_softmax(-1)).sum(-1)
-    shape = torch.tensor(output.shape[2:])
+    shape = torch.tensor(output.shape[2:], device=output.device)
     nearest = points.round().long()
     valid = ((nearest >= 0) & (nearest < shape)).all(-1) & inside
     peak = torch.zeros_like(ce)
@@ -251,6 +260,16 @@ def loss_for(task, output, targets, classes, sigma, pre_relu=False, landmark_los
     return F.binary_cross_entropy_with_logits(output[:, 0], targets[..., 0].float().view(-1))
 
 
+def lesion_distance(target, input_shape, cells):
+    """Distance (input voxels, CPU float64) from each cell centre of a stage's output grid to the
+    lesion centre of a classification target [label, d, h, w, radius], and the stage's stride."""
+    target = target.detach().cpu().double()
+    stride = torch.tensor(input_shape, dtype=torch.float64) / torch.tensor(cells, dtype=torch.float64)
+    axes = [(torch.arange(n, dtype=torch.float64) + 0.5) * s - 0.5 for n, s in zip(cells, stride)]
+    d, h, w = torch.meshgrid(*axes, indexing="ij")
+    return ((d - target[1]) ** 2 + (h - target[2]) ** 2 + (w - target[3]) ** 2).sqrt(), stride
+
+
 class LesionAux(torch.nn.Module):
     """--aux-lesion: a 1×1×1 head on the encoder's deepest features (layer3, stride 16) trained to
     mark the cells holding the finding. Training only: it is not part of the network the node
@@ -263,16 +282,13 @@ class LesionAux(torch.nn.Module):
         self.features = None
         model.layer3.register_forward_hook(lambda _m, _i, out: setattr(self, "features", out))
 
-    def loss(self, target, input_shape):
-        logits = self.head(self.features)[0, 0]
+    def loss(self, target, input_shape, index=0):
+        logits = self.head(self.features)[index, 0]
         cells = torch.zeros_like(logits)
         if not torch.isnan(target[1]):
-            stride = torch.tensor(input_shape, dtype=torch.float64) / torch.tensor(logits.shape, dtype=torch.float64)
-            axes = [(torch.arange(n, dtype=torch.float64) + 0.5) * s - 0.5 for n, s in zip(logits.shape, stride)]
-            d, h, w = torch.meshgrid(*axes, indexing="ij")
-            distance = ((d - target[1]) ** 2 + (h - target[2]) ** 2 + (w - target[3]) ** 2).sqrt()
-            cells = (distance <= target[4] + stride.max() / 2).float()
-        return F.binary_cross_entropy_with_logits(logits, cells, pos_weight=torch.tensor(20.0))
+            distance, stride = lesion_distance(target, input_shape, logits.shape)
+            cells = (distance <= target[4] + stride.max() / 2).float().to(logits.device)
+        return F.binary_cross_entropy_with_logits(logits, cells, pos_weight=torch.tensor(20.0, device=logits.device))
 
 
 class LesionChannel(torch.nn.Module):
@@ -291,29 +307,28 @@ class LesionChannel(torch.nn.Module):
         block.register_forward_pre_hook(lambda _m, args: setattr(self, "input", args[0]))
         block.bn2.register_forward_hook(lambda _m, _i, out: setattr(self, "residual", out))
 
-    def pre_activation(self):
-        """Channel 0 of the block's output before its ReLU (BasicBlock.forward without the ReLU)."""
+    def pre_activation(self, index=0):
+        """Channel 0 of the block's output before its ReLU (BasicBlock.forward without the ReLU),
+        for batch item `index`."""
         x, t = self.input, self.residual
         if self.block.mamba_layer is not None:
             t = t + self.block.mamba_layer(x)
         identity = self.block.downsample(x) if self.block.downsample is not None else x
-        return (t + identity)[0, 0]
+        return (t + identity)[index, 0]
 
     # Cells clear of the lesion are pushed to ≤ −MARGIN, not just ≤ 0: small positives there cost
     # almost nothing per cell but, summed over hundreds of cells, swamp the lesion in the mean
     # (a first 60-min run without it left a quarter of all cells positive, AUC 0.63).
     MARGIN = 0.5
 
-    def loss(self, target, input_shape):
-        pre = self.pre_activation()
+    def loss(self, target, input_shape, index=0):
+        pre = self.pre_activation(index)
         if torch.isnan(target[1]):
             return (F.relu(pre + self.MARGIN) ** 2).mean()
-        stride = torch.tensor(input_shape, dtype=torch.float64) / torch.tensor(pre.shape, dtype=torch.float64)
-        axes = [(torch.arange(n, dtype=torch.float64) + 0.5) * s - 0.5 for n, s in zip(pre.shape, stride)]
-        d, h, w = torch.meshgrid(*axes, indexing="ij")
-        distance = ((d - target[1]) ** 2 + (h - target[2]) ** 2 + (w - target[3]) ** 2).sqrt()
-        touched = distance <= target[4] + stride.max() / 2
-        clear = distance > target[4] + stride.max()
+        distance, stride = lesion_distance(target, input_shape, pre.shape)
+        radius = float(target[4])
+        touched = (distance <= radius + stride.max() / 2).to(pre.device)
+        clear = (distance > radius + stride.max()).to(pre.device)
         # Each side averaged on its own: a handful of lesion cells weigh as much as the hundreds clear of it.
         inside = (F.relu(1 - pre[touched]) ** 2).mean() if touched.any() else pre.sum() * 0
         outside = (F.relu(pre[clear] + self.MARGIN) ** 2).mean()
@@ -324,7 +339,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--spec", required=True, help="model.json without format/network (see Tools/README.md)")
-    p.add_argument("--cases", required=True, help="folder of case sub-folders")
+    p.add_argument("--cases", required=True, help="folder of case sub-folders, or a pack of them (pack_cases.py)")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--blocks", type=int, default=2)
@@ -372,13 +387,18 @@ def main(argv=None):
     p.add_argument("--init", help="start from this checkpoint's weights (ours)")
     p.add_argument("--chunk", type=int, help="selective-scan chunk length (default ≈ √L per call)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda); the checkpoint is written for the CPU")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--save-every", type=float, metavar="MIN",
                    help="also write --out every MIN minutes (atomically), so a long run can be evaluated "
                         "while it trains and survives being stopped")
+    p.add_argument("--keep-snapshots", action="store_true",
+                   help="with --save-every: also keep each of those saves as OUT-stepN.pt (to choose among later)")
     a = p.parse_args(argv)
 
     torch.set_num_threads(a.threads)
+    if a.device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # fixed shapes (whole volumes): pick the fastest kernels once
     set_scan("chunked", chunk=a.chunk)
     random.seed(a.seed)
     np.random.seed(a.seed)
@@ -389,7 +409,13 @@ def main(argv=None):
     task = spec["task"]
     a.patch = a.patch or spec["patch_size"]
     start = time.time()
-    cases = load_cases(a.cases, spec, a.truth_key, a.crop_to_nonzero)
+    if os.path.isfile(a.cases):
+        try:
+            cases = read_pack(a.cases, spec, a.crop_to_nonzero)
+        except PackError as error:
+            raise SystemExit(f"train.py: {error}")
+    else:
+        cases = load_cases(a.cases, spec, a.truth_key, a.crop_to_nonzero)
     print(f"{len(cases)} cases prepared in {time.time() - start:.1f} s", flush=True)
 
     in_ch = len(spec["inputs"])
@@ -411,6 +437,7 @@ def main(argv=None):
         # The ReLU has no parameters: swapping it for the identity leaves the state_dict (and so the
         # exported package, which the node runs with its ReLU) unchanged.
         model.conv8.conv[5] = torch.nn.Identity()
+    model.to(a.device)
     if a.reset:
         for name, module in model.named_modules():
             if name.startswith(a.reset.rstrip(".")) and hasattr(module, "reset_parameters"):
@@ -426,7 +453,7 @@ def main(argv=None):
     if a.aux_lesion > 0:
         if task != "classification":
             raise SystemExit("train.py: --aux-lesion is for classification")
-        aux = LesionAux(model, 8 * a.channels)
+        aux = LesionAux(model, 8 * a.channels).to(a.device)
         parameters += list(aux.parameters())
     marker = None
     if a.lesion_channel > 0:
@@ -462,6 +489,9 @@ def main(argv=None):
         partial = a.out + ".partial"
         save_ours(partial, model, architecture, constructor, manifest, card=card)
         os.replace(partial, a.out)
+        if a.keep_snapshots:
+            stem = a.out[:-3] if a.out.endswith(".pt") else a.out
+            shutil.copyfile(a.out, f"{stem}-step{step}.pt")
         return minutes
 
     last_save = train_start
@@ -471,12 +501,28 @@ def main(argv=None):
             group["lr"] = a.lr * (1 - min(progress, 0.999)) ** 0.9  # poly decay, as nnU-Net
         picks = rng.integers(len(cases), size=a.batch)
         optimiser.zero_grad()
-        if task == "classification":
+        if task == "classification" and a.frozen_bn and len({cases[i][0].shape for i in picks}) == 1:
+            # With every BatchNorm frozen the items of a batch no longer affect one another, so one
+            # batched forward computes exactly the per-volume losses below, faster (on a GPU, much).
+            pairs = [sampler.sample(cases[i], whole=True) for i in picks]
+            images = torch.stack([x for x, _ in pairs])
+            output = model(images)
+            loss = 0.0
+            for j, (image, target) in enumerate(pairs):
+                item = a.classifier_weight * loss_for(task, output[j:j + 1], target.to(a.device), 1, a.sigma)
+                if aux is not None:
+                    item = item + a.aux_lesion * aux.loss(target, image.shape[1:], j)
+                if marker is not None:
+                    item = item + a.lesion_channel * marker.loss(target, image.shape[1:], j)
+                loss = loss + item / a.batch
+            loss.backward()
+            total = loss.item()
+        elif task == "classification":
             # The node runs the encoder on the whole volume; so does training (one at a time).
             total = 0.0
             for i in picks:
                 image, target = sampler.sample(cases[i], whole=True)
-                loss = a.classifier_weight * loss_for(task, model(image[None]), target, 1, a.sigma)
+                loss = a.classifier_weight * loss_for(task, model(image[None]), target.to(a.device), 1, a.sigma)
                 if aux is not None:
                     loss = loss + a.aux_lesion * aux.loss(target, image.shape[1:])
                 if marker is not None:
@@ -487,7 +533,7 @@ def main(argv=None):
         else:
             pairs = [sampler.sample(cases[i]) for i in picks]
             images = torch.stack([x for x, _ in pairs])
-            targets = torch.stack([t for _, t in pairs])
+            targets = torch.stack([t for _, t in pairs]).to(a.device)
             loss = loss_for(task, model(images), targets, constructor["number_classes"], a.sigma, a.pre_relu,
                             a.landmark_loss)
             loss.backward()

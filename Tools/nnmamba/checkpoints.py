@@ -171,6 +171,8 @@ def load_ours(path, trust=False):
 def save_ours(path, model, architecture, constructor, manifest, card=""):
     """Our checkpoint: {"state_dict", "config": {"architecture", "constructor", "manifest", "card"}}.
     `manifest` is model.json without `format` and `network` (the exporter derives those)."""
-    torch.save({"state_dict": model.state_dict(),
+    # On the CPU whatever device trained it: a reader without CUDA can load it without map_location.
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    torch.save({"state_dict": state,
                 "config": {"architecture": architecture, "constructor": dict(constructor),
                            "manifest": manifest, "card": card}}, path)

@@ -11,7 +11,6 @@ in LPS mm, as the Swift `Geometry`.
 import math
 from dataclasses import dataclass
 
-import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
@@ -40,6 +39,8 @@ class Grid:
 def read_nifti(path):
     """(voxels [i, j, k] float32 with scl_slope/inter applied, Grid in LPS). The sform is used
     when its code is set, else the qform — as nibabel's `affine` and the node's reader."""
+    import nibabel as nib  # here, not at the top: training from a pack (pack_cases.py) needs no NIfTI reader
+
     img = nib.load(path)
     data = np.asarray(img.dataobj, dtype=np.float64)
     if data.ndim == 4 and data.shape[3] == 1:
@@ -54,6 +55,8 @@ def read_nifti(path):
 
 def write_nifti(path, voxels, grid, dtype=np.float32):
     """The inverse of read_nifti (for tests and synthetic data)."""
+    import nibabel as nib
+
     affine = np.eye(4)
     affine[:3, :3] = RAS_TO_LPS @ grid.matrix
     affine[:3, 3] = RAS_TO_LPS @ grid.origin

@@ -205,7 +205,7 @@ def test_lesion_channel_reads_the_stage_output_before_its_relu():
     bad = torch.full_like(pre, -1.0)
     bad[0, 0, 0] = 2.0
     for candidate, expected in ((good, 0.0), (bad, None)):
-        marker.pre_activation = lambda c=candidate: c
+        marker.pre_activation = lambda index=0, c=candidate: c
         value = marker.loss(target, image.shape[2:]).item()
         if expected is not None:
             assert value == expected
@@ -213,7 +213,7 @@ def test_lesion_channel_reads_the_stage_output_before_its_relu():
             assert value > 0.5
     # Without a lesion anything above zero costs.
     absent = torch.tensor([0.0, float("nan"), float("nan"), float("nan"), float("nan")])
-    marker.pre_activation = lambda: good
+    marker.pre_activation = lambda index=0: good
     assert marker.loss(absent, image.shape[2:]).item() > 0
 
 
@@ -285,3 +285,33 @@ def test_save_every_writes_the_checkpoint_while_training(tmp_path, capsys):
         f"saved {ckpt} at step {n}" for n in (1, 2, 3)], log
     assert "3 steps" in torch.load(ckpt, weights_only=True)["config"]["card"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cases", "model.pt", "spec.json"]  # no .partial left
+
+
+def test_keep_snapshots_keeps_each_save(tmp_path):
+    cases = make_cases(tmp_path / "cases", "classification")
+    spec_path, _ = spec_for("classification", tmp_path)
+    ckpt = tmp_path / "model.pt"
+    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", str(ckpt), "--iterations", "2",
+                       "--batch", "1", "--seed", "5", "--save-every", "1e-6", "--keep-snapshots"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("model*.pt")) == ["model-step1.pt", "model-step2.pt", "model.pt"]
+    first = torch.load(tmp_path / "model-step1.pt", weights_only=True)["state_dict"]
+    last = torch.load(ckpt, weights_only=True)["state_dict"]
+    assert any(not torch.equal(first[k], last[k]) for k in first)
+
+
+def test_frozen_bn_batch_computes_what_each_volume_alone_does():
+    """The batched classification step (--frozen-bn) relies on the items of a batch not affecting
+    one another once every BatchNorm is frozen: the logits and the lesion channel's pre-activation
+    of item j in a batch equal those of the volume run alone."""
+    torch.manual_seed(3)
+    model = train.nnMambaEncoder(in_ch=1, channels=8, blocks=2, number_classes=1, d_state=8).eval()
+    marker = train.LesionChannel(model, "layer2")
+    images = torch.randn(3, 1, 24, 32, 32)
+    with torch.no_grad():
+        batched = model(images)
+        pre = [marker.pre_activation(j).clone() for j in range(3)]
+        for j in range(3):
+            alone = model(images[j:j + 1])
+            assert torch.allclose(alone[0], batched[j], atol=1e-5)
+            assert torch.allclose(marker.pre_activation(0), pre[j], atol=1e-5)
+    assert not torch.allclose(pre[0], pre[1])  # a real difference between items, so the check can fail
