@@ -9,10 +9,10 @@ same manifest the node will use, so training prepares every case exactly as the 
 (nnmamba/preprocess.py mirrors the node's reorientation, resampling and normalisation).
 
 --cases is a folder of cases or a pack of prepared ones (pack_cases.py, for a machine without
-the NIfTI files). A case is a sub-folder of DIR holding one NIfTI per spec input, named `<input name>.nii[.gz]`,
-and its truth: `labels.nii[.gz]` (segmentation, label values as the spec's labels), or
-`truth.json` with `{"landmarks": {name: [x, y, z]}}` (LPS mm) or `{"lesion": true|false}`
-(classification; the key is --truth-key).
+the NIfTI files). A case is a sub-folder of DIR holding one NIfTI per spec input, named
+`<input name>.nii[.gz]`, and its truth: `labels.nii[.gz]` (segmentation, label values as the
+spec's labels), or `truth.json` with `{"landmarks": {name: [x, y, z]}}` (LPS mm) or
+`{"lesion": true|false}` (classification; the key is --truth-key).
 
 Losses: segmentation CE + soft Dice on the softmax of the outputs; landmarks weighted MSE against
 Gaussian heat-maps (peak 1, non-negative because the network ends in a ReLU; with --pre-relu on
