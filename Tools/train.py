@@ -111,7 +111,7 @@ class Sampler:
     def __init__(self, cases, spec, args, rng):
         self.cases, self.spec, self.a, self.rng = cases, spec, args, rng
         self.device = torch.device(getattr(args, "device", "cpu"))
-        self.on_device = {}  # case name -> its tensor on the device, moved once
+        self.on_device = {}  # case name -> (image, label map or None) on the device, moved once
         self.patch = np.array(args.patch)
         # (D, H, W) = (z, y, x); spacing per tensor axis.
         self.spacing = np.array(spec["target_spacing"][::-1], dtype=np.float64)
@@ -146,9 +146,11 @@ class Sampler:
 
     def sample(self, case, whole=False):
         tensor, truth, name = case
-        x = self.on_device.get(name)
-        if x is None:
-            x = self.on_device[name] = torch.from_numpy(tensor)[None].float().to(self.device)
+        task = self.spec["task"]
+        if name not in self.on_device:
+            labels = torch.from_numpy(truth)[None, None].float().to(self.device) if task == "segmentation" else None
+            self.on_device[name] = (torch.from_numpy(tensor)[None].float().to(self.device), labels)
+        x, labels = self.on_device[name]
         size = np.array(tensor.shape[1:])
         out_size = size if whole else self.patch
         m = self.transform()
@@ -164,10 +166,8 @@ class Sampler:
         norm = 2 * src / torch.as_tensor(np.maximum(size - 1, 1).astype(np.float64), **on) - 1
         grid = norm.flip(-1)[None].float()
         image = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
-        task = self.spec["task"]
         if task == "segmentation":
-            y = torch.from_numpy(truth)[None, None].float().to(self.device)
-            target = F.grid_sample(y, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0, 0].long()
+            target = F.grid_sample(labels, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0, 0].long()
         elif task == "landmarks":
             inv = np.linalg.inv(m)
             target = torch.from_numpy((truth - centre) @ inv.T + pc)  # landmark positions in the patch
@@ -494,6 +494,16 @@ def main(argv=None):
             shutil.copyfile(a.out, f"{stem}-step{step}.pt")
         return minutes
 
+    def volume_loss(output, target, shape, index):
+        """One whole volume's classification loss (BCE and the lesion aids on batch item `index`),
+        as its share of the step's mean."""
+        loss = a.classifier_weight * loss_for(task, output, target.to(a.device), 1, a.sigma)
+        if aux is not None:
+            loss = loss + a.aux_lesion * aux.loss(target, shape, index)
+        if marker is not None:
+            loss = loss + a.lesion_channel * marker.loss(target, shape, index)
+        return loss / a.batch
+
     last_save = train_start
     while step < a.iterations and time.time() - train_start < limit:
         progress = max(step / a.iterations, (time.time() - train_start) / limit)
@@ -505,16 +515,8 @@ def main(argv=None):
             # With every BatchNorm frozen the items of a batch no longer affect one another, so one
             # batched forward computes exactly the per-volume losses below, faster (on a GPU, much).
             pairs = [sampler.sample(cases[i], whole=True) for i in picks]
-            images = torch.stack([x for x, _ in pairs])
-            output = model(images)
-            loss = 0.0
-            for j, (image, target) in enumerate(pairs):
-                item = a.classifier_weight * loss_for(task, output[j:j + 1], target.to(a.device), 1, a.sigma)
-                if aux is not None:
-                    item = item + a.aux_lesion * aux.loss(target, image.shape[1:], j)
-                if marker is not None:
-                    item = item + a.lesion_channel * marker.loss(target, image.shape[1:], j)
-                loss = loss + item / a.batch
+            output = model(torch.stack([x for x, _ in pairs]))
+            loss = sum(volume_loss(output[j:j + 1], target, image.shape[1:], j) for j, (image, target) in enumerate(pairs))
             loss.backward()
             total = loss.item()
         elif task == "classification":
@@ -522,12 +524,7 @@ def main(argv=None):
             total = 0.0
             for i in picks:
                 image, target = sampler.sample(cases[i], whole=True)
-                loss = a.classifier_weight * loss_for(task, model(image[None]), target.to(a.device), 1, a.sigma)
-                if aux is not None:
-                    loss = loss + a.aux_lesion * aux.loss(target, image.shape[1:])
-                if marker is not None:
-                    loss = loss + a.lesion_channel * marker.loss(target, image.shape[1:])
-                loss = loss / a.batch
+                loss = volume_loss(model(image[None]), target, image.shape[1:], 0)
                 loss.backward()
                 total += loss.item()
         else:

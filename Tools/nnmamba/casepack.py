@@ -52,8 +52,9 @@ def read_pack(path, spec, crop_to_nonzero):
         header = json.loads(data["header"].tobytes().decode())
     except (OSError, lzma.LZMAError, ValueError, KeyError) as error:
         raise PackError(f"{path}: not a case pack ({error})") from error
-    if header["spec"] != json.loads(json.dumps(_shaping(spec))):
-        changed = [k for k in SPEC_KEYS if header["spec"].get(k) != json.loads(json.dumps(spec.get(k)))]
+    expected = json.loads(json.dumps(_shaping(spec)))  # as the header stores it (tuples become lists)
+    changed = [key for key in SPEC_KEYS if header["spec"].get(key) != expected[key]]
+    if changed:
         raise PackError(f"{path}: packed for another spec (differs in {', '.join(changed)}); pack the cases again")
     if header["crop_to_nonzero"] != bool(crop_to_nonzero):
         raise PackError(f"{path}: packed with crop_to_nonzero={header['crop_to_nonzero']}; pack the cases again")
