@@ -35,7 +35,7 @@ def main(argv=None):
     for root in a.cases:
         prefix = os.path.basename(os.path.normpath(root))
         cases += [(t, truth, f"{prefix}/{name}") for t, truth, name in load_cases(root, spec, a.truth_key, a.crop_to_nonzero)]
-    write_pack(a.out, cases, spec, a.crop_to_nonzero)
+    write_pack(a.out, cases, spec, a.crop_to_nonzero, a.truth_key)
     raw = sum(t.size for t, _, _ in cases)
     print(f"{len(cases)} cases packed in {time.time() - start:.0f} s: {os.path.getsize(a.out) / 1e6:.1f} MB "
           f"({os.path.getsize(a.out) / raw:.2f} byte per voxel); positives "

@@ -411,7 +411,7 @@ def main(argv=None):
     start = time.time()
     if os.path.isfile(a.cases):
         try:
-            cases = read_pack(a.cases, spec, a.crop_to_nonzero)
+            cases = read_pack(a.cases, spec, a.crop_to_nonzero, a.truth_key)
         except PackError as error:
             raise SystemExit(f"train.py: {error}")
     else:

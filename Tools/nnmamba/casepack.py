@@ -27,7 +27,7 @@ def _shaping(spec):
     return {key: spec.get(key) for key in SPEC_KEYS}
 
 
-def write_pack(path, cases, spec, crop_to_nonzero):
+def write_pack(path, cases, spec, crop_to_nonzero, truth_key="lesion"):
     arrays = {}
     for i, (tensor, truth, name) in enumerate(cases):
         low = tensor.reshape(tensor.shape[0], -1).min(1).astype(np.float32)
@@ -36,7 +36,8 @@ def write_pack(path, cases, spec, crop_to_nonzero):
         arrays[f"image_{i}"] = np.clip(np.rint((tensor - low[:, None, None, None]) / span * 255), 0, 255).astype(np.uint8)
         arrays[f"low_{i}"], arrays[f"high_{i}"] = low, high
         arrays[f"truth_{i}"] = np.asarray(truth)
-    header = {"cases": [name for _, _, name in cases], "spec": _shaping(spec), "crop_to_nonzero": bool(crop_to_nonzero)}
+    header = {"cases": [name for _, _, name in cases], "spec": _shaping(spec), "crop_to_nonzero": bool(crop_to_nonzero),
+              "truth_key": truth_key}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -44,7 +45,7 @@ def write_pack(path, cases, spec, crop_to_nonzero):
         f.write(lzma.compress(buffer.getvalue(), preset=6))
 
 
-def read_pack(path, spec, crop_to_nonzero):
+def read_pack(path, spec, crop_to_nonzero, truth_key="lesion"):
     """[(tensor float32 [C, D, H, W], truth, name)] as load_cases returns them (up to the quantisation)."""
     try:
         with open(path, "rb") as f:
@@ -58,6 +59,9 @@ def read_pack(path, spec, crop_to_nonzero):
         raise PackError(f"{path}: packed for another spec (differs in {', '.join(changed)}); pack the cases again")
     if header["crop_to_nonzero"] != bool(crop_to_nonzero):
         raise PackError(f"{path}: packed with crop_to_nonzero={header['crop_to_nonzero']}; pack the cases again")
+    # Classification truths were read under this truth.json key when packing.
+    if spec["task"] == "classification" and header.get("truth_key") != truth_key:
+        raise PackError(f"{path}: packed with truth key {header.get('truth_key')!r}, not {truth_key!r}; pack the cases again")
     cases = []
     for i, name in enumerate(header["cases"]):
         q, low, high = data[f"image_{i}"], data[f"low_{i}"], data[f"high_{i}"]

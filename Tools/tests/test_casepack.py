@@ -39,6 +39,8 @@ def test_a_pack_refuses_another_spec(tmp_path):
         read_pack(str(pack), other, False)
     with pytest.raises(PackError, match="crop_to_nonzero"):
         read_pack(str(pack), spec, True)
+    with pytest.raises(PackError, match="truth key 'lesion', not 'tumour'"):
+        read_pack(str(pack), spec, False, "tumour")
     (tmp_path / "junk.pack").write_bytes(b"not a pack")
     with pytest.raises(PackError, match="junk.pack: not a case pack"):
         read_pack(str(tmp_path / "junk.pack"), spec, False)
