@@ -1,34 +1,34 @@
-// Storage SCP: a DcmSCPPool whose DcmThreadSCP workers stream each C-STORE data set to a
-// temporary file and ask the Swift callback for the DIMSE status before responding.
+// Storage SCP: a listener that accepts connections with DCMTK's ASC_receiveAssociation and runs
+// each association on a thread of its own, in a DcmThreadSCP that streams each C-STORE data set to
+// a temporary file and asks the Swift callback for the DIMSE status before responding.
 //
 // Policy (UID validation, naming, fsync, duplicates) lives in Swift; this file only translates
-// DCMTK's association life cycle into mn_scp_event callbacks and C-STOREs into
-// mn_scp_instance callbacks (style.md §2).
+// DCMTK's association life cycle into mn_scp_event callbacks and C-STOREs into mn_scp_instance
+// callbacks.
 //
-// Reaching the mn_scp from a worker: DcmSCPPool default-constructs its workers, so they cannot
-// be handed a pointer. The pool's third template parameter lets us supply the worker base; its
-// run() (the worker thread's entry) copies the owning mn_scp into a thread_local before DCMTK
-// calls back into the worker on that same thread.
+// Why not DCMTK's DcmSCPPool: in DCMTK 3.6.7 a pool worker deletes itself when its association
+// ends (DcmBaseSCPPool::notifyThreadExit), while the listener may still be inside
+// OFThread::start(), which stores the new thread's id into the worker after pthread_create has
+// returned. An association that ends at once (a TCP connection closed before any PDU: a load
+// balancer's health check, a port scan) wins that race often enough to write into freed memory
+// ("malloc(): unsorted double linked list corrupted"). The pool also hands such a connection to a
+// worker as if it were an association request, and never joins its threads. Here the listener
+// owns every worker thread and joins it; the DcmThreadSCP lives on that thread's stack, so nothing
+// outlives the thread that uses it and nothing is freed by the thread it belongs to.
 #include "shim_internal.h"
 
 #include "dcmtk/dcmnet/diutil.h"
-#include "dcmtk/dcmnet/scppool.h"
+#include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/scpthrd.h"
 
-#include <pthread.h>
-
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
+#include <list>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace {
-
-class StoragePool;
-thread_local mn_scp *t_scp = nullptr;
 
 // Process-wide, so that association ids and temporary file names stay unique when a node runs a
 // plain and a TLS listener side by side over one store.
@@ -46,14 +46,24 @@ struct mn_scp {
     mn_scp_event_callback onEvent = nullptr;
     mn_scp_admission_callback onRequest = nullptr;
     void *context = nullptr;
-    StoragePool *pool = nullptr;
-    // Not owned by DCMTK's configuration (DcmSCPConfig::setTransportLayer); outlives the pool.
+    /// The listener's settings, shared (read-only) by every association's DcmThreadSCP.
+    DcmSCPConfig config;
+    size_t maxAssociations = 1;
+    // Not owned by DCMTK's network (ASC_setTransportLayer); outlives every connection.
     std::unique_ptr<DcmTransportLayer> tls;
-    // Set by mn_scp_stop: workers refuse new associations, the watcher stops the listener.
+    // Set by mn_scp_stop: new associations are refused, and the listener returns once the
+    // current ones have ended.
     std::atomic<bool> draining{false};
-    std::mutex stopMutex;
-    std::condition_variable stopSignal;
+
+    /// One association being served. `finished` is set by its thread as its last act; the
+    /// listener joins and removes the entry (threads never free themselves).
+    struct Session {
+        std::thread thread;
+        bool finished = false;
+    };
+    std::mutex mutex; // guards running and sessions
     bool running = false;
+    std::list<Session> sessions;
 
     void emit(mn_scp_event_kind kind, uint64_t association, const std::string &calling, const std::string &called,
               const std::string &peer, const std::string &message) const {
@@ -106,51 +116,10 @@ const char *kUncompressedTransferSyntaxes[] = {
 
 const char *kVerificationSOPClass[] = {UID_VerificationSOPClass};
 
-/// The worker base of the pool: sets the thread_local before DCMTK runs the association.
-class StorageWorkerBase : public DcmBaseSCPPool::DcmBaseSCPWorker {
-  public:
-    explicit StorageWorkerBase(DcmBaseSCPPool &pool);
-
-  protected:
-    void run() override;
-};
-
-/// DcmBaseSCPPool with a back pointer to its mn_scp, and a report of associations the listener
-/// refuses or fails to receive before any worker sees them.
-class StoragePoolBase : public DcmBaseSCPPool {
-  public:
-    mn_scp *owner = nullptr;
-
-  protected:
-    // DCMTK 3.6.7 calls this only from listen(): after rejecting an association for which no worker
-    // was free (PS3.8 A-ASSOCIATE-RJ, local limit exceeded) and after failing to receive an
-    // association request (a port scan, garbage bytes, a peer that went away).
-    void dropAndDestroyAssociation(T_ASC_Association *assoc) override {
-        if (owner && assoc) {
-            const bool full = numThreads(OFTrue) >= getMaxThreads();
-            std::string calling, called, peer;
-            if (assoc->params) {
-                calling = trimmed(assoc->params->DULparams.callingAPTitle);
-                called = trimmed(assoc->params->DULparams.calledAPTitle);
-                peer = assoc->params->DULparams.callingPresentationAddress;
-            }
-            // A failed TLS handshake was reported as such when it happened (mn_scp_run).
-            const bool tlsFailed = !mn::takeTLSFailure().empty();
-            if (full || !tlsFailed)
-                owner->emit(MN_SCP_ASSOCIATION_REJECTED, 0, calling, called, peer,
-                            full ? "all association slots busy (local limit exceeded)"
-                                 : "no valid association request received");
-        }
-        DcmBaseSCPPool::dropAndDestroyAssociation(assoc);
-    }
-};
-
 /// One association: negotiation checks, C-STORE to file, C-ECHO, life-cycle events.
 class StorageWorker : public DcmThreadSCP {
   public:
-    // Constructed on the listener thread; t_scp is only valid on the worker's own thread, so it
-    // is read there, in every callback.
-    StorageWorker() = default;
+    explicit StorageWorker(mn_scp *owner) : owner_(owner) {}
 
   protected:
     void notifyAssociationRequest(const T_ASC_Parameters &params, DcmSCPActionType &action) override {
@@ -317,29 +286,155 @@ class StorageWorker : public DcmThreadSCP {
         return sendSTOREResponse(presID, request, status);
     }
 
-    static mn_scp *scp() { return t_scp; }
+    mn_scp *scp() const { return owner_; }
 
+    mn_scp *owner_;
     T_ASC_Parameters *params_ = nullptr;
     uint64_t association_ = 0;
     std::string calling_, called_, peer_, refuseReason_;
     DcmRefuseReasonType refuseAs_ = DCMSCP_INTERNAL_ERROR; // INTERNAL_ERROR: DCMTK's own reason
 };
 
-StorageWorkerBase::StorageWorkerBase(DcmBaseSCPPool &pool) : DcmBaseSCPPool::DcmBaseSCPWorker(pool) {}
-
-void StorageWorkerBase::run() {
-    mn_scp *scp = static_cast<StoragePoolBase &>(m_pool).owner;
-    t_scp = scp;
-    // DCMTK 3.6.7 deletes a finished worker without joining its thread, so every association
-    // would leak a joinable thread's stack. Detach unless we are shutting down: then the
-    // listener may join this thread itself (it joins the workers still busy when it stops),
-    // and joining a detached thread is undefined. mn_scp_stop waits for busy workers to finish
-    // before stopping the listener, so a worker detached here is never joined.
-    if (!scp->draining.load()) pthread_detach(pthread_self());
-    DcmBaseSCPPool::DcmBaseSCPWorker::run(); // ends the thread (OFThread::thread_exit)
+/// Why a connection produced no association request, for the MN_SCP_CONNECTION_DROPPED event.
+std::string droppedReason(const OFCondition &cond) {
+    if (cond.good()) return "connection closed before an A-ASSOCIATE-RQ (e.g. a TCP health check or port scan)";
+    if (cond == DUL_READTIMEOUT) return "no A-ASSOCIATE-RQ within the ACSE timeout (PS3.8 ARTIM)";
+    return std::string("no valid A-ASSOCIATE-RQ received: ") + cond.text();
 }
 
-class StoragePool : public DcmSCPPool<StorageWorker, StoragePoolBase, StorageWorkerBase> {};
+/// Serves one association on the calling thread, then marks its session finished. Never throws:
+/// an exception escaping a std::thread would terminate the node.
+void serveAssociation(mn_scp *scp, const DcmSharedSCPConfig &shared, T_ASC_Association *assoc,
+                      mn_scp::Session *session) {
+    try {
+        StorageWorker worker(scp);
+        worker.setSharedConfig(shared);
+        // Negotiates, serves and finally drops and destroys the association (DcmSCP); the
+        // worker's destructor drops it too if an early return left it open.
+        worker.run(assoc);
+    } catch (const std::exception &e) {
+        scp->emit(MN_SCP_ERROR, 0, "", "", "", std::string("association thread failed: ") + e.what());
+    } catch (...) {
+        scp->emit(MN_SCP_ERROR, 0, "", "", "", "association thread failed: unknown C++ exception");
+    }
+    std::lock_guard<std::mutex> lock(scp->mutex);
+    session->finished = true;
+}
+
+/// Joins the threads of finished sessions; returns how many are still being served.
+size_t reapSessions(mn_scp *scp) {
+    std::list<mn_scp::Session> done;
+    size_t busy = 0;
+    {
+        std::lock_guard<std::mutex> lock(scp->mutex);
+        for (auto it = scp->sessions.begin(); it != scp->sessions.end();) {
+            if (it->finished) {
+                auto next = std::next(it);
+                done.splice(done.end(), scp->sessions, it);
+                it = next;
+            } else {
+                ++busy;
+                ++it;
+            }
+        }
+    }
+    for (auto &session : done) session.thread.join(); // it has set `finished`: returns at once
+    return busy;
+}
+
+/// Sends A-ASSOCIATE-RJ rejected-transient / service-provider (presentation) / local-limit-exceeded
+/// (PS3.8 9.3.4) from the listener thread, reports it, and frees the association.
+void rejectBusy(mn_scp *scp, T_ASC_Association *assoc, const std::string &why) {
+    T_ASC_RejectParameters rej;
+    rej.result = ASC_RESULT_REJECTEDTRANSIENT;
+    rej.source = ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED;
+    rej.reason = ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED;
+    ASC_rejectAssociation(assoc, &rej);
+    const DUL_ASSOCIATESERVICEPARAMETERS &p = assoc->params->DULparams;
+    scp->emit(MN_SCP_ASSOCIATION_REJECTED, 0, trimmed(p.callingAPTitle), trimmed(p.calledAPTitle),
+              p.callingPresentationAddress, why);
+}
+
+void dropAndDestroy(T_ASC_Association *&assoc) {
+    if (!assoc) return;
+    ASC_dropAssociation(assoc);
+    ASC_destroyAssociation(&assoc);
+}
+
+/// The accept loop. Returns when draining and no association is left, or when the port cannot be
+/// opened (then nothing was started).
+OFCondition listen(mn_scp *scp) {
+    // Reverse DNS per association would cost seconds on a bad resolver.
+    dcmDisableGethostbyaddr.set(OFTrue);
+    const DcmSharedSCPConfig shared(scp->config);
+    T_ASC_Network *network = nullptr;
+    OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, static_cast<int>(scp->config.getPort()),
+                                             static_cast<int>(scp->config.getACSETimeout()), &network);
+    if (cond.bad()) return cond;
+    if (scp->tls) {
+        cond = ASC_setTransportLayer(network, scp->tls.get(), 0 /* not owned */);
+        if (cond.bad()) {
+            ASC_dropNetwork(&network);
+            return cond;
+        }
+    }
+    const OFBool secure = scp->tls ? OFTrue : OFFalse;
+    for (;;) {
+        const size_t busy = reapSessions(scp);
+        if (scp->draining.load() && busy == 0) break;
+
+        // Waits up to 1 s for a connection (so that a stop is noticed), then up to the ACSE
+        // timeout for its A-ASSOCIATE-RQ (PS3.8 ARTIM); a TLS handshake happens in between.
+        T_ASC_Association *assoc = nullptr;
+        cond = ASC_receiveAssociation(network, &assoc, static_cast<long>(scp->config.getMaxReceivePDULength()),
+                                      nullptr, nullptr, secure, DUL_NOBLOCK, 1);
+        if (cond == DUL_NOASSOCIATIONREQUEST) { // no connection within the second
+            ASC_destroyAssociation(&assoc);
+            continue;
+        }
+        std::string peer;
+        if (assoc && assoc->params) peer = assoc->params->DULparams.callingPresentationAddress;
+        // DCMTK 3.6.7 reports success with empty parameters when the peer closed the connection
+        // before sending anything (PS3.8 state Sta2, event 17, action AA-5): every real
+        // A-ASSOCIATE-RQ carries an Application Context Name (PS3.8 9.3.2.1).
+        const bool isRequest = cond.good() && assoc && assoc->params &&
+                               assoc->params->DULparams.applicationContextName[0] != '\0';
+        if (!isRequest) {
+            // A failed TLS handshake was reported as such when it happened (mn_scp_run).
+            const bool tlsFailed = !mn::takeTLSFailure().empty();
+            if (!tlsFailed) scp->emit(MN_SCP_CONNECTION_DROPPED, 0, "", "", peer, droppedReason(cond));
+            dropAndDestroy(assoc);
+            continue;
+        }
+        if (scp->draining.load()) {
+            rejectBusy(scp, assoc, "server is shutting down");
+            dropAndDestroy(assoc);
+            continue;
+        }
+        if (busy >= scp->maxAssociations) {
+            rejectBusy(scp, assoc, "all association slots busy (local limit exceeded)");
+            dropAndDestroy(assoc);
+            continue;
+        }
+        try {
+            std::lock_guard<std::mutex> lock(scp->mutex);
+            scp->sessions.emplace_back();
+            mn_scp::Session *session = &scp->sessions.back();
+            // The thread may finish before this assignment completes; it only touches `finished`
+            // (under the mutex), and only this thread joins it.
+            session->thread = std::thread(serveAssociation, scp, std::cref(shared), assoc, session);
+        } catch (const std::system_error &e) { // no thread could be started
+            {
+                std::lock_guard<std::mutex> lock(scp->mutex);
+                scp->sessions.pop_back();
+            }
+            rejectBusy(scp, assoc, std::string("cannot start an association thread: ") + e.what());
+            dropAndDestroy(assoc);
+        }
+    }
+    ASC_dropNetwork(&network);
+    return EC_Normal;
+}
 
 } // namespace
 
@@ -363,8 +458,7 @@ extern "C" mn_status mn_scp_create(const mn_scp_config *config, mn_scp_instance_
         scp->onInstance = on_instance;
         scp->onEvent = on_event;
         scp->context = context;
-        scp->pool = new StoragePool();
-        scp->pool->owner = scp;
+        scp->maxAssociations = config->max_associations;
         if (config->tls) {
             mn_status status = MN_OK;
             scp->tls = mn::makeTLSLayer(*config->tls, true, nullptr, status, err);
@@ -372,10 +466,9 @@ extern "C" mn_status mn_scp_create(const mn_scp_config *config, mn_scp_instance_
                 mn_scp_free(scp);
                 return status;
             }
-            scp->pool->getConfig().setTransportLayer(scp->tls.get());
         }
 
-        DcmSCPConfig &cfg = scp->pool->getConfig();
+        DcmSCPConfig &cfg = scp->config;
         cfg.setAETitle(scp->aeTitle.c_str());
         cfg.setRespondWithCalledAETitle(OFFalse);
         cfg.setPort(config->port);
@@ -385,21 +478,9 @@ extern "C" mn_status mn_scp_create(const mn_scp_config *config, mn_scp_instance_
             cfg.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
             cfg.setDIMSETimeout(config->dimse_timeout_s);
         }
-        // Non-blocking accept with a 1 s timeout: the only way DCMTK's listen loop notices a stop.
-        cfg.setConnectionBlockingMode(DUL_NOBLOCK);
-        cfg.setConnectionTimeout(1);
-        cfg.setHostLookupEnabled(OFFalse); // reverse DNS per association would cost seconds on a bad resolver
+        cfg.setHostLookupEnabled(OFFalse);
         cfg.setProgressNotificationMode(OFFalse);
-        scp->pool->setMaxThreads(static_cast<Uint16>(config->max_associations));
-
-        // The pool wants a non-empty association profile; negotiation itself is done by the worker.
-        OFList<OFString> echoSyntaxes;
-        echoSyntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
-        OFCondition cond = cfg.addPresentationContext(UID_VerificationSOPClass, echoSyntaxes);
-        if (cond.bad()) {
-            mn_scp_free(scp);
-            return mn::failCondition(err, cond, "configuring presentation contexts");
-        }
+        // Negotiation is StorageWorker::negotiateAssociation's: no association profile is needed.
         *out = scp;
         return MN_OK;
     })
@@ -409,38 +490,23 @@ extern "C" mn_status mn_scp_run(mn_scp *scp, mn_error *err) {
     MN_GUARD(err, {
         if (!scp) return mn::fail(err, MN_ERR_ARGUMENT, "mn_scp_run: NULL scp");
         {
-            std::lock_guard<std::mutex> lock(scp->stopMutex);
+            std::lock_guard<std::mutex> lock(scp->mutex);
             if (scp->running) return mn::fail(err, MN_ERR_ARGUMENT, "SCP is already running");
             if (scp->draining.load()) return MN_OK;
             scp->running = true;
         }
-        // DcmBaseSCPPool::listen() resets its run mode on entry, so a stop that arrives before the
-        // loop starts would be lost: a watcher waits for mn_scp_stop, lets the busy workers finish
-        // (see StorageWorkerBase::run), then repeats the stop request until listen() returns.
-        std::thread watcher([scp] {
-            std::unique_lock<std::mutex> lock(scp->stopMutex);
-            scp->stopSignal.wait(lock, [scp] { return scp->draining.load() || !scp->running; });
-            while (scp->running && scp->pool->numThreads(OFTrue) > 0)
-                scp->stopSignal.wait_for(lock, std::chrono::milliseconds(20));
-            while (scp->running) {
-                scp->pool->stopAfterCurrentAssociations();
-                scp->stopSignal.wait_for(lock, std::chrono::milliseconds(100));
-            }
-        });
         // DCMTK runs TLS handshakes on this (the listener) thread; report each failure with its reason.
         mn::onServerHandshakeFailure([scp](const std::string &peer, const std::string &why) {
             scp->emit(MN_SCP_TLS_FAILED, 0, "", "", peer, why);
         });
-        OFCondition cond = scp->pool->listen();
+        OFCondition cond = listen(scp);
         mn::onServerHandshakeFailure(nullptr);
         {
-            std::lock_guard<std::mutex> lock(scp->stopMutex);
+            std::lock_guard<std::mutex> lock(scp->mutex);
             scp->running = false;
         }
-        scp->stopSignal.notify_all();
-        watcher.join();
         if (cond.bad()) {
-            const std::string context = "listening on port " + std::to_string(scp->pool->getConfig().getPort());
+            const std::string context = "listening on port " + std::to_string(scp->config.getPort());
             return mn::fail(err, MN_ERR_NETWORK, "%s: %s", context.c_str(), cond.text());
         }
         return MN_OK;
@@ -452,18 +518,11 @@ extern "C" void mn_scp_set_admission(mn_scp *scp, mn_scp_admission_callback on_r
 }
 
 extern "C" void mn_scp_stop(mn_scp *scp) {
-    if (!scp) return;
-    {
-        std::lock_guard<std::mutex> lock(scp->stopMutex);
-        scp->draining.store(true);
-    }
-    scp->stopSignal.notify_all();
+    if (scp) scp->draining.store(true); // the listener checks it at least once a second
 }
 
 extern "C" void mn_scp_free(mn_scp *scp) {
-    if (!scp) return;
-    delete scp->pool;
-    delete scp;
+    delete scp; // after mn_scp_run has returned: no thread is left
 }
 
 extern "C" size_t mn_scp_accepted_transfer_syntaxes(const char *const **list) {

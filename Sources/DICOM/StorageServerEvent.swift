@@ -28,6 +28,10 @@ public enum StorageServerEvent: Sendable {
     case associationAccepted(AssociationInfo)
     /// PS3.8 A-ASSOCIATE-RJ sent; `reason` says why (unknown calling AE, wrong called AE, busy...).
     case associationRejected(AssociationInfo, reason: String)
+    /// A TCP connection ended without a valid association request: closed or reset at once (load
+    /// balancer health checks, port scans), garbage instead of an A-ASSOCIATE-RQ, or nothing within
+    /// the ACSE timeout (PS3.8 ARTIM). Not an association: only `peer` is known.
+    case connectionDropped(peer: String, reason: String)
     /// A connection to a TLS listener failed its handshake before any association (no or an
     /// untrusted client certificate, TLS older than 1.2, plain TCP); only `peer` is known.
     case tlsHandshakeFailed(AssociationInfo, reason: String)

@@ -172,6 +172,7 @@ final class StorageServerSink: Sendable {
         case MN_SCP_ASSOCIATION_ABORTED: continuation.yield(.associationAborted(association, reason: message))
         case MN_SCP_ECHO: continuation.yield(.echo(association))
         case MN_SCP_TLS_FAILED: continuation.yield(.tlsHandshakeFailed(association, reason: message))
+        case MN_SCP_CONNECTION_DROPPED: continuation.yield(.connectionDropped(peer: association.peer, reason: message))
         default:
             continuation.yield(.error(association, DICOMError(.network, message, peer: association.description)))
         }

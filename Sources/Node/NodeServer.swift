@@ -45,6 +45,8 @@ public struct NodeServer: Sendable {
             callingAETitles: listener.acceptAnyCallingAE ? .acceptAny
                 : .allowList(Set(try listener.allowedCallingAETitles.map { title throws(DICOMError) in try AETitle(title) })))
         server.maxAssociations = listener.maxAssociations
+        server.acseTimeout = .seconds(listener.acseTimeout)
+        server.dimseTimeout = .seconds(listener.dimseTimeout)
         server.tls = tls?.tlsConfiguration
         server.maxInstanceBytes = configuration.limits.maxInstanceBytes
         server.maxInstancesPerAssociation = configuration.limits.maxInstancesPerAssociation

@@ -30,12 +30,16 @@ struct ReceiveCommand: AsyncParsableCommand {
     @Option(help: "Associations served at once; more are rejected.")
     var maxAssociations: Int = 8
 
+    @Option(help: "Seconds a new connection may take to send its association request (PS3.8 ARTIM).")
+    var acseTimeout: Int = 30
+
     func validate() throws {
         if allow == nil && !acceptAny {
             throw ValidationError("no calling AE title is allowed: give --allow AE,… or --accept-any")
         }
         if allow != nil && acceptAny { throw ValidationError("--allow and --accept-any exclude each other") }
         if maxAssociations < 1 || maxAssociations > 1000 { throw ValidationError("--max-associations must be 1…1000") }
+        if acseTimeout < 1 || acseTimeout > 3600 { throw ValidationError("--acse-timeout must be 1…3600") }
         _ = try serverConfiguration()
     }
 
@@ -61,6 +65,7 @@ struct ReceiveCommand: AsyncParsableCommand {
             aeTitle: try AETitle(aet), port: port, storeDirectory: store,
             callingAETitles: acceptAny ? .acceptAny : .allowList(Set(titles)))
         configuration.maxAssociations = maxAssociations
+        configuration.acseTimeout = .seconds(acseTimeout)
         return configuration
     }
 
@@ -80,7 +85,7 @@ struct ReceiveCommand: AsyncParsableCommand {
                 write("aborted \(a): \(reason)\n", to: .standardError)
             case .error(_, let error):
                 write("error: \(error)\n", to: .standardError)
-            case .associationAccepted, .associationReleased, .echo:
+            case .associationAccepted, .associationReleased, .echo, .connectionDropped:
                 break
             }
         }

@@ -35,9 +35,15 @@ import Testing
     @Test func defaultsApplyWhereTheFileIsSilent() throws {
         let configuration = try NodeConfiguration.parse("")
         #expect(configuration.listener.maxAssociations == 8)
+        #expect(configuration.listener.acseTimeout == 30 && configuration.listener.dimseTimeout == 60)
         #expect(configuration.listener.acceptAnyCallingAE == false)
         #expect(configuration.http.bindAddress == "127.0.0.1")
         #expect(configuration.routes.isEmpty)
+    }
+
+    @Test func listenerTimeoutsAreRead() throws {
+        let configuration = try NodeConfiguration.parse("node: { acse_timeout: 5s, dimse_timeout: 2m }")
+        #expect(configuration.listener.acseTimeout == 5 && configuration.listener.dimseTimeout == 120)
     }
 
     @Test func routesAreOrderedByPriorityThenFileOrder() throws {
@@ -56,6 +62,8 @@ import Testing
     @Test(arguments: [
         ("node: { ae_tittle: X }", "node.ae_tittle", "unknown key"),
         ("node: { port: 70000 }", "node.port", "not in 1…65535"),
+        ("node: { acse_timeout: 1.5s }", "node.acse_timeout", "whole number of seconds"),
+        ("node: { dimse_timeout: 2h }", "node.dimse_timeout", "between 1 s and 1 h"),
         ("node: { ae_title: THIS_IS_WAY_TOO_LONG }", "node.ae_title", "not an AE title"),
         ("sending: { first_retry: soon }", "sending.first_retry", "not a duration"),
         ("uid_root: 1.2.x", "uid_root", "not a valid UID root"),

@@ -241,8 +241,12 @@ typedef enum mn_scp_event_kind {
     MN_SCP_ASSOCIATION_ABORTED = 4,    /* by the peer (A-ABORT) or by us after a DIMSE error */
     MN_SCP_ECHO = 5,
     MN_SCP_ERROR = 6,                  /* message: what failed (receiving an instance, ...) */
-    MN_SCP_TLS_FAILED = 7              /* a connection to a TLS listener failed its handshake (no or an
+    MN_SCP_TLS_FAILED = 7,             /* a connection to a TLS listener failed its handshake (no or an
                                           untrusted client certificate, TLS < 1.2, plain TCP); message: why */
+    MN_SCP_CONNECTION_DROPPED = 8      /* a TCP connection ended without a valid A-ASSOCIATE-RQ (closed or
+                                          reset at once, as health checks and port scans do; garbage;
+                                          nothing within the ACSE timeout); only peer_address is known;
+                                          message: why */
 } mn_scp_event_kind;
 
 typedef struct mn_scp_event {
@@ -292,7 +296,8 @@ void mn_scp_set_admission(mn_scp *scp, mn_scp_admission_callback on_request);
 mn_status mn_scp_run(mn_scp *scp, mn_error *err);
 
 /* Ask a running (or about to run) SCP to stop: new associations are refused, current ones are
- * served to their end, then mn_scp_run returns. Thread-safe and async-signal-unsafe; returns at once. */
+ * served to their end, then mn_scp_run returns (within a second of the last one ending).
+ * Thread-safe and async-signal-safe (one atomic store); returns at once. */
 void mn_scp_stop(mn_scp *scp);
 
 /* Release an SCP that is not running. NULL is accepted. */

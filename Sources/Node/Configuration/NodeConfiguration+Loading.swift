@@ -168,7 +168,7 @@ extension NodeConfiguration {
 
     private static func parseListener(_ node: ConfigurationReader) throws -> Listener {
         try node.expectKeys(["ae_title", "port", "max_associations", "allowed_calling_aes", "accept_any_calling_ae",
-                             "allowed_sources", "tls"])
+                             "allowed_sources", "tls", "acse_timeout", "dimse_timeout"])
         var listener = NodeConfiguration.defaults.listener
         if let v = node["ae_title"] { listener.aeTitle = try aeTitle(v) }
         if let v = node["port"] { listener.port = try v.port() }
@@ -180,6 +180,15 @@ extension NodeConfiguration {
             listener.allowedCallingAETitles = try (v.node.scalar != nil ? [v] : v.items).map(aeTitle)
         }
         if let v = node["accept_any_calling_ae"] { listener.acceptAnyCallingAE = try v.bool }
+        // Whole seconds: DCMTK's timers count seconds.
+        for (key, path) in [("acse_timeout", \Listener.acseTimeout), ("dimse_timeout", \Listener.dimseTimeout)] {
+            guard let v = node[key] else { continue }
+            let seconds = try v.duration
+            guard seconds >= 1, seconds <= 3600, seconds == seconds.rounded() else {
+                throw v.error("must be a whole number of seconds between 1 s and 1 h")
+            }
+            listener[keyPath: path] = seconds
+        }
         if let v = node["allowed_sources"] { listener.allowedSources = try addressRanges(v) }
         if let tls = node["tls"] {
             try tls.expectKeys(["port", "certificate", "private_key", "ca_bundle", "require_client_certificate",

@@ -18,6 +18,12 @@ public struct NodeConfiguration: Sendable {
         public var tls: ListenerTLS? = nil
         /// Whether the plain TCP listener on `port` runs (false only with `tls`: TLS only).
         public var plainListener: Bool = true
+        /// How long a new connection may take to send its A-ASSOCIATE-RQ, and association messages
+        /// in general (PS3.8 ARTIM), in seconds. The listener accepts nothing else meanwhile, so a
+        /// connection that holds without sending delays other peers by up to this long.
+        public var acseTimeout: Double = 30
+        /// How long a peer may stay silent within an association before it is aborted, in seconds.
+        public var dimseTimeout: Double = 60
     }
 
     /// The TLS listener (PS3.15 B.9, BCP 195): its own port, our certificate and key, and the

@@ -45,6 +45,9 @@ public struct ReceiverService: Service {
             logger.info("association accepted", metadata: metadata(a))
         case .associationRejected(let a, let reason):
             logger.warning("association rejected", metadata: metadata(a).merging(["reason": "\(reason)"]) { $1 })
+        case .connectionDropped(let peer, let reason):
+            // Health checks do this every few seconds: visible when asked for, never a warning.
+            logger.debug("connection without association", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
         case .tlsHandshakeFailed(let a, let reason):
             logger.warning("TLS handshake failed", metadata: ["peer": "\(a.peer)", "reason": "\(reason)"])
         case .associationReleased(let a):
