@@ -12,6 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
             BenchVolumeCommand.self,
             BenchSegCommand.self,
             BenchNodeCommand.self,
+            BenchSoakCommand.self,
         ]
     )
 }

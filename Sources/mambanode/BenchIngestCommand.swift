@@ -89,9 +89,9 @@ struct BenchIngestCommand: AsyncParsableCommand {
         return Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
-    static func waitForEcho(port: UInt16) async throws {
+    static func waitForEcho(port: UInt16, callingAE: String = "BENCH") async throws {
         for _ in 0..<250 {
-            if await (try Child("echoscu", ["-aet", "BENCH", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"])).wait() == 0 {
+            if await (try Child("echoscu", ["-aet", callingAE, "-aec", "MAMBANODE", "127.0.0.1", "\(port)"])).wait() == 0 {
                 return
             }
             try await Task.sleep(for: .milliseconds(20))
