@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # tests run full networks. -enable-testing lets the same build serve `swift test`.
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/mambanode
-# DCMTK stalls ~45 ms per C-STORE on loopback without it (node.md §3).
+# DCMTK stalls ~45 ms per C-STORE on loopback without it (docs/platform-notes.md, Environment facts).
 export TCP_NODELAY := 1
 
 .PHONY: bootstrap build test demo clean
@@ -16,12 +16,8 @@ build: bootstrap
 	swift build $(SWIFT_FLAGS)
 
 # One build serves both: the tests are built with the same flags, then run without rebuilding.
-# Then the conformance harness: the node against Orthanc as a site would run it (node.md §9).
-# The engine's golden tests read the shared fixtures: NNMAMBA_GOLDEN, else ../shared beside the checkout.
-GOLDEN = $(or $(NNMAMBA_GOLDEN),$(CURDIR)/../shared/golden/nnmamba)
-
+# Then the conformance harness: the node against Orthanc as a site would run it (docs/conformance.md).
 test: bootstrap
-	@test -d "$(GOLDEN)" || echo "make test: no golden fixtures at $(GOLDEN); set NNMAMBA_GOLDEN (README.md) or the golden tests fail" >&2
 	swift build $(SWIFT_FLAGS) --build-tests
 	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel 2>&1 | tee .build/test.log; \
 	  unit=$${PIPESTATUS[0]}; Conformance/run "$(BIN)"; conformance=$$?; \

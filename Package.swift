@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 // MambaNode: a DICOM-native clinical AI node (receive → volume → nnMamba → SEG/SR → PACS).
-// Module graph (node.md §2): mambanode → DICOM → CDICOM → DCMTK/GDCM; NNMamba → COpenBLAS.
-// Dependencies point one way; the engine never sees DICOM.
+// Module graph (docs/architecture.md, Modules): mambanode → DICOM → CDICOM → DCMTK/GDCM;
+// NNMamba → COpenBLAS. Dependencies point one way; the engine never sees DICOM.
 import PackageDescription
 
 // DCMTK is linked library by library: `pkg-config dcmtk` fails on Debian 12 (it wants sndfile).
@@ -38,9 +38,9 @@ let package = Package(
         ),
         .target(name: "DICOM", dependencies: ["CDICOM"]),
 
-        // Volume assembly (node.md §5): Instance → Series → stacks → Volume in LPS; NIfTI through niftilib.
-        // niftilib's headers include <znzlib.h> from /usr/include/nifti, so a small C API wraps them
-        // and Swift never sees the nifti headers.
+        // Volume assembly (docs/volume-reconstruction.md): Instance → Series → stacks → Volume in LPS;
+        // NIfTI through niftilib. niftilib's headers include <znzlib.h> from /usr/include/nifti, so a
+        // small C API wraps them and Swift never sees the nifti headers.
         .target(
             name: "CNIfTI",
             cSettings: [.unsafeFlags(["-I/usr/include/nifti"])],
@@ -60,10 +60,10 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
 
-        // Model packages (node.md §7): model.json, weights, model card. Plain values, no DICOM.
+        // Model packages (docs/model-package.md): model.json, weights, model card. Plain values, no DICOM.
         .target(name: "ModelPackage"),
 
-        // Results (node.md §8): model outputs on a source Volume grid → SEG and TID 1500 SR,
+        // Results (docs/results.md): model outputs on a source Volume grid → SEG and TID 1500 SR,
         // driven by the model package's labels, landmarks and classification.
         .target(name: "Results", dependencies: ["DICOM", "Volume", "ModelPackage"]),
 

@@ -1,4 +1,4 @@
-"""Turns a checkpoint into a MambaNode model package (node.md §7).
+"""Turns a checkpoint into a MambaNode model package (docs/model-package.md).
 
     export.py ours CKPT.pt OUT_DIR [--outputs OUTPUTS.json]
     export.py nnunet model_final_checkpoint.model OUT_DIR --outputs OUTPUTS.json [--plans X.model.pkl] [--stage N]
@@ -157,7 +157,7 @@ def export_cls(a, argv):
     for key in ("target_spacing",):
         if key not in outputs:
             raise ExportError(f"{key}: a classification state_dict does not carry it; give it in --outputs")
-    # Upstream feeds the volume without normalisation, crop or resize (nnmamba-architecture.md §6).
+    # Upstream feeds the volume without normalisation, crop or resize (docs/nnmamba-architecture.md §6).
     derived = {"task": "classification",
                "inputs": [{"name": f"image{c}" if constructor["in_ch"] > 1 else "image", "normalization": {"kind": "none"}}
                           for c in range(constructor["in_ch"])],

@@ -1,7 +1,8 @@
-"""Issue 8's figures for the sample models the conformance samples do not exercise through the
+"""The held-out figures of the sample models the conformance samples do not exercise through the
 node: each shipped package is run by `mambanode process` on held-out phantoms (seeds never used
 for training) and its figure is read back from the SR by Samples/models/evaluate.py, against the
-issue's bar. (ct-organs and mr-brain are measured inside the node run, session.py.)"""
+target in Samples/models/README.md. (ct-organs and mr-brain are measured inside the node run,
+session.py.)"""
 import os
 import re
 import sys

@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
-# DCMTK stalls ~45 ms per C-STORE on loopback without it (node.md §3).
+# DCMTK stalls ~45 ms per C-STORE on loopback without it (docs/platform-notes.md, Environment facts).
 ENV = dict(os.environ, TCP_NODELAY="1")
 
 

@@ -1,5 +1,5 @@
-"""The table of samples the harness pushes to the node, one entry per sample class (issue 7
-item 1), each with how it is made, how it reaches the node and what the node must do with it.
+"""The table of samples the harness pushes to the node, one entry per sample class, each with how
+it is made, how it reaches the node and what the node must do with it.
 
 Adding a sample class is adding one `Sample(...)` to `SAMPLES`. Sizes are kept small so that the
 whole run stays within a few minutes on two cores."""
@@ -264,9 +264,10 @@ SAMPLES = [
     Sample("phantom CT, Deflated Explicit VR", phantom(DEFLATED, 6), Results()),
     Sample("phantom CT, JPEG 2000 lossless (gdcmconv)", phantom_jpeg2000(7), Results()),
     Sample("phantom CT sent by Orthanc as the modality", phantom(EXPLICIT_LE, 9), Results(), via="orthanc"),
-    # Varied abdomen phantoms with ground truth (seeds outside ct-organs' training seeds): issue 8's
-    # bar, mean Dice ≥ 0.90 over the held-out set, and no label of any phantom below 0.8 (the
-    # vertebra, smallest, is the lowest; ct-organs' held-out figures are in its model card).
+    # Varied abdomen phantoms with ground truth (seeds outside ct-organs' training seeds): the sample
+    # models' bar (Samples/models/README.md), mean Dice ≥ 0.90 over the held-out set, and no label
+    # of any phantom below 0.8 (the vertebra, smallest, is the lowest; ct-organs' held-out figures
+    # are in its model card).
     Sample("varied CT phantom with a liver lesion (seed 11)", phantom_with_truth(11, "yes"), Results(), dice_min=0.8,
            mean_dice_min=0.9),
     Sample("varied CT phantom without lesion (seed 12)", phantom_with_truth(12, "no"), Results(), dice_min=0.8,

@@ -57,7 +57,7 @@ class Session:
                                {"node": ["MAMBANODE", "127.0.0.1", node_port]})
         self.report.check("Orthanc (the PACS) starts from its JSON configuration", self.orthanc.ready(),
                           open(self.orthanc.log).read()[-400:] if os.path.exists(self.orthanc.log) else "")
-        # The trained sample models (Samples/models, issue 8) where the checkout has them: their Dice
+        # The trained sample models (Samples/models) where the checkout has them: their Dice
         # against ground truth is asserted. Otherwise, and for the four-input study route, untrained
         # packages (random weights): real plumbing, labels without meaning.
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -135,7 +135,7 @@ routes:
                     self.report.check(f"{sample.name}: the known defect is gone ({len(held)} checks pass) — "
                                       "drop its known_defect flag", False)
             self.report.info(f"{sample.name}: {time.time() - started:.1f} s")
-        # Issue 8's figure: a trained model's mean Dice over its held-out samples (each sample's
+        # The held-out figure: a trained model's mean Dice over its held-out samples (each sample's
         # mean over labels, then their mean), against the bar the samples name.
         for (model, bar), cases in sorted(self.held_out.items()):
             mean = float(np.mean([value for _, value in cases]))
@@ -230,7 +230,7 @@ routes:
 
     def follow_study(self, sample, name, files, made):
         """A study-level route: every series fills a channel, one job over all of them, whose
-        SEG and SR lie on the grid of the model's first input (node.md §4)."""
+        SEG and SR lie on the grid of the model's first input (docs/node-behaviour.md, Study-level routes)."""
         studies = {series["study"] for series in files.series.values()}
         if not self.report.check(f"{name}: one study ({len(files.series)} series)", len(studies) == 1, studies):
             return
@@ -323,7 +323,7 @@ routes:
                           r.stderr[-300:])
 
     def audit_trail(self):
-        """The audit trail (PS3.15 A.5, issue 9): one JSON audit message per line; per inbound
+        """The audit trail (PS3.15 A.5): one JSON audit message per line; per inbound
         association that stored instances one Begin Transferring and one DICOM Instances
         Transferred (action C) naming the patient; deliveries to the PACS as Instances Transferred
         (action R); a Security Alert for the rejected calling AE. An association's messages are

@@ -1,4 +1,4 @@
-"""The checks run on every result the node delivers (node.md §9): the validators of dicom3tools
+"""The checks run on every result the node delivers (docs/conformance.md): the validators of dicom3tools
 (dciodvfy, dcentvfy) and DCMTK (dsrdump), and two independent SEG readers (highdicom, dcmqi)
 whose read-back must equal the label map the model gives for the same series, compared in world
 (patient) coordinates. Each check prints one line through the report; a reader or tool that

@@ -2,9 +2,9 @@ import DICOM
 import Foundation
 import Volume
 
-/// The series variants volume assembly must get right, refuse or warn about (issue 4, node.md
-/// §5), each written by the generator from the fixed phantoms with what assembly should make of
-/// it. The names are the `mambanode samples edge --case` values.
+/// The series variants volume assembly must get right, refuse or warn about
+/// (docs/volume-reconstruction.md), each written by the generator from the fixed phantoms with what
+/// assembly should make of it. The names are the `mambanode samples edge --case` values.
 public enum EdgeCase: String, Sendable, CaseIterable {
     case axialCT = "axial-ct"
     case sagittalMR = "sagittal-mr"

@@ -51,7 +51,7 @@ public struct SeriesGenerator: Sendable {
     public var patientName = "Phantom^Generated"
     public var patientID = "PHANTOM001"
 
-    // Variants that volume assembly must split, refuse or survive (issue 4).
+    // Variants that volume assembly must split, refuse or survive.
     /// Echoes per slice position, written interleaved (instance numbers slice-major, echo-minor)
     /// with Echo Numbers 1…n and Echo Times 10, 20, … ms; echo e has the phantom value × 1/(e+1).
     public var echoes = 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Evaluates a sample model end to end, as a site would see it (issue 8 acceptance).
+"""Evaluates a sample model end to end, as a site would see it.
 
     .venv/bin/python Samples/models/evaluate.py --binary PATH/mambanode --model Samples/models/ct-organs \
         --kind ct --seeds 5000:5010 [--min-dice 0.9] [--max-mre 2] [--min-auc 0.95] [--work DIR]

@@ -1,10 +1,10 @@
 // BINARY Segmentation writing over dcmseg/dcmfg/dcmiod (PS3.3 A.51, C.8.20).
 //
 // dcmseg builds the IOD: modules, Segment Sequence, shared and per-frame functional groups. What
-// it leaves to us (node.md §11) is done here: the Derivation Image group per frame, the Referenced
-// Series through the Common Instance Reference module, dimension indices with a Frame Content
-// group per frame, and Spatial Locations Preserved, which 3.6.7 cannot set and is patched into the
-// written dataset.
+// it leaves to us (docs/platform-notes.md, DCMTK's SEG and SR modules) is done here: the Derivation
+// Image group per frame, the Referenced Series through the Common Instance Reference module,
+// dimension indices with a Frame Content group per frame, and Spatial Locations Preserved, which
+// 3.6.7 cannot set and is patched into the written dataset.
 //
 // Pixel data: dcmseg packs one-byte-per-pixel frames bit by bit, which is about half of its time,
 // and (measured, 3.6.7) concatenates frames wrongly when Rows × Columns is not a multiple of 8.
@@ -178,7 +178,7 @@ mn_status addFrame(DcmSegmentation &seg, const mn_seg_request *r, size_t f, std:
     if (cond.bad()) return failCondition(err, cond, "Source Image reference");
     OFVector<ImageSOPInstanceReferenceMacro> references;
     references.push_back(reference);
-    // createDerivationImageFG returns a group we own; addFrame copies it (node.md §11).
+    // createDerivationImageFG returns a group we own; addFrame copies it (docs/platform-notes.md §2).
     std::unique_ptr<FGDerivationImage> derivation(DcmSegmentation::createDerivationImageFG(references, ""));
     if (!derivation) return fail(err, MN_ERR_INTERNAL, "cannot create Derivation Image group");
 

@@ -26,7 +26,7 @@ mn_status fail(mn_error *err, mn_status code, const char *format, ...) __attribu
 mn_status failTag(mn_error *err, mn_status code, const DcmTagKey &tag, const char *format, ...)
     __attribute__((format(printf, 4, 5)));
 
-/// The single place where DCMTK's OFCondition becomes a shim status (style.md §2).
+/// The single place where DCMTK's OFCondition becomes a shim status (docs/style-guide.md §2).
 mn_status statusFor(const OFCondition &cond);
 
 /// Fill `err` from an OFCondition with a context prefix ("reading /path: ...").

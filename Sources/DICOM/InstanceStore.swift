@@ -6,7 +6,8 @@ import Darwin
 
 /// The durable file store of received instances: one Part 10 file per SOP instance, named
 /// `<SOP Instance UID>.dcm` in `directory`, written so that a file under its final name is always
-/// complete and on disk (node.md §1: the C-STORE success response is sent only after this).
+/// complete and on disk (docs/architecture.md, Data flow: the C-STORE success response is sent
+/// only after this).
 ///
 /// Incoming files are streamed into `directory/.incoming` (same file system, so linking is
 /// atomic). ``commit(temporaryFile:sopInstanceUID:)`` fsyncs the file, links it to its final

@@ -1,5 +1,5 @@
 /// Which calling AE titles may open an association with the storage SCP. There is no default
-/// that accepts everyone: accepting any peer has to be asked for (node.md §4, security).
+/// that accepts everyone: accepting any peer has to be asked for (docs/node-behaviour.md, Security).
 public enum CallingAETitlePolicy: Sendable, Equatable {
     /// Only these calling AE titles are accepted; an empty set accepts no one.
     case allowList(Set<AETitle>)

@@ -18,7 +18,7 @@ public struct TransferSyntax: Hashable, Sendable, CustomStringConvertible {
     public static let jpeg2000 = TransferSyntax(uid: "1.2.840.10008.1.2.4.91")
     public static let rleLossless = TransferSyntax(uid: "1.2.840.10008.1.2.5")
 
-    /// Every syntax the decoder handles (issue 2, item 6), in the order the SCP prefers them.
+    /// Every syntax the decoder handles, in the order the SCP prefers them.
     public static let supported: [TransferSyntax] = [
         .explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian,
         .jpegLosslessSV1, .jpegLossless, .jpegLSLossless, .jpeg2000Lossless, .rleLossless,

@@ -1,4 +1,4 @@
-/// The contents of a model package's `model.json` (node.md §7): what the network is, what it
+/// The contents of a model package's `model.json` (docs/model-package.md): what the network is, what it
 /// takes, how its input is prepared and what its outputs mean. Plain values, checked by
 /// `ModelManifest.validated()`; the engine, the result encoders and the router each read the
 /// part they need.
@@ -6,7 +6,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public enum Task: String, Codable, Sendable { case segmentation, classification, landmarks }
 
     /// `nnMambaSeg` (segmentation and landmark heat-maps) or `nnMambaEncoder` (classification),
-    /// with the constructor arguments of the official code (nnmamba-architecture.md §3, §4).
+    /// with the constructor arguments of the official code (docs/nnmamba-architecture.md §3, §4).
     public struct Network: Codable, Sendable, Equatable {
         public enum Architecture: String, Codable, Sendable { case nnMambaSeg, nnMambaEncoder }
         public var architecture: Architecture
@@ -19,7 +19,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         public var dState: Int?
     }
 
-    /// Per-channel intensity normalisation (nnU-Net's recipe, node.md §6).
+    /// Per-channel intensity normalisation (nnU-Net's recipe, docs/inference.md).
     public struct Normalization: Codable, Sendable, Equatable {
         public enum Kind: String, Codable, Sendable { case ct, zscore, none }
         public var kind: Kind
@@ -112,7 +112,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// How landmarks are decoded: `peak` (the argmax voxel, the conventional rule), `centroid`
     /// (the centroid of the 3×3×3 neighbourhood of the peak) or `parabolic` (per axis, the vertex
     /// of the parabola through the peak and its neighbours: for heat-maps trained with a spatial
-    /// softmax) — both refinements our addition (nnmamba-architecture.md §3). Absent means `peak`.
+    /// softmax) — both refinements our addition (docs/nnmamba-architecture.md §3). Absent means `peak`.
     public var landmarkRefinement: LandmarkRefinement?
     public var classification: Classification?
     public var algorithm: Algorithm

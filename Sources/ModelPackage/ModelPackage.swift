@@ -1,6 +1,6 @@
 import Foundation
 
-/// A model package folder (node.md §7): `model.json`, `weights.safetensors` (state_dict key
+/// A model package folder (docs/model-package.md): `model.json`, `weights.safetensors` (state_dict key
 /// names of the official code) and `README.md` (the model card).
 public struct ModelPackage: Sendable {
     public let directory: String
@@ -72,7 +72,7 @@ extension ModelManifest {
             throw fail("network.\(field)", "must be at least 1")
         }
         if n.architecture == .nnMambaSeg && n.channels < 16 {
-            // The skip gate's hidden width is channels / 16 (nnmamba-architecture.md §2.8).
+            // The skip gate's hidden width is channels / 16 (docs/nnmamba-architecture.md §2.8).
             throw fail("network.channels", "nnMambaSeg needs at least 16 channels")
         }
         switch (task, n.architecture) {

@@ -1,13 +1,14 @@
 import Foundation
 
-/// One golden fixture folder (golden/nnmamba/README.md): `config.json`, `weights.safetensors`,
-/// `input.safetensors`, `output.safetensors` and optionally `intermediates.safetensors`.
+/// One golden fixture folder (Tests/Fixtures/golden/nnmamba/README.md): `config.json`,
+/// `weights.safetensors`, `input.safetensors`, `output.safetensors` and optionally
+/// `intermediates.safetensors`.
 ///
 /// Runs the module the config names through the engine with the constructor arguments it gives
 /// (nothing about a particular fixture set is assumed) and compares with the float64 reference.
 ///
 /// ```swift
-/// let report = try GoldenFixture(directory: "golden/nnmamba/seg").run()
+/// let report = try GoldenFixture(directory: "Tests/Fixtures/golden/nnmamba/seg").run()
 /// print(report.passed, report.maxAbsError)
 /// ```
 public struct GoldenFixture: Sendable {

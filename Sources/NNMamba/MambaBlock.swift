@@ -1,7 +1,7 @@
 import CNNKernels
 import COpenBLAS
 
-/// The Mamba v1 block of state-spaces/mamba (`Mamba`, nnmamba-architecture.md §2.4), d_conv 4.
+/// The Mamba v1 block of state-spaces/mamba (`Mamba`, docs/nnmamba-architecture.md §2.4), d_conv 4.
 ///
 /// Per token u[l] ∈ R^C: xz = in_proj·u; x' = SiLU(causal depthwise conv(x)); (dt, B, C) =
 /// x_proj·x'; δ = softplus(dt_proj·dt + bias); selective scan with A = −exp(A_log) and the D skip;

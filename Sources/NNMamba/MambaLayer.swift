@@ -3,7 +3,7 @@
 ///
 /// x: [N, C, D, H, W] -> [N, C, D, H, W]. Tokens are the voxels in D, H, W order (W fastest).
 public struct MambaLayer: Sendable {
-    /// The three upstream designs (nnmamba-architecture.md §2.5–2.7).
+    /// The three upstream designs (docs/nnmamba-architecture.md §2.5–2.7).
     public enum Flavour: String, Sendable {
         /// Root `nnMamba.py` (MICCSS): mean of four passes (plain, channel-flipped,
         /// token-flipped, both), + residual onto the activation, then nin2/norm2/ReLU.

@@ -1,6 +1,6 @@
 /// The one error type of the engine: bad weights, bad fixture files, bad input data.
 ///
-/// Shape bugs inside the engine are `precondition`s, not errors (style.md §4). Errors carry the
+/// Shape bugs inside the engine are `precondition`s, not errors (docs/style-guide.md §4). Errors carry the
 /// offending key and the expected/actual shapes as fields, so callers and tests can match on
 /// them without parsing text.
 ///

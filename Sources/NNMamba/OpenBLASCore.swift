@@ -3,7 +3,7 @@
 /// OpenBLAS 0.3.21 does not recognise some current CPUs and then runs a generic SSE kernel
 /// (~10× slower). It reads `OPENBLAS_CORETYPE` only when the library loads, so the CLI checks
 /// `openblas_get_corename()` at start and, when this returns a core, re-executes itself with the
-/// variable set (node.md §3, §12). This type only decides; it has no side effects.
+/// variable set (docs/platform-notes.md §1, §3). This type only decides; it has no side effects.
 public enum OpenBLASCore {
     /// Core names whose kernels use AVX-512.
     static let avx512Cores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]

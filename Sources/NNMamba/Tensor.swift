@@ -1,4 +1,4 @@
-// The nnMamba engine (nnmamba-architecture.md). Knows nothing of DICOM.
+// The nnMamba engine (docs/nnmamba-architecture.md). Knows nothing of DICOM.
 //
 // Memory layout, stated once: every `Tensor` is float32, C-order (row-major), contiguous, with
 // 64-byte aligned storage. Volumes are NCDHW (batch, channel, depth, height, width), matching the

@@ -1,8 +1,8 @@
 /// Intermediate tensors recorded during a forward pass, in the order they were produced.
 ///
-/// Modules record under the names of the golden fixtures (golden/nnmamba/README.md) when a trace
-/// is passed; a network passes `nil` to its sub-modules, so names never collide. Tracing costs
-/// copies and is meant for verification, not production.
+/// Modules record under the names of the golden fixtures (Tests/Fixtures/golden/nnmamba/README.md)
+/// when a trace is passed; a network passes `nil` to its sub-modules, so names never collide.
+/// Tracing costs copies and is meant for verification, not production.
 public final class Trace {
     public private(set) var names: [String] = []
     public private(set) var tensors: [String: Tensor] = [:]

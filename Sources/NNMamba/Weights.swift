@@ -1,6 +1,6 @@
 /// The weights of one model, read from a safetensors state_dict with PyTorch key names.
 ///
-/// Key handling (nnmamba-architecture.md §8.11): a leading `module.` (DataParallel/DDP) is
+/// Key handling (docs/nnmamba-architecture.md §8.11): a leading `module.` (DataParallel/DDP) is
 /// stripped; `*.num_batches_tracked` and the deep-supervision heads `ds1_cls_conv.*`,
 /// `ds2_cls_conv.*`, `ds3_cls_conv.*` are ignored. Model constructors `take` every tensor they use
 /// with its expected shape, then call `finish()`, which rejects every key nobody took. A renamed

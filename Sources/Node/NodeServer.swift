@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// The node's services under one lifecycle (issue 6, item 3): the receiver writing through the
+/// The node's services under one lifecycle: the receiver writing through the
 /// store and index, the series tracker and the sender. Stopped gracefully on SIGTERM/SIGINT.
 public struct NodeServer: Sendable {
     public let configuration: NodeConfiguration
@@ -53,7 +53,7 @@ public struct NodeServer: Sendable {
         return server
     }
 
-    /// Asked for every association request (issue 9, items 2 and 4): refused while free disk is
+    /// Asked for every association request: refused while free disk is
     /// below `storage.min_free_disk_mb` (transient: the modality retries later) and when the peer's
     /// address is outside `node.allowed_sources`.
     static func admission(_ configuration: NodeConfiguration) -> @Sendable (AssociationInfo) -> AssociationAdmission {

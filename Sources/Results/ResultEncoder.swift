@@ -3,7 +3,7 @@ import Foundation
 import ModelPackage
 
 /// Turns a model's outputs on a source grid into DICOM objects, driven by the model's manifest
-/// (node.md §8):
+/// (docs/results.md):
 ///
 /// - segmentation: a BINARY SEG with one segment per manifest label, and a TID 1500 SR with one
 ///   volumetric group per segment (volume in mm³ = voxel count × voxel volume) referencing it;

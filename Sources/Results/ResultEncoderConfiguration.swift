@@ -4,8 +4,9 @@ import DICOM
 /// by value to ``ResultEncoder``; every field but the two identities has a default.
 ///
 /// Series numbers: version v of a result gets SEG Series Number `firstSeriesNumber +
-/// seriesNumberStep × (v − 1)` and SR that number + 1, so a re-processed series (node.md §4: an
-/// instance arriving after processing re-opens it) lands in a new series with a higher number.
+/// seriesNumberStep × (v − 1)` and SR that number + 1, so a re-processed series (an instance
+/// arriving after processing re-opens it: docs/node-behaviour.md, Series completion) lands in a
+/// new series with a higher number.
 public struct ResultEncoderConfiguration: Sendable {
     /// General and Enhanced General Equipment of the SEG and SR (PS3.3 C.7.5.1, C.7.5.2).
     public var equipment: EquipmentIdentity

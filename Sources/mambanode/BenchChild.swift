@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// A child process with TCP_NODELAY=1 (node.md §3) and its output discarded.
+/// A child process with TCP_NODELAY=1 (docs/platform-notes.md §1) and its output discarded.
 final class Child: Sendable {
     private let pid: Int32
     private let process: UncheckedProcess

@@ -7,7 +7,7 @@ import SampleGenerator
 import Glibc
 #endif
 
-/// `mambanode bench node`: the whole node under load (issue 6). Four concurrent storescu pushes of
+/// `mambanode bench node`: the whole node under load. Four concurrent storescu pushes of
 /// a CT series each into a running `mambanode serve` with a model package, DCMTK storescp as the
 /// PACS; prints ingest images/s, the time from the last instance to the last result acknowledged
 /// by the PACS (minus the quiet time) broken down by job step, and the node's peak memory.

@@ -6,7 +6,7 @@ struct GoldenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "golden",
         abstract: "Run nnMamba golden fixture folders and compare with the PyTorch reference.",
-        discussion: "Exits non-zero when any fixture is over the tolerance of golden/nnmamba/README.md."
+        discussion: "Exits non-zero when any fixture is over the tolerance of Tests/Fixtures/golden/nnmamba/README.md."
     )
 
     @Argument(help: "Fixture folders (each with config.json, weights/input/output safetensors).")

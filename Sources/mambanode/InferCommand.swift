@@ -6,7 +6,7 @@ import Node
 import Volume
 
 /// `mambanode infer --model DIR --input IN.nii.gz [--input …] [--output OUT.nii.gz]`: runs a model
-/// package on NIfTI volumes (issue 3 item 7). Segmentation writes the label map on the input's
+/// package on NIfTI volumes. Segmentation writes the label map on the input's
 /// grid; every task prints its result as JSON on standard output.
 struct InferCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

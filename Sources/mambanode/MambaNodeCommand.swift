@@ -34,8 +34,8 @@ struct MambaNodeCommand: AsyncParsableCommand {
     }
 
     /// OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so a mis-detected (generic) core can
-    /// only be fixed by re-executing the process with the variable set (node.md §3). A value the
-    /// user set is never overridden, which also stops a second re-exec.
+    /// only be fixed by re-executing the process with the variable set (docs/platform-notes.md §1).
+    /// A value the user set is never overridden, which also stops a second re-exec.
     private static func reexecWithOpenBLASCoreIfNeeded() {
         guard let core = OpenBLASCore.recommendedOverride(environment: ProcessInfo.processInfo.environment) else {
             return

@@ -13,7 +13,7 @@ struct ModelsCommand: ParsableCommand {
     )
 }
 
-/// `mambanode models verify DIR` (issue 8 item 1): checks every manifest field and the weights
+/// `mambanode models verify DIR`: checks every manifest field and the weights
 /// against the declared network, runs one forward pass on zeros, prints a summary. Exits 1 naming
 /// the field or weight key on any problem.
 struct ModelsVerifyCommand: ParsableCommand {

@@ -77,7 +77,8 @@ struct ModelsCreateUntrainedCommand: ParsableCommand {
         let structure: [String: Any] = modality == "MR" && names.count > 1
             ? ["code": "49755003", "scheme": "SCT", "meaning": "Morphologically Altered Structure"]
             : ["code": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"]
-        // nnU-Net's recipe (node.md §6): CT clipped and scaled with dataset statistics, MR z-scored per image.
+        // nnU-Net's recipe (docs/inference.md): CT clipped and scaled with dataset statistics, MR
+        // z-scored per image.
         let normalization: [String: Any] = modality == "CT"
             ? ["kind": "ct", "clip": [-1000, 1000], "mean": 40, "std": 300]
             : ["kind": "zscore"]

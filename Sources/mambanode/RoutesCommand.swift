@@ -4,7 +4,8 @@ import Foundation
 import Node
 
 /// `mambanode routes test --config PATH PATH…`: which route each file or series would take, and
-/// why the others did not match (node.md §4: a dry run for rules that are data).
+/// why the others did not match (docs/node-behaviour.md, Rules: a dry run
+/// for rules that are data).
 struct RoutesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "routes",

@@ -2,7 +2,7 @@ import DICOM
 import Foundation
 import Testing
 
-/// The Conformance Statement must match the code (issue 7): every SOP class and transfer syntax
+/// The Conformance Statement must match the code: every SOP class and transfer syntax
 /// it lists is what the storage SCP accepts, and nothing the SCP accepts is missing from it.
 @Suite struct ConformanceStatementTests {
     static let statementPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -2,7 +2,7 @@ import DICOM
 import Foundation
 import Testing
 
-/// The inputs the fuzzer found (Tests/Fixtures/fuzz/, issue 9 item 5), replayed through the Swift
+/// The inputs the fuzzer found (Tests/Fixtures/fuzz/), replayed through the Swift
 /// API on every test run: each is read and every frame decoded; the outcome may be data or a
 /// DICOMError, never a crash, and the two crash inputs are refused as corrupt.
 @Suite struct FuzzRegressionTests {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Issue 2 acceptance: every supported transfer syntax, produced by DCMTK's or GDCM's own tools
+/// Every supported transfer syntax, produced by DCMTK's or GDCM's own tools
 /// from a generated original, decodes to the original's pixels (lossy ones within a bound).
 @Suite struct PixelDecodingTests {
     /// A conversion made by an independent tool, with the error it may introduce.

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Bad descriptions and inputs are refused when the value or the writer is built, and the error
-/// names the field (style.md §4).
+/// names the field (docs/style-guide.md §4).
 @Suite struct SegmentationValidationTests {
     private let algorithm = try! AlgorithmIdentification(name: "nnMamba", version: "1.0")
     private let liver = CodedConcept("10200004", "SCT", "Liver")

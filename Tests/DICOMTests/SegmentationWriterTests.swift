@@ -76,7 +76,7 @@ import TestSupport
         #expect(all.frames.count == 4 * fixture.grid.sliceCount)
     }
 
-    /// Regression (issue 7): a two-slice source with one of four labels present gave two frames for
+    /// Regression: a two-slice source with one of four labels present gave two frames for
     /// four segments, which dcmseg refuses as "Invalid Object" (pydicom-data's two-frame
     /// eCT_Supplemental.dcm failed so in the conformance harness). Each empty segment now keeps
     /// one empty frame on its first slice; the non-empty segment keeps only its own frames.

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The storage SCU over DICOM TLS against DCMTK's `storescp +tls` (issue 9, item 1): it delivers
+/// The storage SCU over DICOM TLS against DCMTK's `storescp +tls`: it delivers
 /// to a peer whose certificate chains to the trusted CA and names the host dialled, and refuses
 /// one whose certificate is for another host.
 @Suite struct StorageClientTLSTests {

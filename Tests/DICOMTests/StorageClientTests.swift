@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The storage SCU and `mambanode send` against DCMTK's storescp (issue 2, items 9-10).
+/// The storage SCU and `mambanode send` against DCMTK's storescp.
 @Suite struct StorageClientTests {
     /// A folder with an uncompressed CT slice, a SEG-like object and compressed slices.
     struct Folder {

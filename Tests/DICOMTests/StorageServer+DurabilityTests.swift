@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// `mambanode receive` as a child process: what it acknowledged survives its death, and SIGTERM
-/// stops it cleanly (node.md §1; issue 2 acceptance).
+/// stops it cleanly (docs/architecture.md, Data flow).
 @Suite struct StorageServerDurabilityTests {
     static func startReceiver(store: String, in dir: TemporaryDirectory) async throws -> (ChildProcess, UInt16) {
         let port = FreePort.allocate()

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Admission refusals and per-association limits of the storage SCP (issue 9, items 2 and 4),
+/// Admission refusals and per-association limits of the storage SCP,
 /// checked with DCMTK's echoscu/storescu, which print the A-ASSOCIATE-RJ fields they receive.
 @Suite struct StorageServerLimitsTests {
     static func echo(_ port: UInt16) async throws -> ToolResult {

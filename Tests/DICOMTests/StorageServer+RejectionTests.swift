@@ -7,7 +7,7 @@ import TestSupport
 import Glibc
 #endif
 
-/// Peers the storage SCP must turn away without stopping to serve the others (issue 2, item 8).
+/// Peers the storage SCP must turn away without stopping to serve the others.
 @Suite struct StorageServerRejectionTests {
     @Test func rejectsUnknownCallingAndWrongCalledAETitleAndKeepsServing() async throws {
         let dir = TemporaryDirectory("reject")

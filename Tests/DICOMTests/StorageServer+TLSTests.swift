@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// DICOM TLS on the storage SCP (issue 9, item 1): DCMTK's storescu and OpenSSL's s_client as
+/// DICOM TLS on the storage SCP: DCMTK's storescu and OpenSSL's s_client as
 /// real peers on loopback, against the test PKI of `Scripts/make-test-ca`.
 @Suite struct StorageServerTLSTests {
     static func start(_ dir: TemporaryDirectory, _ pki: TestPKI) async throws -> RunningStorageServer {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The storage SCP against DCMTK's command-line SCUs on loopback (issue 2, item 8).
+/// The storage SCP against DCMTK's command-line SCUs on loopback.
 @Suite struct StorageServerTests {
     @Test func answersEchoscuAndStorageClientEcho() async throws {
         let dir = TemporaryDirectory("echo")

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 @testable import NNMamba
 
-/// Every fixture of the shared set A, through the same runner as `mambanode golden`.
+/// Every fixture of golden set A (Tests/Fixtures/golden/nnmamba), through the same runner as
+/// `mambanode golden`.
 @Suite struct GoldenFixtureTests {
     static let fixtures = ["mamba_block", "css_mamba_layer", "res_layer", "seg", "cls"]
 

@@ -5,10 +5,10 @@ import Foundation
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
-/// The shared golden fixtures: `$NNMAMBA_GOLDEN`, else `../shared/golden/nnmamba` next to the
-/// package (present there in CI). Same rule as TestSupport's `TestModelPackage.goldenRoot` and
+/// The golden fixtures (Tests/Fixtures/golden/nnmamba/README.md); `$NNMAMBA_GOLDEN` points the
+/// tests at another copy. Same rule as TestSupport's `TestModelPackage.goldenRoot` and
 /// `Tools/tests/conftest.py` (this target does not depend on TestSupport).
-let goldenRoot = ProcessInfo.processInfo.environment["NNMAMBA_GOLDEN"] ?? packageRoot + "/../shared/golden/nnmamba"
+let goldenRoot = ProcessInfo.processInfo.environment["NNMAMBA_GOLDEN"] ?? packageRoot + "/Tests/Fixtures/golden/nnmamba"
 
 /// A seeded tensor with values uniform in [-scale, scale).
 func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {

@@ -6,7 +6,7 @@ import SampleGenerator
 import Testing
 import TestSupport
 
-/// The audit trail on its own (issue 9, item 3): outbound transfers through the sender, and the
+/// The audit trail on its own: outbound transfers through the sender, and the
 /// syslog copy to a real TCP receiver on loopback.
 @Suite struct AuditTrailTests {
     let directory = TemporaryDirectory("audit")

@@ -3,7 +3,7 @@ import Foundation
 @testable import Node
 import Testing
 
-/// The security keys of the configuration (issue 9): TLS on the listener and per destination,
+/// The security keys of the configuration: TLS on the listener and per destination,
 /// allow-lists, HTTP token, limits and audit.
 @Suite struct SecurityConfigurationTests {
     @Test func shippedExampleHasTheSecurityDefaults() throws {

@@ -8,7 +8,7 @@ import Logging
 import Testing
 import TestSupport
 
-/// State-changing HTTP requests need the bearer token of `http.token_file` (issue 9, item 2).
+/// State-changing HTTP requests need the bearer token of `http.token_file`.
 @Suite struct HTTPAPITokenTests {
     let directory = TemporaryDirectory()
 

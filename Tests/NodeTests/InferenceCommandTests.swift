@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 import Volume
 
-/// `mambanode models verify` (issue 8 item 1) and `mambanode infer` (issue 3 item 7), run as the
+/// `mambanode models verify` and `mambanode infer`, run as the
 /// built binary.
 @Suite struct InferenceCommandTests {
     /// A small synthetic package (one 16³ patch keeps the forward pass short).
@@ -139,7 +139,7 @@ import Volume
         #expect(result.errorOutput.contains("--raw-output must end in .safetensors"))
     }
 
-    /// `models create-untrained --modality MR [--inputs …]` (issue 7): packages for the MR brain
+    /// `models create-untrained --modality MR [--inputs …]`: packages for the MR brain
     /// samples and for a study-level route with one channel per input; `models verify` reads them.
     @Test func createUntrainedMakesMRPackagesThatVerify() async throws {
         let dir = TemporaryDirectory("untrained-mr")

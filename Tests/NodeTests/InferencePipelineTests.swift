@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 import Volume
 
-/// The Volume ↔ Tensor adapter (node.md §6): identity on an already-prepared volume, exact
+/// The Volume ↔ Tensor adapter (docs/inference.md): identity on an already-prepared volume, exact
 /// geometry round trips, landmarks in patient space, classification.
 @Suite struct InferencePipelineTests {
     static var normalizations: [[String: Any]] { [

@@ -14,7 +14,7 @@ import Glibc
 #endif
 
 /// The whole node with the real pipeline: `mambanode serve` (child process), storescu as the
-/// modality, DCMTK storescp as the PACS (issue 6 acceptance).
+/// modality, DCMTK storescp as the PACS.
 @Suite(.serialized) struct NodePipelineTests {
     struct Setup {
         let directory: TemporaryDirectory
@@ -217,7 +217,7 @@ import Glibc
         #expect(node.standardError.contains("job failed"))
     }
 
-    /// The memory plan (issue 9, item 4): a series over limits.max_volume_voxels fails its job
+    /// The memory plan: a series over limits.max_volume_voxels fails its job
     /// with its size before any pixel is decoded; the node keeps serving.
     @Test func seriesOverTheVoxelLimitFailsWithItsSize() async throws {
         let s = try Self.setup(model: Self.untrainedModel, extra: "limits: { max_volume_voxels: 1000 }")
@@ -311,7 +311,7 @@ import Glibc
         #expect(try s.store.jobs().count == 1)
     }
 
-    /// A study-level route with two required series (issue 6 acceptance): the first series
+    /// A study-level route with two required series: the first series
     /// alone produces nothing; once the second arrives, one job runs with both as its inputs.
     @Test func studyRouteWaitsForBothSeries() async throws {
         let dir = TemporaryDirectory("study")

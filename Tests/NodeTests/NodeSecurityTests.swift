@@ -13,7 +13,7 @@ import Glibc
 #endif
 
 /// `mambanode serve` with TLS, allow-lists, limits and the audit trail, pushed to by DCMTK's
-/// storescu over plain TCP and TLS (issue 9 acceptance).
+/// storescu over plain TCP and TLS.
 @Suite struct NodeSecurityTests {
     struct Node {
         let directory: TemporaryDirectory

@@ -9,8 +9,8 @@ import TestSupport
 import Glibc
 #endif
 
-/// `mambanode serve` as a child process, pushed to by DCMTK's storescu (issue 6 acceptance:
-/// tests that run the real binary on loopback).
+/// `mambanode serve` as a child process, pushed to by DCMTK's storescu (tests that run the real
+/// binary on loopback, as docs/style-guide.md §8 asks).
 @Suite struct NodeServeTests {
     struct Node {
         let directory: TemporaryDirectory

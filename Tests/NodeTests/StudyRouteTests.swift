@@ -4,7 +4,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Study-level routes (node.md §4): a multi-channel model waits for every required series.
+/// Study-level routes (docs/node-behaviour.md): a multi-channel model waits for every required
+/// series.
 @Suite struct StudyRouteTests {
     let directory = TemporaryDirectory()
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)

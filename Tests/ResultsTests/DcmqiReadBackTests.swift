@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 import Volume
 
-/// Issue 5 acceptance: dcmqi's `segimage2itkimage` (an independent SEG reader built on DCMTK and
+/// dcmqi's `segimage2itkimage` (an independent SEG reader built on DCMTK and
 /// ITK) turns our SEG back into one image per segment; placed in world coordinates, each equals
 /// the input label map voxel for voxel.
 @Suite struct DcmqiReadBackTests {

@@ -3,7 +3,7 @@ import Foundation
 import Results
 import TestSupport
 
-/// The independent checks of node.md §9 on written results: dicom3tools, dsrdump and highdicom
+/// The independent checks of docs/conformance.md on written results: dicom3tools, dsrdump and highdicom
 /// (Tests/Scripts/seg_readback.py, sr_readback.py).
 enum ReadBack {
     /// dciodvfy's lines that start with "Error" (warnings are reported, not failed).

@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 import Volume
 
-/// SEG + SR of generated sources, checked by dicom3tools, dsrdump and highdicom (node.md §9), and
+/// SEG + SR of generated sources, checked by dicom3tools, dsrdump and highdicom (docs/conformance.md), and
 /// the classification and landmark reports.
 @Suite struct ResultEncoderTests {
     private func encoder(_ json: [String: Any]) throws -> ResultEncoder {

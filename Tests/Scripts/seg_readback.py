@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent read-back of a MambaNode SEG with highdicom (node.md §9).
+"""Independent read-back of a MambaNode SEG with highdicom (docs/conformance.md).
 
 Usage: seg_readback.py JOB.json
 

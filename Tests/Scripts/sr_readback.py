@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent read-back of a MambaNode TID 1500 report with highdicom (node.md §9).
+"""Independent read-back of a MambaNode TID 1500 report with highdicom (docs/conformance.md).
 
 Usage: sr_readback.py JOB.json
 

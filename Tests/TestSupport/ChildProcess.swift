@@ -14,7 +14,7 @@ public final class ChildProcess: @unchecked Sendable {
     public var pid: Int32 { process.processIdentifier }
 
     /// Starts `executable` (a path, or a name looked up in PATH) with `arguments`. The child
-    /// inherits the environment plus `environment`, and always TCP_NODELAY=1 (node.md §3).
+    /// inherits the environment plus `environment`, and always TCP_NODELAY=1 (docs/platform-notes.md §1).
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                 logDirectory: String) throws {
         process = Process()

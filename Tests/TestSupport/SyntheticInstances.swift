@@ -12,7 +12,7 @@ public struct SyntheticInstance: Sendable, Hashable {
 }
 
 /// Generates synthetic (no real patient) DICOM files at test time with DCMTK's tools; nothing
-/// binary is committed (style.md §8).
+/// binary is committed (docs/style-guide.md §8).
 ///
 /// A CT slice is written once with `dump2dcm` from a text dump whose UIDs contain fixed-width
 /// placeholders; the series is then made by patching the placeholders in the header bytes, which

@@ -1,9 +1,10 @@
 import Foundation
 import NNMamba
 
-/// Model package folders (node.md §7) made at test time: a generated `model.json` beside the
-/// weights of a golden fixture (`shared/golden/nnmamba`, real PyTorch state_dicts) or seeded
-/// synthetic weights. No trained numbers: outputs are meaningful only against references.
+/// Model package folders (docs/model-package.md) made at test time: a generated `model.json`
+/// beside the weights of a golden fixture (Tests/Fixtures/golden/nnmamba, real PyTorch
+/// state_dicts) or seeded synthetic weights. No trained numbers: outputs are meaningful only
+/// against references.
 ///
 /// ```swift
 /// let dir = TemporaryDirectory("model")
@@ -25,11 +26,11 @@ public struct TestModelPackage {
         self.weightsFile = weightsFile
     }
 
-    /// The shared golden fixtures: `$NNMAMBA_GOLDEN`, else `../shared/golden/nnmamba` next to the
-    /// package (the CI layout), as the engine's tests and `Tools/tests` find them.
+    /// The golden fixtures (Tests/Fixtures/golden/nnmamba/README.md); `$NNMAMBA_GOLDEN` points
+    /// the tests at another copy, as the engine's tests and `Tools/tests` find them.
     public static let goldenRoot = ProcessInfo.processInfo.environment["NNMAMBA_GOLDEN"]
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path + "/../shared/golden/nnmamba"
+        .deletingLastPathComponent().path + "/Fixtures/golden/nnmamba"
 
     /// Writes `model.json`, the weights and a model card into `directory`; returns it.
     @discardableResult

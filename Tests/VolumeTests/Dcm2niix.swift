@@ -122,7 +122,7 @@ struct WorldComparison: CustomStringConvertible {
         }
     }
 
-    /// The acceptance criterion of issue 4: affine within 1e-3 mm and 1e-5 in direction cosines,
+    /// Agreement with dcm2niix: affine within 1e-3 mm and 1e-5 in direction cosines,
     /// every compared voxel equal (within the given tolerance).
     var agrees: Bool {
         failure == nil && positionError <= 1e-3 && directionError <= 1e-5 && spacingError <= 1e-3 && mismatchedVoxels == 0

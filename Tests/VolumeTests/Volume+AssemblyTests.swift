@@ -100,7 +100,7 @@ import Volume
     }
 }
 
-/// The memory bound (issue 9, item 4): a series over `maximumVoxels` is refused by size, naming
+/// The memory bound: a series over `maximumVoxels` is refused by size, naming
 /// the series, before a pixel is decoded; at the bound it assembles.
 @Suite struct VolumeSizeLimitTests {
     @Test func aSeriesOverTheBoundIsRefusedWithItsSize() throws {

@@ -1,4 +1,4 @@
-"""Our PyTorch definition of nnMamba, written from /work/shared/design/nnmamba-architecture.md
+"""Our PyTorch definition of nnMamba, written from docs/nnmamba-architecture.md
 (not copied from upstream); state_dict keys identical to the official code."""
 from .layers import CLS, CSS, NNUNET, Attentionlayer, BasicBlock, DoubleConv, MambaLayer, make_res_layer, upsample
 from .mamba import Mamba, set_scan

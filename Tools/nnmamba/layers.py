@@ -1,4 +1,4 @@
-"""Building blocks of nnMamba (nnmamba-architecture.md §2), parameter names as the official code."""
+"""Building blocks of nnMamba (docs/nnmamba-architecture.md §2), parameter names as the official code."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-"""The Mamba v1 block (nnmamba-architecture.md §2.4), parameter names as state-spaces/mamba."""
+"""The Mamba v1 block (docs/nnmamba-architecture.md §2.4), parameter names as state-spaces/mamba."""
 import math
 
 import torch

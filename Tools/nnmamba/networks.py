@@ -1,5 +1,5 @@
 """nnMambaSeg (segmentation and landmark heat-maps) and nnMambaEncoder (classification),
-nnmamba-architecture.md §3 and §4; state_dict keys as Appendix A and B."""
+docs/nnmamba-architecture.md §3 and §4; state_dict keys as Appendix A and B."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-"""Model packages (node.md §7): `model.json` (snake_case, format "mambanode-model/1"),
+"""Model packages (docs/model-package.md): `model.json` (snake_case, format "mambanode-model/1"),
 `weights.safetensors` (state_dict keys of the official code) and `README.md` (the model card)."""
 import hashlib
 import json

@@ -1,5 +1,5 @@
 """The node's preprocessing (Sources/Node/Inference/InferencePipeline+Preprocessing.swift,
-node.md §6) in NumPy, so training feeds the network what the node will feed it:
+docs/inference.md) in NumPy, so training feeds the network what the node will feed it:
 
 NIfTI (RAS) -> LPS grid -> canonical axis order (i, j, k along +x, +y, +z of LPS; no voxel moves)
 -> optional crop to the non-zero box -> resampling to the target spacing (cubic B-spline from the

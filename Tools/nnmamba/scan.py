@@ -1,4 +1,4 @@
-"""The selective scan of Mamba v1 (nnmamba-architecture.md §2.4, step 5), two ways.
+"""The selective scan of Mamba v1 (docs/nnmamba-architecture.md §2.4, step 5), two ways.
 
 Both compute, per batch item b, channel d and state n, with h starting at 0:
 

@@ -13,9 +13,9 @@ sys.path.insert(0, TOOLS)
 
 torch.set_num_threads(2)
 
-# The shared golden fixtures sit next to the repository (../shared/golden/nnmamba), as the Swift
-# tests find them; NNMAMBA_GOLDEN overrides.
-GOLDEN = os.environ.get("NNMAMBA_GOLDEN", os.path.join(REPO, "..", "shared", "golden", "nnmamba"))
+# The golden fixtures are in the repository (Tests/Fixtures/golden/nnmamba, as the Swift tests find
+# them); NNMAMBA_GOLDEN points at another copy.
+GOLDEN = os.environ.get("NNMAMBA_GOLDEN", os.path.join(REPO, "Tests", "Fixtures", "golden", "nnmamba"))
 
 
 def _mambanode():

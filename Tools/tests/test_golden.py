@@ -1,5 +1,5 @@
 """Our networks loaded with the golden fixtures' weights reproduce the float64 references within
-the tolerances of golden/nnmamba/README.md: 1e-5 · max(1, max|ref|) for the unit fixtures,
+the tolerances of Tests/Fixtures/golden/nnmamba/README.md: 1e-5 · max(1, max|ref|) for the unit fixtures,
 1e-4 · max(1, max|ref|) for whole networks. Each runs with the reference scan and the chunked
 one, in float32 (the tolerance) and float64 (near-exact: the same function)."""
 import json

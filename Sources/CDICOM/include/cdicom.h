@@ -2,7 +2,7 @@
  * cdicom.h — the C boundary between MambaNode's Swift code and DCMTK/GDCM.
  *
  * This is the only header Swift imports from the shim; the C++ behind it is the only code in the
- * project that includes DCMTK or GDCM headers (node.md §2, style.md §2).
+ * project that includes DCMTK or GDCM headers (docs/architecture.md, Modules; docs/style-guide.md §2).
  *
  * Conventions
  * - Names are <object>_<action>: mn_dataset_open, mn_dataset_free, mn_scp_run.

@@ -1,6 +1,6 @@
 /// The new series and instance a produced object (SEG, SR) belongs to: UIDs, Series Number and
 /// Description, Instance Number (PS3.3 C.7.3.1, C.12.1). A re-run of a job makes a new series with a
-/// higher number (node.md §4), so the caller chooses the number.
+/// higher number (docs/node-behaviour.md, Series completion), so the caller chooses the number.
 public struct SeriesIdentity: Sendable, Hashable {
     public var seriesInstanceUID: String
     public var sopInstanceUID: String
@@ -14,7 +14,7 @@ public struct SeriesIdentity: Sendable, Hashable {
                       seriesDescription: seriesDescription, instanceNumber: instanceNumber)
     }
 
-    /// Given UIDs (e.g. a re-send that must keep them, node.md §4).
+    /// Given UIDs (e.g. a re-send that must keep them: docs/node-behaviour.md, Sending).
     public init(seriesInstanceUID: String, sopInstanceUID: String, seriesNumber: Int, seriesDescription: String? = nil,
                 instanceNumber: Int = 1) throws(DICOMError) {
         guard UID.isValid(seriesInstanceUID) else {

@@ -5,9 +5,9 @@
 /// pixel in the least significant bit (PS3.5 8.1.1 and 8.2; PS3.3 C.8.20.2.1), and the value is
 /// padded to an even length (PS3.5 7.1.1).
 ///
-/// Packing here instead of in dcmseg is what makes writing fast (node.md §11): one pass over the
-/// label map finds the non-empty (segment, slice) pairs, a second one sets the bits, skipping
-/// eight background voxels at a time.
+/// Packing here instead of in dcmseg is what makes writing fast (docs/platform-notes.md §2): one
+/// pass over the label map finds the non-empty (segment, slice) pairs, a second one sets the bits,
+/// skipping eight background voxels at a time.
 struct SegmentationFrames {
     /// Segment number of each frame.
     var segments: [UInt16] = []

@@ -6,7 +6,7 @@ import Logging
 import Glibc
 #endif
 
-/// The node's audit trail (issue 9, item 3; IHE ATNA, PS3.15 A.5): turns what the receiver and
+/// The node's audit trail (IHE ATNA, PS3.15 A.5): turns what the receiver and
 /// the sender report into PS3.15 A.5.3 messages and appends each as one JSON line to the audit
 /// file (mode 0600), fsync'd per message (there are a few per association, not per instance,
 /// and a trail that loses its last lines in a crash is the trail an auditor needs most), and

@@ -134,7 +134,7 @@ extension NodeConfiguration {
         return configuration
     }
 
-    /// The defaults of node.md §4 where the file is silent.
+    /// The defaults of docs/node-behaviour.md where the file is silent.
     public static let defaults = NodeConfiguration(
         listener: Listener(aeTitle: "MAMBANODE", port: 11112, maxAssociations: 8, allowedCallingAETitles: [],
                            acceptAnyCallingAE: false),

@@ -42,7 +42,7 @@ public struct NodeConfiguration: Sendable {
         }
     }
 
-    /// Caps on what one peer can make the node hold (issue 9, item 4).
+    /// Caps on what one peer can make the node hold (docs/node-behaviour.md, Security).
     public struct Limits: Sendable, Equatable {
         /// Larger instances are refused with 0xA700; nil: no cap.
         public var maxInstanceBytes: UInt64?
@@ -100,7 +100,8 @@ public struct NodeConfiguration: Sendable {
         public var level: Level
     }
 
-    /// How the sender retries (node.md §4: 30 s doubling, capped at 10 min, parked after 24 h).
+    /// How the sender retries (docs/node-behaviour.md, Sending: 30 s doubling, capped at 10 min,
+    /// parked after 24 h).
     public struct SendPolicy: Sendable, Equatable {
         public var firstRetry: Double
         public var maximumRetry: Double

@@ -2,7 +2,7 @@ import DICOM
 import Foundation
 
 /// A rule that sends matching series (or studies) to a model and the results to destinations.
-/// Rules are data (node.md §4): conditions on tags and on the association, never code.
+/// Rules are data (docs/node-behaviour.md, Rules): conditions on tags and on the association, never code.
 public struct Route: Sendable {
     public enum Level: String, Sendable { case series, study }
 

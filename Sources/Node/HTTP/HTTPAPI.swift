@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
 
-/// `/health`, `/ready`, `/metrics` and the JSON API (issue 6, item 4). Bound to loopback by
-/// default (node.md §4). Requests that change state (POST, PUT, DELETE) need the bearer token of
-/// `http.token_file` (RFC 6750); without a configured token they are refused (issue 9, item 2).
+/// `/health`, `/ready`, `/metrics` and the JSON API (docs/node-behaviour.md, Observability).
+/// Bound to loopback by default. Requests that change state (POST, PUT, DELETE) need the bearer
+/// token of `http.token_file` (RFC 6750); without a configured token they are refused.
 public struct HTTPAPI: Sendable {
     let store: NodeStore
     let metrics: NodeMetrics

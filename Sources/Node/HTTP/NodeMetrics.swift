@@ -1,6 +1,6 @@
 import Prometheus
 
-/// The node's Prometheus metrics (issue 6, item 4). Counters and the inference histogram are
+/// The node's Prometheus metrics. Counters and the inference histogram are
 /// updated as events happen; gauges derived from the database (jobs by state, outbox depth,
 /// parked entries) are refreshed at scrape time so they are right after a restart.
 public final class NodeMetrics: Sendable {

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The checks behind `/ready` (issue 6, item 4): the store directory is writable, the database
+/// The checks behind `/ready`: the store directory is writable, the database
 /// answers, and free disk space is above the configured threshold.
 enum Readiness {
     static func check(_ configuration: NodeConfiguration, store: NodeStore) -> HTTPAPI.Readiness {

@@ -1,7 +1,8 @@
-/// A problem running a model package on volumes (node.md §6), naming the pipeline step and the
-/// manifest field, weight key or input it is about.
+/// A problem running a model package on volumes (docs/inference.md), naming the pipeline step and
+/// the manifest field, weight key or input it is about.
 ///
-/// Messages carry sizes, spacings and keys only, never voxel values or patient data (style.md §4).
+/// Messages carry sizes, spacings and keys only, never voxel values or patient data
+/// (docs/style-guide.md §4).
 ///
 /// ```swift
 /// do { let pipeline = try InferencePipeline(package: package) }

@@ -26,7 +26,7 @@ public struct LoadedNetwork: Sendable {
     /// `parameters()` does).
     public let parameterCount: Int
 
-    /// Builds the network the manifest declares (node.md §7) from `weights.safetensors`.
+    /// Builds the network the manifest declares (docs/model-package.md) from `weights.safetensors`.
     ///
     /// A weight file that does not match the declared network throws `.loading` naming the key
     /// (missing, unexpected, mis-shaped; the engine's loader finds these); a configuration the
@@ -65,7 +65,7 @@ public struct LoadedNetwork: Sendable {
             let key = name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name
             guard !Weights.isIgnored(key), !key.hasSuffix("running_mean"), !key.hasSuffix("running_var"),
                   entry.dtype == "F32" || entry.dtype == "F64" else { continue }
-            // `layerK.N.mamba_layer.*` are copies of one shared module (nnmamba-architecture.md §2.3).
+            // `layerK.N.mamba_layer.*` are copies of one shared module (docs/nnmamba-architecture.md §2.3).
             let parts = key.split(separator: ".")
             let shared = parts.count > 3 && parts[0].hasPrefix("layer") && parts[2] == "mamba_layer"
                 ? ([parts[0]] + parts[2...]).joined(separator: ".") : key

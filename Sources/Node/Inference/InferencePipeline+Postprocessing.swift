@@ -4,7 +4,7 @@ import NNMamba
 import Volume
 
 extension InferencePipeline {
-    /// Class probabilities on the resampled grid -> label map on the source grid (node.md §6):
+    /// Class probabilities on the resampled grid -> label map on the source grid (docs/inference.md):
     /// each class's probability is resampled linearly straight onto the source voxels (undoing
     /// resampling, crop and reorientation in one mapping through patient space), then argmax,
     /// ties to the lowest class. Source voxels outside a crop are background.

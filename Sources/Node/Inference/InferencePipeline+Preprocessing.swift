@@ -7,7 +7,7 @@ extension InferencePipeline {
     /// as the same grid.
     static let gridTolerance = 1e-4
 
-    /// The pre-processing half of the recipe (node.md §6): volumes -> [1, C, D, H, W] on the
+    /// The pre-processing half of the recipe (docs/inference.md): volumes -> [1, C, D, H, W] on the
     /// network's grid, with every step recorded. With a volume already canonical, at the target
     /// spacing and padded size, the tensor is exactly the normalised voxels.
     public func prepare(_ inputs: [Volume]) throws(InferenceError) -> PreparedInput {
@@ -57,7 +57,7 @@ extension InferencePipeline {
 
     /// nnMambaSeg needs each axis a multiple of 16 (four stride-2 stages) and at least the patch.
     /// The encoder takes any size and its global average pools would see padded zeros, so it gets
-    /// the whole volume unpadded, as upstream (nnmamba-architecture.md §4, §6).
+    /// the whole volume unpadded, as upstream (docs/nnmamba-architecture.md §4, §6).
     func networkPadding(_ spatial: [Int]) -> Padding {
         guard manifest.network.architecture == .nnMambaSeg else { return Padding(from: spatial, to: spatial) }
         return Padding(from: spatial, to: zip(spatial, manifest.patchSize).map { max(($0 + 15) / 16 * 16, $1) })

@@ -3,8 +3,8 @@ import ModelPackage
 import NNMamba
 import Volume
 
-/// Runs a model package on volumes with nnU-Net's recipe (node.md §6; upstream details in
-/// nnmamba-architecture.md §6): the adapter between `Volume` (voxels on a patient-space grid) and
+/// Runs a model package on volumes with nnU-Net's recipe (docs/inference.md; upstream details
+/// in docs/nnmamba-architecture.md §6): the adapter between `Volume` (voxels on a patient-space grid) and
 /// the engine's `Tensor` (NCDHW).
 ///
 /// Steps, each timed and each recorded in a `PreprocessingRecord` so it can be undone exactly:
@@ -19,7 +19,7 @@ import Volume
 /// ```
 ///
 /// The weights are loaded once, in `init`; `run` may be called many times, from one thread at a
-/// time per engine call (node.md: the engine runs on a dedicated thread).
+/// time per engine call (docs/style-guide.md §6: the engine runs on a dedicated thread).
 public struct InferencePipeline: Sendable {
     /// Choices of the recipe that the manifest does not fix.
     public struct Options: Sendable, Equatable {

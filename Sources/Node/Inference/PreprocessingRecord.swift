@@ -2,7 +2,7 @@ import NNMamba
 import Volume
 
 /// Every geometric step between the source volumes and the network's input tensor, recorded so
-/// each can be undone exactly (node.md §6). Each stage is a `Geometry` in patient space (LPS), so
+/// each can be undone exactly (docs/inference.md). Each stage is a `Geometry` in patient space (LPS), so
 /// undoing is a mapping through continuous index ↔ patient transforms, never an index guess.
 ///
 /// Order: source → `canonical` (axes permuted/flipped, no voxel moved) → `cropped` (a sub-grid of

@@ -1,6 +1,6 @@
 import Volume
 
-// Grid operations the inference adapter needs on top of `Volume` (node.md §6).
+// Grid operations the inference adapter needs on top of `Volume` (docs/inference.md).
 
 extension Volume {
     /// The sub-volume lower ..< upper (per i, j, k), on the same voxel centres.

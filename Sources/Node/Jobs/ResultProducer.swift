@@ -6,7 +6,8 @@ import Volume
 
 /// One model applied to source series, from DICOM instances to SEG/SR files: assemble the
 /// volumes, run the inference pipeline, encode the result on the first input's source grid
-/// (node.md §1, the job's steps). Shared by the node's job runner and `mambanode process`.
+/// (the job's steps in docs/architecture.md, Data flow). Shared by the node's job runner and
+/// `mambanode process`.
 public struct ResultProducer: Sendable {
     public let package: ModelPackage
     let pipeline: InferencePipeline

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 
-/// A swift-log backend that writes one line per event to standard error, as text or as JSON
-/// (issue 6, item 5). Metadata keys are the node's own (correlation_id, series_instance_uid,
+/// A swift-log backend that writes one line per event to standard error, as text or as JSON.
+/// Metadata keys are the node's own (correlation_id, series_instance_uid,
 /// sop_instance_uid, destination, ...): the node never puts patient name, ID or birth date into
 /// metadata or messages, so nothing here has to filter them.
 public struct LineLogHandler: LogHandler {

@@ -2,7 +2,7 @@ import DICOM
 
 /// Chooses the route for a series: the first route, in configuration order (descending
 /// priority, then file order), whose conditions all hold. No match is not an error: the series
-/// is stored and reported, not processed (node.md §4).
+/// is stored and reported, not processed (docs/node-behaviour.md, Rules).
 public struct Router: Sendable {
     public let routes: [Route]
 

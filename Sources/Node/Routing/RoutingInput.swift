@@ -1,7 +1,8 @@
 import DICOM
 
 /// What a routing decision looks at: the attributes of a representative instance of the series
-/// and the association that brought it (node.md §4: tag conditions, calling/called AE, source IP).
+/// and the association that brought it (docs/node-behaviour.md, Rules: tag conditions,
+/// calling/called AE, source IP).
 public struct RoutingInput: Sendable {
     /// Attribute values by tag, each split into its values (`ORIGINAL\PRIMARY\AXIAL` → three).
     public var attributes: [Tag: [String]]

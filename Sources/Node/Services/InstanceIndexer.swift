@@ -2,8 +2,8 @@ import DICOM
 import Foundation
 
 /// Turns an instance the SCP has made durable into an index row and a series update, before the
-/// C-STORE response is sent (node.md §1: every arrow that crosses a crash is a row or an fsync'd
-/// file). Runs on a DCMTK worker thread.
+/// C-STORE response is sent (docs/architecture.md, Data flow: every arrow that crosses a crash is
+/// a row or an fsync'd file). Runs on a DCMTK worker thread.
 public struct InstanceIndexer: Sendable {
     let store: NodeStore
     let tags: Set<DICOM.Tag>

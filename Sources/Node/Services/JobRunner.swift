@@ -7,7 +7,8 @@ public struct JobOutput: Sendable {
     /// Seconds per step, for the API and metrics.
     public var timings: [String: Double]
     /// What the job did other than asked, in words (e.g. volume assembly left out a second
-    /// stack): shown as the done job's and series' reason in the API and logged (node.md §5).
+    /// stack): shown as the done job's and series' reason in the API and logged
+    /// (docs/volume-reconstruction.md).
     public var warnings: [String]
 
     public init(objects: [(path: String, sopInstanceUID: String)], timings: [String: Double], warnings: [String] = []) {
@@ -25,7 +26,7 @@ public protocol JobExecutor: Sendable {
     func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput
 }
 
-/// Takes queued jobs one at a time (issue 6: bounded concurrency, default 1 — inference uses
+/// Takes queued jobs one at a time (bounded concurrency, default 1 — inference uses
 /// both cores and most of the memory) and settles each as done (results enqueued for every
 /// destination of its route, in the same transaction) or failed with a reason.
 public struct JobRunner: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// Delivers outbox entries (issue 6, item 3): per destination, the due entries in one batch;
+/// Delivers outbox entries: per destination, the due entries in one batch;
 /// each file's own C-STORE status is recorded, only failures are retried, with the backoff of
 /// `RetryPolicy`, and entries are parked after the give-up time.
 public struct Sender: Sendable {

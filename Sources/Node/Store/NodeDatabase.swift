@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
 
-/// The node's durable state in SQLite (node.md §10: the embedded default). WAL with
+/// The node's durable state in SQLite (the embedded default: docs/architecture.md, Beyond one
+/// machine). WAL with
 /// `synchronous = FULL`: a committed state change survives power loss, which is what lets the
 /// receiver acknowledge an instance once its row commits.
 public final class NodeDatabase: Sendable {

@@ -38,7 +38,7 @@ extension NodeStore {
     }
 
     /// Records an attempt: sent entries are done; failures get their next attempt time or are
-    /// parked after the give-up time (node.md §4). Returns the updated entry.
+    /// parked after the give-up time (docs/node-behaviour.md, Sending). Returns the updated entry.
     @discardableResult
     public func recordAttempt(entryID: Int64, outcome: SendOutcome, policy: RetryPolicy, now: Date,
                               unit: Double = Double.random(in: 0..<1)) throws -> OutboxRecord? {

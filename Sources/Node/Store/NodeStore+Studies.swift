@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 extension NodeStore {
-    /// Closes studies of study-level routes (node.md §4, multi-channel models): once every
+    /// Closes studies of study-level routes (docs/node-behaviour.md, Study-level routes): once every
     /// channel has a stable series, no series of the study is still arriving and the study has
     /// been quiet for the route's quiet time, one job per model gets the channels' series as inputs. A study
     /// still missing a channel at its give-up time fails with the missing channels as reason.

@@ -15,8 +15,8 @@ public struct InstanceArrival: Sendable {
     }
 }
 
-/// The node's state transitions, each one database transaction (issue 6, item 2). Narrow on
-/// purpose: a PostgreSQL implementation for several nodes (node.md §10) implements the same
+/// The node's state transitions, each one database transaction. Narrow on purpose: a PostgreSQL
+/// implementation for several nodes (docs/architecture.md, Beyond one machine) implements the same
 /// operations.
 public final class NodeStore: Sendable {
     public let database: NodeDatabase
@@ -30,7 +30,7 @@ public final class NodeStore: Sendable {
     public enum RecordOutcome: Sendable, Equatable {
         /// First time this SOP Instance UID was seen.
         case stored(SeriesRecord)
-        /// Already stored: answered with success, stored once (issue 2, item 8).
+        /// Already stored: answered with success, stored once.
         case duplicate
     }
 
@@ -57,7 +57,8 @@ public final class NodeStore: Sendable {
                     series.state = .receiving
                 case .queued, .processing, .done, .failed:
                     // A late instance re-opens the series: it will be processed again as a new
-                    // result version (node.md §4), never silently dropped.
+                    // result version (docs/node-behaviour.md, Series completion), never silently
+                    // dropped.
                     series.state = .receiving
                     series.version += 1
                     series.reason = nil
@@ -100,7 +101,8 @@ public final class NodeStore: Sendable {
     }
 
     /// Creates or updates the study of a study-level route: its quiet deadline moves with every
-    /// instance; a study already processed is re-opened as a new version (node.md §4).
+    /// instance; a study already processed is re-opened as a new version (docs/node-behaviour.md,
+    /// Series completion).
     static func touchStudy(_ db: Database, uid: String, route: Route, now: Date, correlationID: String) throws {
         if var study = try StudyRecord.fetchOne(db, key: uid) {
             study.lastReceivedAt = max(study.lastReceivedAt, now)

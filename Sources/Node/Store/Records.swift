@@ -34,7 +34,7 @@ public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     }
 }
 
-/// The life of a series (or study) in the node (issue 6):
+/// The life of a series (or study) in the node:
 /// receiving → stable → queued → processing → done | failed; `unrouted` when no route applies
 /// (stored and reported, not processed).
 public enum SubjectState: String, Codable, Sendable, DatabaseValueConvertible {
@@ -80,7 +80,7 @@ public struct StudyRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var correlationID: String
 }
 
-/// The steps of a job, in order (issue 6, item 3). A job restarted after a crash resumes at the
+/// The steps of a job, in order. A job restarted after a crash resumes at the
 /// step it had reached; steps are idempotent.
 public enum JobStep: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
     case assemble, preprocess, infer, postprocess, encode, enqueue, finished
@@ -113,7 +113,8 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-/// One produced object for one destination (node.md §4: one entry per object × destination).
+/// One produced object for one destination (docs/node-behaviour.md, Sending: one entry per
+/// object × destination).
 public enum OutboxState: String, Codable, Sendable, DatabaseValueConvertible {
     case pending, sent, parked
 }

@@ -1,8 +1,8 @@
 import Foundation
 
-/// When to try a failed send again (node.md §4): first retry after 30 s, doubling, capped at
-/// 10 min, each delay spread by ±jitter so that many entries do not retry in lock-step; parked
-/// once the first attempt is older than the give-up time.
+/// When to try a failed send again (docs/node-behaviour.md, Sending): first retry after 30 s,
+/// doubling, capped at 10 min, each delay spread by ±jitter so that many entries do not retry in
+/// lock-step; parked once the first attempt is older than the give-up time.
 public struct RetryPolicy: Sendable {
     public var policy: NodeConfiguration.SendPolicy
 

@@ -1,8 +1,8 @@
 import Foundation
 
-/// The pure rules of series completion (node.md §4), kept apart from storage so they can be
-/// tested with any clock: a series is stable at the earliest of its quiet deadline, its hard
-/// cap, or the moment the announced instance count is reached.
+/// The pure rules of series completion (docs/node-behaviour.md, Series completion), kept apart
+/// from storage so they can be tested with any clock: a series is stable at the earliest of its
+/// quiet deadline, its hard cap, or the moment the announced instance count is reached.
 public enum SeriesLifecycle {
     public static func deadlines(route: Route?, firstReceivedAt: Date, lastReceivedAt: Date) -> (quiet: Date, hard: Date) {
         // Unrouted series still get deadlines so they leave `receiving` and are reported.
