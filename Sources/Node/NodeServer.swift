@@ -110,8 +110,8 @@ public struct NodeServer: Sendable {
             let now = Date()
             for job in try store.closeStableSeries(now: now) + store.closeStableStudies(now: now) {
                 metrics.seriesCompleted.increment()
-                logger.info("\(job.level) stable, job queued", metadata: [
-                    "correlation_id": "\(job.correlationID)", "\(job.level)_instance_uid": "\(job.subjectUID)",
+                logger.info("\(job.level.rawValue) stable, job queued", metadata: [
+                    "correlation_id": "\(job.correlationID)", "\(job.level.rawValue)_instance_uid": "\(job.subjectUID)",
                     "route": "\(job.route)", "job": "\(job.id ?? 0)", "version": "\(job.version)",
                 ])
             }
@@ -127,7 +127,7 @@ public struct NodeServer: Sendable {
         var services: [any Service] = servers.map { ReceiverService(server: $0, logger: logger, audit: audit) }
         services += [tracker, sending]
         if let executor {
-            let interrupted = try store.requeueInterruptedJobs(maximumAttempts: 3, now: Date())
+            let interrupted = try store.recoverAfterRestart(maximumAttempts: 3, now: Date())
             if interrupted.requeued + interrupted.failed > 0 {
                 logger.warning("jobs interrupted by the last stop", metadata: ["requeued": "\(interrupted.requeued)",
                                                                                "failed": "\(interrupted.failed)"])

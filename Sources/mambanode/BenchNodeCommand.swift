@@ -88,8 +88,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
         let store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath), router: Router(routes: []))
         var steps: [String: Double] = [:]
         for job in try store.jobs() {
-            let timings = (try? JSONDecoder().decode([String: Double].self, from: Data(job.timings.utf8))) ?? [:]
-            for (step, seconds) in timings { steps[step, default: 0] += seconds }
+            for (step, seconds) in job.timings { steps[step, default: 0] += seconds }
         }
         print(String(format: "last instance → last result acknowledged by the PACS: %.2f s (%.2f s without the %.0f s quiet time)",
                      done, done - quiet, quiet))

@@ -17,7 +17,7 @@ final class FakeExecutor: JobExecutor {
     let steps = Mutex<[JobStep]>([])
 
     func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
-        for step in [JobStep.assemble, .preprocess, .infer, .postprocess, .encode] {
+        for step in [JobStep.assemble, .infer, .encode] {
             try progress(step)
             steps.withLock { $0.append(step) }
         }
@@ -62,7 +62,7 @@ final class FakeExecutor: JobExecutor {
         #expect(try store.series("1.2.3.1")?.state == .done)
         #expect(try store.outbox().map(\.destination).sorted() == ["archive", "pacs"])
         #expect(try store.outbox().allSatisfy { $0.correlationID == "c1" && $0.sopInstanceUID == "9.9.1" })
-        #expect(executor.steps.withLock { $0 } == [.assemble, .preprocess, .infer, .postprocess, .encode])
+        #expect(executor.steps.withLock { $0 } == [.assemble, .infer, .encode])
     }
 
     @Test func doneJobWithWarningsShowsThemAsItsReason() async throws {
@@ -90,13 +90,13 @@ final class FakeExecutor: JobExecutor {
         #expect(try store.outbox().isEmpty)
     }
 
-    @Test func interruptedJobsResumeThenFailAfterRepeatedCrashes() throws {
+    @Test func interruptedJobsStartOverThenFailAfterRepeatedCrashes() throws {
         let store = try storeWithQueuedJob()
         for attempt in 1...3 {
             let claimed = try #require(try store.claimNextJob(now: Date()))
             #expect(claimed.attempts == attempt)
             // The process dies here; on restart:
-            let outcome = try store.requeueInterruptedJobs(maximumAttempts: 3, now: Date())
+            let outcome = try store.recoverAfterRestart(maximumAttempts: 3, now: Date())
             #expect(outcome == (attempt < 3 ? (1, 0) : (0, 1)))
         }
         let job = try #require(try store.jobs().first)

@@ -60,7 +60,7 @@ import TestSupport
             let job = try #require(try store.claimNextJob(now: t0.addingTimeInterval(30)))
             #expect(try store.series("1.2.3.1")?.state == .processing)
             try store.completeJob(jobID: job.id!, objects: [("/r/\(n).dcm", "9.9.\(n)")], destinations: ["pacs"],
-                                  timings: "{}", note: n == 1 ? "half the slices" : nil, now: t0.addingTimeInterval(40))
+                                  timings: [:], note: n == 1 ? "half the slices" : nil, now: t0.addingTimeInterval(40))
             let series = try #require(try store.series("1.2.3.1"))
             #expect(series.state == (n < 2 ? .processing : .done), "after job \(n)")
         }
@@ -75,7 +75,7 @@ import TestSupport
         #expect(try store.series("1.2.3.1")?.state == .processing, "the other models still run")
         for _ in 0..<2 {
             let job = try #require(try store.claimNextJob(now: t0.addingTimeInterval(32)))
-            try store.completeJob(jobID: job.id!, objects: [], destinations: ["pacs"], timings: "{}", now: t0.addingTimeInterval(33))
+            try store.completeJob(jobID: job.id!, objects: [], destinations: ["pacs"], timings: [:], now: t0.addingTimeInterval(33))
         }
         let series = try #require(try store.series("1.2.3.1"))
         #expect(series.state == .failed && series.reason == "organs: no CT input")
@@ -105,17 +105,19 @@ import TestSupport
         try database.writer.write { db in
             #expect(try Int.fetchOne(db, sql: "SELECT jobID FROM outbox") == 7)
             #expect(try String.fetchOne(db, sql: "SELECT model FROM job WHERE id = 7") == "organs")
+            // The old row reads back as a typed record (JSON columns decoded).
+            #expect(try JobRecord.fetchOne(db, key: 7)?.level == .series)
             try db.execute(sql: """
-                INSERT INTO job (route, model, subjectUID, level, version, state, step, attempts, inputs, results,
+                INSERT INTO job (route, model, subjectUID, level, version, state, step, attempts, inputs,
                                  timings, correlationID, createdAt)
-                VALUES ('ct', 'landmarks', '1.2.3.1', 'series', 1, 'queued', 'assemble', 0, '{}', '[]', '{}', 'c', '2026-01-01')
+                VALUES ('ct', 'landmarks', '1.2.3.1', 'series', 1, 'queued', 'assemble', 0, '{}', '{}', 'c', '2026-01-01')
                 """)
             #expect(try Int.fetchOne(db, sql: "SELECT MAX(id) FROM job") == 8, "ids continue after the old ones")
             #expect(throws: DatabaseError.self) {
                 try db.execute(sql: """
-                    INSERT INTO job (route, model, subjectUID, level, version, state, step, attempts, inputs, results,
+                    INSERT INTO job (route, model, subjectUID, level, version, state, step, attempts, inputs,
                                      timings, correlationID, createdAt)
-                    VALUES ('ct', 'landmarks', '1.2.3.1', 'series', 1, 'queued', 'assemble', 0, '{}', '[]', '{}', 'c', '2026-01-01')
+                    VALUES ('ct', 'landmarks', '1.2.3.1', 'series', 1, 'queued', 'assemble', 0, '{}', '{}', 'c', '2026-01-01')
                     """)
             }
         }

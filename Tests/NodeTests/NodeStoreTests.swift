@@ -70,7 +70,7 @@ import TestSupport
     @Test func unroutedSeriesIsReportedNotProcessed() throws {
         let store = try makeStore()
         try store.record(instance(1, series: "9.9", modality: "MR", at: 0), correlationID: "c")
-        #expect(try store.series("9.9")?.reason == "no route matched")
+        #expect(try store.series("9.9")?.reason?.hasPrefix("no route matched") == true)
         #expect(try store.closeStableSeries(now: t0.addingTimeInterval(60)).isEmpty)
         #expect(try store.series("9.9")?.state == .unrouted)
     }

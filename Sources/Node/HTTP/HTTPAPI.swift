@@ -113,9 +113,9 @@ public struct HTTPAPI: Sendable {
         var startedAt, finishedAt: Date?
         var correlationID: String
         init(_ j: JobRecord) {
-            id = j.id; route = j.route; model = j.model; subjectUID = j.subjectUID; level = j.level; state = j.state.rawValue
+            id = j.id; route = j.route; model = j.model; subjectUID = j.subjectUID; level = j.level.rawValue; state = j.state.rawValue
             step = j.step.rawValue; version = j.version; attempts = j.attempts; reason = j.reason
-            timings = (try? JSONDecoder().decode([String: Double].self, from: Data(j.timings.utf8))) ?? [:]
+            timings = j.timings
             createdAt = j.createdAt; startedAt = j.startedAt; finishedAt = j.finishedAt; correlationID = j.correlationID
         }
     }

@@ -10,7 +10,7 @@ public final class NodeMetrics: Sendable {
     public let sendsSucceeded: Counter
     public let sendsFailed: Counter
     public let inferenceSeconds: DurationHistogram
-    let jobsByState: [SubjectState: Gauge]
+    let jobsByState: [JobState: Gauge]
     let outboxDepth: Gauge
     let outboxParked: Gauge
 
@@ -28,9 +28,9 @@ public final class NodeMetrics: Sendable {
         inferenceSeconds = registry.makeDurationHistogram(
             descriptor: name("inference", "seconds", "Wall time of the inference step per job."),
             buckets: [.seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300)])
-        var gauges: [SubjectState: Gauge] = [:]
+        var gauges: [JobState: Gauge] = [:]
         let jobs = name("jobs", "", "Jobs by state.")
-        for state in [SubjectState.queued, .processing, .done, .failed] {
+        for state in [JobState.queued, .processing, .done, .failed] {
             gauges[state] = registry.makeGauge(descriptor: jobs, labels: [("state", state.rawValue)])
         }
         jobsByState = gauges

@@ -34,7 +34,7 @@ public final class PipelineExecutor: JobExecutor {
     func runBlocking(_ job: JobRecord, progress: (JobStep) throws -> Void) throws -> JobOutput {
         let slot = configuration.routes.first { $0.name == job.route }?.seriesSlot(of: job.model) ?? 0
         let producer = try self.producer(for: job.model, seriesSlot: slot)
-        let inputs = (try? JSONDecoder().decode([String: [String]].self, from: Data(job.inputs.utf8))) ?? [:]
+        let inputs = job.inputs
         var series: [Series] = []
         for (index, input) in producer.package.manifest.inputs.enumerated() {
             // Series-level jobs have one input under "image"; study-level ones one per channel name.

@@ -76,7 +76,7 @@ public struct ResultProducer: Sendable {
 
         try progress(.encode)
         let source = try SourceImages(volume: reference!.volume, series: reference!.series)
-        // A resumed job encodes again from scratch: nothing of a half-written attempt was sent.
+        // An interrupted job starts over (JobStep): nothing of a half-written attempt was sent.
         try? FileManager.default.removeItem(atPath: directory)
         let encoded: EncodedResult
         switch inference.output {

@@ -26,6 +26,20 @@ public struct Router: Sendable {
         routes.first { route in route.conditions.allSatisfy { $0.isMet(by: input) } }
     }
 
+    /// The configured route of that name (nil for nil, or a route no longer configured).
+    public func route(named name: String?) -> Route? {
+        guard let name else { return nil }
+        return routes.first { $0.name == name }
+    }
+
+    /// Why no route applies to `input`, naming each route and the conditions it failed (the
+    /// reason an unrouted series carries in the API and `mambanode status`).
+    public func unmatchedReason(_ input: RoutingInput) -> String {
+        guard !routes.isEmpty else { return "no route is configured" }
+        let verdicts = evaluate(input).map { "\($0.route.name): \($0.failed.map(\.description).joined(separator: ", "))" }
+        return "no route matched (" + verdicts.joined(separator: "; ") + ")"
+    }
+
     /// For study-level routes: the channel a series fills, or nil.
     public static func channel(of route: Route, for input: RoutingInput) -> Route.Channel? {
         route.channels.first { channel in channel.conditions.allSatisfy { $0.isMet(by: input) } }

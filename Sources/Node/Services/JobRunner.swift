@@ -22,7 +22,8 @@ public struct JobOutput: Sendable {
 /// implementation is the inference pipeline; tests use stand-ins.
 public protocol JobExecutor: Sendable {
     /// Runs `job` and returns what to send. Throwing fails the job with the error as reason.
-    /// `progress` records each step reached (durably) so a restart can resume.
+    /// `progress` records each step reached (the API shows how far a job got; an interrupted job
+    /// starts over, see ``JobStep``).
     func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput
 }
 
@@ -73,7 +74,7 @@ public struct JobRunner: Sendable {
             if let infer = output.timings["infer"] { metrics?.inferenceSeconds.record(.milliseconds(Int64(infer * 1000))) }
             for warning in output.warnings { logger.warning("job warning", metadata: ["warning": "\(warning)"]) }
             try store.completeJob(jobID: id, objects: output.objects, destinations: route.destinations,
-                                  timings: NodeStore.json(output.timings),
+                                  timings: output.timings,
                                   note: output.warnings.isEmpty ? nil : output.warnings.joined(separator: "; "), now: Date())
             logger.info("job done", metadata: ["objects": "\(output.objects.count)",
                                                "seconds": "\(Self.seconds(since: started))"])

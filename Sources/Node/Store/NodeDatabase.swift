@@ -135,6 +135,11 @@ public final class NodeDatabase: Sendable {
             try db.create(index: "job_on_subjectUID", on: "job", columns: ["subjectUID"])
             try db.create(index: "job_on_state", on: "job", columns: ["state"])
         }
+        // Produced files are the job's outbox entries; the column that was meant to list them
+        // again was never written.
+        migrator.registerMigration("v3-drop-job-results") { db in
+            try db.alter(table: "job") { t in t.drop(column: "results") }
+        }
         return migrator
     }
 }

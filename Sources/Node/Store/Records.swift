@@ -34,11 +34,28 @@ public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     }
 }
 
-/// The life of a series (or study) in the node:
-/// receiving → stable → queued → processing → done | failed; `unrouted` when no route applies
-/// (stored and reported, not processed).
-public enum SubjectState: String, Codable, Sendable, DatabaseValueConvertible {
+/// The life of a series in the node (SeriesLifecycle.swift has the transitions):
+/// receiving → stable (complete; a study-level route waits for its study) → queued → processing
+/// → done | failed; `unrouted` when no route applies (stored and reported, never processed).
+public enum SeriesState: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
     case receiving, stable, queued, processing, done, failed, unrouted
+}
+
+/// The life of a study collecting the channels of a study-level route (StudyLifecycle.swift):
+/// receiving → queued → processing → done | failed (also failed when a channel never came).
+public enum StudyState: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
+    case receiving, queued, processing, done, failed
+}
+
+/// The life of a job (JobLifecycle.swift): queued → processing → done | failed; an interrupted
+/// job goes back to queued.
+public enum JobState: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
+    case queued, processing, done, failed
+}
+
+/// What a job is about: one series, or the series of a study-level route's channels.
+public enum JobLevel: String, Codable, Sendable, DatabaseValueConvertible {
+    case series, study
 }
 
 /// A series as the tracker sees it. Deadlines are stored, not timers, so they survive a restart.
@@ -46,7 +63,7 @@ public struct SeriesRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public static let databaseTableName = "series"
     public var seriesInstanceUID: String
     public var studyInstanceUID: String
-    public var state: SubjectState
+    public var state: SeriesState
     public var reason: String?
     /// The route chosen when the first instance arrived (nil: no route applied).
     public var route: String?
@@ -70,7 +87,7 @@ public struct StudyRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public static let databaseTableName = "study"
     public var studyInstanceUID: String
     public var route: String
-    public var state: SubjectState
+    public var state: StudyState
     public var reason: String?
     public var firstReceivedAt: Date
     public var lastReceivedAt: Date
@@ -80,10 +97,12 @@ public struct StudyRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var correlationID: String
 }
 
-/// The steps of a job, in order. A job restarted after a crash resumes at the
-/// step it had reached; steps are idempotent.
+/// The steps of a job, in order, as recorded while it runs (the API shows how far a job got and
+/// where it failed). A job interrupted by a stop or crash starts over at `assemble`: a step's
+/// output (volumes, probabilities) lives in memory only, every step is deterministic, and the
+/// results of a half-finished attempt were never sent.
 public enum JobStep: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
-    case assemble, preprocess, infer, postprocess, encode, enqueue, finished
+    case assemble, infer, encode, finished
 }
 
 public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
@@ -93,18 +112,16 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var model: String
     /// The series or study UID the job is about.
     public var subjectUID: String
-    public var level: String
+    public var level: JobLevel
     public var version: Int
-    public var state: SubjectState
+    public var state: JobState
     public var step: JobStep
     public var attempts: Int
     public var reason: String?
-    /// JSON: the input series by channel name.
-    public var inputs: String
-    /// JSON array of produced files.
-    public var results: String
-    /// JSON object: seconds per step.
-    public var timings: String
+    /// The input series by channel name (`image` for a series-level job); a JSON column.
+    public var inputs: [String: [String]]
+    /// Seconds per step; a JSON column.
+    public var timings: [String: Double]
     public var correlationID: String
     public var createdAt: Date
     public var startedAt: Date?

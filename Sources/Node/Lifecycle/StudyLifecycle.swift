@@ -1,0 +1,115 @@
+import Foundation
+
+/// The lifecycle of a study that collects the channels of a study-level route
+/// (docs/node-behaviour.md, Study-level routes), as events on its record. Pure, like
+/// SeriesLifecycle.swift: the store loads the record, applies one event, saves it and performs the
+/// returned actions in one transaction.
+///
+/// ```
+/// receiving ──complete──► queued ──job claimed──► processing ──jobs settled──► done | failed
+///     └──give-up time passed──► failed
+/// any other state ──instance arrived──► receiving (version + 1)
+/// ```
+extension StudyRecord {
+    /// What the store does after a study event.
+    public enum Action: Equatable, Sendable {
+        /// Queue one job per model with these input series by channel name, and mark the chosen
+        /// series queued.
+        case queueJobs(route: String, models: [String], inputs: [String: [String]])
+        /// Fail the study's series still waiting (stable or receiving) with the study's reason.
+        case abandonSeries(reason: String)
+    }
+
+    /// Where a receiving study stands.
+    public enum Readiness: Equatable, Sendable {
+        /// Every channel has a stable series, none is arriving, and the study has been quiet.
+        case complete(inputs: [String: [String]])
+        /// Past the give-up time without being complete; the reason names what is missing.
+        case gaveUp(reason: String)
+        case waiting
+    }
+
+    /// A study's first instance of a series on `route`.
+    public static func started(uid: String, route: Route, at now: Date, correlationID: String) -> StudyRecord {
+        StudyRecord(studyInstanceUID: uid, route: route.name, state: .receiving, reason: nil, firstReceivedAt: now,
+                    lastReceivedAt: now, quietDeadline: now.addingTimeInterval(route.quietTime),
+                    giveUpDeadline: now.addingTimeInterval(route.giveUpAfter), version: 1, correlationID: correlationID)
+    }
+
+    /// An instance of one of its series arrived: the quiet time moves; a study already queued or
+    /// processed is re-opened as a new version with a fresh give-up time.
+    public mutating func instanceArrived(at now: Date, route: Route) {
+        lastReceivedAt = max(lastReceivedAt, now)
+        quietDeadline = lastReceivedAt.addingTimeInterval(route.quietTime)
+        guard state != .receiving else { return }
+        state = .receiving
+        reason = nil
+        version += 1
+        firstReceivedAt = now
+        giveUpDeadline = now.addingTimeInterval(route.giveUpAfter)
+    }
+
+    /// Whether the study is complete at `now`, given its series on the route: the newest stable
+    /// series fills each channel (a repeated acquisition replaces an older one).
+    public func readiness(at now: Date, route: Route, series: [SeriesRecord]) -> Readiness {
+        guard state == .receiving else { return .waiting }
+        var inputs: [String: [String]] = [:]
+        for channel in route.channels {
+            if let chosen = series.filter({ $0.channel == channel.name && $0.state == .stable })
+                .max(by: { $0.lastReceivedAt < $1.lastReceivedAt }) {
+                inputs[channel.name] = [chosen.seriesInstanceUID]
+            }
+        }
+        let missing = route.channels.map(\.name).filter { inputs[$0] == nil }
+        let arriving = series.contains { $0.state == .receiving }
+        if missing.isEmpty && !arriving && now >= quietDeadline { return .complete(inputs: inputs) }
+        if now >= giveUpDeadline {
+            return .gaveUp(reason: "gave up waiting: missing " + (missing.isEmpty ? "a quiet period" : missing.joined(separator: ", ")))
+        }
+        return .waiting
+    }
+
+    /// Every channel is there: one job per model of the route.
+    public mutating func complete(inputs: [String: [String]], route: Route) throws(LifecycleError) -> [Action] {
+        try require([.receiving], "complete")
+        state = .queued
+        return [.queueJobs(route: route.name, models: route.models, inputs: inputs)]
+    }
+
+    /// The give-up time passed without every channel.
+    public mutating func giveUp(reason: String) throws(LifecycleError) -> [Action] {
+        try require([.receiving], "give up")
+        state = .failed
+        self.reason = reason
+        return [.abandonSeries(reason: reason)]
+    }
+
+    public mutating func jobClaimed() throws(LifecycleError) {
+        try require([.queued, .processing], "job claimed")
+        state = .processing
+        reason = nil
+    }
+
+    public mutating func jobEndedWithSiblingsPending() throws(LifecycleError) {
+        try require([.queued, .processing], "job ended, siblings pending")
+        state = .processing
+    }
+
+    public mutating func jobsSettled(_ outcome: JobsOutcome) throws(LifecycleError) {
+        try require([.queued, .processing], "jobs settled")
+        switch outcome {
+        case .done(let note):
+            state = .done
+            reason = note
+        case .failed(let why):
+            state = .failed
+            reason = why
+        }
+    }
+
+    private func require(_ states: Set<StudyState>, _ event: String) throws(LifecycleError) {
+        guard states.contains(state) else {
+            throw LifecycleError(subject: "study \(studyInstanceUID)", state: state.rawValue, event: event)
+        }
+    }
+}
