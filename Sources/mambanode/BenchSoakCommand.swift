@@ -60,7 +60,7 @@ struct BenchSoakCommand: AsyncParsableCommand {
         let files = try generator.write(to: work + "/series").files
 
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let port = UInt16.random(in: 20_000...60_000)
+        let port = try Self.freePort()
         let store = work + "/store"
         // A short ACSE timeout, so that half-sent requests hold the listener for at most 2 s each.
         let receiver = try Child(me, ["receive", "--port", "\(port)", "--store", store, "--allow", "SOAK",
@@ -142,6 +142,23 @@ struct BenchSoakCommand: AsyncParsableCommand {
             }
         }
         tally.add(action.rawValue)
+    }
+
+    /// A loopback port the kernel just handed out (bound to port 0, read back, closed): a random
+    /// port can collide with the ephemeral ports of the thousands of connections made here.
+    static func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ValidationError("socket() failed") }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw ValidationError("no free loopback port") }
+        return UInt16(bigEndian: address.sin_port)
     }
 
     /// VmRSS of a process, in KiB, from /proc.
