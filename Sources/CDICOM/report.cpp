@@ -210,6 +210,11 @@ mn_status writeReport(const mn_sr_request *r, const char *path, mn_error *err) {
     if (mn_status s = addContext(report, r, sources, err)) return s;
     if (mn_status s = addVolumes(report, r, sources, err)) return s;
     if (mn_status s = addIndividualGroups(report, r, sources, err)) return s;
+    for (size_t i = 0; i < r->comment_count; ++i) {
+        if (!r->comments || !r->comments[i] || !*r->comments[i]) return fail(err, MN_ERR_ARGUMENT, "report: comment %zu is empty", i + 1);
+        // TID 1500 Row 14: a TEXT qualitative evaluation of the entire subject of the report.
+        MN_TRY(report.addQualitativeEvaluation(CODE_DCM_Comment, r->comments[i]), "Comment");
+    }
     if (!report.isValid()) return fail(err, MN_ERR_INTERNAL, "TID 1500 report is not valid");
 
     DSRDocument document;

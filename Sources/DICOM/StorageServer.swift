@@ -29,9 +29,15 @@ public final class StorageServer: Sendable {
     ///   Resources" (0xA700) so the sender retries. The instance stays in the store.
     /// - Parameter admit: asked on a DCMTK thread for every association request before the AE
     ///   title checks (free disk, source address allow-lists); nil admits everyone.
+    /// - Parameter associationEnded: told on the association's DCMTK thread how it ended —
+    ///   normally (A-RELEASE-RQ; called before the A-RELEASE-RP is sent, so a sender that saw its
+    ///   release confirmed knows the node recorded it) or not (A-ABORT from either side, a lost
+    ///   connection; `how` says which) — after every instance it stored went through `onInstance`.
     public init(configuration: StorageServerConfiguration,
                 onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil,
-                admit: (@Sendable (AssociationInfo) -> AssociationAdmission)? = nil) throws(DICOMError) {
+                admit: (@Sendable (AssociationInfo) -> AssociationAdmission)? = nil,
+                associationEnded: (@Sendable (AssociationInfo, _ normally: Bool, _ how: String) -> Void)? = nil)
+        throws(DICOMError) {
         NetworkEnvironment.prepare()
         try configuration.tls?.checkPrivateKeyFile()
         self.configuration = configuration
@@ -39,7 +45,7 @@ public final class StorageServer: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: StorageServerEvent.self)
         events = stream
         sink = StorageServerSink(store: store, continuation: continuation, limits: .init(configuration),
-                                 admit: admit, onInstance: onInstance)
+                                 admit: admit, onInstance: onInstance, associationEnded: associationEnded)
         handle = try SCPHandle(configuration: configuration, incomingDirectory: store.incomingDirectory, sink: sink)
     }
 

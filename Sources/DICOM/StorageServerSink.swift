@@ -26,17 +26,20 @@ final class StorageServerSink: Sendable {
     private let limits: Limits
     private let admission: (@Sendable (AssociationInfo) -> AssociationAdmission)?
     private let onInstance: (@Sendable (ReceivedInstance) throws -> Void)?
+    private let associationEnded: (@Sendable (AssociationInfo, Bool, String) -> Void)?
     /// C-STOREs seen per open association, for `maxInstancesPerAssociation`.
     private let counts = Mutex<[UInt64: Int]>([:])
 
     init(store: InstanceStore, continuation: AsyncStream<StorageServerEvent>.Continuation, limits: Limits,
          admit: (@Sendable (AssociationInfo) -> AssociationAdmission)?,
-         onInstance: (@Sendable (ReceivedInstance) throws -> Void)?) {
+         onInstance: (@Sendable (ReceivedInstance) throws -> Void)?,
+         associationEnded: (@Sendable (AssociationInfo, Bool, String) -> Void)? = nil) {
         self.store = store
         self.continuation = continuation
         self.limits = limits
         self.admission = admit
         self.onInstance = onInstance
+        self.associationEnded = associationEnded
     }
 
     var hasAdmission: Bool { admission != nil }
@@ -164,6 +167,7 @@ final class StorageServerSink: Sendable {
         let kind = mn_scp_event_kind(rawValue: UInt32(bitPattern: raw.kind))
         if kind == MN_SCP_ASSOCIATION_RELEASED || kind == MN_SCP_ASSOCIATION_ABORTED {
             _ = counts.withLock { $0.removeValue(forKey: association.id) }
+            associationEnded?(association, kind == MN_SCP_ASSOCIATION_RELEASED, message.isEmpty ? "released" : message)
         }
         switch kind {
         case MN_SCP_ASSOCIATION_ACCEPTED: continuation.yield(.associationAccepted(association))

@@ -92,6 +92,8 @@ public struct NodeServer: Sendable {
         let audit = try configuration.audit.file.map {
             try AuditTrail(path: $0, aeTitle: listener.aeTitle, syslog: configuration.audit.syslog, logger: self.logger)
         }
+        let store = self.store
+        let logger = self.logger
         let indexer = InstanceIndexer(store: store)
         let metrics = self.metrics
         let admit = Self.admission(configuration)
@@ -99,13 +101,20 @@ public struct NodeServer: Sendable {
         for tls in (listener.plainListener ? [nil] : []) + (listener.tls.map { [$0] } ?? []) {
             servers.append(try StorageServer(configuration: try serverConfiguration(tls: tls), onInstance: { instance in
                 if case .stored = try indexer.index(instance) { metrics.instancesReceived.increment() }
-            }, admit: admit))
+            }, admit: admit, associationEnded: { association, normally, how in
+                // docs/node-behaviour.md, Interrupted series: recorded before a release is confirmed.
+                do {
+                    try store.associationEnded(indexer.associationID(association), normally: normally, how: how,
+                                               callingAETitle: association.callingAETitle)
+                } catch {
+                    logger.error("cannot record how an association ended", metadata: ["association": "\(association.id)",
+                                                                                       "error": "\(error)"])
+                }
+            }))
         }
         let token = try configuration.http.tokenFile.map(Self.readToken)
-        let store = self.store
         let sender = Sender(store: store, configuration: configuration, transport: StorageClientTransport(),
                             logger: logger, metrics: metrics, audit: audit)
-        let logger = self.logger
         let tracker = PeriodicService(name: "tracker", interval: .milliseconds(500), logger: logger) {
             let now = Date()
             for job in try store.closeStableSeries(now: now) + store.closeStableStudies(now: now) {

@@ -7,7 +7,7 @@ extension ResultEncoder {
     /// qualitative evaluation and DCM 122157 "Probability").
     ///
     /// - Parameter probability: the model's probability of the positive class, 0…1.
-    public func encodeClassification(probability: Double, source: SourceImages, version: Int = 1,
+    public func encodeClassification(probability: Double, source: SourceImages, version: Int = 1, comments: [String] = [],
                                      into directory: String) throws(ResultsError) -> EncodedResult {
         try requireTask(.classification)
         guard let classes = manifest.classification else {
@@ -31,7 +31,8 @@ extension ResultEncoder {
         }
         let numbers = try configuration.seriesNumbers(version: version)
         try createDirectory(directory)
-        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, into: directory)
+        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
+                                 into: directory)
         return EncodedResult(objects: [sr], segments: [])
     }
 
@@ -39,7 +40,7 @@ extension ResultEncoder {
     ///
     /// - Parameter positions: one patient position (LPS mm, the source Frame of Reference) per
     ///   entry of the manifest's `landmarks`, in that order.
-    public func encodeLandmarks(_ positions: [SIMD3<Double>], source: SourceImages, version: Int = 1,
+    public func encodeLandmarks(_ positions: [SIMD3<Double>], source: SourceImages, version: Int = 1, comments: [String] = [],
                                 into directory: String) throws(ResultsError) -> EncodedResult {
         try requireTask(.landmarks)
         let described = manifest.landmarks ?? []
@@ -74,13 +75,16 @@ extension ResultEncoder {
         }
         let numbers = try configuration.seriesNumbers(version: version)
         try createDirectory(directory)
-        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, into: directory)
+        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
+                                 into: directory)
         return EncodedResult(objects: [sr], segments: [])
     }
 
-    /// Writes `report` as a Comprehensive 3D SR in a new series of the source's study.
-    func writeReport(_ report: MeasurementReport, source: SourceImages, seriesNumber: Int, version: Int,
+    /// Writes `report`, with `comments`, as a Comprehensive 3D SR in a new series of the source's study.
+    func writeReport(_ report: MeasurementReport, source: SourceImages, seriesNumber: Int, version: Int, comments: [String],
                      into directory: String) throws(ResultsError) -> EncodedObject {
+        var report = report
+        report.comments = comments
         do throws(DICOMError) {
             let series = try SeriesIdentity(uids: uids, seriesNumber: seriesNumber,
                                             seriesDescription: configuration.reportDescription

@@ -39,10 +39,12 @@ public struct ResultEncoder: Sendable {
     ///
     /// - Parameter version: the result version (1 for the first run of a series); later
     ///   versions get higher Series Numbers.
+    /// - Parameter comments: remarks the SR carries about the whole result (e.g. that the source
+    ///   series may be incomplete), as TID 1500 comments.
     /// - Throws: `.manifest` (not a segmentation model, or a label the SEG cannot carry),
     ///   `.gridMismatch` (labels not on `source`'s grid), `.unknownLabelValue`, `.encoding`.
     ///   When it throws, no SEG is left behind without its SR.
-    public func encodeSegmentation(_ labels: LabelMap, source: SourceImages, version: Int = 1,
+    public func encodeSegmentation(_ labels: LabelMap, source: SourceImages, version: Int = 1, comments: [String] = [],
                                    into directory: String) throws(ResultsError) -> EncodedResult {
         try requireTask(.segmentation)
         guard labels.geometry == source.geometry else {
@@ -89,7 +91,8 @@ public struct ResultEncoder: Sendable {
         } catch {
             throw ResultsError(error, writing: "the volume report")
         }
-        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, into: directory)
+        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
+                                 into: directory)
         finished = true
         let segObject = EncodedObject(kind: .segmentation, path: seg.path, sopClassUID: seg.sopClassUID,
                                       sopInstanceUID: seg.sopInstanceUID, seriesInstanceUID: seg.seriesInstanceUID,

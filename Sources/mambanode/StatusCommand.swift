@@ -21,7 +21,8 @@ struct StatusCommand: ParsableCommand {
         print("Series (\(series.count))")
         for s in series {
             print("  \(s.seriesInstanceUID)  \(s.state.rawValue)  instances \(s.instanceCount)  version \(s.version)"
-                + "  route \(s.route ?? "-")" + (s.reason.map { "  (\($0))" } ?? ""))
+                + "  route \(s.route ?? "-")" + (s.reason.map { "  (\($0))" } ?? "")
+                + (s.interruption.map { "  [may be incomplete: \($0)]" } ?? ""))
         }
         let jobs = try store.jobs()
         print("Jobs (\(jobs.count))")

@@ -46,6 +46,11 @@ import TestSupport
     }
 
     private func readBack(_ path: String, _ report: MeasurementReport, _ fixture: SegmentationFixture) throws -> ExternalTool.Result {
+        try VenvPython.run(script: "sr_readback.py", [try readBackJob(path, report, fixture)])
+    }
+
+    /// The read-back script's job file for `report` written at `path`.
+    private func readBackJob(_ path: String, _ report: MeasurementReport, _ fixture: SegmentationFixture) throws -> String {
         let a = lesion.position, b = vertebra.position
         let job: [String: Any] = [
             "sr": path,
@@ -58,7 +63,7 @@ import TestSupport
         ]
         let file = fixture.directory.file("sr-readback.json")
         try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: file))
-        return try VenvPython.run(script: "sr_readback.py", [file])
+        return file
     }
 
     @Test func measurementReportValidatesAndReadsBack() throws {
@@ -89,6 +94,22 @@ import TestSupport
         #expect(dump.status == 0, "\(dump.output)")
         let readBack = try readBack(path, report, fixture)
         #expect(readBack.status == 0, "\(readBack.output)")
+    }
+
+    /// A remark about the whole report (e.g. that the source series may be incomplete) is a TEXT
+    /// (121106, DCM, "Comment") in TID 1500 Row 14's Qualitative Evaluations; still valid.
+    @Test func commentsAreQualitativeEvaluationText() throws {
+        let fixture = try SegmentationFixture()
+        var report = try report(fixture, seg: nil, segments: [], withVolumes: false)
+        report.comments = ["Series 1.2.3 may be incomplete: 30 instances received; the association ended abnormally."]
+        let path = try write(report, fixture)
+        #expect(try Validators.dciodvfyErrors(path) == [])
+        let dump = try ExternalTool.run("dsrdump", ["+Pl", "+Pc", path])
+        #expect(dump.status == 0, "\(dump.output)")
+        #expect(dump.output.contains("<contains TEXT:(121106,DCM,\"Comment\")=\"Series 1.2.3 may be incomplete: 30 instances"
+                                     + " received; the association ended abnormally.\""), "\(dump.output)")
+        #expect(dump.output.contains("Qualitative Evaluations"), "\(dump.output)")
+        #expect(try VenvPython.run(script: "sr_readback.py", [try readBackJob(path, report, fixture)]).status == 0)
     }
 
     @Test func rejectsInconsistentReports() throws {

@@ -32,7 +32,7 @@ import TestSupport
 
     func series(_ state: SeriesState, route: Route? = LifecycleTests.seriesRoute) -> SeriesRecord {
         var (record, _) = SeriesRecord.started(uid: "1.2.3.1", study: "1.2.3", route: route, channel: nil, reason: "none",
-                                               expectedCount: nil, at: t0, correlationID: "c")
+                                               expectedCount: nil, association: "run/1", at: t0, correlationID: "c")
         record.state = state
         return record
     }
@@ -79,7 +79,8 @@ import TestSupport
     @Test(arguments: SeriesState.allCases)
     func instancesAndRestartsAreTakenInEveryState(state: SeriesState) {
         var record = series(state)
-        let actions = record.instanceArrived(at: t0.addingTimeInterval(5), expectedCount: nil, route: Self.seriesRoute)
+        let actions = record.instanceArrived(at: t0.addingTimeInterval(5), expectedCount: nil, association: "run/2",
+                                             route: Self.seriesRoute)
         #expect(record.instanceCount == 2 && record.lastReceivedAt == t0.addingTimeInterval(5))
         #expect(actions.isEmpty)
         switch state {
@@ -93,13 +94,75 @@ import TestSupport
         }
 
         var restarted = series(state)
-        let before = restarted
+        restarted.feedingAssociation = nil // its association ended normally before the stop
+        var before = restarted
         restarted.nodeRestarted(at: t0.addingTimeInterval(3600), route: Self.seriesRoute)
         if state == .receiving {
             #expect(restarted.quietDeadline == t0.addingTimeInterval(3610), "a fresh quiet time from the restart")
+            #expect(restarted.interruption == nil)
         } else {
             #expect(restarted == before)
         }
+
+        // Stopped while an association was still sending it: interrupted, its grace from the restart.
+        var feeding = series(state)
+        before = feeding
+        feeding.nodeRestarted(at: t0.addingTimeInterval(3600), route: Self.seriesRoute)
+        if state == .receiving {
+            #expect(feeding.interruption == "the node stopped while an association was sending it")
+            #expect(feeding.quietDeadline == t0.addingTimeInterval(3600 + 600) && feeding.feedingAssociation == nil)
+        } else {
+            #expect(feeding == before)
+        }
+    }
+
+    /// How an association ended, in every state: only a receiving series changes.
+    @Test(arguments: SeriesState.allCases)
+    func associationEndsAreTakenInEveryState(state: SeriesState) {
+        var aborted = series(state)
+        let before = aborted
+        aborted.associationEnded("run/1", normally: false, how: "aborted by peer", route: Self.seriesRoute)
+        guard state == .receiving else {
+            #expect(aborted == before)
+            return
+        }
+        #expect(aborted.interruption == "aborted by peer" && aborted.feedingAssociation == nil)
+        #expect(aborted.quietDeadline == t0.addingTimeInterval(600), "the grace, not the quiet time")
+        #expect(aborted.completion(at: t0.addingTimeInterval(99), route: Self.seriesRoute) == nil,
+                "quiet time alone does not complete an interrupted series")
+        #expect(aborted.completion(at: t0.addingTimeInterval(600), route: Self.seriesRoute) == .interruptedGracePassed)
+
+        // A later association that adds to it and ends normally clears the interruption.
+        _ = aborted.instanceArrived(at: t0.addingTimeInterval(60), expectedCount: nil, association: "run/2",
+                                    route: Self.seriesRoute)
+        #expect(aborted.quietDeadline == t0.addingTimeInterval(660) && aborted.interruption != nil)
+        aborted.associationEnded("run/2", normally: true, how: "released", route: Self.seriesRoute)
+        #expect(aborted.interruption == nil && aborted.quietDeadline == t0.addingTimeInterval(70))
+        #expect(aborted.completion(at: t0.addingTimeInterval(70), route: Self.seriesRoute) == .quietTimePassed)
+    }
+
+    @Test(arguments: SeriesState.allCases)
+    func repeatedInstancesMakeTheirAssociationFeedAReceivingSeries(state: SeriesState) {
+        var record = series(state)
+        let before = record
+        record.instanceRepeated(association: "run/9")
+        #expect(state == .receiving ? record.feedingAssociation == "run/9" : record == before)
+        #expect(record.instanceCount == before.instanceCount, "nothing new was stored")
+    }
+
+    @Test func anInterruptedSeriesCarriesItsCaveatIntoItsJobs() throws {
+        var record = series(.receiving)
+        record.associationEnded("run/1", normally: false, how: "the association from CT01 ended abnormally", route: nil)
+        let caveat = "Series 1.2.3.1 may be incomplete: 1 instance received; the association from CT01 ended abnormally."
+        #expect(try record.complete(.interruptedGracePassed, route: Self.seriesRoute)
+                == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [caveat])])
+        #expect(record.interruption != nil, "the API keeps showing it")
+        // Every announced instance arrived after all: nothing to warn about.
+        var counted = series(.receiving)
+        counted.associationEnded("run/1", normally: false, how: "aborted", route: nil)
+        counted.expectedCount = 1
+        #expect(try counted.complete(.expectedCountReached, route: Self.seriesRoute)
+                == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [])])
     }
 
     @Test func completionSaysWhyInOrder() {
@@ -120,15 +183,17 @@ import TestSupport
     @Test func actionsNameTheJobsAndTheStudy() throws {
         var record = series(.receiving)
         #expect(try record.complete(.quietTimePassed, route: Self.seriesRoute)
-                == [.queueJobs(route: "ct", models: ["organs", "landmarks"])])
+                == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [])])
         let (study, actions) = SeriesRecord.started(uid: "1.9.1", study: "1.9", route: Self.studyRoute, channel: "t1",
-                                                    reason: nil, expectedCount: nil, at: t0, correlationID: "c")
+                                                    reason: nil, expectedCount: nil, association: nil, at: t0,
+                                                    correlationID: "c")
         #expect(actions == [.touchStudy(route: "brain")] && study.channel == "t1")
         var late = series(.done, route: Self.studyRoute)
-        #expect(late.instanceArrived(at: t0, expectedCount: nil, route: Self.studyRoute) == [.touchStudy(route: "brain")])
+        #expect(late.instanceArrived(at: t0, expectedCount: nil, association: nil, route: Self.studyRoute)
+                == [.touchStudy(route: "brain")])
         let (unrouted, none) = SeriesRecord.started(uid: "9.9", study: "9", route: nil, channel: nil,
                                                     reason: "no route matched (ct: Modality == \"CT\")",
-                                                    expectedCount: nil, at: t0, correlationID: "c")
+                                                    expectedCount: nil, association: nil, at: t0, correlationID: "c")
         #expect(none.isEmpty && unrouted.reason?.contains("ct") == true)
     }
 

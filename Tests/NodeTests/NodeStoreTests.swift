@@ -75,6 +75,66 @@ import TestSupport
         #expect(try store.series("9.9")?.state == .unrouted)
     }
 
+    func instance(_ n: Int, at seconds: Double, association: String) -> InstanceArrival {
+        var arrival = instance(n, at: seconds)
+        arrival.record.associationID = association
+        return arrival
+    }
+
+    /// docs/node-behaviour.md, Interrupted series: an association aborted after 30 of 64
+    /// instances, a pause of twice the quiet time, then the whole series re-sent: one job, on 64.
+    @Test func anAbortedSeriesWaitsForItsResendAndIsProcessedOnce() throws {
+        let store = try makeStore()
+        for n in 0..<30 { try store.record(instance(n, at: 0, association: "r/1"), correlationID: "c") }
+        try store.associationEnded("r/1", normally: false, how: "aborted by peer", callingAETitle: "CT01")
+        #expect(try store.series("1.2.3.1")?.interruption?.contains("CT01 that sent 30 new instances") == true)
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(20)).isEmpty, "quiet time alone does not close it")
+        for n in 0..<64 { try store.record(instance(n, at: 20, association: "r/2"), correlationID: "c") }
+        try store.associationEnded("r/2", normally: true, how: "released", callingAETitle: "CT01")
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(29)).isEmpty)
+        let jobs = try store.closeStableSeries(now: t0.addingTimeInterval(30))
+        #expect(jobs.count == 1 && jobs.first?.version == 1 && jobs.first?.caveats == [])
+        let series = try #require(try store.series("1.2.3.1"))
+        #expect(series.instanceCount == 64 && series.interruption == nil && series.state == .queued)
+    }
+
+    /// The re-send may hold nothing new (the abort came after the last instance): its normal end
+    /// still clears the interruption.
+    @Test func aResendOfOnlyKnownInstancesClearsTheInterruption() throws {
+        let store = try makeStore()
+        for n in 0..<5 { try store.record(instance(n, at: 0, association: "r/1"), correlationID: "c") }
+        try store.associationEnded("r/1", normally: false, how: "connection lost", callingAETitle: "CT01")
+        for n in 0..<5 { #expect(try store.record(instance(n, at: 1, association: "r/2"), correlationID: "c") == .duplicate) }
+        try store.associationEnded("r/2", normally: true, how: "released", callingAETitle: "CT01")
+        #expect(try store.series("1.2.3.1")?.interruption == nil)
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(10)).count == 1)
+    }
+
+    /// Never completed: processed after the grace, the job carrying the caveat for its SR.
+    @Test func anInterruptedSeriesIsProcessedAfterTheGraceWithACaveat() throws {
+        let store = try makeStore()
+        for n in 0..<3 { try store.record(instance(n, at: 0, association: "r/1"), correlationID: "c") }
+        try store.associationEnded("r/1", normally: false, how: "aborted by peer", callingAETitle: "CT01")
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(99)).isEmpty)
+        let jobs = try store.closeStableSeries(now: t0.addingTimeInterval(100)) // the hard cap (100 s) before the grace
+        #expect(jobs.count == 1)
+        #expect(jobs.first?.caveats.first?.hasPrefix("Series 1.2.3.1 may be incomplete: 3 instances received; the association"
+                                                      + " from CT01 that sent 3 new instances of it ended abnormally") == true)
+        #expect(try store.series("1.2.3.1")?.interruption != nil, "the API shows it")
+    }
+
+    /// Killed while receiving and restarted: the quiet time that passed during the outage does
+    /// not close the series; it is interrupted and waits for the re-send.
+    @Test func aSeriesArrivingWhenTheNodeStoppedWaitsAfterTheRestart() throws {
+        let store = try makeStore()
+        for n in 0..<3 { try store.record(instance(n, at: 0, association: "old/1"), correlationID: "c") }
+        // Down for 5 minutes, long past the 10 s quiet time.
+        try store.recoverAfterRestart(maximumAttempts: 3, now: t0.addingTimeInterval(300))
+        let series = try #require(try store.series("1.2.3.1"))
+        #expect(series.interruption == "the node stopped while an association was sending it")
+        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(301)).isEmpty)
+    }
+
     @Test func lateInstanceReopensAsNewVersion() throws {
         let store = try makeStore()
         try store.record(instance(1, at: 0), correlationID: "c")

@@ -520,6 +520,10 @@ typedef struct mn_sr_request {
     size_t landmark_count;
     const mn_sr_distance *distances;
     size_t distance_count;
+    /* Remarks about the whole report (e.g. that a source series may be incomplete): each a TEXT
+     * qualitative evaluation (121106, DCM, "Comment") of TID 1500 Row 14. */
+    const char *const *comments;
+    size_t comment_count;
 } mn_sr_request;
 
 /* Write a Comprehensive 3D SR following TID 1500 (Measurement Report) as Explicit VR Little

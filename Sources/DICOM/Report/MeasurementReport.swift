@@ -19,6 +19,10 @@ public struct MeasurementReport: Sendable {
     public var classifications: [Classification]
     public var landmarks: [Landmark]
     public var distances: [LandmarkDistance]
+    /// Remarks about the whole report, each a TEXT (121106, DCM, "Comment") in TID 1500 Row 14
+    /// (e.g. that a source series may be incomplete). Plain text; empty remarks are refused when
+    /// written.
+    public var comments: [String] = []
 
     /// - Throws: `.argument` or `.badValue` naming the field: volumes without a segmentation,
     ///   a distance naming an unknown landmark, duplicate landmark names, an empty report.

@@ -54,6 +54,7 @@ public struct ReportWriter: Sendable {
                                   from: UInt32(index[d.from]!), to: UInt32(index[d.to]!),
                                   distance_mm: ((a - b) * (a - b)).sum().squareRoot())
         }
+        let comments = report.comments.map { arena($0) }
         let sourcePaths = sources.map { arena($0) }
         var request = mn_sr_request()
         request.seg_sop_instance_uid = arena(report.segmentation?.sopInstanceUID)
@@ -78,17 +79,21 @@ public struct ReportWriter: Sendable {
                     try classifications.withUnsafeBufferPointer { c throws(DICOMError) in
                         try landmarks.withUnsafeBufferPointer { l throws(DICOMError) in
                             try distances.withUnsafeBufferPointer { d throws(DICOMError) in
-                                request.source_paths = paths.baseAddress
-                                request.source_count = paths.count
-                                request.volumes = v.baseAddress
-                                request.volume_count = v.count
-                                request.classifications = c.baseAddress
-                                request.classification_count = c.count
-                                request.landmarks = l.baseAddress
-                                request.landmark_count = l.count
-                                request.distances = d.baseAddress
-                                request.distance_count = d.count
-                                try shimCall(path: path) { mn_sr_write(&request, path, $0) }
+                                try comments.withUnsafeBufferPointer { remarks throws(DICOMError) in
+                                    request.source_paths = paths.baseAddress
+                                    request.source_count = paths.count
+                                    request.volumes = v.baseAddress
+                                    request.volume_count = v.count
+                                    request.classifications = c.baseAddress
+                                    request.classification_count = c.count
+                                    request.landmarks = l.baseAddress
+                                    request.landmark_count = l.count
+                                    request.distances = d.baseAddress
+                                    request.distance_count = d.count
+                                    request.comments = remarks.baseAddress
+                                    request.comment_count = remarks.count
+                                    try shimCall(path: path) { mn_sr_write(&request, path, $0) }
+                                }
                             }
                         }
                     }

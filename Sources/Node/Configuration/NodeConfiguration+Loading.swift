@@ -257,7 +257,8 @@ extension NodeConfiguration {
 
     private static func parseRoute(_ node: ConfigurationReader, configuration: NodeConfiguration) throws -> Route {
         try node.expectKeys(["name", "priority", "level", "match", "channels", "model", "models", "destinations", "quiet_time",
-                             "close_on_expected_count", "hard_cap", "give_up", "allowed_calling_aes", "allowed_sources"])
+                             "close_on_expected_count", "hard_cap", "give_up", "interrupted_grace", "allowed_calling_aes",
+                             "allowed_sources"])
         let name = try node.required("name").string
         var level = Route.Level.series
         if let v = node["level"] {
@@ -325,7 +326,8 @@ extension NodeConfiguration {
             quietTime: try node["quiet_time"].map { try positive($0.duration, $0) } ?? 45,
             closeOnExpectedCount: try node["close_on_expected_count"]?.bool ?? true,
             hardCap: try node["hard_cap"].map { try positive($0.duration, $0) } ?? 3600,
-            giveUpAfter: try node["give_up"].map { try positive($0.duration, $0) } ?? 6 * 3600
+            giveUpAfter: try node["give_up"].map { try positive($0.duration, $0) } ?? 6 * 3600,
+            interruptedGrace: try node["interrupted_grace"].map { try positive($0.duration, $0) } ?? 600
         )
     }
 

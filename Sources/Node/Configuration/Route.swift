@@ -43,6 +43,10 @@ public struct Route: Sendable {
     public var hardCap: Double
     /// Study level: seconds after the first instance after which a study missing a channel fails.
     public var giveUpAfter: Double
+    /// Seconds without a new instance after which an interrupted series (fed by an association
+    /// that ended abnormally, or arriving when the node stopped) is processed anyway, its result
+    /// saying it may be incomplete (docs/node-behaviour.md, Interrupted series).
+    public var interruptedGrace: Double = 600
 }
 
 /// One test of a routing rule.

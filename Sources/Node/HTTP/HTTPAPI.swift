@@ -95,7 +95,11 @@ public struct HTTPAPI: Sendable {
         var expectedCount: Int?
         var firstReceivedAt, lastReceivedAt, quietDeadline, hardDeadline: Date
         var correlationID: String
+        /// Why the series may be incomplete (docs/node-behaviour.md, Interrupted series), or nil.
+        var interruption: String?
+        var mayBeIncomplete: Bool
         init(_ s: SeriesRecord) {
+            interruption = s.interruption; mayBeIncomplete = s.interruption != nil
             seriesInstanceUID = s.seriesInstanceUID; studyInstanceUID = s.studyInstanceUID; state = s.state.rawValue
             reason = s.reason; route = s.route; channel = s.channel; instanceCount = s.instanceCount; version = s.version
             expectedCount = s.expectedCount; firstReceivedAt = s.firstReceivedAt; lastReceivedAt = s.lastReceivedAt
@@ -109,13 +113,15 @@ public struct HTTPAPI: Sendable {
         var version, attempts: Int
         var reason: String?
         var timings: [String: Double]
+        /// What the job's results say about their input (e.g. a series that may be incomplete).
+        var caveats: [String]
         var createdAt: Date
         var startedAt, finishedAt: Date?
         var correlationID: String
         init(_ j: JobRecord) {
             id = j.id; route = j.route; model = j.model; subjectUID = j.subjectUID; level = j.level.rawValue; state = j.state.rawValue
             step = j.step.rawValue; version = j.version; attempts = j.attempts; reason = j.reason
-            timings = j.timings
+            timings = j.timings; caveats = j.caveats
             createdAt = j.createdAt; startedAt = j.startedAt; finishedAt = j.finishedAt; correlationID = j.correlationID
         }
     }

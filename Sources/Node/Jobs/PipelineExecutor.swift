@@ -49,7 +49,8 @@ public final class PipelineExecutor: JobExecutor {
             series.append(found)
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
-        let produced = try producer.produce(series, version: job.version, into: directory, progress: progress)
+        let produced = try producer.produce(series, version: job.version, caveats: job.caveats, into: directory,
+                                            progress: progress)
         return JobOutput(objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID) }, timings: produced.timings,
                          warnings: produced.warnings)
     }

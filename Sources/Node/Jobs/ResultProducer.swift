@@ -34,8 +34,9 @@ public struct ResultProducer: Sendable {
     }
 
     /// Runs the model on `series` (one per manifest input, in the manifest's order) and writes
-    /// the results into `directory` as result `version`. `progress` is told each step reached.
-    public func produce(_ series: [Series], version: Int, into directory: String,
+    /// the results into `directory` as result `version`; `caveats` go into the SR as comments.
+    /// `progress` is told each step reached.
+    public func produce(_ series: [Series], version: Int, caveats: [String] = [], into directory: String,
                         progress: (JobStep) throws -> Void = { _ in }) throws -> Produced {
         let inputs = package.manifest.inputs
         guard series.count == inputs.count else {
@@ -82,16 +83,17 @@ public struct ResultProducer: Sendable {
         switch inference.output {
         case .segmentation(let labels):
             encoded = try encoder.encodeSegmentation(try LabelMap(labels, on: source.geometry), source: source, version: version,
-                                                     into: directory)
+                                                     comments: caveats, into: directory)
         case .classification(let probability, _):
             encoded = try encoder.encodeClassification(probability: probability, source: source, version: version,
-                                                       into: directory)
+                                                       comments: caveats, into: directory)
         case .landmarks(let byName):
             let positions = try (package.manifest.landmarks ?? []).map { landmark in
                 guard let position = byName[landmark.name] else { throw JobFailure("no position for landmark '\(landmark.name)'") }
                 return position.patient
             }
-            encoded = try encoder.encodeLandmarks(positions, source: source, version: version, into: directory)
+            encoded = try encoder.encodeLandmarks(positions, source: source, version: version, comments: caveats,
+                                                  into: directory)
         }
         lap("encode")
         return Produced(encoded: encoded, inference: inference, timings: timings, warnings: warnings)

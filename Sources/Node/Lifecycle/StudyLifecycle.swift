@@ -14,8 +14,8 @@ extension StudyRecord {
     /// What the store does after a study event.
     public enum Action: Equatable, Sendable {
         /// Queue one job per model with these input series by channel name, and mark the chosen
-        /// series queued.
-        case queueJobs(route: String, models: [String], inputs: [String: [String]])
+        /// series queued; `caveats` go into the results.
+        case queueJobs(route: String, models: [String], inputs: [String: [String]], caveats: [String])
         /// Fail the study's series still waiting (stable or receiving) with the study's reason.
         case abandonSeries(reason: String)
     }
@@ -69,11 +69,13 @@ extension StudyRecord {
         return .waiting
     }
 
-    /// Every channel is there: one job per model of the route.
-    public mutating func complete(inputs: [String: [String]], route: Route) throws(LifecycleError) -> [Action] {
+    /// Every channel is there: one job per model of the route. `caveats`: those of the chosen
+    /// series (e.g. one that may be incomplete).
+    public mutating func complete(inputs: [String: [String]], caveats: [String] = [],
+                                  route: Route) throws(LifecycleError) -> [Action] {
         try require([.receiving], "complete")
         state = .queued
-        return [.queueJobs(route: route.name, models: route.models, inputs: inputs)]
+        return [.queueJobs(route: route.name, models: route.models, inputs: inputs, caveats: caveats)]
     }
 
     /// The give-up time passed without every channel.

@@ -7,11 +7,18 @@ import Foundation
 public struct InstanceIndexer: Sendable {
     let store: NodeStore
     let tags: Set<DICOM.Tag>
+    /// Qualifies the SCP's association ids, which start at 1 in every process: an association
+    /// recorded with an instance is this run's, not a namesake from before a restart.
+    let run: String
 
-    public init(store: NodeStore) {
+    public init(store: NodeStore, run: String = String(UUID().uuidString.prefix(8))) {
         self.store = store
+        self.run = run
         tags = store.router.tagsOfInterest
     }
+
+    /// The id an association's instances are recorded under.
+    public func associationID(_ association: AssociationInfo) -> String { "\(run)/\(association.id)" }
 
     /// Indexes `instance`; throwing makes the SCP answer "out of resources" so the sender retries.
     @discardableResult
@@ -28,7 +35,7 @@ public struct InstanceIndexer: Sendable {
                 callingAETitle: instance.association.callingAETitle,
                 calledAETitle: instance.association.calledAETitle,
                 sourceAddress: instance.association.peer,
-                associationID: String(instance.association.id),
+                associationID: associationID(instance.association),
                 receivedAt: receivedAt),
             expectedCount: try Self.expectedCount(header),
             routing: RoutingInput(dataSet: header, tags: tags, callingAETitle: instance.association.callingAETitle,

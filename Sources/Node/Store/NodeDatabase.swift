@@ -140,6 +140,17 @@ public final class NodeDatabase: Sendable {
         migrator.registerMigration("v3-drop-job-results") { db in
             try db.alter(table: "job") { t in t.drop(column: "results") }
         }
+        // Interrupted series (docs/node-behaviour.md, Interrupted series): which association
+        // feeds a series and why it may be incomplete; the caveats a job's results carry; and the
+        // instances of an association, found when it ends.
+        migrator.registerMigration("v4-interrupted-series") { db in
+            try db.alter(table: "series") { t in
+                t.add(column: "feedingAssociation", .text)
+                t.add(column: "interruption", .text)
+            }
+            try db.alter(table: "job") { t in t.add(column: "caveats", .text).notNull().defaults(to: "[]") }
+            try db.create(index: "instance_on_associationID", on: "instance", columns: ["associationID"])
+        }
         return migrator
     }
 }

@@ -29,14 +29,17 @@ extension NodeStore {
             let actions: [StudyRecord.Action]
             switch study.readiness(at: now, route: route, series: series) {
             case .waiting: return []
-            case .complete(let inputs): actions = try study.complete(inputs: inputs, route: route)
+            case .complete(let inputs):
+                let chosen = Set(inputs.values.joined())
+                let caveats = series.filter { chosen.contains($0.seriesInstanceUID) }.flatMap(\.caveats)
+                actions = try study.complete(inputs: inputs, caveats: caveats, route: route)
             case .gaveUp(let reason): actions = try study.giveUp(reason: reason)
             }
             try study.update(db)
             var jobs: [JobRecord] = []
             for action in actions {
                 switch action {
-                case .queueJobs(let route, let models, let inputs):
+                case .queueJobs(let route, let models, let inputs, let caveats):
                     let chosen = Set(inputs.values.joined())
                     for var s in series where chosen.contains(s.seriesInstanceUID) {
                         try s.studyQueued()
@@ -44,7 +47,7 @@ extension NodeStore {
                     }
                     for model in models {
                         var job = JobRecord.queued(route: route, model: model, subject: uid, level: .study,
-                                                   version: study.version, inputs: inputs,
+                                                   version: study.version, inputs: inputs, caveats: caveats,
                                                    correlationID: study.correlationID, at: now)
                         try job.insert(db)
                         jobs.append(job)

@@ -40,7 +40,14 @@ public final class NodeStore: Sendable {
     public func record(_ instance: InstanceArrival, correlationID: String) throws -> RecordOutcome {
         let router = self.router
         return try database.writer.write { db in
-            if try InstanceRecord.exists(db, key: instance.record.sopInstanceUID) { return .duplicate }
+            if let stored = try InstanceRecord.fetchOne(db, key: instance.record.sopInstanceUID) {
+                if var series = try SeriesRecord.fetchOne(db, key: stored.seriesInstanceUID) {
+                    let before = series
+                    series.instanceRepeated(association: instance.record.associationID)
+                    if series != before { try series.update(db) }
+                }
+                return .duplicate
+            }
             try instance.record.insert(db)
             let now = instance.record.receivedAt
             var series: SeriesRecord
@@ -48,6 +55,7 @@ public final class NodeStore: Sendable {
             if let existing = try SeriesRecord.fetchOne(db, key: instance.record.seriesInstanceUID) {
                 series = existing
                 actions = series.instanceArrived(at: now, expectedCount: instance.expectedCount,
+                                                 association: instance.record.associationID,
                                                  route: router.route(named: series.route))
                 try series.update(db)
             } else {
@@ -55,7 +63,8 @@ public final class NodeStore: Sendable {
                 (series, actions) = SeriesRecord.started(
                     uid: instance.record.seriesInstanceUID, study: instance.record.studyInstanceUID, route: route,
                     channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
-                    reason: router.unmatchedReason(instance.routing), expectedCount: instance.expectedCount, at: now, correlationID: correlationID)
+                    reason: router.unmatchedReason(instance.routing), expectedCount: instance.expectedCount,
+                    association: instance.record.associationID, at: now, correlationID: correlationID)
                 try series.insert(db)
             }
             try Self.perform(actions, for: series, db, router: router, now: now)
@@ -95,6 +104,35 @@ public final class NodeStore: Sendable {
         }
     }
 
+    /// An association ended (docs/node-behaviour.md, Interrupted series): every receiving series
+    /// it added instances to learns how. `normally`: A-RELEASE; otherwise an A-ABORT from either
+    /// side or a lost connection, described by `how` (e.g. "aborted by peer"), which the series'
+    /// interruption repeats with the calling AE title and the count this association sent.
+    public func associationEnded(_ association: String, normally: Bool, how: String, callingAETitle: String) throws {
+        let router = self.router
+        try database.writer.write { db in
+            // The series it stored instances of, and those it only re-sent known instances of.
+            var sent: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT seriesInstanceUID, COUNT(*) AS n FROM instance WHERE associationID = ? GROUP BY seriesInstanceUID
+                """, arguments: [association]) {
+                sent[row["seriesInstanceUID"]] = row["n"]
+            }
+            for uid in try String.fetchAll(db, SeriesRecord.select(Column("seriesInstanceUID"))
+                .filter(Column("feedingAssociation") == association)) where sent[uid] == nil {
+                sent[uid] = 0
+            }
+            for (uid, count) in sent {
+                guard var series = try SeriesRecord.fetchOne(db, key: uid) else { continue }
+                let description = "the association from \(callingAETitle) that sent \(count) new instance\(count == 1 ? "" : "s")"
+                    + " of it ended abnormally (\(how))"
+                series.associationEnded(association, normally: normally, how: description,
+                                        route: router.route(named: series.route))
+                try series.update(db)
+            }
+        }
+    }
+
     /// Carries out what a series event asked for, in the event's transaction; returns the jobs created.
     @discardableResult
     static func perform(_ actions: [SeriesRecord.Action], for series: SeriesRecord, _ db: Database, router: Router,
@@ -102,11 +140,11 @@ public final class NodeStore: Sendable {
         var jobs: [JobRecord] = []
         for action in actions {
             switch action {
-            case .queueJobs(let route, let models):
+            case .queueJobs(let route, let models, let caveats):
                 for model in models {
                     var job = JobRecord.queued(route: route, model: model, subject: series.seriesInstanceUID, level: .series,
                                                version: series.version, inputs: ["image": [series.seriesInstanceUID]],
-                                               correlationID: series.correlationID, at: now)
+                                               caveats: caveats, correlationID: series.correlationID, at: now)
                     try job.insert(db)
                     jobs.append(job)
                 }

@@ -80,6 +80,13 @@ public struct SeriesRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     /// Incremented when a late instance re-opens a processed series: a new result version.
     public var version: Int
     public var correlationID: String
+    /// The association that last added an instance while it is still open (node-run-qualified
+    /// id); nil once it ended. Still set at a restart: the series was arriving when the node stopped.
+    public var feedingAssociation: String? = nil
+    /// Why the series may be incomplete (an association that added to it ended abnormally, or the
+    /// node stopped while it was arriving); nil when not. While set, quiet time alone does not
+    /// complete the series (docs/node-behaviour.md, Interrupted series).
+    public var interruption: String? = nil
 }
 
 /// A study collecting the channels of a study-level route.
@@ -122,6 +129,9 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var inputs: [String: [String]]
     /// Seconds per step; a JSON column.
     public var timings: [String: Double]
+    /// What the results must say about their input (e.g. that a series may be incomplete);
+    /// written into the SR. A JSON column.
+    public var caveats: [String] = []
     public var correlationID: String
     public var createdAt: Date
     public var startedAt: Date?
