@@ -3,9 +3,14 @@ import Volume
 /// A model's label map on the source grid: one class value per voxel (0 is background), in
 /// `Volume` order (column fastest, then row, then slice).
 ///
-/// Made from a `Volume` (e.g. read from NIfTI, or the engine's argmax resampled back) after
-/// checking that its grid is the source grid: the SEG draws voxel (i, j, k) on column i, row j
-/// of source slice k, so any other grid would put the segmentation in the wrong place.
+/// Made from a `Volume` (e.g. read from NIfTI, or the engine's argmax resampled back) whose voxel
+/// centres coincide with the source grid's: the SEG draws voxel (i, j, k) on column i, row j of
+/// source slice k, so any other grid would put the segmentation in the wrong place. The label
+/// map's axes may be a permutation of the source's, each possibly reversed — dcm2niix writes rows
+/// and columns flipped, nibabel's `as_closest_canonical` reorders to RAS, SimpleITK writes LPS —
+/// and are then reordered exactly, voxel for voxel, with no interpolation. A grid whose centres do
+/// not coincide is refused naming the offset in mm, unless the caller asks for nearest-neighbour
+/// resampling (``init(resampling:onto:)``).
 ///
 /// ```swift
 /// let labels = try LabelMap(NIfTI.read(contentsOf: "labels.nii.gz"), on: source.geometry)
@@ -28,33 +33,85 @@ public struct LabelMap: Sendable {
         }
     }
 
-    /// - Throws: `.gridMismatch` naming the differing part (`size`, `spacing`, `origin`,
-    ///   `direction`) and both grids; `.badLabelValue` for a voxel that is negative, fractional
-    ///   or above 65535.
+    /// How the label map's axes lie on the source's: label axis `a` runs along source axis
+    /// `axis[a]`, reversed where `reversed[a]`.
+    public struct AxisMapping: Sendable, Equatable {
+        public var axis: [Int]
+        public var reversed: [Bool]
+        public var isIdentity: Bool { axis == [0, 1, 2] && reversed == [false, false, false] }
+    }
+
+    /// The reordering that was applied (identity when the label map was already on the source grid).
+    public var mapping = AxisMapping(axis: [0, 1, 2], reversed: [false, false, false])
+
+    /// - Throws: `.gridMismatch` naming the differing part (`direction`, `size`, `spacing`,
+    ///   `origin` — with the offset in mm) and both grids; `.badLabelValue` for a voxel that is
+    ///   negative, fractional or above 65535.
     public init(_ volume: Volume, on source: Geometry, tolerance: Tolerance = Tolerance()) throws(ResultsError) {
         let g = volume.geometry
-        let mismatch: String? =
-            if g.size != source.size { "size" }
-            else if maxAbs(g.spacing - source.spacing) > tolerance.millimetres { "spacing" }
-            else if maxAbs(g.origin - source.origin) > tolerance.millimetres { "origin" }
-            else if (0..<3).contains(where: { maxAbs(g.direction[column: $0] - source.direction[column: $0]) > tolerance.direction }) {
-                "direction"
-            } else { nil }
-        if let mismatch {
-            throw ResultsError(.gridMismatch, "the label map is not on the source grid (\(mismatch) differs beyond "
-                               + "\(tolerance.millimetres) mm / \(tolerance.direction)): label map \(g); source \(source)",
-                               field: mismatch)
+        func mismatch(_ part: String, _ detail: String) -> ResultsError {
+            ResultsError(.gridMismatch, "the label map is not on the source grid: \(detail) (tolerance \(tolerance.millimetres) mm"
+                         + " / \(tolerance.direction)); label map \(g); source \(source)", field: part)
         }
-        var values = [UInt16](repeating: 0, count: volume.voxels.count)
-        for (index, v) in volume.voxels.enumerated() {
-            guard v >= 0, v <= 65535, v == v.rounded() else {
-                let k = index / (g.size.x * g.size.y), j = index / g.size.x % g.size.y, i = index % g.size.x
-                throw ResultsError(.badLabelValue, "voxel (\(i), \(j), \(k)) holds \(v); label values are integers 0…65535")
+        // Each label axis must run along one source axis, forwards or backwards.
+        var axis = [Int](repeating: -1, count: 3), reversed = [Bool](repeating: false, count: 3)
+        for a in 0..<3 {
+            let d = g.direction[column: a]
+            func along(_ b: Int, _ sign: Double) -> Bool { maxAbs(d - sign * source.direction[column: b]) <= tolerance.direction }
+            guard let b = (0..<3).first(where: { along($0, 1) || along($0, -1) }), !axis.contains(b) else {
+                throw mismatch("direction", "label axis \(a) runs along no axis of the source (an oblique or rotated grid)")
             }
-            values[index] = UInt16(v)
+            axis[a] = b
+            reversed[a] = !along(b, 1)
+            guard g.size[a] == source.size[b] else {
+                throw mismatch("size", "label axis \(a) has \(g.size[a]) voxels, source axis \(b) \(source.size[b])")
+            }
+            guard abs(g.spacing[a] - source.spacing[b]) <= tolerance.millimetres else {
+                throw mismatch("spacing", "label axis \(a) spacing \(g.spacing[a]) mm, source axis \(b) \(source.spacing[b]) mm")
+            }
+        }
+        // Its first voxel must sit on the source voxel at the corner those directions imply.
+        var corner = SIMD3<Double>(0, 0, 0)
+        for a in 0..<3 where reversed[a] { corner[axis[a]] = Double(source.size[axis[a]] - 1) }
+        let offset = g.origin - source.patientPoint(ofIndex: corner)
+        guard maxAbs(offset) <= tolerance.millimetres else {
+            throw mismatch("origin", String(format: "its voxel centres are offset by (%.3f, %.3f, %.3f) mm (LPS) from the "
+                                            + "source's", offset.x, offset.y, offset.z))
+        }
+        // Source voxel v takes label voxel u with u[a] = v[axis[a]], or its mirror.
+        var values = [UInt16](repeating: 0, count: volume.voxels.count)
+        let stride = [1, g.size.x, g.size.x * g.size.y]
+        var step = [0, 0, 0], start = 0
+        for a in 0..<3 {
+            let s = reversed[a] ? -stride[a] : stride[a]
+            step[axis[a]] = s
+            if reversed[a] { start += (g.size[a] - 1) * stride[a] }
+        }
+        var target = 0
+        for k in 0..<source.size.z {
+            for j in 0..<source.size.y {
+                var u = start + j * step[1] + k * step[2]
+                for i in 0..<source.size.x {
+                    let v = volume.voxels[u]
+                    guard v >= 0, v <= 65535, v == v.rounded() else {
+                        throw ResultsError(.badLabelValue, "source voxel (\(i), \(j), \(k)) holds \(v); label values are integers 0…65535")
+                    }
+                    values[target] = UInt16(v)
+                    target += 1
+                    u += step[0]
+                }
+            }
         }
         // The source grid, not the label map's single-precision copy of it.
         self.geometry = source
         self.values = values
+        self.mapping = AxisMapping(axis: axis, reversed: reversed)
+    }
+
+    /// A label map on any grid, resampled nearest-neighbour onto `source` (voxels outside it
+    /// become background): for label maps made on another grid, when the caller accepts that
+    /// resampling moves boundaries by up to half a voxel.
+    public init(resampling volume: Volume, onto source: Geometry) throws(ResultsError) {
+        try self.init(volume.resampled(to: source, interpolation: .nearest), on: source)
     }
 }

@@ -15,7 +15,10 @@ struct EncodeCommand: ParsableCommand {
         abstract: "Encode a label map on a source series as DICOM SEG and TID 1500 SR.")
 
     @Option(help: "Folder (searched recursively) holding the source series.") var source: String
-    @Option(help: "Label map (NIfTI) on the source series' grid.") var labels: String
+    @Option(help: "Label map (NIfTI) on the source series' voxel centres, its axes in any order and direction (as dcm2niix, nibabel or SimpleITK write it).")
+    var labels: String
+    @Flag(help: "Resample a label map on another grid onto the source grid (nearest neighbour) instead of refusing it.")
+    var resampleLabels = false
     @Option(help: "Model package folder (model.json names the labels).") var model: String
     @Option(help: "Output folder (created when missing).") var output: String
     @Option(help: "Result version: later versions get higher Series Numbers.") var version = 1
@@ -36,7 +39,7 @@ struct EncodeCommand: ParsableCommand {
             let layout = try stacks.primary.layout(series: chosen.seriesInstanceUID)
             let images = try SourceImages(layout: layout, frameOfReferenceUID: stacks.primary.key.frameOfReferenceUID,
                                           series: chosen)
-            let labelMap = try LabelMap(NIfTI.read(contentsOf: labels), on: images.geometry)
+            let labelMap = try Self.labelMap(NIfTI.read(contentsOf: labels), on: images.geometry, resample: resampleLabels)
             let encoder = try ResultEncoder(manifest: package.manifest, configuration: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE", deviceUID: deviceUID),
                                             uids: UIDGenerator())
             let result = try encoder.encodeSegmentation(labelMap, source: images, version: version, into: output)
@@ -55,5 +58,25 @@ struct EncodeCommand: ParsableCommand {
             printError("mambanode encode: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// The label map on the source grid, saying on standard output when its axes were reordered
+    /// or (only with `resample`) when it was resampled from another grid.
+    static func labelMap(_ volume: Volume, on source: Geometry, resample: Bool) throws(ResultsError) -> LabelMap {
+        let labelMap: LabelMap
+        do throws(ResultsError) {
+            labelMap = try LabelMap(volume, on: source)
+        } catch {
+            guard error.code == .gridMismatch, resample else { throw error }
+            print("labels\tresampled nearest-neighbour onto the source grid (\(error.field ?? "grid") differed)")
+            return try LabelMap(resampling: volume, onto: source)
+        }
+        if !labelMap.mapping.isIdentity {
+            let axes = zip(labelMap.mapping.axis, labelMap.mapping.reversed).map { axis, reversed in
+                (reversed ? "-" : "+") + ["i", "j", "k"][axis]
+            }
+            print("labels\treordered onto the source grid (label axes along source \(axes.joined(separator: " ")))")
+        }
+        return labelMap
     }
 }

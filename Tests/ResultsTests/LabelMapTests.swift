@@ -4,7 +4,8 @@ import Testing
 import TestSupport
 import Volume
 
-/// A label map must be on the source grid (affine within 1e-3 mm / 1e-5) to become a SEG.
+/// A label map must lie on the source grid's voxel centres (affine within 1e-3 mm / 1e-5, axes in any
+/// order and direction) to become a SEG.
 @Suite struct LabelMapTests {
     @Test func acceptsNIfTIOfTheSourceGrid() throws {
         let source = try GeneratedSource(.doubleObliqueMR)
@@ -40,6 +41,56 @@ import Volume
                 && error.description.contains("label map \(g.size.x)×\(g.size.y)×\(g.size.z)")
                 && error.description.contains("source 48×40×12")
         }
+    }
+
+    /// Every axis order and every reversal of the source grid (dcm2niix flips rows and columns,
+    /// nibabel reorders to RAS, SimpleITK writes LPS): reordered exactly, voxel for voxel.
+    @Test(arguments: [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+    func acceptsEveryPermutationAndReversalOfTheSourceAxes(_ order: [Int]) throws {
+        let source = try GeneratedSource(.doubleObliqueMR)
+        let s = source.volume.geometry
+        for flips in 0..<8 {
+            let reversed = (0..<3).map { flips >> $0 & 1 == 1 }
+            // Label axis a runs along source axis order[a], backwards where reversed.
+            var corner = SIMD3<Double>(0, 0, 0)
+            for a in 0..<3 where reversed[a] { corner[order[a]] = Double(s.size[order[a]] - 1) }
+            let columns = (0..<3).map { s.direction[column: order[$0]] * (reversed[$0] ? -1 : 1) }
+            let g = Geometry(size: SIMD3(s.size[order[0]], s.size[order[1]], s.size[order[2]]),
+                             spacing: SIMD3(s.spacing[order[0]], s.spacing[order[1]], s.spacing[order[2]]),
+                             origin: s.patientPoint(ofIndex: corner),
+                             direction: Matrix3(columns: columns[0], columns[1], columns[2]))
+            var voxels = [Float](repeating: 0, count: g.voxelCount)
+            for k in 0..<g.size.z {
+                for j in 0..<g.size.y {
+                    for i in 0..<g.size.x {
+                        // The same patient point in the source grid.
+                        let v = s.continuousIndex(ofPatientPoint: g.patientPoint(ofIndex: SIMD3(Double(i), Double(j), Double(k))))
+                        let r = SIMD3<Int>(Int(v.x.rounded()), Int(v.y.rounded()), Int(v.z.rounded()))
+                        voxels[g.offset(i, j, k)] = Float(source.labels[s.offset(r.x, r.y, r.z)])
+                    }
+                }
+            }
+            let path = try source.writeLabels(Volume(geometry: g, voxels: voxels), name: "permuted.nii.gz")
+            let labels = try LabelMap(NIfTI.read(contentsOf: path), on: s)
+            #expect(labels.values == source.labels.map(UInt16.init), "order \(order), reversed \(reversed)")
+            #expect(labels.geometry == s && labels.mapping.axis == order && labels.mapping.reversed == reversed)
+        }
+    }
+
+    /// Half a voxel off: refused with the offset in mm; resampled nearest-neighbour only when asked.
+    @Test func aHalfVoxelShiftIsRefusedNamingTheOffsetUnlessResamplingIsAsked() throws {
+        let source = try GeneratedSource(.axialCT)
+        var g = source.volume.geometry
+        g.origin += g.direction.c0 * (g.spacing.x / 2)
+        let shifted = source.labelVolume(geometry: g)
+        #expect {
+            try LabelMap(shifted, on: source.volume.geometry)
+        } throws: { error in
+            (error as? ResultsError)?.field == "origin"
+                && (error as? ResultsError)?.message.contains("offset by (2.500, 0.000, 0.000) mm") == true
+        }
+        let resampled = try LabelMap(resampling: shifted, onto: source.volume.geometry)
+        #expect(resampled.geometry == source.volume.geometry && resampled.values.count == source.labels.count)
     }
 
     @Test func refusesValuesThatAreNotLabels() throws {
