@@ -9,10 +9,4 @@ public enum DICOMLibrary {
 
     /// Registers DCMTK's codecs; called by every entry point, cheap after the first call.
     public static func initialize() { _ = once }
-
-    /// Changes DCMTK's log level (e.g. `--verbose` on the command line).
-    public static func setLogLevel(_ level: LogLevel) {
-        initialize()
-        mn_initialize(level.rawValue)
-    }
 }

@@ -12,7 +12,8 @@ enum NetworkEnvironment {
     // A Bool rather than Void: reading a discarded Void global may be optimised away.
     private static let prepared: Bool = {
         setenv("TCP_NODELAY", "1", 0)
-        mn_initialize(0)
+        // Once for the process: a second mn_initialize would reset the log level chosen before.
+        DICOMLibrary.initialize()
         return true
     }()
 }

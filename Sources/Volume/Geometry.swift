@@ -79,14 +79,6 @@ public struct Geometry: Sendable, Codable, Equatable, Hashable {
     @inline(__always)
     public func offset(_ i: Int, _ j: Int, _ k: Int) -> Int { (k * size.y + j) * size.x + i }
 
-    /// True when the axes are orthonormal (within `tolerance` on every dot product and norm).
-    public func isOrthonormal(tolerance: Double = 1e-4) -> Bool {
-        let d = direction
-        return abs(dot(d.c0, d.c1)) < tolerance && abs(dot(d.c0, d.c2)) < tolerance
-            && abs(dot(d.c1, d.c2)) < tolerance && abs(length(d.c0) - 1) < tolerance
-            && abs(length(d.c1) - 1) < tolerance && abs(length(d.c2) - 1) < tolerance
-    }
-
     /// The patient positions of the eight corner voxel centres.
     public var cornerPoints: [SIMD3<Double>] {
         var points: [SIMD3<Double>] = []

@@ -75,12 +75,6 @@ public struct VolumeError: Error, Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
-    /// The same error, naming `series` when it does not name one yet.
-    func inSeries(_ series: String) -> VolumeError {
-        var copy = self
-        if copy.seriesInstanceUID == nil { copy.seriesInstanceUID = series }
-        return copy
-    }
 }
 
 /// Something assembly accepted but a person should know (and the JSON report shows).
