@@ -28,6 +28,19 @@ extension NodeServeTests {
         try yaml.write(toFile: node.configPath, atomically: true, encoding: .utf8)
     }
 
+    /// The modality sends the whole series again (normally released); once its job exists, and a
+    /// little longer in case a second one would follow, the node is stopped.
+    static func resendAndStop(_ node: Node, _ written: SeriesGenerator.Written, _ child: ChildProcess,
+                              _ store: NodeStore) async throws {
+        let resend = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
+                                       + written.files)
+        #expect(resend.status == 0, "\(resend.errorOutput)")
+        #expect(await waitUntil { (try? store.jobs().count) == 1 })
+        try await Task.sleep(for: .seconds(2))
+        child.signal(SIGTERM)
+        #expect(await child.wait() == 0, "\(child.standardError.suffix(2000))")
+    }
+
     /// The sender dies after about 30 of 64 instances (its connection is lost, no A-RELEASE),
     /// pauses for three times the quiet time, then sends the whole series again: one job, on all
     /// 64 instances, version 1.
@@ -45,13 +58,7 @@ extension NodeServeTests {
         #expect(try store.jobs().isEmpty, "the fragment of \(fragment) instances was processed as a series")
         #expect(try store.series(written.seriesInstanceUID)?.interruption?.contains("ended abnormally") == true)
 
-        let resend = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
-                                       + written.files)
-        #expect(resend.status == 0, "\(resend.errorOutput)")
-        #expect(await waitUntil { (try? store.jobs().count) == 1 })
-        try await Task.sleep(for: .seconds(2))
-        child.signal(SIGTERM)
-        #expect(await child.wait() == 0, "\(child.standardError.suffix(2000))")
+        try await Self.resendAndStop(node, written, child, store)
         let jobs = try store.jobs()
         #expect(jobs.count == 1 && jobs.first?.version == 1 && jobs.first?.caveats == [])
         let series = try #require(try store.series(written.seriesInstanceUID))
@@ -77,13 +84,7 @@ extension NodeServeTests {
         #expect(try store.series(written.seriesInstanceUID)?.interruption
                 == "the node stopped while an association was sending it")
 
-        let resend = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
-                                       + written.files)
-        #expect(resend.status == 0, "\(resend.errorOutput)")
-        #expect(await waitUntil { (try? store.jobs().count) == 1 })
-        try await Task.sleep(for: .seconds(2))
-        child.signal(SIGTERM)
-        #expect(await child.wait() == 0)
+        try await Self.resendAndStop(node, written, child, store)
         #expect(try store.jobs().count == 1)
         #expect(try store.series(written.seriesInstanceUID)?.instanceCount == 256)
     }

@@ -84,20 +84,8 @@ import Volume
                                             source.directory.file("source")])
         let g = try NIfTI.read(contentsOf: converted.file("d2n.nii")).geometry
         let s = source.volume.geometry
-        func labels(on g: Geometry) -> Volume {
-            var voxels = [Float](repeating: 0, count: g.voxelCount)
-            for k in 0..<g.size.z {
-                for j in 0..<g.size.y {
-                    for i in 0..<g.size.x {
-                        let v = s.continuousIndex(ofPatientPoint: g.patientPoint(ofIndex: SIMD3(Double(i), Double(j), Double(k))))
-                        let r = SIMD3<Int>(Int(v.x.rounded()), Int(v.y.rounded()), Int(v.z.rounded()))
-                        guard (0..<3).allSatisfy({ r[$0] >= 0 && r[$0] < s.size[$0] }) else { continue }
-                        voxels[g.offset(i, j, k)] = Float(source.labels[s.offset(r.x, r.y, r.z)])
-                    }
-                }
-            }
-            return Volume(geometry: g, voxels: voxels)
-        }
+        // The ground truth drawn on another grid (exact where the voxel centres coincide).
+        func labels(on g: Geometry) -> Volume { source.labelVolume().resampled(to: g, interpolation: .nearest) }
         #expect(g.direction != s.direction, "dcm2niix wrote the source's own axis order: nothing to reorder")
 
         let result = try encode(source, labels: source.writeLabels(labels(on: g), name: "d2n-labels.nii.gz"))

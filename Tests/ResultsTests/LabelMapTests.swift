@@ -59,18 +59,9 @@ import Volume
                              spacing: SIMD3(s.spacing[order[0]], s.spacing[order[1]], s.spacing[order[2]]),
                              origin: s.patientPoint(ofIndex: corner),
                              direction: Matrix3(columns: columns[0], columns[1], columns[2]))
-            var voxels = [Float](repeating: 0, count: g.voxelCount)
-            for k in 0..<g.size.z {
-                for j in 0..<g.size.y {
-                    for i in 0..<g.size.x {
-                        // The same patient point in the source grid.
-                        let v = s.continuousIndex(ofPatientPoint: g.patientPoint(ofIndex: SIMD3(Double(i), Double(j), Double(k))))
-                        let r = SIMD3<Int>(Int(v.x.rounded()), Int(v.y.rounded()), Int(v.z.rounded()))
-                        voxels[g.offset(i, j, k)] = Float(source.labels[s.offset(r.x, r.y, r.z)])
-                    }
-                }
-            }
-            let path = try source.writeLabels(Volume(geometry: g, voxels: voxels), name: "permuted.nii.gz")
+            // The same labels drawn on that grid: its voxel centres are the source's, so nearest is exact.
+            let path = try source.writeLabels(source.labelVolume().resampled(to: g, interpolation: .nearest),
+                                              name: "permuted.nii.gz")
             let labels = try LabelMap(NIfTI.read(contentsOf: path), on: s)
             #expect(labels.values == source.labels.map(UInt16.init), "order \(order), reversed \(reversed)")
             #expect(labels.geometry == s && labels.mapping.axis == order && labels.mapping.reversed == reversed)
