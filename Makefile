@@ -7,7 +7,7 @@ BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/mambanode
 # DCMTK stalls ~45 ms per C-STORE on loopback without it (docs/platform-notes.md, Environment facts).
 export TCP_NODELAY := 1
 
-.PHONY: bootstrap build test demo clean
+.PHONY: bootstrap build test test-unit demo clean
 
 bootstrap:
 	@Scripts/bootstrap
@@ -22,6 +22,12 @@ test: bootstrap
 	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel 2>&1 | tee .build/test.log; \
 	  unit=$${PIPESTATUS[0]}; Conformance/run "$(BIN)"; conformance=$$?; \
 	  exit $$(( unit != 0 || conformance != 0 ))
+
+# The fast suites for the edit-build-test loop: everything except the node run as a child
+# process end to end (NodePipelineTests, NodeServeTests) and the conformance harness.
+test-unit: bootstrap
+	swift build $(SWIFT_FLAGS) --build-tests
+	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel --skip NodePipelineTests --skip NodeServeTests
 
 demo: build
 	Scripts/demo "$(BIN)"
