@@ -1,4 +1,4 @@
-// libFuzzer target over the shim's dataset reader and pixel decoder (issue 9, item 5): the bytes
+// libFuzzer target over the shim's dataset reader and pixel decoder: the bytes
 // are a (hostile) Part 10 file or raw data set; the target reads it through the C API exactly as
 // the Swift side does (header, every top-level element as text and numbers, sequences one level
 // down, pixel description, every frame decoded), and checks the API's own promises: a failure

@@ -1,7 +1,7 @@
 import Foundation
 import Volume
 
-/// Fuzz target over the Swift side of reading a series (issue 9, item 5): metadata extraction
+/// Fuzz target over the Swift side of reading a series: metadata extraction
 /// (`Instance`), grouping and stacking (`Series`), geometry checks and layout, pixel decoding into
 /// a `Volume`, and the reorientation inference starts with. The shim's own reader has its C++
 /// target (Fuzz/dataset_fuzzer.cpp); this one finds what hostile headers do to the Swift code —
