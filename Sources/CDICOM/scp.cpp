@@ -380,8 +380,7 @@ OFCondition listen(mn_scp *scp) {
     }
     const OFBool secure = scp->tls ? OFTrue : OFFalse;
     for (;;) {
-        const size_t busy = reapSessions(scp);
-        if (scp->draining.load() && busy == 0) break;
+        if (scp->draining.load() && reapSessions(scp) == 0) break;
 
         // Waits up to 1 s for a connection (so that a stop is noticed), then up to the ACSE
         // timeout for its A-ASSOCIATE-RQ (PS3.8 ARTIM); a TLS handshake happens in between.
@@ -411,7 +410,8 @@ OFCondition listen(mn_scp *scp) {
             dropAndDestroy(assoc);
             continue;
         }
-        if (busy >= scp->maxAssociations) {
+        // Counted now, not before the wait: associations may have ended meanwhile.
+        if (reapSessions(scp) >= scp->maxAssociations) {
             rejectBusy(scp, assoc, "all association slots busy (local limit exceeded)");
             dropAndDestroy(assoc);
             continue;

@@ -63,8 +63,9 @@ public final class NodeStore: Sendable {
                 (series, actions) = SeriesRecord.started(
                     uid: instance.record.seriesInstanceUID, study: instance.record.studyInstanceUID, route: route,
                     channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
-                    reason: router.unmatchedReason(instance.routing), expectedCount: instance.expectedCount,
-                    association: instance.record.associationID, at: now, correlationID: correlationID)
+                    reason: route == nil ? router.unmatchedReason(instance.routing) : nil,
+                    expectedCount: instance.expectedCount, association: instance.record.associationID, at: now,
+                    correlationID: correlationID)
                 try series.insert(db)
             }
             try Self.perform(actions, for: series, db, router: router, now: now)
