@@ -124,7 +124,7 @@ public final class NodeStore: Sendable {
                 sent[uid] = 0
             }
             for (uid, count) in sent {
-                guard var series = try SeriesRecord.fetchOne(db, key: uid) else { continue }
+                guard var series = try SeriesRecord.fetchOne(db, key: uid), series.state == .receiving else { continue }
                 let description = "the association from \(callingAETitle) that sent \(count) new instance\(count == 1 ? "" : "s")"
                     + " of it ended abnormally (\(how))"
                 series.associationEnded(association, normally: normally, how: description,
