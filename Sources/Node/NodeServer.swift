@@ -22,7 +22,7 @@ public struct NodeServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
-                          router: Router(routes: configuration.routes))
+                          router: Router(configuration))
         executor = try makeExecutor(store)
     }
 

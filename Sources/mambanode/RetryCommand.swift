@@ -21,7 +21,7 @@ struct RetryCommand: ParsableCommand {
     func run() throws {
         let configuration = try NodeConfiguration.load(from: config)
         let store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
-                              router: Router(routes: configuration.routes))
+                              router: Router(configuration))
         let count = try store.retryParked(jobID: job, now: Date())
         print("re-queued \(count) parked outbox entr\(count == 1 ? "y" : "ies")")
     }

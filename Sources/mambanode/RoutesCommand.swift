@@ -26,7 +26,7 @@ struct RoutesCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try NodeConfiguration.load(from: config)
-            let router = Router(routes: configuration.routes)
+            let router = Router(configuration)
             var firstFileOfSeries: [String: String] = [:]
             var order: [String] = []
             for file in try Self.files(in: paths) {

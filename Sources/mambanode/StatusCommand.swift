@@ -16,7 +16,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let configuration = try NodeConfiguration.load(from: config)
         let store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
-                              router: Router(routes: configuration.routes))
+                              router: Router(configuration))
         let series = try store.allSeries()
         print("Series (\(series.count))")
         for s in series {

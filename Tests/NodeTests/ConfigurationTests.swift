@@ -39,11 +39,17 @@ import Testing
         #expect(configuration.listener.acceptAnyCallingAE == false)
         #expect(configuration.http.bindAddress == "127.0.0.1")
         #expect(configuration.routes.isEmpty)
+        #expect(configuration.unroutedQuietTime == 45)
     }
 
     @Test func listenerTimeoutsAreRead() throws {
         let configuration = try NodeConfiguration.parse("node: { acse_timeout: 5s, dimse_timeout: 2m }")
         #expect(configuration.listener.acseTimeout == 5 && configuration.listener.dimseTimeout == 120)
+    }
+
+    @Test func unroutedQuietTimeIsReadAndReachesTheRouter() throws {
+        let configuration = try NodeConfiguration.parse("unrouted_quiet_time: 3s")
+        #expect(configuration.unroutedQuietTime == 3 && Router(configuration).unroutedQuietTime == 3)
     }
 
     @Test func routesAreOrderedByPriorityThenFileOrder() throws {
@@ -67,6 +73,7 @@ import Testing
         ("node: { ae_title: THIS_IS_WAY_TOO_LONG }", "node.ae_title", "not an AE title"),
         ("sending: { first_retry: soon }", "sending.first_retry", "not a duration"),
         ("uid_root: 1.2.x", "uid_root", "not a valid UID root"),
+        ("unrouted_quiet_time: 0s", "unrouted_quiet_time", "greater than zero"),
         ("routes: [{ name: r, model: nope, destinations: [] }]", "routes[0].model", "unknown model 'nope'"),
         ("models: { m: /m }\nroutes: [{ name: r, model: m, destinations: [pacs] }]", "routes[0].destinations",
          "unknown destination 'pacs'"),

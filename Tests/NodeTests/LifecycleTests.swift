@@ -31,8 +31,9 @@ import TestSupport
     // MARK: - Series
 
     func series(_ state: SeriesState, route: Route? = LifecycleTests.seriesRoute) -> SeriesRecord {
-        var (record, _) = SeriesRecord.started(uid: "1.2.3.1", study: "1.2.3", route: route, channel: nil, reason: "none",
-                                               expectedCount: nil, association: "run/1", at: t0, correlationID: "c")
+        var (record, _) = SeriesRecord.started(uid: "1.2.3.1", study: "1.2.3", route: route, unroutedQuiet: 45,
+                                               channel: nil, reason: "none", expectedCount: nil, association: "run/1",
+                                               at: t0, correlationID: "c")
         record.state = state
         return record
     }
@@ -80,7 +81,7 @@ import TestSupport
     func instancesAndRestartsAreTakenInEveryState(state: SeriesState) {
         var record = series(state)
         let actions = record.instanceArrived(at: t0.addingTimeInterval(5), expectedCount: nil, association: "run/2",
-                                             route: Self.seriesRoute)
+                                             route: Self.seriesRoute, unroutedQuiet: 45)
         #expect(record.instanceCount == 2 && record.lastReceivedAt == t0.addingTimeInterval(5))
         #expect(actions.isEmpty)
         switch state {
@@ -96,7 +97,7 @@ import TestSupport
         var restarted = series(state)
         restarted.feedingAssociation = nil // its association ended normally before the stop
         var before = restarted
-        restarted.nodeRestarted(at: t0.addingTimeInterval(3600), route: Self.seriesRoute)
+        restarted.nodeRestarted(at: t0.addingTimeInterval(3600), route: Self.seriesRoute, unroutedQuiet: 45)
         if state == .receiving {
             #expect(restarted.quietDeadline == t0.addingTimeInterval(3610), "a fresh quiet time from the restart")
             #expect(restarted.interruption == nil)
@@ -107,7 +108,7 @@ import TestSupport
         // Stopped while an association was still sending it: interrupted, its grace from the restart.
         var feeding = series(state)
         before = feeding
-        feeding.nodeRestarted(at: t0.addingTimeInterval(3600), route: Self.seriesRoute)
+        feeding.nodeRestarted(at: t0.addingTimeInterval(3600), route: Self.seriesRoute, unroutedQuiet: 45)
         if state == .receiving {
             #expect(feeding.interruption == "the node stopped while an association was sending it")
             #expect(feeding.quietDeadline == t0.addingTimeInterval(3600 + 600) && feeding.feedingAssociation == nil)
@@ -121,7 +122,7 @@ import TestSupport
     func associationEndsAreTakenInEveryState(state: SeriesState) {
         var aborted = series(state)
         let before = aborted
-        aborted.associationEnded("run/1", normally: false, how: "aborted by peer", route: Self.seriesRoute)
+        aborted.associationEnded("run/1", normally: false, how: "aborted by peer", route: Self.seriesRoute, unroutedQuiet: 45)
         guard state == .receiving else {
             #expect(aborted == before)
             return
@@ -134,9 +135,9 @@ import TestSupport
 
         // A later association that adds to it and ends normally clears the interruption.
         _ = aborted.instanceArrived(at: t0.addingTimeInterval(60), expectedCount: nil, association: "run/2",
-                                    route: Self.seriesRoute)
+                                    route: Self.seriesRoute, unroutedQuiet: 45)
         #expect(aborted.quietDeadline == t0.addingTimeInterval(660) && aborted.interruption != nil)
-        aborted.associationEnded("run/2", normally: true, how: "released", route: Self.seriesRoute)
+        aborted.associationEnded("run/2", normally: true, how: "released", route: Self.seriesRoute, unroutedQuiet: 45)
         #expect(aborted.interruption == nil && aborted.quietDeadline == t0.addingTimeInterval(70))
         #expect(aborted.completion(at: t0.addingTimeInterval(70), route: Self.seriesRoute) == .quietTimePassed)
     }
@@ -152,14 +153,15 @@ import TestSupport
 
     @Test func anInterruptedSeriesCarriesItsCaveatIntoItsJobs() throws {
         var record = series(.receiving)
-        record.associationEnded("run/1", normally: false, how: "the association from CT01 ended abnormally", route: nil)
+        record.associationEnded("run/1", normally: false, how: "the association from CT01 ended abnormally",
+                                route: nil, unroutedQuiet: 45)
         let caveat = "Series 1.2.3.1 may be incomplete: 1 instance received; the association from CT01 ended abnormally."
         #expect(try record.complete(.interruptedGracePassed, route: Self.seriesRoute)
                 == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [caveat])])
         #expect(record.interruption != nil, "the API keeps showing it")
         // Every announced instance arrived after all: nothing to warn about.
         var counted = series(.receiving)
-        counted.associationEnded("run/1", normally: false, how: "aborted", route: nil)
+        counted.associationEnded("run/1", normally: false, how: "aborted", route: nil, unroutedQuiet: 45)
         counted.expectedCount = 1
         #expect(try counted.complete(.expectedCountReached, route: Self.seriesRoute)
                 == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [])])
@@ -184,17 +186,20 @@ import TestSupport
         var record = series(.receiving)
         #expect(try record.complete(.quietTimePassed, route: Self.seriesRoute)
                 == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [])])
-        let (study, actions) = SeriesRecord.started(uid: "1.9.1", study: "1.9", route: Self.studyRoute, channel: "t1",
-                                                    reason: nil, expectedCount: nil, association: nil, at: t0,
-                                                    correlationID: "c")
+        let (study, actions) = SeriesRecord.started(uid: "1.9.1", study: "1.9", route: Self.studyRoute,
+                                                    unroutedQuiet: 45, channel: "t1", reason: nil, expectedCount: nil,
+                                                    association: nil, at: t0, correlationID: "c")
         #expect(actions == [.touchStudy(route: "brain")] && study.channel == "t1")
         var late = series(.done, route: Self.studyRoute)
-        #expect(late.instanceArrived(at: t0, expectedCount: nil, association: nil, route: Self.studyRoute)
+        #expect(late.instanceArrived(at: t0, expectedCount: nil, association: nil, route: Self.studyRoute, unroutedQuiet: 45)
                 == [.touchStudy(route: "brain")])
-        let (unrouted, none) = SeriesRecord.started(uid: "9.9", study: "9", route: nil, channel: nil,
+        let (unrouted, none) = SeriesRecord.started(uid: "9.9", study: "9", route: nil, unroutedQuiet: 5, channel: nil,
                                                     reason: "no route matched (ct: Modality == \"CT\")",
                                                     expectedCount: nil, association: nil, at: t0, correlationID: "c")
         #expect(none.isEmpty && unrouted.reason?.contains("ct") == true)
+        // A series no route matched waits the node's unrouted quiet time, then is final.
+        #expect(unrouted.quietDeadline == t0.addingTimeInterval(5))
+        #expect(unrouted.completion(at: t0.addingTimeInterval(5), route: nil) == .quietTimePassed)
     }
 
     // MARK: - Study

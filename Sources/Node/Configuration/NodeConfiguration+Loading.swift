@@ -26,7 +26,7 @@ extension NodeConfiguration {
         }
         let root = ConfigurationReader(file: file, node: document ?? Node([(Node, Node)]()))
         try root.expectKeys(["node", "storage", "http", "logging", "sending", "uid_root", "max_concurrent_jobs",
-                             "limits", "audit", "destinations", "models", "routes"])
+                             "unrouted_quiet_time", "limits", "audit", "destinations", "models", "routes"])
 
         var configuration = NodeConfiguration.defaults
         if let node = root["node"] { configuration.listener = try parseListener(node) }
@@ -78,6 +78,7 @@ extension NodeConfiguration {
             guard value >= 1 else { throw jobs.error("must be at least 1") }
             configuration.maxConcurrentJobs = value
         }
+        if let quiet = root["unrouted_quiet_time"] { configuration.unroutedQuietTime = try positive(quiet.duration, quiet) }
         if let limits = root["limits"] {
             try limits.expectKeys(["max_instance_mb", "max_instances_per_association", "max_volume_voxels"])
             if let v = limits["max_instance_mb"] {

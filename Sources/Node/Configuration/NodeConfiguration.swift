@@ -125,6 +125,9 @@ public struct NodeConfiguration: Sendable {
     public var models: [String: String]
     /// In the order they are tried: descending priority, then file order.
     public var routes: [Route]
+    /// How long a series no route matched waits for more instances before it is reported as
+    /// unrouted, in seconds (docs/node-behaviour.md, Series completion).
+    public var unroutedQuietTime: Double = 45
 
     public func destination(named name: String) -> Destination? { destinations.first { $0.name == name } }
 

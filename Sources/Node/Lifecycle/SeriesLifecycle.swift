@@ -41,19 +41,21 @@ extension SeriesRecord {
     }
 
     /// The quiet and hard-cap deadlines of a series on `route`; a series no route matched still
-    /// gets them (45 s, 1 h), so that it leaves `receiving` and is reported.
-    public static func deadlines(route: Route?, firstReceivedAt: Date, lastReceivedAt: Date) -> (quiet: Date, hard: Date) {
-        let quiet = route?.quietTime ?? 45
+    /// gets them (the node's `unrouted_quiet_time`, 1 h), so that it leaves `receiving` and is
+    /// reported.
+    public static func deadlines(route: Route?, unroutedQuiet: Double, firstReceivedAt: Date,
+                                 lastReceivedAt: Date) -> (quiet: Date, hard: Date) {
+        let quiet = route?.quietTime ?? unroutedQuiet
         let cap = route?.hardCap ?? 3600
         return (lastReceivedAt.addingTimeInterval(quiet), firstReceivedAt.addingTimeInterval(cap))
     }
 
     /// A series' first instance, from `association`: receiving, version 1. `reason` says why no
     /// route matched, if none did.
-    public static func started(uid: String, study: String, route: Route?, channel: String?, reason: String?,
-                               expectedCount: Int?, association: String?, at now: Date,
+    public static func started(uid: String, study: String, route: Route?, unroutedQuiet: Double, channel: String?,
+                               reason: String?, expectedCount: Int?, association: String?, at now: Date,
                                correlationID: String) -> (SeriesRecord, [Action]) {
-        let deadlines = deadlines(route: route, firstReceivedAt: now, lastReceivedAt: now)
+        let deadlines = deadlines(route: route, unroutedQuiet: unroutedQuiet, firstReceivedAt: now, lastReceivedAt: now)
         let series = SeriesRecord(
             seriesInstanceUID: uid, studyInstanceUID: study, state: .receiving, reason: route == nil ? reason : nil,
             route: route?.name, channel: channel, instanceCount: 1, expectedCount: expectedCount,
@@ -66,7 +68,8 @@ extension SeriesRecord {
     /// series waiting for its study is simply still arriving, and an instance arriving after the
     /// series was processed (or while it is) re-opens it as a new result version — never a silent
     /// drop. An unrouted series stays unrouted: only its count changes.
-    public mutating func instanceArrived(at now: Date, expectedCount: Int?, association: String?, route: Route?) -> [Action] {
+    public mutating func instanceArrived(at now: Date, expectedCount: Int?, association: String?, route: Route?,
+                                         unroutedQuiet: Double) -> [Action] {
         instanceCount += 1
         lastReceivedAt = max(lastReceivedAt, now)
         if let expectedCount { self.expectedCount = expectedCount }
@@ -83,7 +86,8 @@ extension SeriesRecord {
             firstReceivedAt = now
         }
         feedingAssociation = association
-        let deadlines = Self.deadlines(route: route, firstReceivedAt: firstReceivedAt, lastReceivedAt: lastReceivedAt)
+        let deadlines = Self.deadlines(route: route, unroutedQuiet: unroutedQuiet, firstReceivedAt: firstReceivedAt,
+                                       lastReceivedAt: lastReceivedAt)
         quietDeadline = interruption == nil ? deadlines.quiet : lastReceivedAt.addingTimeInterval(Self.grace(route))
         hardDeadline = deadlines.hard
         return studyActions(route)
@@ -102,13 +106,14 @@ extension SeriesRecord {
     /// finished a transfer of this series — and the quiet time counts again. Abnormally (A-ABORT
     /// from either side, a lost connection): the series is interrupted, `how` saying what
     /// happened, and waits for the expected count, a normal association or the grace.
-    public mutating func associationEnded(_ association: String, normally: Bool, how: String, route: Route?) {
+    public mutating func associationEnded(_ association: String, normally: Bool, how: String, route: Route?,
+                                          unroutedQuiet: Double) {
         guard state == .receiving else { return }
         if feedingAssociation == association { feedingAssociation = nil }
         if normally {
             guard interruption != nil else { return }
             interruption = nil
-            quietDeadline = lastReceivedAt.addingTimeInterval(route?.quietTime ?? 45)
+            quietDeadline = lastReceivedAt.addingTimeInterval(route?.quietTime ?? unroutedQuiet)
         } else {
             interruption = how
             quietDeadline = lastReceivedAt.addingTimeInterval(Self.grace(route))
@@ -202,13 +207,13 @@ extension SeriesRecord {
     /// passed while the node was down says nothing about whether the series is complete. One that
     /// an association was still feeding is interrupted (its grace counts from now); neither is
     /// closed by a hard cap that passed during the outage. Other states are unchanged.
-    public mutating func nodeRestarted(at now: Date, route: Route?) {
+    public mutating func nodeRestarted(at now: Date, route: Route?, unroutedQuiet: Double) {
         guard state == .receiving else { return }
         if feedingAssociation != nil {
             interruption = "the node stopped while an association was sending it"
             feedingAssociation = nil
         }
-        quietDeadline = max(quietDeadline, now.addingTimeInterval(interruption == nil ? route?.quietTime ?? 45 : Self.grace(route)))
+        quietDeadline = max(quietDeadline, now.addingTimeInterval(interruption == nil ? route?.quietTime ?? unroutedQuiet : Self.grace(route)))
         // The hard cap may have passed during the outage: the sender gets its window all the same.
         hardDeadline = max(hardDeadline, quietDeadline)
     }

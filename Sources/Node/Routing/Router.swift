@@ -5,8 +5,19 @@ import DICOM
 /// is stored and reported, not processed (docs/node-behaviour.md, Rules).
 public struct Router: Sendable {
     public let routes: [Route]
+    /// How long a series no route matched waits for more instances before it is reported as
+    /// unrouted (a final state), in seconds: configuration `unrouted_quiet_time`.
+    public let unroutedQuietTime: Double
 
-    public init(routes: [Route]) { self.routes = routes }
+    public init(routes: [Route], unroutedQuietTime: Double = NodeConfiguration.defaults.unroutedQuietTime) {
+        self.routes = routes
+        self.unroutedQuietTime = unroutedQuietTime
+    }
+
+    /// The router of a node's configuration.
+    public init(_ configuration: NodeConfiguration) {
+        self.init(routes: configuration.routes, unroutedQuietTime: configuration.unroutedQuietTime)
+    }
 
     /// Why a route did or did not apply, for `mambanode routes test` and the logs.
     public struct Evaluation: Sendable {

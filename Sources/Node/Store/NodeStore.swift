@@ -56,13 +56,14 @@ public final class NodeStore: Sendable {
                 series = existing
                 actions = series.instanceArrived(at: now, expectedCount: instance.expectedCount,
                                                  association: instance.record.associationID,
-                                                 route: router.route(named: series.route))
+                                                 route: router.route(named: series.route),
+                                                 unroutedQuiet: router.unroutedQuietTime)
                 try series.update(db)
             } else {
                 let route = router.route(for: instance.routing)
                 (series, actions) = SeriesRecord.started(
                     uid: instance.record.seriesInstanceUID, study: instance.record.studyInstanceUID, route: route,
-                    channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
+                    unroutedQuiet: router.unroutedQuietTime, channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
                     reason: route == nil ? router.unmatchedReason(instance.routing) : nil,
                     expectedCount: instance.expectedCount, association: instance.record.associationID, at: now,
                     correlationID: correlationID)
@@ -128,7 +129,7 @@ public final class NodeStore: Sendable {
                 let description = "the association from \(callingAETitle) that sent \(count) new instance\(count == 1 ? "" : "s")"
                     + " of it ended abnormally (\(how))"
                 series.associationEnded(association, normally: normally, how: description,
-                                        route: router.route(named: series.route))
+                                        route: router.route(named: series.route), unroutedQuiet: router.unroutedQuietTime)
                 try series.update(db)
             }
         }
@@ -330,7 +331,8 @@ extension NodeStore {
                 }
             }
             for var series in try SeriesRecord.filter(Column("state") == SeriesState.receiving.rawValue).fetchAll(db) {
-                series.nodeRestarted(at: now, route: router.route(named: series.route))
+                series.nodeRestarted(at: now, route: router.route(named: series.route),
+                                     unroutedQuiet: router.unroutedQuietTime)
                 try series.update(db)
             }
             return (requeued, failed)
