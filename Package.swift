@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 // MambaNode: a DICOM-native clinical AI node (receive → volume → nnMamba → SEG/SR → PACS).
-// Module graph (docs/architecture.md, Modules): mambanode → DICOM → CDICOM → DCMTK/GDCM;
-// NNMamba → COpenBLAS. Dependencies point one way; the engine never sees DICOM.
+// Module graph (docs/architecture.md, Modules; README, Modules): every target below, dependencies
+// pointing one way. The engine (NNMamba) never sees DICOM; the offline pipeline (Pipeline, and the
+// ToolCommands that `mambanode process` runs) never links the node's database or HTTP server.
 import PackageDescription
 
 // DCMTK is linked library by library: `pkg-config dcmtk` fails on Debian 12 (it wants sndfile).
@@ -67,11 +68,16 @@ let package = Package(
         // driven by the model package's labels, landmarks and classification.
         .target(name: "Results", dependencies: ["DICOM", "Volume", "ModelPackage"]),
 
-        // The node: configuration, durable state, tracker, router, jobs, outbox, sender, HTTP.
+        // One model on source series: volumes → preprocessing → engine → postprocessing → SEG/SR
+        // files (docs/inference.md). Used by the node's jobs and by `mambanode process`; no
+        // database, no network.
+        .target(name: "Pipeline", dependencies: ["DICOM", "Volume", "NNMamba", "ModelPackage", "Results"]),
+
+        // The node: configuration, durable state, lifecycle, router, jobs, outbox, sender, HTTP.
         .target(
             name: "Node",
             dependencies: [
-                "DICOM", "Volume", "NNMamba", "ModelPackage", "Results",
+                "DICOM", "Volume", "NNMamba", "ModelPackage", "Results", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -81,32 +87,68 @@ let package = Package(
             ]
         ),
 
+        // The command line, in three groups the `mambanode` executable puts together:
+        // offline tools (process, encode, volume, infer, dump, send/receive, models verify,
+        // conformance) that do not link the node; the node's own commands (serve, status, routes,
+        // retry); and developer commands (bench, samples, golden, models create-untrained).
+        .target(
+            name: "ToolCommands",
+            dependencies: [
+                "DICOM", "Volume", "NNMamba", "ModelPackage", "Results", "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "NodeCommands",
+            dependencies: [
+                "DICOM", "Node", "ToolCommands",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "DeveloperCommands",
+            dependencies: [
+                "DICOM", "Volume", "NNMamba", "ModelPackage", "Node", "SampleGenerator", "DeveloperTools",
+                "ToolCommands", "COpenBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "mambanode",
             dependencies: [
-                "DICOM", "Volume", "NNMamba", "ModelPackage", "Results", "SampleGenerator", "Node",
+                "NNMamba", "ToolCommands", "NodeCommands", "DeveloperCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
+        // A seeded generator, so that samples, synthetic weights and test data repeat exactly.
+        .target(name: "SeededRandom"),
+
+        // Developer tools over the engine: golden fixture runner (Tests/Fixtures/golden) and
+        // synthetic weights for benchmarks, tests and untrained packages. Not used by the node.
+        .target(name: "DeveloperTools", dependencies: ["NNMamba", "SeededRandom"]),
+
         // Generated sample series (phantoms with exact ground truth) for tests, demo and benchmarks.
         // Volume: real anatomy (NIfTI templates) is sampled, and label maps are laid on assembled grids.
-        .target(name: "SampleGenerator", dependencies: ["DICOM", "Volume"], path: "Samples/Generator"),
+        .target(name: "SampleGenerator", dependencies: ["DICOM", "Volume", "SeededRandom"], path: "Samples/Generator"),
 
         // Fuzz target over metadata extraction and volume assembly (Scripts/fuzz volume builds it
         // with -sanitize=fuzzer and -DFUZZING; otherwise it replays inputs given as arguments).
         .executableTarget(name: "VolumeFuzz", dependencies: ["Volume"], path: "Fuzz/VolumeFuzz"),
 
-        .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator", "NNMamba"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator", "NNMamba", "DeveloperTools", "SeededRandom"],
+                path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
-        .testTarget(name: "NNMambaTests", dependencies: ["NNMamba"]),
+        .testTarget(name: "NNMambaTests", dependencies: ["NNMamba", "DeveloperTools", "SeededRandom"]),
         .testTarget(name: "SampleGeneratorTests", dependencies: ["SampleGenerator", "Volume", "Node", "TestSupport"]),
-        .testTarget(name: "VolumeTests", dependencies: ["Volume", "VolumeFuzz", "TestSupport"]),
+        .testTarget(name: "VolumeTests", dependencies: ["Volume", "VolumeFuzz", "TestSupport", "SeededRandom"]),
         .testTarget(name: "ModelPackageTests", dependencies: ["ModelPackage", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         // HTTP is tested live on loopback: HummingbirdTesting would pull AsyncHTTPClient and BoringSSL into CI.
         .testTarget(name: "NodeTests", dependencies: [
-            "Node", "TestSupport",
+            "Node", "Pipeline", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
     ],

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import Volume
 
 /// An abdominal CT phantom that varies with its seed, for training and evaluating models on data

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import Volume
 
 /// MR phantoms made of a real brain template: a single series of the template itself (T1), and

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import Volume
 
 /// An analytic phantom in patient coordinates (LPS, millimetres): ellipsoids with a value and a

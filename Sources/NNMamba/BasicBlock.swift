@@ -45,7 +45,7 @@ public struct ResidualStage: Sendable {
     /// Reads `prefix.0.*` … `prefix.(blocks−1).*`. With `mambaDState`, the stage's shared
     /// MambaLayer is read from the first block index ≥ 1 that has it; the copies under the other
     /// indices are checked equal. Its flavour comes from the keys unless `flavour` is given.
-    init(_ scope: WeightScope, inPlanes: Int, planes: Int, blocks: Int, stride: Int,
+    public init(_ scope: WeightScope, inPlanes: Int, planes: Int, blocks: Int, stride: Int,
          mambaDState: Int?, flavour: MambaLayer.Flavour? = nil) throws {
         precondition(blocks >= 1, "stage with \(blocks) blocks")
         var mamba: MambaLayer? = nil

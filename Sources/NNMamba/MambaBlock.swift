@@ -25,7 +25,7 @@ public struct MambaBlock: Sendable {
 
     /// Reads the `Mamba` parameters under `scope` (keys `in_proj.weight`, `conv1d.weight`, …).
     /// d_inner = expand·d_model; dt_rank defaults to ceil(d_model/16).
-    init(_ scope: WeightScope, dModel: Int, dState: Int, expand: Int = 2, dtRank: Int? = nil) throws {
+    public init(_ scope: WeightScope, dModel: Int, dState: Int, expand: Int = 2, dtRank: Int? = nil) throws {
         precondition(dState >= 1 && dState <= Int(MN_SCAN_MAX_STATE), "d_state \(dState)")
         self.dModel = dModel
         self.dState = dState

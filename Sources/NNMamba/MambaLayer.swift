@@ -23,7 +23,7 @@ public struct MambaLayer: Sendable {
     public let mamba: MambaBlock
 
     /// Reads `nin.weight`, `norm.*`, `mamba.*` and, unless `.nnUNet`, `nin2.weight`, `norm2.*`.
-    init(_ scope: WeightScope, channels: Int, dState: Int, flavour: Flavour) throws {
+    public init(_ scope: WeightScope, channels: Int, dState: Int, flavour: Flavour) throws {
         self.flavour = flavour
         self.channels = channels
         nin = try scope.conv("nin", in: channels, out: channels, kernel: 1, stride: 1, bias: false)
@@ -39,7 +39,7 @@ public struct MambaLayer: Sendable {
 
     /// The flavour a checkpoint uses, from its keys: `nin2` present → CSS (root `nnMamba.py`),
     /// absent → nnU-Net variant (§1, "Engine consequence").
-    static func detectFlavour(_ scope: WeightScope) -> Flavour {
+    public static func detectFlavour(_ scope: WeightScope) -> Flavour {
         scope.contains("nin2.weight") ? .css : .nnUNet
     }
 

@@ -1,15 +1,16 @@
-/// A view of `Weights` under a key prefix, used by module initialisers.
+/// A view of `Weights` under a key prefix, used by module initialisers (and by the golden fixture
+/// runner, which builds single modules from a fixture's weights).
 ///
 /// A scope may carry duplicate prefixes: the keys of a shared module that PyTorch lists once per
 /// user (§2.3, e.g. `layer1.2.mamba_layer.*` repeating `layer1.1.mamba_layer.*`). `take` reads
 /// the canonical key and checks every duplicate that is present for equality, so that duplicates
 /// are accepted, verified and marked used; absent duplicates are fine (de-duplicating exporters).
-struct WeightScope {
+public struct WeightScope {
     let weights: Weights
     let prefix: String
     var duplicatePrefixes: [String] = []
 
-    init(_ weights: Weights, _ prefix: String = "", duplicates: [String] = []) {
+    public init(_ weights: Weights, _ prefix: String = "", duplicates: [String] = []) {
         self.weights = weights
         self.prefix = prefix
         self.duplicatePrefixes = duplicates

@@ -2,6 +2,7 @@ import DICOM
 import Foundation
 import Hummingbird
 import Logging
+import Pipeline
 import ServiceLifecycle
 
 /// The node's services under one lifecycle: the receiver writing through the

@@ -1,30 +1,38 @@
 import ArgumentParser
+import DeveloperCommands
 import Foundation
 import NNMamba
+import NodeCommands
+import ToolCommands
 
-/// The `mambanode` command line: thin wrappers that parse arguments and call the modules.
+/// The `mambanode` command line: thin wrappers that parse arguments and call the modules. The
+/// commands live in three targets (Package.swift): the node's own (NodeCommands), the offline tools
+/// that do not link the node (ToolCommands), and developer commands (DeveloperCommands).
 @main
 struct MambaNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mambanode",
         abstract: "A DICOM node that runs nnMamba models and returns SEG and SR objects to the PACS.",
         subcommands: [
+            // The node
             ServeCommand.self,
             StatusCommand.self,
             RoutesCommand.self,
             RetryCommand.self,
+            // Offline tools
             ProcessCommand.self,
             ReceiveCommand.self,
             SendCommand.self,
             DumpCommand.self,
-            SamplesCommand.self,
             VolumeCommand.self,
             EncodeCommand.self,
-            BenchCommand.self,
-            ConformanceCommand.self,
-            GoldenCommand.self,
             InferCommand.self,
             ModelsCommand.self,
+            ConformanceCommand.self,
+            // Developer commands
+            SamplesCommand.self,
+            BenchCommand.self,
+            GoldenCommand.self,
         ]
     )
 
@@ -48,4 +56,14 @@ struct MambaNodeCommand: AsyncParsableCommand {
         // Only reached if execv failed: carry on with the slow kernel.
         FileHandle.standardError.write(Data("mambanode: re-exec failed (errno \(errno)); continuing\n".utf8))
     }
+}
+
+/// `mambanode models …`: model package tools (verify is an offline tool; create-untrained makes
+/// packages with synthetic weights for tests and plumbing checks).
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "Inspect and check model packages.",
+        subcommands: [ModelsVerifyCommand.self, ModelsCreateUntrainedCommand.self]
+    )
 }

@@ -1,5 +1,6 @@
 @testable import DICOM
 import Foundation
+import SeededRandom
 import Testing
 import TestSupport
 

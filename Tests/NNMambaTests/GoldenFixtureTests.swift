@@ -1,3 +1,4 @@
+@testable import DeveloperTools
 import Foundation
 import Testing
 @testable import NNMamba

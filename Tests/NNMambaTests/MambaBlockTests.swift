@@ -1,5 +1,6 @@
 import CNNKernels
 import Foundation
+import SeededRandom
 import Testing
 @testable import NNMamba
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import NNMamba
+import SeededRandom
 
 /// Package root, derived from this file's path (Tests/NNMambaTests/TestHelpers.swift).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,3 +1,4 @@
+import DeveloperTools
 import Foundation
 import Testing
 @testable import NNMamba

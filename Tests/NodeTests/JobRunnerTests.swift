@@ -2,6 +2,7 @@ import DICOM
 import Foundation
 import Logging
 @testable import Node
+import Pipeline
 import Synchronization
 import Testing
 import TestSupport

@@ -1,5 +1,6 @@
 import Foundation
 import SampleGenerator
+import SeededRandom
 import Testing
 import Volume
 

@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import SeededRandom
 @_exported import SampleGenerator
 
 /// Small synthetic single-frame images written with our own writer, for codec and I/O tests.

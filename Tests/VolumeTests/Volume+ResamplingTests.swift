@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import Testing
 @testable import Volume
 
@@ -16,7 +17,7 @@ import Testing
 
     static func labelMap(on g: Geometry) -> Volume {
         var volume = Volume(geometry: g)
-        var rng = SplitMix64Local(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for index in volume.voxels.indices { volume.voxels[index] = Float(rng.next() % 5) }
         return volume
     }
@@ -128,15 +129,3 @@ import Testing
     }
 }
 
-/// A deterministic generator local to the tests (SampleGenerator's is the same algorithm).
-struct SplitMix64Local {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,6 +1,7 @@
 import DICOM
 import Foundation
 import ModelPackage
+import Pipeline
 import Results
 import Synchronization
 import Volume
@@ -50,7 +51,7 @@ public final class PipelineExecutor: JobExecutor {
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
         let produced = try producer.produce(series, version: job.version, caveats: job.caveats, into: directory,
-                                            progress: progress)
+                                            progress: { step in try progress(JobStep(step)) })
         return JobOutput(objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID) }, timings: produced.timings,
                          warnings: produced.warnings)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Pipeline
 
 /// What a job produces: files to deliver, each with its SOP Instance UID.
 public struct JobOutput: Sendable {
@@ -93,10 +94,4 @@ public struct JobRunner: Sendable {
         let d = ContinuousClock.now - start
         return String(format: "%.2f", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
     }
-}
-
-/// A job failure whose reason is a plain sentence.
-public struct JobFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Pipeline
 
 /// One received instance: durable on disk (fsync'd) before this row commits, and the row commits
 /// before the C-STORE response is sent.
@@ -110,6 +111,15 @@ public struct StudyRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
 /// results of a half-finished attempt were never sent.
 public enum JobStep: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
     case assemble, infer, encode, finished
+
+    /// The job's step for a step of the result producer.
+    public init(_ step: ResultProducer.Step) {
+        switch step {
+        case .assemble: self = .assemble
+        case .infer: self = .infer
+        case .encode: self = .encode
+        }
+    }
 }
 
 public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {

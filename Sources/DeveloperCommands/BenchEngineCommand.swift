@@ -1,0 +1,125 @@
+import ArgumentParser
+import COpenBLAS
+import DeveloperTools
+import Foundation
+import NNMamba
+import SeededRandom
+
+/// `mambanode bench engine`: one nnMambaSeg forward pass (BraTS configuration, random weights),
+/// one classification pass, and the sgemm rate of this machine measured in the same run.
+public struct BenchEngineCommand: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Time nnMamba forward passes (random weights) and this machine's sgemm rate."
+    )
+
+    @Option(help: "Cubic input size of the segmentation pass (multiple of 16).")
+    var size = 128
+
+    @Option(help: "Threads for the engine and OpenBLAS.")
+    var threads = 2
+
+    @Option(help: "Base width c of the segmentation network.")
+    var channels = 32
+
+    @Option(help: "Classification input size D,H,W (0 to skip the classification pass).")
+    var clsSize = "113,137,113"
+
+    @Flag(help: "Skip the sgemm reference measurement.")
+    var noSgemm = false
+
+    public func validate() throws {
+        guard size > 0, size % 16 == 0 else { throw ValidationError("--size must be a positive multiple of 16") }
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        guard clsSize == "0" || clsDims != nil else { throw ValidationError("--cls-size must be D,H,W or 0") }
+    }
+
+    private var clsDims: [Int]? {
+        let d = clsSize.split(separator: ",").compactMap { Int($0) }
+        return d.count == 3 && d.allSatisfy { $0 > 0 } ? d : nil
+    }
+
+    public func run() throws {
+        Parallel.setThreadCount(threads)
+        print("OpenBLAS core: \(String(cString: openblas_get_corename())), threads: \(threads)")
+        let segConfig = NNMambaSeg.Configuration(inChannels: 4, channels: channels, blocks: 3, classes: 4)
+        let seg = try NNMambaSeg(weights: try temporaryWeights(SyntheticWeights.shapes(segConfig)),
+                                 configuration: segConfig)
+        let input = randomInput([1, 4, size, size, size], seed: 7)
+        let gflop = 217.0 * pow(Double(size) / 128, 3) * pow(Double(channels) / 32, 2)
+        let (segSeconds, _) = timed { seg(input) }
+        let peak = peakResidentBytes()
+        print(String(format: "seg 1x4x%d³ (c %d): %.2f s, %.1f GFLOP/s (%.0f GFLOP), peak RSS %.2f GiB",
+                     size, channels, segSeconds, gflop / segSeconds, gflop, Double(peak) / Double(1 << 30)))
+        printProfile()
+
+        if let dims = clsDims {
+            let clsConfig = NNMambaEncoder.Configuration()
+            let cls = try NNMambaEncoder(weights: try temporaryWeights(SyntheticWeights.shapes(clsConfig)),
+                                         configuration: clsConfig)
+            let x = randomInput([1, 1] + dims, seed: 8)
+            let clsGflop = 82.2 * Double(dims.reduce(1, *)) / (113.0 * 137 * 113)
+            let (clsSeconds, _) = timed { cls(x) }
+            print(String(format: "cls 1x1x%@: %.2f s, %.1f GFLOP/s (%.1f GFLOP)", dims.map(String.init).joined(separator: "x"),
+                         clsSeconds, clsGflop / clsSeconds, clsGflop))
+            printProfile()
+        }
+        if !noSgemm { measureSgemm() }
+    }
+
+    private func timed<T>(_ body: () -> T) -> (Double, T) {
+        Profile.reset()
+        Profile.isEnabled = true
+        let start = Profile.nanoseconds()
+        let result = body()
+        let seconds = Double(Profile.nanoseconds() - start) / 1e9
+        Profile.isEnabled = false
+        return (seconds, result)
+    }
+
+    private func printProfile() {
+        for c in Profile.Category.allCases where Profile.seconds(c) > 0 {
+            print(String(format: "  %-48@ %.2f s", c.name, Profile.seconds(c)))
+        }
+    }
+
+    /// The GEMM shape of a 64-channel 3³ convolution at 32³ (M 128, K 1728, N 32768).
+    private func measureSgemm() {
+        let (m, k, n) = (128, 1728, 32768)
+        let a = randomInput([m, k], seed: 1), b = randomInput([k, n], seed: 2)
+        let c = Tensor(zeros: [m, n])
+        func gemm() {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                        a.data, Int32(k), b.data, Int32(n), 0, c.data, Int32(n))
+        }
+        gemm()
+        let reps = 3
+        let start = Profile.nanoseconds()
+        for _ in 0..<reps { gemm() }
+        let seconds = Double(Profile.nanoseconds() - start) / 1e9 / Double(reps)
+        let rate = 2.0 * Double(m * k * n) / seconds / 1e9
+        print(String(format: "sgemm %dx%dx%d: %.1f GFLOP/s (the engine's GEMM roofline on this machine)", m, k, n, rate))
+    }
+
+    private func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        return Tensor(shape: shape) { _ in 2 * rng.nextFloat() - 1 }
+    }
+
+    /// Writes the synthetic state_dict to a temporary safetensors file and opens it, so the
+    /// benchmark exercises the real loader.
+    private func temporaryWeights(_ shapes: [String: [Int]]) throws -> Weights {
+        let path = NSTemporaryDirectory() + "/mambanode-bench-\(getpid())-\(shapes.count).safetensors"
+        try SafeTensorsFile.write(SyntheticWeights.random(shapes), to: path)
+        defer { unlink(path) }
+        return try Weights(path: path)
+    }
+
+    private func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+}

@@ -1,0 +1,106 @@
+import DICOM
+import Foundation
+import ModelPackage
+import Results
+import Volume
+
+/// One model applied to source series, from DICOM instances to SEG/SR files: assemble the
+/// volumes, run the inference pipeline, encode the result on the first input's source grid
+/// (the job's steps in docs/architecture.md, Data flow). Shared by the node's job runner and
+/// `mambanode process`; knows nothing of the node's database or network.
+public struct ResultProducer: Sendable {
+    public let package: ModelPackage
+    let pipeline: InferencePipeline
+    let encoder: ResultEncoder
+    /// How input series are assembled (e.g. the node's `limits.max_volume_voxels`).
+    let assembly: AssemblyOptions
+
+    public init(package: ModelPackage, encoder configuration: ResultEncoderConfiguration, uids: UIDGenerator,
+                assembly: AssemblyOptions = AssemblyOptions()) throws {
+        self.package = package
+        self.assembly = assembly
+        pipeline = try InferencePipeline(package: package)
+        encoder = try ResultEncoder(manifest: package.manifest, configuration: configuration, uids: uids)
+    }
+
+    /// The steps of a run, in order, as `produce` reports them.
+    public enum Step: String, Sendable, CaseIterable {
+        case assemble, infer, encode
+    }
+
+    /// What one run produced.
+    public struct Produced: Sendable {
+        public var encoded: EncodedResult
+        public var inference: InferenceResult
+        /// Seconds per job step (assemble, preprocess, infer, postprocess, encode).
+        public var timings: [String: Double]
+        /// Warnings from volume assembly (left-out instances, other stacks).
+        public var warnings: [String]
+    }
+
+    /// Runs the model on `series` (one per manifest input, in the manifest's order) and writes
+    /// the results into `directory` as result `version`; `caveats` go into the SR as comments.
+    /// `progress` is told each step reached.
+    public func produce(_ series: [Series], version: Int, caveats: [String] = [], into directory: String,
+                        progress: (Step) throws -> Void = { _ in }) throws -> Produced {
+        let inputs = package.manifest.inputs
+        guard series.count == inputs.count else {
+            throw JobFailure("model '\(package.manifest.name)' takes \(inputs.count) input series, got \(series.count)")
+        }
+        var timings: [String: Double] = [:]
+        var clock = ContinuousClock.now
+        func lap(_ step: String) {
+            let now = ContinuousClock.now
+            let d = now - clock
+            timings[step, default: 0] += Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+            clock = now
+        }
+
+        try progress(.assemble)
+        var volumes: [Volume] = []
+        var warnings: [String] = []
+        var reference: (series: Series, volume: Volume)?
+        for (index, s) in series.enumerated() {
+            let assembly = try s.assemble(options: self.assembly)
+            warnings += assembly.warnings.map { "\(inputs[index].name): \($0)" }
+            if let first = reference?.volume, first.geometry != assembly.volume.geometry {
+                // Multi-channel models see every channel on the first channel's grid (nnU-Net
+                // expects co-registered inputs; series of one study share the frame of reference).
+                volumes.append(assembly.volume.resampled(to: first.geometry, interpolation: .linear))
+                warnings.append("\(inputs[index].name): resampled onto the grid of \(inputs[0].name)")
+            } else {
+                volumes.append(assembly.volume)
+            }
+            if reference == nil { reference = (s, assembly.volume) }
+        }
+        lap("assemble")
+
+        try progress(.infer)
+        let inference = try pipeline.run(volumes)
+        for timing in inference.timings { timings[timing.step.rawValue, default: 0] += timing.seconds }
+        clock = ContinuousClock.now
+
+        try progress(.encode)
+        let source = try SourceImages(volume: reference!.volume, series: reference!.series)
+        // A run starts over in an empty directory: an interrupted job's half-written attempt was never sent.
+        try? FileManager.default.removeItem(atPath: directory)
+        let encoded: EncodedResult
+        switch inference.output {
+        case .segmentation(let labels):
+            encoded = try encoder.encodeSegmentation(try LabelMap(labels, on: source.geometry), source: source, version: version,
+                                                     comments: caveats, into: directory)
+        case .classification(let probability, _):
+            encoded = try encoder.encodeClassification(probability: probability, source: source, version: version,
+                                                       comments: caveats, into: directory)
+        case .landmarks(let byName):
+            let positions = try (package.manifest.landmarks ?? []).map { landmark in
+                guard let position = byName[landmark.name] else { throw JobFailure("no position for landmark '\(landmark.name)'") }
+                return position.patient
+            }
+            encoded = try encoder.encodeLandmarks(positions, source: source, version: version, comments: caveats,
+                                                  into: directory)
+        }
+        lap("encode")
+        return Produced(encoded: encoded, inference: inference, timings: timings, warnings: warnings)
+    }
+}
