@@ -6,12 +6,16 @@
 import PackageDescription
 
 // DCMTK is linked library by library: `pkg-config dcmtk` fails on Debian 12 (it wants sndfile).
-let dcmtkLibraries = [
-    "dcmnet", "dcmtls", "dcmdata", "oflog", "ofstd",
+// The shim follows DCMTK's own split, so that each target links only what it uses: data sets and
+// pixels (codecs, GDCM for JPEG 2000); networking and TLS; SEG and SR objects.
+let dcmtkDataLibraries = [
+    "dcmdata", "oflog", "ofstd",
     "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls", "dcmimgle", "dcmimage",
-    "dcmseg", "dcmfg", "dcmiod", "dcmsr", "cmr",
 ]
 let gdcmLibraries = ["gdcmMSFF", "gdcmDSED", "gdcmCommon"]
+let dcmtkNetworkLibraries = ["dcmnet", "dcmtls", "ssl", "crypto"]
+let dcmtkObjectLibraries = ["dcmseg", "dcmfg", "dcmiod", "dcmsr", "cmr"]
+let shimFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17", "-fexceptions"])]
 
 let package = Package(
     name: "MambaNode",
@@ -29,15 +33,27 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
-        // The only code that includes DCMTK/GDCM headers: a C API over a C++17 shim.
+        // The only code that includes DCMTK/GDCM headers: C APIs over a C++17 shim, in DCMTK's
+        // lines (docs/architecture.md, Modules). Each Swift module above wraps one of them.
         .target(
             name: "CDICOM",
-            cxxSettings: [
-                .unsafeFlags(["-I/usr/include/gdcm-3.0", "-std=c++17", "-fexceptions"]),
-            ],
-            linkerSettings: (dcmtkLibraries + gdcmLibraries + ["ssl", "crypto", "z"]).map { .linkedLibrary($0) }
+            cxxSettings: [.unsafeFlags(["-I/usr/include/gdcm-3.0", "-std=c++17", "-fexceptions"])],
+            linkerSettings: (dcmtkDataLibraries + gdcmLibraries + ["z"]).map { .linkedLibrary($0) }
         ),
+        .target(
+            name: "CDICOMNetwork", dependencies: ["CDICOM"], cxxSettings: shimFlags,
+            linkerSettings: dcmtkNetworkLibraries.map { .linkedLibrary($0) }
+        ),
+        .target(
+            name: "CDICOMObjects", dependencies: ["CDICOM"], cxxSettings: shimFlags,
+            linkerSettings: dcmtkObjectLibraries.map { .linkedLibrary($0) }
+        ),
+        // DICOM data: data sets, tags, UIDs, pixel data, the instance store.
         .target(name: "DICOM", dependencies: ["CDICOM"]),
+        // DICOM networking: storage SCP and SCU, DICOM TLS (PS3.7, PS3.8, PS3.15 B.9).
+        .target(name: "DICOMNetwork", dependencies: ["DICOM", "CDICOMNetwork"]),
+        // DICOM objects the node writes: Segmentation and TID 1500 Structured Reports.
+        .target(name: "DICOMObjects", dependencies: ["DICOM", "CDICOMObjects"]),
 
         // Volume assembly (docs/volume-reconstruction.md): Instance → Series → stacks → Volume in LPS;
         // NIfTI through niftilib. niftilib's headers include <znzlib.h> from /usr/include/nifti, so a
@@ -66,18 +82,18 @@ let package = Package(
 
         // Results (docs/results.md): model outputs on a source Volume grid → SEG and TID 1500 SR,
         // driven by the model package's labels, landmarks and classification.
-        .target(name: "Results", dependencies: ["DICOM", "Volume", "ModelPackage"]),
+        .target(name: "Results", dependencies: ["DICOM", "DICOMObjects", "Volume", "ModelPackage"]),
 
         // One model on source series: volumes → preprocessing → engine → postprocessing → SEG/SR
         // files (docs/inference.md). Used by the node's jobs and by `mambanode process`; no
         // database, no network.
-        .target(name: "Pipeline", dependencies: ["DICOM", "Volume", "NNMamba", "ModelPackage", "Results"]),
+        .target(name: "Pipeline", dependencies: ["DICOM", "DICOMObjects", "Volume", "NNMamba", "ModelPackage", "Results"]),
 
         // The node: configuration, durable state, lifecycle, router, jobs, outbox, sender, HTTP.
         .target(
             name: "Node",
             dependencies: [
-                "DICOM", "Volume", "NNMamba", "ModelPackage", "Results", "Pipeline",
+                "DICOM", "DICOMNetwork", "DICOMObjects", "Volume", "NNMamba", "ModelPackage", "Results", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,14 +110,14 @@ let package = Package(
         .target(
             name: "ToolCommands",
             dependencies: [
-                "DICOM", "Volume", "NNMamba", "ModelPackage", "Results", "Pipeline",
+                "DICOM", "DICOMNetwork", "DICOMObjects", "Volume", "NNMamba", "ModelPackage", "Results", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "NodeCommands",
             dependencies: [
-                "DICOM", "Node", "ToolCommands",
+                "DICOM", "DICOMNetwork", "Node", "ToolCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -109,7 +125,8 @@ let package = Package(
         .target(
             name: "DeveloperCommands",
             dependencies: [
-                "DICOM", "Volume", "NNMamba", "ModelPackage", "Node", "SampleGenerator", "DeveloperTools",
+                "DICOM", "DICOMNetwork", "DICOMObjects", "Volume", "NNMamba", "ModelPackage", "Node", "SampleGenerator",
+                "DeveloperTools",
                 "ToolCommands", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -137,18 +154,18 @@ let package = Package(
         // with -sanitize=fuzzer and -DFUZZING; otherwise it replays inputs given as arguments).
         .executableTarget(name: "VolumeFuzz", dependencies: ["Volume"], path: "Fuzz/VolumeFuzz"),
 
-        .target(name: "TestSupport", dependencies: ["DICOM", "SampleGenerator", "NNMamba", "DeveloperTools", "SeededRandom"],
+        .target(name: "TestSupport", dependencies: ["DICOM", "DICOMNetwork", "DICOMObjects", "SampleGenerator", "NNMamba", "DeveloperTools", "SeededRandom"],
                 path: "Tests/TestSupport"),
-        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"]),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "DICOMNetwork", "DICOMObjects", "TestSupport"]),
         .testTarget(name: "NNMambaTests", dependencies: ["NNMamba", "DeveloperTools", "SeededRandom"]),
         .testTarget(name: "SampleGeneratorTests", dependencies: ["SampleGenerator", "Volume", "Node", "TestSupport"]),
         .testTarget(name: "VolumeTests", dependencies: ["Volume", "VolumeFuzz", "TestSupport", "SeededRandom"]),
         .testTarget(name: "ModelPackageTests", dependencies: ["ModelPackage", "TestSupport"]),
-        .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "DICOMObjects", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         // HTTP is tested live on loopback: HummingbirdTesting would pull AsyncHTTPClient and BoringSSL into CI.
         .testTarget(name: "NodeTests", dependencies: [
-            "Node", "Pipeline", "TestSupport",
+            "Node", "Pipeline", "DICOMNetwork", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
     ],

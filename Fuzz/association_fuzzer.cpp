@@ -41,7 +41,7 @@
 // types, A-ASSOCIATE-AC results, RJ and A-ABORT reasons, DIMSE response status) and what it
 // reports (event kinds and their messages, digits masked) into libFuzzer extra counters: an
 // input that makes DCMTK fail in a new way is kept.
-#include "cdicom.h"
+#include "cdicom_network.h"
 
 #include <sanitizer/allocator_interface.h>
 #include <sanitizer/lsan_interface.h>

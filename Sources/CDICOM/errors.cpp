@@ -7,7 +7,6 @@
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/oflog/oflog.h"
-#include "dcmtk/dcmnet/diutil.h"
 
 #include <cstdlib>
 #include <mutex>
@@ -50,13 +49,10 @@ mn_status statusFor(const OFCondition &cond) {
     if (cond == EC_StreamNotifyClient || cond == EC_InvalidStream || cond == EC_SequEnd || cond == EC_CorruptedData ||
         cond == EC_ItemEnd || cond == EC_PrematureSequDelimitationItem || cond == EC_SequDelimitationItemMissing)
         return MN_ERR_CORRUPT;
-    // A failed TLS handshake reaches us as dcmnet's DUL "TLS error" or as one of dcmtls' own codes.
-    if (cond.module() == OFM_dcmtls || (cond.module() == OFM_dcmnet && cond.code() == DULC_TLSERROR)) return MN_ERR_TLS;
-    if (cond.module() == OFM_dcmnet) {
-        if (cond == DUL_ASSOCIATIONREJECTED || cond == NET_EC_NoAcceptablePresentationContexts) return MN_ERR_REFUSED;
-        if (cond == DUL_READTIMEOUT || cond == DIMSE_NODATAAVAILABLE) return MN_ERR_TIMEOUT;
-        return MN_ERR_NETWORK;
-    }
+    // Network conditions by module only: their particular codes (refused, timeout, TLS) are
+    // told apart by networkStatusFor (CDICOMNetwork), so that this library needs no dcmnet.
+    if (cond.module() == OFM_dcmtls) return MN_ERR_TLS;
+    if (cond.module() == OFM_dcmnet) return MN_ERR_NETWORK;
     if (cond.module() == OFM_dcmjpeg || cond.module() == OFM_dcmjpls) return MN_ERR_CORRUPT;
     return MN_ERR_INTERNAL;
 }

@@ -51,7 +51,7 @@ public struct DICOMError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension DICOMError {
     /// Builds the Swift error from the shim's detail struct.
-    init(_ detail: mn_error, path: String? = nil, peer: String? = nil) {
+    package init(_ detail: mn_error, path: String? = nil, peer: String? = nil) {
         var detail = detail
         let message = withUnsafeBytes(of: &detail.message) { raw in
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
@@ -63,7 +63,7 @@ extension DICOMError {
 
 /// Calls a shim function and turns a non-OK status into a thrown `DICOMError`.
 @inline(__always)
-func shimCall(path: String? = nil, peer: String? = nil, _ body: (UnsafeMutablePointer<mn_error>) -> mn_status) throws(DICOMError) {
+package func shimCall(path: String? = nil, peer: String? = nil, _ body: (UnsafeMutablePointer<mn_error>) -> mn_status) throws(DICOMError) {
     var detail = mn_error()
     let status = body(&detail)
     if status != MN_OK {

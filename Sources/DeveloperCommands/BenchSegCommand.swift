@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOM
+import DICOMObjects
 import Foundation
 import SampleGenerator
 import ToolCommands

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOM
+import DICOMNetwork
 import Foundation
 import SampleGenerator
 import Synchronization

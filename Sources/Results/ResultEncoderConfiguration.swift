@@ -1,4 +1,5 @@
 import DICOM
+import DICOMObjects
 
 /// What the node says about itself and how it numbers and names the series it produces. Passed
 /// by value to ``ResultEncoder``; every field but the two identities has a default.

@@ -1,4 +1,5 @@
 import DICOM
+import DICOMObjects
 import ModelPackage
 
 /// The SEG segments of a segmentation model, from its manifest's labels, and the mapping from

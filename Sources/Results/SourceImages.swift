@@ -1,4 +1,5 @@
 import DICOM
+import DICOMObjects
 import Volume
 
 /// The source images a result is drawn on: the SEG writer's ``SourceImageGrid`` (frames in slice

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOM
+import DICOMNetwork
 
 /// `mambanode conformance tables`: the SOP class and transfer syntax tables of the Conformance
 /// Statement, printed from what the SCP actually accepts (so the statement can be regenerated

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOM
+import DICOMNetwork
 import Dispatch
 import Foundation
 

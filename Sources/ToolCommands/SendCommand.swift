@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOM
+import DICOMNetwork
 import Foundation
 
 /// `mambanode send`: C-STORE files and folders (recursively) to a peer. Exits non-zero when any

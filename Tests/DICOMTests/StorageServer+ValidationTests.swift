@@ -1,4 +1,5 @@
 import DICOM
+import DICOMNetwork
 import Foundation
 import Testing
 import TestSupport

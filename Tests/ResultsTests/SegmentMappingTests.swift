@@ -1,4 +1,5 @@
 import DICOM
+import DICOMObjects
 import Foundation
 import ModelPackage
 import Results

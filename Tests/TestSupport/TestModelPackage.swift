@@ -1,7 +1,6 @@
 import DeveloperTools
 import Foundation
 import NNMamba
-import Pipeline
 
 /// Model package folders (docs/model-package.md) made at test time: a generated `model.json`
 /// beside the weights of a golden fixture (Tests/Fixtures/golden/nnmamba, real PyTorch

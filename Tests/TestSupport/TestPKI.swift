@@ -1,4 +1,5 @@
 import DICOM
+import DICOMNetwork
 import Foundation
 
 /// A throw-away PKI made by `Scripts/make-test-ca` (a trusted CA with server and client

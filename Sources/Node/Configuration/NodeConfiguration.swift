@@ -1,4 +1,5 @@
 import DICOM
+import DICOMNetwork
 
 /// Everything the node is told by its configuration file, parsed and validated once
 /// (`NodeConfiguration.load(from:)`) and handed to each service by value.

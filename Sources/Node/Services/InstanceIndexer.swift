@@ -1,4 +1,5 @@
 import DICOM
+import DICOMNetwork
 import Foundation
 
 /// Turns an instance the SCP has made durable into an index row and a series update, before the
@@ -22,7 +23,7 @@ public struct InstanceIndexer: Sendable {
 
     /// Indexes `instance`; throwing makes the SCP answer "out of resources" so the sender retries.
     @discardableResult
-    public func index(_ instance: DICOM.ReceivedInstance, receivedAt: Date = Date()) throws -> NodeStore.RecordOutcome {
+    public func index(_ instance: DICOMNetwork.ReceivedInstance, receivedAt: Date = Date()) throws -> NodeStore.RecordOutcome {
         let header = try DataSet.read(contentsOf: instance.path, headerOnly: true)
         let arrival = InstanceArrival(
             record: InstanceRecord(

@@ -1,14 +1,15 @@
 import DICOM
+import DICOMNetwork
 
 /// Delivers results with DICOM C-STORE through the DICOM layer's `StorageClient`.
 public struct StorageClientTransport: ResultTransport {
     public init() {}
 
     public func send(_ paths: [String], to destination: NodeConfiguration.Destination) async -> [TransportOutcome] {
-        let peer: DICOM.Destination
+        let peer: DICOMNetwork.Destination
         let client: StorageClient
         do throws(DICOMError) {
-            peer = DICOM.Destination(aeTitle: try AETitle(destination.aeTitle), host: destination.host, port: destination.port)
+            peer = DICOMNetwork.Destination(aeTitle: try AETitle(destination.aeTitle), host: destination.host, port: destination.port)
             var configuration = StorageClientConfiguration(callingAETitle: try AETitle(destination.callingAETitle))
             configuration.tls = destination.tls
             client = StorageClient(configuration: configuration)

@@ -1,0 +1,190 @@
+/*
+ * cdicom_objects.h — writing DICOM Segmentation and TID 1500 Structured Report objects (dcmseg, dcmsr).
+ *
+ * Part of the C boundary between MambaNode's Swift code and DCMTK (conventions in cdicom.h, which
+ * this header builds on). Linked libraries: dcmseg, dcmfg, dcmiod, dcmsr, cmr.
+ */
+#ifndef MAMBANODE_CDICOM_OBJECTS_H
+#define MAMBANODE_CDICOM_OBJECTS_H
+
+#include "cdicom.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Segmentation and Structured Report encoding (dcmseg/dcmfg/dcmiod, dcmsr/cmr)
+ *
+ * One call writes one object: the caller (Swift) has validated every value and computed the frame
+ * list and the bit-packed pixel data; the shim builds the IOD with DCMTK and writes the file.
+ * All pointers are borrowed for the duration of the call.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A coded concept (PS3.3 Table 8.8-1): value, coding scheme designator, meaning. An absent
+ * optional code has value == NULL. */
+typedef struct mn_code {
+    const char *value;
+    const char *scheme;
+    const char *meaning;
+} mn_code;
+
+/* One segment of a Segmentation (PS3.3 C.8.20.2, Segment Description Macro C.8.20.4). */
+typedef struct mn_seg_segment {
+    const char *label;                 /* Segment Label */
+    const char *description;           /* Segment Description, or NULL */
+    mn_code category;                  /* Segmented Property Category (CID 7150) */
+    mn_code type;                      /* Segmented Property Type (CID 7151) */
+    mn_code type_modifier;             /* optional (value NULL when absent) */
+    const char *algorithm_type;        /* "AUTOMATIC", "SEMIAUTOMATIC" or "MANUAL" */
+    const char *algorithm_name;        /* NULL for MANUAL */
+    const char *algorithm_version;     /* NULL for MANUAL */
+    mn_code algorithm_family;          /* CID 7162; value NULL for MANUAL */
+    int32_t has_cielab;                /* 1: cielab holds Recommended Display CIELab Value */
+    uint16_t cielab[3];
+    const char *tracking_id;           /* NULL or both tracking values */
+    const char *tracking_uid;
+} mn_seg_segment;
+
+/* One source frame, in slice order. */
+typedef struct mn_seg_source_frame {
+    const char *sop_class_uid;
+    const char *sop_instance_uid;
+    uint32_t frame_number;             /* 1-based frame of a multi-frame source; 0 for single-frame */
+    double position[3];                /* Image Position (Patient) of the frame */
+} mn_seg_source_frame;
+
+typedef struct mn_seg_request {
+    /* Patient, study and Frame of Reference are copied from this source file (header only). Its
+     * Study, Series Instance UID and Patient ID also name the Referenced Series. */
+    const char *reference_path;
+    uint16_t rows, columns;
+    double orientation[6];             /* Image Orientation (Patient): row then column cosines */
+    double pixel_spacing[2];           /* (row spacing, column spacing) in mm */
+    double slice_thickness;
+    double spacing_between_slices;     /* <= 0: not written */
+    const mn_seg_source_frame *sources;
+    size_t source_count;
+    const mn_seg_segment *segments;    /* segment i has Segment Number i + 1 */
+    size_t segment_count;
+    /* The frames of the SEG in order: segment number and source index of each. */
+    const uint16_t *frame_segments;
+    const uint32_t *frame_sources;
+    size_t frame_count;
+    /* The Pixel Data value: frame_count × rows × columns bits, frames back to back, first pixel
+     * in the least significant bit (PS3.5 8.1.1, 8.2); at least ceil(bits / 8) bytes are read
+     * (DCMTK pads the written value to an even length). */
+    const uint8_t *packed_frames;
+    size_t packed_length;
+    /* New series and instance. */
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    const char *dimension_organization_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description;    /* or NULL */
+    /* Content Identification (PS3.3 C.10.9). */
+    const char *content_label;
+    const char *content_description;   /* or NULL */
+    const char *content_creator;       /* Person Name, or NULL */
+    /* Enhanced General Equipment (PS3.3 C.7.5.2): all four non-empty. */
+    const char *manufacturer;
+    const char *model_name;
+    const char *device_serial_number;
+    const char *software_versions;
+    /* 1: hand every frame to dcmseg (it packs them itself; slow, kept to cross-check the packed
+     * path). 0: dcmseg builds the structure and the shim writes packed_frames as Pixel Data. */
+    int32_t frames_through_dcmseg;
+} mn_seg_request;
+
+/* Write a BINARY Segmentation (PS3.3 A.51) as Explicit VR Little Endian Part 10 file.
+ * Errors: MN_ERR_IO (reference or output file), MN_ERR_ARGUMENT (inconsistent request),
+ * MN_ERR_BAD_VALUE (DCMTK refused a value), MN_ERR_INTERNAL. */
+mn_status mn_seg_write(const mn_seg_request *request, const char *path, mn_error *err);
+
+/* Measurement group of one SEG segment: TID 1411 Volumetric ROI Measurements (PS3.16). */
+typedef struct mn_sr_volume {
+    const char *tracking_id;
+    const char *tracking_uid;
+    mn_code finding;                   /* the segment's Segmented Property Type */
+    uint16_t segment_number;           /* in the SEG named by the request */
+    double volume_mm3;
+} mn_sr_volume;
+
+/* A classification: TID 1501 group with the class as a qualitative evaluation (concept, coded
+ * value) and its probability as a numeric measurement (unit "1"). probability < 0: none. */
+typedef struct mn_sr_classification {
+    const char *tracking_id;
+    const char *tracking_uid;
+    mn_code concept;                   /* what was classified, e.g. (111042, DCM, Pathology) */
+    mn_code value;                     /* the class */
+    double probability;
+} mn_sr_classification;
+
+/* A landmark: TID 1501 group with the landmark as finding and a SCOORD3D POINT in the source
+ * Frame of Reference. */
+typedef struct mn_sr_landmark {
+    const char *tracking_id;
+    const char *tracking_uid;
+    mn_code concept;
+    double position[3];
+} mn_sr_landmark;
+
+/* The distance between two landmarks (indices into the request's landmarks): TID 1501 group with a
+ * Distance in mm inferred from the two SCOORD3D points (TID 300, TID 320). */
+typedef struct mn_sr_distance {
+    const char *tracking_id;
+    const char *tracking_uid;
+    uint32_t from, to;
+    double distance_mm;
+} mn_sr_distance;
+
+typedef struct mn_sr_request {
+    /* Source images in slice order (read header-only): the image library, the evidence, and the
+     * patient, study and Frame of Reference, copied from the first. */
+    const char *const *source_paths;
+    size_t source_count;
+    /* The SEG the volumes refer to (NULL when there are no volumes). */
+    const char *seg_sop_instance_uid;
+    const char *seg_series_instance_uid;
+    /* New series and instance. */
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description;   /* or NULL */
+    /* General Equipment (PS3.3 C.7.5.1). */
+    const char *manufacturer;
+    const char *model_name;
+    const char *device_serial_number;
+    const char *software_versions;
+    /* Observer context (TID 1001/1004): the node as device observer, and the model that made
+     * the measurements (TID 4019 Algorithm Identification on each measurement). */
+    const char *device_observer_uid;
+    const char *device_observer_name;
+    const char *algorithm_name;
+    const char *algorithm_version;
+    mn_code procedure_reported;        /* TID 1500 Row 4 (CID 100) */
+    const mn_sr_volume *volumes;
+    size_t volume_count;
+    const mn_sr_classification *classifications;
+    size_t classification_count;
+    const mn_sr_landmark *landmarks;
+    size_t landmark_count;
+    const mn_sr_distance *distances;
+    size_t distance_count;
+    /* Remarks about the whole report (e.g. that a source series may be incomplete): each a TEXT
+     * qualitative evaluation (121106, DCM, "Comment") of TID 1500 Row 14. */
+    const char *const *comments;
+    size_t comment_count;
+} mn_sr_request;
+
+/* Write a Comprehensive 3D SR following TID 1500 (Measurement Report) as Explicit VR Little
+ * Endian Part 10 file. Errors: MN_ERR_IO, MN_ERR_ARGUMENT, MN_ERR_BAD_VALUE, MN_ERR_INTERNAL. */
+mn_status mn_sr_write(const mn_sr_request *request, const char *path, mn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MAMBANODE_CDICOM_OBJECTS_H */
