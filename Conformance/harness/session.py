@@ -77,19 +77,33 @@ class Session:
                               r.returncode == 0, r.stderr)
             self.models[key] = {"path": path, "trained": False}
         paths = {key: model["path"] for key, model in self.models.items()}
+        pacs = self.start_pynetdicom_pacs()
+        # The second stack (second_stack.py): the pynetdicom PACS as a destination, and CT series
+        # from PYMODALITY routed to it and to Orthanc, ahead of every other route.
+        second_destination = (f", {{ name: {self.pypacs_destination}, ae_title: {pacs.ae_title}, host: 127.0.0.1, "
+                              f"port: {pacs.port} }}") if pacs else ""
+        second_route = (f"  - {{ name: pynetdicom-ct, priority: 20, model: ct-organs, "
+                        f"destinations: [{self.pypacs_destination}, pacs], quiet_time: 1s, "
+                        "match: [ { tag: Modality, equals: CT }, { field: calling_ae, equals: PYMODALITY } ] }\n"
+                        ) if pacs else ""
+        # Series no route matched become `unrouted` after this quiet time (the node's default is
+        # 45 s), so that second_stack.py need not wait that long for them.
+        self.unrouted_quiet_time = 2
         config = f"{self.work}/node.yaml"
         with open(config, "w") as f:
-            f.write(f"""# Written by Conformance/run: free loopback ports, one route per modality, and the study-level
-# route of Config/node.yaml's brain-tumour example for studies sent by MRSTUDY.
-node: {{ ae_title: MAMBANODE, port: {node_port}, allowed_calling_aes: [MODALITY, ORTHANC, MRSTUDY] }}
+            f.write(f"""# Written by Conformance/run: free loopback ports, one route per modality, the study-level
+# route of Config/node.yaml's brain-tumour example for studies sent by MRSTUDY, and the
+# pynetdicom PACS and route for CT series sent by PYMODALITY (second_stack.py).
+node: {{ ae_title: MAMBANODE, port: {node_port}, allowed_calling_aes: [MODALITY, ORTHANC, MRSTUDY, PYMODALITY] }}
+unrouted_quiet_time: {self.unrouted_quiet_time}s
 storage: {{ directory: {self.work}/store, database: {self.work}/node.sqlite, min_free_disk_mb: 1 }}
 http: {{ port: {http_port} }}
 logging: {{ format: json, level: info }}
 sending: {{ first_retry: 1s, max_retry: 2s }}
-destinations: [{{ name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: {self.orthanc.dicom_port} }}]
+destinations: [{{ name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: {self.orthanc.dicom_port} }}{second_destination}]
 models: {json.dumps(paths)}
 routes:
-  - name: brain-tumour
+{second_route}  - name: brain-tumour
     priority: 10
     level: study
     match: [ {{ tag: Modality, equals: MR }}, {{ field: calling_ae, equals: MRSTUDY }} ]
@@ -106,6 +120,25 @@ routes:
 """)
         self.node = Node(self.processes, self.binary, config, f"{self.work}/node.log", node_port, http_port)
         return self.report.check("node answers C-ECHO from an allowed calling AE", self.node.ready(), self.node.log_tail())
+
+    def start_pynetdicom_pacs(self):
+        """The second stack's PACS (pynetdicom_peers.py) in this process, started before the node
+        is configured so that its port is known; None when pynetdicom is not installed (the
+        second stack's checks then fail, the others run)."""
+        self.pypacs, self.pypacs_destination = None, "pypacs"
+        try:
+            from .pynetdicom_peers import PynetdicomPACS
+        except ImportError as error:
+            self.report.check("pynetdicom is importable (Scripts/requirements-test.txt)", False, str(error))
+            return None
+        self.pypacs = PynetdicomPACS(f"{self.work}/pynetdicom-pacs").start()
+        return self.pypacs
+
+    def stop(self):
+        """Stops what runs inside the harness process (the processes stop by PID in Processes)."""
+        if getattr(self, "pypacs", None) is not None:
+            self.pypacs.shutdown()
+            self.pypacs = None
 
     # Samples --------------------------------------------------------------------------------
 
@@ -362,9 +395,17 @@ routes:
         self.report.check("audit: inbound transfers name the patient (Patient ID)", with_patient > 0,
                           f"{with_patient} of {len(inbound)}")
         self.report.info(f"audit: {with_patient} of {len(inbound)} inbound transfers name a patient")
+        def to(m, aet):
+            return any(p.get("UserID") == aet for p in m["ActiveParticipant"])
+        # Deliveries go to Orthanc and, for PYMODALITY's series, also to the pynetdicom PACS.
+        second = self.pypacs.ae_title if self.pypacs else None
         self.report.check("audit: deliveries to the PACS are audited (action R, destination ORTHANC)",
-                          outbound and all(any(p.get("UserID") == "ORTHANC" for p in m["ActiveParticipant"]) for m in outbound),
+                          outbound and any(to(m, "ORTHANC") for m in outbound)
+                          and all(to(m, "ORTHANC") or (second and to(m, second)) for m in outbound),
                           f"{len(outbound)} deliveries")
+        if second:
+            self.report.check(f"pynetdicom: deliveries to the pynetdicom PACS are audited (action R, destination {second})",
+                              any(to(m, second) for m in outbound), f"{sum(to(m, second) for m in outbound)} deliveries")
         self.report.check("audit: the rejected calling AE gives a Security Alert", alert_for_intruder())
 
     def node_survived(self):
