@@ -7,7 +7,7 @@ BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/mambanode
 # DCMTK stalls ~45 ms per C-STORE on loopback without it (docs/platform-notes.md, Environment facts).
 export TCP_NODELAY := 1
 
-.PHONY: bootstrap build test test-unit demo clean
+.PHONY: bootstrap build test test-unit lint demo clean
 
 bootstrap:
 	@Scripts/bootstrap
@@ -28,6 +28,11 @@ test: bootstrap
 test-unit: bootstrap
 	swift build $(SWIFT_FLAGS) --build-tests
 	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel --skip NodePipelineTests --skip NodeServeTests
+
+# Formatting (swift-format, clang-format, ruff) and the module dependency rules; not part of
+# `make test`. Scripts/lint says how to apply the formatting.
+lint: bootstrap
+	Scripts/lint
 
 demo: build
 	Scripts/demo "$(BIN)"
