@@ -217,7 +217,8 @@ uint16_t onInstance(void *, const mn_scp_instance *instance) {
                      instance->sop_class_uid, instance->transfer_syntax_uid,
                      instance->dataset_error ? instance->dataset_error : "UIDs found");
     observe(mixText(mix(kSeed, 'I'), instance->transfer_syntax_uid));
-    observe(mix(mix(kSeed, 'U'), (instance->dataset_sop_class_uid ? 1 : 0) + (instance->dataset_sop_instance_uid ? 2 : 0)));
+    observe(
+        mix(mix(kSeed, 'U'), (instance->dataset_sop_class_uid ? 1 : 0) + (instance->dataset_sop_instance_uid ? 2 : 0)));
     if (instance->dataset_error) observe(mixText(mix(kSeed, 'D'), instance->dataset_error));
     // The callee owns the file (the node moves it into the store); this one deletes it.
     if (unlink(instance->temp_path) != 0) fail("the received instance's file is missing: %s", instance->temp_path);
@@ -246,9 +247,7 @@ void onEvent(void *, const mn_scp_event *event) {
         g_server.settled.fetch_add(1);
 }
 
-double secondsSince(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 /// Waits until the listener has disposed of every connection and every association thread has
 /// ended; false after `seconds`.
@@ -300,7 +299,8 @@ void putItem(Bytes &b, uint8_t type, const Bytes &value) {
 }
 Bytes text(const char *s) { return Bytes(s, s + std::strlen(s)); }
 
-void putContext(Bytes &b, uint8_t id, const char *abstractSyntax, std::initializer_list<const char *> transferSyntaxes) {
+void putContext(Bytes &b, uint8_t id, const char *abstractSyntax,
+                std::initializer_list<const char *> transferSyntaxes) {
     Bytes value = {id, 0, 0, 0};
     putItem(value, 0x30, text(abstractSyntax));
     for (const char *ts : transferSyntaxes) putItem(value, 0x40, text(ts));
@@ -342,7 +342,7 @@ const Bytes kAbortPDU = {0x07, 0, 0, 0, 0, 4, 0, 0, 0, 0}; // service-user, no r
 /// One TCP connection to the SCP: writes while reading (so neither side blocks on a full
 /// buffer), and parses what the SCP sends into feedback.
 class Connection {
-  public:
+public:
     Connection() {
         fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd_ < 0) fail("socket: %s", std::strerror(errno));
@@ -416,7 +416,7 @@ class Connection {
         fd_ = -1;
     }
 
-  private:
+private:
     /// A connect() interrupted by a signal (libFuzzer's timer) goes on asynchronously (EINTR):
     /// true once it has succeeded, else false with errno set.
     bool connectInterrupted() {
@@ -506,7 +506,8 @@ class Connection {
                 at += 4 + itemLength;
             }
             break;
-        default: break;
+        default:
+            break;
         }
     }
 
@@ -575,7 +576,8 @@ void settle(const char *what) {
     }
     const auto start = Clock::now();
     while (!listenerWaiting()) {
-        if (secondsSince(start) > kSettleSeconds) fail("the listener does not return to waiting for connections after %s", what);
+        if (secondsSince(start) > kSettleSeconds)
+            fail("the listener does not return to waiting for connections after %s", what);
         usleep(100);
     }
     g_observing = observing;

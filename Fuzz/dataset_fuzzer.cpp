@@ -81,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mn_pixel_info info{};
         if (!headerOnly && mn_dataset_pixel_info(ds, &info, &err) == MN_OK) {
             // Bound what one input may ask us to allocate (the node bounds instance size itself).
-            const uint64_t samples = uint64_t(info.rows) * info.columns * (info.samples_per_pixel ? info.samples_per_pixel : 1);
+            const uint64_t samples =
+                uint64_t(info.rows) * info.columns * (info.samples_per_pixel ? info.samples_per_pixel : 1);
             if (samples > 0 && samples <= (1u << 22)) {
                 std::vector<int32_t> frame(samples);
                 const uint32_t frames = info.number_of_frames ? info.number_of_frames : 1;

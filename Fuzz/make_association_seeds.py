@@ -10,6 +10,7 @@ syntax (whole, and in many PDV fragments), commands before an association, an A-
 through a data set, an A-ASSOCIATE-RQ with the most presentation contexts PS3.8 allows (128, odd
 ids 1...255), a truncated PDU and PDU lengths no SCP should believe.
 """
+
 import os
 import struct
 import sys
@@ -75,9 +76,10 @@ def p_data(*pdvs):
 def message(pc_id, command, dataset=b"", fragment=0):
     """A DIMSE message as P-DATA-TF PDUs: the command in one PDV (or fragments of `fragment`
     bytes), then the data set likewise; several PDVs to a PDU when fragmented."""
+
     def pieces(data):
         size = fragment or max(len(data), 1)
-        return [data[i:i + size] for i in range(0, len(data), size)] or [b""]
+        return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
 
     out = b""
     for is_command, data in ((True, command), (False, dataset)):
@@ -86,7 +88,7 @@ def message(pc_id, command, dataset=b"", fragment=0):
         parts = pieces(data)
         items = [pdv(pc_id, is_command, i == len(parts) - 1, part) for i, part in enumerate(parts)]
         for i in range(0, len(items), 4):  # up to 4 PDVs per P-DATA-TF
-            out += p_data(*items[i:i + 4])
+            out += p_data(*items[i : i + 4])
     return out
 
 
@@ -106,23 +108,27 @@ def command_set(elements):
 
 
 def c_echo_rq(message_id=1):
-    return command_set([
-        (0x0002, uid(VERIFICATION)),
-        (0x0100, struct.pack("<H", 0x0030)),
-        (0x0110, struct.pack("<H", message_id)),
-        (0x0800, struct.pack("<H", 0x0101)),  # no data set
-    ])
+    return command_set(
+        [
+            (0x0002, uid(VERIFICATION)),
+            (0x0100, struct.pack("<H", 0x0030)),
+            (0x0110, struct.pack("<H", message_id)),
+            (0x0800, struct.pack("<H", 0x0101)),  # no data set
+        ]
+    )
 
 
 def c_store_rq(sop_class=CT_IMAGE_STORAGE, instance=INSTANCE_UID, message_id=1):
-    return command_set([
-        (0x0002, uid(sop_class)),
-        (0x0100, struct.pack("<H", 0x0001)),
-        (0x0110, struct.pack("<H", message_id)),
-        (0x0700, struct.pack("<H", 0x0000)),  # medium priority
-        (0x0800, struct.pack("<H", 0x0000)),  # a data set follows
-        (0x1000, uid(instance)),
-    ])
+    return command_set(
+        [
+            (0x0002, uid(sop_class)),
+            (0x0100, struct.pack("<H", 0x0001)),
+            (0x0110, struct.pack("<H", message_id)),
+            (0x0700, struct.pack("<H", 0x0000)),  # medium priority
+            (0x0800, struct.pack("<H", 0x0000)),  # a data set follows
+            (0x1000, uid(instance)),
+        ]
+    )
 
 
 # --- PS3.5 7.1: a small CT image data set -----------------------------------------------------
@@ -167,11 +173,14 @@ def dataset_implicit_le(elements):
 
 def harness_rq():
     """The request the harness prepends (flag bit 0), for seeds that send it themselves."""
-    return associate_rq([
-        (PC_ECHO, VERIFICATION, [IMPLICIT_LE, EXPLICIT_LE]),
-        (PC_CT_EXPLICIT, CT_IMAGE_STORAGE, [EXPLICIT_LE]),
-        (PC_CT_IMPLICIT, CT_IMAGE_STORAGE, [IMPLICIT_LE]),
-    ], calling=b"FUZZER")
+    return associate_rq(
+        [
+            (PC_ECHO, VERIFICATION, [IMPLICIT_LE, EXPLICIT_LE]),
+            (PC_CT_EXPLICIT, CT_IMAGE_STORAGE, [EXPLICIT_LE]),
+            (PC_CT_IMPLICIT, CT_IMAGE_STORAGE, [IMPLICIT_LE]),
+        ],
+        calling=b"FUZZER",
+    )
 
 
 def seeds():
@@ -195,8 +204,15 @@ def seeds():
     yield "store-two-byte-fragments", valid, message(PC_CT_IMPLICIT, c_store_rq(), implicit_ds, fragment=2)
     yield "store-odd-fragments", valid, message(PC_CT_EXPLICIT, c_store_rq(), explicit, fragment=7)
     yield "store-chunked-writes", valid | CHUNKED, bytes([5]) + store_explicit
-    yield "store-twice-echo-release", valid, (store_explicit + message(PC_CT_IMPLICIT, c_store_rq(message_id=2), implicit_ds)
-                                              + message(PC_ECHO, c_echo_rq(3)))
+    yield (
+        "store-twice-echo-release",
+        valid,
+        (
+            store_explicit
+            + message(PC_CT_IMPLICIT, c_store_rq(message_id=2), implicit_ds)
+            + message(PC_ECHO, c_echo_rq(3))
+        ),
+    )
     yield "store-no-await-release", ASSOCIATE | RELEASE, store_explicit
     yield "store-then-reset", ASSOCIATE | AWAIT | RESET, store_explicit
     yield "store-wrong-context", valid, message(PC_ECHO, c_store_rq(), explicit)
@@ -208,18 +224,41 @@ def seeds():
     yield "pdata-before-association", 0, message(PC_ECHO, c_echo_rq())
     yield "store-before-association", AWAIT, store_explicit
     half = len(explicit) // 2
-    yield "abort-mid-dataset", ASSOCIATE | AWAIT | ABORT, (p_data(pdv(PC_CT_EXPLICIT, True, True, c_store_rq()))
-                                                         + p_data(pdv(PC_CT_EXPLICIT, False, False, explicit[:half])))
-    yield "abort-mid-dataset-raw", ASSOCIATE | AWAIT, (p_data(pdv(PC_CT_EXPLICIT, True, True, c_store_rq()))
-                                                      + p_data(pdv(PC_CT_EXPLICIT, False, False, explicit[:half]))
-                                                      + ABORT_PDU + p_data(pdv(PC_CT_EXPLICIT, False, True, explicit[half:])))
-    yield "release-mid-dataset", ASSOCIATE | AWAIT | RELEASE, (p_data(pdv(PC_CT_EXPLICIT, True, True, c_store_rq()))
-                                                              + p_data(pdv(PC_CT_EXPLICIT, False, False, explicit[:half])))
+    yield (
+        "abort-mid-dataset",
+        ASSOCIATE | AWAIT | ABORT,
+        (
+            p_data(pdv(PC_CT_EXPLICIT, True, True, c_store_rq()))
+            + p_data(pdv(PC_CT_EXPLICIT, False, False, explicit[:half]))
+        ),
+    )
+    yield (
+        "abort-mid-dataset-raw",
+        ASSOCIATE | AWAIT,
+        (
+            p_data(pdv(PC_CT_EXPLICIT, True, True, c_store_rq()))
+            + p_data(pdv(PC_CT_EXPLICIT, False, False, explicit[:half]))
+            + ABORT_PDU
+            + p_data(pdv(PC_CT_EXPLICIT, False, True, explicit[half:]))
+        ),
+    )
+    yield (
+        "release-mid-dataset",
+        ASSOCIATE | AWAIT | RELEASE,
+        (
+            p_data(pdv(PC_CT_EXPLICIT, True, True, c_store_rq()))
+            + p_data(pdv(PC_CT_EXPLICIT, False, False, explicit[:half]))
+        ),
+    )
     yield "associate-128-contexts", AWAIT | RELEASE, rq_128 + message(PC_ECHO, c_echo_rq())
-    yield "associate-wrong-called-ae", AWAIT | RELEASE, associate_rq([(1, VERIFICATION, [IMPLICIT_LE])], called=b"SOMEONEELSE")
+    yield (
+        "associate-wrong-called-ae",
+        AWAIT | RELEASE,
+        associate_rq([(1, VERIFICATION, [IMPLICIT_LE])], called=b"SOMEONEELSE"),
+    )
     yield "associate-no-acceptable-context", AWAIT | RELEASE, associate_rq([(1, "1.2.3.4.5.6", ["1.2.3.4"])])
     truncated = p_data(pdv(PC_CT_EXPLICIT, True, True, c_store_rq()))
-    yield "truncated-pdata", ASSOCIATE | AWAIT, truncated[:len(truncated) // 2]
+    yield "truncated-pdata", ASSOCIATE | AWAIT, truncated[: len(truncated) // 2]
     yield "truncated-associate-rq", 0, harness_rq()[:40]
     yield "oversized-pdata-length", ASSOCIATE | AWAIT, struct.pack(">BBI", 0x04, 0, 0xFFFFFFF0) + truncated[6:]
     yield "oversized-associate-rq-length", 0, struct.pack(">BBI", 0x01, 0, 0xFFFFFFFF) + bytes(64)

@@ -9,6 +9,7 @@ spec instead (e.g. a landmark_refinement chosen after training). Averaging a run
 checkpoint it started from smooths the noise of a short, small-batch fine-tune (ct-landmarks:
 held-out mean radial error 2.28 and 2.51 mm apart, 2.26 mm averaged, with centroid decoding).
 """
+
 import json
 import os
 import sys
@@ -56,8 +57,12 @@ def main(argv=None):
         config["manifest"] = {k: v for k, v in spec.items() if k not in ("format", "network")}
     model = build(config["architecture"], **config["constructor"])
     model.load_state_dict(state)
-    card = config.get("card", "") + "\n- weights: the mean of " + ", ".join(f"`{os.path.basename(p)}`" for p in paths) + \
-        " (`Tools/average_checkpoints.py`)"
+    card = (
+        config.get("card", "")
+        + "\n- weights: the mean of "
+        + ", ".join(f"`{os.path.basename(p)}`" for p in paths)
+        + " (`Tools/average_checkpoints.py`)"
+    )
     save_ours(out, model, config["architecture"], config["constructor"], config["manifest"], card=card)
     print(f"wrote {out}: the mean of {len(paths)} checkpoints")
     return 0

@@ -4,6 +4,7 @@ channels), and prints the speed-up and their difference. Not a test: timings var
 
     Tools/.venv/bin/python Tools/bench_scan.py [--length 4096] [--channels 64] [--chunk 32]
 """
+
 import argparse
 import time
 
@@ -17,16 +18,24 @@ def main():
     p.add_argument("--length", type=int, default=4096)
     p.add_argument("--channels", type=int, default=64, help="d_inner")
     p.add_argument("--state", type=int, default=16)
-    p.add_argument("--chunk", type=int, action="append", help="chunk size(s) to time; 0 = automatic (default 0, 32, 64)")
+    p.add_argument(
+        "--chunk", type=int, action="append", help="chunk size(s) to time; 0 = automatic (default 0, 32, 64)"
+    )
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     g = torch.Generator().manual_seed(0)
     b, d, n, l = 1, a.channels, a.state, a.length
-    base = dict(u=torch.randn(b, d, l, generator=g), delta=torch.randn(b, d, l, generator=g) - 2,
-                A=-torch.arange(1, n + 1.0).repeat(d, 1), B=torch.randn(b, n, l, generator=g),
-                C=torch.randn(b, n, l, generator=g), D=torch.ones(d), z=torch.randn(b, d, l, generator=g),
-                delta_bias=0.1 * torch.randn(d, generator=g))
+    base = dict(
+        u=torch.randn(b, d, l, generator=g),
+        delta=torch.randn(b, d, l, generator=g) - 2,
+        A=-torch.arange(1, n + 1.0).repeat(d, 1),
+        B=torch.randn(b, n, l, generator=g),
+        C=torch.randn(b, n, l, generator=g),
+        D=torch.ones(d),
+        z=torch.randn(b, d, l, generator=g),
+        delta_bias=0.1 * torch.randn(d, generator=g),
+    )
 
     def run(scan, **kw):
         args = {k: v.clone().requires_grad_(k in ("u", "delta", "B", "C")) for k, v in base.items()}

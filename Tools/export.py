@@ -10,6 +10,7 @@ JSON, a partial model.json; see Tools/README.md. The network (architecture, widt
 read from the weights themselves, and the written weights are loaded back into our PyTorch
 network before the package is declared done.
 """
+
 import argparse
 import datetime
 import json
@@ -22,8 +23,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from nnmamba.checkpoints import load_ours, load_pickle, load_torch, manifest_from_plans, nnunet_plans, state_dict_of  # noqa: E402
 from nnmamba.networks import build  # noqa: E402
-from nnmamba.package import (FORMAT, ExportError, check_manifest, clean_state_dict, infer_network,  # noqa: E402
-                             network_manifest, sha256, write_package)
+from nnmamba.package import (
+    FORMAT,
+    ExportError,
+    check_manifest,
+    clean_state_dict,
+    infer_network,  # noqa: E402
+    network_manifest,
+    sha256,
+    write_package,
+)
 
 # Fields of --outputs that may replace what the exporter derived from the checkpoint.
 REPLACEABLE = {"name", "task", "labels", "landmarks", "distances", "classification", "algorithm", "mirror_axes"}
@@ -62,8 +71,10 @@ def merge(derived, outputs):
                 entry = dict(ours)
                 for k, v in theirs.items():
                     if k == "normalization" and "normalization" in ours and ours["normalization"] != v:
-                        raise ExportError(f"inputs[{i}].normalization: the checkpoint says {ours['normalization']}, "
-                                          f"--outputs says {v}")
+                        raise ExportError(
+                            f"inputs[{i}].normalization: the checkpoint says {ours['normalization']}, "
+                            f"--outputs says {v}"
+                        )
                     entry[k] = v
                 merged.append(entry)
             m["inputs"] = merged
@@ -88,15 +99,24 @@ def verify_loadable(architecture, constructor, state_dict):
 
 def card(manifest, source, command, extra):
     n = manifest["network"]
-    lines = [f"# {manifest['name']}", "", f"Task: {manifest['task']}. Network: {n['architecture']} "
-             f"(in_channels {n['in_channels']}, channels {n['channels']}, blocks {n['blocks']}, "
-             f"outputs {n['outputs']}, d_state {n['d_state']}).", ""]
+    lines = [
+        f"# {manifest['name']}",
+        "",
+        f"Task: {manifest['task']}. Network: {n['architecture']} "
+        f"(in_channels {n['in_channels']}, channels {n['channels']}, blocks {n['blocks']}, "
+        f"outputs {n['outputs']}, d_state {n['d_state']}).",
+        "",
+    ]
     if extra:
         lines += [extra.rstrip(), ""]
-    lines += ["## Export", "", f"- source: `{os.path.basename(source)}` (sha256 {sha256(source)})",
-              f"- exported {datetime.date.today().isoformat()} by `{command}`",
-              f"- target spacing {manifest['target_spacing']} mm (x, y, z); patch {manifest['patch_size']} (D, H, W); "
-              f"mirror axes {manifest.get('mirror_axes', [])}"]
+    lines += [
+        "## Export",
+        "",
+        f"- source: `{os.path.basename(source)}` (sha256 {sha256(source)})",
+        f"- exported {datetime.date.today().isoformat()} by `{command}`",
+        f"- target spacing {manifest['target_spacing']} mm (x, y, z); patch {manifest['patch_size']} (D, H, W); "
+        f"mirror axes {manifest.get('mirror_axes', [])}",
+    ]
     for i, inp in enumerate(manifest["inputs"]):
         lines.append(f"- input {i}: {inp['name']}, normalization {json.dumps(inp['normalization'], sort_keys=True)}")
     return "\n".join(lines) + "\n"
@@ -137,15 +157,25 @@ def export_nnunet(a, argv):
     plans, stage = nnunet_plans(load_pickle(plans_path), plans_path)
     derived, classes, stage = manifest_from_plans(plans, a.stage if a.stage is not None else stage, plans_path)
     if classes is not None and classes != constructor["number_classes"]:
-        raise ExportError(f"{plans_path}: num_classes {classes - 1} (+ background) but conv8 has "
-                          f"{constructor['number_classes']} outputs")
+        raise ExportError(
+            f"{plans_path}: num_classes {classes - 1} (+ background) but conv8 has "
+            f"{constructor['number_classes']} outputs"
+        )
     if len(derived["inputs"]) != constructor["in_ch"]:
         raise ExportError(f"{plans_path}: {len(derived['inputs'])} modalities but in_conv takes {constructor['in_ch']}")
     derived["task"] = "segmentation"
     outputs = read_outputs(a.outputs)
-    finish(a.out_dir, architecture, constructor, sd, merge(derived, outputs), a.checkpoint,
-           f"Exported from an nnU-Net v1 checkpoint (stage {stage}, MambaLayer flavour {constructor['flavour']})."
-           + ("\n\n" + outputs["card"] if outputs.get("card") else ""), argv)
+    finish(
+        a.out_dir,
+        architecture,
+        constructor,
+        sd,
+        merge(derived, outputs),
+        a.checkpoint,
+        f"Exported from an nnU-Net v1 checkpoint (stage {stage}, MambaLayer flavour {constructor['flavour']})."
+        + ("\n\n" + outputs["card"] if outputs.get("card") else ""),
+        argv,
+    )
 
 
 def export_cls(a, argv):
@@ -158,27 +188,41 @@ def export_cls(a, argv):
         if key not in outputs:
             raise ExportError(f"{key}: a classification state_dict does not carry it; give it in --outputs")
     # Upstream feeds the volume without normalisation, crop or resize (docs/nnmamba-architecture.md §6).
-    derived = {"task": "classification",
-               "inputs": [{"name": f"image{c}" if constructor["in_ch"] > 1 else "image", "normalization": {"kind": "none"}}
-                          for c in range(constructor["in_ch"])],
-               "patch_size": outputs.get("patch_size", [16, 16, 16])}
-    finish(a.out_dir, architecture, constructor, sd, merge(derived, outputs), a.checkpoint, outputs.get("card", ""), argv)
+    derived = {
+        "task": "classification",
+        "inputs": [
+            {"name": f"image{c}" if constructor["in_ch"] > 1 else "image", "normalization": {"kind": "none"}}
+            for c in range(constructor["in_ch"])
+        ],
+        "patch_size": outputs.get("patch_size", [16, 16, 16]),
+    }
+    finish(
+        a.out_dir, architecture, constructor, sd, merge(derived, outputs), a.checkpoint, outputs.get("card", ""), argv
+    )
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="See Tools/README.md for --outputs.")
     sub = p.add_subparsers(dest="kind", required=True)
-    for kind, help_text in (("ours", "a .pt written by Tools/train.py"),
-                            ("nnunet", "nnU-Net v1 model_final_checkpoint.model (+ .model.pkl plans)"),
-                            ("cls", "a classification state_dict .pth (nnMamba4cls.py)")):
+    for kind, help_text in (
+        ("ours", "a .pt written by Tools/train.py"),
+        ("nnunet", "nnU-Net v1 model_final_checkpoint.model (+ .model.pkl plans)"),
+        ("cls", "a classification state_dict .pth (nnMamba4cls.py)"),
+    ):
         s = sub.add_parser(kind, help=help_text)
         s.add_argument("checkpoint")
         s.add_argument("out_dir", help="package folder to write")
-        s.add_argument("--outputs", help="JSON with what the checkpoint does not carry (a partial model.json)",
-                       required=kind != "ours")
-        s.add_argument("--trust-checkpoint", action="store_true",
-                       help="load the checkpoint pickle unrestricted (only for files from a trusted source)")
+        s.add_argument(
+            "--outputs",
+            help="JSON with what the checkpoint does not carry (a partial model.json)",
+            required=kind != "ours",
+        )
+        s.add_argument(
+            "--trust-checkpoint",
+            action="store_true",
+            help="load the checkpoint pickle unrestricted (only for files from a trusted source)",
+        )
         if kind == "nnunet":
             s.add_argument("--plans", help="plans pickle (default: CHECKPOINT.pkl)")
             s.add_argument("--stage", type=int, help="plans stage (default: the checkpoint's, else the last)")

@@ -11,6 +11,7 @@ with --keep-dicom the series itself under `dicom/` (for evaluation through `mamb
 
 Seeds are the split: training uses seeds no evaluation ever uses (see the model cards).
 """
+
 import argparse
 import os
 import shutil
@@ -39,8 +40,16 @@ def mr_options(seed):
     slices = int(round(200 / spacing))
     noise = [0.01, 0.03, 0.02, 0.05][(seed // 5) % 4]
     # `--name=value`: a negative angle would otherwise read as an option.
-    return [f"--orientation={plane}", f"--rotate={rotate}", f"--pixel-spacing={pixel}", f"--size={size}",
-            f"--spacing={spacing}", f"--slices={slices}", f"--noise={noise}", f"--seed={seed}"]
+    return [
+        f"--orientation={plane}",
+        f"--rotate={rotate}",
+        f"--pixel-spacing={pixel}",
+        f"--size={size}",
+        f"--spacing={spacing}",
+        f"--slices={slices}",
+        f"--noise={noise}",
+        f"--seed={seed}",
+    ]
 
 
 def main():
@@ -62,17 +71,47 @@ def main():
         dicom = os.path.join(case, "dicom")
         labels, truth = os.path.join(case, "labels.nii.gz"), os.path.join(case, "truth.json.tmp")
         if args.kind == "ct":
-            run([args.binary, "samples", "ct", dicom, "--seed", str(seed), "--lesion", args.lesion,
-                 "--labels", labels, "--truth", truth])
+            run(
+                [
+                    args.binary,
+                    "samples",
+                    "ct",
+                    dicom,
+                    "--seed",
+                    str(seed),
+                    "--lesion",
+                    args.lesion,
+                    "--labels",
+                    labels,
+                    "--truth",
+                    truth,
+                ]
+            )
             name = "ct"
         elif args.kind == "mr-colin27":
-            source = ["--source", "colin27"] if seed % 3 else \
-                ["--nifti", f"{templates}/ch2bet.nii.gz", "--mask", f"{templates}/ch2bet.nii.gz"]
+            source = (
+                ["--source", "colin27"]
+                if seed % 3
+                else ["--nifti", f"{templates}/ch2bet.nii.gz", "--mask", f"{templates}/ch2bet.nii.gz"]
+            )
             run([args.binary, "samples", "mr", dicom, *source, *mr_options(seed), "--labels", labels, "--truth", truth])
             name = "t1"
         else:
-            run([args.binary, "samples", "mr", dicom, "--source", "mni152", *mr_options(seed),
-                 "--labels", labels, "--truth", truth])
+            run(
+                [
+                    args.binary,
+                    "samples",
+                    "mr",
+                    dicom,
+                    "--source",
+                    "mni152",
+                    *mr_options(seed),
+                    "--labels",
+                    labels,
+                    "--truth",
+                    truth,
+                ]
+            )
             name = "t1"
         run([args.binary, "volume", dicom, "--nifti", os.path.join(case, f"{name}.nii.gz")])
         if not args.keep_dicom:

@@ -7,6 +7,7 @@ for training on a machine without the NIfTI files (a GPU host, say):
 train.py then takes `--cases FILE`. Several folders are packed in order, each case named
 `<folder>/<case>` so names stay unique.
 """
+
 import argparse
 import json
 import os
@@ -34,12 +35,16 @@ def main(argv=None):
     start, cases = time.time(), []
     for root in a.cases:
         prefix = os.path.basename(os.path.normpath(root))
-        cases += [(t, truth, f"{prefix}/{name}") for t, truth, name in load_cases(root, spec, a.truth_key, a.crop_to_nonzero)]
+        cases += [
+            (t, truth, f"{prefix}/{name}") for t, truth, name in load_cases(root, spec, a.truth_key, a.crop_to_nonzero)
+        ]
     write_pack(a.out, cases, spec, a.crop_to_nonzero, a.truth_key)
     raw = sum(t.size for t, _, _ in cases)
-    print(f"{len(cases)} cases packed in {time.time() - start:.0f} s: {os.path.getsize(a.out) / 1e6:.1f} MB "
-          f"({os.path.getsize(a.out) / raw:.2f} byte per voxel); positives "
-          f"{int(np.sum([np.ravel(t)[0] == 1 for _, t, _ in cases])) if spec['task'] == 'classification' else '-'}")
+    print(
+        f"{len(cases)} cases packed in {time.time() - start:.0f} s: {os.path.getsize(a.out) / 1e6:.1f} MB "
+        f"({os.path.getsize(a.out) / raw:.2f} byte per voxel); positives "
+        f"{int(np.sum([np.ravel(t)[0] == 1 for _, t, _ in cases])) if spec['task'] == 'classification' else '-'}"
+    )
     return 0
 
 

@@ -21,6 +21,7 @@ BCE on the logit. Augmentation: random crops (a third centred on foreground for 
 scaling, small rotations (in mm, about all axes), intensity scale/shift, Gaussian noise, flips
 (never along left-right with --lateralised; never for landmarks, whose names are sided).
 """
+
 import argparse
 import json
 import math
@@ -80,8 +81,12 @@ def load_cases(root, spec, truth_key, crop_to_nonzero):
                 data = json.load(f)
             if task == "landmarks":
                 points = data.get("landmarks", data)
-                truth = np.stack([patient_to_tensor_index(points[m["name"]], prepared.grid) for m in
-                                  sorted(spec["landmarks"], key=lambda m: m["channel"])])
+                truth = np.stack(
+                    [
+                        patient_to_tensor_index(points[m["name"]], prepared.grid)
+                        for m in sorted(spec["landmarks"], key=lambda m: m["channel"])
+                    ]
+                )
             else:
                 # [label, d, h, w, radius in voxels]: where the finding is, when the truth says so
                 # (the phantom's lesion), for --aux-lesion; NaN otherwise.
@@ -184,8 +189,16 @@ class Sampler:
                 elif task == "classification":
                     target[1 + axis] = out_size[axis] - 1 - target[1 + axis]
         a = self.a
-        scale = torch.from_numpy(self.rng.uniform(1 - a.intensity, 1 + a.intensity, (image.shape[0], 1, 1, 1))).float().to(self.device)
-        shift = torch.from_numpy(self.rng.uniform(-a.intensity, a.intensity, (image.shape[0], 1, 1, 1))).float().to(self.device)
+        scale = (
+            torch.from_numpy(self.rng.uniform(1 - a.intensity, 1 + a.intensity, (image.shape[0], 1, 1, 1)))
+            .float()
+            .to(self.device)
+        )
+        shift = (
+            torch.from_numpy(self.rng.uniform(-a.intensity, a.intensity, (image.shape[0], 1, 1, 1)))
+            .float()
+            .to(self.device)
+        )
         image = image * scale + shift
         if a.noise > 0:
             image = image + torch.randn_like(image) * float(self.rng.uniform(0, a.noise))
@@ -199,7 +212,7 @@ def heatmaps(points, shape, sigma):
     out = []
     for p in points.float():
         r2 = (d - p[0]) ** 2 + (h - p[1]) ** 2 + (w - p[2]) ** 2
-        out.append(torch.exp(-r2 / (2 * sigma ** 2)))
+        out.append(torch.exp(-r2 / (2 * sigma**2)))
     return torch.stack(out)
 
 
@@ -336,8 +349,11 @@ class LesionChannel(torch.nn.Module):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     p.add_argument("--spec", required=True, help="model.json without format/network (see Tools/README.md)")
     p.add_argument("--cases", required=True, help="folder of case sub-folders, or a pack of them (pack_cases.py)")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
@@ -356,44 +372,85 @@ def main(argv=None):
     p.add_argument("--noise", type=float, default=0.05, help="Gaussian noise σ up to this (normalised units)")
     p.add_argument("--no-flip", dest="flip", action="store_false", help="no random flips at all")
     p.add_argument("--lateralised", action="store_true", help="no left-right flips (sided anatomy)")
-    p.add_argument("--foreground", type=float, default=1 / 3,
-                   help="segmentation: fraction of patches centred on a foreground class (chosen uniformly)")
+    p.add_argument(
+        "--foreground",
+        type=float,
+        default=1 / 3,
+        help="segmentation: fraction of patches centred on a foreground class (chosen uniformly)",
+    )
     p.add_argument("--sigma", type=float, default=2.0, help="heat-map σ in voxels (landmarks)")
-    p.add_argument("--pre-relu", action="store_true",
-                   help="landmarks: train the heat-maps before the final ReLU (hinge below zero away from the landmark)")
-    p.add_argument("--landmark-loss", choices=["mse", "softmax"], default="mse",
-                   help="landmarks: weighted heat-map MSE, or per-channel spatial softmax cross-entropy (use with "
-                        "--pre-relu)")
-    p.add_argument("--aux-lesion", type=float, default=0,
-                   help="classification: weight of the training-only lesion-location loss (truth.json "
-                        "<truth-key>_centre and _radius_mm)")
-    p.add_argument("--lesion-channel", type=float, default=0,
-                   help="classification: weight of the loss that makes channel 0 of --lesion-layer mark the "
-                        "finding (truth.json <truth-key>_centre and _radius_mm)")
-    p.add_argument("--lesion-layer", default="layer2", choices=["layer1", "layer2", "layer3"],
-                   help="classification: the encoder stage whose channel 0 --lesion-channel trains")
-    p.add_argument("--classifier-weight", type=float, default=1.0,
-                   help="classification: weight of the BCE (0 with --aux-lesion trains the features alone first)")
-    p.add_argument("--train-only", metavar="PREFIX",
-                   help="optimise only the parameters whose state_dict names start with PREFIX (e.g. mlp.); the "
-                        "rest is frozen, its BatchNorm statistics too")
-    p.add_argument("--frozen-bn", action="store_true",
-                   help="every BatchNorm in eval mode (statistics from --init, affine parameters still "
-                        "trained): with one whole volume per step, per-volume statistics normalise away "
-                        "what the classifier's global means must carry")
+    p.add_argument(
+        "--pre-relu",
+        action="store_true",
+        help="landmarks: train the heat-maps before the final ReLU (hinge below zero away from the landmark)",
+    )
+    p.add_argument(
+        "--landmark-loss",
+        choices=["mse", "softmax"],
+        default="mse",
+        help="landmarks: weighted heat-map MSE, or per-channel spatial softmax cross-entropy (use with --pre-relu)",
+    )
+    p.add_argument(
+        "--aux-lesion",
+        type=float,
+        default=0,
+        help="classification: weight of the training-only lesion-location loss (truth.json "
+        "<truth-key>_centre and _radius_mm)",
+    )
+    p.add_argument(
+        "--lesion-channel",
+        type=float,
+        default=0,
+        help="classification: weight of the loss that makes channel 0 of --lesion-layer mark the "
+        "finding (truth.json <truth-key>_centre and _radius_mm)",
+    )
+    p.add_argument(
+        "--lesion-layer",
+        default="layer2",
+        choices=["layer1", "layer2", "layer3"],
+        help="classification: the encoder stage whose channel 0 --lesion-channel trains",
+    )
+    p.add_argument(
+        "--classifier-weight",
+        type=float,
+        default=1.0,
+        help="classification: weight of the BCE (0 with --aux-lesion trains the features alone first)",
+    )
+    p.add_argument(
+        "--train-only",
+        metavar="PREFIX",
+        help="optimise only the parameters whose state_dict names start with PREFIX (e.g. mlp.); the "
+        "rest is frozen, its BatchNorm statistics too",
+    )
+    p.add_argument(
+        "--frozen-bn",
+        action="store_true",
+        help="every BatchNorm in eval mode (statistics from --init, affine parameters still "
+        "trained): with one whole volume per step, per-volume statistics normalise away "
+        "what the classifier's global means must carry",
+    )
     p.add_argument("--reset", metavar="PREFIX", help="re-initialise the modules under PREFIX after --init")
     p.add_argument("--truth-key", default="lesion", help="truth.json key of the class (classification)")
     p.add_argument("--crop-to-nonzero", action="store_true", help="as the node's --crop-to-non-zero")
     p.add_argument("--init", help="start from this checkpoint's weights (ours)")
     p.add_argument("--chunk", type=int, help="selective-scan chunk length (default ≈ √L per call)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda); the checkpoint is written for the CPU")
+    p.add_argument(
+        "--device", default="cpu", help="torch device to train on (cpu, cuda); the checkpoint is written for the CPU"
+    )
     p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--save-every", type=float, metavar="MIN",
-                   help="also write --out every MIN minutes (atomically), so a long run can be evaluated "
-                        "while it trains and survives being stopped")
-    p.add_argument("--keep-snapshots", action="store_true",
-                   help="with --save-every: also keep each of those saves as OUT-stepN.pt (to choose among later)")
+    p.add_argument(
+        "--save-every",
+        type=float,
+        metavar="MIN",
+        help="also write --out every MIN minutes (atomically), so a long run can be evaluated "
+        "while it trains and survives being stopped",
+    )
+    p.add_argument(
+        "--keep-snapshots",
+        action="store_true",
+        help="with --save-every: also keep each of those saves as OUT-stepN.pt (to choose among later)",
+    )
     a = p.parse_args(argv)
 
     torch.set_num_threads(a.threads)
@@ -420,14 +477,21 @@ def main(argv=None):
 
     in_ch = len(spec["inputs"])
     if task == "classification":
-        architecture, constructor = "nnMambaEncoder", dict(in_ch=in_ch, channels=a.channels, blocks=a.blocks,
-                                                           number_classes=1, d_state=8)
+        architecture, constructor = (
+            "nnMambaEncoder",
+            dict(in_ch=in_ch, channels=a.channels, blocks=a.blocks, number_classes=1, d_state=8),
+        )
         model = nnMambaEncoder(**constructor)
     else:
-        outputs = (max(l["value"] for l in spec["labels"]) + 1 if task == "segmentation"
-                   else max(m["channel"] for m in spec["landmarks"]) + 1)
-        architecture, constructor = "nnMambaSeg", dict(in_ch=in_ch, channels=a.channels, blocks=a.blocks,
-                                                       number_classes=outputs, d_state=16, flavour="css")
+        outputs = (
+            max(l["value"] for l in spec["labels"]) + 1
+            if task == "segmentation"
+            else max(m["channel"] for m in spec["landmarks"]) + 1
+        )
+        architecture, constructor = (
+            "nnMambaSeg",
+            dict(in_ch=in_ch, channels=a.channels, blocks=a.blocks, number_classes=outputs, d_state=16, flavour="css"),
+        )
         model = nnMambaSeg(**constructor)
     if a.init:
         model.load_state_dict(torch.load(a.init, map_location="cpu", weights_only=True)["state_dict"])
@@ -446,8 +510,11 @@ def main(argv=None):
     if a.train_only:
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name.startswith(a.train_only))
-        frozen = [m for n, m in model.named_modules() if n and not n.startswith(a.train_only.rstrip("."))
-                  and isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        frozen = [
+            m
+            for n, m in model.named_modules()
+            if n and not n.startswith(a.train_only.rstrip(".")) and isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        ]
     parameters = [p for p in model.parameters() if p.requires_grad]
     aux = None
     if a.aux_lesion > 0:
@@ -477,14 +544,16 @@ def main(argv=None):
         """Writes --out as it stands (atomically: a reader never sees half a file). The state_dict
         is the exported network's in every mode: --pre-relu swaps a parameterless ReLU only."""
         minutes = (time.time() - train_start) / 60
-        card = (f"## Training\n\n- data: {len(cases)} cases from `{a.cases}`\n"
-                f"- network: {architecture} {constructor}\n"
-                f"- augmentation: scale ±{a.scale}, rotation ±{a.rotate}°, intensity ±{a.intensity}, noise σ ≤ {a.noise}, "
-                f"flips {'on axes ' + str(sampler.flips) if sampler.flips else 'off'}\n"
-                f"- patch {list(a.patch)}, batch {a.batch}, AdamW lr {a.lr} (poly), seed {a.seed}\n"
-                f"- {step} steps in {minutes:.1f} min; final loss (mean of the last {min(len(losses), a.log_every)}) "
-                f"{np.mean(losses[-a.log_every:]) if losses else float('nan'):.4f}\n"
-                f"- command: `Tools/train.py {' '.join(argv if argv is not None else sys.argv[1:])}`")
+        card = (
+            f"## Training\n\n- data: {len(cases)} cases from `{a.cases}`\n"
+            f"- network: {architecture} {constructor}\n"
+            f"- augmentation: scale ±{a.scale}, rotation ±{a.rotate}°, intensity ±{a.intensity}, noise σ ≤ {a.noise}, "
+            f"flips {'on axes ' + str(sampler.flips) if sampler.flips else 'off'}\n"
+            f"- patch {list(a.patch)}, batch {a.batch}, AdamW lr {a.lr} (poly), seed {a.seed}\n"
+            f"- {step} steps in {minutes:.1f} min; final loss (mean of the last {min(len(losses), a.log_every)}) "
+            f"{np.mean(losses[-a.log_every :]) if losses else float('nan'):.4f}\n"
+            f"- command: `Tools/train.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
+        )
         manifest = {k: v for k, v in spec.items() if k not in ("format", "network")}
         partial = a.out + ".partial"
         save_ours(partial, model, architecture, constructor, manifest, card=card)
@@ -516,7 +585,9 @@ def main(argv=None):
             # batched forward computes exactly the per-volume losses below, faster (on a GPU, much).
             pairs = [sampler.sample(cases[i], whole=True) for i in picks]
             output = model(torch.stack([x for x, _ in pairs]))
-            loss = sum(volume_loss(output[j:j + 1], target, image.shape[1:], j) for j, (image, target) in enumerate(pairs))
+            loss = sum(
+                volume_loss(output[j : j + 1], target, image.shape[1:], j) for j, (image, target) in enumerate(pairs)
+            )
             loss.backward()
             total = loss.item()
         elif task == "classification":
@@ -531,8 +602,9 @@ def main(argv=None):
             pairs = [sampler.sample(cases[i]) for i in picks]
             images = torch.stack([x for x, _ in pairs])
             targets = torch.stack([t for _, t in pairs]).to(a.device)
-            loss = loss_for(task, model(images), targets, constructor["number_classes"], a.sigma, a.pre_relu,
-                            a.landmark_loss)
+            loss = loss_for(
+                task, model(images), targets, constructor["number_classes"], a.sigma, a.pre_relu, a.landmark_loss
+            )
             loss.backward()
             total = loss.item()
         torch.nn.utils.clip_grad_norm_(parameters, 12.0)
@@ -542,9 +614,12 @@ def main(argv=None):
         losses.append(total)
         step += 1
         if step % a.log_every == 0 or step == 1:
-            recent = np.mean(losses[-a.log_every:])
-            print(f"step {step} loss {recent:.4f} lr {optimiser.param_groups[0]['lr']:.2e} "
-                  f"elapsed {time.time() - train_start:.0f} s", flush=True)
+            recent = np.mean(losses[-a.log_every :])
+            print(
+                f"step {step} loss {recent:.4f} lr {optimiser.param_groups[0]['lr']:.2e} "
+                f"elapsed {time.time() - train_start:.0f} s",
+                flush=True,
+            )
         if a.save_every and time.time() - last_save >= a.save_every * 60:
             checkpoint()
             last_save = time.time()

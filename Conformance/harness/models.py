@@ -3,6 +3,7 @@ node: each shipped package is run by `mambanode process` on held-out phantoms (s
 for training) and its figure is read back from the SR by Samples/models/evaluate.py, against the
 target in Samples/models/README.md. (ct-organs and mr-brain are measured inside the node run,
 session.py.)"""
+
 import os
 import re
 import sys
@@ -27,9 +28,23 @@ def sample_model_figures(report, binary, work):
         if not os.path.exists(os.path.join(package, "model.json")):
             report.skip(f"{name}: {bar}", "the package is not in this checkout")
             continue
-        r = run([sys.executable, EVALUATE, "--binary", binary, "--model", package, "--work", f"{work}/figures-{name}",
-                 *arguments])
+        r = run(
+            [
+                sys.executable,
+                EVALUATE,
+                "--binary",
+                binary,
+                "--model",
+                package,
+                "--work",
+                f"{work}/figures-{name}",
+                *arguments,
+            ]
+        )
         summary = next((line for line in r.stdout.splitlines() if line.startswith("SUMMARY")), "")
         figure = re.sub(r"^SUMMARY [\w-]+: ", "", summary) or "no summary"
-        report.check(f"{name}: {bar} through mambanode process, read back from the SR ({figure})", r.returncode == 0,
-                     (r.stdout + r.stderr)[-1500:])
+        report.check(
+            f"{name}: {bar} through mambanode process, read back from the SR ({figure})",
+            r.returncode == 0,
+            (r.stdout + r.stderr)[-1500:],
+        )

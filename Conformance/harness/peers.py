@@ -1,6 +1,7 @@
 """The real peers on loopback: Orthanc as the PACS (and as a modality), `mambanode serve`, DCMTK's
 storescu/echoscu. Every process started here is remembered and stopped by its PID (SIGTERM, then
 SIGKILL after a grace period); nothing is stopped by name."""
+
 import json
 import os
 import signal
@@ -16,10 +17,16 @@ ENV = dict(os.environ, TCP_NODELAY="1")
 
 # storescu proposes uncompressed transfer syntaxes unless told which compressed one to add.
 STORESCU_PROPOSE = {
-    "1.2.840.10008.1.2.2": ["-xb"], "1.2.840.10008.1.2.1.99": ["-xd"], "1.2.840.10008.1.2.5": ["-xr"],
-    "1.2.840.10008.1.2.4.70": ["-xs"], "1.2.840.10008.1.2.4.50": ["-xy"], "1.2.840.10008.1.2.4.51": ["-xx"],
-    "1.2.840.10008.1.2.4.80": ["-xt"], "1.2.840.10008.1.2.4.81": ["-xu"],
-    "1.2.840.10008.1.2.4.90": ["-xv"], "1.2.840.10008.1.2.4.91": ["-xw"],
+    "1.2.840.10008.1.2.2": ["-xb"],
+    "1.2.840.10008.1.2.1.99": ["-xd"],
+    "1.2.840.10008.1.2.5": ["-xr"],
+    "1.2.840.10008.1.2.4.70": ["-xs"],
+    "1.2.840.10008.1.2.4.50": ["-xy"],
+    "1.2.840.10008.1.2.4.51": ["-xx"],
+    "1.2.840.10008.1.2.4.80": ["-xt"],
+    "1.2.840.10008.1.2.4.81": ["-xu"],
+    "1.2.840.10008.1.2.4.90": ["-xv"],
+    "1.2.840.10008.1.2.4.91": ["-xw"],
 }
 
 
@@ -62,8 +69,7 @@ class Processes:
         self.children = []
 
     def start(self, cmd, log):
-        p = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=ENV,
-                             stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=ENV, stdin=subprocess.DEVNULL)
         self.children.append(p)
         return p
 
@@ -95,11 +101,20 @@ class Orthanc:
     def __init__(self, processes, work, aet, modalities):
         self.dicom_port, self.http_port, self.aet = free_port(), free_port(), aet
         self.log = f"{work}/orthanc.log"
-        config = {"Name": "MambaNode " + aet, "StorageDirectory": f"{work}/orthanc",
-                  "IndexDirectory": f"{work}/orthanc", "HttpPort": self.http_port, "DicomPort": self.dicom_port,
-                  "DicomAet": aet, "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
-                  "DicomCheckCalledAet": True, "Plugins": [], "HttpBindAddress": "127.0.0.1",
-                  "DicomModalities": modalities}
+        config = {
+            "Name": "MambaNode " + aet,
+            "StorageDirectory": f"{work}/orthanc",
+            "IndexDirectory": f"{work}/orthanc",
+            "HttpPort": self.http_port,
+            "DicomPort": self.dicom_port,
+            "DicomAet": aet,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": False,
+            "DicomCheckCalledAet": True,
+            "Plugins": [],
+            "HttpBindAddress": "127.0.0.1",
+            "DicomModalities": modalities,
+        }
         with open(f"{work}/orthanc.json", "w") as f:
             json.dump(config, f, indent=2)
         self.process = processes.start(["Orthanc", f"{work}/orthanc.json"], self.log)
@@ -121,9 +136,10 @@ class Orthanc:
         """The SEG and SR instances Orthanc holds in one study: [(orthanc id, modality, series uid)]."""
         found = []
         for modality in ("SEG", "SR"):
-            for series in self.post_json("/tools/find", {"Level": "Series", "Expand": True,
-                                                          "Query": {"StudyInstanceUID": study_uid,
-                                                                    "Modality": modality}}):
+            for series in self.post_json(
+                "/tools/find",
+                {"Level": "Series", "Expand": True, "Query": {"StudyInstanceUID": study_uid, "Modality": modality}},
+            ):
                 for instance in series["Instances"]:
                     found.append((instance, modality, series["MainDicomTags"]["SeriesInstanceUID"]))
         return found
@@ -143,8 +159,10 @@ class Node:
         self.process = processes.start([binary, "serve", "--config", config], log)
 
     def echo(self, calling="MODALITY"):
-        return run(["echoscu", "-aet", calling, "-aec", self.ae_title, "127.0.0.1", str(self.port)],
-                   timeout=30).returncode == 0
+        return (
+            run(["echoscu", "-aet", calling, "-aec", self.ae_title, "127.0.0.1", str(self.port)], timeout=30).returncode
+            == 0
+        )
 
     def running(self):
         return self.process.poll() is None
@@ -165,5 +183,19 @@ class Node:
         """C-STORE with DCMTK's storescu: only the presentation contexts the files need (-R), with
         the files' own (compressed) transfer syntax proposed so they travel as they are."""
         propose = STORESCU_PROPOSE.get(syntax, [])
-        return run(["storescu", "-R", "+sd", "+r", *propose, "-aet", calling, "-aec", self.ae_title,
-                    "127.0.0.1", str(self.port), *paths])
+        return run(
+            [
+                "storescu",
+                "-R",
+                "+sd",
+                "+r",
+                *propose,
+                "-aet",
+                calling,
+                "-aec",
+                self.ae_title,
+                "127.0.0.1",
+                str(self.port),
+                *paths,
+            ]
+        )

@@ -5,6 +5,7 @@ could pass the harness on DCMTK's quirks; pynetdicom negotiates, encodes and abo
 
 The PACS runs inside the harness process (a thread of pynetdicom's association server) on a free
 loopback port, and is stopped by `shutdown()`; nothing here starts a process."""
+
 import os
 import threading
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class PynetdicomModality:
 @dataclass
 class Received:
     """One dataset the PACS stored: where, from whom, in which transfer syntax."""
+
     path: str
     sop_class: str
     sop_instance: str
@@ -116,8 +118,9 @@ class PynetdicomPACS:
         ae = AE(ae_title=self.ae_title)
         # As a Storage SCP pynetdicom may support more than the 128 contexts a requestor proposes.
         ae.supported_contexts = AllStoragePresentationContexts + [build_context(Verification)]
-        self._server = ae.start_server(("127.0.0.1", self.port), block=False,
-                                       evt_handlers=[(evt.EVT_C_STORE, self._on_store)])
+        self._server = ae.start_server(
+            ("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, self._on_store)]
+        )
         return self
 
     def shutdown(self):
@@ -134,8 +137,9 @@ class PynetdicomPACS:
             sop = str(ds.SOPInstanceUID)
             path = os.path.join(self.folder, f"{sop}.dcm")
             ds.save_as(path, enforce_file_format=True)
-            entry = Received(path, str(ds.SOPClassUID), sop, event.assoc.requestor.ae_title,
-                             str(event.context.transfer_syntax))
+            entry = Received(
+                path, str(ds.SOPClassUID), sop, event.assoc.requestor.ae_title, str(event.context.transfer_syntax)
+            )
             with self._lock:
                 self.received.append(entry)
             return SUCCESS

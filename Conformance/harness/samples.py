@@ -3,6 +3,7 @@ it is made, how it reaches the node and what the node must do with it.
 
 Adding a sample class is adding one `Sample(...)` to `SAMPLES`. Sizes are kept small so that the
 whole run stays within a few minutes on two cores."""
+
 import gzip
 import json
 import os
@@ -37,17 +38,20 @@ JPEG_LS, JPEG_SV1, RLE = "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.70", "1.
 
 # What the node must do ---------------------------------------------------------------------
 
+
 @dataclass
 class Results:
     """Every series is stored, processed, and its results (SEG + SR for segmentation) delivered to
     the PACS and validated. `warning`: the done job's reason must name it (e.g. a second stack
     left out), so what the node did differently from the plain case is visible in the API."""
+
     warning: str = None
 
 
 @dataclass
 class Rejected:
     """Every series is stored, then its job fails with a reason naming the series and `reason`."""
+
     reason: str
 
 
@@ -58,11 +62,13 @@ class Refused:
 
 # How a sample is made ----------------------------------------------------------------------
 
+
 @dataclass
 class Made:
     """What a maker wrote: the files to push and, for phantoms, the ground truth."""
+
     paths: list
-    truth: dict = None   # {"labels": NIfTI path on the series grid, "names": {"1": "liver", ...}}
+    truth: dict = None  # {"labels": NIfTI path on the series grid, "names": {"1": "liver", ...}}
 
 
 def files_in(folder):
@@ -78,15 +84,32 @@ def cli(ctx, *args):
 
 def phantom(syntax=EXPLICIT_LE, seed=1, slices=16, size=48):
     """The CT phantom of `mambanode samples ct`, written in `syntax`."""
+
     def make(ctx, folder):
-        cli(ctx, "samples", "ct", folder, "--slices", str(slices), "--size", str(size), "--spacing", "6",
-            "--transfer-syntax", syntax, "--seed", str(seed))
+        cli(
+            ctx,
+            "samples",
+            "ct",
+            folder,
+            "--slices",
+            str(slices),
+            "--size",
+            str(size),
+            "--spacing",
+            "6",
+            "--transfer-syntax",
+            syntax,
+            "--seed",
+            str(seed),
+        )
         return Made([folder])
+
     return make
 
 
 def phantom_jpeg2000(seed):
     """The CT phantom re-encoded JPEG 2000 lossless by GDCM's gdcmconv (DCMTK has no J2K encoder)."""
+
     def make(ctx, folder):
         plain = folder + "-plain"
         cli(ctx, "samples", "ct", plain, "--slices", "16", "--size", "48", "--spacing", "6", "--seed", str(seed))
@@ -96,16 +119,37 @@ def phantom_jpeg2000(seed):
             if r.returncode != 0:
                 raise RuntimeError("gdcmconv --j2k: " + r.stderr)
         return Made([folder])
+
     return make
 
 
 def phantom_with_truth(seed, lesion):
     """The varied abdomen phantom (labels 1 liver … 5 vertebra) with its ground truth on the series grid."""
+
     def make(ctx, folder):
         labels, truth = folder + "-labels.nii.gz", folder + "-truth.json"
-        cli(ctx, "samples", "ct", folder, "--slices", "32", "--size", "64", "--spacing", "5", "--seed", str(seed),
-            "--lesion", lesion, "--labels", labels, "--truth", truth)
+        cli(
+            ctx,
+            "samples",
+            "ct",
+            folder,
+            "--slices",
+            "32",
+            "--size",
+            "64",
+            "--spacing",
+            "5",
+            "--seed",
+            str(seed),
+            "--lesion",
+            lesion,
+            "--labels",
+            labels,
+            "--truth",
+            truth,
+        )
         return Made([folder], {"labels": labels, "names": json.load(open(truth))["labels"]})
+
     return make
 
 
@@ -115,32 +159,39 @@ MR_GRID = ("--size", "96", "--pixel-spacing", "2.4", "--slices", "40", "--spacin
 
 def mr_brain(source):
     """An MR series resampled from a real brain (Colin27 / MNI152) with its brain mask as truth."""
+
     def make(ctx, folder):
         labels, truth = folder + "-labels.nii.gz", folder + "-truth.json"
         cli(ctx, "samples", "mr", folder, "--source", source, *MR_GRID, "--labels", labels, "--truth", truth)
         return Made([folder], {"labels": labels, "names": json.load(open(truth))["labels"]})
+
     return make
 
 
 def mr_study(source="colin27"):
     """T1, T1CE, T2 and FLAIR series of one study (subfolders), the tumour labels as truth."""
+
     def make(ctx, folder):
         labels, truth = folder + "-labels.nii.gz", folder + "-truth.json"
         cli(ctx, "samples", "mr-study", folder, "--source", source, *MR_GRID, "--labels", labels, "--truth", truth)
         return Made([folder], {"labels": labels, "names": json.load(open(truth))["labels"]})
+
     return make
 
 
 def edge(case):
     """One edge case of volume assembly (`mambanode samples edge --help` lists them)."""
+
     def make(ctx, folder):
         cli(ctx, "samples", "edge", folder, "--case", case)
         return Made([folder])
+
     return make
 
 
 def gunzipped(relative, data=NIBABEL_DICOM):
     """A gzipped DICOM test file, unpacked as it is (UIDs kept)."""
+
     def make(ctx, folder):
         path = os.path.join(data, relative)
         if not os.path.exists(path):
@@ -150,6 +201,7 @@ def gunzipped(relative, data=NIBABEL_DICOM):
         with gzip.open(path) as f, open(target, "wb") as out:
             out.write(f.read())
         return Made([folder])
+
     return make
 
 
@@ -172,6 +224,7 @@ def renewed(paths, folder, edit=None):
 
 def real(*relative, data=PYDICOM_FILES, renew=True):
     """Files shipped by pydicom / pydicom-data, pushed as they are or under fresh UIDs."""
+
     def make(ctx, folder):
         paths = []
         for r in relative:
@@ -185,15 +238,18 @@ def real(*relative, data=PYDICOM_FILES, renew=True):
         for path in paths:
             shutil.copy(path, folder)
         return Made([folder])
+
     return make
 
 
 def derived(edit, slices=12):
     """A phantom series edited with pydicom into a bad input."""
+
     def make(ctx, folder):
         plain = folder + "-plain"
         cli(ctx, "samples", "ct", plain, "--slices", str(slices), "--size", "32", "--spacing", "6", "--seed", "5")
         return renewed(files_in(plain), folder, edit)
+
     return make
 
 
@@ -221,23 +277,25 @@ def garbage():
         with open(path, "wb") as f:
             f.write(random.Random(7).randbytes(4096))
         return Made([path])
+
     return make
 
 
 # The table -------------------------------------------------------------------------------
+
 
 @dataclass
 class Sample:
     name: str
     make: object
     expect: object
-    via: str = "storescu"           # or "orthanc": Orthanc uploads it and C-STOREs it to the node
-    calling: str = "MODALITY"        # storescu's calling AE title (routes may match on it)
+    via: str = "storescu"  # or "orthanc": Orthanc uploads it and C-STOREs it to the node
+    calling: str = "MODALITY"  # storescu's calling AE title (routes may match on it)
     # "series": every series is one job; "study": one job of a study-level route over the sample's
     # series (one per channel); the route's model decides which SEG/SR the validators expect.
     level: str = "series"
-    dice_min: float = None           # every label; asserted only when the model is a trained one
-    mean_dice_min: float = None      # the model's mean Dice over all samples naming this bar; likewise
+    dice_min: float = None  # every label; asserted only when the model is a trained one
+    mean_dice_min: float = None  # the model's mean Dice over all samples naming this bar; likewise
     # A node defect this sample shows, with where it is tracked: while the sample fails, its
     # checks print as one SKIP line naming the defect; once it passes, a FAIL asks to drop the flag.
     known_defect: str = None
@@ -268,16 +326,31 @@ SAMPLES = [
     # models' bar (Samples/models/README.md), mean Dice ≥ 0.90 over the held-out set, and no label
     # of any phantom below 0.8 (the vertebra, smallest, is the lowest; ct-organs' held-out figures
     # are in its model card).
-    Sample("varied CT phantom with a liver lesion (seed 11)", phantom_with_truth(11, "yes"), Results(), dice_min=0.8,
-           mean_dice_min=0.9),
-    Sample("varied CT phantom without lesion (seed 12)", phantom_with_truth(12, "no"), Results(), dice_min=0.8,
-           mean_dice_min=0.9),
+    Sample(
+        "varied CT phantom with a liver lesion (seed 11)",
+        phantom_with_truth(11, "yes"),
+        Results(),
+        dice_min=0.8,
+        mean_dice_min=0.9,
+    ),
+    Sample(
+        "varied CT phantom without lesion (seed 12)",
+        phantom_with_truth(12, "no"),
+        Results(),
+        dice_min=0.8,
+        mean_dice_min=0.9,
+    ),
     # MR from real anatomy, through the MR route and its (untrained) brain model.
     Sample("MR brain from Colin27 (mricron-data)", mr_brain("colin27"), Results(), dice_min=0.9),
     Sample("MR brain from MNI152 (nilearn)", mr_brain("mni152"), Results(), dice_min=0.9, mean_dice_min=0.9),
     # Four sequences of one study fill the channels of the study-level route (4-input model).
-    Sample("four-sequence MR study (T1, T1CE, T2, FLAIR) via a study-level route", mr_study(), Results(),
-           calling="MRSTUDY", level="study"),
+    Sample(
+        "four-sequence MR study (T1, T1CE, T2, FLAIR) via a study-level route",
+        mr_study(),
+        Results(),
+        calling="MRSTUDY",
+        level="study",
+    ),
     # Every edge case of volume assembly (Samples/Generator/EdgeCase.swift), each with the outcome
     # `mambanode samples edge --help` gives for `mambanode volume`. Gantry tilt is the exception:
     # the volume assembles (resampled), but the SEG's frames reference the source frames with
@@ -303,31 +376,55 @@ SAMPLES = [
     edge_sample("shuffled-files", Results()),
     edge_sample("unsigned-12bit", Results()),
     # Real files (pydicom, pydicom-data, nibabel).
-    Sample("real CT series dicomdirtests/98892001/CT5N (5 slices)", real("dicomdirtests/98892001/CT5N", renew=False),
-           Results()),
-    Sample("real enhanced CT eCT_Supplemental.dcm (2 frames, DERIVED)",
-           real("eCT_Supplemental.dcm", data=PYDICOM_DATA, renew=False), Results("derivedImages")),
-    Sample("real CT series dicomdirtests/77654033/CT2 (slices missing)", real("dicomdirtests/77654033/CT2", renew=False),
-           Rejected("missingSlice")),
-    Sample("real MR series dicomdirtests/98892003/MR700 (projection images)",
-           real("dicomdirtests/98892003/MR700", renew=False), Rejected("noImages")),
+    Sample(
+        "real CT series dicomdirtests/98892001/CT5N (5 slices)",
+        real("dicomdirtests/98892001/CT5N", renew=False),
+        Results(),
+    ),
+    Sample(
+        "real enhanced CT eCT_Supplemental.dcm (2 frames, DERIVED)",
+        real("eCT_Supplemental.dcm", data=PYDICOM_DATA, renew=False),
+        Results("derivedImages"),
+    ),
+    Sample(
+        "real CT series dicomdirtests/77654033/CT2 (slices missing)",
+        real("dicomdirtests/77654033/CT2", renew=False),
+        Rejected("missingSlice"),
+    ),
+    Sample(
+        "real MR series dicomdirtests/98892003/MR700 (projection images)",
+        real("dicomdirtests/98892003/MR700", renew=False),
+        Rejected("noImages"),
+    ),
     Sample("real CT_small.dcm (single slice)", real("CT_small.dcm", renew=False), Rejected("singleSlice")),
     Sample("real CT 693_J2KI.dcm (JPEG 2000, single slice)", real("693_J2KI.dcm"), Rejected("singleSlice")),
     Sample("real MR_small.dcm (single slice)", real("MR_small.dcm"), Rejected("singleSlice")),
     Sample("real MR_small_implicit.dcm", real("MR_small_implicit.dcm"), Rejected("singleSlice")),
     Sample("real MR_small_RLE.dcm", real("MR_small_RLE.dcm"), Rejected("singleSlice")),
     Sample("real MR_small_jpeg_ls_lossless.dcm", real("MR_small_jpeg_ls_lossless.dcm"), Rejected("singleSlice")),
-    Sample("real enhanced MR emri_small.dcm (no functional groups)", real("emri_small.dcm", data=PYDICOM_DATA),
-           Rejected("noImages")),
+    Sample(
+        "real enhanced MR emri_small.dcm (no functional groups)",
+        real("emri_small.dcm", data=PYDICOM_DATA),
+        Rejected("noImages"),
+    ),
     Sample("real enhanced MR emri_small_RLE.dcm", real("emri_small_RLE.dcm", data=PYDICOM_DATA), Rejected("noImages")),
-    Sample("real enhanced MR emri_small_jpeg_ls_lossless.dcm", real("emri_small_jpeg_ls_lossless.dcm", data=PYDICOM_DATA),
-           Rejected("noImages")),
-    Sample("real enhanced MR emri_small_jpeg_2k_lossless.dcm",
-           real("emri_small_jpeg_2k_lossless.dcm", data=PYDICOM_DATA), Rejected("noImages")),
+    Sample(
+        "real enhanced MR emri_small_jpeg_ls_lossless.dcm",
+        real("emri_small_jpeg_ls_lossless.dcm", data=PYDICOM_DATA),
+        Rejected("noImages"),
+    ),
+    Sample(
+        "real enhanced MR emri_small_jpeg_2k_lossless.dcm",
+        real("emri_small_jpeg_2k_lossless.dcm", data=PYDICOM_DATA),
+        Rejected("noImages"),
+    ),
     # A Siemens mosaic (64 slices tiled in one 896 × 896 image): the node does not unpack
     # mosaics (CSA header), so it is one slice and rejected as such.
-    Sample("real Siemens mosaic siemens_dwi_1000.dcm.gz (nibabel)", gunzipped("siemens_dwi_1000.dcm.gz"),
-           Rejected("singleSlice")),
+    Sample(
+        "real Siemens mosaic siemens_dwi_1000.dcm.gz (nibabel)",
+        gunzipped("siemens_dwi_1000.dcm.gz"),
+        Rejected("singleSlice"),
+    ),
     # Bad inputs made from a phantom with pydicom: rejected or reported, the node keeps running.
     Sample("mixed orientations (half the slices sagittal)", derived(mixed_orientation), Results("additionalStacks")),
     Sample("missing slice (slice 6 of 12 deleted)", derived(missing_slice), Rejected("missingSlice")),

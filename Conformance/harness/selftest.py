@@ -2,6 +2,7 @@
 nothing. A valid SEG + SR from `mambanode process` must pass `Conformance/run --validate-only`;
 the same SEG deliberately broken must make it print FAIL from the validator that finds the
 break and exit non-zero."""
+
 import os
 import shutil
 import sys
@@ -14,8 +15,9 @@ RUN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 
 
 def validate_only(binary, sources, results, model):
-    return run([sys.executable, RUN, "--validate-only", "--binary", binary, "--model", model,
-                "--sources", sources, *results])
+    return run(
+        [sys.executable, RUN, "--validate-only", "--binary", binary, "--model", model, "--sources", sources, *results]
+    )
 
 
 def without_segmentation_type(ds):
@@ -29,7 +31,11 @@ def frame_pointing_elsewhere(ds):
     # (PS3.3 C.7.6.16.2.6 Derivation Image Functional Group).
     source = ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
     source.ReferencedSOPInstanceUID = "2.25.1"
-    return "first frame's source reference pointing at a non-existent instance", "highdicom", "outside the source series"
+    return (
+        "first frame's source reference pointing at a non-existent instance",
+        "highdicom",
+        "outside the source series",
+    )
 
 
 BREAKS = [without_segmentation_type, frame_pointing_elsewhere]
@@ -42,14 +48,18 @@ def selftest(report, binary, work):
     r3 = run([binary, "process", "--model", model, "--input", folder, "--output", out])
     results = sorted(os.path.join(d, f) for d, _, fs in os.walk(out) for f in fs if f.endswith(".dcm"))
     seg = next((p for p in results if os.path.basename(p).startswith("SEG")), None)
-    if not report.check("self-test: mambanode process writes a SEG and an SR for the validators",
-                        r.returncode == r2.returncode == r3.returncode == 0 and seg and len(results) == 2,
-                        r.stderr + r2.stderr + r3.stderr):
+    if not report.check(
+        "self-test: mambanode process writes a SEG and an SR for the validators",
+        r.returncode == r2.returncode == r3.returncode == 0 and seg and len(results) == 2,
+        r.stderr + r2.stderr + r3.stderr,
+    ):
         return
     intact = validate_only(binary, folder, results, model)
-    report.check("self-test: --validate-only passes the intact SEG and SR (exit 0, '0 failed')",
-                 intact.returncode == 0 and ", 0 failed" in intact.stdout and "FAIL" not in intact.stdout,
-                 "\n".join(l for l in intact.stdout.splitlines() if l.startswith("FAIL"))[:400] or intact.stderr[-400:])
+    report.check(
+        "self-test: --validate-only passes the intact SEG and SR (exit 0, '0 failed')",
+        intact.returncode == 0 and ", 0 failed" in intact.stdout and "FAIL" not in intact.stdout,
+        "\n".join(l for l in intact.stdout.splitlines() if l.startswith("FAIL"))[:400] or intact.stderr[-400:],
+    )
     for index, damage in enumerate(BREAKS):
         ds = pydicom.dcmread(seg)
         what, validator, needle = damage(ds)
@@ -62,5 +72,8 @@ def selftest(report, binary, work):
         r = validate_only(binary, folder, [path, os.path.join(broken, os.path.basename(sr))], model)
         fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL")]
         blamed = [l for l in fails if validator in l and needle in l]
-        report.check(f"self-test: a SEG with the {what} fails — {validator} reports it, exit {r.returncode}",
-                     r.returncode != 0 and blamed, "\n".join(fails)[:400] or r.stdout[-400:] + r.stderr[-400:])
+        report.check(
+            f"self-test: a SEG with the {what} fails — {validator} reports it, exit {r.returncode}",
+            r.returncode != 0 and blamed,
+            "\n".join(fails)[:400] or r.stdout[-400:] + r.stderr[-400:],
+        )

@@ -3,6 +3,7 @@
 whose read-back must equal the label map the model gives for the same series, compared in world
 (patient) coordinates. Each check prints one line through the report; a reader or tool that
 raises becomes a FAIL line with the reason, never a crash of the harness."""
+
 import glob
 import json
 import os
@@ -18,9 +19,9 @@ from .peers import run
 
 VENV_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".venv", "bin")
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
-VOLUME = "118565006"       # SCT Volume (TID 1411)
-PROBABILITY = "122157"     # DCM Probability of finding
-DISTANCE = "121206"        # DCM Distance
+VOLUME = "118565006"  # SCT Volume (TID 1411)
+PROBABILITY = "122157"  # DCM Probability of finding
+DISTANCE = "121206"  # DCM Distance
 # NIfTI's affine is RAS; DICOM patient coordinates are LPS (PS3.3 C.7.6.2.1.1).
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -89,7 +90,7 @@ class Validator:
         self.datasets = {path: pydicom.dcmread(path) for path in results}
         self.seg_path = next((p for p, ds in self.datasets.items() if ds.SOPClassUID == SEGMENTATION_STORAGE), None)
         self.sr_path = next((p for p, ds in self.datasets.items() if ds.Modality == "SR"), None)
-        self.seg_counts = {}   # segment number → voxels, from highdicom
+        self.seg_counts = {}  # segment number → voxels, from highdicom
 
     def check(self, what, ok, detail=""):
         return self.report.check(f"{self.name}: {what}", ok, detail)
@@ -106,11 +107,17 @@ class Validator:
         for path in self.results:
             kind = self.datasets[path].Modality
             r = run(["dciodvfy", path])
-            self.check(f"dciodvfy {kind} no errors", r.returncode in (0, 1) and not error_lines(r.stdout + r.stderr),
-                       "dciodvfy " + " | ".join(error_lines(r.stdout + r.stderr)[:4]))
+            self.check(
+                f"dciodvfy {kind} no errors",
+                r.returncode in (0, 1) and not error_lines(r.stdout + r.stderr),
+                "dciodvfy " + " | ".join(error_lines(r.stdout + r.stderr)[:4]),
+            )
         r = run(["dcentvfy", *self.readable_sources(), *self.results])
-        self.check("dcentvfy over source + results no errors", not error_lines(r.stdout + r.stderr),
-                   "dcentvfy " + " | ".join(error_lines(r.stdout + r.stderr)[:4]))
+        self.check(
+            "dcentvfy over source + results no errors",
+            not error_lines(r.stdout + r.stderr),
+            "dcentvfy " + " | ".join(error_lines(r.stdout + r.stderr)[:4]),
+        )
         if self.sr_path:
             r = run(["dsrdump", self.sr_path])
             self.check("dsrdump reads the SR (exit 0)", r.returncode == 0, "dsrdump " + r.stderr)
@@ -118,7 +125,9 @@ class Validator:
             self.guarded("highdicom reads the SEG; frames reference only source images", self.highdicom_seg)
             if self.expected is not None and self.expected.labels is not None:
                 self.guarded("highdicom SEG equals the model's label map in world coordinates", self.highdicom_world)
-                self.guarded("dcmqi segimage2itkimage equals the model's label map in world coordinates", self.dcmqi_world)
+                self.guarded(
+                    "dcmqi segimage2itkimage equals the model's label map in world coordinates", self.dcmqi_world
+                )
         if self.sr_path:
             self.guarded("highdicom reads the TID 1500 SR (groups reference the SEG's segments)", self.highdicom_sr)
         if self.truth is not None and self.expected is not None and self.expected.labels is not None:
@@ -152,12 +161,18 @@ class Validator:
         ds = self.datasets[self.seg_path]
         seg = hd.seg.Segmentation.from_dataset(ds)
         sources = {pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in self.sources}
-        refs = {r.ReferencedSOPInstanceUID for f in ds.PerFrameFunctionalGroupsSequence
-                for d in f.DerivationImageSequence for r in d.SourceImageSequence}
+        refs = {
+            r.ReferencedSOPInstanceUID
+            for f in ds.PerFrameFunctionalGroupsSequence
+            for d in f.DerivationImageSequence
+            for r in d.SourceImageSequence
+        }
         problems = []
         if not refs <= sources:
-            problems.append(f"{len(refs - sources)} frame reference(s) to instances outside the source series, "
-                            f"e.g. {sorted(refs - sources)[0]}")
+            problems.append(
+                f"{len(refs - sources)} frame reference(s) to instances outside the source series, "
+                f"e.g. {sorted(refs - sources)[0]}"
+            )
         if self.expected is not None and self.expected.names and len(seg.SegmentSequence) != len(self.expected.names):
             problems.append(f"{len(seg.SegmentSequence)} segments, the model has {len(self.expected.names)} labels")
         return not problems, "; ".join(problems)
@@ -192,16 +207,27 @@ class Validator:
             missing = self.expected.mask_count(value) - int(np.count_nonzero(want))
             self.seg_counts[number] = int(np.count_nonzero(got))
             if diff or missing:
-                problems.append(f"segment {number} ({self.expected.names.get(value, '?')}): {diff} voxels differ, "
-                                f"{missing} labelled voxels outside the SEG's volume")
+                problems.append(
+                    f"segment {number} ({self.expected.names.get(value, '?')}): {diff} voxels differ, "
+                    f"{missing} labelled voxels outside the SEG's volume"
+                )
         return not problems, "; ".join(problems)
 
     def dcmqi_world(self):
         out = f"{self.work}/dcmqi"
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
-        r = run([os.path.join(VENV_BIN, "segimage2itkimage"), "--inputDICOM", self.seg_path, "--outputDirectory", out,
-                 "--outputType", "nifti"])
+        r = run(
+            [
+                os.path.join(VENV_BIN, "segimage2itkimage"),
+                "--inputDICOM",
+                self.seg_path,
+                "--outputDirectory",
+                out,
+                "--outputType",
+                "nifti",
+            ]
+        )
         if r.returncode != 0:
             return False, "segimage2itkimage: " + (r.stdout + r.stderr)[-400:]
         ds = self.datasets[self.seg_path]
@@ -233,8 +259,10 @@ class Validator:
             diff = int(np.count_nonzero(got != want))
             marked = int(np.count_nonzero(got))
             if off_grid or diff or marked != expected_count:
-                problems.append(f"segment {number}: {off_grid} voxel centres off the source grid, {diff} voxels differ, "
-                                f"{marked} marked vs {expected_count} expected")
+                problems.append(
+                    f"segment {number}: {off_grid} voxel centres off the source grid, {diff} voxels differ, "
+                    f"{marked} marked vs {expected_count} expected"
+                )
         return not problems, "; ".join(problems)
 
     # SR -------------------------------------------------------------------------------------
@@ -251,7 +279,9 @@ class Validator:
             numbers = {int(item.SegmentNumber) for item in seg.SegmentSequence}
             if len(groups) != len(numbers):
                 problems.append(f"{len(groups)} volumetric groups for {len(numbers)} segments")
-            voxel = self.expected.voxel_volume if self.expected is not None and self.expected.labels is not None else None
+            voxel = (
+                self.expected.voxel_volume if self.expected is not None and self.expected.labels is not None else None
+            )
             for group in groups:
                 segment = group.referenced_segment
                 if segment.referenced_sop_instance_uid != seg.SOPInstanceUID:
@@ -266,8 +296,10 @@ class Validator:
                     # The SR's volume is the SEG's voxel count × voxel volume, to the rounding of one voxel.
                     want = self.seg_counts[number] * voxel
                     if abs(volumes[0].value - want) > max(0.5 * voxel, 1e-6 * want):
-                        problems.append(f"segment {number}: SR volume {volumes[0].value:.3f} mm3 != "
-                                        f"{self.seg_counts[number]} SEG voxels × {voxel:.4f} mm3 = {want:.3f}")
+                        problems.append(
+                            f"segment {number}: SR volume {volumes[0].value:.3f} mm3 != "
+                            f"{self.seg_counts[number]} SEG voxels × {voxel:.4f} mm3 = {want:.3f}"
+                        )
         if self.expected is not None:
             problems += self.sr_matches_infer(report)
         return not problems, "; ".join(problems)
@@ -282,10 +314,17 @@ class Validator:
             if not any(abs(p - result["probability"]) < 1e-4 for p in probabilities):
                 problems.append(f"classification probability {probabilities} != infer's {result['probability']}")
         for name, landmark in (result.get("landmarks") or {}).items():
-            points = [item for g in groups if str(g.tracking_identifier) == name for item in g[0].ContentSequence
-                      if item.value_type == hd.sr.ValueTypeValues.SCOORD3D]
+            points = [
+                item
+                for g in groups
+                if str(g.tracking_identifier) == name
+                for item in g[0].ContentSequence
+                if item.value_type == hd.sr.ValueTypeValues.SCOORD3D
+            ]
             if len(points) != 1 or not np.allclose(points[0].value.ravel(), landmark["lps"], atol=1e-3):
-                problems.append(f"landmark {name}: SR {[p.value.ravel().tolist() for p in points]} != infer {landmark['lps']}")
+                problems.append(
+                    f"landmark {name}: SR {[p.value.ravel().tolist() for p in points]} != infer {landmark['lps']}"
+                )
         return problems
 
     # Ground truth ---------------------------------------------------------------------------
@@ -298,8 +337,9 @@ class Validator:
         truth = np.rint(np.asarray(truth_image.dataobj)).astype(np.int32)
         names = {name.lower(): int(value) for value, name in self.truth.get("names", {}).items()}
         scores = {}
-        same_grid = truth.shape == self.expected.labels.shape and np.allclose(RAS_TO_LPS @ truth_image.affine,
-                                                                              self.expected.affine, atol=1e-3)
+        same_grid = truth.shape == self.expected.labels.shape and np.allclose(
+            RAS_TO_LPS @ truth_image.affine, self.expected.affine, atol=1e-3
+        )
         if same_grid:
             for value, name in self.expected.names.items():
                 if name.lower() in names:
@@ -309,10 +349,17 @@ class Validator:
         self.dice_scores = scores
         text = ", ".join(f"{n} {s:.3f}" for n, s in scores.items()) or "no label shared with the ground truth"
         if not same_grid:
-            self.check("ground truth labels lie on the series grid", False, f"truth {truth.shape} vs {self.expected.labels.shape}")
+            self.check(
+                "ground truth labels lie on the series grid",
+                False,
+                f"truth {truth.shape} vs {self.expected.labels.shape}",
+            )
         elif self.dice_min is not None:
-            self.check(f"Dice vs ground truth ≥ {self.dice_min} ({text})",
-                       scores and min(scores.values()) >= self.dice_min, text)
+            self.check(
+                f"Dice vs ground truth ≥ {self.dice_min} ({text})",
+                scores and min(scores.values()) >= self.dice_min,
+                text,
+            )
         else:
             self.report.info(f"{self.name}: Dice vs ground truth (untrained model: reported, not asserted): {text}")
 
@@ -334,5 +381,9 @@ def validate_only(report, binary, sources, results, model=None, work=None):
 def sources_in(paths):
     files = []
     for path in paths:
-        files += sorted(p for p in glob.glob(f"{path}/**", recursive=True) if os.path.isfile(p)) if os.path.isdir(path) else [path]
+        files += (
+            sorted(p for p in glob.glob(f"{path}/**", recursive=True) if os.path.isfile(p))
+            if os.path.isdir(path)
+            else [path]
+        )
     return files

@@ -61,13 +61,15 @@ enum VolumeFuzzTarget {
 }
 
 #if FUZZING
-/// libFuzzer's driver (Scripts/fuzz builds this target with -sanitize=fuzzer,address). SwiftPM
-/// names an executable's entry point itself, so `main` below hands over to the driver instead of
-/// libFuzzer's own `main`.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+    /// libFuzzer's driver (Scripts/fuzz builds this target with -sanitize=fuzzer,address). SwiftPM
+    /// names an executable's entry point itself, so `main` below hands over to the driver instead of
+    /// libFuzzer's own `main`.
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 #endif
 
 @main struct VolumeFuzzMain {
@@ -75,22 +77,24 @@ func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
     /// command line (`VolumeFuzz FILE…`), as the regression test does.
     static func main() {
         #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            VolumeFuzzTarget.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [],
-                                 folder: VolumeFuzzTarget.scratch)
-            return 0
-        })
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(
+                LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+                    VolumeFuzzTarget.run(
+                        data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [],
+                        folder: VolumeFuzzTarget.scratch)
+                    return 0
+                })
         #else
-        for path in CommandLine.arguments.dropFirst() {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                FileHandle.standardError.write(Data("cannot read \(path)\n".utf8))
-                exit(1)
+            for path in CommandLine.arguments.dropFirst() {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    FileHandle.standardError.write(Data("cannot read \(path)\n".utf8))
+                    exit(1)
+                }
+                VolumeFuzzTarget.run(Array(data), folder: VolumeFuzzTarget.scratch)
+                print("\(path): ok")
             }
-            VolumeFuzzTarget.run(Array(data), folder: VolumeFuzzTarget.scratch)
-            print("\(path): ok")
-        }
         #endif
     }
 }

@@ -75,7 +75,7 @@ public struct AbdomenPhantom: Sendable {
 
     /// Whether `--lesion random` puts a lesion in the phantom of `seed` (half of the seeds do).
     public static func randomLesion(seed: UInt64) -> Bool {
-        var rng = SplitMix64(seed: seed ^ 0x4C45_5349_4F4E)  // "LESION": a stream apart from the anatomy's
+        var rng = SplitMix64(seed: seed ^ 0x4C45_5349_4F4E) // "LESION": a stream apart from the anatomy's
         return rng.next() & 1 == 1
     }
 
@@ -95,11 +95,17 @@ public struct AbdomenPhantom: Sendable {
         var rngCopy = rng
         /// An ellipsoid given in the phantom frame, placed by the pose; radii vary ±15 % per axis
         /// when `vary`.
-        func place(_ c: SIMD3<Double>, _ r: SIMD3<Double>, _ hu: Double, _ label: Int, vary: Bool = false,
-                   tilt: Matrix3 = .identity) -> Phantom.Ellipsoid {
-            let radii = vary ? r * SIMD3(rngCopy.uniform(0.85...1.15), rngCopy.uniform(0.85...1.15), rngCopy.uniform(0.85...1.15)) : r
-            return Phantom.Ellipsoid(center: translation + pose * (c * scale), radii: radii * scale, value: hu, label: label,
-                                     rotation: pose * tilt)
+        func place(
+            _ c: SIMD3<Double>, _ r: SIMD3<Double>, _ hu: Double, _ label: Int, vary: Bool = false,
+            tilt: Matrix3 = .identity
+        ) -> Phantom.Ellipsoid {
+            let radii =
+                vary
+                ? r * SIMD3(rngCopy.uniform(0.85...1.15), rngCopy.uniform(0.85...1.15), rngCopy.uniform(0.85...1.15))
+                : r
+            return Phantom.Ellipsoid(
+                center: translation + pose * (c * scale), radii: radii * scale, value: hu, label: label,
+                rotation: pose * tilt)
         }
         func hu(_ range: ClosedRange<Double>) -> Double { rngCopy.uniform(range).rounded() }
 
@@ -114,22 +120,26 @@ public struct AbdomenPhantom: Sendable {
         // Portal-venous phase: liver and spleen enhance too (about 100–130 HU on real scans).
         let liverHU = contrastEnhanced ? hu(100...120) : hu(55...65)
         let liver = place(SIMD3(-50, -5, 5), SIMD3(50, 48, 42), liverHU, Structure.liver.rawValue, vary: true)
-        let spleen = place(SIMD3(70, 25, 15), SIMD3(18, 32, 28), contrastEnhanced ? hu(110...130) : hu(40...50),
-                           Structure.spleen.rawValue, vary: true)
+        let spleen = place(
+            SIMD3(70, 25, 15), SIMD3(18, 32, 28), contrastEnhanced ? hu(110...130) : hu(40...50),
+            Structure.spleen.rawValue, vary: true)
         // Kidneys: long axes tilted ~10° outward at the lower pole (rotation about y).
         let kidneyHU = contrastEnhanced ? hu(150...180) : hu(30...40)
         let medullaHU = contrastEnhanced ? hu(90...120) : kidneyHU
-        let rightKidney = place(SIMD3(-50, 55, -18), SIMD3(22, 16, 28), kidneyHU, Structure.rightKidney.rawValue, vary: true,
-                                tilt: Self.rotation(degrees: SIMD3(0, -10, 0)))
-        let leftKidney = place(SIMD3(50, 55, -10), SIMD3(22, 16, 28), kidneyHU, Structure.leftKidney.rawValue, vary: true,
-                               tilt: Self.rotation(degrees: SIMD3(0, 10, 0)))
+        let rightKidney = place(
+            SIMD3(-50, 55, -18), SIMD3(22, 16, 28), kidneyHU, Structure.rightKidney.rawValue, vary: true,
+            tilt: Self.rotation(degrees: SIMD3(0, -10, 0)))
+        let leftKidney = place(
+            SIMD3(50, 55, -10), SIMD3(22, 16, 28), kidneyHU, Structure.leftKidney.rawValue, vary: true,
+            tilt: Self.rotation(degrees: SIMD3(0, 10, 0)))
         func medulla(_ kidney: Phantom.Ellipsoid) -> Phantom.Ellipsoid {
             var inner = kidney
             inner.radii *= 0.6
             inner.value = medullaHU
             return inner
         }
-        let cortical = place(SIMD3(0, 50, -10), SIMD3(20, 17, 15), hu(700...900), Structure.vertebra.rawValue, vary: true)
+        let cortical = place(
+            SIMD3(0, 50, -10), SIMD3(20, 17, 15), hu(700...900), Structure.vertebra.rawValue, vary: true)
         var cancellous = cortical
         cancellous.radii -= 3 * scale
         cancellous.value = hu(250...400)
@@ -138,22 +148,30 @@ public struct AbdomenPhantom: Sendable {
         for _ in 0..<(2 + Int(rngCopy.next() % 3)) {
             let c = SIMD3(rngCopy.uniform(10...50), rngCopy.uniform(-75 ... -50), rngCopy.uniform(-40...40))
             let r = rngCopy.uniform(6...13)
-            gas.append(place(c, SIMD3(r, r * rngCopy.uniform(0.6...1), r * rngCopy.uniform(0.8...1.4)), hu(-1000 ... -900), 0))
+            gas.append(
+                place(c, SIMD3(r, r * rngCopy.uniform(0.6...1), r * rngCopy.uniform(0.8...1.4)), hu(-1000 ... -900), 0))
         }
 
-        var ellipsoids = [fat, muscle, visceral, aorta, liver, spleen, rightKidney, medulla(rightKidney), leftKidney, medulla(leftKidney),
-                          cortical, cancellous, canal]
+        var ellipsoids = [
+            fat, muscle, visceral, aorta, liver, spleen, rightKidney, medulla(rightKidney), leftKidney,
+            medulla(leftKidney),
+            cortical, cancellous, canal
+        ]
         ellipsoids += gas
         var phantom = Phantom(background: -1000, ellipsoids: ellipsoids, noise: noiseSD)
         phantom.noiseModel = .gaussian
-        organs = [.liver: liver, .spleen: spleen, .rightKidney: rightKidney, .leftKidney: leftKidney, .vertebra: cortical]
+        organs = [
+            .liver: liver, .spleen: spleen, .rightKidney: rightKidney, .leftKidney: leftKidney, .vertebra: cortical
+        ]
 
         if withLesion {
             var lesionRNG = SplitMix64(seed: seed ^ 0x4C45_5349_4F4E &+ 1)
             let found = Self.placeLesion(in: liver, phantom: phantom, using: &lesionRNG)
             lesion = found
-            phantom.ellipsoids.append(Phantom.Ellipsoid(center: found.center, radii: SIMD3(repeating: found.radius),
-                                                        value: liverHU - found.contrast, label: Structure.liver.rawValue))
+            phantom.ellipsoids.append(
+                Phantom.Ellipsoid(
+                    center: found.center, radii: SIMD3(repeating: found.radius),
+                    value: liverHU - found.contrast, label: Structure.liver.rawValue))
         } else {
             lesion = nil
         }
@@ -166,7 +184,7 @@ public struct AbdomenPhantom: Sendable {
             Landmark(name: "spleen superior pole", point: spleen.extremePoint(along: up)),
             Landmark(name: "right kidney centre", point: rightKidney.center),
             Landmark(name: "left kidney centre", point: leftKidney.center),
-            Landmark(name: "vertebral body centre", point: cortical.center),
+            Landmark(name: "vertebral body centre", point: cortical.center)
         ]
         let points = Dictionary(uniqueKeysWithValues: landmarks.map { ($0.name, $0.point) })
         func distance(_ name: String, _ a: String, _ b: String) -> Distance {
@@ -176,7 +194,7 @@ public struct AbdomenPhantom: Sendable {
         distances = [
             distance("liver craniocaudal length", "liver dome", "liver tip"),
             distance("interrenal distance", "right kidney centre", "left kidney centre"),
-            distance("spleen to left kidney", "spleen superior pole", "left kidney centre"),
+            distance("spleen to left kidney", "spleen superior pole", "left kidney centre")
         ]
     }
 
@@ -202,7 +220,9 @@ public struct AbdomenPhantom: Sendable {
                 let room = 1 - radius / liver.radii.min() - 0.05
                 guard room > 0 else { break }
                 var u: SIMD3<Double>
-                repeat { u = SIMD3(rng.uniform(-1...1), rng.uniform(-1...1), rng.uniform(-1...1)) } while (u * u).sum() > 1
+                repeat {
+                    u = SIMD3(rng.uniform(-1...1), rng.uniform(-1...1), rng.uniform(-1...1))
+                } while (u * u).sum() > 1
                 let center = liver.center + axes * (liver.radii * u * room)
                 let inside = ([SIMD3<Double>.zero] + directions).allSatisfy { d in
                     phantom.sample(center + d * radius).label == Structure.liver.rawValue

@@ -16,13 +16,17 @@ import Volume
 /// ```
 public enum BrainPhantom {
     /// The template as a T1 series; `labels` (on the template grid) are the ground truth.
-    public static func t1(_ template: BrainTemplate, labels: Volume?, peak: Double = 1000, noise: Double = 0.01) -> Phantom {
+    public static func t1(
+        _ template: BrainTemplate, labels: Volume?, peak: Double = 1000, noise: Double = 0.01
+    ) -> Phantom {
         let scale = Float(peak) / template.robustMaximum()
         let image = Volume(geometry: template.image.geometry, voxels: template.image.voxels.map { max(0, $0 * scale) })
         return phantom(SampledImage(image: image, labels: labels), peak: peak, noise: noise)
     }
 
-    static func phantom(_ base: SampledImage, ellipsoids: [Phantom.Ellipsoid] = [], peak: Double, noise: Double) -> Phantom {
+    static func phantom(
+        _ base: SampledImage, ellipsoids: [Phantom.Ellipsoid] = [], peak: Double, noise: Double
+    ) -> Phantom {
         var phantom = Phantom(background: 0, ellipsoids: ellipsoids, noise: noise * peak)
         phantom.noiseModel = .rician
         phantom.base = base
@@ -65,7 +69,8 @@ public struct BrainStudy: Sendable {
 
     public init(template: BrainTemplate, seed: UInt64, peak: Double = 1000, noise: Double = 0.01) throws(SampleError) {
         guard let mask = template.mask else {
-            throw SampleError(.badRequest, "a brain study needs a brain mask to place the tumour in", path: template.imagePath)
+            throw SampleError(
+                .badRequest, "a brain study needs a brain mask to place the tumour in", path: template.imagePath)
         }
         self.seed = seed
         let robust = Double(template.robustMaximum())
@@ -84,31 +89,40 @@ public struct BrainStudy: Sendable {
             (.t1, t1Tissue, t1Tumour, 1),
             (.t1ce, t1Tissue, t1ceTumour, 1),
             (.t2, SIMD3(1.0, 0.45, 0.32), SIMD3(0.9, 0.75, 0.55), 0.6),
-            (.flair, SIMD3(0.06, 0.5, 0.38), SIMD3(0.3, 0.85, 0.6), 0.5),
+            (.flair, SIMD3(0.06, 0.5, 0.38), SIMD3(0.3, 0.85, 0.6), 0.5)
         ]
         var channels: [Channel] = []
         for (sequence, tissue, tumourSignal, outside) in sequences {
             // ±8 % per seed on the tumour's signals, the same draw order for every sequence.
             let jitter = SIMD3(rng.uniform(0.92...1.08), rng.uniform(0.92...1.08), rng.uniform(0.92...1.08))
             let signal = tumourSignal * jitter * peak
-            let image = Self.contrast(template.image, mask: mask, means: means, tissue: tissue * peak,
-                                      outside: outside * peak / robust)
+            let image = Self.contrast(
+                template.image, mask: mask, means: means, tissue: tissue * peak,
+                outside: outside * peak / robust)
             let t = tumour
             let ellipsoids = [
-                Phantom.Ellipsoid(center: t.edemaCentre, radii: t.edemaRadii, value: signal.y, label: 2, rotation: t.edemaRotation),
-                Phantom.Ellipsoid(center: t.centre, radii: SIMD3(repeating: t.enhancingRadius), value: signal.z, label: 3),
-                Phantom.Ellipsoid(center: t.centre, radii: SIMD3(repeating: t.necrosisRadius), value: signal.x, label: 1),
+                Phantom.Ellipsoid(
+                    center: t.edemaCentre, radii: t.edemaRadii, value: signal.y, label: 2, rotation: t.edemaRotation),
+                Phantom.Ellipsoid(
+                    center: t.centre, radii: SIMD3(repeating: t.enhancingRadius), value: signal.z, label: 3),
+                Phantom.Ellipsoid(
+                    center: t.centre, radii: SIMD3(repeating: t.necrosisRadius), value: signal.x, label: 1)
             ]
-            channels.append(Channel(sequence: sequence,
-                                    phantom: BrainPhantom.phantom(SampledImage(image: image), ellipsoids: ellipsoids,
-                                                                  peak: peak, noise: noise)))
+            channels.append(
+                Channel(
+                    sequence: sequence,
+                    phantom: BrainPhantom.phantom(
+                        SampledImage(image: image), ellipsoids: ellipsoids,
+                        peak: peak, noise: noise)))
         }
         self.channels = channels
     }
 
     /// One sequence's image on the template grid: inside the mask the soft tissue fractions
     /// weight `tissue` (CSF, GM, WM signals); outside, the template × `outside`.
-    static func contrast(_ image: Volume, mask: Volume, means: SIMD3<Double>, tissue: SIMD3<Double>, outside: Double) -> Volume {
+    static func contrast(
+        _ image: Volume, mask: Volume, means: SIMD3<Double>, tissue: SIMD3<Double>, outside: Double
+    ) -> Volume {
         var voxels = [Float](repeating: 0, count: image.voxels.count)
         for index in voxels.indices {
             let v = Double(image.voxels[index])
@@ -178,14 +192,17 @@ public struct BrainStudy: Sendable {
                 let enhancing = rng.uniform(10...18) * shrink
                 let necrosis = enhancing * rng.uniform(0.4...0.6)
                 let radii = SIMD3(rng.uniform(6...16), rng.uniform(6...16), rng.uniform(6...16)) * shrink + enhancing
-                let rotation = AbdomenPhantom.rotation(degrees: SIMD3(rng.uniform(-30...30), rng.uniform(-30...30),
-                                                                      rng.uniform(-180...180)))
+                let rotation = AbdomenPhantom.rotation(
+                    degrees: SIMD3(
+                        rng.uniform(-30...30), rng.uniform(-30...30),
+                        rng.uniform(-180...180)))
                 let edemaCentre = centre + SIMD3(rng.uniform(-4...4), rng.uniform(-4...4), rng.uniform(-4...4)) * shrink
                 let edemaSurface = directions.map { edemaCentre + rotation * (radii * $0) }
                 let tumourSurface = directions.map { centre + $0 * enhancing }
                 if ([centre, edemaCentre] + edemaSurface + tumourSurface).allSatisfy(isBrain) {
-                    return Tumour(centre: centre, enhancingRadius: enhancing, necrosisRadius: necrosis,
-                                  edemaCentre: edemaCentre, edemaRadii: radii, edemaRotation: rotation)
+                    return Tumour(
+                        centre: centre, enhancingRadius: enhancing, necrosisRadius: necrosis,
+                        edemaCentre: edemaCentre, edemaRadii: radii, edemaRotation: rotation)
                 }
             }
             shrink *= 0.8

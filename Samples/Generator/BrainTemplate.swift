@@ -40,13 +40,15 @@ public struct BrainTemplate: Sendable {
     /// Colin27 from mricron-data.
     public static func colin27(directory: String = colin27Directory) throws(SampleError) -> BrainTemplate {
         let image = directory + "/ch2.nii.gz", bet = directory + "/ch2bet.nii.gz"
-        return try nifti(image: image, mask: bet, threshold: 0, name: "colin27",
-                         installHint: "install the Debian package mricron-data (Scripts/bootstrap does)")
+        return try nifti(
+            image: image, mask: bet, threshold: 0, name: "colin27",
+            installHint: "install the Debian package mricron-data (Scripts/bootstrap does)")
     }
 
     /// The AAL atlas on the Colin27 grid (labels 1…116; 0 outside).
     public static func aal(directory: String = colin27Directory) throws(SampleError) -> Volume {
-        try read(directory + "/aal.nii.gz", installHint: "install the Debian package mricron-data (Scripts/bootstrap does)")
+        try read(
+            directory + "/aal.nii.gz", installHint: "install the Debian package mricron-data (Scripts/bootstrap does)")
     }
 
     /// nilearn's MNI152 template; the mask is nilearn's brain-mask rule.
@@ -56,14 +58,18 @@ public struct BrainTemplate: Sendable {
         guard peak > 0 else { throw SampleError(.badInput, "the template is empty", path: path) }
         let threshold = Float(mni152MaskFraction) * peak
         let mask = Volume(geometry: image.geometry, voxels: image.voxels.map { $0 > threshold ? 1 : 0 })
-        return BrainTemplate(name: "mni152", image: image, mask: mask, imagePath: path,
-                             maskRule: "template > \(mni152MaskFraction) × its maximum (nilearn load_mni152_brain_mask)")
+        return BrainTemplate(
+            name: "mni152", image: image, mask: mask, imagePath: path,
+            maskRule: "template > \(mni152MaskFraction) × its maximum (nilearn load_mni152_brain_mask)")
     }
 
     /// Where nilearn's MNI152 file is: `$MAMBANODE_MNI152` (the file or its folder) when set,
     /// else `.venv/lib/python3*/site-packages/nilearn/datasets/data/` under each root.
-    public static func findMNI152(roots: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
-        throws(SampleError) -> String {
+    public static func findMNI152(
+        roots: [String], environment: [String: String] = ProcessInfo.processInfo.environment
+    )
+        throws(SampleError) -> String
+    {
         var tried: [String] = []
         if let configured = environment["MAMBANODE_MNI152"], !configured.isEmpty {
             var isDirectory: ObjCBool = false
@@ -81,15 +87,19 @@ public struct BrainTemplate: Sendable {
             }
             tried.append("\(lib)/python3*/site-packages/nilearn/datasets/data/\(mni152FileName)")
         }
-        throw SampleError(.missingFile, "nilearn's MNI152 template not found (looked for "
-                          + tried.joined(separator: ", ") + "); install nilearn into .venv (Scripts/bootstrap) "
-                          + "or set MAMBANODE_MNI152", path: mni152FileName)
+        throw SampleError(
+            .missingFile,
+            "nilearn's MNI152 template not found (looked for "
+                + tried.joined(separator: ", ") + "); install nilearn into .venv (Scripts/bootstrap) "
+                + "or set MAMBANODE_MNI152", path: mni152FileName)
     }
 
     /// Any NIfTI image, with an optional mask: mask > `threshold` is the brain. A mask on another
     /// grid is resampled onto the image's (nearest).
-    public static func nifti(image imagePath: String, mask maskPath: String?, threshold: Double, name: String? = nil,
-                             installHint: String? = nil) throws(SampleError) -> BrainTemplate {
+    public static func nifti(
+        image imagePath: String, mask maskPath: String?, threshold: Double, name: String? = nil,
+        installHint: String? = nil
+    ) throws(SampleError) -> BrainTemplate {
         let image = try read(imagePath, installHint: installHint)
         var mask: Volume? = nil
         if let maskPath {
@@ -97,13 +107,15 @@ public struct BrainTemplate: Sendable {
             if m.geometry != image.geometry { m = m.resampled(to: image.geometry, interpolation: .nearest) }
             let binary = m.voxels.map { Double($0) > threshold ? Float(1) : 0 }
             guard binary.contains(1) else {
-                throw SampleError(.badInput, "no voxel of the mask is above \(threshold) on the image grid", path: maskPath)
+                throw SampleError(
+                    .badInput, "no voxel of the mask is above \(threshold) on the image grid", path: maskPath)
             }
             mask = Volume(geometry: image.geometry, voxels: binary)
         }
         let rule = maskPath.map { "\(URL(fileURLWithPath: $0).lastPathComponent) > \(threshold)" }
-        return BrainTemplate(name: name ?? URL(fileURLWithPath: imagePath).lastPathComponent, image: image, mask: mask,
-                             imagePath: imagePath, maskRule: rule)
+        return BrainTemplate(
+            name: name ?? URL(fileURLWithPath: imagePath).lastPathComponent, image: image, mask: mask,
+            imagePath: imagePath, maskRule: rule)
     }
 
     static func read(_ path: String, installHint: String?) throws(SampleError) -> Volume {

@@ -36,7 +36,8 @@ public enum EdgeCase: String, Sendable, CaseIterable {
         public var description: String {
             switch self {
             case .assembles(let warnings) where warnings.isEmpty: "assembles"
-            case .assembles(let warnings): "assembles with warning " + warnings.map(\.rawValue).sorted().joined(separator: ", ")
+            case .assembles(let warnings):
+                "assembles with warning " + warnings.map(\.rawValue).sorted().joined(separator: ", ")
             case .refused(let code): "refused: \(code.rawValue)"
             }
         }
@@ -101,7 +102,8 @@ public enum EdgeCase: String, Sendable, CaseIterable {
             g.mrSequence = .t2
         }
         switch self {
-        case .axialCT, .reversedOrder, .shuffledFiles, .missingSlice, .duplicatePosition, .singleSlice, .localizer: break
+        case .axialCT, .reversedOrder, .shuffledFiles, .missingSlice, .duplicatePosition, .singleSlice, .localizer:
+            break
         case .sagittalMR:
             mr(&g)
             (g.rowDirection, g.columnDirection) = SeriesGrid.Orientation.sagittal.directions
@@ -145,8 +147,11 @@ public enum EdgeCase: String, Sendable, CaseIterable {
     /// Writes the case into `directory`; returns what was written (three single-slice series
     /// parts for `mixedOrientation`, in subfolders, sharing one Series Instance UID).
     @discardableResult
-    public func write(to directory: String, seed: UInt64 = 1, transferSyntax: TransferSyntax = .explicitVRLittleEndian)
-        throws -> [SeriesGenerator.Written] {
+    public func write(
+        to directory: String, seed: UInt64 = 1, transferSyntax: TransferSyntax = .explicitVRLittleEndian
+    )
+        throws -> [SeriesGenerator.Written]
+    {
         var g = generator(seed: seed)
         g.transferSyntax = transferSyntax
         guard self == .mixedOrientation else { return [try g.write(to: directory)] }

@@ -56,11 +56,13 @@ public struct CTGroundTruth: GroundTruthFile, Sendable {
     public init(_ abdomen: AbdomenPhantom, labelMap: Volume) {
         labels = Dictionary(uniqueKeysWithValues: AbdomenPhantom.labelNames.map { ("\($0.key)", $0.value) })
         let counts = labelMap.labelCounts()
-        volumesMM3 = Dictionary(uniqueKeysWithValues: AbdomenPhantom.Structure.allCases.map {
-            ($0.name, Double(counts[$0.rawValue] ?? 0) * labelMap.voxelVolume)
-        })
+        volumesMM3 = Dictionary(
+            uniqueKeysWithValues: AbdomenPhantom.Structure.allCases.map {
+                ($0.name, Double(counts[$0.rawValue] ?? 0) * labelMap.voxelVolume)
+            })
         volumesMethod = "voxel-counted on the series grid (the label map of --labels)"
-        landmarks = Dictionary(uniqueKeysWithValues: abdomen.landmarks.map { ($0.name, [$0.point.x, $0.point.y, $0.point.z]) })
+        landmarks = Dictionary(
+            uniqueKeysWithValues: abdomen.landmarks.map { ($0.name, [$0.point.x, $0.point.y, $0.point.z]) })
         distancesMM = Dictionary(uniqueKeysWithValues: abdomen.distances.map { ($0.name, $0.millimetres) })
         distanceEnds = Dictionary(uniqueKeysWithValues: abdomen.distances.map { ($0.name, [$0.from, $0.to]) })
         lesion = abdomen.lesion != nil
@@ -70,8 +72,9 @@ public struct CTGroundTruth: GroundTruthFile, Sendable {
         seed = abdomen.seed
         contrastEnhanced = abdomen.contrastEnhanced
         noiseSDHU = abdomen.noiseSD
-        pose = Pose(scale: abdomen.scale, translationMM: [abdomen.translation.x, abdomen.translation.y, abdomen.translation.z],
-                    rotationDegrees: [abdomen.rotationDegrees.x, abdomen.rotationDegrees.y, abdomen.rotationDegrees.z])
+        pose = Pose(
+            scale: abdomen.scale, translationMM: [abdomen.translation.x, abdomen.translation.y, abdomen.translation.z],
+            rotationDegrees: [abdomen.rotationDegrees.x, abdomen.rotationDegrees.y, abdomen.rotationDegrees.z])
     }
 }
 
@@ -103,23 +106,28 @@ public struct MRGroundTruth: GroundTruthFile, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case labels, source, seed, series, tumour, coordinates
-        case volumesMM3 = "volumes_mm3", volumesMethod = "volumes_method", sourceFile = "source_file", labelRule = "label_rule"
+        case volumesMM3 = "volumes_mm3", volumesMethod = "volumes_method", sourceFile = "source_file", labelRule =
+            "label_rule"
     }
 
-    public init(labels names: [Int: String], labelMap: Volume, source: String, sourceFile: String, labelRule: String,
-                seed: UInt64, series: [String: String]? = nil, tumour: BrainStudy.Tumour? = nil) {
+    public init(
+        labels names: [Int: String], labelMap: Volume, source: String, sourceFile: String, labelRule: String,
+        seed: UInt64, series: [String: String]? = nil, tumour: BrainStudy.Tumour? = nil
+    ) {
         labels = Dictionary(uniqueKeysWithValues: names.map { ("\($0.key)", $0.value) })
         let counts = labelMap.labelCounts()
-        volumesMM3 = Dictionary(uniqueKeysWithValues: names.map { ($0.value, Double(counts[$0.key] ?? 0) * labelMap.voxelVolume) })
+        volumesMM3 = Dictionary(
+            uniqueKeysWithValues: names.map { ($0.value, Double(counts[$0.key] ?? 0) * labelMap.voxelVolume) })
         self.source = source
         self.sourceFile = sourceFile
         self.labelRule = labelRule
         self.seed = seed
         self.series = series
         self.tumour = tumour.map { t in
-            Tumour(centre: [t.centre.x, t.centre.y, t.centre.z], enhancingRadiusMM: t.enhancingRadius,
-                   necrosisRadiusMM: t.necrosisRadius, edemaCentre: [t.edemaCentre.x, t.edemaCentre.y, t.edemaCentre.z],
-                   edemaRadiiMM: [t.edemaRadii.x, t.edemaRadii.y, t.edemaRadii.z])
+            Tumour(
+                centre: [t.centre.x, t.centre.y, t.centre.z], enhancingRadiusMM: t.enhancingRadius,
+                necrosisRadiusMM: t.necrosisRadius, edemaCentre: [t.edemaCentre.x, t.edemaCentre.y, t.edemaCentre.z],
+                edemaRadiiMM: [t.edemaRadii.x, t.edemaRadii.y, t.edemaRadii.z])
         }
     }
 }

@@ -24,9 +24,11 @@ public struct MRSequence: Sendable, Equatable {
     /// Contrast/Bolus Agent (0018,0010) for post-contrast series.
     public var contrastAgent: String?
 
-    public init(seriesDescription: String, scanningSequence: String, sequenceVariant: String, scanOptions: String,
-                acquisitionType: String, sequenceName: String, repetitionTime: Double, echoTime: Double,
-                inversionTime: Double? = nil, flipAngle: Double, echoTrainLength: Int, contrastAgent: String? = nil) {
+    public init(
+        seriesDescription: String, scanningSequence: String, sequenceVariant: String, scanOptions: String,
+        acquisitionType: String, sequenceName: String, repetitionTime: Double, echoTime: Double,
+        inversionTime: Double? = nil, flipAngle: Double, echoTrainLength: Int, contrastAgent: String? = nil
+    ) {
         self.seriesDescription = seriesDescription
         self.scanningSequence = scanningSequence
         self.sequenceVariant = sequenceVariant
@@ -42,9 +44,10 @@ public struct MRSequence: Sendable, Equatable {
     }
 
     /// 3D T1 MPRAGE (inversion-prepared gradient echo).
-    public static let t1 = MRSequence(seriesDescription: "T1", scanningSequence: "GR\\IR", sequenceVariant: "SK\\SP\\MP",
-                                      scanOptions: "IR", acquisitionType: "3D", sequenceName: "tfl3d1", repetitionTime: 2300,
-                                      echoTime: 2.98, inversionTime: 900, flipAngle: 9, echoTrainLength: 1)
+    public static let t1 = MRSequence(
+        seriesDescription: "T1", scanningSequence: "GR\\IR", sequenceVariant: "SK\\SP\\MP",
+        scanOptions: "IR", acquisitionType: "3D", sequenceName: "tfl3d1", repetitionTime: 2300,
+        echoTime: 2.98, inversionTime: 900, flipAngle: 9, echoTrainLength: 1)
     /// The same MPRAGE after a gadolinium-based contrast agent.
     public static let t1ce: MRSequence = {
         var s = t1
@@ -53,13 +56,15 @@ public struct MRSequence: Sendable, Equatable {
         return s
     }()
     /// 2D T2 turbo spin echo.
-    public static let t2 = MRSequence(seriesDescription: "T2", scanningSequence: "SE", sequenceVariant: "SK\\SP",
-                                      scanOptions: "", acquisitionType: "2D", sequenceName: "tse2d1_15", repetitionTime: 5000,
-                                      echoTime: 100, flipAngle: 150, echoTrainLength: 15)
+    public static let t2 = MRSequence(
+        seriesDescription: "T2", scanningSequence: "SE", sequenceVariant: "SK\\SP",
+        scanOptions: "", acquisitionType: "2D", sequenceName: "tse2d1_15", repetitionTime: 5000,
+        echoTime: 100, flipAngle: 150, echoTrainLength: 15)
     /// 2D T2 FLAIR (inversion recovery turbo spin echo, CSF nulled).
-    public static let flair = MRSequence(seriesDescription: "FLAIR", scanningSequence: "SE\\IR", sequenceVariant: "SK\\SP\\MP",
-                                         scanOptions: "IR", acquisitionType: "2D", sequenceName: "tir2d1_16", repetitionTime: 9000,
-                                         echoTime: 90, inversionTime: 2500, flipAngle: 150, echoTrainLength: 16)
+    public static let flair = MRSequence(
+        seriesDescription: "FLAIR", scanningSequence: "SE\\IR", sequenceVariant: "SK\\SP\\MP",
+        scanOptions: "IR", acquisitionType: "2D", sequenceName: "tir2d1_16", repetitionTime: 9000,
+        echoTime: 90, inversionTime: 2500, flipAngle: 150, echoTrainLength: 16)
 
     /// Writes the MR Image Module attributes (Echo Time is written per echo by the generator).
     func apply(to ds: DataSet, spacingBetweenSlices: Double) throws {

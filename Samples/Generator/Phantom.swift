@@ -106,16 +106,20 @@ public struct Phantom: Sendable {
     /// centred on `center`, sized to fit a field of view of about `size` mm.
     public static func abdomenCT(center: SIMD3<Double> = .zero, size: Double = 200, noise: Double = 10) -> Phantom {
         let s = size / 200
-        func e(_ dx: Double, _ dy: Double, _ dz: Double, _ rx: Double, _ ry: Double, _ rz: Double, _ v: Double, _ l: Int) -> Ellipsoid {
+        func e(
+            _ dx: Double, _ dy: Double, _ dz: Double, _ rx: Double, _ ry: Double, _ rz: Double, _ v: Double, _ l: Int
+        ) -> Ellipsoid {
             Ellipsoid(center: center + SIMD3(dx, dy, dz) * s, radii: SIMD3(rx, ry, rz) * s, value: v, label: l)
         }
-        return Phantom(background: -1000, ellipsoids: [
-            e(0, 0, 0, 90, 70, 120, 40, 0),       // body: soft tissue
-            e(-35, -10, 10, 30, 25, 35, 60, 1),   // "liver" (patient right is −x in LPS? +x is left): label 1
-            e(40, -5, 0, 15, 20, 25, 30, 2),      // "spleen": label 2
-            e(0, 35, -10, 12, 12, 30, 700, 3),    // "vertebra": label 3
-            e(10, 0, 20, 10, 10, 10, 160, 4),     // "lesion"-like enhancing sphere: label 4
-        ], noise: noise)
+        return Phantom(
+            background: -1000,
+            ellipsoids: [
+                e(0, 0, 0, 90, 70, 120, 40, 0), // body: soft tissue
+                e(-35, -10, 10, 30, 25, 35, 60, 1), // "liver" (patient right is −x in LPS? +x is left): label 1
+                e(40, -5, 0, 15, 20, 25, 30, 2), // "spleen": label 2
+                e(0, 35, -10, 12, 12, 30, 700, 3), // "vertebra": label 3
+                e(10, 0, 20, 10, 10, 10, 160, 4) // "lesion"-like enhancing sphere: label 4
+            ], noise: noise)
     }
 }
 
@@ -124,14 +128,18 @@ extension Phantom {
     /// shell, two hemispheres of different intensity and a bright lesion.
     public static func headMR(center: SIMD3<Double> = .zero, size: Double = 200, noise: Double = 8) -> Phantom {
         let s = size / 200
-        func e(_ dx: Double, _ dy: Double, _ dz: Double, _ rx: Double, _ ry: Double, _ rz: Double, _ v: Double, _ l: Int) -> Ellipsoid {
+        func e(
+            _ dx: Double, _ dy: Double, _ dz: Double, _ rx: Double, _ ry: Double, _ rz: Double, _ v: Double, _ l: Int
+        ) -> Ellipsoid {
             Ellipsoid(center: center + SIMD3(dx, dy, dz) * s, radii: SIMD3(rx, ry, rz) * s, value: v, label: l)
         }
-        return Phantom(background: 20, ellipsoids: [
-            e(0, 0, 0, 80, 95, 90, 300, 0),       // scalp and skull
-            e(0, 0, 0, 72, 87, 82, 900, 1),       // brain: label 1
-            e(-30, 0, 10, 30, 50, 40, 1100, 2),   // right hemisphere region: label 2
-            e(25, 20, -15, 12, 12, 12, 2000, 3),  // lesion: label 3
-        ], noise: noise)
+        return Phantom(
+            background: 20,
+            ellipsoids: [
+                e(0, 0, 0, 80, 95, 90, 300, 0), // scalp and skull
+                e(0, 0, 0, 72, 87, 82, 900, 1), // brain: label 1
+                e(-30, 0, 10, 30, 50, 40, 1100, 2), // right hemisphere region: label 2
+                e(25, 20, -15, 12, 12, 12, 2000, 3) // lesion: label 3
+            ], noise: noise)
     }
 }

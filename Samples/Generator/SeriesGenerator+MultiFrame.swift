@@ -46,9 +46,11 @@ extension SeriesGenerator {
         try measures.set(.pixelSpacing, [pixelSpacing.row, pixelSpacing.column])
         try measures.set(.sliceThickness, sliceSpacing)
         let r = rowDirection, c = columnDirection
-        try shared.appendItem(to: .planeOrientationSequence).set(.imageOrientationPatient, [r.x, r.y, r.z, c.x, c.y, c.z])
+        try shared.appendItem(to: .planeOrientationSequence).set(
+            .imageOrientationPatient, [r.x, r.y, r.z, c.x, c.y, c.z])
         if !perFrameRescale { try setPixelValueTransformation(shared, rescale: rescale(ofSlice: 0)) }
-        try shared.appendItem(to: isCT ? .ctImageFrameTypeSequence : .mrImageFrameTypeSequence).set(.frameType, frameType)
+        try shared.appendItem(to: isCT ? .ctImageFrameTypeSequence : .mrImageFrameTypeSequence).set(
+            .frameType, frameType)
 
         var words: [UInt16] = []
         words.reserveCapacity(frames.count * rows * columns)
@@ -68,7 +70,9 @@ extension SeriesGenerator {
             if !isCT, echoes > 1 {
                 try item.appendItem(to: .mrEchoSequence).set(.effectiveEchoTime, Double(10 * (frame.echo + 1)))
             }
-            words += storedPixels(slice: frame.slice, echo: frame.echo).map { UInt16(truncatingIfNeeded: $0).littleEndian }
+            words += storedPixels(slice: frame.slice, echo: frame.echo).map {
+                UInt16(truncatingIfNeeded: $0).littleEndian
+            }
         }
         try words.withUnsafeBytes { try ds.setPixelData($0, bitsAllocated: 16) }
         let path = directory + "/" + "MF00001.dcm"

@@ -84,9 +84,10 @@ public struct SeriesGenerator: Sendable {
     }
 
     public var sliceNormal: SIMD3<Double> {
-        let n = SIMD3(rowDirection.y * columnDirection.z - rowDirection.z * columnDirection.y,
-                      rowDirection.z * columnDirection.x - rowDirection.x * columnDirection.z,
-                      rowDirection.x * columnDirection.y - rowDirection.y * columnDirection.x)
+        let n = SIMD3(
+            rowDirection.y * columnDirection.z - rowDirection.z * columnDirection.y,
+            rowDirection.z * columnDirection.x - rowDirection.x * columnDirection.z,
+            rowDirection.x * columnDirection.y - rowDirection.y * columnDirection.x)
         return n / (n * n).sum().squareRoot()
     }
 
@@ -135,7 +136,10 @@ public struct SeriesGenerator: Sendable {
     }
 
     var storedRange: (min: Int32, max: Int32) {
-        (Int32(signed ? -(1 << (bitsStored - 1)) : 0), Int32(signed ? (1 << (bitsStored - 1)) - 1 : (1 << bitsStored) - 1))
+        (
+            Int32(signed ? -(1 << (bitsStored - 1)) : 0),
+            Int32(signed ? (1 << (bitsStored - 1)) - 1 : (1 << bitsStored) - 1)
+        )
     }
 
     /// The stored values of slice `k`, echo `echo`, as written (MONOCHROME1 already inverted).
@@ -175,8 +179,9 @@ public struct SeriesGenerator: Sendable {
     public func write(to directory: String) throws -> Written {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let uids = try UIDGenerator(root: uidRoot)
-        let ids = Written(studyInstanceUID: studyInstanceUID ?? uids.make(), seriesInstanceUID: seriesInstanceUID ?? uids.make(),
-                          frameOfReferenceUID: frameOfReferenceUID ?? uids.make(), files: [])
+        let ids = Written(
+            studyInstanceUID: studyInstanceUID ?? uids.make(), seriesInstanceUID: seriesInstanceUID ?? uids.make(),
+            frameOfReferenceUID: frameOfReferenceUID ?? uids.make(), files: [])
         if multiFrame { return try writeMultiFrame(to: directory, ids: ids, uids: uids) }
         // (slice, echo) of every image file, in instance-number order.
         var images: [(slice: Int, echo: Int)] = []
@@ -207,7 +212,8 @@ public struct SeriesGenerator: Sendable {
             if modality == .mr, let mrSequence { try mrSequence.apply(to: ds, spacingBetweenSlices: sliceSpacing) }
             let p = position(ofSlice: image.slice)
             try setPlane(ds, position: p, row: rowDirection, column: columnDirection)
-            try setPixels(ds, storedPixels(slice: image.slice, echo: image.echo), rescale: rescale(ofSlice: image.slice))
+            try setPixels(
+                ds, storedPixels(slice: image.slice, echo: image.echo), rescale: rescale(ofSlice: image.slice))
             let path = directory + "/" + names[n]
             try ds.write(to: path, transferSyntax: transferSyntax)
             written.files.append(path)
@@ -293,14 +299,16 @@ public struct SeriesGenerator: Sendable {
         try ds.set(.sopClassUID, modality == .ct ? "1.2.840.10008.5.1.4.1.1.2" : "1.2.840.10008.5.1.4.1.1.4")
         try ds.set(.instanceNumber, instanceNumber)
         let column = -sliceNormal
-        let centre = (position(ofSlice: 0) + position(ofSlice: slices - 1)) / 2
+        let centre =
+            (position(ofSlice: 0) + position(ofSlice: slices - 1)) / 2
             + columnDirection * (pixelSpacing.row * Double(rows - 1) / 2)
         let first = centre - column * (pixelSpacing.row * Double(rows - 1) / 2)
         try setPlane(ds, position: first, row: rowDirection, column: column)
         var pixels = [Int32](repeating: 0, count: rows * columns)
         for r in 0..<rows {
             for c in 0..<columns {
-                let p = first + rowDirection * (pixelSpacing.column * Double(c)) + column * (pixelSpacing.row * Double(r))
+                let p =
+                    first + rowDirection * (pixelSpacing.column * Double(c)) + column * (pixelSpacing.row * Double(r))
                 pixels[r * columns + c] = storedValue(phantom.sample(p).value, slope: rescaleSlope)
             }
         }
@@ -308,4 +316,3 @@ public struct SeriesGenerator: Sendable {
         try ds.write(to: path, transferSyntax: transferSyntax)
     }
 }
-

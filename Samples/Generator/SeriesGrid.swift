@@ -38,8 +38,9 @@ public struct SeriesGrid: Sendable, Equatable {
     /// Row and column direction cosines after the rotation.
     public var directions: (row: SIMD3<Double>, column: SIMD3<Double>) {
         let (row, column) = orientation.directions
-        let normal = SIMD3(row.y * column.z - row.z * column.y, row.z * column.x - row.x * column.z,
-                           row.x * column.y - row.y * column.x)
+        let normal = SIMD3(
+            row.y * column.z - row.z * column.y, row.z * column.x - row.x * column.z,
+            row.x * column.y - row.y * column.x)
         let a = rotationDegrees * Double.pi / 180
         return (row, column * cos(a) + normal * sin(a))
     }
@@ -54,7 +55,8 @@ extension SeriesGenerator {
         pixelSpacing = (grid.pixelSpacing, grid.pixelSpacing)
         sliceSpacing = grid.sliceSpacing
         (rowDirection, columnDirection) = grid.directions
-        let halfExtent = rowDirection * (grid.pixelSpacing * Double(grid.size - 1) / 2)
+        let halfExtent =
+            rowDirection * (grid.pixelSpacing * Double(grid.size - 1) / 2)
             + columnDirection * (grid.pixelSpacing * Double(grid.size - 1) / 2)
             + sliceNormal * (grid.sliceSpacing * Double(grid.slices - 1) / 2)
         origin = grid.centre - halfExtent

@@ -14,6 +14,7 @@ through `mambanode process`, and the figures are read back from the SEG and SR f
 - classification: the SR's probability against the truth; ROC AUC over all cases.
 Prints one line per case and a summary; exits 1 when a given threshold is missed.
 """
+
 import argparse
 import glob
 import json
@@ -127,8 +128,23 @@ def main():
     a = p.parse_args()
     manifest = json.load(open(os.path.join(a.model, "model.json")))
     work = a.work or tempfile.mkdtemp(prefix="mambanode-evaluate-")
-    run([sys.executable, os.path.join(ROOT, "Tools", "make_cases.py"), "--binary", a.binary, "--kind", a.kind,
-         "--out", work, "--seeds", a.seeds, "--lesion", a.lesion, "--keep-dicom"])
+    run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "Tools", "make_cases.py"),
+            "--binary",
+            a.binary,
+            "--kind",
+            a.kind,
+            "--out",
+            work,
+            "--seeds",
+            a.seeds,
+            "--lesion",
+            a.lesion,
+            "--keep-dicom",
+        ]
+    )
     first, last = (int(v) for v in a.seeds.split(":"))
     cases = [os.path.join(work, f"{a.kind}-{seed:05d}") for seed in range(first, last)]
     task = manifest["task"]
@@ -149,8 +165,11 @@ def main():
             line = []
             for label in manifest["labels"]:
                 # A model's label value names the generator's label of the same name.
-                truth_value = int(next(k for k, v in truth["labels"].items() if v == label["name"])) \
-                    if label["name"] in truth["labels"].values() else label["value"]
+                truth_value = (
+                    int(next(k for k, v in truth["labels"].items() if v == label["name"]))
+                    if label["name"] in truth["labels"].values()
+                    else label["value"]
+                )
                 d = dice(got == label["value"], expected == truth_value)
                 per_label.setdefault(label["name"], []).append(d)
                 line.append(f"{label['name']} {d:.3f}")
@@ -173,28 +192,37 @@ def main():
     if task == "segmentation":
         means = {k: float(np.mean(v)) for k, v in per_label.items()}
         overall = float(np.mean(list(means.values())))
-        print(f"SUMMARY {manifest['name']}: {len(cases)} cases, mean Dice {overall:.4f} ("
-              + ", ".join(f"{k} {v:.4f}" for k, v in means.items()) + ")")
+        print(
+            f"SUMMARY {manifest['name']}: {len(cases)} cases, mean Dice {overall:.4f} ("
+            + ", ".join(f"{k} {v:.4f}" for k, v in means.items())
+            + ")"
+        )
         if a.min_dice is not None and overall < a.min_dice:
             print(f"FAIL mean Dice {overall:.4f} < {a.min_dice}")
             failed = True
     elif task == "landmarks":
         mre = float(np.mean(errors))
-        print(f"SUMMARY {manifest['name']}: {len(cases)} cases, mean radial error {mre:.3f} mm ("
-              + ", ".join(f"{k} {np.mean(v):.2f}" for k, v in per_label.items()) + ")")
+        print(
+            f"SUMMARY {manifest['name']}: {len(cases)} cases, mean radial error {mre:.3f} mm ("
+            + ", ".join(f"{k} {np.mean(v):.2f}" for k, v in per_label.items())
+            + ")"
+        )
         if a.max_mre is not None and mre > a.max_mre:
             print(f"FAIL mean radial error {mre:.3f} mm > {a.max_mre}")
             failed = True
     else:
         value = auc(scores, truths)
         accuracy = np.mean([(s >= manifest["classification"]["threshold"]) == t for s, t in zip(scores, truths)])
-        print(f"SUMMARY {manifest['name']}: {len(cases)} cases ({sum(truths)} with lesion), AUC {value:.4f}, "
-              f"accuracy at the threshold {accuracy:.3f}")
+        print(
+            f"SUMMARY {manifest['name']}: {len(cases)} cases ({sum(truths)} with lesion), AUC {value:.4f}, "
+            f"accuracy at the threshold {accuracy:.3f}"
+        )
         if a.min_auc is not None and not value >= a.min_auc:
             print(f"FAIL AUC {value:.4f} < {a.min_auc}")
             failed = True
     if not a.work:
         import shutil
+
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if failed else 0)
 

@@ -33,7 +33,8 @@ mn_dataset *newHandle(std::shared_ptr<DatasetRoot> root, DcmItem *item) {
 
 } // namespace
 
-extern "C" mn_status mn_dataset_open(const char *path, int32_t stop_before_pixel_data, mn_dataset **out, mn_error *err) {
+extern "C" mn_status mn_dataset_open(const char *path, int32_t stop_before_pixel_data, mn_dataset **out,
+                                     mn_error *err) {
     MN_GUARD(err, {
         if (!path || !out) return fail(err, MN_ERR_ARGUMENT, "mn_dataset_open: NULL argument");
         *out = nullptr;
@@ -43,9 +44,10 @@ extern "C" mn_status mn_dataset_open(const char *path, int32_t stop_before_pixel
         auto root = std::make_shared<DatasetRoot>();
         root->path = path;
         root->headerOnly = stop_before_pixel_data != 0;
-        OFCondition cond = root->headerOnly
-            ? root->file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData)
-            : root->file.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+        OFCondition cond =
+            root->headerOnly ? root->file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                                           ERM_autoDetect, DCM_PixelData)
+                             : root->file.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
         if (cond.bad()) {
             // DCMTK reports a non-DICOM stream as an invalid stream or missing meta header.
             mn_status code = statusFor(cond);
@@ -102,7 +104,8 @@ namespace {
 mn_status findElement(const mn_dataset *ds, uint32_t tag, DcmElement *&element, mn_error *err) {
     DcmTagKey key = tagKey(tag);
     if (ds->item->findAndGetElement(key, element, OFFalse /* no deep search */).bad() || !element)
-        return failTag(err, MN_ERR_MISSING_TAG, key, "missing %s %s", DcmTag(key).toString().c_str(), DcmTag(key).getTagName());
+        return failTag(err, MN_ERR_MISSING_TAG, key, "missing %s %s", DcmTag(key).toString().c_str(),
+                       DcmTag(key).getTagName());
     return MN_OK;
 }
 
@@ -119,7 +122,9 @@ extern "C" mn_status mn_dataset_get_string(const mn_dataset *ds, uint32_t tag, c
                            DcmTag(tagKey(tag)).toString().c_str());
         OFString value;
         OFCondition cond = element->getOFStringArray(value);
-        if (cond.bad()) return failTag(err, statusFor(cond), tagKey(tag), "%s: %s", DcmTag(tagKey(tag)).toString().c_str(), cond.text());
+        if (cond.bad())
+            return failTag(err, statusFor(cond), tagKey(tag), "%s: %s", DcmTag(tagKey(tag)).toString().c_str(),
+                           cond.text());
         *out = dupString(trimmed(value));
         return MN_OK;
     })
@@ -128,27 +133,39 @@ extern "C" mn_status mn_dataset_get_string(const mn_dataset *ds, uint32_t tag, c
 extern "C" mn_status mn_dataset_get_float64s(const mn_dataset *ds, uint32_t tag, double *values, size_t capacity,
                                              size_t *count, mn_error *err) {
     MN_GUARD(err, {
-        if (!ds || !count || (capacity > 0 && !values)) return fail(err, MN_ERR_ARGUMENT, "mn_dataset_get_float64s: NULL argument");
+        if (!ds || !count || (capacity > 0 && !values))
+            return fail(err, MN_ERR_ARGUMENT, "mn_dataset_get_float64s: NULL argument");
         *count = 0;
         DcmElement *element = nullptr;
         if (mn_status s = findElement(ds, tag, element, err)) return s;
         const DcmTagKey key = tagKey(tag);
         const unsigned long vm = element->getVM();
         if (vm == 0 || element->getLength() == 0)
-            return failTag(err, MN_ERR_MISSING_TAG, key, "%s %s is empty", DcmTag(key).toString().c_str(), DcmTag(key).getTagName());
+            return failTag(err, MN_ERR_MISSING_TAG, key, "%s %s is empty", DcmTag(key).toString().c_str(),
+                           DcmTag(key).getTagName());
         *count = vm;
         for (unsigned long i = 0; i < vm && i < capacity; ++i) {
             double v = 0;
             OFCondition cond = EC_Normal;
             switch (element->ident()) {
-            case EVR_DS: case EVR_IS: case EVR_US: case EVR_SS: case EVR_UL: case EVR_SL:
-            case EVR_FL: case EVR_FD: case EVR_OF: case EVR_OD: break;
+            case EVR_DS:
+            case EVR_IS:
+            case EVR_US:
+            case EVR_SS:
+            case EVR_UL:
+            case EVR_SL:
+            case EVR_FL:
+            case EVR_FD:
+            case EVR_OF:
+            case EVR_OD:
+                break;
             default:
                 return failTag(err, MN_ERR_BAD_VALUE, key, "%s has VR %s, not a number", DcmTag(key).toString().c_str(),
                                DcmVR(element->ident()).getVRName());
             }
             switch (element->ident()) {
-            case EVR_DS: case EVR_IS: {
+            case EVR_DS:
+            case EVR_IS: {
                 OFString text;
                 cond = element->getOFString(text, i);
                 if (cond.good()) {
@@ -162,14 +179,46 @@ extern "C" mn_status mn_dataset_get_float64s(const mn_dataset *ds, uint32_t tag,
                 }
                 break;
             }
-            case EVR_US: { Uint16 x; cond = element->getUint16(x, i); v = x; break; }
-            case EVR_SS: { Sint16 x; cond = element->getSint16(x, i); v = x; break; }
-            case EVR_UL: { Uint32 x; cond = element->getUint32(x, i); v = x; break; }
-            case EVR_SL: { Sint32 x; cond = element->getSint32(x, i); v = x; break; }
-            case EVR_FL: case EVR_OF: { Float32 x; cond = element->getFloat32(x, i); v = x; break; }
-            default: { Float64 x; cond = element->getFloat64(x, i); v = x; break; }
+            case EVR_US: {
+                Uint16 x;
+                cond = element->getUint16(x, i);
+                v = x;
+                break;
             }
-            if (cond.bad()) return failTag(err, MN_ERR_BAD_VALUE, key, "%s: %s", DcmTag(key).toString().c_str(), cond.text());
+            case EVR_SS: {
+                Sint16 x;
+                cond = element->getSint16(x, i);
+                v = x;
+                break;
+            }
+            case EVR_UL: {
+                Uint32 x;
+                cond = element->getUint32(x, i);
+                v = x;
+                break;
+            }
+            case EVR_SL: {
+                Sint32 x;
+                cond = element->getSint32(x, i);
+                v = x;
+                break;
+            }
+            case EVR_FL:
+            case EVR_OF: {
+                Float32 x;
+                cond = element->getFloat32(x, i);
+                v = x;
+                break;
+            }
+            default: {
+                Float64 x;
+                cond = element->getFloat64(x, i);
+                v = x;
+                break;
+            }
+            }
+            if (cond.bad())
+                return failTag(err, MN_ERR_BAD_VALUE, key, "%s: %s", DcmTag(key).toString().c_str(), cond.text());
             values[i] = v;
         }
         return MN_OK;
@@ -182,7 +231,8 @@ extern "C" mn_status mn_dataset_sequence_count(const mn_dataset *ds, uint32_t ta
         DcmElement *element = nullptr;
         if (mn_status s = findElement(ds, tag, element, err)) return s;
         if (element->ident() != EVR_SQ)
-            return failTag(err, MN_ERR_BAD_VALUE, tagKey(tag), "%s is not a sequence", DcmTag(tagKey(tag)).toString().c_str());
+            return failTag(err, MN_ERR_BAD_VALUE, tagKey(tag), "%s is not a sequence",
+                           DcmTag(tagKey(tag)).toString().c_str());
         *count = static_cast<DcmSequenceOfItems *>(element)->card();
         return MN_OK;
     })
@@ -196,7 +246,8 @@ extern "C" mn_status mn_dataset_sequence_item(const mn_dataset *ds, uint32_t tag
         DcmElement *element = nullptr;
         if (mn_status s = findElement(ds, tag, element, err)) return s;
         if (element->ident() != EVR_SQ)
-            return failTag(err, MN_ERR_BAD_VALUE, tagKey(tag), "%s is not a sequence", DcmTag(tagKey(tag)).toString().c_str());
+            return failTag(err, MN_ERR_BAD_VALUE, tagKey(tag), "%s is not a sequence",
+                           DcmTag(tagKey(tag)).toString().c_str());
         auto *sq = static_cast<DcmSequenceOfItems *>(element);
         if (index >= sq->card())
             return failTag(err, MN_ERR_ARGUMENT, tagKey(tag), "item %zu of %s out of range (%lu items)", index,
@@ -213,7 +264,8 @@ extern "C" size_t mn_dataset_element_count(const mn_dataset *ds) {
     return ds->item->card();
 }
 
-extern "C" mn_status mn_dataset_element_at(const mn_dataset *ds, size_t index, uint32_t *tag, char vr[3], mn_error *err) {
+extern "C" mn_status mn_dataset_element_at(const mn_dataset *ds, size_t index, uint32_t *tag, char vr[3],
+                                           mn_error *err) {
     MN_GUARD(err, {
         if (!ds || !tag || !vr) return fail(err, MN_ERR_ARGUMENT, "mn_dataset_element_at: NULL argument");
         DcmElement *element = ds->item->getElement(static_cast<unsigned long>(index));
@@ -232,7 +284,8 @@ extern "C" mn_status mn_dataset_set_string(mn_dataset *ds, uint32_t tag, const c
         if (!ds || !value) return fail(err, MN_ERR_ARGUMENT, "mn_dataset_set_string: NULL argument");
         DcmTagKey key = tagKey(tag);
         OFCondition cond = ds->item->putAndInsertString(key, value, OFTrue /* replace */);
-        if (cond.bad()) return failTag(err, statusFor(cond), key, "cannot set %s: %s", DcmTag(key).toString().c_str(), cond.text());
+        if (cond.bad())
+            return failTag(err, statusFor(cond), key, "cannot set %s: %s", DcmTag(key).toString().c_str(), cond.text());
         return MN_OK;
     })
 }
@@ -244,7 +297,8 @@ extern "C" mn_status mn_dataset_sequence_append(mn_dataset *ds, uint32_t tag, mn
         DcmItem *newItem = nullptr;
         OFCondition cond = ds->item->findOrCreateSequenceItem(key, newItem, -2 /* append */);
         if (cond.bad() || !newItem)
-            return failTag(err, statusFor(cond), key, "cannot append item to %s: %s", DcmTag(key).toString().c_str(), cond.text());
+            return failTag(err, statusFor(cond), key, "cannot append item to %s: %s", DcmTag(key).toString().c_str(),
+                           cond.text());
         *item = newHandle(ds->root, newItem);
         return MN_OK;
     })
@@ -253,7 +307,8 @@ extern "C" mn_status mn_dataset_sequence_append(mn_dataset *ds, uint32_t tag, mn
 extern "C" mn_status mn_dataset_set_pixel_data(mn_dataset *ds, const void *bytes, size_t length, int32_t bits_allocated,
                                                mn_error *err) {
     MN_GUARD(err, {
-        if (!ds || (!bytes && length > 0)) return fail(err, MN_ERR_ARGUMENT, "mn_dataset_set_pixel_data: NULL argument");
+        if (!ds || (!bytes && length > 0))
+            return fail(err, MN_ERR_ARGUMENT, "mn_dataset_set_pixel_data: NULL argument");
         if (length % 2 != 0 && bits_allocated > 8)
             return fail(err, MN_ERR_ARGUMENT, "pixel data length %zu is odd for %d bits", length, bits_allocated);
         OFCondition cond;
@@ -268,13 +323,17 @@ extern "C" mn_status mn_dataset_set_pixel_data(mn_dataset *ds, const void *bytes
     })
 }
 
-extern "C" mn_status mn_dataset_write(mn_dataset *ds, const char *path, const char *transfer_syntax_uid, mn_error *err) {
+extern "C" mn_status mn_dataset_write(mn_dataset *ds, const char *path, const char *transfer_syntax_uid,
+                                      mn_error *err) {
     MN_GUARD(err, {
         if (!ds || !path || !transfer_syntax_uid) return fail(err, MN_ERR_ARGUMENT, "mn_dataset_write: NULL argument");
-        if (ds->item != ds->root->file.getDataset()) return fail(err, MN_ERR_ARGUMENT, "only a whole dataset can be written");
-        if (ds->root->headerOnly) return fail(err, MN_ERR_ARGUMENT, "a dataset read without pixel data cannot be written");
+        if (ds->item != ds->root->file.getDataset())
+            return fail(err, MN_ERR_ARGUMENT, "only a whole dataset can be written");
+        if (ds->root->headerOnly)
+            return fail(err, MN_ERR_ARGUMENT, "a dataset read without pixel data cannot be written");
         DcmXfer xfer(transfer_syntax_uid);
-        if (xfer.getXfer() == EXS_Unknown) return fail(err, MN_ERR_UNSUPPORTED, "unknown transfer syntax %s", transfer_syntax_uid);
+        if (xfer.getXfer() == EXS_Unknown)
+            return fail(err, MN_ERR_UNSUPPORTED, "unknown transfer syntax %s", transfer_syntax_uid);
         DcmDataset *dataset = ds->root->file.getDataset();
         OFCondition cond = EC_Normal;
         if (xfer.isEncapsulated()) {
@@ -287,12 +346,25 @@ extern "C" mn_status mn_dataset_write(mn_dataset *ds, const char *path, const ch
             DcmRLERepresentationParameter rle;
             const DcmRepresentationParameter *param = nullptr;
             switch (xfer.getXfer()) {
-            case EXS_JPEGProcess14SV1: param = &losslessSV1; break;
-            case EXS_JPEGProcess14: param = &lossless14; break;
-            case EXS_JPEGProcess1: case EXS_JPEGProcess2_4: param = &lossy; break;
-            case EXS_JPEGLSLossless: param = &jlsLossless; break;
-            case EXS_JPEGLSLossy: param = &jls; break;
-            case EXS_RLELossless: param = &rle; break;
+            case EXS_JPEGProcess14SV1:
+                param = &losslessSV1;
+                break;
+            case EXS_JPEGProcess14:
+                param = &lossless14;
+                break;
+            case EXS_JPEGProcess1:
+            case EXS_JPEGProcess2_4:
+                param = &lossy;
+                break;
+            case EXS_JPEGLSLossless:
+                param = &jlsLossless;
+                break;
+            case EXS_JPEGLSLossy:
+                param = &jls;
+                break;
+            case EXS_RLELossless:
+                param = &rle;
+                break;
             default:
                 return fail(err, MN_ERR_UNSUPPORTED, "encoding to %s is not supported", xfer.getXferName());
             }
@@ -306,8 +378,9 @@ extern "C" mn_status mn_dataset_write(mn_dataset *ds, const char *path, const ch
         }
         cond = ds->root->file.saveFile(path, xfer.getXfer(), EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0,
                                        EWM_createNewMeta);
-        if (cond.bad()) return fail(err, statusFor(cond) == MN_ERR_INTERNAL ? MN_ERR_IO : statusFor(cond),
-                                    "cannot write %s: %s", path, cond.text());
+        if (cond.bad())
+            return fail(err, statusFor(cond) == MN_ERR_INTERNAL ? MN_ERR_IO : statusFor(cond), "cannot write %s: %s",
+                        path, cond.text());
         return MN_OK;
     })
 }

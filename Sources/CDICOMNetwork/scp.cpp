@@ -118,10 +118,10 @@ const char *kVerificationSOPClass[] = {UID_VerificationSOPClass};
 
 /// One association: negotiation checks, C-STORE to file, C-ECHO, life-cycle events.
 class StorageWorker : public DcmThreadSCP {
-  public:
+public:
     explicit StorageWorker(mn_scp *owner) : owner_(owner) {}
 
-  protected:
+protected:
     void notifyAssociationRequest(const T_ASC_Parameters &params, DcmSCPActionType &action) override {
         // DcmSCP keeps the association private; these are its (non-const) parameters.
         params_ = const_cast<T_ASC_Parameters *>(&params);
@@ -146,12 +146,19 @@ class StorageWorker : public DcmThreadSCP {
         const int32_t decision = scp()->onRequest(scp()->context, &request, reason, sizeof(reason));
         reason[sizeof(reason) - 1] = '\0';
         switch (decision) {
-        case MN_SCP_ADMIT: return;
+        case MN_SCP_ADMIT:
+            return;
         // DcmSCP refuses with DCMSCP_INTERNAL_ERROR (permanent, no reason); refuseAssociation below
         // substitutes the reason whose A-ASSOCIATE-RJ fields PS3.8 9.3.4 asks for.
-        case MN_SCP_REFUSE_RESOURCES: refuseAs_ = DCMSCP_TOO_MANY_ASSOCIATIONS; break;
-        case MN_SCP_REFUSE_CALLING_AE: refuseAs_ = DCMSCP_CALLING_AE_TITLE_NOT_RECOGNIZED; break;
-        default: refuseAs_ = DCMSCP_CALLING_HOST_NOT_ALLOWED; break;
+        case MN_SCP_REFUSE_RESOURCES:
+            refuseAs_ = DCMSCP_TOO_MANY_ASSOCIATIONS;
+            break;
+        case MN_SCP_REFUSE_CALLING_AE:
+            refuseAs_ = DCMSCP_CALLING_AE_TITLE_NOT_RECOGNIZED;
+            break;
+        default:
+            refuseAs_ = DCMSCP_CALLING_HOST_NOT_ALLOWED;
+            break;
         }
         refuseReason_ = *reason ? reason : "association refused";
         action = DCMSCP_ACTION_REFUSE_ASSOCIATION;
@@ -173,12 +180,24 @@ class StorageWorker : public DcmThreadSCP {
         std::string why = refuseReason_;
         if (why.empty()) {
             switch (reason) {
-            case DCMSCP_CALLED_AE_TITLE_NOT_RECOGNIZED: why = "called AE title not recognized"; break;
-            case DCMSCP_CALLING_AE_TITLE_NOT_RECOGNIZED: why = "calling AE title not allowed"; break;
-            case DCMSCP_NO_PRESENTATION_CONTEXTS: why = "no acceptable presentation context"; break;
-            case DCMSCP_BAD_APPLICATION_CONTEXT_NAME: why = "unsupported application context"; break;
-            case DCMSCP_CALLING_HOST_NOT_ALLOWED: why = "calling host not allowed"; break;
-            default: why = "association refused"; break;
+            case DCMSCP_CALLED_AE_TITLE_NOT_RECOGNIZED:
+                why = "called AE title not recognized";
+                break;
+            case DCMSCP_CALLING_AE_TITLE_NOT_RECOGNIZED:
+                why = "calling AE title not allowed";
+                break;
+            case DCMSCP_NO_PRESENTATION_CONTEXTS:
+                why = "no acceptable presentation context";
+                break;
+            case DCMSCP_BAD_APPLICATION_CONTEXT_NAME:
+                why = "unsupported application context";
+                break;
+            case DCMSCP_CALLING_HOST_NOT_ALLOWED:
+                why = "calling host not allowed";
+                break;
+            default:
+                why = "association refused";
+                break;
             }
         }
         scp()->emit(MN_SCP_ASSOCIATION_REJECTED, association_, calling_, called_, peer_, why);
@@ -214,17 +233,16 @@ class StorageWorker : public DcmThreadSCP {
     void notifyDIMSEError(const OFCondition &cond) override {
         // handleAssociation() aborts the association right after this (PS3.8 A-ABORT).
         scp()->emit(MN_SCP_ASSOCIATION_ABORTED, association_, calling_, called_, peer_,
-                   std::string("DIMSE error: ") + cond.text());
+                    std::string("DIMSE error: ") + cond.text());
     }
 
     OFCondition handleIncomingCommand(T_DIMSE_Message *msg, const DcmPresentationContextInfo &presInfo) override {
         if (msg->CommandField == DIMSE_C_STORE_RQ) return handleStore(msg->msg.CStoreRQ, presInfo);
-        if (msg->CommandField == DIMSE_C_ECHO_RQ)
-            scp()->emit(MN_SCP_ECHO, association_, calling_, called_, peer_, "");
+        if (msg->CommandField == DIMSE_C_ECHO_RQ) scp()->emit(MN_SCP_ECHO, association_, calling_, called_, peer_, "");
         return DcmThreadSCP::handleIncomingCommand(msg, presInfo);
     }
 
-  private:
+private:
     OFCondition handleStore(T_DIMSE_C_StoreRQ &request, const DcmPresentationContextInfo &presInfo) {
         const T_ASC_PresentationContextID presID = presInfo.presentationContextID;
         const std::string path = scp()->tempDirectory + "/" + std::to_string(association_) + "-" +
@@ -236,13 +254,13 @@ class StorageWorker : public DcmThreadSCP {
             // association is intact, answer "Refused: Out of Resources" (PS3.4 B.2.3).
             if (cond.module() == OFM_dcmnet && cond.code() == DIMSEC_OUTOFRESOURCES) {
                 scp()->emit(MN_SCP_ERROR, association_, calling_, called_, peer_,
-                           std::string("cannot create temporary file for instance ") +
-                               request.AffectedSOPInstanceUID + ": " + cond.text());
+                            std::string("cannot create temporary file for instance ") + request.AffectedSOPInstanceUID +
+                                ": " + cond.text());
                 return sendSTOREResponse(presID, request, STATUS_STORE_Refused_OutOfResources);
             }
             scp()->emit(MN_SCP_ERROR, association_, calling_, called_, peer_,
-                       std::string("receiving instance ") + request.AffectedSOPInstanceUID + " failed: " +
-                           cond.text());
+                        std::string("receiving instance ") + request.AffectedSOPInstanceUID +
+                            " failed: " + cond.text());
             return cond; // the association is aborted by DcmSCP::handleAssociation
         }
 
@@ -385,8 +403,8 @@ OFCondition listen(mn_scp *scp) {
         // Waits up to 1 s for a connection (so that a stop is noticed), then up to the ACSE
         // timeout for its A-ASSOCIATE-RQ (PS3.8 ARTIM); a TLS handshake happens in between.
         T_ASC_Association *assoc = nullptr;
-        cond = ASC_receiveAssociation(network, &assoc, static_cast<long>(scp->config.getMaxReceivePDULength()),
-                                      nullptr, nullptr, secure, DUL_NOBLOCK, 1);
+        cond = ASC_receiveAssociation(network, &assoc, static_cast<long>(scp->config.getMaxReceivePDULength()), nullptr,
+                                      nullptr, secure, DUL_NOBLOCK, 1);
         if (cond == DUL_NOASSOCIATIONREQUEST) { // no connection within the second
             ASC_destroyAssociation(&assoc);
             continue;
@@ -396,8 +414,8 @@ OFCondition listen(mn_scp *scp) {
         // DCMTK 3.6.7 reports success with empty parameters when the peer closed the connection
         // before sending anything (PS3.8 state Sta2, event 17, action AA-5): every real
         // A-ASSOCIATE-RQ carries an Application Context Name (PS3.8 9.3.2.1).
-        const bool isRequest = cond.good() && assoc && assoc->params &&
-                               assoc->params->DULparams.applicationContextName[0] != '\0';
+        const bool isRequest =
+            cond.good() && assoc && assoc->params && assoc->params->DULparams.applicationContextName[0] != '\0';
         if (!isRequest) {
             // A failed TLS handshake was reported as such when it happened (mn_scp_run).
             const bool tlsFailed = !mn::takeTLSFailure().empty();

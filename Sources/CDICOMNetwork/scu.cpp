@@ -58,8 +58,7 @@ mn_status makeLayer(const mn_scu_config &config, std::unique_ptr<DcmTransportLay
 /// initNetwork, then TLS on the new network when `layer` is set (DcmSCU::useSecureConnection
 /// sets the layer on the network initNetwork makes, so it has to follow it; it is protected,
 /// so SCU is one of our subclasses that publishes it).
-template <typename SCU>
-OFCondition initNetwork(SCU &scu, DcmTransportLayer *layer) {
+template <typename SCU> OFCondition initNetwork(SCU &scu, DcmTransportLayer *layer) {
     OFCondition cond = scu.initNetwork();
     if (cond.good() && layer) cond = scu.useSecureConnection(layer);
     return cond;
@@ -86,12 +85,12 @@ std::string peerName(const mn_scu_config &config) {
 
 /// DcmSCU for C-ECHO, with TLS reachable.
 class EchoSCU : public DcmSCU {
-  public:
+public:
     using DcmSCU::useSecureConnection;
 };
 
 class CollectingSCU : public DcmStorageSCU {
-  public:
+public:
     explicit CollectingSCU(std::vector<FileOutcome> &outcomes) : outcomes_(outcomes) {}
     using DcmSCU::useSecureConnection;
 
@@ -127,7 +126,7 @@ class CollectingSCU : public DcmStorageSCU {
         }
     }
 
-  protected:
+protected:
     void notifySOPInstanceSent(const TransferEntry &entry) override {
         size_t index = cursor_ < queued.size() ? queued[cursor_] : outcomes_.size();
         if (index == outcomes_.size() || outcomes_[index].path != entry.Filename.getCharPointer()) {
@@ -159,7 +158,7 @@ class CollectingSCU : public DcmStorageSCU {
         }
     }
 
-  private:
+private:
     std::vector<FileOutcome> &outcomes_;
     size_t cursor_ = 0;
 };
@@ -168,13 +167,15 @@ bool hasPart10Magic(const std::string &path) {
     FILE *f = std::fopen(path.c_str(), "rb");
     if (!f) return false;
     char header[132];
-    const bool magic = std::fread(header, 1, sizeof(header), f) == sizeof(header) && std::memcmp(header + 128, "DICM", 4) == 0;
+    const bool magic =
+        std::fread(header, 1, sizeof(header), f) == sizeof(header) && std::memcmp(header + 128, "DICM", 4) == 0;
     std::fclose(f);
     return magic;
 }
 
 mn_scu_result *exportResults(const std::vector<FileOutcome> &outcomes) {
-    auto *results = static_cast<mn_scu_result *>(std::calloc(outcomes.size() ? outcomes.size() : 1, sizeof(mn_scu_result)));
+    auto *results =
+        static_cast<mn_scu_result *>(std::calloc(outcomes.size() ? outcomes.size() : 1, sizeof(mn_scu_result)));
     if (!results) throw std::bad_alloc();
     for (size_t i = 0; i < outcomes.size(); ++i) {
         const FileOutcome &o = outcomes[i];
@@ -196,8 +197,8 @@ mn_scu_result *exportResults(const std::vector<FileOutcome> &outcomes) {
 
 } // namespace
 
-static mn_status send(const mn_scu_config *config, const char *const *paths, size_t path_count,
-                  mn_scu_result **results, size_t *result_count, mn_error *err) {
+static mn_status send(const mn_scu_config *config, const char *const *paths, size_t path_count, mn_scu_result **results,
+                      size_t *result_count, mn_error *err) {
     if (mn_status s = checkConfig(config, err)) return s;
     if (!results || !result_count || (path_count > 0 && !paths))
         return mn::fail(err, MN_ERR_ARGUMENT, "mn_scu_send: NULL output or path list");
@@ -222,9 +223,15 @@ static mn_status send(const mn_scu_config *config, const char *const *paths, siz
     // Without this DcmSCU refuses to change a data set's transfer syntax for the network.
     scu.setDatasetConversionMode(config->decompression != MN_SCU_DECOMPRESS_NEVER);
     switch (config->decompression) {
-    case MN_SCU_DECOMPRESS_NEVER: scu.setDecompressionMode(DcmStorageSCU::DM_never); break;
-    case MN_SCU_DECOMPRESS_ALL: scu.setDecompressionMode(DcmStorageSCU::DM_lossyAndLossless); break;
-    default: scu.setDecompressionMode(DcmStorageSCU::DM_losslessOnly); break;
+    case MN_SCU_DECOMPRESS_NEVER:
+        scu.setDecompressionMode(DcmStorageSCU::DM_never);
+        break;
+    case MN_SCU_DECOMPRESS_ALL:
+        scu.setDecompressionMode(DcmStorageSCU::DM_lossyAndLossless);
+        break;
+    default:
+        scu.setDecompressionMode(DcmStorageSCU::DM_losslessOnly);
+        break;
     }
     // Keep going past a bad file or a failed C-STORE: every file gets its own outcome.
     scu.setHaltOnInvalidFileMode(OFFalse);

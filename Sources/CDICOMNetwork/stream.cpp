@@ -57,7 +57,7 @@ int connectWithin(const char *host, uint16_t port, int timeoutMs, std::string &w
             }
         }
         if (rc == 0) {
-            fcntl(fd, F_SETFL, flags);  // blocking again: the handshake and writes use timeouts below
+            fcntl(fd, F_SETFL, flags); // blocking again: the handshake and writes use timeouts below
             result = fd;
         } else {
             why = std::strerror(errno);
@@ -105,7 +105,8 @@ extern "C" mn_status mn_tls_stream_open(const char *host, uint16_t port, const m
                                         const char *server_name, int32_t timeout_ms, mn_tls_stream **out,
                                         mn_error *err) {
     return guarded(err, [&]() -> mn_status {
-        if (!host || !*host || !config || !out) return mn::fail(err, MN_ERR_ARGUMENT, "host, TLS settings and out are required");
+        if (!host || !*host || !config || !out)
+            return mn::fail(err, MN_ERR_ARGUMENT, "host, TLS settings and out are required");
         *out = nullptr;
         if (!config->verify_peer) return mn::fail(err, MN_ERR_ARGUMENT, "a TLS stream always verifies its peer");
         const char *expected = server_name && *server_name ? server_name : host;
@@ -156,8 +157,11 @@ extern "C" mn_status mn_tls_stream_write(mn_tls_stream *stream, const void *byte
 extern "C" void mn_tls_stream_close(mn_tls_stream *stream) {
     if (!stream) return;
     try {
-        if (stream->connection) withoutSIGPIPE([&] { stream->connection->close(); return 0; });
-    } catch (...) {
-    }
+        if (stream->connection)
+            withoutSIGPIPE([&] {
+                stream->connection->close();
+                return 0;
+            });
+    } catch (...) {}
     delete stream;
 }

@@ -51,7 +51,7 @@ std::string peerAddress(int socket) {
 
 /// DCMTK's TLS connection, remembering why a handshake failed.
 class RecordingTLSConnection : public DcmTLSConnection {
-  public:
+public:
     RecordingTLSConnection(DcmNativeSocketType socket, SSL *ssl) : DcmTLSConnection(socket, ssl), ssl_(ssl) {}
 
     OFCondition serverSideHandshake() override {
@@ -71,11 +71,12 @@ class RecordingTLSConnection : public DcmTLSConnection {
         return cond;
     }
 
-  private:
+private:
     std::string reason(const OFCondition &cond) const {
         std::string why = std::string("TLS handshake failed: ") + cond.text();
         const long verify = SSL_get_verify_result(ssl_);
-        if (verify != X509_V_OK) why += std::string(" (peer certificate: ") + X509_verify_cert_error_string(verify) + ")";
+        if (verify != X509_V_OK)
+            why += std::string(" (peer certificate: ") + X509_verify_cert_error_string(verify) + ")";
         return why;
     }
 
@@ -85,7 +86,7 @@ class RecordingTLSConnection : public DcmTLSConnection {
 /// DcmTLSTransportLayer whose connections are RecordingTLSConnections. createConnection does
 /// what DCMTK 3.6.7's does (SSL_new on the layer's context, SSL_set_fd) with our class.
 class RecordingTLSLayer : public DcmTLSTransportLayer {
-  public:
+public:
     RecordingTLSLayer(T_ASC_NetworkRole role) : DcmTLSTransportLayer(role, nullptr, OFFalse) {}
 
     DcmTransportConnection *createConnection(DcmNativeSocketType socket, OFBool useSecureLayer) override {
@@ -164,14 +165,14 @@ std::unique_ptr<DcmTransportLayer> makeTLSLayer(const mn_tls_config &config, boo
         layer->setPrivateKeyPasswd(""); // never prompt on the console; keys are unencrypted, guarded by mode
         OFCondition cond = layer->setPrivateKeyFile(config.private_key_file, DCF_Filetype_PEM);
         if (cond.bad()) {
-            status = fail(err, MN_ERR_TLS, "private key file %s cannot be loaded: %s", config.private_key_file,
-                          cond.text());
+            status =
+                fail(err, MN_ERR_TLS, "private key file %s cannot be loaded: %s", config.private_key_file, cond.text());
             return nullptr;
         }
         cond = layer->setCertificateFile(config.certificate_file, DCF_Filetype_PEM);
         if (cond.bad()) {
-            status = fail(err, MN_ERR_TLS, "certificate file %s cannot be loaded: %s", config.certificate_file,
-                          cond.text());
+            status =
+                fail(err, MN_ERR_TLS, "certificate file %s cannot be loaded: %s", config.certificate_file, cond.text());
             return nullptr;
         }
         if (!layer->checkPrivateKeyMatchesCertificate()) {
@@ -191,7 +192,8 @@ std::unique_ptr<DcmTransportLayer> makeTLSLayer(const mn_tls_config &config, boo
     if (verifyName && *verifyName) {
         X509_VERIFY_PARAM *param = SSL_CTX_get0_param(layer->getNativeHandle());
         in6_addr probe{};
-        const bool isAddress = inet_pton(AF_INET, verifyName, &probe) == 1 || inet_pton(AF_INET6, verifyName, &probe) == 1;
+        const bool isAddress =
+            inet_pton(AF_INET, verifyName, &probe) == 1 || inet_pton(AF_INET6, verifyName, &probe) == 1;
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         const int ok = isAddress ? X509_VERIFY_PARAM_set1_ip_asc(param, verifyName)
                                  : X509_VERIFY_PARAM_set1_host(param, verifyName, 0);

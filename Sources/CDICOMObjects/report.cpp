@@ -26,10 +26,10 @@ DSRCodedEntryValue coded(const mn_code &c) {
 
 std::string decimal(double value) { return decimalString(value); }
 
-#define MN_TRY(expr, what)                                                                                \
-    do {                                                                                                 \
-        OFCondition cond_ = (expr);                                                                      \
-        if (cond_.bad()) return failCondition(err, cond_, what);                                         \
+#define MN_TRY(expr, what)                                                                                             \
+    do {                                                                                                               \
+        OFCondition cond_ = (expr);                                                                                    \
+        if (cond_.bad()) return failCondition(err, cond_, what);                                                       \
     } while (0)
 
 struct Sources {
@@ -49,23 +49,25 @@ mn_status readSources(const mn_sr_request *r, Sources &sources, mn_error *err) {
     first.findAndGetOFString(DCM_StudyInstanceUID, sources.study);
     first.findAndGetOFString(DCM_SeriesInstanceUID, sources.series);
     first.findAndGetOFString(DCM_FrameOfReferenceUID, sources.frameOfReference);
-    if (sources.study.empty()) return failTag(err, MN_ERR_MISSING_TAG, DCM_StudyInstanceUID, "source has no Study Instance UID");
+    if (sources.study.empty())
+        return failTag(err, MN_ERR_MISSING_TAG, DCM_StudyInstanceUID, "source has no Study Instance UID");
     return MN_OK;
 }
 
 /// TID 1500 Rows 2–4 and TID 1600: language, device observer, procedure, image library.
 mn_status addContext(TID1500_MeasurementReport &report, const mn_sr_request *r, Sources &sources, mn_error *err) {
     MN_TRY(report.setLanguage(CID5000_Languages::English), "Language of Content");
-    MN_TRY(report.getObservationContext().addDeviceObserver(orEmpty(r->device_observer_uid), orEmpty(r->device_observer_name),
-                                                           orEmpty(r->manufacturer), orEmpty(r->model_name),
-                                                           orEmpty(r->device_serial_number)),
+    MN_TRY(report.getObservationContext().addDeviceObserver(orEmpty(r->device_observer_uid),
+                                                            orEmpty(r->device_observer_name), orEmpty(r->manufacturer),
+                                                            orEmpty(r->model_name), orEmpty(r->device_serial_number)),
            "Device Observer");
     MN_TRY(report.addProcedureReported(coded(r->procedure_reported)), "Procedure Reported");
     TID1600_ImageLibrary &library = report.getImageLibrary();
     if (!library.hasImageLibrary()) MN_TRY(library.createNewImageLibrary(), "Image Library");
     MN_TRY(library.addImageGroup(), "Image Library Group");
     for (auto &file : sources.files)
-        MN_TRY(library.addImageEntry(*file->getDataset(), TID1600_ImageLibrary::withoutDescriptors), "Image Library Entry");
+        MN_TRY(library.addImageEntry(*file->getDataset(), TID1600_ImageLibrary::withoutDescriptors),
+               "Image Library Entry");
     MN_TRY(library.addImageGroupDescriptors(*sources.files[0]->getDataset(), TID1600_ImageLibrary::withAllDescriptors),
            "Image Library descriptors");
     return MN_OK;
@@ -88,7 +90,8 @@ mn_status addVolumes(TID1500_MeasurementReport &report, const mn_sr_request *r, 
                                     CMR_TID1411_in_TID1500::MeasurementValue(decimal(v.volume_mm3).c_str(),
                                                                              CMR_CID7181::CubicMillimeter)),
                "Volume");
-        MN_TRY(group.getMeasurement().setAlgorithmIdentification(orEmpty(r->algorithm_name), orEmpty(r->algorithm_version)),
+        MN_TRY(group.getMeasurement().setAlgorithmIdentification(orEmpty(r->algorithm_name),
+                                                                 orEmpty(r->algorithm_version)),
                "Algorithm Identification");
     }
     return MN_OK;
@@ -126,9 +129,9 @@ mn_status addIndividualGroups(TID1500_MeasurementReport &report, const mn_sr_req
         MN_TRY(group.setTrackingIdentifier(orEmpty(c.tracking_id)), "Tracking Identifier");
         MN_TRY(group.setTrackingUniqueIdentifier(orEmpty(c.tracking_uid)), "Tracking Unique Identifier");
         if (c.probability >= 0) {
-            MN_TRY(group.addMeasurement(CID7469_GenericIntensityAndSizeMeasurements(CODE_DCM_Probability),
-                                        CMR_TID1501_in_TID1500::MeasurementValue(decimal(c.probability).c_str(),
-                                                                                 CMR_CID7181::NoUnits)),
+            MN_TRY(group.addMeasurement(
+                       CID7469_GenericIntensityAndSizeMeasurements(CODE_DCM_Probability),
+                       CMR_TID1501_in_TID1500::MeasurementValue(decimal(c.probability).c_str(), CMR_CID7181::NoUnits)),
                    "Probability");
         }
         MN_TRY(group.addQualitativeEvaluation(coded(c.concept), coded(c.value)), "Qualitative Evaluation");
@@ -154,9 +157,9 @@ mn_status addIndividualGroups(TID1500_MeasurementReport &report, const mn_sr_req
         CMR_TID1501_in_TID1500 &group = report.getIndividualMeasurements();
         MN_TRY(group.setTrackingIdentifier(orEmpty(d.tracking_id)), "Tracking Identifier");
         MN_TRY(group.setTrackingUniqueIdentifier(orEmpty(d.tracking_uid)), "Tracking Unique Identifier");
-        MN_TRY(group.addMeasurement(CMR_CID7469::Distance,
-                                    CMR_TID1501_in_TID1500::MeasurementValue(decimal(d.distance_mm).c_str(),
-                                                                             CMR_CID7181::Millimeter)),
+        MN_TRY(group.addMeasurement(
+                   CMR_CID7469::Distance,
+                   CMR_TID1501_in_TID1500::MeasurementValue(decimal(d.distance_mm).c_str(), CMR_CID7181::Millimeter)),
                "Distance");
         // TID 300 → TID 320: the distance is INFERRED FROM the two points.
         CMR_TID300_in_TID1501_in_TID1500 &measurement = group.getMeasurement();
@@ -177,9 +180,10 @@ mn_status addIndividualGroups(TID1500_MeasurementReport &report, const mn_sr_req
 /// patient and one study across source, SEG and SR.
 void copyPatientAndStudy(DcmItem &source, DcmItem &target) {
     static const DcmTagKey tags[] = {
-        DCM_SpecificCharacterSet, DCM_PatientName, DCM_PatientID, DCM_IssuerOfPatientID, DCM_PatientBirthDate,
-        DCM_PatientSex, DCM_PatientAge, DCM_PatientSize, DCM_PatientWeight, DCM_StudyInstanceUID, DCM_StudyDate,
-        DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID, DCM_AccessionNumber, DCM_StudyDescription,
+        DCM_SpecificCharacterSet,   DCM_PatientName,      DCM_PatientID,       DCM_IssuerOfPatientID,
+        DCM_PatientBirthDate,       DCM_PatientSex,       DCM_PatientAge,      DCM_PatientSize,
+        DCM_PatientWeight,          DCM_StudyInstanceUID, DCM_StudyDate,       DCM_StudyTime,
+        DCM_ReferringPhysicianName, DCM_StudyID,          DCM_AccessionNumber, DCM_StudyDescription,
     };
     for (const DcmTagKey &tag : tags) {
         DcmElement *element = nullptr;
@@ -211,7 +215,8 @@ mn_status writeReport(const mn_sr_request *r, const char *path, mn_error *err) {
     if (mn_status s = addVolumes(report, r, sources, err)) return s;
     if (mn_status s = addIndividualGroups(report, r, sources, err)) return s;
     for (size_t i = 0; i < r->comment_count; ++i) {
-        if (!r->comments || !r->comments[i] || !*r->comments[i]) return fail(err, MN_ERR_ARGUMENT, "report: comment %zu is empty", i + 1);
+        if (!r->comments || !r->comments[i] || !*r->comments[i])
+            return fail(err, MN_ERR_ARGUMENT, "report: comment %zu is empty", i + 1);
         // TID 1500 Row 14: a TEXT qualitative evaluation of the entire subject of the report.
         MN_TRY(report.addQualitativeEvaluation(CODE_DCM_Comment, r->comments[i]), "Comment");
     }
@@ -241,7 +246,8 @@ mn_status writeReport(const mn_sr_request *r, const char *path, mn_error *err) {
         MN_TRY(evidence.addItem(sources.study, series, sopClass, instance), "evidence");
     }
     if (r->volume_count > 0)
-        MN_TRY(evidence.addItem(sources.study, r->seg_series_instance_uid, UID_SegmentationStorage, r->seg_sop_instance_uid),
+        MN_TRY(evidence.addItem(sources.study, r->seg_series_instance_uid, UID_SegmentationStorage,
+                                r->seg_sop_instance_uid),
                "evidence");
 
     DcmFileFormat out;

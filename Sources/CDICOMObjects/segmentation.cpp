@@ -48,7 +48,8 @@ DcmSegTypes::E_SegmentAlgoType algorithmType(const char *text) {
 /// Checks the request's shape; values themselves were validated in Swift when constructed.
 mn_status checkRequest(const mn_seg_request *r, mn_error *err) {
     if (!r->reference_path) return fail(err, MN_ERR_ARGUMENT, "segmentation: no reference source file");
-    if (r->rows == 0 || r->columns == 0) return fail(err, MN_ERR_ARGUMENT, "segmentation: rows and columns must be > 0");
+    if (r->rows == 0 || r->columns == 0)
+        return fail(err, MN_ERR_ARGUMENT, "segmentation: rows and columns must be > 0");
     if (!r->sources || r->source_count == 0) return fail(err, MN_ERR_ARGUMENT, "segmentation: no source frames");
     if (!r->segments || r->segment_count == 0 || r->segment_count > 65535)
         return fail(err, MN_ERR_ARGUMENT, "segmentation: segment count must be 1…65535");
@@ -56,8 +57,9 @@ mn_status checkRequest(const mn_seg_request *r, mn_error *err) {
     // dcmseg 3.6.7 refuses fewer frames than segments (DcmSegmentation::check) with nothing but
     // "Invalid Object"; say so here (SegmentationFrames keeps an empty frame per empty segment).
     if (r->frame_count < r->segment_count)
-        return fail(err, MN_ERR_ARGUMENT, "segmentation: %zu frames for %zu segments (dcmseg needs a frame per segment)",
-                    r->frame_count, r->segment_count);
+        return fail(err, MN_ERR_ARGUMENT,
+                    "segmentation: %zu frames for %zu segments (dcmseg needs a frame per segment)", r->frame_count,
+                    r->segment_count);
     if (!r->frame_segments || !r->frame_sources) return fail(err, MN_ERR_ARGUMENT, "segmentation: no frame list");
     for (size_t f = 0; f < r->frame_count; ++f) {
         if (r->frame_segments[f] == 0 || r->frame_segments[f] > r->segment_count)
@@ -123,7 +125,8 @@ mn_status makeSegment(const mn_seg_segment &s, DcmSegment *&out, mn_error *err) 
 /// Shared groups: Pixel Measures and Plane Orientation (PS3.3 C.7.6.16.2.1, C.7.6.16.2.4).
 mn_status addSharedGroups(DcmSegmentation &seg, const mn_seg_request *r, mn_error *err) {
     FGPixelMeasures measures;
-    OFCondition cond = measures.setPixelSpacing((decimal(r->pixel_spacing[0]) + "\\" + decimal(r->pixel_spacing[1])).c_str());
+    OFCondition cond =
+        measures.setPixelSpacing((decimal(r->pixel_spacing[0]) + "\\" + decimal(r->pixel_spacing[1])).c_str());
     if (cond.good()) cond = measures.setSliceThickness(decimal(r->slice_thickness).c_str());
     if (cond.good() && r->spacing_between_slices > 0)
         cond = measures.setSpacingBetweenSlices(decimal(r->spacing_between_slices).c_str());
@@ -159,9 +162,8 @@ mn_status addDimensions(DcmSegmentation &seg, const char *organizationUID, mn_er
 mn_status addFrame(DcmSegmentation &seg, const mn_seg_request *r, size_t f, std::vector<Uint8> &pixels, mn_error *err) {
     const mn_seg_source_frame &source = r->sources[r->frame_sources[f]];
     FGPlanePosPatient position;
-    OFCondition cond = position.setImagePositionPatient(decimal(source.position[0]).c_str(),
-                                                        decimal(source.position[1]).c_str(),
-                                                        decimal(source.position[2]).c_str());
+    OFCondition cond = position.setImagePositionPatient(
+        decimal(source.position[0]).c_str(), decimal(source.position[1]).c_str(), decimal(source.position[2]).c_str());
     if (cond.bad()) return failCondition(err, cond, "Plane Position");
     FGFrameContent content;
     cond = content.setDimensionIndexValues(r->frame_segments[f], 0);
@@ -172,7 +174,8 @@ mn_status addFrame(DcmSegmentation &seg, const mn_seg_request *r, size_t f, std:
     cond = reference.setReferencedSOPClassUID(orEmpty(source.sop_class_uid).c_str());
     if (cond.good()) cond = reference.setReferencedSOPInstanceUID(orEmpty(source.sop_instance_uid).c_str());
     if (cond.good() && source.frame_number > 0) {
-        if (source.frame_number > 65535) return fail(err, MN_ERR_ARGUMENT, "source frame number %u > 65535", source.frame_number);
+        if (source.frame_number > 65535)
+            return fail(err, MN_ERR_ARGUMENT, "source frame number %u > 65535", source.frame_number);
         cond = reference.addReferencedFrameNumber(Uint16(source.frame_number));
     }
     if (cond.bad()) return failCondition(err, cond, "Source Image reference");
@@ -223,7 +226,8 @@ void addReferencedSeries(DcmSegmentation &seg, const mn_seg_request *r, DcmItem 
 mn_status markSpatialLocationsPreserved(DcmItem &dataset, mn_error *err) {
     DcmSequenceOfItems *perFrame = nullptr;
     if (dataset.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, perFrame).bad() || !perFrame)
-        return failTag(err, MN_ERR_INTERNAL, DCM_PerFrameFunctionalGroupsSequence, "written SEG has no per-frame groups");
+        return failTag(err, MN_ERR_INTERNAL, DCM_PerFrameFunctionalGroupsSequence,
+                       "written SEG has no per-frame groups");
     for (DcmObject *o = perFrame->nextInContainer(nullptr); o; o = perFrame->nextInContainer(o)) {
         auto *frame = static_cast<DcmItem *>(o);
         DcmItem *derivation = nullptr;
@@ -255,20 +259,21 @@ extern "C" mn_status mn_seg_write(const mn_seg_request *r, const char *path, mn_
         if (mn_status s = checkRequest(r, err)) return s;
 
         DcmFileFormat referenceFile;
-        OFCondition cond = referenceFile.loadFileUntilTag(r->reference_path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                                          ERM_autoDetect, DCM_PixelData);
+        OFCondition cond = referenceFile.loadFileUntilTag(r->reference_path, EXS_Unknown, EGL_noChange,
+                                                          DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
         if (cond.bad()) return fail(err, MN_ERR_IO, "reading the reference source: %s", cond.text());
         DcmDataset &reference = *referenceFile.getDataset();
 
         IODGeneralEquipmentModule::EquipmentInfo equipment(r->manufacturer, r->model_name, r->device_serial_number,
                                                            r->software_versions);
         ContentIdentificationMacro content(std::to_string(r->instance_number).c_str(), r->content_label,
-                                           orEmpty(r->content_description).c_str(), orEmpty(r->content_creator).c_str());
+                                           orEmpty(r->content_description).c_str(),
+                                           orEmpty(r->content_creator).c_str());
         // Placeholder mode: 1×1 frames; the real Rows, Columns and Pixel Data are written below.
         const bool placeholder = r->frames_through_dcmseg == 0;
         DcmSegmentation *created = nullptr;
-        cond = DcmSegmentation::createBinarySegmentation(created, placeholder ? 1 : r->rows, placeholder ? 1 : r->columns,
-                                                         equipment, content);
+        cond = DcmSegmentation::createBinarySegmentation(created, placeholder ? 1 : r->rows,
+                                                         placeholder ? 1 : r->columns, equipment, content);
         if (cond.bad() || !created) return failCondition(err, cond, "creating the segmentation");
         std::unique_ptr<DcmSegmentation> seg(created);
 
@@ -285,7 +290,8 @@ extern "C" mn_status mn_seg_write(const mn_seg_request *r, const char *path, mn_
                 delete segment;
                 return failCondition(err, cond, "adding segment");
             }
-            if (number != i + 1) return fail(err, MN_ERR_INTERNAL, "segment %zu numbered %u by dcmseg", i + 1, unsigned(number));
+            if (number != i + 1)
+                return fail(err, MN_ERR_INTERNAL, "segment %zu numbered %u by dcmseg", i + 1, unsigned(number));
         }
         if (mn_status s = addSharedGroups(*seg, r, err)) return s;
         if (mn_status s = addDimensions(*seg, r->dimension_organization_uid, err)) return s;

@@ -36,8 +36,8 @@ int mn_nifti_write(const char *path, const mn_nifti_header *header, const void *
     nim->sto_ijk = nifti_dmat44_inverse(m);
     // The qform is the same rigid transform as quaternion + offsets + qfac; niftilib derives it.
     nim->qform_code = NIFTI_XFORM_SCANNER_ANAT;
-    nifti_dmat44_to_quatern(m, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d, &nim->qoffset_x,
-                            &nim->qoffset_y, &nim->qoffset_z, NULL, NULL, NULL, &nim->qfac);
+    nifti_dmat44_to_quatern(m, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d, &nim->qoffset_x, &nim->qoffset_y,
+                            &nim->qoffset_z, NULL, NULL, NULL, &nim->qfac);
     nim->qto_xyz = nifti_quatern_to_dmat44(nim->quatern_b, nim->quatern_c, nim->quatern_d, nim->qoffset_x,
                                            nim->qoffset_y, nim->qoffset_z, nim->dx, nim->dy, nim->dz, nim->qfac);
     nim->qto_ijk = nifti_dmat44_inverse(nim->qto_xyz);
@@ -54,7 +54,7 @@ int mn_nifti_write(const char *path, const mn_nifti_header *header, const void *
     remove(nim->fname);
     nim->data = (void *)data;
     nifti_image_write(nim);
-    nim->data = NULL;  // the caller's buffer
+    nim->data = NULL; // the caller's buffer
     nifti_image *back = nifti_image_read(nim->fname, 0);
     int failed = !back || back->nx != nim->nx || back->ny != nim->ny || back->nz != nim->nz;
     if (back) nifti_image_free(back);

@@ -6,9 +6,8 @@
 #include "vecmath.h"
 #include <stdlib.h>
 
-MN_INLINE void conv_direct_body(const mn_conv3d_geometry *g, const float *input, const float *weight,
-                                const float *bias, int64_t cout, int32_t relu, float *output,
-                                int64_t z_begin, int64_t z_end) {
+MN_INLINE void conv_direct_body(const mn_conv3d_geometry *g, const float *input, const float *weight, const float *bias,
+                                int64_t cout, int32_t relu, float *output, int64_t z_begin, int64_t z_end) {
     const int64_t C = g->in_c, D = g->in_d, H = g->in_h, W = g->in_w;
     float *acc = aligned_alloc(64, (size_t)((cout * W + 16) * sizeof(float)));
     float *row = aligned_alloc(64, (size_t)((W + 2 + 16) * sizeof(float)));
@@ -31,8 +30,7 @@ MN_INLINE void conv_direct_body(const mn_conv3d_geometry *g, const float *input,
                             const float *w = weight + ((o * C + ci) * 27 + kz * 9 + ky * 3);
                             const float w0 = w[0], w1 = w[1], w2 = w[2];
                             float *a = acc + o * W;
-                            for (int64_t x = 0; x < W; x++)
-                                a[x] += w0 * row[x] + w1 * row[x + 1] + w2 * row[x + 2];
+                            for (int64_t x = 0; x < W; x++) a[x] += w0 * row[x] + w1 * row[x + 1] + w2 * row[x + 2];
                         }
                     }
                 }
@@ -40,7 +38,8 @@ MN_INLINE void conv_direct_body(const mn_conv3d_geometry *g, const float *input,
             for (int64_t o = 0; o < cout; o++) {
                 float *dst = output + ((o * D + z) * H + y) * W;
                 const float *a = acc + o * W;
-                if (relu) for (int64_t x = 0; x < W; x++) dst[x] = a[x] > 0 ? a[x] : 0;
+                if (relu)
+                    for (int64_t x = 0; x < W; x++) dst[x] = a[x] > 0 ? a[x] : 0;
                 else memcpy(dst, a, (size_t)W * sizeof(float));
             }
         }
@@ -50,7 +49,6 @@ MN_INLINE void conv_direct_body(const mn_conv3d_geometry *g, const float *input,
 }
 
 MN_DISPATCH_VOID(mn_conv3d_direct_small, conv_direct_body,
-                 (const mn_conv3d_geometry *g, const float *input, const float *weight,
-                  const float *bias, int64_t cout, int32_t relu, float *output, int64_t z_begin,
-                  int64_t z_end),
+                 (const mn_conv3d_geometry *g, const float *input, const float *weight, const float *bias, int64_t cout,
+                  int32_t relu, float *output, int64_t z_begin, int64_t z_end),
                  (g, input, weight, bias, cout, relu, output, z_begin, z_end))

@@ -68,5 +68,5 @@ MN_INLINE void scan_body(const mn_scan_args *a, int64_t d_begin, int64_t d_end) 
     for (; d < d_end; d++) scan_channel(a, d);
 }
 
-MN_DISPATCH_VOID(mn_selective_scan, scan_body,
-                 (const mn_scan_args *a, int64_t d_begin, int64_t d_end), (a, d_begin, d_end))
+MN_DISPATCH_VOID(mn_selective_scan, scan_body, (const mn_scan_args *a, int64_t d_begin, int64_t d_end),
+                 (a, d_begin, d_end))

@@ -15,7 +15,11 @@ typedef int32_t v16i __attribute__((vector_size(64)));
 #define MN_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define MN_AVX2 __attribute__((target("avx2,fma")))
 
-MN_INLINE v16f v16_load(const float *p) { v16f v; memcpy(&v, p, sizeof v); return v; }
+MN_INLINE v16f v16_load(const float *p) {
+    v16f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 MN_INLINE void v16_store(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 MN_INLINE v16f v16_splat(float x) { return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 MN_INLINE v16f v16_max(v16f a, v16f b) { return __builtin_elementwise_max(a, b); }
@@ -69,9 +73,9 @@ MN_INLINE v16f v16_log(v16f x) {
     v16i e = ((bits >> 23) & 0xff) - 126;
     v16i mb = (bits & 0x807fffff) | 0x3f000000;
     v16f m;
-    memcpy(&m, &mb, sizeof m);                      // m in [0.5, 1)
+    memcpy(&m, &mb, sizeof m); // m in [0.5, 1)
     v16i small = m < v16_splat(0.707106781186547524f);
-    e = e + small;                                   // small lanes are -1 (true)
+    e = e + small; // small lanes are -1 (true)
     v16f fe = __builtin_convertvector(e, v16f);
     v16f msmall = m + m - v16_splat(1.0f);
     v16f mbig = m - v16_splat(1.0f);
@@ -120,14 +124,14 @@ int32_t mn_simd_level_cached(void);
 /// Defines `name` (dispatching on the cached CPU level) and `name##_at` (explicit level, for tests
 /// of the fallbacks) over AVX-512, AVX2 and generic copies of `body_fn`, a static always_inline
 /// function taking PARAMS. PARAMS and ARGS are parenthesised lists.
-#define MN_DISPATCH_VOID(name, body_fn, PARAMS, ARGS) \
-    MN_AVX512 static void name##_avx512 PARAMS { body_fn ARGS; } \
-    MN_AVX2 static void name##_avx2 PARAMS { body_fn ARGS; } \
-    static void name##_generic PARAMS { body_fn ARGS; } \
-    void name##_at(int32_t level, MN_UNPAREN PARAMS) { \
-        if (level & 2) name##_avx512 ARGS; \
-        else if (level & 1) name##_avx2 ARGS; \
-        else name##_generic ARGS; \
-    } \
+#define MN_DISPATCH_VOID(name, body_fn, PARAMS, ARGS)                                                                  \
+    MN_AVX512 static void name##_avx512 PARAMS { body_fn ARGS; }                                                       \
+    MN_AVX2 static void name##_avx2 PARAMS { body_fn ARGS; }                                                           \
+    static void name##_generic PARAMS { body_fn ARGS; }                                                                \
+    void name##_at(int32_t level, MN_UNPAREN PARAMS) {                                                                 \
+        if (level & 2) name##_avx512 ARGS;                                                                             \
+        else if (level & 1) name##_avx2 ARGS;                                                                          \
+        else name##_generic ARGS;                                                                                      \
+    }                                                                                                                  \
     void name PARAMS { name##_at(mn_simd_level_cached(), MN_UNPAREN ARGS); }
 #endif

@@ -56,14 +56,17 @@ extension DICOMError {
         let message = withUnsafeBytes(of: &detail.message) { raw in
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
-        self.init(Code(rawValue: detail.code) ?? .internal, message,
-                  tag: detail.has_tag != 0 ? Tag(detail.tag) : nil, path: path, peer: peer)
+        self.init(
+            Code(rawValue: detail.code) ?? .internal, message,
+            tag: detail.has_tag != 0 ? Tag(detail.tag) : nil, path: path, peer: peer)
     }
 }
 
 /// Calls a shim function and turns a non-OK status into a thrown `DICOMError`.
 @inline(__always)
-package func shimCall(path: String? = nil, peer: String? = nil, _ body: (UnsafeMutablePointer<mn_error>) -> mn_status) throws(DICOMError) {
+package func shimCall(
+    path: String? = nil, peer: String? = nil, _ body: (UnsafeMutablePointer<mn_error>) -> mn_status
+) throws(DICOMError) {
     var detail = mn_error()
     let status = body(&detail)
     if status != MN_OK {

@@ -129,7 +129,8 @@ public final class DataSet {
                 p.withMemoryRebound(to: CChar.self, capacity: 3) { mn_dataset_element_at(handle, index, &raw, $0, nil) }
             }
             guard status == MN_OK else { continue }
-            result.append((Tag(raw), String(decoding: [UInt8(bitPattern: vr.0), UInt8(bitPattern: vr.1)], as: UTF8.self)))
+            result.append(
+                (Tag(raw), String(decoding: [UInt8(bitPattern: vr.0), UInt8(bitPattern: vr.1)], as: UTF8.self)))
         }
         return result
     }
@@ -161,7 +162,9 @@ public final class DataSet {
 
     /// Sets native Pixel Data from little-endian bytes (OB for 8-bit, OW otherwise).
     public func setPixelData(_ bytes: UnsafeRawBufferPointer, bitsAllocated: Int) throws(DICOMError) {
-        try shimCall(path: path) { mn_dataset_set_pixel_data(handle, bytes.baseAddress, bytes.count, Int32(bitsAllocated), $0) }
+        try shimCall(path: path) {
+            mn_dataset_set_pixel_data(handle, bytes.baseAddress, bytes.count, Int32(bitsAllocated), $0)
+        }
     }
 
     /// Writes a Part 10 file in `transferSyntax` (compressing with DCMTK when the syntax is JPEG,

@@ -33,17 +33,20 @@ extension DataSet {
         let photometric = withUnsafeBytes(of: &info.photometric) { raw in
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
-        return PixelInfo(rows: Int(info.rows), columns: Int(info.columns), samplesPerPixel: Int(info.samples_per_pixel),
-                         bitsAllocated: Int(info.bits_allocated), bitsStored: Int(info.bits_stored),
-                         highBit: Int(info.high_bit), isSigned: info.pixel_representation == 1,
-                         numberOfFrames: Int(info.number_of_frames), photometricInterpretation: photometric,
-                         isEncapsulated: info.encapsulated != 0)
+        return PixelInfo(
+            rows: Int(info.rows), columns: Int(info.columns), samplesPerPixel: Int(info.samples_per_pixel),
+            bitsAllocated: Int(info.bits_allocated), bitsStored: Int(info.bits_stored),
+            highBit: Int(info.high_bit), isSigned: info.pixel_representation == 1,
+            numberOfFrames: Int(info.number_of_frames), photometricInterpretation: photometric,
+            isEncapsulated: info.encapsulated != 0)
     }
 
     /// Decodes one frame (0-based) to stored values: masked to Bits Stored, sign-extended when
     /// signed, colour samples interleaved. No rescale and no MONOCHROME1 inversion.
     public func decodeFrame(_ frame: Int, into buffer: UnsafeMutableBufferPointer<Int32>) throws(DICOMError) {
-        try shimCall(path: path) { mn_dataset_decode_frame(handle, UInt32(frame), buffer.baseAddress, buffer.count, $0) }
+        try shimCall(path: path) {
+            mn_dataset_decode_frame(handle, UInt32(frame), buffer.baseAddress, buffer.count, $0)
+        }
     }
 
     /// Decodes one frame (0-based) into a new array; see `decodeFrame(_:into:)`.

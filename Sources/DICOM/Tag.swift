@@ -24,7 +24,8 @@ public struct Tag: Hashable, Comparable, Sendable, CustomStringConvertible {
     public init?(hexadecimal text: String) {
         let digits = text.filter { $0.isHexDigit }
         guard digits.count == 8, text.allSatisfy({ $0.isHexDigit || "(),".contains($0) }),
-              let raw = UInt32(digits, radix: 16) else { return nil }
+            let raw = UInt32(digits, radix: 16)
+        else { return nil }
         self.init(raw)
     }
 }

@@ -22,7 +22,7 @@ public struct TransferSyntax: Hashable, Sendable, CustomStringConvertible {
     public static let supported: [TransferSyntax] = [
         .explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian,
         .jpegLosslessSV1, .jpegLossless, .jpegLSLossless, .jpeg2000Lossless, .rleLossless,
-        .jpegBaseline, .jpegExtended, .jpegLSNearLossless, .jpeg2000,
+        .jpegBaseline, .jpegExtended, .jpegLSNearLossless, .jpeg2000
     ]
 
     public var isEncapsulated: Bool {

@@ -1,4 +1,5 @@
 import DICOM
+
 /// A DIMSE status code (PS3.7 Annex C), with the C-STORE meanings of PS3.4 B.2.3.
 public struct DIMSEStatus: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
@@ -15,7 +16,9 @@ public struct DIMSEStatus: Hashable, Sendable, CustomStringConvertible {
 
     /// PS3.7 C.1: 0000 success; 0001 and Bxxx warnings; FF00/FF01 pending; FE00 cancel; the rest failures.
     public var isSuccess: Bool { rawValue == 0x0000 }
-    public var isWarning: Bool { rawValue == 0x0001 || rawValue & 0xF000 == 0xB000 || rawValue == 0x0107 || rawValue == 0x0116 }
+    public var isWarning: Bool {
+        rawValue == 0x0001 || rawValue & 0xF000 == 0xB000 || rawValue == 0x0107 || rawValue == 0x0116
+    }
     public var isFailure: Bool { !isSuccess && !isWarning && rawValue != 0xFF00 && rawValue != 0xFF01 }
 
     public var description: String {

@@ -17,7 +17,8 @@ public struct Destination: Hashable, Sendable, CustomStringConvertible {
     /// Parses `AE@HOST:PORT`, e.g. `PACS@10.0.0.5:104`.
     public init(parsing text: String) throws(DICOMError) {
         guard let at = text.firstIndex(of: "@"), let colon = text.lastIndex(of: ":"), at < colon,
-              let port = UInt16(text[text.index(after: colon)...]), port > 0 else {
+            let port = UInt16(text[text.index(after: colon)...]), port > 0
+        else {
             throw DICOMError(.argument, "destination '\(text)' is not AE@HOST:PORT")
         }
         let host = String(text[text.index(after: at)..<colon])
@@ -113,11 +114,18 @@ public struct StorageClient: Sendable {
         try result.get()
     }
 
-    private static func sendBlocking(_ paths: [String], to destination: Destination,
-                                     configuration: StorageClientConfiguration) -> [SendOutcome] {
+    private static func sendBlocking(
+        _ paths: [String], to destination: Destination,
+        configuration: StorageClientConfiguration
+    ) -> [SendOutcome] {
         do throws(DICOMError) { try configuration.tls?.checkPrivateKeyFile() } catch {
-            return paths.map { SendOutcome(path: $0, error: DICOMError(error.code, error.message, path: error.path,
-                                                                      peer: destination.description)) }
+            return paths.map {
+                SendOutcome(
+                    path: $0,
+                    error: DICOMError(
+                        error.code, error.message, path: error.path,
+                        peer: destination.description))
+            }
         }
         var results: UnsafeMutablePointer<mn_scu_result>?
         var count = 0
@@ -130,7 +138,9 @@ public struct StorageClient: Sendable {
         guard let results, count == paths.count else {
             if detail.code == 0 { detail.code = Int32(status.rawValue) }
             let error = DICOMError(detail, peer: peer)
-            return paths.map { SendOutcome(path: $0, error: DICOMError(error.code, error.message, path: $0, peer: peer)) }
+            return paths.map {
+                SendOutcome(path: $0, error: DICOMError(error.code, error.message, path: $0, peer: peer))
+            }
         }
         return (0..<count).map { i in
             let r = results[i]
@@ -144,8 +154,9 @@ public struct StorageClient: Sendable {
                 let response = DIMSEStatus(r.dimse_status)
                 outcome.status = response
                 if response.isFailure {
-                    outcome.error = DICOMError(.refused, "C-STORE of \(outcome.sopInstanceUID ?? "?") answered \(response)",
-                                               path: path, peer: peer)
+                    outcome.error = DICOMError(
+                        .refused, "C-STORE of \(outcome.sopInstanceUID ?? "?") answered \(response)",
+                        path: path, peer: peer)
                 }
             } else {
                 let code = DICOMError.Code(rawValue: r.error_code) ?? .network
@@ -155,11 +166,18 @@ public struct StorageClient: Sendable {
         }
     }
 
-    private static func withConfig<R, E: Error>(_ c: StorageClientConfiguration, _ d: Destination,
-                                                _ body: (inout mn_scu_config) throws(E) -> R) throws(E) -> R {
+    private static func withConfig<R, E: Error>(
+        _ c: StorageClientConfiguration, _ d: Destination,
+        _ body: (inout mn_scu_config) throws(E) -> R
+    ) throws(E) -> R {
         let calling = strdup(c.callingAETitle.value), called = strdup(d.aeTitle.value), host = strdup(d.host)
         let serverName = c.tls?.serverName.map { strdup($0) } ?? nil
-        defer { free(calling); free(called); free(host); free(serverName) }
+        defer {
+            free(calling)
+            free(called)
+            free(host)
+            free(serverName)
+        }
         var config = mn_scu_config()
         config.tls_server_name = UnsafePointer(serverName)
         config.calling_ae = UnsafePointer(calling)
@@ -180,7 +198,7 @@ public struct StorageClient: Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

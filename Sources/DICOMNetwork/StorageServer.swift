@@ -35,19 +35,23 @@ public final class StorageServer: Sendable {
     ///   normally (A-RELEASE-RQ; called before the A-RELEASE-RP is sent, so a sender that saw its
     ///   release confirmed knows the node recorded it) or not (A-ABORT from either side, a lost
     ///   connection; `how` says which) — after every instance it stored went through `onInstance`.
-    public init(configuration: StorageServerConfiguration,
-                onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil,
-                admit: (@Sendable (AssociationInfo) -> AssociationAdmission)? = nil,
-                associationEnded: (@Sendable (AssociationInfo, _ normally: Bool, _ how: String) -> Void)? = nil)
-        throws(DICOMError) {
+    public init(
+        configuration: StorageServerConfiguration,
+        onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil,
+        admit: (@Sendable (AssociationInfo) -> AssociationAdmission)? = nil,
+        associationEnded: (@Sendable (AssociationInfo, _ normally: Bool, _ how: String) -> Void)? = nil
+    )
+        throws(DICOMError)
+    {
         NetworkEnvironment.prepare()
         try configuration.tls?.checkPrivateKeyFile()
         self.configuration = configuration
         store = try InstanceStore(directory: configuration.storeDirectory)
         let (stream, continuation) = AsyncStream.makeStream(of: StorageServerEvent.self)
         events = stream
-        sink = StorageServerSink(store: store, continuation: continuation, limits: .init(configuration),
-                                 admit: admit, onInstance: onInstance, associationEnded: associationEnded)
+        sink = StorageServerSink(
+            store: store, continuation: continuation, limits: .init(configuration),
+            admit: admit, onInstance: onInstance, associationEnded: associationEnded)
         handle = try SCPHandle(configuration: configuration, incomingDirectory: store.incomingDirectory, sink: sink)
     }
 
@@ -82,7 +86,9 @@ private final class SCPHandle: @unchecked Sendable {
     let pointer: OpaquePointer
     private let sink: StorageServerSink
 
-    init(configuration c: StorageServerConfiguration, incomingDirectory: String, sink: StorageServerSink) throws(DICOMError) {
+    init(
+        configuration c: StorageServerConfiguration, incomingDirectory: String, sink: StorageServerSink
+    ) throws(DICOMError) {
         self.sink = sink
         let allowed: [String]
         switch c.callingAETitles {
@@ -96,26 +102,29 @@ private final class SCPHandle: @unchecked Sendable {
             guard let tls = c.tls else { return body(nil) }
             return tls.withShimConfig { body($0) }
         }
-        let status = withTLS { tls in withCStrings(allowed) { list in
-            c.aeTitle.value.withCString { ae in
-                incomingDirectory.withCString { temp in
-                    var config = mn_scp_config()
-                    config.tls = tls
-                    config.ae_title = ae
-                    config.port = c.port
-                    config.max_associations = UInt32(clamping: c.maxAssociations)
-                    config.max_pdu = c.maxPDULength
-                    config.acse_timeout_s = UInt32(clamping: c.acseTimeout.components.seconds)
-                    config.dimse_timeout_s = UInt32(clamping: c.dimseTimeout.components.seconds)
-                    config.temp_directory = temp
-                    config.allowed_calling_aes = list
-                    config.allowed_calling_ae_count = allowed.count
-                    config.accept_any_calling_ae = c.callingAETitles == .acceptAny ? 1 : 0
-                    return mn_scp_create(&config, storageServerInstanceCallback, storageServerEventCallback,
-                                         context, &created, &detail)
+        let status = withTLS { tls in
+            withCStrings(allowed) { list in
+                c.aeTitle.value.withCString { ae in
+                    incomingDirectory.withCString { temp in
+                        var config = mn_scp_config()
+                        config.tls = tls
+                        config.ae_title = ae
+                        config.port = c.port
+                        config.max_associations = UInt32(clamping: c.maxAssociations)
+                        config.max_pdu = c.maxPDULength
+                        config.acse_timeout_s = UInt32(clamping: c.acseTimeout.components.seconds)
+                        config.dimse_timeout_s = UInt32(clamping: c.dimseTimeout.components.seconds)
+                        config.temp_directory = temp
+                        config.allowed_calling_aes = list
+                        config.allowed_calling_ae_count = allowed.count
+                        config.accept_any_calling_ae = c.callingAETitles == .acceptAny ? 1 : 0
+                        return mn_scp_create(
+                            &config, storageServerInstanceCallback, storageServerEventCallback,
+                            context, &created, &detail)
+                    }
                 }
             }
-        } }
+        }
         if status != MN_OK {
             if detail.code == 0 { detail.code = Int32(status.rawValue) }
             throw DICOMError(detail, peer: "port \(c.port)")
@@ -138,9 +147,9 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<C
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 private let storageServerInstanceCallback: mn_scp_instance_callback = { context, instance in
@@ -151,12 +160,13 @@ private let storageServerInstanceCallback: mn_scp_instance_callback = { context,
 private let storageServerAdmissionCallback: mn_scp_admission_callback = { context, request, reason, capacity in
     let sink = Unmanaged<StorageServerSink>.fromOpaque(context!).takeUnretainedValue()
     let decision = sink.admit(request!.pointee)
-    let (code, text): (mn_scp_admission, String) = switch decision {
-    case .admit: (MN_SCP_ADMIT, "")
-    case .refuseResources(let why): (MN_SCP_REFUSE_RESOURCES, why)
-    case .refuseCallingHost(let why): (MN_SCP_REFUSE_CALLING_HOST, why)
-    case .refuseCallingAE(let why): (MN_SCP_REFUSE_CALLING_AE, why)
-    }
+    let (code, text): (mn_scp_admission, String) =
+        switch decision {
+        case .admit: (MN_SCP_ADMIT, "")
+        case .refuseResources(let why): (MN_SCP_REFUSE_RESOURCES, why)
+        case .refuseCallingHost(let why): (MN_SCP_REFUSE_CALLING_HOST, why)
+        case .refuseCallingAE(let why): (MN_SCP_REFUSE_CALLING_AE, why)
+        }
     if let reason, capacity > 0 {
         let bytes = Array(text.utf8.prefix(capacity - 1))
         for (index, byte) in bytes.enumerated() { reason[index] = CChar(bitPattern: byte) }

@@ -1,4 +1,5 @@
 import DICOM
+
 /// Which calling AE titles may open an association with the storage SCP. There is no default
 /// that accepts everyone: accepting any peer has to be asked for (docs/node-behaviour.md, Security).
 public enum CallingAETitlePolicy: Sendable, Equatable {

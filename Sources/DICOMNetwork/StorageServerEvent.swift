@@ -1,4 +1,5 @@
 import DICOM
+
 /// Who is on the other end of an association, as the association request said.
 public struct AssociationInfo: Hashable, Sendable, CustomStringConvertible {
     /// Unique per server run, starting at 1; 0 when the listener refused before negotiation.

@@ -4,9 +4,9 @@ import DICOM
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The Swift end of the SCP's callbacks: decides each C-STORE's status (the storage policy) and
@@ -32,10 +32,12 @@ final class StorageServerSink: Sendable {
     /// C-STOREs seen per open association, for `maxInstancesPerAssociation`.
     private let counts = Mutex<[UInt64: Int]>([:])
 
-    init(store: InstanceStore, continuation: AsyncStream<StorageServerEvent>.Continuation, limits: Limits,
-         admit: (@Sendable (AssociationInfo) -> AssociationAdmission)?,
-         onInstance: (@Sendable (ReceivedInstance) throws -> Void)?,
-         associationEnded: (@Sendable (AssociationInfo, Bool, String) -> Void)? = nil) {
+    init(
+        store: InstanceStore, continuation: AsyncStream<StorageServerEvent>.Continuation, limits: Limits,
+        admit: (@Sendable (AssociationInfo) -> AssociationAdmission)?,
+        onInstance: (@Sendable (ReceivedInstance) throws -> Void)?,
+        associationEnded: (@Sendable (AssociationInfo, Bool, String) -> Void)? = nil
+    ) {
         self.store = store
         self.continuation = continuation
         self.limits = limits
@@ -48,18 +50,21 @@ final class StorageServerSink: Sendable {
 
     /// The admission decision for an association request (free disk, address allow-lists).
     func admit(_ raw: mn_scp_event) -> AssociationAdmission {
-        admission?(AssociationInfo(id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
-                                   calledAETitle: String(cString: raw.called_ae),
-                                   peer: String(cString: raw.peer_address))) ?? .admit
+        admission?(
+            AssociationInfo(
+                id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
+                calledAETitle: String(cString: raw.called_ae),
+                peer: String(cString: raw.peer_address))) ?? .admit
     }
 
     func finish() { continuation.finish() }
 
     /// Decides the C-STORE response for one received file. The file is committed or deleted here.
     func receive(_ raw: mn_scp_instance) -> DIMSEStatus {
-        let association = AssociationInfo(id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
-                                          calledAETitle: String(cString: raw.called_ae),
-                                          peer: String(cString: raw.peer_address))
+        let association = AssociationInfo(
+            id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
+            calledAETitle: String(cString: raw.called_ae),
+            peer: String(cString: raw.peer_address))
         let temporary = String(cString: raw.temp_path)
         let instance: ReceivedInstance
         do {
@@ -73,9 +78,13 @@ final class StorageServerSink: Sendable {
             try onInstance?(instance)
         } catch {
             let detail = (error as? DICOMError)?.message ?? String(describing: error)
-            return refuse(association, Refusal(status: .outOfResources, error: DICOMError(
-                .io, "C-STORE of \(instance.sopInstanceUID): instance handler failed: \(detail)",
-                path: instance.path, peer: association.description)))
+            return refuse(
+                association,
+                Refusal(
+                    status: .outOfResources,
+                    error: DICOMError(
+                        .io, "C-STORE of \(instance.sopInstanceUID): instance handler failed: \(detail)",
+                        path: instance.path, peer: association.description)))
         }
         continuation.yield(.instanceStored(instance))
         return .success
@@ -103,50 +112,66 @@ final class StorageServerSink: Sendable {
                 return counts[association.id]!
             }
             if seen > cap {
-                throw Refusal(status: .outOfResources, error: DICOMError(
-                    .refused, "C-STORE of \(uid): more than \(cap) instances in one association (limits.max_instances_per_association)",
-                    peer: association.description))
+                throw Refusal(
+                    status: .outOfResources,
+                    error: DICOMError(
+                        .refused,
+                        "C-STORE of \(uid): more than \(cap) instances in one association (limits.max_instances_per_association)",
+                        peer: association.description))
             }
         }
         if let cap = limits.maxInstanceBytes {
             var info = stat()
             if stat(temporary, &info) == 0, UInt64(info.st_size) > cap {
-                throw Refusal(status: .outOfResources, error: DICOMError(
-                    .refused, "C-STORE of \(uid): \(info.st_size) bytes exceed the limit of \(cap) (limits.max_instance_mb)",
-                    peer: association.description))
+                throw Refusal(
+                    status: .outOfResources,
+                    error: DICOMError(
+                        .refused,
+                        "C-STORE of \(uid): \(info.st_size) bytes exceed the limit of \(cap) (limits.max_instance_mb)",
+                        peer: association.description))
             }
         }
     }
 
     /// Checks the instance and commits it to the store.
-    private func accept(_ raw: mn_scp_instance, temporary: String,
-                        association: AssociationInfo) throws(Refusal) -> ReceivedInstance {
+    private func accept(
+        _ raw: mn_scp_instance, temporary: String,
+        association: AssociationInfo
+    ) throws(Refusal) -> ReceivedInstance {
         let peer = association.description
         let requestClass = String(cString: raw.sop_class_uid)
         let requestInstance = String(cString: raw.sop_instance_uid)
         // PS3.4 B.2.3: a request we cannot interpret is "Error: Cannot understand" (Cxxx).
         func cannotUnderstand(_ message: String, tag: Tag? = nil) -> Refusal {
-            Refusal(status: .cannotUnderstand,
-                    error: DICOMError(.badValue, "C-STORE of \(requestInstance): \(message)", tag: tag, peer: peer))
+            Refusal(
+                status: .cannotUnderstand,
+                error: DICOMError(.badValue, "C-STORE of \(requestInstance): \(message)", tag: tag, peer: peer))
         }
         if let problem = UIDValidation.problem(in: requestInstance) {
-            throw cannotUnderstand("Affected SOP Instance UID is not a valid UID (\(problem))", tag: Tag(0x0000, 0x1000))
+            throw cannotUnderstand(
+                "Affected SOP Instance UID is not a valid UID (\(problem))", tag: Tag(0x0000, 0x1000))
         }
         guard let datasetInstance = raw.dataset_sop_instance_uid.map({ String(cString: $0) }),
-              let datasetClass = raw.dataset_sop_class_uid.map({ String(cString: $0) }) else {
+            let datasetClass = raw.dataset_sop_class_uid.map({ String(cString: $0) })
+        else {
             let why = raw.dataset_error.map { String(cString: $0) } ?? "data set unreadable"
-            throw Refusal(status: .cannotUnderstand,
-                          error: DICOMError(.corrupt, "C-STORE of \(requestInstance): \(why)", peer: peer))
+            throw Refusal(
+                status: .cannotUnderstand,
+                error: DICOMError(.corrupt, "C-STORE of \(requestInstance): \(why)", peer: peer))
         }
         if datasetInstance != requestInstance {
-            throw cannotUnderstand("data set has SOP Instance UID \(datasetInstance), request says \(requestInstance)",
-                                   tag: .sopInstanceUID)
+            throw cannotUnderstand(
+                "data set has SOP Instance UID \(datasetInstance), request says \(requestInstance)",
+                tag: .sopInstanceUID)
         }
         if datasetClass != requestClass {
-            throw Refusal(status: .dataSetDoesNotMatchSOPClass,
-                          error: DICOMError(.badValue, "C-STORE of \(requestInstance): data set has SOP Class UID "
-                                            + "\(datasetClass), request says \(requestClass)", tag: .sopClassUID,
-                                            peer: peer))
+            throw Refusal(
+                status: .dataSetDoesNotMatchSOPClass,
+                error: DICOMError(
+                    .badValue,
+                    "C-STORE of \(requestInstance): data set has SOP Class UID "
+                        + "\(datasetClass), request says \(requestClass)", tag: .sopClassUID,
+                    peer: peer))
         }
         let commit: InstanceStore.Commit
         do {
@@ -156,15 +181,17 @@ final class StorageServerSink: Sendable {
             error.peer = peer
             throw Refusal(status: .outOfResources, error: error)
         }
-        return ReceivedInstance(path: commit.path, sopClassUID: requestClass, sopInstanceUID: requestInstance,
-                                transferSyntaxUID: String(cString: raw.transfer_syntax_uid),
-                                association: association, isDuplicate: commit.isDuplicate)
+        return ReceivedInstance(
+            path: commit.path, sopClassUID: requestClass, sopInstanceUID: requestInstance,
+            transferSyntaxUID: String(cString: raw.transfer_syntax_uid),
+            association: association, isDuplicate: commit.isDuplicate)
     }
 
     func report(_ raw: mn_scp_event) {
-        let association = AssociationInfo(id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
-                                          calledAETitle: String(cString: raw.called_ae),
-                                          peer: String(cString: raw.peer_address))
+        let association = AssociationInfo(
+            id: raw.association_id, callingAETitle: String(cString: raw.calling_ae),
+            calledAETitle: String(cString: raw.called_ae),
+            peer: String(cString: raw.peer_address))
         let message = String(cString: raw.message)
         let kind = mn_scp_event_kind(rawValue: UInt32(bitPattern: raw.kind))
         if kind == MN_SCP_ASSOCIATION_RELEASED || kind == MN_SCP_ASSOCIATION_ABORTED {

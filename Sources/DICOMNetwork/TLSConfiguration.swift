@@ -3,9 +3,9 @@ import CDICOMNetwork
 import DICOM
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// DICOM TLS settings of a listener or of one destination (PS3.15 B.9). The shim always uses
@@ -33,8 +33,10 @@ public struct TLSConfiguration: Sendable, Equatable {
     /// destination's host.
     public var serverName: String?
 
-    public init(certificateFile: String? = nil, privateKeyFile: String? = nil, trustedCAFile: String? = nil,
-                verifyPeer: Bool = true, serverName: String? = nil) {
+    public init(
+        certificateFile: String? = nil, privateKeyFile: String? = nil, trustedCAFile: String? = nil,
+        verifyPeer: Bool = true, serverName: String? = nil
+    ) {
         self.certificateFile = certificateFile
         self.privateKeyFile = privateKeyFile
         self.trustedCAFile = trustedCAFile
@@ -52,8 +54,10 @@ public struct TLSConfiguration: Sendable, Equatable {
         }
         let mode = info.st_mode & 0o7777
         if mode & 0o077 != 0 {
-            throw DICOMError(.tls, "private key file is accessible by group or others (mode \(String(mode, radix: 8))); "
-                             + "chmod 600 it", path: key)
+            throw DICOMError(
+                .tls,
+                "private key file is accessible by group or others (mode \(String(mode, radix: 8))); "
+                    + "chmod 600 it", path: key)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process with TCP_NODELAY=1 (docs/platform-notes.md §1) and its output discarded.

@@ -14,7 +14,7 @@ public struct BenchCommand: AsyncParsableCommand {
             BenchVolumeCommand.self,
             BenchSegCommand.self,
             BenchNodeCommand.self,
-            BenchSoakCommand.self,
+            BenchSoakCommand.self
         ]
     )
 }

@@ -45,25 +45,32 @@ public struct BenchEngineCommand: ParsableCommand {
         Parallel.setThreadCount(threads)
         print("OpenBLAS core: \(String(cString: openblas_get_corename())), threads: \(threads)")
         let segConfig = NNMambaSeg.Configuration(inChannels: 4, channels: channels, blocks: 3, classes: 4)
-        let seg = try NNMambaSeg(weights: try temporaryWeights(SyntheticWeights.shapes(segConfig)),
-                                 configuration: segConfig)
+        let seg = try NNMambaSeg(
+            weights: try temporaryWeights(SyntheticWeights.shapes(segConfig)),
+            configuration: segConfig)
         let input = randomInput([1, 4, size, size, size], seed: 7)
         let gflop = 217.0 * pow(Double(size) / 128, 3) * pow(Double(channels) / 32, 2)
         let (segSeconds, _) = timed { seg(input) }
         let peak = peakResidentBytes()
-        print(String(format: "seg 1x4x%d³ (c %d): %.2f s, %.1f GFLOP/s (%.0f GFLOP), peak RSS %.2f GiB",
-                     size, channels, segSeconds, gflop / segSeconds, gflop, Double(peak) / Double(1 << 30)))
+        print(
+            String(
+                format: "seg 1x4x%d³ (c %d): %.2f s, %.1f GFLOP/s (%.0f GFLOP), peak RSS %.2f GiB",
+                size, channels, segSeconds, gflop / segSeconds, gflop, Double(peak) / Double(1 << 30)))
         printProfile()
 
         if let dims = clsDims {
             let clsConfig = NNMambaEncoder.Configuration()
-            let cls = try NNMambaEncoder(weights: try temporaryWeights(SyntheticWeights.shapes(clsConfig)),
-                                         configuration: clsConfig)
+            let cls = try NNMambaEncoder(
+                weights: try temporaryWeights(SyntheticWeights.shapes(clsConfig)),
+                configuration: clsConfig)
             let x = randomInput([1, 1] + dims, seed: 8)
             let clsGflop = 82.2 * Double(dims.reduce(1, *)) / (113.0 * 137 * 113)
             let (clsSeconds, _) = timed { cls(x) }
-            print(String(format: "cls 1x1x%@: %.2f s, %.1f GFLOP/s (%.1f GFLOP)", dims.map(String.init).joined(separator: "x"),
-                         clsSeconds, clsGflop / clsSeconds, clsGflop))
+            print(
+                String(
+                    format: "cls 1x1x%@: %.2f s, %.1f GFLOP/s (%.1f GFLOP)",
+                    dims.map(String.init).joined(separator: "x"),
+                    clsSeconds, clsGflop / clsSeconds, clsGflop))
             printProfile()
         }
         if !noSgemm { measureSgemm() }
@@ -91,8 +98,9 @@ public struct BenchEngineCommand: ParsableCommand {
         let a = randomInput([m, k], seed: 1), b = randomInput([k, n], seed: 2)
         let c = Tensor(zeros: [m, n])
         func gemm() {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
-                        a.data, Int32(k), b.data, Int32(n), 0, c.data, Int32(n))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                a.data, Int32(k), b.data, Int32(n), 0, c.data, Int32(n))
         }
         gemm()
         let reps = 3
@@ -100,7 +108,8 @@ public struct BenchEngineCommand: ParsableCommand {
         for _ in 0..<reps { gemm() }
         let seconds = Double(Profile.nanoseconds() - start) / 1e9 / Double(reps)
         let rate = 2.0 * Double(m * k * n) / seconds / 1e9
-        print(String(format: "sgemm %dx%dx%d: %.1f GFLOP/s (the engine's GEMM roofline on this machine)", m, k, n, rate))
+        print(
+            String(format: "sgemm %dx%dx%d: %.1f GFLOP/s (the engine's GEMM roofline on this machine)", m, k, n, rate))
     }
 
     private func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {

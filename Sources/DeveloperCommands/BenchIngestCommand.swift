@@ -1,9 +1,9 @@
 import ArgumentParser
-import SampleGenerator
 import Foundation
+import SampleGenerator
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mambanode bench ingest`: pushes a synthetic CT series with DCMTK's `storescu` into DCMTK's
@@ -45,7 +45,8 @@ public struct BenchIngestCommand: AsyncParsableCommand {
         generator.sliceSpacing = 1
         generator.phantom = .abdomenCT(size: 340)
         let files = try generator.write(to: work + "/series").files
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 
         var storescp: [Double] = [], mambanode: [Double] = []
         for round in 0..<rounds {
@@ -54,7 +55,8 @@ public struct BenchIngestCommand: AsyncParsableCommand {
                 let store = "\(work)/\(receiver)-\(round)"
                 try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
                 let port = UInt16.random(in: 20_000...60_000)
-                let server = receiver == "storescp"
+                let server =
+                    receiver == "storescp"
                     ? try Child("storescp", ["-od", store, "\(port)"])
                     : try Child(me, ["receive", "--port", "\(port)", "--store", store, "--accept-any"])
                 defer { server.kill() }
@@ -79,7 +81,8 @@ public struct BenchIngestCommand: AsyncParsableCommand {
     /// Seconds `storescu` takes to send `files`, split over `associations` parallel processes.
     static func push(_ files: [String], port: UInt16, associations: Int) async throws -> Double {
         let start = ContinuousClock.now
-        let shares = (0..<associations).map { k in stride(from: k, to: files.count, by: associations).map { files[$0] } }
+        let shares = (0..<associations).map { k in stride(from: k, to: files.count, by: associations).map { files[$0] }
+        }
         let senders = try shares.filter { !$0.isEmpty }.map { share in
             try Child("storescu", ["-aet", "BENCH", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"] + share)
         }
@@ -93,7 +96,9 @@ public struct BenchIngestCommand: AsyncParsableCommand {
 
     static func waitForEcho(port: UInt16, callingAE: String = "BENCH") async throws {
         for _ in 0..<250 {
-            if await (try Child("echoscu", ["-aet", callingAE, "-aec", "MAMBANODE", "127.0.0.1", "\(port)"])).wait() == 0 {
+            if await (try Child("echoscu", ["-aet", callingAE, "-aec", "MAMBANODE", "127.0.0.1", "\(port)"])).wait()
+                == 0
+            {
                 return
             }
             try await Task.sleep(for: .milliseconds(20))

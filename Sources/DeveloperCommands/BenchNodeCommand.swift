@@ -4,7 +4,7 @@ import Node
 import SampleGenerator
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mambanode bench node`: the whole node under load. Four concurrent storescu pushes of
@@ -28,7 +28,8 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         let work = FileManager.default.temporaryDirectory.path + "/mambanode-bench-node-\(getpid())"
         try FileManager.default.createDirectory(atPath: work + "/pacs", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 
         print("generating \(series) CT series of \(slices) × \(size)² …")
         var inputs: [[String]] = []
@@ -50,15 +51,15 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         let nodePort = Self.freePort(), pacsPort = Self.freePort()
         let quiet = 2.0
         try """
-            node: { ae_title: MAMBANODE, port: \(nodePort), accept_any_calling_ae: true }
-            storage: { directory: \(work)/store, database: \(work)/node.sqlite, min_free_disk_mb: 1 }
-            http: { port: 0 }
-            logging: { format: text, level: warning }
-            destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
-            models: { model: \(modelPath) }
-            routes:
-              - { name: ct, model: model, destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: \(quiet)s }
-            """.write(toFile: work + "/node.yaml", atomically: true, encoding: .utf8)
+        node: { ae_title: MAMBANODE, port: \(nodePort), accept_any_calling_ae: true }
+        storage: { directory: \(work)/store, database: \(work)/node.sqlite, min_free_disk_mb: 1 }
+        http: { port: 0 }
+        logging: { format: text, level: warning }
+        destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
+        models: { model: \(modelPath) }
+        routes:
+          - { name: ct, model: model, destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: \(quiet)s }
+        """.write(toFile: work + "/node.yaml", atomically: true, encoding: .utf8)
         let pacs = try Child("storescp", ["--aetitle", "PACS", "+xa", "-od", work + "/pacs", "\(pacsPort)"])
         defer { pacs.kill() }
         let node = try Child(me, ["serve", "--config", work + "/node.yaml"])
@@ -73,8 +74,10 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         let ingest = Self.seconds(ContinuousClock.now - start)
         let lastInstance = Date()
         let total = inputs.map(\.count).reduce(0, +)
-        print(String(format: "ingest: %d instances in %.2f s = %.0f images/s (%d concurrent associations)",
-                     total, ingest, Double(total) / ingest, series))
+        print(
+            String(
+                format: "ingest: %d instances in %.2f s = %.0f images/s (%d concurrent associations)",
+                total, ingest, Double(total) / ingest, series))
 
         let expected = 2 * series
         while ((try? FileManager.default.contentsOfDirectory(atPath: work + "/pacs"))?.count ?? 0) < expected {
@@ -87,21 +90,29 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         _ = await node.wait()
 
         let configuration = try NodeConfiguration.load(from: work + "/node.yaml")
-        let store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath), router: Router(routes: []))
+        let store = NodeStore(
+            database: try NodeDatabase(path: configuration.storage.databasePath), router: Router(routes: []))
         var steps: [String: Double] = [:]
         for job in try store.jobs() {
             for (step, seconds) in job.timings { steps[step, default: 0] += seconds }
         }
-        print(String(format: "last instance → last result acknowledged by the PACS: %.2f s (%.2f s without the %.0f s quiet time)",
-                     done, done - quiet, quiet))
+        print(
+            String(
+                format:
+                    "last instance → last result acknowledged by the PACS: %.2f s (%.2f s without the %.0f s quiet time)",
+                done, done - quiet, quiet))
         print("job steps, summed over \(series) jobs (one job at a time):")
         for (step, seconds) in steps.sorted(by: { $0.value > $1.value }) {
             print("  " + step.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%7.2f s", seconds))
         }
-        print(peak.map { String(format: "node peak resident memory: %.0f MiB", $0) } ?? "node peak resident memory: unknown")
+        print(
+            peak.map { String(format: "node peak resident memory: %.0f MiB", $0) }
+                ?? "node peak resident memory: unknown")
     }
 
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
 
     static func freePort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -110,16 +121,21 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
         return UInt16(bigEndian: address.sin_port)
     }
 
     /// VmHWM of a process (peak resident set), from /proc.
     static func peakResidentMiB(pid: Int32) -> Double? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
         return kb / 1024
     }
 }

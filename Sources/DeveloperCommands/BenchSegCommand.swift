@@ -25,11 +25,14 @@ public struct BenchSegCommand: ParsableCommand {
     var keep: String?
 
     public func validate() throws {
-        guard slices > 0, size >= 16, repeats > 0 else { throw ValidationError("--slices, --size ≥ 16 and --repeats must be positive") }
+        guard slices > 0, size >= 16, repeats > 0 else {
+            throw ValidationError("--slices, --size ≥ 16 and --repeats must be positive")
+        }
     }
 
     public func run() throws {
-        let directory = keep ?? NSTemporaryDirectory() + "mambanode-bench-seg-\(ProcessInfo.processInfo.processIdentifier)"
+        let directory =
+            keep ?? NSTemporaryDirectory() + "mambanode-bench-seg-\(ProcessInfo.processInfo.processIdentifier)"
         defer { if keep == nil { try? FileManager.default.removeItem(atPath: directory) } }
         var generator = SeriesGenerator()
         generator.rows = size
@@ -49,9 +52,10 @@ public struct BenchSegCommand: ParsableCommand {
         let uids = try UIDGenerator()
         let algorithm = try AlgorithmIdentification(name: "nnMamba bench", version: "0.1")
         let segments = try (1...10).map { n in
-            try SegmentDescription(number: n, label: "Organ \(n)", category: .anatomicalStructure,
-                                   type: CodedConcept("113343008", "SCT", "Organ"), algorithmType: .automatic,
-                                   algorithm: algorithm)
+            try SegmentDescription(
+                number: n, label: "Organ \(n)", category: .anatomicalStructure,
+                type: CodedConcept("113343008", "SCT", "Organ"), algorithmType: .automatic,
+                algorithm: algorithm)
         }
         var best = Double.infinity
         var ours: SegmentationWriter.Written?
@@ -70,23 +74,32 @@ public struct BenchSegCommand: ParsableCommand {
             best = min(best, seconds(since: clock))
         }
         let ourBytes = try fileSize(ourPath)
-        print("mambanode: \(format(best)) s, \(format(Double(ourBytes) / 1e6)) MB, \(ours!.frames.count) frames (source headers \(format(headerTime)) s, not included)")
+        print(
+            "mambanode: \(format(best)) s, \(format(Double(ourBytes) / 1e6)) MB, \(ours!.frames.count) frames (source headers \(format(headerTime)) s, not included)"
+        )
         guard !skipHighdicom else { return }
 
         let labelFile = directory + "/labels.raw"
         try Data(labels).write(to: URL(fileURLWithPath: labelFile))
-        let job: [String: Any] = ["label_map": labelFile, "shape": [slices, size, size], "sources": written.files,
-                                  "segments": segments.map(\.label), "output": directory + "/highdicom-seg.dcm"]
+        let job: [String: Any] = [
+            "label_map": labelFile, "shape": [slices, size, size], "sources": written.files,
+            "segments": segments.map(\.label), "output": directory + "/highdicom-seg.dcm"
+        ]
         let jobFile = directory + "/bench.json"
         try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: jobFile))
         let output = try runPython([script, jobFile])
         guard let line = output.split(separator: "\n").last,
-              let result = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let theirTime = result["seconds"] as? Double, let theirBytes = result["bytes"] as? Int else {
+            let result = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let theirTime = result["seconds"] as? Double, let theirBytes = result["bytes"] as? Int
+        else {
             throw ValidationError("the highdicom script did not report a result:\n\(output)")
         }
-        print("highdicom: \(format(theirTime)) s, \(format(Double(theirBytes) / 1e6)) MB, \(result["frames"] ?? "?") frames")
-        print("speed-up: \(format(theirTime / best))×, size ratio (mambanode/highdicom): \(format(Double(ourBytes) / Double(theirBytes)))")
+        print(
+            "highdicom: \(format(theirTime)) s, \(format(Double(theirBytes) / 1e6)) MB, \(result["frames"] ?? "?") frames"
+        )
+        print(
+            "speed-up: \(format(theirTime / best))×, size ratio (mambanode/highdicom): \(format(Double(ourBytes) / Double(theirBytes)))"
+        )
     }
 
     /// Ten labelled ellipsoids of different sizes inside a body, spread over the field and the stack.
@@ -96,8 +109,10 @@ public struct BenchSegCommand: ParsableCommand {
             let angle = Double(n) / 10 * 2 * .pi
             let center = SIMD3(cos(angle) * 90, sin(angle) * 70, Double(n - 5) * 18)
             let r = 18 + Double(n % 4) * 6
-            ellipsoids.append(Phantom.Ellipsoid(center: center, radii: SIMD3(r, r * 0.8, 20 + Double(n % 5) * 6),
-                                                value: 60 + Double(n) * 10, label: n))
+            ellipsoids.append(
+                Phantom.Ellipsoid(
+                    center: center, radii: SIMD3(r, r * 0.8, 20 + Double(n % 5) * 6),
+                    value: 60 + Double(n) * 10, label: n))
         }
         return Phantom(background: -1000, ellipsoids: ellipsoids, noise: 0)
     }
@@ -105,13 +120,16 @@ public struct BenchSegCommand: ParsableCommand {
     static func grid(_ generator: SeriesGenerator, _ written: SeriesGenerator.Written) throws -> SourceImageGrid {
         let frames = try written.files.enumerated().map { k, path in
             let ds = try DataSet.read(contentsOf: path, headerOnly: true)
-            return SourceFrame(sopClassUID: try ds.requiredString(.sopClassUID), sopInstanceUID: try ds.requiredString(.sopInstanceUID),
-                               position: generator.position(ofSlice: k))
+            return SourceFrame(
+                sopClassUID: try ds.requiredString(.sopClassUID),
+                sopInstanceUID: try ds.requiredString(.sopInstanceUID),
+                position: generator.position(ofSlice: k))
         }
-        return try SourceImageGrid(rows: generator.rows, columns: generator.columns, rowDirection: generator.rowDirection,
-                                   columnDirection: generator.columnDirection, pixelSpacing: generator.pixelSpacing,
-                                   sliceThickness: generator.sliceSpacing, spacingBetweenSlices: generator.sliceSpacing,
-                                   frames: frames, referencePath: written.files[0])
+        return try SourceImageGrid(
+            rows: generator.rows, columns: generator.columns, rowDirection: generator.rowDirection,
+            columnDirection: generator.columnDirection, pixelSpacing: generator.pixelSpacing,
+            sliceThickness: generator.sliceSpacing, spacingBetweenSlices: generator.sliceSpacing,
+            frames: frames, referencePath: written.files[0])
     }
 
     private func runPython(_ arguments: [String]) throws -> String {

@@ -6,7 +6,7 @@ import SampleGenerator
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mambanode bench soak`: the DICOM listener under what a hospital network throws at it, for
@@ -62,12 +62,17 @@ public struct BenchSoakCommand: AsyncParsableCommand {
         generator.slices = 4
         let files = try generator.write(to: work + "/series").files
 
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let port = try Self.freePort()
         let store = work + "/store"
         // A short ACSE timeout, so that half-sent requests hold the listener for at most 2 s each.
-        let receiver = try Child(me, ["receive", "--port", "\(port)", "--store", store, "--allow", "SOAK",
-                                      "--max-associations", "16", "--acse-timeout", "2"])
+        let receiver = try Child(
+            me,
+            [
+                "receive", "--port", "\(port)", "--store", store, "--allow", "SOAK",
+                "--max-associations", "16", "--acse-timeout", "2"
+            ])
         defer { receiver.kill() }
         try await BenchIngestCommand.waitForEcho(port: port, callingAE: "SOAK")
         let rssStart = Self.residentKiB(receiver.processIdentifier)
@@ -77,8 +82,10 @@ public struct BenchSoakCommand: AsyncParsableCommand {
         let deadline = Date().addingTimeInterval(minutes * 60)
         let warmUp = Date().addingTimeInterval(min(30, minutes * 60 / 4))
         let threads = self.threads
-        print(String(format: "soak: %.1f min, %d threads, mambanode receive on port %d (pid %d)",
-                     minutes, threads, port, receiver.processIdentifier))
+        print(
+            String(
+                format: "soak: %.1f min, %d threads, mambanode receive on port %d (pid %d)",
+                minutes, threads, port, receiver.processIdentifier))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for thread in 0..<threads {
                 group.addTask {
@@ -110,8 +117,11 @@ public struct BenchSoakCommand: AsyncParsableCommand {
         for (key, n) in errors.sorted(by: { $0.key < $1.key }) { print("    \(n) × \(key)") }
         func mib(_ kib: Int?) -> String { kib.map { String(format: "%.1f MiB", Double($0) / 1024) } ?? "n/a" }
         let warm = tally.warmRSS.withLock { $0 }
-        print("  receiver RSS: start \(mib(rssStart)), after warm-up \(mib(warm)), end \(mib(rssEnd))"
-              + (warm.flatMap { w in rssEnd.map { String(format: " (%+.1f %% since warm-up)", 100 * Double($0 - w) / Double(w)) } } ?? ""))
+        print(
+            "  receiver RSS: start \(mib(rssStart)), after warm-up \(mib(warm)), end \(mib(rssEnd))"
+                + (warm.flatMap { w in
+                    rssEnd.map { String(format: " (%+.1f %% since warm-up)", 100 * Double($0 - w) / Double(w)) }
+                } ?? ""))
         print("  receiver " + (alive ? "alive at the end" : "DIED (exit status \(await receiver.wait()))"))
     }
 
@@ -158,7 +168,9 @@ public struct BenchSoakCommand: AsyncParsableCommand {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw ValidationError("no free loopback port") }
         return UInt16(bigEndian: address.sin_port)

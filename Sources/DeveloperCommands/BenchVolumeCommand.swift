@@ -19,7 +19,8 @@ public struct BenchVolumeCommand: ParsableCommand {
     @Option(help: "Use this folder of DICOM files instead of generating one.") var input: String?
 
     public func run() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("mambanode-bench-volume-\(getpid())").path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("mambanode-bench-volume-\(getpid())")
+            .path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let folder: String
@@ -37,7 +38,9 @@ public struct BenchVolumeCommand: ParsableCommand {
             generator.phantom = .abdomenCT(size: 350)
             let start = Date()
             try generator.write(to: folder)
-            print("generated \(slices) × \(size)×\(size) CT in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+            print(
+                "generated \(slices) × \(size)×\(size) CT in \(String(format: "%.1f", Date().timeIntervalSince(start))) s"
+            )
         }
         var ours: [Double] = [], headers: [Double] = [], pixels: [Double] = [], theirs: [Double] = []
         for run in 0..<runs {
@@ -67,11 +70,15 @@ public struct BenchVolumeCommand: ParsableCommand {
             try process.run()
             process.waitUntilExit()
             theirs.append(Date().timeIntervalSince(d2nStart))
-            guard process.terminationStatus == 0 else { throw ValidationError("dcm2niix exited \(process.terminationStatus)") }
+            guard process.terminationStatus == 0 else {
+                throw ValidationError("dcm2niix exited \(process.terminationStatus)")
+            }
         }
         let best = (ours.min()!, theirs.min()!, headers.min()!)
-        print(String(format: "mambanode volume: %.3f s (headers %.3f s, pixels %.3f s, NIfTI write the rest) — best of %d",
-                     best.0, best.2, pixels.min()!, runs))
+        print(
+            String(
+                format: "mambanode volume: %.3f s (headers %.3f s, pixels %.3f s, NIfTI write the rest) — best of %d",
+                best.0, best.2, pixels.min()!, runs))
         print(String(format: "dcm2niix:         %.3f s — best of %d", best.1, runs))
         print(String(format: "ratio:            %.2f× dcm2niix's time (goal ≤ 1.0×)", best.0 / best.1))
     }

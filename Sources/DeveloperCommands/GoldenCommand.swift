@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeveloperTools
+import Foundation
 import NNMamba
 
 /// `mambanode golden DIR…`: runs golden fixture folders through the engine and compares.
@@ -40,13 +41,16 @@ public struct GoldenCommand: ParsableCommand {
 
     static func describe(_ r: GoldenReport, directory: String) -> String {
         func fmt(_ x: Float) -> String { x.isFinite ? String(format: "%.3e", Double(x)) : "inf" }
-        var lines = ["\(directory) [\(r.task.rawValue)]: \(r.passed ? "PASS" : "FAIL")",
-                     "  output \(r.output.engineShape): max|err| \(fmt(r.output.maxAbsError)), "
-                     + "max|ref| \(fmt(r.output.maxAbsReference)), relative \(fmt(r.output.relativeError)), "
-                     + "tolerance \(fmt(r.output.tolerance))"]
+        var lines = [
+            "\(directory) [\(r.task.rawValue)]: \(r.passed ? "PASS" : "FAIL")",
+            "  output \(r.output.engineShape): max|err| \(fmt(r.output.maxAbsError)), "
+                + "max|ref| \(fmt(r.output.maxAbsReference)), relative \(fmt(r.output.relativeError)), "
+                + "tolerance \(fmt(r.output.tolerance))"
+        ]
         for s in r.intermediates {
-            lines.append("  \(s.passed ? "ok  " : "OVER") \(s.name) \(s.engineShape): max|err| "
-                         + "\(fmt(s.maxAbsError)) (relative \(fmt(s.relativeError)), tolerance \(fmt(s.tolerance)))")
+            lines.append(
+                "  \(s.passed ? "ok  " : "OVER") \(s.name) \(s.engineShape): max|err| "
+                    + "\(fmt(s.maxAbsError)) (relative \(fmt(s.relativeError)), tolerance \(fmt(s.tolerance)))")
         }
         if let first = r.firstDivergence { lines.append("  first diverging stage: \(first.name)") }
         if let a = r.argmax {
@@ -57,6 +61,5 @@ public struct GoldenCommand: ParsableCommand {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Foundation

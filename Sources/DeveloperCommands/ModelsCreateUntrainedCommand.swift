@@ -29,11 +29,16 @@ public struct ModelsCreateUntrainedCommand: ParsableCommand {
     @Option(help: "Sliding-window patch edge (multiple of 16).") var patch = 64
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Modality of the inputs: CT or MR.") var modality = "CT"
-    @Option(help: "Comma-separated input (channel) names, e.g. t1,t1ce,t2,flair (default: one input named after the modality).")
+    @Option(
+        help:
+            "Comma-separated input (channel) names, e.g. t1,t1ce,t2,flair (default: one input named after the modality)."
+    )
     var inputs: String?
 
     var inputNames: [String] {
-        inputs.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [modality.lowercased()]
+        inputs.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [
+            modality.lowercased()
+        ]
     }
 
     public func validate() throws {
@@ -54,7 +59,7 @@ public struct ModelsCreateUntrainedCommand: ParsableCommand {
         ("Liver", "10200004", "Liver", [221, 130, 101]),
         ("Spleen", "78961009", "Spleen", [157, 108, 162]),
         ("Vertebra", "51282000", "Bone structure of spine", [241, 214, 145]),
-        ("Lesion", "52988006", "Lesion", [255, 0, 0]),
+        ("Lesion", "52988006", "Lesion", [255, 0, 0])
     ]
     /// `samples mr`: the brain mask.
     static let brainLabels: [(String, String, String, [Int])] = [("Brain", "12738006", "Brain", [250, 250, 225])]
@@ -62,7 +67,7 @@ public struct ModelsCreateUntrainedCommand: ParsableCommand {
     static let tumourLabels: [(String, String, String, [Int])] = [
         ("Necrotic core", "6574001", "Necrosis", [255, 255, 0]),
         ("Edema", "79654002", "Edema", [0, 255, 0]),
-        ("Enhancing tumour", "108369006", "Neoplasm", [255, 0, 0]),
+        ("Enhancing tumour", "108369006", "Neoplasm", [255, 0, 0])
     ]
 
     var chosenLabels: [(String, String, String, [Int])] {
@@ -72,47 +77,59 @@ public struct ModelsCreateUntrainedCommand: ParsableCommand {
     public func run() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let labels = chosenLabels, names = inputNames
-        let configuration = NNMambaSeg.Configuration(inChannels: names.count, channels: channels, blocks: blocks,
-                                                     classes: labels.count + 1)
-        try SafeTensorsFile.write(SyntheticWeights.random(SyntheticWeights.shapes(configuration), seed: seed),
-                              to: directory + "/weights.safetensors")
+        let configuration = NNMambaSeg.Configuration(
+            inChannels: names.count, channels: channels, blocks: blocks,
+            classes: labels.count + 1)
+        try SafeTensorsFile.write(
+            SyntheticWeights.random(SyntheticWeights.shapes(configuration), seed: seed),
+            to: directory + "/weights.safetensors")
         // Tumour sub-regions are altered structures, not anatomy (DICOM CID 7150 categories).
-        let structure: [String: Any] = modality == "MR" && names.count > 1
+        let structure: [String: Any] =
+            modality == "MR" && names.count > 1
             ? ["code": "49755003", "scheme": "SCT", "meaning": "Morphologically Altered Structure"]
             : ["code": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"]
         // nnU-Net's recipe (docs/inference.md): CT clipped and scaled with dataset statistics, MR
         // z-scored per image.
-        let normalization: [String: Any] = modality == "CT"
+        let normalization: [String: Any] =
+            modality == "CT"
             ? ["kind": "ct", "clip": [-1000, 1000], "mean": 40, "std": 300]
             : ["kind": "zscore"]
-        let name = modality == "CT" ? "untrained-ct" : "untrained-mr" + (names.count > 1 ? "-" + names.joined(separator: "-") : "")
+        let name =
+            modality == "CT"
+            ? "untrained-ct" : "untrained-mr" + (names.count > 1 ? "-" + names.joined(separator: "-") : "")
         let manifest: [String: Any] = [
             "format": ModelManifest.currentFormat,
             "name": name,
             "task": "segmentation",
-            "network": ["architecture": "nnMambaSeg", "in_channels": names.count, "channels": channels, "blocks": blocks,
-                        "outputs": labels.count + 1, "d_state": 16],
+            "network": [
+                "architecture": "nnMambaSeg", "in_channels": names.count, "channels": channels, "blocks": blocks,
+                "outputs": labels.count + 1, "d_state": 16
+            ],
             "inputs": names.map { ["name": $0, "modality": modality, "normalization": normalization] },
             "target_spacing": [spacing, spacing, spacing],
             "patch_size": [patch, patch, patch],
             "mirror_axes": [Int](),
             "labels": labels.enumerated().map { index, label -> [String: Any] in
-                ["value": index + 1, "name": label.0, "category": structure,
-                 "type": ["code": label.1, "scheme": "SCT", "meaning": label.2], "color": label.3]
+                [
+                    "value": index + 1, "name": label.0, "category": structure,
+                    "type": ["code": label.1, "scheme": "SCT", "meaning": label.2], "color": label.3
+                ]
             },
-            "algorithm": ["name": "nnMamba untrained (random weights)", "version": "0.0"],
+            "algorithm": ["name": "nnMamba untrained (random weights)", "version": "0.0"]
         ]
         try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
             .write(to: URL(fileURLWithPath: directory + "/model.json"))
         // Validate what was written exactly as the node will read it.
         _ = try ModelPackage(directory: directory)
         try """
-            # \(name) (random weights)
+        # \(name) (random weights)
 
-            Made by `mambanode models create-untrained` with seed \(seed). The weights are random:
-            the segmentation it produces is meaningless. It exists to check routing, SEG/SR encoding
-            and delivery to the PACS end to end before a trained model is installed.
-            """.write(toFile: directory + "/README.md", atomically: true, encoding: .utf8)
-        print("wrote \(directory) (nnMambaSeg, \(names.count) \(modality) input(s), \(channels) channels, \(blocks) block(s), \(labels.count) labels, random weights)")
+        Made by `mambanode models create-untrained` with seed \(seed). The weights are random:
+        the segmentation it produces is meaningless. It exists to check routing, SEG/SR encoding
+        and delivery to the PACS end to end before a trained model is installed.
+        """.write(toFile: directory + "/README.md", atomically: true, encoding: .utf8)
+        print(
+            "wrote \(directory) (nnMambaSeg, \(names.count) \(modality) input(s), \(channels) channels, \(blocks) block(s), \(labels.count) labels, random weights)"
+        )
     }
 }

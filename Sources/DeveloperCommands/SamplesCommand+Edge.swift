@@ -7,7 +7,8 @@ extension SamplesCommand {
         static let configuration = CommandConfiguration(
             abstract: "A small series of one edge case volume assembly must handle, refuse or warn about.",
             discussion: "Cases (and what `mambanode volume` makes of them):\n"
-                + EdgeCase.allCases.map { "  \($0.rawValue): \($0.summary) — \($0.expectation)" }.joined(separator: "\n")
+                + EdgeCase.allCases.map { "  \($0.rawValue): \($0.summary) — \($0.expectation)" }.joined(
+                    separator: "\n")
         )
 
         @Argument(help: "Output folder (created when missing).") var output: String
@@ -18,10 +19,12 @@ extension SamplesCommand {
 
         func run() throws {
             try runReportingErrors("samples edge") {
-                let written = try `case`.write(to: output, seed: seed, transferSyntax: TransferSyntax(uid: transferSyntax))
+                let written = try `case`.write(
+                    to: output, seed: seed, transferSyntax: TransferSyntax(uid: transferSyntax))
                 let files = written.reduce(0) { $0 + $1.files.count + ($1.localizerFile == nil ? 0 : 1) }
-                print("wrote \(`case`.rawValue) (\(`case`.summary)): \(files) files to \(output) "
-                      + "(series \(written[0].seriesInstanceUID)); expected: \(`case`.expectation)")
+                print(
+                    "wrote \(`case`.rawValue) (\(`case`.summary)): \(files) files to \(output) "
+                        + "(series \(written[0].seriesInstanceUID)); expected: \(`case`.expectation)")
             }
         }
     }

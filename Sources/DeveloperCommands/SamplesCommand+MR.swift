@@ -21,7 +21,9 @@ extension SamplesCommand {
 
         func validate() throws {
             guard size >= 8, slices > 0 else { throw ValidationError("--size must be ≥ 8 and --slices > 0") }
-            guard pixelSpacing > 0, spacing > 0 else { throw ValidationError("--pixel-spacing and --spacing must be > 0") }
+            guard pixelSpacing > 0, spacing > 0 else {
+                throw ValidationError("--pixel-spacing and --spacing must be > 0")
+            }
             guard noise >= 0, noise < 1 else { throw ValidationError("--noise must be in [0, 1)") }
             guard abs(rotate) < 90 else { throw ValidationError("--rotate must be within ±90°") }
             try validateNIfTIPath(labels, option: "--labels")
@@ -85,10 +87,10 @@ extension SamplesCommand {
         static let configuration = CommandConfiguration(
             abstract: "An MR series resampled (trilinear) from a real brain, with its brain mask as labels.",
             discussion: """
-            Sources: colin27 (Debian mricron-data: ch2.nii.gz, mask ch2bet.nii.gz > 0), mni152 (nilearn's ICBM 2009a \
-            template, found under .venv or $MAMBANODE_MNI152; mask: template > 0.2 × its maximum), or any --nifti \
-            image with an optional --mask. Labels: 1 brain (or the AAL atlas with --label-map aal, colin27 only).
-            """
+                Sources: colin27 (Debian mricron-data: ch2.nii.gz, mask ch2bet.nii.gz > 0), mni152 (nilearn's ICBM 2009a \
+                template, found under .venv or $MAMBANODE_MNI152; mask: template > 0.2 × its maximum), or any --nifti \
+                image with an optional --mask. Labels: 1 brain (or the AAL atlas with --label-map aal, colin27 only).
+                """
         )
 
         @Argument(help: "Output folder (created when missing).") var output: String
@@ -114,15 +116,19 @@ extension SamplesCommand {
         func run() throws {
             try runReportingErrors("samples mr") {
                 let template: BrainTemplate
-                if let source { template = try SamplesCommand.loadTemplate(source) } else {
+                if let source {
+                    template = try SamplesCommand.loadTemplate(source)
+                } else {
                     template = try BrainTemplate.nifti(image: nifti!, mask: mask, threshold: maskThreshold)
                 }
                 let labels = try labelMap == .aal ? BrainTemplate.aal() : template.mask
                 let phantom = BrainPhantom.t1(template, labels: labels, noise: grid.noise)
-                let generator = grid.generator(phantom: phantom, centre: template.brainCentre, sequence: sequence.sequence)
+                let generator = grid.generator(
+                    phantom: phantom, centre: template.brainCentre, sequence: sequence.sequence)
                 let written = try generator.write(to: output)
-                print("wrote \(written.files.count) MR slices of \(grid.size)×\(grid.size) from \(template.name) to \(output) "
-                      + "(series \(written.seriesInstanceUID))")
+                print(
+                    "wrote \(written.files.count) MR slices of \(grid.size)×\(grid.size) from \(template.name) to \(output) "
+                        + "(series \(written.seriesInstanceUID))")
                 guard grid.labels != nil || grid.truth != nil else { return }
                 let labelVolume = phantom.labelMap(on: try written.assemble().volume.geometry)
                 if let path = grid.labels {
@@ -131,11 +137,14 @@ extension SamplesCommand {
                 }
                 if let path = grid.truth {
                     let regions = Set((labels?.voxels ?? []).map { Int($0.rounded()) }).subtracting([0])
-                    let names = labelMap == .aal ? Dictionary(uniqueKeysWithValues: regions.map { ($0, "AAL \($0)") })
+                    let names =
+                        labelMap == .aal
+                        ? Dictionary(uniqueKeysWithValues: regions.map { ($0, "AAL \($0)") })
                         : [1: "brain"]
                     let rule = labelMap == .aal ? "aal.nii.gz (nearest)" : (template.maskRule ?? "none")
-                    let truth = MRGroundTruth(labels: names, labelMap: labelVolume, source: template.name,
-                                              sourceFile: template.imagePath, labelRule: rule, seed: grid.seed)
+                    let truth = MRGroundTruth(
+                        labels: names, labelMap: labelVolume, source: template.name,
+                        sourceFile: template.imagePath, labelRule: rule, seed: grid.seed)
                     try truth.jsonData().write(to: URL(fileURLWithPath: path))
                     print("truth: \(path)")
                 }
@@ -160,10 +169,10 @@ extension SamplesCommand {
             commandName: "mr-study",
             abstract: "A four-sequence MR study (T1, T1CE, T2, FLAIR) of a real brain with a synthetic tumour.",
             discussion: """
-            One study and frame of reference; four series in OUT/T1, OUT/T1CE, OUT/T2 and OUT/FLAIR with those \
-            Series Descriptions (what Config/node.yaml's brain-tumour route matches its channels on), all on one grid. \
-            Labels (BraTS convention): 1 necrotic core, 2 edema, 3 enhancing tumour.
-            """
+                One study and frame of reference; four series in OUT/T1, OUT/T1CE, OUT/T2 and OUT/FLAIR with those \
+                Series Descriptions (what Config/node.yaml's brain-tumour route matches its channels on), all on one grid. \
+                Labels (BraTS convention): 1 necrotic core, 2 edema, 3 enhancing tumour.
+                """
         )
 
         @Argument(help: "Output folder (one subfolder per series).") var output: String
@@ -178,7 +187,8 @@ extension SamplesCommand {
                 let (studyUID, frameOfReference) = (uids.make(), uids.make())
                 var written: [SeriesGenerator.Written] = []
                 for (n, channel) in study.channels.enumerated() {
-                    var g = grid.generator(phantom: channel.phantom, centre: template.brainCentre, sequence: channel.sequence)
+                    var g = grid.generator(
+                        phantom: channel.phantom, centre: template.brainCentre, sequence: channel.sequence)
                     g.studyInstanceUID = studyUID
                     g.frameOfReferenceUID = frameOfReference
                     g.seriesNumber = n + 1
@@ -196,13 +206,15 @@ extension SamplesCommand {
                     print("labels: \(path)")
                 }
                 if let path = grid.truth {
-                    let folders = Dictionary(uniqueKeysWithValues: study.channels.map {
-                        ($0.sequence.seriesDescription, $0.sequence.seriesDescription)
-                    })
-                    let truth = MRGroundTruth(labels: BrainStudy.labelNames, labelMap: labelVolume, source: template.name,
-                                              sourceFile: template.imagePath,
-                                              labelRule: "synthetic tumour: ellipsoid edema, enhancing sphere, necrotic core",
-                                              seed: grid.seed, series: folders, tumour: study.tumour)
+                    let folders = Dictionary(
+                        uniqueKeysWithValues: study.channels.map {
+                            ($0.sequence.seriesDescription, $0.sequence.seriesDescription)
+                        })
+                    let truth = MRGroundTruth(
+                        labels: BrainStudy.labelNames, labelMap: labelVolume, source: template.name,
+                        sourceFile: template.imagePath,
+                        labelRule: "synthetic tumour: ellipsoid edema, enhancing sphere, necrotic core",
+                        seed: grid.seed, series: folders, tumour: study.tumour)
                     try truth.jsonData().write(to: URL(fileURLWithPath: path))
                     print("truth: \(path)")
                 }

@@ -21,10 +21,10 @@ public struct SamplesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "An abdominal CT phantom series, varied per seed, with labels and landmarks.",
             discussion: """
-            Labels: 1 liver, 2 spleen, 3 right kidney, 4 left kidney, 5 vertebra (a liver lesion keeps label 1).
-            Landmarks (--truth, LPS mm): liver dome, liver tip, spleen superior pole, right kidney centre,
-            left kidney centre, vertebral body centre.
-            """
+                Labels: 1 liver, 2 spleen, 3 right kidney, 4 left kidney, 5 vertebra (a liver lesion keeps label 1).
+                Landmarks (--truth, LPS mm): liver dome, liver tip, spleen superior pole, right kidney centre,
+                left kidney centre, vertebral body centre.
+                """
         )
 
         @Argument(help: "Output folder (created when missing).")
@@ -67,17 +67,20 @@ public struct SamplesCommand: ParsableCommand {
             generator.seed = seed
             var abdomen: AbdomenPhantom? = nil
             if !fixed {
-                let withLesion = switch lesion ?? .random {
-                case .yes: true
-                case .no: false
-                case .random: AbdomenPhantom.randomLesion(seed: seed)
-                }
+                let withLesion =
+                    switch lesion ?? .random {
+                    case .yes: true
+                    case .no: false
+                    case .random: AbdomenPhantom.randomLesion(seed: seed)
+                    }
                 abdomen = AbdomenPhantom(seed: seed, lesion: withLesion)
                 generator.phantom = abdomen!.phantom
             }
             try runReportingErrors("samples ct") {
                 let written = try generator.write(to: output)
-                print("wrote \(written.files.count) CT slices of \(size)×\(size) to \(output) (series \(written.seriesInstanceUID))")
+                print(
+                    "wrote \(written.files.count) CT slices of \(size)×\(size) to \(output) (series \(written.seriesInstanceUID))"
+                )
                 guard labels != nil || truth != nil else { return }
                 let labelMap = generator.phantom.labelMap(on: try written.assemble().volume.geometry)
                 if let labels {

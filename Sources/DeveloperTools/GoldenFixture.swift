@@ -41,8 +41,10 @@ public struct GoldenFixture: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw NNMambaError(.io, key: path, "cannot read")
         }
-        guard let config = (try? JSONSerialization.jsonObject(with: Self.replacingNonFiniteLiterals(data)))
-                as? [String: Any] else {
+        guard
+            let config = (try? JSONSerialization.jsonObject(with: Self.replacingNonFiniteLiterals(data)))
+                as? [String: Any]
+        else {
             throw NNMambaError(.invalidConfiguration, key: path, "not a JSON object")
         }
         guard let name = config["task"] as? String, let task = Task(rawValue: name) else {
@@ -69,7 +71,11 @@ public struct GoldenFixture: Sendable {
             let b = bytes[i]
             if inString {
                 out.append(b)
-                if b == UInt8(ascii: "\\"), i + 1 < bytes.count { out.append(bytes[i + 1]); i += 2; continue }
+                if b == UInt8(ascii: "\\"), i + 1 < bytes.count {
+                    out.append(bytes[i + 1])
+                    i += 2
+                    continue
+                }
                 if b == UInt8(ascii: "\"") { inString = false }
                 i += 1
                 continue
@@ -99,8 +105,9 @@ public struct GoldenFixture: Sendable {
         let trace = Trace()
         let output = try forward(weights: weights, input: input, trace: trace)
         guard output.count == reference.count else {
-            throw NNMambaError(.shapeMismatch, key: "output", expectedShape: reference.shape,
-                               actualShape: output.shape)
+            throw NNMambaError(
+                .shapeMismatch, key: "output", expectedShape: reference.shape,
+                actualShape: output.shape)
         }
         var stages: [GoldenReport.Comparison] = []
         let intermediatesPath = directory + "/intermediates.safetensors"
@@ -108,12 +115,15 @@ public struct GoldenFixture: Sendable {
             let file = try SafeTensorsFile(path: intermediatesPath)
             for name in trace.names where file.entries[name] != nil {
                 let ref = try file.tensor(name)
-                stages.append(.init(name: name, engine: trace.tensors[name]!, reference: ref,
-                                    relativeTolerance: task.relativeTolerance))
+                stages.append(
+                    .init(
+                        name: name, engine: trace.tensors[name]!, reference: ref,
+                        relativeTolerance: task.relativeTolerance))
             }
         }
-        let final = GoldenReport.Comparison(name: "output", engine: output, reference: reference,
-                                            relativeTolerance: task.relativeTolerance)
+        let final = GoldenReport.Comparison(
+            name: "output", engine: output, reference: reference,
+            relativeTolerance: task.relativeTolerance)
         let argmax = task == .seg ? ArgmaxAgreement(engine: output, reference: reference, margin: 1e-3) : nil
         return GoldenReport(task: task, output: final, intermediates: stages, argmax: argmax)
     }
@@ -125,9 +135,10 @@ public struct GoldenFixture: Sendable {
                 throw NNMambaError(.invalidConfiguration, key: "d_conv", "only d_conv 4 is supported")
             }
             let dModel = try argument("d_model")
-            let block = try MambaBlock(WeightScope(weights), dModel: dModel,
-                                       dState: argument("d_state", default: 16),
-                                       expand: argument("expand", default: 2), dtRank: arguments["dt_rank"])
+            let block = try MambaBlock(
+                WeightScope(weights), dModel: dModel,
+                dState: argument("d_state", default: 16),
+                expand: argument("expand", default: 2), dtRank: arguments["dt_rank"])
             try weights.finish()
             try expectShape(input, rank: 3, channelAxis: 2, channels: dModel)
             return block(input, trace: trace)
@@ -137,17 +148,19 @@ public struct GoldenFixture: Sendable {
             }
             let scope = WeightScope(weights)
             let dim = try argument("dim")
-            let layer = try MambaLayer(scope, channels: dim, dState: argument("d_state", default: dState ?? 16),
-                                       flavour: MambaLayer.detectFlavour(scope))
+            let layer = try MambaLayer(
+                scope, channels: dim, dState: argument("d_state", default: dState ?? 16),
+                flavour: MambaLayer.detectFlavour(scope))
             try weights.finish()
             try expectShape(input, rank: 5, channelAxis: 1, channels: dim)
             return layer(input, trace: trace)
         case .resLayer:
             let inPlanes = try argument("inplanes")
             let hasMamba = arguments["mamba_dim"] != nil || arguments["d_state"] != nil
-            let stage = try ResidualStage(WeightScope(weights), inPlanes: inPlanes, planes: argument("planes"),
-                                          blocks: argument("blocks"), stride: argument("stride"),
-                                          mambaDState: hasMamba ? argument("d_state", default: dState ?? 16) : nil)
+            let stage = try ResidualStage(
+                WeightScope(weights), inPlanes: inPlanes, planes: argument("planes"),
+                blocks: argument("blocks"), stride: argument("stride"),
+                mambaDState: hasMamba ? argument("d_state", default: dState ?? 16) : nil)
             try weights.finish()
             try expectShape(input, rank: 5, channelAxis: 1, channels: inPlanes)
             return stage(input, trace: trace)
@@ -159,8 +172,9 @@ public struct GoldenFixture: Sendable {
             let net = try NNMambaSeg(weights: weights, configuration: config)
             try expectShape(input, rank: 5, channelAxis: 1, channels: config.inChannels)
             guard input.shape[2...].allSatisfy({ $0 % 16 == 0 }) else {
-                throw NNMambaError(.invalidInput, key: "input", actualShape: input.shape,
-                                   "spatial size must be divisible by 16")
+                throw NNMambaError(
+                    .invalidInput, key: "input", actualShape: input.shape,
+                    "spatial size must be divisible by 16")
             }
             return net(input, trace: trace)
         case .cls:
@@ -238,7 +252,8 @@ public struct ArgmaxAgreement: Sendable {
 
     /// engine, reference: [N, C, D, H, W].
     public init(engine: Tensor, reference: Tensor, margin: Float) {
-        precondition(engine.shape == reference.shape && engine.rank == 5, "argmax \(engine.shape) vs \(reference.shape)")
+        precondition(
+            engine.shape == reference.shape && engine.rank == 5, "argmax \(engine.shape) vs \(reference.shape)")
         let (n, c, v) = (engine.shape[0], engine.shape[1], engine.voxelCount)
         var considered = 0, disagreeing = 0
         for b in 0..<n {
@@ -248,9 +263,18 @@ public struct ArgmaxAgreement: Sendable {
                 var engineBest = 0, engineValue = engine[(b * c) * v + i]
                 for k in 1..<max(c, 1) {
                     let r = reference[(b * c + k) * v + i]
-                    if r > bestValue { second = bestValue; bestValue = r; best = k } else { second = max(second, r) }
+                    if r > bestValue {
+                        second = bestValue
+                        bestValue = r
+                        best = k
+                    } else {
+                        second = max(second, r)
+                    }
                     let e = engine[(b * c + k) * v + i]
-                    if e > engineValue { engineValue = e; engineBest = k }
+                    if e > engineValue {
+                        engineValue = e
+                        engineBest = k
+                    }
                 }
                 if c > 1 && bestValue - second > margin {
                     considered += 1

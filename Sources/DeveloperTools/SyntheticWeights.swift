@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NNMamba
 import SeededRandom
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// State_dict key/shape lists of the networks and seeded random weights with PyTorch-like
 /// magnitudes, for benchmarks and tests (no trained numbers involved).
@@ -50,7 +51,10 @@ public enum SyntheticWeights {
         var out: [String: Tensor] = [:]
         for key in shapes.keys.sorted() {
             let canonical = canonicalKey(key)
-            if canonical != key, let shared = out[canonical] { out[key] = shared; continue }
+            if canonical != key, let shared = out[canonical] {
+                out[key] = shared
+                continue
+            }
             let shape = shapes[canonical]!
             let fanIn = shape.count > 1 ? shape[1...].reduce(1, *) : 1
             let t: Tensor
@@ -124,8 +128,10 @@ public enum SyntheticWeights {
         s["\(p).mamba.out_proj.weight"] = [c, di]
     }
 
-    private static func stage(_ s: inout [String: [Int]], _ p: String, _ cin: Int, _ cout: Int, _ blocks: Int,
-                              mambaDState: Int?) {
+    private static func stage(
+        _ s: inout [String: [Int]], _ p: String, _ cin: Int, _ cout: Int, _ blocks: Int,
+        mambaDState: Int?
+    ) {
         for i in 0..<blocks {
             let b = "\(p).\(i)"
             s["\(b).conv1.weight"] = [cout, i == 0 ? cin : cout, 3, 3, 3]

@@ -21,15 +21,19 @@ public struct ModelPackage: Sendable {
         do {
             manifest = try decoder.decode(ModelManifest.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw ModelPackageError(package: directory, field: Self.path(context.codingPath + [key]), message: "missing")
+            throw ModelPackageError(
+                package: directory, field: Self.path(context.codingPath + [key]), message: "missing")
         } catch let DecodingError.typeMismatch(type, context) {
-            throw ModelPackageError(package: directory, field: Self.path(context.codingPath), message: "expected \(type)")
+            throw ModelPackageError(
+                package: directory, field: Self.path(context.codingPath), message: "expected \(type)")
         } catch let DecodingError.valueNotFound(type, context) {
-            throw ModelPackageError(package: directory, field: Self.path(context.codingPath), message: "expected \(type), found null")
+            throw ModelPackageError(
+                package: directory, field: Self.path(context.codingPath), message: "expected \(type), found null")
         } catch let DecodingError.dataCorrupted(context) {
-            throw ModelPackageError(package: directory, field: Self.path(context.codingPath),
-                                    message: context.underlyingError.map { "not valid JSON: \($0.localizedDescription)" }
-                                        ?? context.debugDescription)
+            throw ModelPackageError(
+                package: directory, field: Self.path(context.codingPath),
+                message: context.underlyingError.map { "not valid JSON: \($0.localizedDescription)" }
+                    ?? context.debugDescription)
         } catch {
             throw ModelPackageError(package: directory, field: "model.json", message: "\(error)")
         }
@@ -42,7 +46,11 @@ public struct ModelPackage: Sendable {
     static func path(_ keys: [any CodingKey]) -> String {
         var text = ""
         for key in keys {
-            if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + snake(key.stringValue) }
+            if let index = key.intValue {
+                text += "[\(index)]"
+            } else {
+                text += (text.isEmpty ? "" : ".") + snake(key.stringValue)
+            }
         }
         return text
     }
@@ -67,8 +75,10 @@ extension ModelManifest {
         }
         guard !name.isEmpty else { throw fail("name", "must not be empty") }
         let n = network
-        for (field, value) in [("in_channels", n.inChannels), ("channels", n.channels), ("blocks", n.blocks), ("outputs", n.outputs)]
-            where value < 1 {
+        for (field, value) in [
+            ("in_channels", n.inChannels), ("channels", n.channels), ("blocks", n.blocks), ("outputs", n.outputs)
+        ]
+        where value < 1 {
             throw fail("network.\(field)", "must be at least 1")
         }
         if n.architecture == .nnMambaSeg && n.channels < 16 {
@@ -96,7 +106,9 @@ extension ModelManifest {
         guard targetSpacing.count == 3, targetSpacing.allSatisfy({ $0 > 0 }) else {
             throw fail("target_spacing", "expected three positive spacings in mm")
         }
-        guard patchSize.count == 3, patchSize.allSatisfy({ $0 >= 16 && $0 % 16 == 0 }) || n.architecture == .nnMambaEncoder else {
+        guard patchSize.count == 3,
+            patchSize.allSatisfy({ $0 >= 16 && $0 % 16 == 0 }) || n.architecture == .nnMambaEncoder
+        else {
             throw fail("patch_size", "expected three sizes, each a multiple of 16")
         }
         for axis in mirrorAxes ?? [] where !(2...4).contains(axis) {
@@ -113,9 +125,13 @@ extension ModelManifest {
             var seen = Set<Int>()
             for (i, label) in labels.enumerated() {
                 guard (1..<n.outputs).contains(label.value) else {
-                    throw fail("labels[\(i)].value", "\(label.value) is not an output class 1…\(n.outputs - 1) (0 is background)")
+                    throw fail(
+                        "labels[\(i)].value",
+                        "\(label.value) is not an output class 1…\(n.outputs - 1) (0 is background)")
                 }
-                guard seen.insert(label.value).inserted else { throw fail("labels[\(i)].value", "duplicate label \(label.value)") }
+                guard seen.insert(label.value).inserted else {
+                    throw fail("labels[\(i)].value", "duplicate label \(label.value)")
+                }
                 guard !label.name.isEmpty else { throw fail("labels[\(i)].name", "must not be empty") }
                 try checkCode(label.category, "labels[\(i)].category")
                 try checkCode(label.type, "labels[\(i)].type")
@@ -137,14 +153,20 @@ extension ModelManifest {
                 }
             }
         case .classification:
-            guard let classification else { throw fail("classification", "a classification model needs classification") }
-            guard (0...1).contains(classification.threshold) else { throw fail("classification.threshold", "must be in 0…1") }
+            guard let classification else {
+                throw fail("classification", "a classification model needs classification")
+            }
+            guard (0...1).contains(classification.threshold) else {
+                throw fail("classification.threshold", "must be in 0…1")
+            }
             try checkCode(classification.concept, "classification.concept")
             // TID 1501 has a Finding row of its own; a classification named Finding is refused
             // by the SR encoder (DICOM/Report/MeasurementGroups.swift), so refuse it here, at load.
             if classification.concept.code == "121071" && classification.concept.scheme == "DCM" {
-                throw fail("classification.concept", "must name what is classified, e.g. (111042, DCM, Pathology), "
-                           + "not (121071, DCM, Finding): TID 1501 has a Finding row of its own")
+                throw fail(
+                    "classification.concept",
+                    "must name what is classified, e.g. (111042, DCM, Pathology), "
+                        + "not (121071, DCM, Finding): TID 1501 has a Finding row of its own")
             }
             try checkCode(classification.positive, "classification.positive")
             try checkCode(classification.negative, "classification.negative")

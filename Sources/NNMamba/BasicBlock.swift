@@ -9,16 +9,20 @@ public struct BasicBlock: Sendable {
     /// Applied to the block input; only in stride-1 blocks (shared across a stage).
     let mambaLayer: MambaLayer?
 
-    init(_ scope: WeightScope, inPlanes: Int, planes: Int, stride: Int, downsample: Bool,
-         mambaLayer: MambaLayer?) throws {
+    init(
+        _ scope: WeightScope, inPlanes: Int, planes: Int, stride: Int, downsample: Bool,
+        mambaLayer: MambaLayer?
+    ) throws {
         conv1 = try scope.conv("conv1", in: inPlanes, out: planes, kernel: 3, stride: stride, bias: false)
             .folding(scope.batchNorm("bn1", channels: planes))
         conv2 = try scope.conv("conv2", in: planes, out: planes, kernel: 3, stride: 1, bias: false)
             .folding(scope.batchNorm("bn2", channels: planes))
         if downsample {
-            self.downsample = try scope.conv("downsample.0", in: inPlanes, out: planes, kernel: 1,
-                                             stride: stride, bias: false)
-                .folding(scope.batchNorm("downsample.1", channels: planes))
+            self.downsample = try scope.conv(
+                "downsample.0", in: inPlanes, out: planes, kernel: 1,
+                stride: stride, bias: false
+            )
+            .folding(scope.batchNorm("downsample.1", channels: planes))
         } else {
             self.downsample = nil
         }
@@ -45,24 +49,30 @@ public struct ResidualStage: Sendable {
     /// Reads `prefix.0.*` … `prefix.(blocks−1).*`. With `mambaDState`, the stage's shared
     /// MambaLayer is read from the first block index ≥ 1 that has it; the copies under the other
     /// indices are checked equal. Its flavour comes from the keys unless `flavour` is given.
-    public init(_ scope: WeightScope, inPlanes: Int, planes: Int, blocks: Int, stride: Int,
-         mambaDState: Int?, flavour: MambaLayer.Flavour? = nil) throws {
+    public init(
+        _ scope: WeightScope, inPlanes: Int, planes: Int, blocks: Int, stride: Int,
+        mambaDState: Int?, flavour: MambaLayer.Flavour? = nil
+    ) throws {
         precondition(blocks >= 1, "stage with \(blocks) blocks")
         var mamba: MambaLayer? = nil
         if let dState = mambaDState, blocks > 1 {
             let users = (1..<blocks).map { "\($0).mamba_layer" }
             let owner = users.first { scope.child($0).contains("nin.weight") } ?? users[0]
-            let shared = WeightScope(scope.weights, scope.child(owner).prefix,
-                                     duplicates: users.filter { $0 != owner }.map { scope.child($0).prefix })
-            mamba = try MambaLayer(shared, channels: planes, dState: dState,
-                                   flavour: flavour ?? MambaLayer.detectFlavour(shared))
+            let shared = WeightScope(
+                scope.weights, scope.child(owner).prefix,
+                duplicates: users.filter { $0 != owner }.map { scope.child($0).prefix })
+            mamba = try MambaLayer(
+                shared, channels: planes, dState: dState,
+                flavour: flavour ?? MambaLayer.detectFlavour(shared))
         }
         mambaLayer = mamba
         var list: [BasicBlock] = []
         for i in 0..<blocks {
-            list.append(try BasicBlock(scope.child("\(i)"), inPlanes: i == 0 ? inPlanes : planes,
-                                       planes: planes, stride: i == 0 ? stride : 1, downsample: i == 0,
-                                       mambaLayer: i == 0 ? nil : mamba))
+            list.append(
+                try BasicBlock(
+                    scope.child("\(i)"), inPlanes: i == 0 ? inPlanes : planes,
+                    planes: planes, stride: i == 0 ? stride : 1, downsample: i == 0,
+                    mambaLayer: i == 0 ? nil : mamba))
         }
         self.blocks = list
     }

@@ -11,8 +11,9 @@ public struct BatchNorm: Sendable {
     public var channels: Int { weight.count }
 
     public init(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor) {
-        precondition([bias, runningMean, runningVar].allSatisfy { $0.shape == weight.shape },
-                     "BN parameter shapes differ")
+        precondition(
+            [bias, runningMean, runningVar].allSatisfy { $0.shape == weight.shape },
+            "BN parameter shapes differ")
         self.weight = weight
         self.bias = bias
         self.runningMean = runningMean

@@ -18,10 +18,12 @@ public struct Conv3D: Sendable {
 
     /// weight: [C_out, C_in, k, k, k]; bias: [C_out] or nil (zero).
     public init(weight: Tensor, bias: Tensor?, stride: Int) {
-        precondition(weight.rank == 5 && weight.shape[2] == weight.shape[3]
-                     && weight.shape[3] == weight.shape[4], "conv weight \(weight.shape)")
-        precondition([1, 3].contains(weight.shape[2]) && [1, 2].contains(stride),
-                     "kernel \(weight.shape[2]) stride \(stride)")
+        precondition(
+            weight.rank == 5 && weight.shape[2] == weight.shape[3]
+                && weight.shape[3] == weight.shape[4], "conv weight \(weight.shape)")
+        precondition(
+            [1, 3].contains(weight.shape[2]) && [1, 2].contains(stride),
+            "kernel \(weight.shape[2]) stride \(stride)")
         outChannels = weight.shape[0]
         inChannels = weight.shape[1]
         kernel = weight.shape[2]
@@ -65,21 +67,26 @@ public struct Conv3D: Sendable {
 
     private func forward(_ inputs: [Tensor], relu: Bool) -> Tensor {
         let first = inputs[0]
-        precondition(inputs.allSatisfy { $0.rank == 5 && $0.shape[0] == first.shape[0]
-                                         && Array($0.shape[2...]) == Array(first.shape[2...]) },
-                     "conv inputs \(inputs.map(\.shape))")
-        precondition(inputs.reduce(0) { $0 + $1.shape[1] } == inChannels,
-                     "conv with \(inChannels) input channels given \(inputs.map(\.shape))")
+        precondition(
+            inputs.allSatisfy {
+                $0.rank == 5 && $0.shape[0] == first.shape[0]
+                    && Array($0.shape[2...]) == Array(first.shape[2...])
+            },
+            "conv inputs \(inputs.map(\.shape))")
+        precondition(
+            inputs.reduce(0) { $0 + $1.shape[1] } == inChannels,
+            "conv with \(inChannels) input channels given \(inputs.map(\.shape))")
         let (n, d, h, w) = (first.shape[0], first.shape[2], first.shape[3], first.shape[4])
         let (od, oh, ow) = outputSize(d, h, w)
-        let out = Tensor(uninitialized: [n, outChannels, od, oh, ow])  // every voxel is written
+        let out = Tensor(uninitialized: [n, outChannels, od, oh, ow]) // every voxel is written
         if usesDirectKernel(inputs) {
             for b in 0..<n { forwardDirect(inputs[0], batch: b, relu: relu, output: out.channel(b, 0)) }
             return out
         }
         for b in 0..<n {
-            forwardOne(inputs, batch: b, dims: (d, h, w), outDims: (od, oh, ow),
-                       output: out.channel(b, 0))
+            forwardOne(
+                inputs, batch: b, dims: (d, h, w), outDims: (od, oh, ow),
+                output: out.channel(b, 0))
         }
         epilogue(out, relu: relu)
         return out
@@ -102,22 +109,26 @@ public struct Conv3D: Sendable {
         let (src, w, bias, cout) = (x.channel(b, 0), weight.data, self.bias.data, Int64(outChannels))
         withUnsafePointer(to: &g) { g in
             Parallel.forChunks(x.shape[2]) { r in
-                mn_conv3d_direct_small(g, src, w, bias, cout, relu ? 1 : 0, output,
-                                       Int64(r.lowerBound), Int64(r.upperBound))
+                mn_conv3d_direct_small(
+                    g, src, w, bias, cout, relu ? 1 : 0, output,
+                    Int64(r.lowerBound), Int64(r.upperBound))
             }
         }
     }
 
-    private func forwardOne(_ inputs: [Tensor], batch b: Int, dims: (Int, Int, Int),
-                            outDims: (Int, Int, Int), output: UnsafeMutablePointer<Float>) {
+    private func forwardOne(
+        _ inputs: [Tensor], batch b: Int, dims: (Int, Int, Int),
+        outDims: (Int, Int, Int), output: UnsafeMutablePointer<Float>
+    ) {
         let nOut = outDims.0 * outDims.1 * outDims.2
         let k3 = kernel * kernel * kernel
         let kTotal = inChannels * k3
         if kernel == 1 && stride == 1 && inputs.count == 1 {
             // A 1³ convolution is a plain GEMM on the [C_in, DHW] input.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(nOut),
-                        Int32(inChannels), 1, weight.data, Int32(kTotal), inputs[0].channel(b, 0),
-                        Int32(nOut), 0, output, Int32(nOut))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(nOut),
+                Int32(inChannels), 1, weight.data, Int32(kTotal), inputs[0].channel(b, 0),
+                Int32(nOut), 0, output, Int32(nOut))
             return
         }
         // Tile the output voxels so that the [K, T] column block stays around 16 MB (half the L3
@@ -127,10 +138,11 @@ public struct Conv3D: Sendable {
         defer { cols.deallocate() }
         var geometries: [mn_conv3d_geometry] = []
         for x in inputs {
-            geometries.append(mn_conv3d_geometry(
-                in_c: Int64(x.shape[1]), in_d: Int64(dims.0), in_h: Int64(dims.1), in_w: Int64(dims.2),
-                out_d: Int64(outDims.0), out_h: Int64(outDims.1), out_w: Int64(outDims.2),
-                kernel: Int64(kernel), stride: Int64(stride), pad: Int64(kernel / 2)))
+            geometries.append(
+                mn_conv3d_geometry(
+                    in_c: Int64(x.shape[1]), in_d: Int64(dims.0), in_h: Int64(dims.1), in_w: Int64(dims.2),
+                    out_d: Int64(outDims.0), out_h: Int64(outDims.1), out_w: Int64(outDims.2),
+                    kernel: Int64(kernel), stride: Int64(stride), pad: Int64(kernel / 2)))
         }
         var n0 = 0
         while n0 < nOut {
@@ -142,15 +154,17 @@ public struct Conv3D: Sendable {
                 let dst = cols + rowOffset * k3 * t
                 withUnsafePointer(to: geometries[i]) { g in
                     Parallel.forChunks(c) { r in
-                        mn_im2col3d_tile(g, src, Int64(n0), Int64(t), Int64(r.lowerBound),
-                                         Int64(r.upperBound), dst)
+                        mn_im2col3d_tile(
+                            g, src, Int64(n0), Int64(t), Int64(r.lowerBound),
+                            Int64(r.upperBound), dst)
                     }
                 }
                 rowOffset += c
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(t),
-                        Int32(kTotal), 1, weight.data, Int32(kTotal), cols, Int32(t), 0,
-                        output + n0, Int32(nOut))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(t),
+                Int32(kTotal), 1, weight.data, Int32(kTotal), cols, Int32(t), 0,
+                output + n0, Int32(nOut))
             n0 += t
         }
     }
@@ -163,8 +177,7 @@ public struct Conv3D: Sendable {
             for row in r {
                 let bv = bp[row % c]
                 let base = p + row * v
-                if relu { for i in 0..<v { base[i] = max(base[i] + bv, 0) } }
-                else { for i in 0..<v { base[i] += bv } }
+                if relu { for i in 0..<v { base[i] = max(base[i] + bv, 0) } } else { for i in 0..<v { base[i] += bv } }
             }
         }
     }

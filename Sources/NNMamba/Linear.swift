@@ -9,8 +9,9 @@ public struct Linear: Sendable {
     public var outFeatures: Int { weight.shape[0] }
 
     public init(weight: Tensor, bias: Tensor) {
-        precondition(weight.rank == 2 && bias.shape == [weight.shape[0]],
-                     "linear \(weight.shape) bias \(bias.shape)")
+        precondition(
+            weight.rank == 2 && bias.shape == [weight.shape[0]],
+            "linear \(weight.shape) bias \(bias.shape)")
         self.weight = weight
         self.bias = bias
     }

@@ -61,34 +61,45 @@ public struct MambaBlock: Sendable {
     /// input/output: [L, C] or [C, L] per `layout`. `flipChannels` runs the block on the
     /// channel-reversed sequence and reverses the result back; `reverseTokens` likewise for token
     /// order (the CSS passes of §2.5). `trace` receives this pass's intermediates for batch item 0.
-    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, length: Int,
-             layout: SequenceLayout, flipChannels: Bool = false, reverseTokens: Bool = false,
-             alpha: Float = 1, beta: Float = 0, trace: Trace? = nil) {
+    func run(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, length: Int,
+        layout: SequenceLayout, flipChannels: Bool = false, reverseTokens: Bool = false,
+        alpha: Float = 1, beta: Float = 0, trace: Trace? = nil
+    ) {
         let L = length, di = dInner, c = dModel, s = dState, r = dtRank, xw = r + 2 * s
         let clock = Profile.isEnabled ? Profile.nanoseconds() : 0
         let xz = UnsafeMutablePointer<Float>.allocate(capacity: L * 2 * di)
         let xc = UnsafeMutablePointer<Float>.allocate(capacity: L * di)
         let xdbl = UnsafeMutablePointer<Float>.allocate(capacity: L * xw)
         let delta = UnsafeMutablePointer<Float>.allocate(capacity: L * di)
-        defer { xz.deallocate(); xc.deallocate(); xdbl.deallocate(); delta.deallocate() }
+        defer {
+            xz.deallocate()
+            xc.deallocate()
+            xdbl.deallocate()
+            delta.deallocate()
+        }
         let win = flipChannels ? inProjFlipped : inProj
         let wout = flipChannels ? outProjFlipped : outProj
 
         // xz[L, 2di] = u[L, C] · in_proj^T
         let (transU, ldu) = layout == .tokenMajor ? (CblasNoTrans, c) : (CblasTrans, L)
-        cblas_sgemm(CblasRowMajor, transU, CblasTrans, Int32(L), Int32(2 * di), Int32(c), 1,
-                    input, Int32(ldu), win.data, Int32(c), 0, xz, Int32(2 * di))
+        cblas_sgemm(
+            CblasRowMajor, transU, CblasTrans, Int32(L), Int32(2 * di), Int32(c), 1,
+            input, Int32(ldu), win.data, Int32(c), 0, xz, Int32(2 * di))
         let reverse: Int32 = reverseTokens ? 1 : 0
         let (cw, cb) = (convWeight.data, convBias.data)
         Parallel.forChunks(di, granularity: 16) { range in
-            mn_causal_conv1d_silu(xz, Int64(2 * di), Int64(L), cw, Int64(di), cb, reverse, xc,
-                                  Int64(di), Int64(range.lowerBound), Int64(range.upperBound))
+            mn_causal_conv1d_silu(
+                xz, Int64(2 * di), Int64(L), cw, Int64(di), cb, reverse, xc,
+                Int64(di), Int64(range.lowerBound), Int64(range.upperBound))
         }
         // x_dbl[L, r + 2s] = x'[L, di] · x_proj^T; δ[L, di] = softplus(dt · dt_proj^T + bias)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(xw), Int32(di), 1,
-                    xc, Int32(di), xProj.data, Int32(di), 0, xdbl, Int32(xw))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(di), Int32(r), 1,
-                    xdbl, Int32(xw), dtProjWeight.data, Int32(r), 0, delta, Int32(di))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(xw), Int32(di), 1,
+            xc, Int32(di), xProj.data, Int32(di), 0, xdbl, Int32(xw))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(di), Int32(r), 1,
+            xdbl, Int32(xw), dtProjWeight.data, Int32(r), 0, delta, Int32(di))
         let db = dtProjBias.data
         Parallel.forChunks(L, granularity: 64) { range in
             mn_bias_softplus_rows(delta, Int64(di), db, Int64(range.lowerBound), Int64(range.upperBound))
@@ -113,19 +124,23 @@ public struct MambaBlock: Sendable {
         }
         // out = y · out_proj^T, in the caller's layout.
         if layout == .tokenMajor {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(c), Int32(di), alpha,
-                        xz, Int32(2 * di), wout.data, Int32(di), beta, output, Int32(c))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(c), Int32(di), alpha,
+                xz, Int32(2 * di), wout.data, Int32(di), beta, output, Int32(c))
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(c), Int32(L), Int32(di), alpha,
-                        wout.data, Int32(di), xz, Int32(2 * di), beta, output, Int32(L))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(c), Int32(L), Int32(di), alpha,
+                wout.data, Int32(di), xz, Int32(2 * di), beta, output, Int32(L))
         }
         if Profile.isEnabled {
             Profile.add(.mambaProjections, nanoseconds: Profile.nanoseconds() - clock - scanTime)
         }
     }
 
-    private func recordIntermediates(_ trace: Trace, xz: UnsafePointer<Float>, xc: UnsafePointer<Float>,
-                                     xdbl: UnsafePointer<Float>, delta: UnsafePointer<Float>, length L: Int) {
+    private func recordIntermediates(
+        _ trace: Trace, xz: UnsafePointer<Float>, xc: UnsafePointer<Float>,
+        xdbl: UnsafePointer<Float>, delta: UnsafePointer<Float>, length L: Int
+    ) {
         let di = dInner, xw = dtRank + 2 * dState
         let txz = Tensor(zeros: [1, 2 * di, L])
         transpose(xz, rows: L, cols: 2 * di, srcStride: 2 * di, into: txz.data, dstStride: L)
@@ -149,7 +164,8 @@ public struct MambaBlock: Sendable {
         let (b, l) = (x.shape[0], x.shape[1])
         let out = Tensor(zeros: x.shape)
         for i in 0..<b {
-            run(input: x.data + i * l * dModel, output: out.data + i * l * dModel, length: l,
+            run(
+                input: x.data + i * l * dModel, output: out.data + i * l * dModel, length: l,
                 layout: .tokenMajor, trace: i == 0 ? trace : nil)
         }
         return out
@@ -157,5 +173,5 @@ public struct MambaBlock: Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -47,8 +47,10 @@ public struct MambaLayer: Sendable {
     private var passes: [(flipChannels: Bool, reverseTokens: Bool, name: String)] {
         switch flavour {
         case .css:
-            return [(false, false, "mamba_plain"), (true, false, "mamba_flip_channels"),
-                    (false, true, "mamba_flip_tokens"), (true, true, "mamba_flip_both")]
+            return [
+                (false, false, "mamba_plain"), (true, false, "mamba_flip_channels"),
+                (false, true, "mamba_flip_tokens"), (true, true, "mamba_flip_both")
+            ]
         case .single, .nnUNet:
             return [(false, false, "mamba_plain")]
         }
@@ -74,14 +76,16 @@ public struct MambaLayer: Sendable {
                 if let trace, b == 0 {
                     // Keep each pass separate so it can be recorded, then accumulate.
                     let single = Tensor(zeros: [c, l])
-                    mamba.run(input: input, output: single.data, length: l, layout: .channelMajor,
-                              flipChannels: pass.flipChannels, reverseTokens: pass.reverseTokens)
+                    mamba.run(
+                        input: input, output: single.data, length: l, layout: .channelMajor,
+                        flipChannels: pass.flipChannels, reverseTokens: pass.reverseTokens)
                     trace.record(pass.name, tokenMajor(single.data, channels: c, length: l))
                     for j in 0..<c * l { output[j] += alpha * single[j] }
                 } else {
-                    mamba.run(input: input, output: output, length: l, layout: .channelMajor,
-                              flipChannels: pass.flipChannels, reverseTokens: pass.reverseTokens,
-                              alpha: alpha, beta: i == 0 ? 0 : 1)
+                    mamba.run(
+                        input: input, output: output, length: l, layout: .channelMajor,
+                        flipChannels: pass.flipChannels, reverseTokens: pass.reverseTokens,
+                        alpha: alpha, beta: i == 0 ? 0 : 1)
                 }
             }
         }

@@ -34,14 +34,18 @@ public struct NNMambaEncoder: Sendable {
         }
         let root = WeightScope(weights)
         inConv = try DoubleConv(root.child("in_conv"), in: configuration.inChannels, out: c, stride: 2)
-        stem = try MambaLayer(root.child("mamba_layer_stem"), channels: c, dState: configuration.dState,
-                              flavour: .single)
-        layer1 = try ResidualStage(root.child("layer1"), inPlanes: c, planes: 2 * c, blocks: blocks, stride: 2,
-                                   mambaDState: nil)
-        layer2 = try ResidualStage(root.child("layer2"), inPlanes: 2 * c, planes: 4 * c, blocks: blocks, stride: 2,
-                                   mambaDState: nil)
-        layer3 = try ResidualStage(root.child("layer3"), inPlanes: 4 * c, planes: 8 * c, blocks: blocks, stride: 2,
-                                   mambaDState: nil)
+        stem = try MambaLayer(
+            root.child("mamba_layer_stem"), channels: c, dState: configuration.dState,
+            flavour: .single)
+        layer1 = try ResidualStage(
+            root.child("layer1"), inPlanes: c, planes: 2 * c, blocks: blocks, stride: 2,
+            mambaDState: nil)
+        layer2 = try ResidualStage(
+            root.child("layer2"), inPlanes: 2 * c, planes: 4 * c, blocks: blocks, stride: 2,
+            mambaDState: nil)
+        layer3 = try ResidualStage(
+            root.child("layer3"), inPlanes: 4 * c, planes: 8 * c, blocks: blocks, stride: 2,
+            mambaDState: nil)
         mlp0 = try root.linear("mlp.0", in: 14 * c, out: c)
         mlp3 = try root.linear("mlp.3", in: c, out: configuration.classes)
         try weights.finish()

@@ -39,8 +39,10 @@ public struct NNMambaError: Error, Equatable, CustomStringConvertible, Sendable 
     /// Human-readable detail.
     public var message: String
 
-    public init(_ code: Code, key: String? = nil, expectedShape: [Int]? = nil, actualShape: [Int]? = nil,
-                _ message: String = "") {
+    public init(
+        _ code: Code, key: String? = nil, expectedShape: [Int]? = nil, actualShape: [Int]? = nil,
+        _ message: String = ""
+    ) {
         self.code = code
         self.key = key
         self.expectedShape = expectedShape

@@ -41,9 +41,12 @@ public struct NNMambaSeg: Sendable {
             }
             var blocks = 1
             while weights.contains("layer1.\(blocks).conv1.weight") { blocks += 1 }
-            let aLog = (1..<max(blocks, 2)).lazy.compactMap { weights.shape(of: "layer1.\($0).mamba_layer.mamba.A_log") }.first
-            return Configuration(inChannels: stem[1], channels: stem[0], blocks: blocks, classes: head[0],
-                                 dState: aLog?.last ?? 16)
+            let aLog = (1..<max(blocks, 2)).lazy.compactMap {
+                weights.shape(of: "layer1.\($0).mamba_layer.mamba.A_log")
+            }.first
+            return Configuration(
+                inChannels: stem[1], channels: stem[0], blocks: blocks, classes: head[0],
+                dState: aLog?.last ?? 16)
         }
     }
 
@@ -61,25 +64,30 @@ public struct NNMambaSeg: Sendable {
         self.configuration = configuration
         let c = configuration.channels, s = configuration.dState, blocks = configuration.blocks
         guard c >= 16, blocks >= 2, configuration.inChannels >= 1, configuration.classes >= 1 else {
-            throw NNMambaError(.invalidConfiguration,
-                               "channels \(c) (needs ≥ 16 for the skip gates), blocks \(blocks) (needs ≥ 2 for Mamba)")
+            throw NNMambaError(
+                .invalidConfiguration,
+                "channels \(c) (needs ≥ 16 for the skip gates), blocks \(blocks) (needs ≥ 2 for Mamba)")
         }
         let root = WeightScope(weights)
         inConv = try DoubleConv(root.child("in_conv"), in: configuration.inChannels, out: c, stride: 2)
         att1 = try SkipGate(root.child("att1"), channels: c)
         att2 = try SkipGate(root.child("att2"), channels: 2 * c)
         att3 = try SkipGate(root.child("att3"), channels: 4 * c)
-        layer1 = try ResidualStage(root.child("layer1"), inPlanes: c, planes: 2 * c, blocks: blocks, stride: 2,
-                                   mambaDState: s)
-        layer2 = try ResidualStage(root.child("layer2"), inPlanes: 2 * c, planes: 4 * c, blocks: blocks, stride: 2,
-                                   mambaDState: s)
-        layer3 = try ResidualStage(root.child("layer3"), inPlanes: 4 * c, planes: 8 * c, blocks: blocks, stride: 2,
-                                   mambaDState: s)
+        layer1 = try ResidualStage(
+            root.child("layer1"), inPlanes: c, planes: 2 * c, blocks: blocks, stride: 2,
+            mambaDState: s)
+        layer2 = try ResidualStage(
+            root.child("layer2"), inPlanes: 2 * c, planes: 4 * c, blocks: blocks, stride: 2,
+            mambaDState: s)
+        layer3 = try ResidualStage(
+            root.child("layer3"), inPlanes: 4 * c, planes: 8 * c, blocks: blocks, stride: 2,
+            mambaDState: s)
         // Each stage detects its flavour from its own keys (whichever block index holds them).
         let flavours = [layer1, layer2, layer3].compactMap { $0.mambaLayer?.flavour }
         guard let flavour = flavours.first, flavours.allSatisfy({ $0 == flavour }) else {
-            throw NNMambaError(.invalidConfiguration, key: "layer1.1.mamba_layer",
-                               "the stages mix MambaLayer designs \(flavours.map(\.rawValue))")
+            throw NNMambaError(
+                .invalidConfiguration, key: "layer1.1.mamba_layer",
+                "the stages mix MambaLayer designs \(flavours.map(\.rawValue))")
         }
         self.flavour = flavour
         conv5 = try DoubleConv(root.child("conv5"), in: 12 * c, out: 4 * c)

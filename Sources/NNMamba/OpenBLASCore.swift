@@ -1,3 +1,6 @@
+import CNNKernels
+import COpenBLAS
+
 /// Choosing OpenBLAS's core type when its own detection falls back to a generic kernel.
 ///
 /// OpenBLAS 0.3.21 does not recognise some current CPUs and then runs a generic SSE kernel
@@ -26,9 +29,6 @@ public enum OpenBLASCore {
         return nil
     }
 }
-
-import CNNKernels
-import COpenBLAS
 
 extension OpenBLASCore {
     /// The core OpenBLAS is using in this process.

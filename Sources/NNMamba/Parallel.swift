@@ -28,7 +28,10 @@ public enum Parallel {
         guard count > 0 else { return }
         let units = (count + granularity - 1) / granularity
         let chunks = min(threadCount, units)
-        if chunks <= 1 { body(0..<count); return }
+        if chunks <= 1 {
+            body(0..<count)
+            return
+        }
         withoutActuallyEscaping(body) { body in
             // The chunks touch disjoint data by contract; the box only carries the closure across.
             let box = UncheckedSendableBox(body)
@@ -42,9 +45,9 @@ public enum Parallel {
 
     private static func sysconf_cores() -> Int {
         #if canImport(Glibc)
-        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         #else
-        return 1
+            return 1
         #endif
     }
 }
@@ -56,5 +59,5 @@ struct UncheckedSendableBox<T>: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

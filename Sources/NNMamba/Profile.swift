@@ -1,6 +1,7 @@
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Opt-in wall-clock accounting of the engine's main op families, for `mambanode bench engine`.

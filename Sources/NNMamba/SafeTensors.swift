@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A memory-mapped safetensors file (https://github.com/huggingface/safetensors, format: an
@@ -35,7 +36,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Bytes per element of the dtypes the format defines.
     static let dtypeSizes: [String: Int] = [
         "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-        "BOOL": 1, "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1,
+        "BOOL": 1, "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1
     ]
 
     /// Opens and validates `path`.
@@ -61,8 +62,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
         headerLength = UInt64(littleEndian: headerLength)
         do {
             guard headerLength <= UInt64(size - 8) else {
-                throw NNMambaError(.malformedFile, key: path,
-                                   "header claims \(headerLength) bytes but only \(size - 8) follow")
+                throw NNMambaError(
+                    .malformedFile, key: path,
+                    "header claims \(headerLength) bytes but only \(size - 8) follow")
             }
             dataStart = 8 + Int(headerLength)
             let json = Data(bytes: map + 8, count: Int(headerLength))
@@ -77,18 +79,23 @@ public final class SafeTensorsFile: @unchecked Sendable {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
     }
 
-    private static func parseHeader(_ json: Data, dataSize: Int, path: String) throws
-        -> ([String: Entry], [String]) {
+    private static func parseHeader(
+        _ json: Data, dataSize: Int, path: String
+    ) throws
+        -> ([String: Entry], [String])
+    {
         guard let object = try? JSONSerialization.jsonObject(with: json),
-              let dict = object as? [String: Any] else {
+            let dict = object as? [String: Any]
+        else {
             throw NNMambaError(.malformedFile, key: path, "header is not a JSON object")
         }
         var entries: [String: Entry] = [:]
         for (name, value) in dict where name != "__metadata__" {
             guard let info = value as? [String: Any],
-                  let dtype = info["dtype"] as? String,
-                  let shapeAny = info["shape"] as? [Any],
-                  let offsetsAny = info["data_offsets"] as? [Any], offsetsAny.count == 2 else {
+                let dtype = info["dtype"] as? String,
+                let shapeAny = info["shape"] as? [Any],
+                let offsetsAny = info["data_offsets"] as? [Any], offsetsAny.count == 2
+            else {
                 throw NNMambaError(.malformedFile, key: name, "header entry lacks dtype/shape/data_offsets")
             }
             let shape = try shapeAny.map { v -> Int in
@@ -108,13 +115,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin <= end, end <= dataSize else {
-                throw NNMambaError(.malformedFile, key: name,
-                                   "data_offsets [\(begin), \(end)] outside the \(dataSize)-byte data section (truncated file?)")
+                throw NNMambaError(
+                    .malformedFile, key: name,
+                    "data_offsets [\(begin), \(end)] outside the \(dataSize)-byte data section (truncated file?)")
             }
             let numel = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
             guard end - begin == numel * elementSize else {
-                throw NNMambaError(.malformedFile, key: name, actualShape: shape,
-                                   "\(end - begin) bytes for \(numel) \(dtype) values")
+                throw NNMambaError(
+                    .malformedFile, key: name, actualShape: shape,
+                    "\(end - begin) bytes for \(numel) \(dtype) values")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, begin: begin, end: end)
         }
@@ -144,15 +153,18 @@ public final class SafeTensorsFile: @unchecked Sendable {
         switch e.dtype {
         case "F32":
             for i in 0..<t.count {
-                t[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                t[i] = Float(
+                    bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
             }
         case "F64":
             for i in 0..<t.count {
-                t[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+                t[i] = Float(
+                    Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
             }
         default:
-            throw NNMambaError(.unsupportedDType, key: name, actualShape: e.shape,
-                               "dtype \(e.dtype), expected F32")
+            throw NNMambaError(
+                .unsupportedDType, key: name, actualShape: e.shape,
+                "dtype \(e.dtype), expected F32")
         }
         return t
     }
@@ -176,7 +188,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
             let t = tensors[name]!
             for i in 0..<t.count { withUnsafeBytes(of: t[i].bitPattern.littleEndian) { file.append(contentsOf: $0) } }
         }
-        do { try file.write(to: URL(fileURLWithPath: path)) }
-        catch { throw NNMambaError(.io, key: path, "cannot write: \(error)") }
+        do { try file.write(to: URL(fileURLWithPath: path)) } catch {
+            throw NNMambaError(.io, key: path, "cannot write: \(error)")
+        }
     }
 }

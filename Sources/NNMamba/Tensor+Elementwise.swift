@@ -70,5 +70,5 @@ public func softmaxChannels(_ x: Tensor) -> Tensor {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -23,8 +23,9 @@ public func globalAveragePool(_ x: Tensor) -> Tensor {
 ///
 /// x: [N, C, D, H, W], gate: [N, C] -> [N, C, D, H, W].
 public func scaleChannels(_ x: Tensor, by gate: Tensor) -> Tensor {
-    precondition(x.rank == 5 && gate.shape == [x.shape[0], x.shape[1]],
-                 "gate \(gate.shape) for \(x.shape)")
+    precondition(
+        x.rank == 5 && gate.shape == [x.shape[0], x.shape[1]],
+        "gate \(gate.shape) for \(x.shape)")
     let out = Tensor(uninitialized: x.shape)
     let v = x.voxelCount, src = x.data, dst = out.data, g = gate.data
     Parallel.forChunks(x.shape[0] * x.shape[1]) { r in
@@ -41,9 +42,12 @@ public func scaleChannels(_ x: Tensor, by gate: Tensor) -> Tensor {
 /// inputs: [N, C_i, D, H, W] -> [N, Σ C_i, D, H, W].
 public func concatChannels(_ inputs: [Tensor]) -> Tensor {
     let first = inputs[0]
-    precondition(inputs.allSatisfy { $0.rank == 5 && $0.shape[0] == first.shape[0]
-                                     && Array($0.shape[2...]) == Array(first.shape[2...]) },
-                 "concat \(inputs.map(\.shape))")
+    precondition(
+        inputs.allSatisfy {
+            $0.rank == 5 && $0.shape[0] == first.shape[0]
+                && Array($0.shape[2...]) == Array(first.shape[2...])
+        },
+        "concat \(inputs.map(\.shape))")
     let c = inputs.reduce(0) { $0 + $1.shape[1] }
     var shape = first.shape
     shape[1] = c

@@ -18,8 +18,10 @@ public final class Trace {
 
 /// [rows, cols] -> [cols, rows] transpose of a row-major matrix, into `dst` with row stride
 /// `dstStride` (≥ rows).
-func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, srcStride: Int,
-               into dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+func transpose(
+    _ src: UnsafePointer<Float>, rows: Int, cols: Int, srcStride: Int,
+    into dst: UnsafeMutablePointer<Float>, dstStride: Int
+) {
     for r in 0..<rows {
         for c in 0..<cols { dst[c * dstStride + r] = src[r * srcStride + c] }
     }

@@ -34,16 +34,19 @@ public struct WeightScope {
         for dup in duplicatePrefixes.map({ Self.join($0, name) }) where weights.contains(dup) {
             let u = try weights.take(dup, shape: shape)
             for i in 0..<t.count where t[i].bitPattern != u[i].bitPattern {
-                throw NNMambaError(.inconsistentDuplicate, key: dup, expectedShape: shape, actualShape: shape,
-                                   "shared tensor differs from '\(key(name))' at element \(i)")
+                throw NNMambaError(
+                    .inconsistentDuplicate, key: dup, expectedShape: shape, actualShape: shape,
+                    "shared tensor differs from '\(key(name))' at element \(i)")
             }
         }
         return t
     }
 
     /// A convolution `name.weight` [out, in, k, k, k] (+ `name.bias` [out] when `bias`).
-    func conv(_ name: String, in inChannels: Int, out outChannels: Int, kernel: Int, stride: Int,
-              bias: Bool) throws -> Conv3D {
+    func conv(
+        _ name: String, in inChannels: Int, out outChannels: Int, kernel: Int, stride: Int,
+        bias: Bool
+    ) throws -> Conv3D {
         let w = try take(name + ".weight", shape: [outChannels, inChannels, kernel, kernel, kernel])
         let b = bias ? try take(name + ".bias", shape: [outChannels]) : nil
         return Conv3D(weight: w, bias: b, stride: stride)
@@ -51,15 +54,17 @@ public struct WeightScope {
 
     /// A BatchNorm3d `name.{weight,bias,running_mean,running_var}`.
     func batchNorm(_ name: String, channels: Int) throws -> BatchNorm {
-        try BatchNorm(weight: take(name + ".weight", shape: [channels]),
-                      bias: take(name + ".bias", shape: [channels]),
-                      runningMean: take(name + ".running_mean", shape: [channels]),
-                      runningVar: take(name + ".running_var", shape: [channels]))
+        try BatchNorm(
+            weight: take(name + ".weight", shape: [channels]),
+            bias: take(name + ".bias", shape: [channels]),
+            runningMean: take(name + ".running_mean", shape: [channels]),
+            runningVar: take(name + ".running_var", shape: [channels]))
     }
 
     /// A Linear `name.weight` [out, in], `name.bias` [out].
     func linear(_ name: String, in inFeatures: Int, out outFeatures: Int) throws -> Linear {
-        try Linear(weight: take(name + ".weight", shape: [outFeatures, inFeatures]),
-                   bias: take(name + ".bias", shape: [outFeatures]))
+        try Linear(
+            weight: take(name + ".weight", shape: [outFeatures, inFeatures]),
+            bias: take(name + ".bias", shape: [outFeatures]))
     }
 }

@@ -24,7 +24,8 @@ public final class Weights {
         for name in file.names {
             let normalised = name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name
             if fileName[normalised] != nil {
-                throw NNMambaError(.invalidConfiguration, key: name, "duplicates '\(normalised)' after stripping 'module.'")
+                throw NNMambaError(
+                    .invalidConfiguration, key: name, "duplicates '\(normalised)' after stripping 'module.'")
             }
             fileName[normalised] = name
         }
@@ -49,8 +50,9 @@ public final class Weights {
             throw NNMambaError(.shapeMismatch, key: key, expectedShape: shape, actualShape: entry.shape)
         }
         guard entry.dtype == "F32" || entry.dtype == "F64" else {
-            throw NNMambaError(.unsupportedDType, key: key, expectedShape: shape, actualShape: entry.shape,
-                               "dtype \(entry.dtype), expected F32")
+            throw NNMambaError(
+                .unsupportedDType, key: key, expectedShape: shape, actualShape: entry.shape,
+                "dtype \(entry.dtype), expected F32")
         }
         taken.insert(key)
         return try file.tensor(name)
@@ -65,8 +67,9 @@ public final class Weights {
     /// Throws `.unexpectedKey` for the first (sorted) key that was neither taken nor ignored.
     public func finish() throws {
         for key in fileName.keys.sorted() where !taken.contains(key) && !Self.isIgnored(key) {
-            throw NNMambaError(.unexpectedKey, key: key, actualShape: shape(of: key),
-                               "not used by the model")
+            throw NNMambaError(
+                .unexpectedKey, key: key, actualShape: shape(of: key),
+                "not used by the model")
         }
     }
 }

@@ -19,20 +19,26 @@ public struct NodeServer: Sendable {
 
     /// - Parameter makeExecutor: builds the job executor over the node's store; returning nil
     ///   leaves jobs queued.
-    public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode"),
-                makeExecutor: (NodeStore) throws -> (any JobExecutor)?) throws {
+    public init(
+        configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode"),
+        makeExecutor: (NodeStore) throws -> (any JobExecutor)?
+    ) throws {
         self.configuration = configuration
         self.logger = logger
-        store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
-                          router: Router(configuration))
+        store = NodeStore(
+            database: try NodeDatabase(path: configuration.storage.databasePath),
+            router: Router(configuration))
         executor = try makeExecutor(store)
     }
 
     /// The node with the inference pipeline as executor (what `mambanode serve` runs).
-    public static func withPipeline(configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode")) throws -> NodeServer {
+    public static func withPipeline(
+        configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode")
+    ) throws -> NodeServer {
         try NodeServer(configuration: configuration, logger: logger) { store in
-            try PipelineExecutor(configuration: configuration, store: store,
-                                 encoder: try NodeIdentity.encoderConfiguration(aeTitle: configuration.listener.aeTitle))
+            try PipelineExecutor(
+                configuration: configuration, store: store,
+                encoder: try NodeIdentity.encoderConfiguration(aeTitle: configuration.listener.aeTitle))
         }
     }
 
@@ -44,8 +50,10 @@ public struct NodeServer: Sendable {
         let listener = configuration.listener
         var server = StorageServerConfiguration(
             aeTitle: try AETitle(listener.aeTitle), port: tls?.port ?? listener.port, storeDirectory: instanceDirectory,
-            callingAETitles: listener.acceptAnyCallingAE ? .acceptAny
-                : .allowList(Set(try listener.allowedCallingAETitles.map { title throws(DICOMError) in try AETitle(title) })))
+            callingAETitles: listener.acceptAnyCallingAE
+                ? .acceptAny
+                : .allowList(
+                    Set(try listener.allowedCallingAETitles.map { title throws(DICOMError) in try AETitle(title) })))
         server.maxAssociations = listener.maxAssociations
         server.acseTimeout = .seconds(listener.acseTimeout)
         server.dimseTimeout = .seconds(listener.dimseTimeout)
@@ -64,7 +72,8 @@ public struct NodeServer: Sendable {
         let sources = configuration.listener.allowedSources
         return { association in
             if let free = Readiness.freeBytes(at: directory), free < minimum {
-                return .refuseResources(reason: "free disk \(free >> 20) MiB is below the threshold \(minimum >> 20) MiB")
+                return .refuseResources(
+                    reason: "free disk \(free >> 20) MiB is below the threshold \(minimum >> 20) MiB")
             }
             if !sources.allows(association.peer) {
                 return .refuseCallingHost(reason: "source address \(association.peer) is not allowed")
@@ -78,12 +87,14 @@ public struct NodeServer: Sendable {
     static func readToken(_ path: String) throws -> String {
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
-            throw ConfigurationError(file: path, line: nil, key: "http.token_file",
-                                     message: "is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it")
+            throw ConfigurationError(
+                file: path, line: nil, key: "http.token_file",
+                message: "is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it")
         }
         let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard token.count >= 16 else {
-            throw ConfigurationError(file: path, line: nil, key: "http.token_file", message: "the token must have at least 16 characters")
+            throw ConfigurationError(
+                file: path, line: nil, key: "http.token_file", message: "the token must have at least 16 characters")
         }
         return token
     }
@@ -101,64 +112,91 @@ public struct NodeServer: Sendable {
         let admit = Self.admission(configuration)
         var servers: [StorageServer] = []
         for tls in (listener.plainListener ? [nil] : []) + (listener.tls.map { [$0] } ?? []) {
-            servers.append(try StorageServer(configuration: try serverConfiguration(tls: tls), onInstance: { instance in
-                if case .stored = try indexer.index(instance) { metrics.instancesReceived.increment() }
-            }, admit: admit, associationEnded: { association, normally, how in
-                // docs/node-behaviour.md, Interrupted series: recorded before a release is confirmed.
-                do {
-                    try store.associationEnded(indexer.associationID(association), normally: normally, how: how,
-                                               callingAETitle: association.callingAETitle)
-                } catch {
-                    logger.error("cannot record how an association ended", metadata: ["association": "\(association.id)",
-                                                                                       "error": "\(error)"])
-                }
-            }))
+            servers.append(
+                try StorageServer(
+                    configuration: try serverConfiguration(tls: tls),
+                    onInstance: { instance in
+                        if case .stored = try indexer.index(instance) { metrics.instancesReceived.increment() }
+                    }, admit: admit,
+                    associationEnded: { association, normally, how in
+                        // docs/node-behaviour.md, Interrupted series: recorded before a release is confirmed.
+                        do {
+                            try store.associationEnded(
+                                indexer.associationID(association), normally: normally, how: how,
+                                callingAETitle: association.callingAETitle)
+                        } catch {
+                            logger.error(
+                                "cannot record how an association ended",
+                                metadata: [
+                                    "association": "\(association.id)",
+                                    "error": "\(error)"
+                                ])
+                        }
+                    }))
         }
         let token = try configuration.http.tokenFile.map(Self.readToken)
-        let sender = Sender(store: store, configuration: configuration, transport: StorageClientTransport(),
-                            logger: logger, metrics: metrics, audit: audit)
+        let sender = Sender(
+            store: store, configuration: configuration, transport: StorageClientTransport(),
+            logger: logger, metrics: metrics, audit: audit)
         let tracker = PeriodicService(name: "tracker", interval: .milliseconds(500), logger: logger) {
             let now = Date()
             for job in try store.closeStableSeries(now: now) + store.closeStableStudies(now: now) {
                 metrics.seriesCompleted.increment()
-                logger.info("\(job.level.rawValue) stable, job queued", metadata: [
-                    "correlation_id": "\(job.correlationID)", "\(job.level.rawValue)_instance_uid": "\(job.subjectUID)",
-                    "route": "\(job.route)", "job": "\(job.id ?? 0)", "version": "\(job.version)",
-                ])
+                logger.info(
+                    "\(job.level.rawValue) stable, job queued",
+                    metadata: [
+                        "correlation_id": "\(job.correlationID)",
+                        "\(job.level.rawValue)_instance_uid": "\(job.subjectUID)",
+                        "route": "\(job.route)", "job": "\(job.id ?? 0)", "version": "\(job.version)"
+                    ])
             }
         }
         let sending = PeriodicService(name: "sender", interval: .seconds(1), logger: logger) {
             try await sender.sendDue(now: Date())
         }
-        logger.info("node starting", metadata: [
-            "ae_title": "\(listener.aeTitle)", "port": "\(listener.plainListener ? "\(listener.port)" : "none")",
-            "tls_port": "\(listener.tls.map { "\($0.port)" } ?? "none")", "routes": "\(configuration.routes.count)",
-            "audit": "\(configuration.audit.file ?? "off")",
-        ])
+        logger.info(
+            "node starting",
+            metadata: [
+                "ae_title": "\(listener.aeTitle)", "port": "\(listener.plainListener ? "\(listener.port)" : "none")",
+                "tls_port": "\(listener.tls.map { "\($0.port)" } ?? "none")", "routes": "\(configuration.routes.count)",
+                "audit": "\(configuration.audit.file ?? "off")"
+            ])
         var services: [any Service] = servers.map { ReceiverService(server: $0, logger: logger, audit: audit) }
         services += [tracker, sending]
         if let executor {
             let interrupted = try store.recoverAfterRestart(maximumAttempts: 3, now: Date())
             if interrupted.requeued + interrupted.failed > 0 {
-                logger.warning("jobs interrupted by the last stop", metadata: ["requeued": "\(interrupted.requeued)",
-                                                                               "failed": "\(interrupted.failed)"])
+                logger.warning(
+                    "jobs interrupted by the last stop",
+                    metadata: [
+                        "requeued": "\(interrupted.requeued)",
+                        "failed": "\(interrupted.failed)"
+                    ])
             }
-            let runner = JobRunner(store: store, configuration: configuration, executor: executor, logger: logger,
-                                   metrics: metrics)
+            let runner = JobRunner(
+                store: store, configuration: configuration, executor: executor, logger: logger,
+                metrics: metrics)
             // max_concurrent_jobs workers; each claims jobs in its own transaction, so a job runs once.
             for worker in 0..<configuration.maxConcurrentJobs {
-                services.append(PeriodicService(name: "jobs-\(worker)", interval: .milliseconds(500), logger: logger) {
-                    try await runner.runQueued()
-                })
+                services.append(
+                    PeriodicService(name: "jobs-\(worker)", interval: .milliseconds(500), logger: logger) {
+                        try await runner.runQueued()
+                    })
             }
         }
         if configuration.http.port != 0 {
             let configuration = self.configuration
-            let api = HTTPAPI(store: store, metrics: metrics, token: token) { Readiness.check(configuration, store: store) }
-            services.append(Application(router: api.router(),
-                                        configuration: .init(address: .hostname(configuration.http.bindAddress,
-                                                                                port: Int(configuration.http.port))),
-                                        logger: logger))
+            let api = HTTPAPI(store: store, metrics: metrics, token: token) {
+                Readiness.check(configuration, store: store)
+            }
+            services.append(
+                Application(
+                    router: api.router(),
+                    configuration: .init(
+                        address: .hostname(
+                            configuration.http.bindAddress,
+                            port: Int(configuration.http.port))),
+                    logger: logger))
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         await audit?.applicationStarted()

@@ -22,8 +22,9 @@ public struct RetryCommand: ParsableCommand {
 
     public func run() throws {
         let configuration = try NodeConfiguration.load(from: config)
-        let store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
-                              router: Router(configuration))
+        let store = NodeStore(
+            database: try NodeDatabase(path: configuration.storage.databasePath),
+            router: Router(configuration))
         let count = try store.retryParked(jobID: job, now: Date())
         print("re-queued \(count) parked outbox entr\(count == 1 ? "y" : "ies")")
     }

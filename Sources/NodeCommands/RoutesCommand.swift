@@ -34,7 +34,8 @@ public struct RoutesCommand: ParsableCommand {
             var order: [String] = []
             for file in try Self.files(in: paths) {
                 guard let header = try? DataSet.read(contentsOf: file, headerOnly: true),
-                      let series = try? header.string(.seriesInstanceUID) else {
+                    let series = try? header.string(.seriesInstanceUID)
+                else {
                     printError("\(file): not a DICOM file with a Series Instance UID, skipped")
                     continue
                 }
@@ -46,17 +47,25 @@ public struct RoutesCommand: ParsableCommand {
             for series in order {
                 let file = firstFileOfSeries[series]!
                 let header = try DataSet.read(contentsOf: file, headerOnly: true)
-                let input = RoutingInput(dataSet: header, tags: router.tagsOfInterest, callingAETitle: callingAe,
-                                         calledAETitle: calledAe ?? configuration.listener.aeTitle, sourceAddress: sourceIp)
+                let input = RoutingInput(
+                    dataSet: header, tags: router.tagsOfInterest, callingAETitle: callingAe,
+                    calledAETitle: calledAe ?? configuration.listener.aeTitle, sourceAddress: sourceIp)
                 let chosen = router.route(for: input)
-                print("series \(series) (\(file)): " + (chosen.map { "route '\($0.name)' → model\($0.models.count == 1 ? "" : "s") '\($0.models.joined(separator: "', '"))'" }
-                    ?? "no route (stored and reported, not processed)"))
+                print(
+                    "series \(series) (\(file)): "
+                        + (chosen.map {
+                            "route '\($0.name)' → model\($0.models.count == 1 ? "" : "s") '\($0.models.joined(separator: "', '"))'"
+                        }
+                            ?? "no route (stored and reported, not processed)"))
                 for evaluation in router.evaluate(input) {
                     if evaluation.matched {
-                        let note = evaluation.route.name == chosen?.name ? "matches (chosen)" : "matches (lower priority)"
+                        let note =
+                            evaluation.route.name == chosen?.name ? "matches (chosen)" : "matches (lower priority)"
                         print("  \(evaluation.route.name): \(note)")
                     } else {
-                        print("  \(evaluation.route.name): no — " + evaluation.failed.map(\.description).joined(separator: "; "))
+                        print(
+                            "  \(evaluation.route.name): no — "
+                                + evaluation.failed.map(\.description).joined(separator: "; "))
                     }
                 }
             }
@@ -77,7 +86,9 @@ public struct RoutesCommand: ParsableCommand {
                 while let name = enumerator?.nextObject() as? String {
                     let full = path + "/" + name
                     var dir: ObjCBool = false
-                    if FileManager.default.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue { result.append(full) }
+                    if FileManager.default.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue {
+                        result.append(full)
+                    }
                 }
             }
             return result.sorted()

@@ -17,26 +17,30 @@ public struct StatusCommand: ParsableCommand {
 
     public func run() throws {
         let configuration = try NodeConfiguration.load(from: config)
-        let store = NodeStore(database: try NodeDatabase(path: configuration.storage.databasePath),
-                              router: Router(configuration))
+        let store = NodeStore(
+            database: try NodeDatabase(path: configuration.storage.databasePath),
+            router: Router(configuration))
         let series = try store.allSeries()
         print("Series (\(series.count))")
         for s in series {
-            print("  \(s.seriesInstanceUID)  \(s.state.rawValue)  instances \(s.instanceCount)  version \(s.version)"
-                + "  route \(s.route ?? "-")" + (s.reason.map { "  (\($0))" } ?? "")
-                + (s.interruption.map { "  [may be incomplete: \($0)]" } ?? ""))
+            print(
+                "  \(s.seriesInstanceUID)  \(s.state.rawValue)  instances \(s.instanceCount)  version \(s.version)"
+                    + "  route \(s.route ?? "-")" + (s.reason.map { "  (\($0))" } ?? "")
+                    + (s.interruption.map { "  [may be incomplete: \($0)]" } ?? ""))
         }
         let jobs = try store.jobs()
         print("Jobs (\(jobs.count))")
         for j in jobs {
-            print("  #\(j.id ?? 0)  \(j.state.rawValue)  step \(j.step.rawValue)  route \(j.route)  model \(j.model)"
-                + "  attempts \(j.attempts)" + (j.reason.map { "  (\($0))" } ?? ""))
+            print(
+                "  #\(j.id ?? 0)  \(j.state.rawValue)  step \(j.step.rawValue)  route \(j.route)  model \(j.model)"
+                    + "  attempts \(j.attempts)" + (j.reason.map { "  (\($0))" } ?? ""))
         }
         let outbox = try store.outbox()
         print("Outbox (\(outbox.count))")
         for o in outbox {
-            print("  #\(o.id ?? 0)  \(o.state.rawValue)  \(o.destination)  \(o.sopInstanceUID)  attempts \(o.attempts)"
-                + (o.lastStatus.map { "  status \($0)" } ?? "") + (o.lastError.map { "  (\($0))" } ?? ""))
+            print(
+                "  #\(o.id ?? 0)  \(o.state.rawValue)  \(o.destination)  \(o.sopInstanceUID)  attempts \(o.attempts)"
+                    + (o.lastStatus.map { "  status \($0)" } ?? "") + (o.lastError.map { "  (\($0))" } ?? ""))
         }
     }
 }

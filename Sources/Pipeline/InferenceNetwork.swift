@@ -34,20 +34,25 @@ public struct LoadedNetwork: Sendable {
     public init(package: ModelPackage) throws(InferenceError) {
         let declared = package.manifest.network
         if package.manifest.task == .classification && !(1...2).contains(declared.outputs) {
-            throw InferenceError(.loading, field: "network.outputs",
-                                 "classification reads one logit (sigmoid) or two (softmax), not \(declared.outputs)")
+            throw InferenceError(
+                .loading, field: "network.outputs",
+                "classification reads one logit (sigmoid) or two (softmax), not \(declared.outputs)")
         }
         do {
             let weights = try Weights(path: package.weightsPath)
             switch declared.architecture {
             case .nnMambaSeg:
-                network = try NNMambaSeg(weights: weights, configuration: .init(
-                    inChannels: declared.inChannels, channels: declared.channels, blocks: declared.blocks,
-                    classes: declared.outputs, dState: declared.dState ?? 16))
+                network = try NNMambaSeg(
+                    weights: weights,
+                    configuration: .init(
+                        inChannels: declared.inChannels, channels: declared.channels, blocks: declared.blocks,
+                        classes: declared.outputs, dState: declared.dState ?? 16))
             case .nnMambaEncoder:
-                network = try NNMambaEncoder(weights: weights, configuration: .init(
-                    inChannels: declared.inChannels, channels: declared.channels, blocks: declared.blocks,
-                    classes: declared.outputs, dState: declared.dState ?? 8))
+                network = try NNMambaEncoder(
+                    weights: weights,
+                    configuration: .init(
+                        inChannels: declared.inChannels, channels: declared.channels, blocks: declared.blocks,
+                        classes: declared.outputs, dState: declared.dState ?? 8))
             }
             parameterCount = Self.parameterCount(weights.file)
         } catch let error as NNMambaError {
@@ -64,10 +69,12 @@ public struct LoadedNetwork: Sendable {
         for (name, entry) in file.entries {
             let key = name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name
             guard !Weights.isIgnored(key), !key.hasSuffix("running_mean"), !key.hasSuffix("running_var"),
-                  entry.dtype == "F32" || entry.dtype == "F64" else { continue }
+                entry.dtype == "F32" || entry.dtype == "F64"
+            else { continue }
             // `layerK.N.mamba_layer.*` are copies of one shared module (docs/nnmamba-architecture.md §2.3).
             let parts = key.split(separator: ".")
-            let shared = parts.count > 3 && parts[0].hasPrefix("layer") && parts[2] == "mamba_layer"
+            let shared =
+                parts.count > 3 && parts[0].hasPrefix("layer") && parts[2] == "mamba_layer"
                 ? ([parts[0]] + parts[2...]).joined(separator: ".") : key
             if seen.insert(shared).inserted { count += entry.shape.reduce(1, *) }
         }

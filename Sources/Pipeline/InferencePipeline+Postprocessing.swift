@@ -27,10 +27,13 @@ extension InferencePipeline {
             var best = [Float](repeating: -.infinity, count: count)
             labels = [Float](repeating: 0, count: count)
             for c in 0..<k {
-                let channel = Volume(geometry: record.resampled, voxels: Array(
-                    UnsafeBufferPointer(start: probabilities.channel(0, c), count: probabilities.voxelCount)))
+                let channel = Volume(
+                    geometry: record.resampled,
+                    voxels: Array(
+                        UnsafeBufferPointer(start: probabilities.channel(0, c), count: probabilities.voxelCount)))
                 // Outside the resampled field of view (only with a crop) the class is background.
-                let back = channel.edgePadded().resampled(to: record.source, interpolation: .linear, fill: c == 0 ? 1 : 0)
+                let back = channel.edgePadded().resampled(
+                    to: record.source, interpolation: .linear, fill: c == 0 ? 1 : 0)
                 for i in 0..<count where back.voxels[i] > best[i] {
                     best[i] = back.voxels[i]
                     labels[i] = Float(c)
@@ -42,8 +45,9 @@ extension InferencePipeline {
                 for (i, inside) in cropMask(record, crop).enumerated() where !inside { labels[i] = 0 }
             }
         }
-        return Volume(geometry: record.source, voxels: labels, sources: input.sources,
-                      seriesInstanceUID: input.seriesInstanceUID, frameOfReferenceUID: input.frameOfReferenceUID)
+        return Volume(
+            geometry: record.source, voxels: labels, sources: input.sources,
+            seriesInstanceUID: input.seriesInstanceUID, frameOfReferenceUID: input.frameOfReferenceUID)
     }
 
     /// Which source voxels lie inside the crop box: the box drawn on the canonical grid and
@@ -87,8 +91,9 @@ extension InferencePipeline {
         case 2:
             probability = 1 / (1 + exp(Double(logits[0]) - Double(logits[1])))
         default:
-            throw InferenceError(.postprocessing, field: "network.outputs",
-                                 "classification needs one logit (sigmoid) or two (softmax), got \(logits.count)")
+            throw InferenceError(
+                .postprocessing, field: "network.outputs",
+                "classification needs one logit (sigmoid) or two (softmax), got \(logits.count)")
         }
         let threshold = manifest.classification?.threshold ?? 0.5
         return .classification(probability: probability, positive: probability >= threshold)

@@ -36,11 +36,14 @@ extension InferencePipeline {
     /// their new grid; with a z-score over non-zero voxels, also the mask on that grid.
     func resample(_ volumes: inout [Volume], mask: inout [Bool]?) -> Geometry {
         let cropped = volumes[0].geometry
-        let usesMask = manifest.inputs.contains { $0.normalization.kind == .zscore && $0.normalization.nonzeroMask == true }
+        let usesMask = manifest.inputs.contains {
+            $0.normalization.kind == .zscore && $0.normalization.nonzeroMask == true
+        }
         let target = SIMD3(manifest.targetSpacing[0], manifest.targetSpacing[1], manifest.targetSpacing[2])
         let grid = PreprocessingRecord.resampledGrid(cropped, spacing: target)
         if grid.size == cropped.size
-            && max(largest(grid.spacing - cropped.spacing), largest(grid.origin - cropped.origin)) < 1e-9 {
+            && max(largest(grid.spacing - cropped.spacing), largest(grid.origin - cropped.origin)) < 1e-9
+        {
             // Already at the target spacing: interpolating would only add round-off.
             if usesMask { mask = Self.nonZeroMask(volumes) }
             return cropped
@@ -66,8 +69,9 @@ extension InferencePipeline {
     /// One volume per manifest input, all on one non-degenerate grid; returns that grid.
     func checked(_ inputs: [Volume]) throws(InferenceError) -> Geometry {
         guard inputs.count == manifest.inputs.count else {
-            throw InferenceError(.input, field: "inputs",
-                                 "\(inputs.count) volumes for a model with \(manifest.inputs.count) inputs")
+            throw InferenceError(
+                .input, field: "inputs",
+                "\(inputs.count) volumes for a model with \(manifest.inputs.count) inputs")
         }
         let grid = inputs[0].geometry
         guard grid.size.x > 0, grid.size.y > 0, grid.size.z > 0, grid.indexToPatientMatrix.inverse != nil else {
@@ -78,10 +82,12 @@ extension InferencePipeline {
             let t = Self.gridTolerance
             let sameDirection = (0..<3).allSatisfy { largest(g.direction[column: $0] - grid.direction[column: $0]) < t }
             guard g.size == grid.size, largest(g.spacing - grid.spacing) < t, largest(g.origin - grid.origin) < t,
-                  sameDirection else {
-                throw InferenceError(.input, field: "inputs[\(i)]",
-                                     "'\(manifest.inputs[i].name)' is not on the grid of '\(manifest.inputs[0].name)' "
-                                     + "(size \(g.size) vs \(grid.size), spacing \(g.spacing) vs \(grid.spacing))")
+                sameDirection
+            else {
+                throw InferenceError(
+                    .input, field: "inputs[\(i)]",
+                    "'\(manifest.inputs[i].name)' is not on the grid of '\(manifest.inputs[0].name)' "
+                        + "(size \(g.size) vs \(grid.size), spacing \(g.spacing) vs \(grid.spacing))")
             }
         }
         return grid
@@ -97,7 +103,8 @@ extension InferencePipeline {
         let out = Tensor(zeros: [1, volumes.count] + spatial)
         for (c, volume) in volumes.enumerated() {
             let channel = Tensor(shape: [1, 1] + spatial, values: volume.voxels)
-            let normalise = try Self.normalisation(manifest.inputs[c].normalization, field: "inputs[\(c)].normalization")
+            let normalise = try Self.normalisation(
+                manifest.inputs[c].normalization, field: "inputs[\(c)].normalization")
             let normalised = normalise?(channel, mask) ?? channel
             out.channel(0, c).update(from: normalised.data, count: normalised.count)
         }
@@ -106,8 +113,11 @@ extension InferencePipeline {
 
     /// The engine's normalisation for one manifest input (nil for `none`), as a function of the
     /// channel [1, 1, D, H, W] and the non-zero mask.
-    static func normalisation(_ n: ModelManifest.Normalization, field: String)
-        throws(InferenceError) -> ((Tensor, [Bool]?) -> Tensor)? {
+    static func normalisation(
+        _ n: ModelManifest.Normalization, field: String
+    )
+        throws(InferenceError) -> ((Tensor, [Bool]?) -> Tensor)?
+    {
         switch n.kind {
         case .none:
             return nil
@@ -115,8 +125,9 @@ extension InferencePipeline {
             guard let clip = n.clip, clip.count == 2, let mean = n.mean, let std = n.std else {
                 throw InferenceError(.normalization, field: field, "CT normalisation needs clip, mean and std")
             }
-            let op = IntensityNormalization.ct(lower: Float(clip[0]), upper: Float(clip[1]),
-                                               mean: Float(mean), std: Float(std))
+            let op = IntensityNormalization.ct(
+                lower: Float(clip[0]), upper: Float(clip[1]),
+                mean: Float(mean), std: Float(std))
             return { x, _ in op.apply(x) }
         case .zscore where n.nonzeroMask == true:
             // The engine takes the mask as "non-zero in any channel": a second channel holding the

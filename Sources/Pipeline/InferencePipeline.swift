@@ -84,7 +84,8 @@ public struct InferencePipeline: Sendable {
             output = .segmentation(labels: labels)
         case .landmarks:
             let heatmaps = clock.measure(.network) { denseOutput(prepared.tensor, softmax: false) }
-            output = .landmarks(clock.measure(.postprocessing) { landmarks(record.padding.crop(heatmaps), record: record) })
+            output = .landmarks(
+                clock.measure(.postprocessing) { landmarks(record.padding.crop(heatmaps), record: record) })
         case .classification:
             let logits = clock.measure(.network) { network.forward(prepared.tensor) }
             output = try clock.measure(.postprocessing) { () throws(InferenceError) -> InferenceResult.Output in
@@ -99,12 +100,13 @@ public struct InferencePipeline: Sendable {
     ///
     /// x: [1, C, D, H, W] -> [1, outputs, D, H, W].
     func denseOutput(_ x: Tensor, softmax: Bool) -> Tensor {
-        let mirror = (manifest.mirrorAxes ?? []).map { $0 - 2 }  // manifest: tensor axes 2…4
+        let mirror = (manifest.mirrorAxes ?? []).map { $0 - 2 } // manifest: tensor axes 2…4
         let window = SlidingWindow(patch: manifest.patchSize, stepFraction: options.stepFraction, mirrorAxes: mirror)
         let out = window.predict(x, softmax: softmax) { network.forward($0) }
         // A loaded network is built from the manifest, so only a mis-built stand-in can differ.
-        precondition(out.shape[1] == manifest.network.outputs,
-                     "network gave \(out.shape[1]) channels, the manifest declares \(manifest.network.outputs)")
+        precondition(
+            out.shape[1] == manifest.network.outputs,
+            "network gave \(out.shape[1]) channels, the manifest declares \(manifest.network.outputs)")
         return out
     }
 }
@@ -117,8 +119,11 @@ struct StepClock {
         let start = ContinuousClock.now
         let value = try body()
         let elapsed = start.duration(to: .now)
-        timings.append(StepTiming(step: step, seconds: Double(elapsed.components.seconds)
-                                  + Double(elapsed.components.attoseconds) * 1e-18))
+        timings.append(
+            StepTiming(
+                step: step,
+                seconds: Double(elapsed.components.seconds)
+                    + Double(elapsed.components.attoseconds) * 1e-18))
         return value
     }
 }

@@ -48,16 +48,19 @@ public struct PreprocessingRecord: Sendable, Equatable {
             // Keep the first voxel edge: the centre moves by half the change in spacing.
             shift[axis] = (spacing[axis] - grid.spacing[axis]) / 2
         }
-        return Geometry(size: size, spacing: spacing, origin: grid.origin + grid.direction * shift,
-                        direction: grid.direction)
+        return Geometry(
+            size: size, spacing: spacing, origin: grid.origin + grid.direction * shift,
+            direction: grid.direction)
     }
 
     /// `grid` grown by `padding` (given in tensor order D, H, W) on each side.
     static func paddedGrid(_ grid: Geometry, _ padding: Padding) -> Geometry {
         let before = SIMD3(Double(padding.before[2]), Double(padding.before[1]), Double(padding.before[0]))
-        let grow = SIMD3(padding.before[2] + padding.after[2], padding.before[1] + padding.after[1],
-                         padding.before[0] + padding.after[0])
-        return Geometry(size: grid.size &+ grow, spacing: grid.spacing,
-                        origin: grid.patientPoint(ofIndex: -before), direction: grid.direction)
+        let grow = SIMD3(
+            padding.before[2] + padding.after[2], padding.before[1] + padding.after[1],
+            padding.before[0] + padding.after[0])
+        return Geometry(
+            size: grid.size &+ grow, spacing: grid.spacing,
+            origin: grid.patientPoint(ofIndex: -before), direction: grid.direction)
     }
 }

@@ -15,8 +15,10 @@ public struct ResultProducer: Sendable {
     /// How input series are assembled (e.g. the node's `limits.max_volume_voxels`).
     let assembly: AssemblyOptions
 
-    public init(package: ModelPackage, encoder configuration: ResultEncoderConfiguration, uids: UIDGenerator,
-                assembly: AssemblyOptions = AssemblyOptions()) throws {
+    public init(
+        package: ModelPackage, encoder configuration: ResultEncoderConfiguration, uids: UIDGenerator,
+        assembly: AssemblyOptions = AssemblyOptions()
+    ) throws {
         self.package = package
         self.assembly = assembly
         pipeline = try InferencePipeline(package: package)
@@ -41,8 +43,10 @@ public struct ResultProducer: Sendable {
     /// Runs the model on `series` (one per manifest input, in the manifest's order) and writes
     /// the results into `directory` as result `version`; `caveats` go into the SR as comments.
     /// `progress` is told each step reached.
-    public func produce(_ series: [Series], version: Int, caveats: [String] = [], into directory: String,
-                        progress: (Step) throws -> Void = { _ in }) throws -> Produced {
+    public func produce(
+        _ series: [Series], version: Int, caveats: [String] = [], into directory: String,
+        progress: (Step) throws -> Void = { _ in }
+    ) throws -> Produced {
         let inputs = package.manifest.inputs
         guard series.count == inputs.count else {
             throw JobFailure("model '\(package.manifest.name)' takes \(inputs.count) input series, got \(series.count)")
@@ -87,18 +91,23 @@ public struct ResultProducer: Sendable {
         let encoded: EncodedResult
         switch inference.output {
         case .segmentation(let labels):
-            encoded = try encoder.encodeSegmentation(try LabelMap(labels, on: source.geometry), source: source, version: version,
-                                                     comments: caveats, into: directory)
+            encoded = try encoder.encodeSegmentation(
+                try LabelMap(labels, on: source.geometry), source: source, version: version,
+                comments: caveats, into: directory)
         case .classification(let probability, _):
-            encoded = try encoder.encodeClassification(probability: probability, source: source, version: version,
-                                                       comments: caveats, into: directory)
+            encoded = try encoder.encodeClassification(
+                probability: probability, source: source, version: version,
+                comments: caveats, into: directory)
         case .landmarks(let byName):
             let positions = try (package.manifest.landmarks ?? []).map { landmark in
-                guard let position = byName[landmark.name] else { throw JobFailure("no position for landmark '\(landmark.name)'") }
+                guard let position = byName[landmark.name] else {
+                    throw JobFailure("no position for landmark '\(landmark.name)'")
+                }
                 return position.patient
             }
-            encoded = try encoder.encodeLandmarks(positions, source: source, version: version, comments: caveats,
-                                                  into: directory)
+            encoded = try encoder.encodeLandmarks(
+                positions, source: source, version: version, comments: caveats,
+                into: directory)
         }
         lap("encode")
         return Produced(encoded: encoded, inference: inference, timings: timings, warnings: warnings)

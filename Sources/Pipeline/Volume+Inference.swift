@@ -15,11 +15,13 @@ extension Volume {
                 voxels.append(contentsOf: self.voxels[row..<(row + size.x)])
             }
         }
-        let grid = Geometry(size: size, spacing: g.spacing,
-                            origin: g.patientPoint(ofIndex: SIMD3(Double(lower.x), Double(lower.y), Double(lower.z))),
-                            direction: g.direction)
-        return Volume(geometry: grid, voxels: voxels, seriesInstanceUID: seriesInstanceUID,
-                      frameOfReferenceUID: frameOfReferenceUID)
+        let grid = Geometry(
+            size: size, spacing: g.spacing,
+            origin: g.patientPoint(ofIndex: SIMD3(Double(lower.x), Double(lower.y), Double(lower.z))),
+            direction: g.direction)
+        return Volume(
+            geometry: grid, voxels: voxels, seriesInstanceUID: seriesInstanceUID,
+            frameOfReferenceUID: frameOfReferenceUID)
     }
 
     /// The volume grown by one voxel on every side, repeating the border voxels.
@@ -42,10 +44,12 @@ extension Volume {
                 voxels[out + size.x - 1] = self.voxels[row + g.size.x - 1]
             }
         }
-        let grid = Geometry(size: size, spacing: g.spacing, origin: g.patientPoint(ofIndex: SIMD3(-1, -1, -1)),
-                            direction: g.direction)
-        return Volume(geometry: grid, voxels: voxels, seriesInstanceUID: seriesInstanceUID,
-                      frameOfReferenceUID: frameOfReferenceUID)
+        let grid = Geometry(
+            size: size, spacing: g.spacing, origin: g.patientPoint(ofIndex: SIMD3(-1, -1, -1)),
+            direction: g.direction)
+        return Volume(
+            geometry: grid, voxels: voxels, seriesInstanceUID: seriesInstanceUID,
+            frameOfReferenceUID: frameOfReferenceUID)
     }
 }
 

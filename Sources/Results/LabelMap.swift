@@ -50,16 +50,21 @@ public struct LabelMap: Sendable {
     public init(_ volume: Volume, on source: Geometry, tolerance: Tolerance = Tolerance()) throws(ResultsError) {
         let g = volume.geometry
         func mismatch(_ part: String, _ detail: String) -> ResultsError {
-            ResultsError(.gridMismatch, "the label map is not on the source grid: \(detail) (tolerance \(tolerance.millimetres) mm"
-                         + " / \(tolerance.direction)); label map \(g); source \(source)", field: part)
+            ResultsError(
+                .gridMismatch,
+                "the label map is not on the source grid: \(detail) (tolerance \(tolerance.millimetres) mm"
+                    + " / \(tolerance.direction)); label map \(g); source \(source)", field: part)
         }
         // Each label axis must run along one source axis, forwards or backwards.
         var axis = [Int](repeating: -1, count: 3), reversed = [Bool](repeating: false, count: 3)
         for a in 0..<3 {
             let d = g.direction[column: a]
-            func along(_ b: Int, _ sign: Double) -> Bool { maxAbs(d - sign * source.direction[column: b]) <= tolerance.direction }
+            func along(_ b: Int, _ sign: Double) -> Bool {
+                maxAbs(d - sign * source.direction[column: b]) <= tolerance.direction
+            }
             guard let b = (0..<3).first(where: { along($0, 1) || along($0, -1) }), !axis.contains(b) else {
-                throw mismatch("direction", "label axis \(a) runs along no axis of the source (an oblique or rotated grid)")
+                throw mismatch(
+                    "direction", "label axis \(a) runs along no axis of the source (an oblique or rotated grid)")
             }
             axis[a] = b
             reversed[a] = !along(b, 1)
@@ -67,7 +72,8 @@ public struct LabelMap: Sendable {
                 throw mismatch("size", "label axis \(a) has \(g.size[a]) voxels, source axis \(b) \(source.size[b])")
             }
             guard abs(g.spacing[a] - source.spacing[b]) <= tolerance.millimetres else {
-                throw mismatch("spacing", "label axis \(a) spacing \(g.spacing[a]) mm, source axis \(b) \(source.spacing[b]) mm")
+                throw mismatch(
+                    "spacing", "label axis \(a) spacing \(g.spacing[a]) mm, source axis \(b) \(source.spacing[b]) mm")
             }
         }
         // Its first voxel must sit on the source voxel at the corner those directions imply.
@@ -75,8 +81,11 @@ public struct LabelMap: Sendable {
         for a in 0..<3 where reversed[a] { corner[axis[a]] = Double(source.size[axis[a]] - 1) }
         let offset = g.origin - source.patientPoint(ofIndex: corner)
         guard maxAbs(offset) <= tolerance.millimetres else {
-            throw mismatch("origin", String(format: "its voxel centres are offset by (%.3f, %.3f, %.3f) mm (LPS) from the "
-                                            + "source's", offset.x, offset.y, offset.z))
+            throw mismatch(
+                "origin",
+                String(
+                    format: "its voxel centres are offset by (%.3f, %.3f, %.3f) mm (LPS) from the "
+                        + "source's", offset.x, offset.y, offset.z))
         }
         // Source voxel v takes label voxel u with u[a] = v[axis[a]], or its mirror.
         var values = [UInt16](repeating: 0, count: volume.voxels.count)
@@ -94,7 +103,9 @@ public struct LabelMap: Sendable {
                 for i in 0..<source.size.x {
                     let v = volume.voxels[u]
                     guard v >= 0, v <= 65535, v == v.rounded() else {
-                        throw ResultsError(.badLabelValue, "source voxel (\(i), \(j), \(k)) holds \(v); label values are integers 0…65535")
+                        throw ResultsError(
+                            .badLabelValue,
+                            "source voxel (\(i), \(j), \(k)) holds \(v); label values are integers 0…65535")
                     }
                     values[target] = UInt16(v)
                     target += 1

@@ -8,8 +8,10 @@ extension ResultEncoder {
     /// qualitative evaluation and DCM 122157 "Probability").
     ///
     /// - Parameter probability: the model's probability of the positive class, 0…1.
-    public func encodeClassification(probability: Double, source: SourceImages, version: Int = 1, comments: [String] = [],
-                                     into directory: String) throws(ResultsError) -> EncodedResult {
+    public func encodeClassification(
+        probability: Double, source: SourceImages, version: Int = 1, comments: [String] = [],
+        into directory: String
+    ) throws(ResultsError) -> EncodedResult {
         try requireTask(.classification)
         guard let classes = manifest.classification else {
             throw ResultsError(.manifest, "a classification model needs classification", field: "classification")
@@ -23,17 +25,20 @@ extension ResultEncoder {
         let report: MeasurementReport
         do throws(DICOMError) {
             let tracking = try TrackingIdentity(identifier: String(concept.meaning.prefix(64)), uid: uids.make())
-            let finding = try Classification(concept: concept, value: probability >= classes.threshold ? positive : negative,
-                                             probability: probability, tracking: tracking)
-            report = try MeasurementReport(procedureReported: Self.procedure(modality: source.modality), algorithm: algorithm,
-                                           observer: configuration.observer, classifications: [finding])
+            let finding = try Classification(
+                concept: concept, value: probability >= classes.threshold ? positive : negative,
+                probability: probability, tracking: tracking)
+            report = try MeasurementReport(
+                procedureReported: Self.procedure(modality: source.modality), algorithm: algorithm,
+                observer: configuration.observer, classifications: [finding])
         } catch {
             throw ResultsError(error, writing: "the classification report", field: "classification")
         }
         let numbers = try configuration.seriesNumbers(version: version)
         try createDirectory(directory)
-        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
-                                 into: directory)
+        let sr = try writeReport(
+            report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
+            into: directory)
         return EncodedResult(objects: [sr], segments: [])
     }
 
@@ -41,24 +46,31 @@ extension ResultEncoder {
     ///
     /// - Parameter positions: one patient position (LPS mm, the source Frame of Reference) per
     ///   entry of the manifest's `landmarks`, in that order.
-    public func encodeLandmarks(_ positions: [SIMD3<Double>], source: SourceImages, version: Int = 1, comments: [String] = [],
-                                into directory: String) throws(ResultsError) -> EncodedResult {
+    public func encodeLandmarks(
+        _ positions: [SIMD3<Double>], source: SourceImages, version: Int = 1, comments: [String] = [],
+        into directory: String
+    ) throws(ResultsError) -> EncodedResult {
         try requireTask(.landmarks)
         let described = manifest.landmarks ?? []
-        guard !described.isEmpty else { throw ResultsError(.manifest, "a landmark model needs landmarks", field: "landmarks") }
+        guard !described.isEmpty else {
+            throw ResultsError(.manifest, "a landmark model needs landmarks", field: "landmarks")
+        }
         guard positions.count == described.count else {
-            throw ResultsError(.modelOutput, "\(positions.count) positions for \(described.count) landmarks", field: "landmarks")
+            throw ResultsError(
+                .modelOutput, "\(positions.count) positions for \(described.count) landmarks", field: "landmarks")
         }
         var landmarks: [Landmark] = []
         for (index, (landmark, position)) in zip(described, positions).enumerated() {
             let field = "landmarks[\(index)]"
             // A landmark without a code is still an anatomical point; CID 7150's category
             // says no more than that.
-            let concept = try landmark.code.map { (code) throws(ResultsError) in
-                try SegmentMapping.concept(code, field + ".code")
-            } ?? .anatomicalStructure
+            let concept =
+                try landmark.code.map { (code) throws(ResultsError) in
+                    try SegmentMapping.concept(code, field + ".code")
+                } ?? .anatomicalStructure
             do throws(DICOMError) {
-                landmarks.append(try Landmark(name: landmark.name, concept: concept, position: position, trackingUID: uids.make()))
+                landmarks.append(
+                    try Landmark(name: landmark.name, concept: concept, position: position, trackingUID: uids.make()))
             } catch {
                 throw ResultsError(.manifest, error.message, field: field, tag: error.tag)
             }
@@ -66,36 +78,45 @@ extension ResultEncoder {
         let report: MeasurementReport
         do throws(DICOMError) {
             let distances = try (manifest.distances ?? []).map { d throws(DICOMError) in
-                LandmarkDistance(from: d.from, to: d.to, tracking: try TrackingIdentity(
-                    identifier: String((d.name ?? "\(d.from) to \(d.to)").prefix(64)), uid: uids.make()))
+                LandmarkDistance(
+                    from: d.from, to: d.to,
+                    tracking: try TrackingIdentity(
+                        identifier: String((d.name ?? "\(d.from) to \(d.to)").prefix(64)), uid: uids.make()))
             }
-            report = try MeasurementReport(procedureReported: Self.procedure(modality: source.modality), algorithm: algorithm,
-                                           observer: configuration.observer, landmarks: landmarks, distances: distances)
+            report = try MeasurementReport(
+                procedureReported: Self.procedure(modality: source.modality), algorithm: algorithm,
+                observer: configuration.observer, landmarks: landmarks, distances: distances)
         } catch {
             throw ResultsError(error, writing: "the landmark report", field: "distances")
         }
         let numbers = try configuration.seriesNumbers(version: version)
         try createDirectory(directory)
-        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
-                                 into: directory)
+        let sr = try writeReport(
+            report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
+            into: directory)
         return EncodedResult(objects: [sr], segments: [])
     }
 
     /// Writes `report`, with `comments`, as a Comprehensive 3D SR in a new series of the source's study.
-    func writeReport(_ report: MeasurementReport, source: SourceImages, seriesNumber: Int, version: Int, comments: [String],
-                     into directory: String) throws(ResultsError) -> EncodedObject {
+    func writeReport(
+        _ report: MeasurementReport, source: SourceImages, seriesNumber: Int, version: Int, comments: [String],
+        into directory: String
+    ) throws(ResultsError) -> EncodedObject {
         var report = report
         report.comments = comments
         do throws(DICOMError) {
-            let series = try SeriesIdentity(uids: uids, seriesNumber: seriesNumber,
-                                            seriesDescription: configuration.reportDescription
-                                                ?? seriesDescription("report", version: version))
-            let writer = try ReportWriter(report: report, sources: source.files, series: series, equipment: configuration.equipment)
+            let series = try SeriesIdentity(
+                uids: uids, seriesNumber: seriesNumber,
+                seriesDescription: configuration.reportDescription
+                    ?? seriesDescription("report", version: version))
+            let writer = try ReportWriter(
+                report: report, sources: source.files, series: series, equipment: configuration.equipment)
             let path = directory + "/SR-\(series.sopInstanceUID).dcm"
             try writer.write(to: path)
-            return EncodedObject(kind: .report, path: path, sopClassUID: ReportWriter.sopClassUID,
-                                 sopInstanceUID: series.sopInstanceUID, seriesInstanceUID: series.seriesInstanceUID,
-                                 seriesNumber: seriesNumber)
+            return EncodedObject(
+                kind: .report, path: path, sopClassUID: ReportWriter.sopClassUID,
+                sopInstanceUID: series.sopInstanceUID, seriesInstanceUID: series.seriesInstanceUID,
+                seriesNumber: seriesNumber)
         } catch {
             throw ResultsError(error, writing: "the report")
         }

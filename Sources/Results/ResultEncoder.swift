@@ -29,7 +29,9 @@ public struct ResultEncoder: Sendable {
     let algorithm: AlgorithmIdentification
 
     /// - Throws: `.manifest` naming the field when the algorithm identification is unusable.
-    public init(manifest: ModelManifest, configuration: ResultEncoderConfiguration, uids: UIDGenerator) throws(ResultsError) {
+    public init(
+        manifest: ModelManifest, configuration: ResultEncoderConfiguration, uids: UIDGenerator
+    ) throws(ResultsError) {
         self.manifest = manifest
         self.configuration = configuration
         self.uids = uids
@@ -45,12 +47,16 @@ public struct ResultEncoder: Sendable {
     /// - Throws: `.manifest` (not a segmentation model, or a label the SEG cannot carry),
     ///   `.gridMismatch` (labels not on `source`'s grid), `.unknownLabelValue`, `.encoding`.
     ///   When it throws, no SEG is left behind without its SR.
-    public func encodeSegmentation(_ labels: LabelMap, source: SourceImages, version: Int = 1, comments: [String] = [],
-                                   into directory: String) throws(ResultsError) -> EncodedResult {
+    public func encodeSegmentation(
+        _ labels: LabelMap, source: SourceImages, version: Int = 1, comments: [String] = [],
+        into directory: String
+    ) throws(ResultsError) -> EncodedResult {
         try requireTask(.segmentation)
         guard labels.geometry == source.geometry else {
-            throw ResultsError(.gridMismatch, "the label map is not on the source grid: label map \(labels.geometry); "
-                               + "source \(source.geometry)", field: "geometry", series: source.seriesInstanceUID)
+            throw ResultsError(
+                .gridMismatch,
+                "the label map is not on the source grid: label map \(labels.geometry); "
+                    + "source \(source.geometry)", field: "geometry", series: source.seriesInstanceUID)
         }
         let mapping = try SegmentMapping(manifest: manifest, uids: uids)
         let (pixels, counts) = try mapping.pixels(of: labels)
@@ -61,11 +67,13 @@ public struct ResultEncoder: Sendable {
         do throws(DICOMError) {
             let writer = try SegmentationWriter(
                 grid: source.grid, pixels: pixels, segments: mapping.segments,
-                series: SeriesIdentity(uids: uids, seriesNumber: numbers.segmentation,
-                                       seriesDescription: configuration.segmentationDescription
-                                           ?? seriesDescription("segmentation", version: version)),
-                content: ContentIdentity(label: configuration.contentLabel, description: String(manifest.name.prefix(64)),
-                                         creator: configuration.contentCreator),
+                series: SeriesIdentity(
+                    uids: uids, seriesNumber: numbers.segmentation,
+                    seriesDescription: configuration.segmentationDescription
+                        ?? seriesDescription("segmentation", version: version)),
+                content: ContentIdentity(
+                    label: configuration.contentLabel, description: String(manifest.name.prefix(64)),
+                    creator: configuration.contentCreator),
                 equipment: configuration.equipment, uids: uids, omitEmptyFrames: configuration.omitEmptyFrames)
             seg = try writer.write(to: directory + "/SEG-\(writer.series.sopInstanceUID).dcm")
         } catch {
@@ -74,8 +82,9 @@ public struct ResultEncoder: Sendable {
 
         let voxelVolume = source.grid.voxelVolume
         let segments = zip(mapping.segments, counts).map { segment, count in
-            SegmentVolume(segmentNumber: segment.number, label: segment.label, voxelCount: count,
-                          cubicMillimetres: Double(count) * voxelVolume)
+            SegmentVolume(
+                segmentNumber: segment.number, label: segment.label, voxelCount: count,
+                cubicMillimetres: Double(count) * voxelVolume)
         }
         // The SEG alone is no result: without its report the outbox would send half of it.
         var finished = false
@@ -85,25 +94,29 @@ public struct ResultEncoder: Sendable {
             let volumes = try zip(mapping.segments, segments).map { segment, measured throws(DICOMError) in
                 try VolumeMeasurement(segment: segment, volume: measured.cubicMillimetres)
             }
-            report = try MeasurementReport(procedureReported: Self.procedure(modality: source.modality), algorithm: algorithm,
-                                           observer: configuration.observer,
-                                           segmentation: SegmentationReference(seg, segments: mapping.segments),
-                                           volumes: volumes)
+            report = try MeasurementReport(
+                procedureReported: Self.procedure(modality: source.modality), algorithm: algorithm,
+                observer: configuration.observer,
+                segmentation: SegmentationReference(seg, segments: mapping.segments),
+                volumes: volumes)
         } catch {
             throw ResultsError(error, writing: "the volume report")
         }
-        let sr = try writeReport(report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
-                                 into: directory)
+        let sr = try writeReport(
+            report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
+            into: directory)
         finished = true
-        let segObject = EncodedObject(kind: .segmentation, path: seg.path, sopClassUID: seg.sopClassUID,
-                                      sopInstanceUID: seg.sopInstanceUID, seriesInstanceUID: seg.seriesInstanceUID,
-                                      seriesNumber: numbers.segmentation)
+        let segObject = EncodedObject(
+            kind: .segmentation, path: seg.path, sopClassUID: seg.sopClassUID,
+            sopInstanceUID: seg.sopInstanceUID, seriesInstanceUID: seg.seriesInstanceUID,
+            seriesNumber: numbers.segmentation)
         return EncodedResult(objects: [segObject, sr], segments: segments)
     }
 
     func requireTask(_ task: ModelManifest.Task) throws(ResultsError) {
         guard manifest.task == task else {
-            throw ResultsError(.manifest, "the model's task is \(manifest.task.rawValue), not \(task.rawValue)", field: "task")
+            throw ResultsError(
+                .manifest, "the model's task is \(manifest.task.rawValue), not \(task.rawValue)", field: "task")
         }
     }
 

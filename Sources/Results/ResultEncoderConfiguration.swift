@@ -39,8 +39,10 @@ public struct ResultEncoderConfiguration: Sendable {
         let (number, overflow2) = firstSeriesNumber.addingReportingOverflow(offset)
         // Series Number is IS: 0…2^31 − 1 here (SeriesIdentity checks the same range).
         guard version >= 1, !overflow1, !overflow2, number >= 0, number < Int(Int32.max) else {
-            throw ResultsError(.encoding, "version \(version) gives no Series Number within 0…2147483646 "
-                               + "(first \(firstSeriesNumber), step \(seriesNumberStep))", tag: .seriesNumber)
+            throw ResultsError(
+                .encoding,
+                "version \(version) gives no Series Number within 0…2147483646 "
+                    + "(first \(firstSeriesNumber), step \(seriesNumberStep))", tag: .seriesNumber)
         }
         return (number, number + 1)
     }

@@ -46,8 +46,10 @@ public struct ResultsError: Error, Sendable, Equatable, CustomStringConvertible 
     public var sopInstanceUID: String?
     public var message: String
 
-    public init(_ code: Code, _ message: String, field: String? = nil, tag: Tag? = nil, series: String? = nil,
-                instance: String? = nil) {
+    public init(
+        _ code: Code, _ message: String, field: String? = nil, tag: Tag? = nil, series: String? = nil,
+        instance: String? = nil
+    ) {
         self.code = code
         self.message = message
         self.field = field

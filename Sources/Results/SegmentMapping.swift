@@ -37,33 +37,41 @@ public struct SegmentMapping: Sendable {
         for (index, label) in labels.enumerated() {
             let field = "labels[\(index)]"
             guard (1...65535).contains(label.value) else {
-                throw ResultsError(.manifest, "label value \(label.value) is not 1…65535 (0 is background)", field: field + ".value")
+                throw ResultsError(
+                    .manifest, "label value \(label.value) is not 1…65535 (0 is background)", field: field + ".value")
             }
             guard numberOfValue[label.value] == nil else {
                 throw ResultsError(.manifest, "label value \(label.value) is used twice", field: field + ".value")
             }
             guard !label.name.isEmpty, names.insert(label.name).inserted else {
-                throw ResultsError(.manifest, "the name must be given and unique (it is the Segment Label and the "
-                                   + "report's Tracking Identifier)", field: field + ".name")
+                throw ResultsError(
+                    .manifest,
+                    "the name must be given and unique (it is the Segment Label and the "
+                        + "report's Tracking Identifier)", field: field + ".name")
             }
             let category = try Self.concept(label.category, field + ".category")
             let type = try Self.concept(label.type, field + ".type")
-            let modifier = try label.typeModifier.map { (code) throws(ResultsError) in try Self.concept(code, field + ".type_modifier") }
+            let modifier = try label.typeModifier.map { (code) throws(ResultsError) in
+                try Self.concept(code, field + ".type_modifier")
+            }
             let color = try label.color.map { (rgb) throws(ResultsError) in try Self.color(rgb, field + ".color") }
             let number = index + 1
             do throws(DICOMError) {
                 let tracking = try TrackingIdentity(identifier: label.name, uid: uids.make())
-                segments.append(try SegmentDescription(number: number, label: label.name, category: category, type: type,
-                                                       typeModifier: modifier, algorithmType: .automatic, algorithm: algorithm,
-                                                       displayColor: color, tracking: tracking))
+                segments.append(
+                    try SegmentDescription(
+                        number: number, label: label.name, category: category, type: type,
+                        typeModifier: modifier, algorithmType: .automatic, algorithm: algorithm,
+                        displayColor: color, tracking: tracking))
             } catch {
-                let part: String = switch error.tag {
-                case .segmentLabel?, .trackingID?: ".name"
-                case .segmentedPropertyCategoryCodeSequence?: ".category"
-                case .segmentedPropertyTypeCodeSequence?: ".type"
-                case .segmentedPropertyTypeModifierCodeSequence?: ".type_modifier"
-                default: ""
-                }
+                let part: String =
+                    switch error.tag {
+                    case .segmentLabel?, .trackingID?: ".name"
+                    case .segmentedPropertyCategoryCodeSequence?: ".category"
+                    case .segmentedPropertyTypeCodeSequence?: ".type"
+                    case .segmentedPropertyTypeModifierCodeSequence?: ".type_modifier"
+                    default: ""
+                    }
                 throw ResultsError(.manifest, error.message, field: field + part, tag: error.tag)
             }
             numberOfValue[label.value] = number
@@ -90,7 +98,9 @@ public struct SegmentMapping: Sendable {
         return (.labels16(numbers), counts)
     }
 
-    private func numbered<T: FixedWidthInteger>(_ labels: LabelMap, as type: T.Type) throws(ResultsError) -> ([T], [Int]) {
+    private func numbered<T: FixedWidthInteger>(
+        _ labels: LabelMap, as type: T.Type
+    ) throws(ResultsError) -> ([T], [Int]) {
         // A lookup table over every possible value: 0 background, -1 unknown.
         var table = [Int32](repeating: -1, count: 65536)
         table[0] = 0
@@ -103,8 +113,10 @@ public struct SegmentMapping: Sendable {
                 let known = labelValues.map(String.init).joined(separator: ", ")
                 let size = labels.geometry.size
                 let voxel = "(\(index % size.x), \(index / size.x % size.y), \(index / (size.x * size.y)))"
-                throw ResultsError(.unknownLabelValue, "label value \(value) has no label in the model's manifest "
-                                   + "(labels[].value: \(known)); first found at voxel \(voxel)", field: "labels[].value")
+                throw ResultsError(
+                    .unknownLabelValue,
+                    "label value \(value) has no label in the model's manifest "
+                        + "(labels[].value: \(known)); first found at voxel \(voxel)", field: "labels[].value")
             }
             numbers[index] = T(number)
             counts[Int(number)] += 1
@@ -118,19 +130,24 @@ public struct SegmentMapping: Sendable {
     static func algorithm(_ algorithm: ModelManifest.Algorithm) throws(ResultsError) -> AlgorithmIdentification {
         let family = try algorithm.family.map { (code) throws(ResultsError) in try concept(code, "algorithm.family") }
         do throws(DICOMError) {
-            return try AlgorithmIdentification(name: algorithm.name, version: algorithm.version,
-                                               family: family ?? .artificialIntelligence)
+            return try AlgorithmIdentification(
+                name: algorithm.name, version: algorithm.version,
+                family: family ?? .artificialIntelligence)
         } catch {
-            let field = error.tag == .algorithmVersion ? "algorithm.version" : error.tag == .algorithmName ? "algorithm.name" : "algorithm"
+            let field =
+                error.tag == .algorithmVersion
+                ? "algorithm.version" : error.tag == .algorithmName ? "algorithm.name" : "algorithm"
             throw ResultsError(.manifest, error.message, field: field, tag: error.tag)
         }
     }
 
     /// A manifest code as a DICOM coded concept; every component must be given.
     static func concept(_ code: ModelManifest.Code, _ field: String) throws(ResultsError) -> CodedConcept {
-        for (part, text) in [("code", code.code), ("scheme", code.scheme), ("meaning", code.meaning)] where text.isEmpty {
-            throw ResultsError(.manifest, "the code's \(part) is missing (code, scheme and meaning are all written to the SEG/SR)",
-                               field: field + "." + part)
+        for (part, text) in [("code", code.code), ("scheme", code.scheme), ("meaning", code.meaning)] where text.isEmpty
+        {
+            throw ResultsError(
+                .manifest, "the code's \(part) is missing (code, scheme and meaning are all written to the SEG/SR)",
+                field: field + "." + part)
         }
         return CodedConcept(code.code, code.scheme, code.meaning)
     }

@@ -41,11 +41,13 @@ public struct SourceImages: Sendable {
     /// The source of `volume`, which was assembled from `series`.
     public init(volume: Volume, series: Series) throws(ResultsError) {
         if let uid = volume.seriesInstanceUID, uid != series.seriesInstanceUID {
-            throw ResultsError(.sourceNotFound, "the volume was assembled from series \(uid), not from this one",
-                               tag: .seriesInstanceUID, series: series.seriesInstanceUID)
+            throw ResultsError(
+                .sourceNotFound, "the volume was assembled from series \(uid), not from this one",
+                tag: .seriesInstanceUID, series: series.seriesInstanceUID)
         }
-        try self.init(geometry: volume.geometry, sources: volume.sources, frameOfReferenceUID: volume.frameOfReferenceUID,
-                      series: series)
+        try self.init(
+            geometry: volume.geometry, sources: volume.sources, frameOfReferenceUID: volume.frameOfReferenceUID,
+            series: series)
     }
 
     /// The source of a stack laid out from `series` (`series.stacks().primary.layout(…)`),
@@ -54,7 +56,8 @@ public struct SourceImages: Sendable {
         let sources = layout.slices.map {
             SliceReference(sopClassUID: $0.sopClassUID, sopInstanceUID: $0.sopInstanceUID, frameNumber: $0.frameNumber)
         }
-        try self.init(geometry: layout.geometry, sources: sources, frameOfReferenceUID: frameOfReferenceUID, series: series)
+        try self.init(
+            geometry: layout.geometry, sources: sources, frameOfReferenceUID: frameOfReferenceUID, series: series)
     }
 
     /// The source of a grid made from `series`, with one slice reference per slice k.
@@ -63,16 +66,21 @@ public struct SourceImages: Sendable {
     ///   that is not in `series`; `.notSourceGrid` naming the attribute (Rows, Columns, Image
     ///   Orientation, Pixel Spacing, Image Position, Frame of Reference) that differs from the
     ///   source; `.gantryTilt` when slice origins are sheared against the grid.
-    public init(geometry: Geometry, sources: [SliceReference], frameOfReferenceUID: String? = nil,
-                series: Series) throws(ResultsError) {
+    public init(
+        geometry: Geometry, sources: [SliceReference], frameOfReferenceUID: String? = nil,
+        series: Series
+    ) throws(ResultsError) {
         let uid = series.seriesInstanceUID
         guard !sources.isEmpty else {
-            throw ResultsError(.noSourceReferences, "the volume names no source slices (it was resampled or read from NIfTI); "
-                               + "a segmentation must be drawn on the source grid", tag: .sourceImageSequence, series: uid)
+            throw ResultsError(
+                .noSourceReferences,
+                "the volume names no source slices (it was resampled or read from NIfTI); "
+                    + "a segmentation must be drawn on the source grid", tag: .sourceImageSequence, series: uid)
         }
         guard sources.count == geometry.size.z else {
-            throw ResultsError(.notSourceGrid, "\(sources.count) slice references for \(geometry.size.z) slices",
-                               tag: .sourceImageSequence, series: uid)
+            throw ResultsError(
+                .notSourceGrid, "\(sources.count) slice references for \(geometry.size.z) slices",
+                tag: .sourceImageSequence, series: uid)
         }
         var byUID: [String: Instance] = [:]
         for instance in series.instances { byUID[instance.sopInstanceUID] = instance }
@@ -80,14 +88,17 @@ public struct SourceImages: Sendable {
         var slices: [(instance: Instance, frame: Frame, reference: SliceReference)] = []
         for reference in sources {
             guard let instance = byUID[reference.sopInstanceUID] else {
-                throw ResultsError(.sourceNotFound, "a slice of the volume references an instance that is not in the series",
-                                   tag: .referencedSOPInstanceUID, series: uid, instance: reference.sopInstanceUID)
+                throw ResultsError(
+                    .sourceNotFound, "a slice of the volume references an instance that is not in the series",
+                    tag: .referencedSOPInstanceUID, series: uid, instance: reference.sopInstanceUID)
             }
             let index = (reference.frameNumber ?? 1) - 1
             guard instance.frames.indices.contains(index) else {
-                throw ResultsError(.sourceNotFound, "frame \(reference.frameNumber ?? 1) is not among the instance's "
-                                   + "\(instance.frames.count) frames", tag: .referencedFrameNumber, series: uid,
-                                   instance: instance.sopInstanceUID)
+                throw ResultsError(
+                    .sourceNotFound,
+                    "frame \(reference.frameNumber ?? 1) is not among the instance's "
+                        + "\(instance.frames.count) frames", tag: .referencedFrameNumber, series: uid,
+                    instance: instance.sopInstanceUID)
             }
             slices.append((instance, instance.frames[index], reference))
         }
@@ -107,7 +118,8 @@ public struct SourceImages: Sendable {
                 sliceThickness: first.sliceThickness.flatMap { $0 > 0 ? $0 : nil } ?? geometry.spacing.z,
                 spacingBetweenSlices: geometry.spacing.z, frames: frames, referencePath: first.path)
         } catch {
-            throw ResultsError(.notSourceGrid, "the source grid is not writable: \(error.message)", tag: error.tag, series: uid)
+            throw ResultsError(
+                .notSourceGrid, "the source grid is not writable: \(error.message)", tag: error.tag, series: uid)
         }
         self.geometry = geometry
         self.files = files
@@ -118,72 +130,99 @@ public struct SourceImages: Sendable {
 
     /// Checks every slice against the grid and returns the SEG source frames, each at the
     /// source's own Image Position (Patient): that is where the frame's pixels are.
-    private static func check(_ slices: [(instance: Instance, frame: Frame, reference: SliceReference)], against g: Geometry,
-                              frameOfReferenceUID: String?, series uid: String) throws(ResultsError) -> [SourceFrame] {
+    private static func check(
+        _ slices: [(instance: Instance, frame: Frame, reference: SliceReference)], against g: Geometry,
+        frameOfReferenceUID: String?, series uid: String
+    ) throws(ResultsError) -> [SourceFrame] {
         let normal = g.direction.c2
         var frames: [SourceFrame] = []
         var offsets: [SIMD3<Double>] = []
         for (k, slice) in slices.enumerated() {
             let instance = slice.instance
-            func refuse(_ tag: Tag, _ what: String,
-                        because: String = "the volume was resampled or reoriented and no longer maps to its source instances")
-                -> ResultsError {
-                ResultsError(.notSourceGrid, "slice \(k + 1) of \(slices.count): \(what); \(because)", tag: tag, series: uid,
-                             instance: instance.sopInstanceUID)
+            func refuse(
+                _ tag: Tag, _ what: String,
+                because: String = "the volume was resampled or reoriented and no longer maps to its source instances"
+            )
+                -> ResultsError
+            {
+                ResultsError(
+                    .notSourceGrid, "slice \(k + 1) of \(slices.count): \(what); \(because)", tag: tag, series: uid,
+                    instance: instance.sopInstanceUID)
             }
             guard let position = slice.frame.position, let orientation = slice.frame.orientation,
-                  let spacing = slice.frame.pixelSpacing else {
-                throw refuse(.imagePositionPatient, "the source frame has no plane position, orientation or spacing",
-                             because: "a SEG frame cannot be placed on it")
+                let spacing = slice.frame.pixelSpacing
+            else {
+                throw refuse(
+                    .imagePositionPatient, "the source frame has no plane position, orientation or spacing",
+                    because: "a SEG frame cannot be placed on it")
             }
             if let expected = frameOfReferenceUID, let actual = instance.frameOfReferenceUID, expected != actual {
-                throw refuse(.frameOfReferenceUID, "the source instance is in another Frame of Reference than the volume",
-                             because: "the SEG would not share the source's patient coordinates")
+                throw refuse(
+                    .frameOfReferenceUID, "the source instance is in another Frame of Reference than the volume",
+                    because: "the SEG would not share the source's patient coordinates")
             }
             // Checked before Rows and Columns: a tilt-corrected grid also grows in-plane, and the
             // tilt is what a person needs to hear about.
             guard maxAbs(orientation.row - g.direction.c0) <= orientationTolerance,
-                  maxAbs(orientation.column - g.direction.c1) <= orientationTolerance else {
-                throw refuse(.imageOrientationPatient, "the volume's i and j axes are not the source's row and column directions")
+                maxAbs(orientation.column - g.direction.c1) <= orientationTolerance
+            else {
+                throw refuse(
+                    .imageOrientationPatient, "the volume's i and j axes are not the source's row and column directions"
+                )
             }
             guard abs(spacing.row - g.spacing.y) <= pixelSpacingTolerance * spacing.row,
-                  abs(spacing.column - g.spacing.x) <= pixelSpacingTolerance * spacing.column else {
-                throw refuse(.pixelSpacing, "the volume's spacing (j \(g.spacing.y.rounded4), i \(g.spacing.x.rounded4) mm) is not the "
-                             + "source's Pixel Spacing (\(spacing.row.rounded4), \(spacing.column.rounded4) mm)")
+                abs(spacing.column - g.spacing.x) <= pixelSpacingTolerance * spacing.column
+            else {
+                throw refuse(
+                    .pixelSpacing,
+                    "the volume's spacing (j \(g.spacing.y.rounded4), i \(g.spacing.x.rounded4) mm) is not the "
+                        + "source's Pixel Spacing (\(spacing.row.rounded4), \(spacing.column.rounded4) mm)")
             }
             let offset = position - g.patientPoint(ofIndex: SIMD3(0, 0, Double(k)))
             let along = dot(offset, normal)
             // Slice spacing may vary within assembly's gap tolerance; half a slice still names
             // the one source slice that voxel plane was decoded from.
             guard abs(along) < g.spacing.z / 2 else {
-                throw refuse(.imagePositionPatient, "the source slice lies \(along.rounded4) mm along the normal from the "
-                             + "volume's slice")
+                throw refuse(
+                    .imagePositionPatient,
+                    "the source slice lies \(along.rounded4) mm along the normal from the "
+                        + "volume's slice")
             }
             offsets.append(offset - normal * along)
-            frames.append(SourceFrame(sopClassUID: slice.reference.sopClassUID, sopInstanceUID: slice.reference.sopInstanceUID,
-                                      frameNumber: slice.reference.frameNumber, position: position))
+            frames.append(
+                SourceFrame(
+                    sopClassUID: slice.reference.sopClassUID, sopInstanceUID: slice.reference.sopInstanceUID,
+                    frameNumber: slice.reference.frameNumber, position: position))
         }
         // In-plane offsets that change from slice to slice are a sheared slice track: gantry
         // tilt corrected by resampling each slice (PS3.3 C.8.2.1.1.2 Gantry/Detector Tilt).
         if let k = offsets.indices.first(where: { maxAbs(offsets[$0] - offsets[0]) > positionTolerance }) {
             let distance = length(offsets[k] - offsets[0]).rounded4
-            throw ResultsError(.gantryTilt, "source slice \(k + 1) of \(offsets.count) is \(distance) mm off the volume's "
-                               + "slice axis: the volume was corrected for gantry tilt and its voxels no "
-                               + "longer lie on the source pixels", tag: .gantryDetectorTilt, series: uid,
-                               instance: slices[k].instance.sopInstanceUID)
+            throw ResultsError(
+                .gantryTilt,
+                "source slice \(k + 1) of \(offsets.count) is \(distance) mm off the volume's "
+                    + "slice axis: the volume was corrected for gantry tilt and its voxels no "
+                    + "longer lie on the source pixels", tag: .gantryDetectorTilt, series: uid,
+                instance: slices[k].instance.sopInstanceUID)
         }
         if maxAbs(offsets[0]) > positionTolerance {
-            throw ResultsError(.notSourceGrid, "the volume's first voxel is \(length(offsets[0]).rounded4) mm from the source's "
-                               + "first pixel: the volume was cropped, padded or resampled", tag: .imagePositionPatient,
-                               series: uid, instance: slices[0].instance.sopInstanceUID)
+            throw ResultsError(
+                .notSourceGrid,
+                "the volume's first voxel is \(length(offsets[0]).rounded4) mm from the source's "
+                    + "first pixel: the volume was cropped, padded or resampled", tag: .imagePositionPatient,
+                series: uid, instance: slices[0].instance.sopInstanceUID)
         }
         for (k, slice) in slices.enumerated() {
-            for (tag, name, source, volume) in [(Tag.rows, "rows", slice.instance.pixel.rows, g.size.y),
-                                                (Tag.columns, "columns", slice.instance.pixel.columns, g.size.x)]
+            for (tag, name, source, volume) in [
+                (Tag.rows, "rows", slice.instance.pixel.rows, g.size.y),
+                (Tag.columns, "columns", slice.instance.pixel.columns, g.size.x)
+            ]
             where source != volume {
-                throw ResultsError(.notSourceGrid, "slice \(k + 1): the volume has \(volume) \(name) where the source has "
-                                   + "\(source): the volume was cropped, padded or resampled", tag: tag, series: uid,
-                                   instance: slice.instance.sopInstanceUID)
+                throw ResultsError(
+                    .notSourceGrid,
+                    "slice \(k + 1): the volume has \(volume) \(name) where the source has "
+                        + "\(source): the volume was cropped, padded or resampled", tag: tag, series: uid,
+                    instance: slice.instance.sopInstanceUID)
             }
         }
         return frames

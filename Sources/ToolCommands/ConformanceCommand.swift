@@ -15,7 +15,8 @@ public struct ConformanceCommand: ParsableCommand {
     )
 
     struct Tables: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Markdown tables of accepted SOP classes and transfer syntaxes.")
+        static let configuration = CommandConfiguration(
+            abstract: "Markdown tables of accepted SOP classes and transfer syntaxes.")
 
         func run() {
             print("| SOP Class | UID | Role |")

@@ -34,7 +34,9 @@ public struct DumpCommand: ParsableCommand {
         let ds = try DataSet.read(contentsOf: file, headerOnly: headerOnly)
         var lines = ["\(file):"]
         func add(_ label: String, _ value: String?) {
-            if let value, !value.isEmpty { lines.append("  \(label.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value)") }
+            if let value, !value.isEmpty {
+                lines.append("  \(label.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value)")
+            }
         }
         add("Transfer Syntax", ds.transferSyntax?.name)
         add("SOP Class", try ds.string(.sopClassUID))
@@ -48,10 +50,14 @@ public struct DumpCommand: ParsableCommand {
         add("Pixel Spacing", try ds.string(.pixelSpacing))
         guard ds.contains(.rows) else { return lines.joined(separator: "\n") }
         let info = try ds.pixelInfo()
-        add("Image", "\(info.rows) rows × \(info.columns) columns × \(info.numberOfFrames) frame(s), "
-            + "\(info.samplesPerPixel) sample(s), \(info.photometricInterpretation)")
-        add("Bits", "allocated \(info.bitsAllocated), stored \(info.bitsStored), high bit \(info.highBit), "
-            + (info.isSigned ? "signed" : "unsigned"))
+        add(
+            "Image",
+            "\(info.rows) rows × \(info.columns) columns × \(info.numberOfFrames) frame(s), "
+                + "\(info.samplesPerPixel) sample(s), \(info.photometricInterpretation)")
+        add(
+            "Bits",
+            "allocated \(info.bitsAllocated), stored \(info.bitsStored), high bit \(info.highBit), "
+                + (info.isSigned ? "signed" : "unsigned"))
         if !headerOnly, ds.contains(.pixelData) {
             let first = try ds.decodeFrame(0)
             add("Frame 1 values", "min \(first.min() ?? 0), max \(first.max() ?? 0)")

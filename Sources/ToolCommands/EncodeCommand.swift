@@ -17,7 +17,10 @@ public struct EncodeCommand: ParsableCommand {
         abstract: "Encode a label map on a source series as DICOM SEG and TID 1500 SR.")
 
     @Option(help: "Folder (searched recursively) holding the source series.") var source: String
-    @Option(help: "Label map (NIfTI) on the source series' voxel centres, its axes in any order and direction (as dcm2niix, nibabel or SimpleITK write it).")
+    @Option(
+        help:
+            "Label map (NIfTI) on the source series' voxel centres, its axes in any order and direction (as dcm2niix, nibabel or SimpleITK write it)."
+    )
     var labels: String
     @Flag(help: "Resample a label map on another grid onto the source grid (nearest neighbour) instead of refusing it.")
     var resampleLabels = false
@@ -39,19 +42,27 @@ public struct EncodeCommand: ParsableCommand {
             // Only where the slices are matters here, so the stack is laid out but not decoded.
             let stacks = try chosen.stacks()
             let layout = try stacks.primary.layout(series: chosen.seriesInstanceUID)
-            let images = try SourceImages(layout: layout, frameOfReferenceUID: stacks.primary.key.frameOfReferenceUID,
-                                          series: chosen)
-            let labelMap = try Self.labelMap(NIfTI.read(contentsOf: labels), on: images.geometry, resample: resampleLabels)
-            let encoder = try ResultEncoder(manifest: package.manifest, configuration: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE", deviceUID: deviceUID),
-                                            uids: UIDGenerator())
+            let images = try SourceImages(
+                layout: layout, frameOfReferenceUID: stacks.primary.key.frameOfReferenceUID,
+                series: chosen)
+            let labelMap = try Self.labelMap(
+                NIfTI.read(contentsOf: labels), on: images.geometry, resample: resampleLabels)
+            let encoder = try ResultEncoder(
+                manifest: package.manifest,
+                configuration: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE", deviceUID: deviceUID),
+                uids: UIDGenerator())
             let result = try encoder.encodeSegmentation(labelMap, source: images, version: version, into: output)
             for object in result.objects {
-                print([object.kind.rawValue, object.path, object.sopClassUID, object.sopInstanceUID,
-                       "series \(object.seriesNumber)"].joined(separator: "\t"))
+                print(
+                    [
+                        object.kind.rawValue, object.path, object.sopClassUID, object.sopInstanceUID,
+                        "series \(object.seriesNumber)"
+                    ].joined(separator: "\t"))
                 guard object.kind == .segmentation else { continue }
                 for segment in result.segments {
-                    print("  segment \(segment.segmentNumber)\t\(segment.label)\t\(segment.voxelCount) voxels\t"
-                          + String(format: "%.3f mL", segment.millilitres))
+                    print(
+                        "  segment \(segment.segmentNumber)\t\(segment.label)\t\(segment.voxelCount) voxels\t"
+                            + String(format: "%.3f mL", segment.millilitres))
                 }
             }
         } catch {

@@ -35,16 +35,20 @@ public struct InferCommand: ParsableCommand {
     /// Lets Tools/ (the PyTorch bridge) check an exported package end to end: the same
     /// preprocessing and loaded weights as the run, but none of the post-processing that would
     /// hide a numeric difference (sliding-window averaging, softmax, argmax).
-    @Option(help: ArgumentHelp(
-        "Also write the prepared network input (key 'input', [1, C, D, H, W]) and the network's raw output on it "
-            + "in one forward pass (key 'output'; no sliding window, mirroring or softmax) to this .safetensors file.",
-        valueName: "FILE.safetensors"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write the prepared network input (key 'input', [1, C, D, H, W]) and the network's raw output on it "
+                + "in one forward pass (key 'output'; no sliding window, mirroring or softmax) to this .safetensors file.",
+            valueName: "FILE.safetensors"))
     var rawOutput: String?
 
     @Flag(help: "Crop to the box of non-zero voxels before resampling (nnU-Net's first step).")
     var cropToNonZero = false
 
-    @Option(help: "Sub-voxel landmark refinement when the package names none: peak, centroid (of the 3×3×3 peak neighbourhood) or parabolic (per-axis vertex through the peak's neighbours).")
+    @Option(
+        help:
+            "Sub-voxel landmark refinement when the package names none: peak, centroid (of the 3×3×3 peak neighbourhood) or parabolic (per-axis vertex through the peak's neighbours)."
+    )
     var landmarkRefinement: LandmarkRefinement = .peak
 
     @Option(help: "Threads for the engine and OpenBLAS (default: all cores).")
@@ -69,7 +73,8 @@ public struct InferCommand: ParsableCommand {
                 throw ValidationError("a segmentation model needs --output OUT.nii.gz")
             }
             if package.manifest.task != .segmentation && output != nil {
-                printError("mambanode infer: warning: a \(package.manifest.task.rawValue) model writes no --output file")
+                printError(
+                    "mambanode infer: warning: a \(package.manifest.task.rawValue) model writes no --output file")
             }
             var options = InferencePipeline.Options()
             options.cropToNonZero = cropToNonZero
@@ -149,8 +154,9 @@ struct InferenceReport: Encodable {
             voxelsPerLabel = counts
         case .landmarks(let found):
             landmarks = found.mapValues {
-                Landmark(lps: [$0.patient.x, $0.patient.y, $0.patient.z], voxel: [$0.voxel.x, $0.voxel.y, $0.voxel.z],
-                         peak: $0.peak)
+                Landmark(
+                    lps: [$0.patient.x, $0.patient.y, $0.patient.z], voxel: [$0.voxel.x, $0.voxel.y, $0.voxel.z],
+                    peak: $0.peak)
             }
         case .classification(let p, let isPositive):
             probability = p

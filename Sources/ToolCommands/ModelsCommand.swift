@@ -31,8 +31,9 @@ public struct ModelsVerifyCommand: ParsableCommand {
             let elapsed = start.duration(to: .now)
             let expected = dense ? [1, m.network.outputs] + m.patchSize : [1, m.network.outputs]
             guard out.shape == expected else {
-                throw InferenceError(.network, field: "network.outputs",
-                                     "forward pass gave \(out.shape), expected \(expected)")
+                throw InferenceError(
+                    .network, field: "network.outputs",
+                    "forward pass gave \(out.shape), expected \(expected)")
             }
             guard (0..<out.count).allSatisfy({ out[$0].isFinite }) else {
                 throw InferenceError(.network, field: "weights.safetensors", "forward pass on zeros is not finite")
@@ -61,11 +62,12 @@ public struct ModelsVerifyCommand: ParsableCommand {
                 + "blocks \(n.blocks), outputs \(n.outputs)" + (n.dState.map { ", d_state \($0)" } ?? ""),
             "parameters: \(parameters)",
             "target spacing: \(m.targetSpacing.map(number).joined(separator: " × ")) mm; "
-                + "patch \(m.patchSize.map(String.init).joined(separator: " × ")); mirror axes \(m.mirrorAxes ?? [])",
+                + "patch \(m.patchSize.map(String.init).joined(separator: " × ")); mirror axes \(m.mirrorAxes ?? [])"
         ]
         for (i, input) in m.inputs.enumerated() {
             let z = input.normalization
-            var text = "input \(i): \(input.name)" + (input.modality.map { " (\($0))" } ?? "")
+            var text =
+                "input \(i): \(input.name)" + (input.modality.map { " (\($0))" } ?? "")
                 + ", normalization \(z.kind.rawValue)"
             if let clip = z.clip { text += " clip [\(clip.map(number).joined(separator: ", "))]" }
             if let mean = z.mean, let std = z.std { text += " mean \(number(mean)) std \(number(std))" }
@@ -82,8 +84,9 @@ public struct ModelsVerifyCommand: ParsableCommand {
             lines.append("distance: \(distance.from) – \(distance.to)" + (distance.name.map { " (\($0))" } ?? ""))
         }
         if let c = m.classification {
-            lines.append("classification: \(code(c.concept)) positive \(code(c.positive)), "
-                         + "negative \(code(c.negative)), threshold \(c.threshold)")
+            lines.append(
+                "classification: \(code(c.concept)) positive \(code(c.positive)), "
+                    + "negative \(code(c.negative)), threshold \(c.threshold)")
         }
         lines.append("algorithm: \(m.algorithm.name) \(m.algorithm.version)")
         return lines.joined(separator: "\n")

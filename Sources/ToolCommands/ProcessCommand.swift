@@ -26,8 +26,9 @@ public struct ProcessCommand: ParsableCommand {
     public func run() throws {
         do {
             let package = try ModelPackage(directory: model)
-            let producer = try ResultProducer(package: package, encoder: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE"),
-                                              uids: UIDGenerator())
+            let producer = try ResultProducer(
+                package: package, encoder: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE"),
+                uids: UIDGenerator())
             let found = try Series.scan(directory: input)
             let inputs = package.manifest.inputs
             var runs: [[Series]] = []
@@ -35,16 +36,22 @@ public struct ProcessCommand: ParsableCommand {
                 var byName: [String: String] = [:]
                 for channel in channels {
                     let parts = channel.split(separator: "=", maxSplits: 1).map(String.init)
-                    guard parts.count == 2 else { throw ValidationError("--channel expects NAME=SERIES_UID, got '\(channel)'") }
+                    guard parts.count == 2 else {
+                        throw ValidationError("--channel expects NAME=SERIES_UID, got '\(channel)'")
+                    }
                     byName[parts[0]] = parts[1]
                 }
-                runs = [try inputs.map { input in
-                    guard let uid = byName[input.name] else { throw ValidationError("--channel \(input.name)=SERIES_UID is missing") }
-                    guard let s = found.first(where: { $0.seriesInstanceUID == uid }) else {
-                        throw ValidationError("series \(uid) (channel \(input.name)) is not in \(self.input)")
+                runs = [
+                    try inputs.map { input in
+                        guard let uid = byName[input.name] else {
+                            throw ValidationError("--channel \(input.name)=SERIES_UID is missing")
+                        }
+                        guard let s = found.first(where: { $0.seriesInstanceUID == uid }) else {
+                            throw ValidationError("series \(uid) (channel \(input.name)) is not in \(self.input)")
+                        }
+                        return s
                     }
-                    return s
-                }]
+                ]
             } else if let series {
                 guard let s = found.first(where: { $0.seriesInstanceUID == series }) else {
                     throw ValidationError("series \(series) is not in \(input)")
@@ -59,19 +66,30 @@ public struct ProcessCommand: ParsableCommand {
                 let uid = run[0].seriesInstanceUID
                 do {
                     let produced = try producer.produce(run, version: 1, into: output + "/" + uid)
-                    print("series \(uid): " + produced.timings.sorted { $0.key < $1.key }
-                        .map { String(format: "%@ %.2f s", $0.key, $0.value) }.joined(separator: ", "))
+                    print(
+                        "series \(uid): "
+                            + produced.timings.sorted { $0.key < $1.key }
+                            .map { String(format: "%@ %.2f s", $0.key, $0.value) }.joined(separator: ", "))
                     for warning in produced.warnings { print("  warning: \(warning)") }
                     switch produced.inference.output {
                     case .classification(let probability, let positive):
-                        print(String(format: "  classification: probability %.4f → %@", probability, positive ? "positive" : "negative"))
+                        print(
+                            String(
+                                format: "  classification: probability %.4f → %@", probability,
+                                positive ? "positive" : "negative"))
                     case .landmarks(let byName):
                         for (name, p) in byName.sorted(by: { $0.key < $1.key }) {
-                            print(String(format: "  landmark %@: (%.1f, %.1f, %.1f) mm LPS", name, p.patient.x, p.patient.y, p.patient.z))
+                            print(
+                                String(
+                                    format: "  landmark %@: (%.1f, %.1f, %.1f) mm LPS", name, p.patient.x, p.patient.y,
+                                    p.patient.z))
                         }
                     case .segmentation:
                         for segment in produced.encoded.segments {
-                            print(String(format: "  segment %d %@: %.2f mL", segment.segmentNumber, segment.label, segment.millilitres))
+                            print(
+                                String(
+                                    format: "  segment %d %@: %.2f mL", segment.segmentNumber, segment.label,
+                                    segment.millilitres))
                         }
                     }
                     for object in produced.encoded.objects {

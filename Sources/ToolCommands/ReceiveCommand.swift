@@ -76,8 +76,9 @@ public struct ReceiveCommand: AsyncParsableCommand {
         for await event in events {
             switch event {
             case .instanceStored(let i):
-                write("stored \(i.sopInstanceUID) \(i.transferSyntaxUID) from \(i.association)"
-                      + (i.isDuplicate ? " duplicate" : "") + "\n", to: .standardOutput)
+                write(
+                    "stored \(i.sopInstanceUID) \(i.transferSyntaxUID) from \(i.association)"
+                        + (i.isDuplicate ? " duplicate" : "") + "\n", to: .standardOutput)
             case .instanceRefused(_, let status, let error):
                 write("refused \(status): \(error)\n", to: .standardError)
             case .associationRejected(let a, let reason):

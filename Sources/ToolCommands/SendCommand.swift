@@ -53,12 +53,14 @@ public struct SendCommand: AsyncParsableCommand {
             } else {
                 failed += 1
                 let what = outcome.status.map { "status \($0)" } ?? (outcome.error?.message ?? "not sent")
-                ReceiveCommand.write("failed: \(outcome.path) instance \(outcome.sopInstanceUID ?? "?"): \(what)\n",
-                                     to: .standardError)
+                ReceiveCommand.write(
+                    "failed: \(outcome.path) instance \(outcome.sopInstanceUID ?? "?"): \(what)\n",
+                    to: .standardError)
             }
         }
-        ReceiveCommand.write("sent \(stored) of \(stored + failed) instances to \(destination)"
-                             + (skipped > 0 ? ", skipped \(skipped) non-DICOM files" : "") + "\n", to: .standardOutput)
+        ReceiveCommand.write(
+            "sent \(stored) of \(stored + failed) instances to \(destination)"
+                + (skipped > 0 ? ", skipped \(skipped) non-DICOM files" : "") + "\n", to: .standardOutput)
         if failed > 0 { throw ExitCode(1) }
     }
 
@@ -68,13 +70,18 @@ public struct SendCommand: AsyncParsableCommand {
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
-            guard isDirectory.boolValue else { files.append(path); continue }
+            guard isDirectory.boolValue else {
+                files.append(path)
+                continue
+            }
             let enumerator = FileManager.default.enumerator(atPath: path)
             var found: [String] = []
             while let relative = enumerator?.nextObject() as? String {
                 let full = path + "/" + relative
                 var sub: ObjCBool = false
-                if FileManager.default.fileExists(atPath: full, isDirectory: &sub), !sub.boolValue { found.append(full) }
+                if FileManager.default.fileExists(atPath: full, isDirectory: &sub), !sub.boolValue {
+                    found.append(full)
+                }
             }
             files += found.sorted()
         }

@@ -70,9 +70,12 @@ public struct VolumeCommand: ParsableCommand {
             return match
         }
         guard found.count == 1 else {
-            throw VolumeError(found.isEmpty ? .noImages : .ambiguousSeries, found.isEmpty ? "no images found"
-                              : "\(found.count) series found (\(found.map(\.seriesInstanceUID).joined(separator: ", "))); "
-                              + "choose one with --series")
+            throw VolumeError(
+                found.isEmpty ? .noImages : .ambiguousSeries,
+                found.isEmpty
+                    ? "no images found"
+                    : "\(found.count) series found (\(found.map(\.seriesInstanceUID).joined(separator: ", "))); "
+                        + "choose one with --series")
         }
         return found[0]
     }

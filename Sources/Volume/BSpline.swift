@@ -89,7 +89,8 @@ enum BSpline {
     static func sample(_ data: UnsafeBufferPointer<Float>, _ g: Geometry, _ c: SIMD3<Double>) -> Float? {
         let slack = Sampler.slack
         guard c.x >= -slack, c.y >= -slack, c.z >= -slack, c.x <= Double(g.size.x - 1) + slack,
-              c.y <= Double(g.size.y - 1) + slack, c.z <= Double(g.size.z - 1) + slack else { return nil }
+            c.y <= Double(g.size.y - 1) + slack, c.z <= Double(g.size.z - 1) + slack
+        else { return nil }
         let base = SIMD3(c.x.rounded(.down), c.y.rounded(.down), c.z.rounded(.down))
         let f = c - base
         let wx = weights(f.x), wy = weights(f.y), wz = weights(f.z)

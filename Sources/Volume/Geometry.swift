@@ -47,10 +47,12 @@ public struct Geometry: Sendable, Codable, Equatable, Hashable {
     /// The 4×4 affine mapping (i, j, k, 1) to LPS millimetres, row-major.
     public var indexToPatient: [[Double]] {
         let m = indexToPatientMatrix
-        return [[m[0, 0], m[0, 1], m[0, 2], origin.x],
-                [m[1, 0], m[1, 1], m[1, 2], origin.y],
-                [m[2, 0], m[2, 1], m[2, 2], origin.z],
-                [0, 0, 0, 1]]
+        return [
+            [m[0, 0], m[0, 1], m[0, 2], origin.x],
+            [m[1, 0], m[1, 1], m[1, 2], origin.y],
+            [m[2, 0], m[2, 1], m[2, 2], origin.z],
+            [0, 0, 0, 1]
+        ]
     }
 
     /// The affine NIfTI expects: (i, j, k, 1) to RAS+ millimetres (x and y negated, PS3.3 LPS to

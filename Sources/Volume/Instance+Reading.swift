@@ -1,5 +1,5 @@
-import Foundation
 import DICOM
+import Foundation
 
 extension Instance {
     /// Reads the header of `path` (stopping before Pixel Data) and extracts the instance.
@@ -30,8 +30,9 @@ extension Instance {
         }
         let info: PixelInfo
         do { info = try ds.pixelInfo() } catch {
-            throw VolumeError(.badAttribute, "unusable Image Pixel Module: \(error.message)", tag: error.tag,
-                              instance: sopInstance)
+            throw VolumeError(
+                .badAttribute, "unusable Image Pixel Module: \(error.message)", tag: error.tag,
+                instance: sopInstance)
         }
         self.path = path
         sopInstanceUID = sopInstance
@@ -46,10 +47,11 @@ extension Instance {
         seriesNumber = try reader.int(.seriesNumber)
         instanceNumber = try reader.int(.instanceNumber)
         imageType = (try reader.strings(.imageType) ?? []).map { $0.uppercased() }
-        pixel = PixelDescription(rows: info.rows, columns: info.columns, samplesPerPixel: info.samplesPerPixel,
-                                 bitsAllocated: info.bitsAllocated, bitsStored: info.bitsStored,
-                                 isSigned: info.isSigned, numberOfFrames: max(1, info.numberOfFrames),
-                                 photometricInterpretation: info.photometricInterpretation)
+        pixel = PixelDescription(
+            rows: info.rows, columns: info.columns, samplesPerPixel: info.samplesPerPixel,
+            bitsAllocated: info.bitsAllocated, bitsStored: info.bitsStored,
+            isSigned: info.isSigned, numberOfFrames: max(1, info.numberOfFrames),
+            photometricInterpretation: info.photometricInterpretation)
         gantryTilt = try reader.double(.gantryDetectorTilt)
         sliceThickness = try reader.double(.sliceThickness)
         spacingBetweenSlices = try reader.double(.spacingBetweenSlices)
@@ -65,8 +67,11 @@ extension Instance {
                 let item = perFrame.flatMap { index < $0.count ? $0[index] : nil }
                 frames.append(try Frame(functionalGroups: item, shared: shared, defaults: topLevel, reader: reader))
             }
-            if sliceThickness == nil, let measures = try reader.group(.pixelMeasuresSequence, item: perFrame?.first,
-                                                                       shared: shared) {
+            if sliceThickness == nil,
+                let measures = try reader.group(
+                    .pixelMeasuresSequence, item: perFrame?.first,
+                    shared: shared)
+            {
                 sliceThickness = try reader.double(.sliceThickness, in: measures)
             }
         } else if pixel.numberOfFrames == 1 {
@@ -96,7 +101,9 @@ extension Frame {
 
     /// One frame of an enhanced image: each functional group comes from the frame's item of the
     /// Per-frame Functional Groups Sequence or else from the Shared one (PS3.3 C.7.6.16.1).
-    init(functionalGroups item: DataSet?, shared: DataSet?, defaults: Frame, reader: AttributeReader) throws(VolumeError) {
+    init(
+        functionalGroups item: DataSet?, shared: DataSet?, defaults: Frame, reader: AttributeReader
+    ) throws(VolumeError) {
         self = Frame(rescale: defaults.rescale)
         if let plane = try reader.group(.planePositionSequence, item: item, shared: shared) {
             position = try reader.position(in: plane)
@@ -134,7 +141,8 @@ final class AttributeReader {
 
     private func wrap<T>(_ tag: Tag, _ body: () throws(DICOMError) -> T) throws(VolumeError) -> T {
         do { return try body() } catch {
-            throw VolumeError(.badAttribute, "unreadable \(tag.described): \(error.message)", tag: tag, instance: instance)
+            throw VolumeError(
+                .badAttribute, "unreadable \(tag.described): \(error.message)", tag: tag, instance: instance)
         }
     }
 
@@ -181,8 +189,9 @@ final class AttributeReader {
     func position(in ds: DataSet) throws(VolumeError) -> SIMD3<Double>? {
         guard let v = try doubles(.imagePositionPatient, in: ds) else { return nil }
         guard v.count == 3, v.allSatisfy(\.isFinite) else {
-            throw VolumeError(.badAttribute, "\(Tag.imagePositionPatient.described) needs 3 finite values, has \(v.count)",
-                              tag: .imagePositionPatient, instance: instance)
+            throw VolumeError(
+                .badAttribute, "\(Tag.imagePositionPatient.described) needs 3 finite values, has \(v.count)",
+                tag: .imagePositionPatient, instance: instance)
         }
         return SIMD3(v[0], v[1], v[2])
     }
@@ -193,11 +202,13 @@ final class AttributeReader {
         guard let v = try doubles(.imageOrientationPatient, in: ds) else { return nil }
         let tag = Tag.imageOrientationPatient
         guard v.count == 6, v.allSatisfy(\.isFinite) else {
-            throw VolumeError(.badAttribute, "\(tag.described) needs 6 finite values, has \(v.count)", tag: tag, instance: instance)
+            throw VolumeError(
+                .badAttribute, "\(tag.described) needs 6 finite values, has \(v.count)", tag: tag, instance: instance)
         }
         let row = SIMD3(v[0], v[1], v[2]), column = SIMD3(v[3], v[4], v[5])
         guard abs(length(row) - 1) < 1e-3, abs(length(column) - 1) < 1e-3, abs(dot(row, column)) < 1e-3 else {
-            throw VolumeError(.badAttribute, "\(tag.described) is not two orthogonal unit vectors", tag: tag, instance: instance)
+            throw VolumeError(
+                .badAttribute, "\(tag.described) is not two orthogonal unit vectors", tag: tag, instance: instance)
         }
         // Orthonormalise so that small rounding in DS values does not skew the grid.
         let r = normalized(row)
@@ -208,8 +219,9 @@ final class AttributeReader {
     func pixelSpacing(in ds: DataSet) throws(VolumeError) -> PixelSpacing? {
         guard let v = try doubles(.pixelSpacing, in: ds) else { return nil }
         guard v.count == 2, v.allSatisfy({ $0.isFinite && $0 > 0 }) else {
-            throw VolumeError(.badAttribute, "\(Tag.pixelSpacing.described) needs 2 positive values",
-                              tag: .pixelSpacing, instance: instance)
+            throw VolumeError(
+                .badAttribute, "\(Tag.pixelSpacing.described) needs 2 positive values",
+                tag: .pixelSpacing, instance: instance)
         }
         return PixelSpacing(row: v[0], column: v[1])
     }
@@ -220,8 +232,9 @@ final class AttributeReader {
         if slope == nil, intercept == nil { return nil }
         let s = slope ?? 1
         guard s.isFinite, s != 0, (intercept ?? 0).isFinite else {
-            throw VolumeError(.badAttribute, "\(Tag.rescaleSlope.described) must be finite and non-zero",
-                              tag: .rescaleSlope, instance: instance)
+            throw VolumeError(
+                .badAttribute, "\(Tag.rescaleSlope.described) must be finite and non-zero",
+                tag: .rescaleSlope, instance: instance)
         }
         return Rescale(slope: s, intercept: intercept ?? 0)
     }

@@ -31,12 +31,14 @@ public struct Instance: Sendable, Codable, Hashable {
     public var frames: [Frame]
 
     /// An instance from known values (the store index, tests); `init(contentsOf:)` reads a file.
-    public init(path: String, sopClassUID: String, sopInstanceUID: String, studyInstanceUID: String,
-                seriesInstanceUID: String, frameOfReferenceUID: String? = nil, transferSyntaxUID: String? = nil,
-                modality: String? = nil, seriesDescription: String? = nil, bodyPartExamined: String? = nil,
-                seriesNumber: Int? = nil, instanceNumber: Int? = nil, imageType: [String] = [],
-                pixel: PixelDescription, gantryTilt: Double? = nil, sliceThickness: Double? = nil,
-                spacingBetweenSlices: Double? = nil, frames: [Frame], hasFunctionalGroups: Bool = false) {
+    public init(
+        path: String, sopClassUID: String, sopInstanceUID: String, studyInstanceUID: String,
+        seriesInstanceUID: String, frameOfReferenceUID: String? = nil, transferSyntaxUID: String? = nil,
+        modality: String? = nil, seriesDescription: String? = nil, bodyPartExamined: String? = nil,
+        seriesNumber: Int? = nil, instanceNumber: Int? = nil, imageType: [String] = [],
+        pixel: PixelDescription, gantryTilt: Double? = nil, sliceThickness: Double? = nil,
+        spacingBetweenSlices: Double? = nil, frames: [Frame], hasFunctionalGroups: Bool = false
+    ) {
         self.path = path
         self.sopClassUID = sopClassUID
         self.sopInstanceUID = sopInstanceUID
@@ -75,8 +77,10 @@ public struct Instance: Sendable, Codable, Hashable {
 
 /// How stored pixel values become the values of the volume (PS3.3 C.7.6.3 Image Pixel Module).
 public struct PixelDescription: Sendable, Codable, Hashable {
-    public init(rows: Int, columns: Int, samplesPerPixel: Int = 1, bitsAllocated: Int = 16, bitsStored: Int = 16,
-                isSigned: Bool = false, numberOfFrames: Int = 1, photometricInterpretation: String = "MONOCHROME2") {
+    public init(
+        rows: Int, columns: Int, samplesPerPixel: Int = 1, bitsAllocated: Int = 16, bitsStored: Int = 16,
+        isSigned: Bool = false, numberOfFrames: Int = 1, photometricInterpretation: String = "MONOCHROME2"
+    ) {
         self.rows = rows
         self.columns = columns
         self.samplesPerPixel = samplesPerPixel
@@ -125,8 +129,10 @@ public struct Frame: Sendable, Codable, Hashable {
     /// Stack ID (0020,9056) of an enhanced frame (PS3.3 C.7.6.16.2.2).
     public var stackID: String?
 
-    public init(position: SIMD3<Double>? = nil, orientation: Orientation? = nil, pixelSpacing: PixelSpacing? = nil,
-                rescale: Rescale = .identity) {
+    public init(
+        position: SIMD3<Double>? = nil, orientation: Orientation? = nil, pixelSpacing: PixelSpacing? = nil,
+        rescale: Rescale = .identity
+    ) {
         self.position = position
         self.orientation = orientation
         self.pixelSpacing = pixelSpacing

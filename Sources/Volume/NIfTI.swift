@@ -24,8 +24,10 @@ public enum NIfTI {
 
     /// Writes `volume` (3D). `.gz` file names are gzip-compressed. qform and sform both carry the
     /// geometry (code 1, scanner anatomical), as dcm2niix writes them.
-    public static func write(_ volume: Volume, to path: String, as type: DataType = .automatic,
-                             description: String = "MambaNode") throws(VolumeError) {
+    public static func write(
+        _ volume: Volume, to path: String, as type: DataType = .automatic,
+        description: String = "MambaNode"
+    ) throws(VolumeError) {
         let g = volume.geometry
         var header = mn_nifti_header()
         header.dim = (Int64(g.size.x), Int64(g.size.y), Int64(g.size.z))
@@ -57,7 +59,9 @@ public enum NIfTI {
             status = data.withUnsafeBytes { mn_nifti_write(path, &header, $0.baseAddress, &error, error.count) }
         } else {
             header.datatype = Int32(MN_NIFTI_FLOAT32)
-            status = volume.voxels.withUnsafeBytes { mn_nifti_write(path, &header, $0.baseAddress, &error, error.count) }
+            status = volume.voxels.withUnsafeBytes {
+                mn_nifti_write(path, &header, $0.baseAddress, &error, error.count)
+            }
         }
         guard status == 0 else { throw VolumeError(.nifti, message(error)) }
     }
@@ -102,8 +106,9 @@ public enum NIfTI {
         let columns = (0..<3).map { c in SIMD3(-ras[0][c], -ras[1][c], ras[2][c]) }
         let spacing = SIMD3(length(columns[0]), length(columns[1]), length(columns[2]))
         guard spacing.min() > 0 else { throw VolumeError(.nifti, "\(path): degenerate affine") }
-        let geometry = Geometry(size: size, spacing: spacing, origin: SIMD3(-ras[0][3], -ras[1][3], ras[2][3]),
-                                direction: Matrix3(columns: columns[0] / spacing.x, columns[1] / spacing.y, columns[2] / spacing.z))
+        let geometry = Geometry(
+            size: size, spacing: spacing, origin: SIMD3(-ras[0][3], -ras[1][3], ras[2][3]),
+            direction: Matrix3(columns: columns[0] / spacing.x, columns[1] / spacing.y, columns[2] / spacing.z))
         return Volume(geometry: geometry, voxels: voxels)
     }
 

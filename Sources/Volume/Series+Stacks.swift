@@ -23,38 +23,53 @@ extension Series {
         let hasOriginals = instances.contains { !$0.isDerived && !$0.isLocalizer }
         for instance in instances {
             if instance.isLocalizer, !options.includeLocalizers {
-                excluded.append(.init(sopInstanceUID: instance.sopInstanceUID, frameNumber: nil, reason: "localizer (Image Type)"))
+                excluded.append(
+                    .init(sopInstanceUID: instance.sopInstanceUID, frameNumber: nil, reason: "localizer (Image Type)"))
                 continue
             }
             if instance.isProjection, !options.includeDerived {
-                excluded.append(.init(sopInstanceUID: instance.sopInstanceUID, frameNumber: nil, reason: "projection image (Image Type)"))
+                excluded.append(
+                    .init(
+                        sopInstanceUID: instance.sopInstanceUID, frameNumber: nil,
+                        reason: "projection image (Image Type)"))
                 continue
             }
             if instance.isDerived, hasOriginals, !options.includeDerived {
-                excluded.append(.init(sopInstanceUID: instance.sopInstanceUID, frameNumber: nil, reason: "derived image (Image Type)"))
+                excluded.append(
+                    .init(
+                        sopInstanceUID: instance.sopInstanceUID, frameNumber: nil, reason: "derived image (Image Type)")
+                )
                 continue
             }
             for (index, frame) in instance.frames.enumerated() {
                 let frameNumber = instance.isMultiFrame ? index + 1 : nil
-                guard let position = frame.position, let orientation = frame.orientation, let spacing = frame.pixelSpacing else {
-                    let missing = frame.position == nil ? Tag.imagePositionPatient
+                guard let position = frame.position, let orientation = frame.orientation,
+                    let spacing = frame.pixelSpacing
+                else {
+                    let missing =
+                        frame.position == nil
+                        ? Tag.imagePositionPatient
                         : frame.orientation == nil ? Tag.imageOrientationPatient : Tag.pixelSpacing
-                    excluded.append(.init(sopInstanceUID: instance.sopInstanceUID, frameNumber: frameNumber,
-                                          reason: "no \(missing.described)"))
+                    excluded.append(
+                        .init(
+                            sopInstanceUID: instance.sopInstanceUID, frameNumber: frameNumber,
+                            reason: "no \(missing.described)"))
                     continue
                 }
-                let key = StackKey(frameOfReferenceUID: instance.frameOfReferenceUID, orientation: orientation,
-                                   rows: instance.pixel.rows, columns: instance.pixel.columns, pixelSpacing: spacing,
-                                   echoNumber: frame.echoNumber, echoTime: frame.echoTime,
-                                   temporalPosition: frame.temporalPosition,
-                                   acquisitionNumber: options.splitByAcquisitionNumber ? frame.acquisitionNumber : nil,
-                                   diffusionBValue: frame.diffusionBValue, stackID: frame.stackID)
-                let slice = Slice(path: instance.path, sopClassUID: instance.sopClassUID,
-                                  sopInstanceUID: instance.sopInstanceUID, frameNumber: frameNumber,
-                                  instanceNumber: instance.instanceNumber, position: position, orientation: orientation,
-                                  pixelSpacing: spacing, rescale: frame.rescale, pixel: instance.pixel,
-                                  sliceThickness: instance.sliceThickness,
-                                  spacingBetweenSlices: instance.spacingBetweenSlices, gantryTilt: instance.gantryTilt)
+                let key = StackKey(
+                    frameOfReferenceUID: instance.frameOfReferenceUID, orientation: orientation,
+                    rows: instance.pixel.rows, columns: instance.pixel.columns, pixelSpacing: spacing,
+                    echoNumber: frame.echoNumber, echoTime: frame.echoTime,
+                    temporalPosition: frame.temporalPosition,
+                    acquisitionNumber: options.splitByAcquisitionNumber ? frame.acquisitionNumber : nil,
+                    diffusionBValue: frame.diffusionBValue, stackID: frame.stackID)
+                let slice = Slice(
+                    path: instance.path, sopClassUID: instance.sopClassUID,
+                    sopInstanceUID: instance.sopInstanceUID, frameNumber: frameNumber,
+                    instanceNumber: instance.instanceNumber, position: position, orientation: orientation,
+                    pixelSpacing: spacing, rescale: frame.rescale, pixel: instance.pixel,
+                    sliceThickness: instance.sliceThickness,
+                    spacingBetweenSlices: instance.spacingBetweenSlices, gantryTilt: instance.gantryTilt)
                 if let at = stacks.firstIndex(where: { Self.belongs(key, to: $0.key, options: options) }) {
                     stacks[at].slices.append(slice)
                 } else {
@@ -64,21 +79,29 @@ extension Series {
         }
         guard !stacks.isEmpty else {
             let reasons = Dictionary(grouping: excluded, by: \.reason).map { "\($0.value.count) × \($0.key)" }.sorted()
-            let hint = excluded.contains { $0.reason.hasPrefix("derived") || $0.reason.hasPrefix("projection") } ? "; set includeDerived to use derived images" : ""
-            throw VolumeError(.noImages, "no image with geometry to stack (\(reasons.joined(separator: ", ")))\(hint)",
-                              series: seriesInstanceUID)
+            let hint =
+                excluded.contains { $0.reason.hasPrefix("derived") || $0.reason.hasPrefix("projection") }
+                ? "; set includeDerived to use derived images" : ""
+            throw VolumeError(
+                .noImages, "no image with geometry to stack (\(reasons.joined(separator: ", ")))\(hint)",
+                series: seriesInstanceUID)
         }
         stacks = Self.mergingAcquisitions(stacks, options: options)
         stacks.sort(by: Self.precedes)
         let primary = stacks[0]
         if primary.slices.count == 1, stacks.count > 1,
-           stacks.contains(where: { $0.key.orientation.distance(to: primary.key.orientation) > options.orientationTolerance }) {
-            throw VolumeError(.mixedOrientation,
-                              "\(stacks.count) single-slice stacks with different orientations; no stack has two slices",
-                              series: seriesInstanceUID, tag: .imageOrientationPatient)
+            stacks.contains(where: {
+                $0.key.orientation.distance(to: primary.key.orientation) > options.orientationTolerance
+            })
+        {
+            throw VolumeError(
+                .mixedOrientation,
+                "\(stacks.count) single-slice stacks with different orientations; no stack has two slices",
+                series: seriesInstanceUID, tag: .imageOrientationPatient)
         }
-        return StackSelection(seriesInstanceUID: seriesInstanceUID, primary: primary, others: Array(stacks.dropFirst()),
-                              excluded: excluded)
+        return StackSelection(
+            seriesInstanceUID: seriesInstanceUID, primary: primary, others: Array(stacks.dropFirst()),
+            excluded: excluded)
     }
 
     /// Stacks that differ only in Acquisition Number and whose slices lie at different positions
@@ -91,12 +114,13 @@ extension Series {
             var key = stack.key
             key.acquisitionNumber = nil
             guard stack.key.acquisitionNumber != nil,
-                  let at = result.firstIndex(where: { candidate in
-                      var other = candidate.key
-                      other.acquisitionNumber = nil
-                      return belongs(key, to: other, options: options)
-                          && !overlaps(candidate.slices, stack.slices, normal: other.orientation.normal, options: options)
-                  }) else {
+                let at = result.firstIndex(where: { candidate in
+                    var other = candidate.key
+                    other.acquisitionNumber = nil
+                    return belongs(key, to: other, options: options)
+                        && !overlaps(candidate.slices, stack.slices, normal: other.orientation.normal, options: options)
+                })
+            else {
                 result.append(stack)
                 continue
             }

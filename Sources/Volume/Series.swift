@@ -74,7 +74,8 @@ public struct Series: Sendable, Codable {
             let path = directory + "/" + relative
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
-               !relative.hasPrefix("."), !relative.contains("/.") {
+                !relative.hasPrefix("."), !relative.contains("/.")
+            {
                 files.append(path)
             }
         }

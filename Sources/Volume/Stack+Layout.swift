@@ -23,11 +23,13 @@ extension Stack {
     /// outside `sliceGapTolerance` is non-uniform spacing. Positions must also lie on one track:
     /// either along the normal, or sheared along it by a constant in-plane vector (gantry tilt,
     /// which is resampled or refused as configured).
-    public func layout(series: String, options: AssemblyOptions = AssemblyOptions()) throws(VolumeError) -> StackLayout {
+    public func layout(series: String, options: AssemblyOptions = AssemblyOptions()) throws(VolumeError) -> StackLayout
+    {
         let normal = key.orientation.normal
         let sorted = slices.sorted { a, b in
             let da = dot(a.position, normal), db = dot(b.position, normal)
-            return da != db ? da < db : (a.instanceNumber ?? 0, a.frameNumber ?? 0) < (b.instanceNumber ?? 0, b.frameNumber ?? 0)
+            return da != db
+                ? da < db : (a.instanceNumber ?? 0, a.frameNumber ?? 0) < (b.instanceNumber ?? 0, b.frameNumber ?? 0)
         }
         var warnings: [VolumeWarning] = []
         let first = sorted[0]
@@ -35,14 +37,18 @@ extension Stack {
         let inPlane = SIMD2(key.pixelSpacing.column, key.pixelSpacing.row)
         guard sorted.count > 1 else {
             guard options.allowSingleSlice else {
-                throw VolumeError(.singleSlice, "only one slice: no slice spacing can be measured", series: series,
-                                  instance: first.sopInstanceUID)
+                throw VolumeError(
+                    .singleSlice, "only one slice: no slice spacing can be measured", series: series,
+                    instance: first.sopInstanceUID)
             }
             let thickness = first.spacingBetweenSlices ?? first.sliceThickness ?? 1
-            warnings.append(VolumeWarning(.singleSlice, "single slice; slice spacing taken as \(thickness.rounded4) mm"))
-            let geometry = Geometry(size: SIMD3(key.columns, key.rows, 1), spacing: SIMD3(inPlane.x, inPlane.y, thickness),
-                                    origin: first.position, direction: direction)
-            return StackLayout(geometry: geometry, slices: sorted, inPlaneShifts: [], gantryTiltDegrees: 0, warnings: warnings)
+            warnings.append(
+                VolumeWarning(.singleSlice, "single slice; slice spacing taken as \(thickness.rounded4) mm"))
+            let geometry = Geometry(
+                size: SIMD3(key.columns, key.rows, 1), spacing: SIMD3(inPlane.x, inPlane.y, thickness),
+                origin: first.position, direction: direction)
+            return StackLayout(
+                geometry: geometry, slices: sorted, inPlaneShifts: [], gantryTiltDegrees: 0, warnings: warnings)
         }
 
         let distances = sorted.map { dot($0.position - first.position, normal) }
@@ -50,31 +56,36 @@ extension Stack {
         let median = gaps.sorted()[gaps.count / 2]
         let minimumGap = max(options.positionTolerance, 1e-4)
         for (index, gap) in gaps.enumerated() where gap < minimumGap {
-            throw VolumeError(.duplicatePosition,
-                              "two slices at the same position (\(distances[index].rounded4) mm along the normal)",
-                              series: series, tag: .imagePositionPatient, instance: sorted[index + 1].sopInstanceUID)
+            throw VolumeError(
+                .duplicatePosition,
+                "two slices at the same position (\(distances[index].rounded4) mm along the normal)",
+                series: series, tag: .imagePositionPatient, instance: sorted[index + 1].sopInstanceUID)
         }
         for (index, gap) in gaps.enumerated() {
             let ratio = gap / median
             if abs(ratio - 1) <= options.sliceGapTolerance { continue }
             let multiple = ratio.rounded()
             if multiple >= 2, abs(ratio - multiple) <= options.sliceGapTolerance * multiple {
-                throw VolumeError(.missingSlice,
-                                  "gap of \(gap.rounded4) mm after slice \(index + 1) of \(sorted.count) is \(Int(multiple))× "
-                                  + "the median \(median.rounded4) mm: \(Int(multiple) - 1) slice(s) missing",
-                                  series: series, tag: .imagePositionPatient, instance: sorted[index + 1].sopInstanceUID)
+                throw VolumeError(
+                    .missingSlice,
+                    "gap of \(gap.rounded4) mm after slice \(index + 1) of \(sorted.count) is \(Int(multiple))× "
+                        + "the median \(median.rounded4) mm: \(Int(multiple) - 1) slice(s) missing",
+                    series: series, tag: .imagePositionPatient, instance: sorted[index + 1].sopInstanceUID)
             }
-            throw VolumeError(.nonUniformSpacing,
-                              "gap of \(gap.rounded4) mm after slice \(index + 1) of \(sorted.count) differs from the median "
-                              + "\(median.rounded4) mm by more than \(Int(options.sliceGapTolerance * 100))%",
-                              series: series, tag: .imagePositionPatient, instance: sorted[index + 1].sopInstanceUID)
+            throw VolumeError(
+                .nonUniformSpacing,
+                "gap of \(gap.rounded4) mm after slice \(index + 1) of \(sorted.count) differs from the median "
+                    + "\(median.rounded4) mm by more than \(Int(options.sliceGapTolerance * 100))%",
+                series: series, tag: .imagePositionPatient, instance: sorted[index + 1].sopInstanceUID)
         }
         // The mean gap over the whole stack: every gap was checked above, and the mean is what
         // the first and last slice positions imply (the median of rounded DS values is not).
         let spacing = distances.last! / Double(sorted.count - 1)
         if let largest = gaps.map({ abs($0 - spacing) }).max(), largest > options.positionTolerance {
-            warnings.append(VolumeWarning(.spacingVariation,
-                                          "slice gaps vary by up to \(largest.rounded4) mm around \(spacing.rounded4) mm"))
+            warnings.append(
+                VolumeWarning(
+                    .spacingVariation,
+                    "slice gaps vary by up to \(largest.rounded4) mm around \(spacing.rounded4) mm"))
         }
 
         // In-plane offsets from the straight track; a shear proportional to the distance along
@@ -90,26 +101,34 @@ extension Stack {
             let shear = SIMD3(median(ratios.map(\.x)), median(ratios.map(\.y)), median(ratios.map(\.z)))
             for (index, (offset, distance)) in zip(offsets, distances).enumerated()
             where maxAbs(offset - shear * distance) > options.positionTolerance {
-                throw VolumeError(.irregularPositions,
-                                  "slice \(index + 1) of \(sorted.count) is \(length(offset - shear * distance).rounded4) mm "
-                                  + "off the straight or tilted slice track", series: series, tag: .imagePositionPatient,
-                                  instance: sorted[index].sopInstanceUID)
+                throw VolumeError(
+                    .irregularPositions,
+                    "slice \(index + 1) of \(sorted.count) is \(length(offset - shear * distance).rounded4) mm "
+                        + "off the straight or tilted slice track", series: series, tag: .imagePositionPatient,
+                    instance: sorted[index].sopInstanceUID)
             }
             tilt = atan(length(shear)) * 180 / .pi
             if let tag = first.gantryTilt, abs(abs(tag) - tilt) > 0.1 {
-                warnings.append(VolumeWarning(.gantryTiltTagMismatch, "slice positions imply \(tilt.rounded4)° of tilt, "
-                                              + "\(Tag.gantryDetectorTilt.described) says \(tag.rounded4)°"))
+                warnings.append(
+                    VolumeWarning(
+                        .gantryTiltTagMismatch,
+                        "slice positions imply \(tilt.rounded4)° of tilt, "
+                            + "\(Tag.gantryDetectorTilt.described) says \(tag.rounded4)°"))
             }
             guard options.tiltPolicy == .resample else {
-                throw VolumeError(.gantryTilt, "gantry tilt of \(tilt.rounded4)° (sheared slice positions)", series: series,
-                                  tag: .gantryDetectorTilt)
+                throw VolumeError(
+                    .gantryTilt, "gantry tilt of \(tilt.rounded4)° (sheared slice positions)", series: series,
+                    tag: .gantryDetectorTilt)
             }
-            warnings.append(VolumeWarning(.gantryTiltResampled,
-                                          "gantry tilt of \(tilt.rounded4)° resampled onto an orthogonal grid"))
+            warnings.append(
+                VolumeWarning(
+                    .gantryTiltResampled,
+                    "gantry tilt of \(tilt.rounded4)° resampled onto an orthogonal grid"))
             // Output voxel (i, j) of slice k lies at source pixel (i, j) − shear·d_k in index units.
             shifts = distances.map { d in
                 let delta = shear * d
-                return SIMD2(-dot(delta, key.orientation.row) / inPlane.x, -dot(delta, key.orientation.column) / inPlane.y)
+                return SIMD2(
+                    -dot(delta, key.orientation.row) / inPlane.x, -dot(delta, key.orientation.column) / inPlane.y)
             }
             // The corrected grid keeps the first slice's pixel lattice and grows by whole pixels
             // until every source pixel of every slice lies inside it (as dcm2niix's
@@ -118,13 +137,19 @@ extension Stack {
             let high = SIMD2(shifts.map { -$0.x }.max()!.rounded(.up), shifts.map { -$0.y }.max()!.rounded(.up))
             shifts = shifts.map { $0 + low }
             let size = SIMD3(key.columns + Int(high.x - low.x), key.rows + Int(high.y - low.y), sorted.count)
-            let origin = first.position + key.orientation.row * (low.x * inPlane.x) + key.orientation.column * (low.y * inPlane.y)
-            let geometry = Geometry(size: size, spacing: SIMD3(inPlane.x, inPlane.y, spacing), origin: origin, direction: direction)
-            return StackLayout(geometry: geometry, slices: sorted, inPlaneShifts: shifts, gantryTiltDegrees: tilt,
-                               warnings: warnings)
+            let origin =
+                first.position + key.orientation.row * (low.x * inPlane.x) + key.orientation.column
+                * (low.y * inPlane.y)
+            let geometry = Geometry(
+                size: size, spacing: SIMD3(inPlane.x, inPlane.y, spacing), origin: origin, direction: direction)
+            return StackLayout(
+                geometry: geometry, slices: sorted, inPlaneShifts: shifts, gantryTiltDegrees: tilt,
+                warnings: warnings)
         }
-        let geometry = Geometry(size: SIMD3(key.columns, key.rows, sorted.count), spacing: SIMD3(inPlane.x, inPlane.y, spacing),
-                                origin: first.position, direction: direction)
-        return StackLayout(geometry: geometry, slices: sorted, inPlaneShifts: shifts, gantryTiltDegrees: tilt, warnings: warnings)
+        let geometry = Geometry(
+            size: SIMD3(key.columns, key.rows, sorted.count), spacing: SIMD3(inPlane.x, inPlane.y, spacing),
+            origin: first.position, direction: direction)
+        return StackLayout(
+            geometry: geometry, slices: sorted, inPlaneShifts: shifts, gantryTiltDegrees: tilt, warnings: warnings)
     }
 }

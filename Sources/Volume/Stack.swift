@@ -48,8 +48,10 @@ public struct StackKey: Sendable, Codable, Hashable, CustomStringConvertible {
 
     public var description: String {
         func f(_ v: SIMD3<Double>) -> String { "\(v.x.rounded4),\(v.y.rounded4),\(v.z.rounded4)" }
-        var parts = ["\(columns)×\(rows)", "spacing \(pixelSpacing.row.rounded4)/\(pixelSpacing.column.rounded4)",
-                     "orientation \(f(orientation.row))/\(f(orientation.column))"]
+        var parts = [
+            "\(columns)×\(rows)", "spacing \(pixelSpacing.row.rounded4)/\(pixelSpacing.column.rounded4)",
+            "orientation \(f(orientation.row))/\(f(orientation.column))"
+        ]
         if let echoNumber { parts.append("echo \(echoNumber)") }
         if let echoTime { parts.append("TE \(echoTime.rounded4)") }
         if let temporalPosition { parts.append("temporal \(temporalPosition)") }

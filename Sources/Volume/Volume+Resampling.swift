@@ -29,10 +29,12 @@ extension Geometry {
     /// close as possible to +x, +y and +z of LPS (left, posterior, superior): the canonical order
     /// for models trained on reoriented data. Reorienting onto it moves no voxel.
     public var canonical: Geometry {
-        var axisFor = [Int](repeating: -1, count: 3)  // patient axis → index axis
+        var axisFor = [Int](repeating: -1, count: 3) // patient axis → index axis
         var used = Set<Int>()
         // Assign the index axis most aligned with each patient axis, strongest alignments first.
-        let pairs = (0..<3).flatMap { a in (0..<3).map { p in (a, p, abs(direction[column: a][p])) } }.sorted { $0.2 > $1.2 }
+        let pairs = (0..<3).flatMap { a in (0..<3).map { p in (a, p, abs(direction[column: a][p])) } }.sorted {
+            $0.2 > $1.2
+        }
         for (a, p, _) in pairs where axisFor[p] == -1 && !used.contains(a) {
             axisFor[p] = a
             used.insert(a)
@@ -48,8 +50,9 @@ extension Geometry {
             columns.append(flip ? -direction[column: a] : direction[column: a])
             if flip { corner[a] = Double(size[a] - 1) }
         }
-        return Geometry(size: newSize, spacing: newSpacing, origin: patientPoint(ofIndex: corner),
-                        direction: Matrix3(columns: columns[0], columns[1], columns[2]))
+        return Geometry(
+            size: newSize, spacing: newSpacing, origin: patientPoint(ofIndex: corner),
+            direction: Matrix3(columns: columns[0], columns[1], columns[2]))
     }
 }
 
@@ -62,8 +65,10 @@ extension Volume {
     /// let iso = image.resampled(to: image.geometry.withSpacing(SIMD3(1, 1, 1)), interpolation: .bspline3)
     /// let labels = prediction.resampled(to: image.geometry, interpolation: .nearest)
     /// ```
-    public func resampled(to target: Geometry, interpolation: Interpolation = .linear, fill: Float = 0,
-                          threads: Int? = nil) -> Volume {
+    public func resampled(
+        to target: Geometry, interpolation: Interpolation = .linear, fill: Float = 0,
+        threads: Int? = nil
+    ) -> Volume {
         guard let inverse = geometry.indexToPatientMatrix.inverse else {
             preconditionFailure("resampling from a degenerate geometry")
         }
@@ -83,11 +88,12 @@ extension Volume {
                         var offset = target.offset(0, j, k)
                         for i in 0..<target.size.x {
                             let c = row + m.c0 * Double(i)
-                            let value: Float? = switch interpolation {
-                            case .nearest: Sampler.nearest(data, source, c)
-                            case .linear: Sampler.linear(data, source, c)
-                            case .bspline3: BSpline.sample(data, source, c)
-                            }
+                            let value: Float? =
+                                switch interpolation {
+                                case .nearest: Sampler.nearest(data, source, c)
+                                case .linear: Sampler.linear(data, source, c)
+                                case .bspline3: BSpline.sample(data, source, c)
+                                }
                             if let value { out[offset] = value }
                             offset += 1
                         }
@@ -95,8 +101,9 @@ extension Volume {
                 }
             }
         }
-        return Volume(geometry: target, voxels: output, seriesInstanceUID: seriesInstanceUID,
-                      frameOfReferenceUID: frameOfReferenceUID)
+        return Volume(
+            geometry: target, voxels: output, seriesInstanceUID: seriesInstanceUID,
+            frameOfReferenceUID: frameOfReferenceUID)
     }
 
     /// The value at one patient point (LPS, mm), or nil outside the volume (beyond its first/last
@@ -134,9 +141,11 @@ enum Sampler {
 
     @inline(__always)
     static func nearest(_ data: UnsafeBufferPointer<Float>, _ g: Geometry, _ c: SIMD3<Double>) -> Float? {
-        let i = Int((c.x + 0.5).rounded(.down)), j = Int((c.y + 0.5).rounded(.down)), k = Int((c.z + 0.5).rounded(.down))
+        let i = Int((c.x + 0.5).rounded(.down)), j = Int((c.y + 0.5).rounded(.down)),
+            k = Int((c.z + 0.5).rounded(.down))
         guard i >= 0, j >= 0, k >= 0, i < g.size.x, j < g.size.y, k < g.size.z,
-              c.x >= -0.5 - slack, c.y >= -0.5 - slack, c.z >= -0.5 - slack else { return nil }
+            c.x >= -0.5 - slack, c.y >= -0.5 - slack, c.z >= -0.5 - slack
+        else { return nil }
         return data[g.offset(i, j, k)]
     }
 
@@ -152,7 +161,8 @@ enum Sampler {
 
     @inline(__always)
     static func linear(_ data: UnsafeBufferPointer<Float>, _ g: Geometry, _ c: SIMD3<Double>) -> Float? {
-        guard let (i, fx) = axis(c.x, g.size.x), let (j, fy) = axis(c.y, g.size.y), let (k, fz) = axis(c.z, g.size.z) else {
+        guard let (i, fx) = axis(c.x, g.size.x), let (j, fy) = axis(c.y, g.size.y), let (k, fz) = axis(c.z, g.size.z)
+        else {
             return nil
         }
         let dx = g.size.x > 1 ? 1 : 0, dy = g.size.y > 1 ? g.size.x : 0, dz = g.size.z > 1 ? g.size.x * g.size.y : 0

@@ -21,9 +21,12 @@ public struct Volume: Sendable {
     public var seriesInstanceUID: String?
     public var frameOfReferenceUID: String?
 
-    public init(geometry: Geometry, voxels: [Float], sources: [SliceReference] = [], seriesInstanceUID: String? = nil,
-                frameOfReferenceUID: String? = nil) {
-        precondition(voxels.count == geometry.voxelCount, "voxel count \(voxels.count) ≠ geometry \(geometry.voxelCount)")
+    public init(
+        geometry: Geometry, voxels: [Float], sources: [SliceReference] = [], seriesInstanceUID: String? = nil,
+        frameOfReferenceUID: String? = nil
+    ) {
+        precondition(
+            voxels.count == geometry.voxelCount, "voxel count \(voxels.count) ≠ geometry \(geometry.voxelCount)")
         precondition(sources.isEmpty || sources.count == geometry.size.z, "one source per slice")
         self.geometry = geometry
         self.voxels = voxels

@@ -32,7 +32,7 @@ struct MambaNodeCommand: AsyncParsableCommand {
             // Developer commands
             SamplesCommand.self,
             BenchCommand.self,
-            GoldenCommand.self,
+            GoldenCommand.self
         ]
     )
 
@@ -48,8 +48,10 @@ struct MambaNodeCommand: AsyncParsableCommand {
         guard let core = OpenBLASCore.recommendedOverride(environment: ProcessInfo.processInfo.environment) else {
             return
         }
-        FileHandle.standardError.write(Data(
-            "mambanode: OpenBLAS chose core '\(OpenBLASCore.currentName)'; restarting with OPENBLAS_CORETYPE=\(core)\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "mambanode: OpenBLAS chose core '\(OpenBLASCore.currentName)'; restarting with OPENBLAS_CORETYPE=\(core)\n"
+                    .utf8))
         setenv("OPENBLAS_CORETYPE", core, 1)
         var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", &argv)

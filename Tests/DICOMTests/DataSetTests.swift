@@ -1,15 +1,17 @@
-@testable import DICOM
 import Foundation
 import SeededRandom
-import Testing
 import TestSupport
+import Testing
+
+@testable import DICOM
 
 @Suite struct DataSetTests {
     @Test func writesAndReadsValues() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("ct.dcm")
-        try SyntheticImage.write(SyntheticImage.ctSlice(rows: 4, columns: 6), rows: 4, columns: 6, bitsAllocated: 16,
-                                 bitsStored: 16, signed: true, modality: "CT", to: path)
+        try SyntheticImage.write(
+            SyntheticImage.ctSlice(rows: 4, columns: 6), rows: 4, columns: 6, bitsAllocated: 16,
+            bitsStored: 16, signed: true, modality: "CT", to: path)
         let ds = try DataSet.read(contentsOf: path)
         #expect(try ds.string(.modality) == "CT")
         #expect(try ds.doubles(.pixelSpacing) == [0.7, 0.9])
@@ -18,9 +20,12 @@ import TestSupport
         #expect(try ds.string(.seriesDescription) == nil)
         #expect(ds.transferSyntax == .explicitVRLittleEndian)
         let info = try ds.pixelInfo()
-        #expect(info == PixelInfo(rows: 4, columns: 6, samplesPerPixel: 1, bitsAllocated: 16, bitsStored: 16, highBit: 15,
-                                  isSigned: true, numberOfFrames: 1, photometricInterpretation: "MONOCHROME2",
-                                  isEncapsulated: false))
+        #expect(
+            info
+                == PixelInfo(
+                    rows: 4, columns: 6, samplesPerPixel: 1, bitsAllocated: 16, bitsStored: 16, highBit: 15,
+                    isSigned: true, numberOfFrames: 1, photometricInterpretation: "MONOCHROME2",
+                    isEncapsulated: false))
         let header = try DataSet.read(contentsOf: path, headerOnly: true)
         #expect(!header.contains(.pixelData))
         #expect(throws: DICOMError.self) { try header.decodeFrame(0) }
@@ -68,8 +73,9 @@ import TestSupport
     @Test func truncatedPixelDataIsCorrupt() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("ct.dcm")
-        try SyntheticImage.write(SyntheticImage.ctSlice(rows: 64, columns: 64), rows: 64, columns: 64, bitsAllocated: 16,
-                                 bitsStored: 16, signed: true, modality: "CT", to: path)
+        try SyntheticImage.write(
+            SyntheticImage.ctSlice(rows: 64, columns: 64), rows: 64, columns: 64, bitsAllocated: 16,
+            bitsStored: 16, signed: true, modality: "CT", to: path)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         try data.prefix(data.count - 3000).write(to: URL(fileURLWithPath: path))
         // DCMTK may refuse the file or read a short Pixel Data; either way a typed error, no crash.
@@ -80,8 +86,9 @@ import TestSupport
     @Test func truncatedCompressedFrameIsAnError() throws {
         let dir = TemporaryDirectory()
         let original = dir.file("o.dcm"), compressed = dir.file("c.dcm")
-        try SyntheticImage.write(SyntheticImage.ctSlice(rows: 64, columns: 64), rows: 64, columns: 64, bitsAllocated: 16,
-                                 bitsStored: 16, signed: true, modality: "CT", to: original)
+        try SyntheticImage.write(
+            SyntheticImage.ctSlice(rows: 64, columns: 64), rows: 64, columns: 64, bitsAllocated: 16,
+            bitsStored: 16, signed: true, modality: "CT", to: original)
         try ExternalTool.check("dcmcjpeg", ["+e1", original, compressed])
         let data = try Data(contentsOf: URL(fileURLWithPath: compressed))
         try data.prefix(data.count - 1500).write(to: URL(fileURLWithPath: compressed))
@@ -91,8 +98,9 @@ import TestSupport
     @Test func frameOutOfRange() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("mr.dcm")
-        try SyntheticImage.write(SyntheticImage.mrSlice(rows: 8, columns: 8), rows: 8, columns: 8, bitsAllocated: 8,
-                                 bitsStored: 8, signed: false, modality: "MR", to: path)
+        try SyntheticImage.write(
+            SyntheticImage.mrSlice(rows: 8, columns: 8), rows: 8, columns: 8, bitsAllocated: 8,
+            bitsStored: 8, signed: false, modality: "MR", to: path)
         let error = #expect(throws: DICOMError.self) { try DataSet.read(contentsOf: path).decodeFrame(1) }
         #expect(error?.code == .argument)
     }
@@ -109,7 +117,9 @@ import TestSupport
     @Test(arguments: ["1.2.840.10008.1.2", "2.25.329800735698586629295641978511506172918", "0", "1.0.2"])
     func valid(uid: String) { #expect(UID.isValid(uid)) }
 
-    @Test(arguments: ["", "1..2", ".1.2", "1.2.", "1.02", "../../etc/passwd", "1.2.a", String(repeating: "1", count: 65)])
+    @Test(arguments: [
+        "", "1..2", ".1.2", "1.2.", "1.02", "../../etc/passwd", "1.2.a", String(repeating: "1", count: 65)
+    ])
     func invalid(uid: String) { #expect(!UID.isValid(uid)) }
 
     @Test func generatedUIDsAreValidAndUnique() throws {

@@ -1,8 +1,8 @@
 import DICOM
 import DICOMObjects
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// SEGs of an enhanced multi-frame source: every frame references the one source instance and
 /// the right frame number (PS3.3 C.7.6.16.2.6 Derivation Image, Referenced Frame Number).
@@ -15,9 +15,11 @@ import TestSupport
         let ds = DataSet()
         let uid = fixture.uids.make()
         let sopClass = "1.2.840.10008.5.1.4.1.1.2.1"
-        for tag in [Tag.specificCharacterSet, .patientName, .patientID, .patientBirthDate, .patientSex, .studyInstanceUID,
-                    .studyDate, .studyTime, .studyID, .accessionNumber, .referringPhysicianName, .frameOfReferenceUID,
-                    .positionReferenceIndicator, .manufacturer] {
+        for tag in [
+            Tag.specificCharacterSet, .patientName, .patientID, .patientBirthDate, .patientSex, .studyInstanceUID,
+            .studyDate, .studyTime, .studyID, .accessionNumber, .referringPhysicianName, .frameOfReferenceUID,
+            .positionReferenceIndicator, .manufacturer
+        ] {
             if let value = try first.string(tag) { try ds.set(tag, value) }
         }
         try ds.set(.sopClassUID, sopClass)
@@ -41,23 +43,27 @@ import TestSupport
         try measures.set(.pixelSpacing, [fixture.grid.pixelSpacing.row, fixture.grid.pixelSpacing.column])
         try measures.set(.sliceThickness, fixture.grid.sliceThickness)
         let r = fixture.grid.rowDirection, c = fixture.grid.columnDirection
-        try shared.appendItem(to: .planeOrientationSequence).set(.imageOrientationPatient, [r.x, r.y, r.z, c.x, c.y, c.z])
+        try shared.appendItem(to: .planeOrientationSequence).set(
+            .imageOrientationPatient, [r.x, r.y, r.z, c.x, c.y, c.z])
         var words: [UInt16] = []
         var frames: [SourceFrame] = []
         for (k, file) in fixture.written.files.enumerated() {
             let p = fixture.grid.frames[k].position
             let item = try ds.appendItem(to: .perFrameFunctionalGroupsSequence)
             try item.appendItem(to: .planePositionSequence).set(.imagePositionPatient, [p.x, p.y, p.z])
-            words += try DataSet.read(contentsOf: file).decodeFrame(0).map { UInt16(truncatingIfNeeded: $0).littleEndian }
+            words += try DataSet.read(contentsOf: file).decodeFrame(0).map {
+                UInt16(truncatingIfNeeded: $0).littleEndian
+            }
             frames.append(SourceFrame(sopClassUID: sopClass, sopInstanceUID: uid, frameNumber: k + 1, position: p))
         }
         try words.withUnsafeBytes { try ds.setPixelData($0, bitsAllocated: 16) }
         let path = fixture.directory.file("enhanced.dcm")
         try ds.write(to: path)
         let g = fixture.grid
-        let grid = try SourceImageGrid(rows: g.rows, columns: g.columns, rowDirection: g.rowDirection, columnDirection: g.columnDirection,
-                                       pixelSpacing: g.pixelSpacing, sliceThickness: g.sliceThickness,
-                                       spacingBetweenSlices: g.spacingBetweenSlices, frames: frames, referencePath: path)
+        let grid = try SourceImageGrid(
+            rows: g.rows, columns: g.columns, rowDirection: g.rowDirection, columnDirection: g.columnDirection,
+            pixelSpacing: g.pixelSpacing, sliceThickness: g.sliceThickness,
+            spacingBetweenSlices: g.spacingBetweenSlices, frames: frames, referencePath: path)
         return (path, grid)
     }
 

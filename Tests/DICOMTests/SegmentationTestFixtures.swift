@@ -33,32 +33,36 @@ struct SegmentationFixture {
     mutating func reverseSlices() throws {
         let perSlice = grid.rows * grid.columns
         labels = (0..<grid.sliceCount).reversed().flatMap { labels[($0 * perSlice)..<(($0 + 1) * perSlice)] }
-        grid = try SourceImageGrid(rows: grid.rows, columns: grid.columns, rowDirection: grid.rowDirection,
-                                   columnDirection: grid.columnDirection, pixelSpacing: grid.pixelSpacing,
-                                   sliceThickness: grid.sliceThickness, spacingBetweenSlices: grid.spacingBetweenSlices,
-                                   frames: grid.frames.reversed(), referencePath: grid.referencePath)
+        grid = try SourceImageGrid(
+            rows: grid.rows, columns: grid.columns, rowDirection: grid.rowDirection,
+            columnDirection: grid.columnDirection, pixelSpacing: grid.pixelSpacing,
+            sliceThickness: grid.sliceThickness, spacingBetweenSlices: grid.spacingBetweenSlices,
+            frames: grid.frames.reversed(), referencePath: grid.referencePath)
     }
 
     static let organs: [(String, CodedConcept, (UInt8, UInt8, UInt8))] = [
         ("Liver", CodedConcept("10200004", "SCT", "Liver"), (221, 130, 101)),
         ("Spleen", CodedConcept("78961009", "SCT", "Spleen"), (157, 108, 162)),
         ("Vertebra", CodedConcept("51282000", "SCT", "Vertebra"), (241, 214, 145)),
-        ("Lesion", CodedConcept("52988006", "SCT", "Lesion"), (255, 0, 0)),
+        ("Lesion", CodedConcept("52988006", "SCT", "Lesion"), (255, 0, 0))
     ]
 
     func segments(count: Int = 4) throws -> [SegmentDescription] {
         let algorithm = try AlgorithmIdentification(name: "nnMamba test", version: "0.1")
         return try (0..<count).map { i in
             let (label, type, rgb) = Self.organs[i % Self.organs.count]
-            return try SegmentDescription(number: i + 1, label: label, category: .anatomicalStructure, type: type,
-                                          algorithmType: .automatic, algorithm: algorithm,
-                                          displayColor: CIELabColor(sRGB: rgb),
-                                          tracking: TrackingIdentity(identifier: "\(label) \(i + 1)", uid: uids.make()))
+            return try SegmentDescription(
+                number: i + 1, label: label, category: .anatomicalStructure, type: type,
+                algorithmType: .automatic, algorithm: algorithm,
+                displayColor: CIELabColor(sRGB: rgb),
+                tracking: TrackingIdentity(identifier: "\(label) \(i + 1)", uid: uids.make()))
         }
     }
 
-    func writer(pixels: SegmentationPixels? = nil, segments: [SegmentDescription]? = nil,
-                omitEmptyFrames: Bool = true) throws -> SegmentationWriter {
+    func writer(
+        pixels: SegmentationPixels? = nil, segments: [SegmentDescription]? = nil,
+        omitEmptyFrames: Bool = true
+    ) throws -> SegmentationWriter {
         try SegmentationWriter(
             grid: grid, pixels: pixels ?? .labels(labels), segments: segments ?? self.segments(),
             series: SeriesIdentity(uids: uids, seriesNumber: 901, seriesDescription: "MambaNode segmentation"),
@@ -68,17 +72,24 @@ struct SegmentationFixture {
     }
 
     /// Runs the highdicom read-back (Tests/Scripts/seg_readback.py) against `labels` or `masks`.
-    func readBack(seg path: String, labels: [UInt8]? = nil, masks: [[UInt8]]? = nil, segmentCount: Int) throws -> ExternalTool.Result {
+    func readBack(
+        seg path: String, labels: [UInt8]? = nil, masks: [[UInt8]]? = nil, segmentCount: Int
+    ) throws -> ExternalTool.Result {
         var job: [String: Any] = [
             "seg": path,
             "shape": [grid.sliceCount, grid.rows, grid.columns],
             "segment_count": segmentCount,
-            "orientation": [grid.rowDirection.x, grid.rowDirection.y, grid.rowDirection.z,
-                            grid.columnDirection.x, grid.columnDirection.y, grid.columnDirection.z],
+            "orientation": [
+                grid.rowDirection.x, grid.rowDirection.y, grid.rowDirection.z,
+                grid.columnDirection.x, grid.columnDirection.y, grid.columnDirection.z
+            ],
             "pixel_spacing": [grid.pixelSpacing.row, grid.pixelSpacing.column],
             "sources": grid.frames.map { f -> [String: Any] in
-                ["uid": f.sopInstanceUID, "frame": f.frameNumber ?? NSNull(), "position": [f.position.x, f.position.y, f.position.z]]
-            },
+                [
+                    "uid": f.sopInstanceUID, "frame": f.frameNumber ?? NSNull(),
+                    "position": [f.position.x, f.position.y, f.position.z]
+                ]
+            }
         ]
         if let masks {
             job["masks"] = try masks.enumerated().map { i, mask in

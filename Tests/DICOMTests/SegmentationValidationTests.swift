@@ -1,7 +1,7 @@
 import DICOM
 import DICOMObjects
-import Testing
 import TestSupport
+import Testing
 
 /// Bad descriptions and inputs are refused when the value or the writer is built, and the error
 /// names the field (docs/style-guide.md §4).
@@ -12,19 +12,22 @@ import TestSupport
     @Test(arguments: [0, -1, 65536])
     func rejectsSegmentNumberOutsideRange(_ number: Int) {
         #expect {
-            try SegmentDescription(number: number, label: "Liver", category: .anatomicalStructure, type: liver,
-                                   algorithmType: .automatic, algorithm: algorithm)
+            try SegmentDescription(
+                number: number, label: "Liver", category: .anatomicalStructure, type: liver,
+                algorithmType: .automatic, algorithm: algorithm)
         } throws: { ($0 as? DICOMError)?.tag == .segmentNumber }
     }
 
     @Test func rejectsMissingCodes() {
         #expect {
-            try SegmentDescription(number: 1, label: "Liver", category: CodedConcept("", "SCT", "Tissue"), type: liver,
-                                   algorithmType: .automatic, algorithm: algorithm)
+            try SegmentDescription(
+                number: 1, label: "Liver", category: CodedConcept("", "SCT", "Tissue"), type: liver,
+                algorithmType: .automatic, algorithm: algorithm)
         } throws: { ($0 as? DICOMError)?.tag == .segmentedPropertyCategoryCodeSequence }
         #expect {
-            try SegmentDescription(number: 1, label: "Liver", category: .tissue, type: CodedConcept("10200004", "SCT", ""),
-                                   algorithmType: .automatic, algorithm: algorithm)
+            try SegmentDescription(
+                number: 1, label: "Liver", category: .tissue, type: CodedConcept("10200004", "SCT", ""),
+                algorithmType: .automatic, algorithm: algorithm)
         } throws: { error in
             let error = error as? DICOMError
             return error?.tag == .segmentedPropertyTypeCodeSequence && error?.message.contains("Code Meaning") == true
@@ -42,7 +45,9 @@ import TestSupport
         #expect {
             try SegmentDescription(number: 1, label: "", category: .tissue, type: liver, algorithmType: .manual)
         } throws: { ($0 as? DICOMError)?.tag == .segmentLabel }
-        #expect { try TrackingIdentity(identifier: "liver", uid: "1.2.03") } throws: { ($0 as? DICOMError)?.tag == .trackingUID }
+        #expect { try TrackingIdentity(identifier: "liver", uid: "1.2.03") } throws: {
+            ($0 as? DICOMError)?.tag == .trackingUID
+        }
         #expect { try ContentIdentity(label: "lower case") } throws: { ($0 as? DICOMError)?.tag == .contentLabel }
         #expect { try EquipmentIdentity(deviceSerialNumber: "", softwareVersions: "1") } throws: {
             ($0 as? DICOMError)?.tag == .deviceSerialNumber
@@ -76,19 +81,22 @@ import TestSupport
     @Test func writerRejectsSegmentNumbersWithGaps() throws {
         let fixture = try SegmentationFixture()
         var segments = try fixture.segments(count: 4)
-        segments[3] = try SegmentDescription(number: 6, label: "Lesion", category: .tissue, type: liver, algorithmType: .manual)
+        segments[3] = try SegmentDescription(
+            number: 6, label: "Lesion", category: .tissue, type: liver, algorithmType: .manual)
         #expect { try fixture.writer(segments: segments) } throws: { ($0 as? DICOMError)?.tag == .segmentNumber }
     }
 
     @Test func gridRejectsBadGeometry() {
         let frame = SourceFrame(sopClassUID: "1.2.840.10008.5.1.4.1.1.2", sopInstanceUID: "1.2.3", position: .zero)
         #expect {
-            try SourceImageGrid(rows: 4, columns: 4, rowDirection: SIMD3(1, 0, 0), columnDirection: SIMD3(1, 0, 0),
-                                pixelSpacing: (1, 1), sliceThickness: 1, frames: [frame], referencePath: "/nonexistent")
+            try SourceImageGrid(
+                rows: 4, columns: 4, rowDirection: SIMD3(1, 0, 0), columnDirection: SIMD3(1, 0, 0),
+                pixelSpacing: (1, 1), sliceThickness: 1, frames: [frame], referencePath: "/nonexistent")
         } throws: { ($0 as? DICOMError)?.tag == .imageOrientationPatient }
         #expect {
-            try SourceImageGrid(rows: 4, columns: 4, rowDirection: SIMD3(1, 0, 0), columnDirection: SIMD3(0, 1, 0),
-                                pixelSpacing: (0, 1), sliceThickness: 1, frames: [frame], referencePath: "/nonexistent")
+            try SourceImageGrid(
+                rows: 4, columns: 4, rowDirection: SIMD3(1, 0, 0), columnDirection: SIMD3(0, 1, 0),
+                pixelSpacing: (0, 1), sliceThickness: 1, frames: [frame], referencePath: "/nonexistent")
         } throws: { ($0 as? DICOMError)?.tag == .pixelSpacing }
     }
 

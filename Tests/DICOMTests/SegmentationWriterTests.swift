@@ -1,14 +1,16 @@
 import DICOM
 import DICOMObjects
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// SEG writing on generated sources with a known label map: validators, independent read-back by
 /// highdicom, frame omission and source references.
 @Suite struct SegmentationWriterTests {
     /// Writes, validates with dciodvfy and dcentvfy, and reads back with highdicom.
-    private func checkRoundTrip(_ fixture: SegmentationFixture, file: String = "seg.dcm") throws -> SegmentationWriter.Written {
+    private func checkRoundTrip(
+        _ fixture: SegmentationFixture, file: String = "seg.dcm"
+    ) throws -> SegmentationWriter.Written {
         let writer = try fixture.writer()
         let written = try writer.write(to: fixture.directory.file(file))
         #expect(try Validators.dciodvfyErrors(written.path) == [])
@@ -98,7 +100,9 @@ import TestSupport
     @Test func overlappingMasksRoundTrip() throws {
         let fixture = try SegmentationFixture()
         // Two overlapping masks: "body" (all labels) and "spleen or lesion".
-        let masks: [[UInt8]] = [fixture.labels.map { $0 != 0 ? 1 : 0 }, fixture.labels.map { $0 == 2 || $0 == 4 ? 1 : 0 }]
+        let masks: [[UInt8]] = [
+            fixture.labels.map { $0 != 0 ? 1 : 0 }, fixture.labels.map { $0 == 2 || $0 == 4 ? 1 : 0 }
+        ]
         let writer = try fixture.writer(pixels: .masks(masks), segments: Array(fixture.segments().prefix(2)))
         let written = try writer.write(to: fixture.directory.file("masks.dcm"))
         #expect(try Validators.dciodvfyErrors(written.path) == [])

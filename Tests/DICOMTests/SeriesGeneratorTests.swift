@@ -1,8 +1,8 @@
 import DICOM
 import Foundation
 import SampleGenerator
-import Testing
 import TestSupport
+import Testing
 
 /// The generator is the ground truth of later volume and SEG tests, so its files must say what
 /// it means: positions, orientation, spacing and stored values.

@@ -1,8 +1,8 @@
 import DICOM
 import DICOMNetwork
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The storage SCU and `mambanode send` against DCMTK's storescp.
 @Suite struct StorageClientTests {
@@ -14,25 +14,31 @@ import TestSupport
         var all: [SyntheticInstance] { uncompressed + compressed.values.sorted { $0.path < $1.path } }
     }
 
-    static func makeFolder(in dir: TemporaryDirectory, syntaxes: [SyntheticInstances.CompressedSyntax]) throws -> Folder {
+    static func makeFolder(in dir: TemporaryDirectory, syntaxes: [SyntheticInstances.CompressedSyntax]) throws -> Folder
+    {
         let path = try dir.subdirectory("send")
         let work = try dir.subdirectory("work")
         let slices = try SyntheticInstances.ctSeries(count: syntaxes.count + 1, in: work)
         try FileManager.default.copyItem(atPath: slices[0].path, toPath: path + "/ct.dcm")
         var compressed: [SyntheticInstances.CompressedSyntax: SyntheticInstance] = [:]
         for (syntax, slice) in zip(syntaxes, slices.dropFirst()) {
-            compressed[syntax] = try SyntheticInstances.compressed(slice, as: syntax,
-                                                                   to: try dir.subdirectory("send/nested") + "/\(syntax.rawValue).dcm")
+            compressed[syntax] = try SyntheticInstances.compressed(
+                slice, as: syntax,
+                to: try dir.subdirectory("send/nested") + "/\(syntax.rawValue).dcm")
         }
         let ct = SyntheticInstance(path: path + "/ct.dcm", sopInstanceUID: slices[0].sopInstanceUID)
-        return Folder(path: path, uncompressed: [ct, try SyntheticInstances.segmentationLike(in: path)], compressed: compressed)
+        return Folder(
+            path: path, uncompressed: [ct, try SyntheticInstances.segmentationLike(in: path)], compressed: compressed)
     }
 
     /// storescp on a free port writing into `directory`; `acceptAll` adds +xa (every syntax it knows).
-    static func startStorescp(in dir: TemporaryDirectory, acceptAll: Bool) async throws -> (ChildProcess, UInt16, String) {
+    static func startStorescp(
+        in dir: TemporaryDirectory, acceptAll: Bool
+    ) async throws -> (ChildProcess, UInt16, String) {
         let port = FreePort.allocate()
         let out = try dir.subdirectory("received")
-        let child = try ChildProcess("storescp", (acceptAll ? ["+xa"] : []) + ["-od", out, "\(port)"], logDirectory: dir.path)
+        let child = try ChildProcess(
+            "storescp", (acceptAll ? ["+xa"] : []) + ["-od", out, "\(port)"], logDirectory: dir.path)
         guard await waitUntil({ FreePort.isListening(port) }) else { throw ToolError("storescp did not start") }
         return (child, port, out)
     }
@@ -47,17 +53,24 @@ import TestSupport
 
     @Test func sendsFolderToStorescpAcceptingAllSyntaxesUnchanged() async throws {
         let dir = TemporaryDirectory("send-all")
-        let folder = try Self.makeFolder(in: dir, syntaxes: [.jpegLSLossless, .rle, .jpegLosslessSV1, .jpegBaseline,
-                                                             .jpeg2000Lossless])
+        let folder = try Self.makeFolder(
+            in: dir,
+            syntaxes: [
+                .jpegLSLossless, .rle, .jpegLosslessSV1, .jpegBaseline,
+                .jpeg2000Lossless
+            ])
         let (storescp, port, out) = try await Self.startStorescp(in: dir, acceptAll: true)
         let files = folder.all.map(\.path)
-        let outcomes = await Self.client.send(files, to: Destination(aeTitle: try AETitle("STORESCP"), host: "127.0.0.1", port: port))
+        let outcomes = await Self.client.send(
+            files, to: Destination(aeTitle: try AETitle("STORESCP"), host: "127.0.0.1", port: port))
         await storescp.kill()
         #expect(outcomes.map(\.path) == files)
         for outcome in outcomes { #expect(outcome.isStored, "\(outcome.path): \(String(describing: outcome.error))") }
         for instance in folder.all {
-            let received = try #require(Self.received(instance.sopInstanceUID, in: out), "\(instance.path) not received")
-            #expect(try SyntheticInstances.datasetBytes(of: received) == SyntheticInstances.datasetBytes(of: instance.path))
+            let received = try #require(
+                Self.received(instance.sopInstanceUID, in: out), "\(instance.path) not received")
+            #expect(
+                try SyntheticInstances.datasetBytes(of: received) == SyntheticInstances.datasetBytes(of: instance.path))
         }
     }
 
@@ -78,7 +91,8 @@ import TestSupport
         for instance in folder.uncompressed + lossless.compactMap({ folder.compressed[$0] }) {
             let outcome = try #require(byPath[instance.path])
             #expect(outcome.isStored, "\(instance.path): \(String(describing: outcome.error))")
-            #expect(outcome.transferSyntaxUID == "1.2.840.10008.1.2.1" || outcome.transferSyntaxUID == "1.2.840.10008.1.2")
+            #expect(
+                outcome.transferSyntaxUID == "1.2.840.10008.1.2.1" || outcome.transferSyntaxUID == "1.2.840.10008.1.2")
             let received = try #require(Self.received(instance.sopInstanceUID, in: out))
             let dump = try await runTool("dcmdump", ["-s", "+P", "0002,0010", received])
             #expect(dump.output.contains("LittleEndian"), "\(dump.output)")
@@ -94,9 +108,12 @@ import TestSupport
         let dir = TemporaryDirectory("send-failure")
         let slices = try SyntheticInstances.ctSeries(count: 3, in: try dir.subdirectory("s"))
         let refusedUID = slices[1].sopInstanceUID
-        let server = try await RunningStorageServer(store: try dir.subdirectory("store"), configure: {
-            $0.callingAETitles = .acceptAny
-        }) { instance in
+        let server = try await RunningStorageServer(
+            store: try dir.subdirectory("store"),
+            configure: {
+                $0.callingAETitles = .acceptAny
+            }
+        ) { instance in
             if instance.sopInstanceUID == refusedUID { throw DICOMError(.io, "disk full (simulated)") }
         }
         let destination = Destination(aeTitle: RunningStorageServer.aeTitle, host: "127.0.0.1", port: server.port)
@@ -127,11 +144,13 @@ import TestSupport
         try Data("not dicom".utf8).write(to: URL(fileURLWithPath: folder.path + "/README.txt"))
         let (storescp, port, _) = try await Self.startStorescp(in: dir, acceptAll: false)
         // DCMTK cannot decompress JPEG 2000, so storescp (uncompressed only) cannot receive it.
-        let result = try await runTool(BuiltProducts.mambanode, ["send", "--to", "STORESCP@127.0.0.1:\(port)", folder.path])
+        let result = try await runTool(
+            BuiltProducts.mambanode, ["send", "--to", "STORESCP@127.0.0.1:\(port)", folder.path])
         await storescp.kill()
         let j2k = try #require(folder.compressed[.jpeg2000Lossless])
         #expect(result.status == 1)
-        #expect(result.errorOutput.contains("failed: \(j2k.path) instance \(j2k.sopInstanceUID)"), "\(result.errorOutput)")
+        #expect(
+            result.errorOutput.contains("failed: \(j2k.path) instance \(j2k.sopInstanceUID)"), "\(result.errorOutput)")
         #expect(result.errorOutput.contains("skipped (not DICOM)"))
         #expect(result.output.contains("sent 3 of 4 instances"), "\(result.output)")
     }

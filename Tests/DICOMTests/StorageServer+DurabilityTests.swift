@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mambanode receive` as a child process: what it acknowledged survives its death, and SIGTERM
@@ -11,9 +11,13 @@ import Glibc
 @Suite struct StorageServerDurabilityTests {
     static func startReceiver(store: String, in dir: TemporaryDirectory) async throws -> (ChildProcess, UInt16) {
         let port = FreePort.allocate()
-        let receiver = try ChildProcess(BuiltProducts.mambanode, ["receive", "--port", "\(port)", "--aet", "MAMBANODE",
-                                                                  "--store", store, "--allow", "STORESCU"],
-                                        logDirectory: dir.path)
+        let receiver = try ChildProcess(
+            BuiltProducts.mambanode,
+            [
+                "receive", "--port", "\(port)", "--aet", "MAMBANODE",
+                "--store", store, "--allow", "STORESCU"
+            ],
+            logDirectory: dir.path)
         guard await waitUntil({ FreePort.isListening(port) }) else {
             throw ToolError("mambanode receive did not listen: \(receiver.standardError)")
         }
@@ -25,10 +29,13 @@ import Glibc
         let files = try SyntheticInstances.ctSeries(count: 200, rows: 512, columns: 512, in: try dir.subdirectory("s"))
         let store = try dir.subdirectory("store")
         let (receiver, port) = try await Self.startReceiver(store: store, in: dir)
-        let sender = try ChildProcess("storescu", ["-v", "-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"]
-                                      + files.map(\.path), logDirectory: dir.path)
+        let sender = try ChildProcess(
+            "storescu",
+            ["-v", "-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"]
+                + files.map(\.path), logDirectory: dir.path)
         _ = await waitUntil {
-            ((try? FileManager.default.contentsOfDirectory(atPath: store)) ?? []).filter { $0.hasSuffix(".dcm") }.count >= 10
+            ((try? FileManager.default.contentsOfDirectory(atPath: store)) ?? []).filter { $0.hasSuffix(".dcm") }.count
+                >= 10
         }
         receiver.signal(SIGKILL)
         #expect(await receiver.wait() == 128 + SIGKILL)
@@ -53,8 +60,10 @@ import Glibc
         let files = try SyntheticInstances.ctSeries(count: 20, in: try dir.subdirectory("s"))
         let store = try dir.subdirectory("store")
         let (receiver, port) = try await Self.startReceiver(store: store, in: dir)
-        let send = try await runTool("storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"]
-                                     + files.map(\.path))
+        let send = try await runTool(
+            "storescu",
+            ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(port)"]
+                + files.map(\.path))
         #expect(send.status == 0, "\(send.errorOutput)")
         receiver.signal(SIGTERM)
         #expect(await receiver.wait() == 0, "\(receiver.standardError)")

@@ -1,11 +1,11 @@
 import DICOM
 import DICOMNetwork
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Peers the storage SCP must turn away without stopping to serve the others.
@@ -30,7 +30,8 @@ import Glibc
         let server = try await RunningStorageServer(store: try dir.subdirectory("store")) {
             $0.callingAETitles = .allowList([])
         }
-        let echo = try await runTool("echoscu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)"])
+        let echo = try await runTool(
+            "echoscu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)"])
         #expect(echo.status != 0)
         try await server.stop()
         #expect(server.rejections == ["calling AE title not allowed"])
@@ -48,8 +49,12 @@ import Glibc
         for payload in [garbage, lyingHeader, Array(fileBytes.prefix(fileBytes.count / 2))] {
             try sendRaw(payload, to: server.port)
         }
-        let send = try await runTool("storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1",
-                                                  "\(server.port)", file.path])
+        let send = try await runTool(
+            "storescu",
+            [
+                "-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1",
+                "\(server.port)", file.path
+            ])
         #expect(send.status == 0, "\(send.errorOutput)")
         try await server.stop()
         #expect(server.storedInstances.map(\.sopInstanceUID) == [file.sopInstanceUID])
@@ -59,14 +64,22 @@ import Glibc
         let dir = TemporaryDirectory("killed-sender")
         let files = try SyntheticInstances.ctSeries(count: 40, rows: 512, columns: 512, in: try dir.subdirectory("s"))
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
-        let sender = try ChildProcess("storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1",
-                                                   "\(server.port)"] + files.map(\.path), logDirectory: dir.path)
+        let sender = try ChildProcess(
+            "storescu",
+            [
+                "-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1",
+                "\(server.port)"
+            ] + files.map(\.path), logDirectory: dir.path)
         _ = await waitUntil { !server.storedInstances.isEmpty }
         sender.signal(SIGKILL)
         _ = await sender.wait()
         let after = try SyntheticInstances.ctSeries(count: 1, in: try dir.subdirectory("after"))[0]
-        let send = try await runTool("storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1",
-                                                  "\(server.port)", after.path])
+        let send = try await runTool(
+            "storescu",
+            [
+                "-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1",
+                "\(server.port)", after.path
+            ])
         #expect(send.status == 0, "\(send.errorOutput)")
         try await server.stop()
         #expect(server.storedInstances.contains { $0.sopInstanceUID == after.sopInstanceUID })
@@ -88,7 +101,8 @@ import Glibc
         """.write(toFile: dump, atomically: true, encoding: .utf8)
         try runToolChecked("dump2dcm", [dump, path])
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
-        _ = try await runTool("storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)", path])
+        _ = try await runTool(
+            "storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)", path])
         let events = try await server.stop()
         let refusals = events.compactMap { event -> (DIMSEStatus, DICOMError)? in
             if case .instanceRefused(_, let status, let error) = event { return (status, error) } else { return nil }

@@ -1,8 +1,8 @@
 import DICOM
 import DICOMNetwork
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// DICOM TLS on the storage SCP: DCMTK's storescu and OpenSSL's s_client as
 /// real peers on loopback, against the test PKI of `Scripts/make-test-ca`.
@@ -12,7 +12,8 @@ import TestSupport
     }
 
     static func storescu(_ server: RunningStorageServer, _ tls: [String], _ file: String) async throws -> ToolResult {
-        try await runTool("storescu", tls + ["-aet", "STORESCU", "-aec", "MAMBANODE", "localhost", "\(server.port)", file])
+        try await runTool(
+            "storescu", tls + ["-aet", "STORESCU", "-aec", "MAMBANODE", "localhost", "\(server.port)", file])
     }
 
     static func tlsFailures(_ events: [StorageServerEvent]) -> [String] {
@@ -78,14 +79,17 @@ import TestSupport
         let dir = TemporaryDirectory("tls-version")
         let pki = try TestPKI(in: try dir.subdirectory("pki"))
         let server = try await Self.start(dir, pki)
-        let common = ["s_client", "-connect", "127.0.0.1:\(server.port)", "-cert", pki.certificate("client"),
-                      "-key", pki.key("client"), "-CAfile", pki.certificate("ca")]
+        let common = [
+            "s_client", "-connect", "127.0.0.1:\(server.port)", "-cert", pki.certificate("client"),
+            "-key", pki.key("client"), "-CAfile", pki.certificate("ca")
+        ]
         let old = try await runTool("openssl", common + ["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"])
         #expect(old.status != 0)
         #expect((old.output + old.errorOutput).contains("alert protocol version"), "\(old.errorOutput)")
         let current = try await runTool("openssl", common + ["-tls1_2"])
-        #expect(current.output.contains("Protocol  : TLSv1.2") && current.output.contains("Verify return code: 0 (ok)"),
-                "\(current.output)\(current.errorOutput)")
+        #expect(
+            current.output.contains("Protocol  : TLSv1.2") && current.output.contains("Verify return code: 0 (ok)"),
+            "\(current.output)\(current.errorOutput)")
         let events = try await server.stop()
         let failures = Self.tlsFailures(events)
         #expect(failures.contains { $0.contains("unsupported protocol") }, "\(failures)")
@@ -96,7 +100,8 @@ import TestSupport
         let pki = try TestPKI(in: try dir.subdirectory("pki"))
         chmod(pki.key("server"), 0o644)
         var configuration = StorageServerConfiguration(
-            aeTitle: RunningStorageServer.aeTitle, port: FreePort.allocate(), storeDirectory: try dir.subdirectory("store"),
+            aeTitle: RunningStorageServer.aeTitle, port: FreePort.allocate(),
+            storeDirectory: try dir.subdirectory("store"),
             callingAETitles: .acceptAny)
         configuration.tls = pki.serverTLS
         let error = #expect(throws: DICOMError.self) { try StorageServer(configuration: configuration) }

@@ -1,8 +1,8 @@
 import DICOM
 import DICOMNetwork
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The values the storage SCP checks before a received UID becomes a file name.
 @Suite struct StorageServerValidationTests {
@@ -13,8 +13,9 @@ import TestSupport
 
     @Test(arguments: [
         ("", "empty"), ("1..2", "empty component"), ("1.2.", "empty component"), (".1", "empty component"),
-        ("1.02", "leading zero"), ("1.2.3a", "character other than a digit"), ("../etc/passwd", "empty component"), ("1.2/../3", "character other"),
-        ("1/2", "character other"), (String(repeating: "1.", count: 32) + "1", "longer than 64"),
+        ("1.02", "leading zero"), ("1.2.3a", "character other than a digit"), ("../etc/passwd", "empty component"),
+        ("1.2/../3", "character other"),
+        ("1/2", "character other"), (String(repeating: "1.", count: 32) + "1", "longer than 64")
     ])
     func rejectsInvalidUIDs(_ uid: String, _ reason: String) throws {
         let problem = try #require(UIDValidation.problem(in: uid))
@@ -54,7 +55,8 @@ import TestSupport
         }
         #expect(error.code == .badValue && error.tag == .sopInstanceUID)
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.incomingDirectory).isEmpty)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory).sorted() == [".incoming", "1.2.3.dcm"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: store.directory).sorted() == [".incoming", "1.2.3.dcm"])
     }
 
     @Test func openingTheStoreRemovesUnacknowledgedLeftovers() throws {

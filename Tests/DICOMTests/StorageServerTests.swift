@@ -1,15 +1,16 @@
 import DICOM
 import DICOMNetwork
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The storage SCP against DCMTK's command-line SCUs on loopback.
 @Suite struct StorageServerTests {
     @Test func answersEchoscuAndStorageClientEcho() async throws {
         let dir = TemporaryDirectory("echo")
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
-        let echo = try await runTool("echoscu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)"])
+        let echo = try await runTool(
+            "echoscu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)"])
         #expect(echo.status == 0, "\(echo.errorOutput)")
         let client = StorageClient(configuration: .init(callingAETitle: try AETitle("STORESCU")))
         try await client.echo(Destination(aeTitle: RunningStorageServer.aeTitle, host: "127.0.0.1", port: server.port))
@@ -20,8 +21,9 @@ import TestSupport
     @Test func storesCompressedTransferSyntaxesByteIdentical() async throws {
         let dir = TemporaryDirectory("compressed")
         let sources = try dir.subdirectory("sources")
-        let slices = try SyntheticInstances.ctSeries(count: SyntheticInstances.CompressedSyntax.allCases.count + 1,
-                                                     in: sources)
+        let slices = try SyntheticInstances.ctSeries(
+            count: SyntheticInstances.CompressedSyntax.allCases.count + 1,
+            in: sources)
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         let storescu = ["-R", "-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)"]
         // One association per syntax: storescu proposes a compressed syntax only when told (-x…).
@@ -52,8 +54,10 @@ import TestSupport
             batches.append(try SyntheticInstances.ctSeries(count: 100, in: try dir.subdirectory("b\(batch)")))
         }
         let senders = try batches.map { batch in
-            try ChildProcess("storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)"]
-                             + batch.map(\.path), logDirectory: dir.path)
+            try ChildProcess(
+                "storescu",
+                ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)"]
+                    + batch.map(\.path), logDirectory: dir.path)
         }
         for sender in senders { #expect(await sender.wait() == 0, "\(sender.standardError)") }
         let events = try await server.stop()
@@ -69,7 +73,8 @@ import TestSupport
         let file = try SyntheticInstances.ctSeries(count: 1, in: try dir.subdirectory("sources"))[0]
         let server = try await RunningStorageServer(store: try dir.subdirectory("store"))
         for _ in 0..<2 {
-            let send = try await runTool("storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)", file.path])
+            let send = try await runTool(
+                "storescu", ["-aet", "STORESCU", "-aec", "MAMBANODE", "127.0.0.1", "\(server.port)", file.path])
             #expect(send.status == 0, "\(send.errorOutput)")
         }
         try await server.stop()
@@ -86,8 +91,9 @@ import TestSupport
             let stored = store.path(for: instance.sopInstanceUID)
             #expect(FileManager.default.fileExists(atPath: stored), "\(instance.path) not stored")
             guard FileManager.default.fileExists(atPath: stored) else { continue }
-            #expect(try SyntheticInstances.datasetBytes(of: stored) == SyntheticInstances.datasetBytes(of: instance.path),
-                    "\(instance.path) stored differently")
+            #expect(
+                try SyntheticInstances.datasetBytes(of: stored) == SyntheticInstances.datasetBytes(of: instance.path),
+                "\(instance.path) stored differently")
         }
     }
 }

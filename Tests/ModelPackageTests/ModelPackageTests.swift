@@ -1,26 +1,38 @@
 import Foundation
 import ModelPackage
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ModelPackageTests {
-    static var valid: [String: Any] { [
-        "format": "mambanode-model/1",
-        "name": "ct-organs",
-        "task": "segmentation",
-        "network": ["architecture": "nnMambaSeg", "in_channels": 1, "channels": 16, "blocks": 2, "outputs": 3],
-        "inputs": [["name": "ct", "modality": "CT",
-                    "normalization": ["kind": "ct", "clip": [-1000, 1000], "mean": 40, "std": 300]]],
-        "target_spacing": [2.5, 2.5, 2.5],
-        "patch_size": [64, 64, 64],
-        "labels": [
-            ["value": 1, "name": "Liver", "category": ["code": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"],
-             "type": ["code": "10200004", "scheme": "SCT", "meaning": "Liver"], "color": [221, 130, 101]],
-            ["value": 2, "name": "Spleen", "category": ["code": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"],
-             "type": ["code": "78961009", "scheme": "SCT", "meaning": "Spleen"]],
-        ],
-        "algorithm": ["name": "nnMamba CT organs", "version": "1.0"],
-    ] }
+    static var valid: [String: Any] {
+        [
+            "format": "mambanode-model/1",
+            "name": "ct-organs",
+            "task": "segmentation",
+            "network": ["architecture": "nnMambaSeg", "in_channels": 1, "channels": 16, "blocks": 2, "outputs": 3],
+            "inputs": [
+                [
+                    "name": "ct", "modality": "CT",
+                    "normalization": ["kind": "ct", "clip": [-1000, 1000], "mean": 40, "std": 300]
+                ]
+            ],
+            "target_spacing": [2.5, 2.5, 2.5],
+            "patch_size": [64, 64, 64],
+            "labels": [
+                [
+                    "value": 1, "name": "Liver",
+                    "category": ["code": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"],
+                    "type": ["code": "10200004", "scheme": "SCT", "meaning": "Liver"], "color": [221, 130, 101]
+                ],
+                [
+                    "value": 2, "name": "Spleen",
+                    "category": ["code": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"],
+                    "type": ["code": "78961009", "scheme": "SCT", "meaning": "Spleen"]
+                ]
+            ],
+            "algorithm": ["name": "nnMamba CT organs", "version": "1.0"]
+        ]
+    }
 
     func write(_ manifest: [String: Any], weights: Bool = true) throws -> TemporaryDirectory {
         let dir = TemporaryDirectory("model")
@@ -50,18 +62,65 @@ import TestSupport
     static let mistakes: [(field: String, change: @Sendable (inout [String: Any]) -> Void)] = [
         ("format", { $0["format"] = "other/2" }),
         ("algorithm", { $0.removeValue(forKey: "algorithm") }),
-        ("inputs", { $0["network"] = ["architecture": "nnMambaSeg", "in_channels": 2, "channels": 16, "blocks": 2, "outputs": 3] }),
-        ("network.channels", { $0["network"] = ["architecture": "nnMambaSeg", "in_channels": 1, "channels": 8, "blocks": 2, "outputs": 3] }),
+        (
+            "inputs",
+            {
+                $0["network"] = [
+                    "architecture": "nnMambaSeg", "in_channels": 2, "channels": 16, "blocks": 2, "outputs": 3
+                ]
+            }
+        ),
+        (
+            "network.channels",
+            {
+                $0["network"] = [
+                    "architecture": "nnMambaSeg", "in_channels": 1, "channels": 8, "blocks": 2, "outputs": 3
+                ]
+            }
+        ),
         ("patch_size", { $0["patch_size"] = [64, 60, 64] }),
-        ("labels[0].value", { $0["labels"] = [["value": 3, "name": "X", "category": ["code": "1", "scheme": "SCT", "meaning": "c"],
-                                                "type": ["code": "2", "scheme": "SCT", "meaning": "t"]]] }),
-        ("labels[0].category", { $0["labels"] = [["value": 1, "name": "X", "category": ["code": "", "scheme": "SCT", "meaning": "c"],
-                                                   "type": ["code": "2", "scheme": "SCT", "meaning": "t"]]] }),
-        ("labels[0].type", { $0["labels"] = [["value": 1, "name": "X", "category": ["code": "1", "scheme": "SCT", "meaning": "c"]]] }),
+        (
+            "labels[0].value",
+            {
+                $0["labels"] = [
+                    [
+                        "value": 3, "name": "X", "category": ["code": "1", "scheme": "SCT", "meaning": "c"],
+                        "type": ["code": "2", "scheme": "SCT", "meaning": "t"]
+                    ]
+                ]
+            }
+        ),
+        (
+            "labels[0].category",
+            {
+                $0["labels"] = [
+                    [
+                        "value": 1, "name": "X", "category": ["code": "", "scheme": "SCT", "meaning": "c"],
+                        "type": ["code": "2", "scheme": "SCT", "meaning": "t"]
+                    ]
+                ]
+            }
+        ),
+        (
+            "labels[0].type",
+            { $0["labels"] = [["value": 1, "name": "X", "category": ["code": "1", "scheme": "SCT", "meaning": "c"]]] }
+        ),
         ("network.architecture", { $0["task"] = "classification" }),
         ("landmark_refinement", { $0["landmark_refinement"] = "spline" }),
-        ("inputs[0].normalization.clip", { $0["inputs"] = [["name": "ct", "normalization": ["kind": "ct", "clip": [1000, -1000],
-                                                                                              "mean": 0, "std": 1]]] }),
+        (
+            "inputs[0].normalization.clip",
+            {
+                $0["inputs"] = [
+                    [
+                        "name": "ct",
+                        "normalization": [
+                            "kind": "ct", "clip": [1000, -1000],
+                            "mean": 0, "std": 1
+                        ]
+                    ]
+                ]
+            }
+        )
     ]
 
     /// Each mistake names the field it is in.
@@ -75,7 +134,7 @@ import TestSupport
 
     /// Sub-voxel landmark decoding is the package's choice; absent means the peak voxel.
     @Test func landmarkRefinementIsRead() throws {
-        let plain = try write(Self.valid)  // kept alive: the folder goes with the value
+        let plain = try write(Self.valid) // kept alive: the folder goes with the value
         #expect(try ModelPackage(directory: plain.path).manifest.landmarkRefinement == nil)
         let dir = try write(Self.modified { $0["landmark_refinement"] = "centroid" })
         #expect(try ModelPackage(directory: dir.path).manifest.landmarkRefinement == .centroid)

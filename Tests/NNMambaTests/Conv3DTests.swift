@@ -1,5 +1,6 @@
 import CNNKernels
 import Testing
+
 @testable import NNMamba
 
 /// Direct 3-D convolution in double precision (zero padding k/2), the independent reference.
@@ -9,16 +10,31 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
     let p = k / 2
     let (od, oh, ow) = ((d + s - 1) / s, (h + s - 1) / s, (wd + s - 1) / s)
     let y = Tensor(zeros: [n, cout, od, oh, ow])
-    for b in 0..<n { for o in 0..<cout { for z in 0..<od { for yy in 0..<oh { for xx in 0..<ow {
-        var acc = Double(bias?[o] ?? 0)
-        for c in 0..<cin { for kz in 0..<k { for ky in 0..<k { for kx in 0..<k {
-            let iz = z * s + kz - p, iy = yy * s + ky - p, ix = xx * s + kx - p
-            guard iz >= 0, iz < d, iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
-            acc += Double(w[(((o * cin + c) * k + kz) * k + ky) * k + kx])
-                * Double(x[(((b * cin + c) * d + iz) * h + iy) * wd + ix])
-        } } } }
-        y[(((b * cout + o) * od + z) * oh + yy) * ow + xx] = Float(acc)
-    } } } } }
+    for b in 0..<n {
+        for o in 0..<cout {
+            for z in 0..<od {
+                for yy in 0..<oh {
+                    for xx in 0..<ow {
+                        var acc = Double(bias?[o] ?? 0)
+                        for c in 0..<cin {
+                            for kz in 0..<k {
+                                for ky in 0..<k {
+                                    for kx in 0..<k {
+                                        let iz = z * s + kz - p, iy = yy * s + ky - p, ix = xx * s + kx - p
+                                        guard iz >= 0, iz < d, iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                                        acc +=
+                                            Double(w[(((o * cin + c) * k + kz) * k + ky) * k + kx])
+                                            * Double(x[(((b * cin + c) * d + iz) * h + iy) * wd + ix])
+                                    }
+                                }
+                            }
+                        }
+                        y[(((b * cout + o) * od + z) * oh + yy) * ow + xx] = Float(acc)
+                    }
+                }
+            }
+        }
+    }
     return y
 }
 
@@ -47,8 +63,9 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
     func directSmallKernelMatchesAtEverySimdLevel(_ level: Int32) {
         let x = randomTensor([1, 3, 4, 5, 19], seed: 16)
         let w = randomTensor([2, 3, 3, 3, 3], seed: 17), b = randomTensor([2], seed: 18)
-        var g = mn_conv3d_geometry(in_c: 3, in_d: 4, in_h: 5, in_w: 19, out_d: 4, out_h: 5, out_w: 19,
-                                   kernel: 3, stride: 1, pad: 1)
+        var g = mn_conv3d_geometry(
+            in_c: 3, in_d: 4, in_h: 5, in_w: 19, out_d: 4, out_h: 5, out_w: 19,
+            kernel: 3, stride: 1, pad: 1)
         let y = Tensor(zeros: [1, 2, 4, 5, 19])
         mn_conv3d_direct_small_at(level, &g, x.data, w.data, b.data, 2, 1, y.data, 0, 4)
         let ref = naiveConv3D(x, weight: w, bias: b, stride: 1)
@@ -77,10 +94,11 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
     @Test func foldedBatchNormEqualsConvThenBatchNorm() {
         let x = randomTensor([1, 2, 3, 4, 5], seed: 10)
         let w = randomTensor([3, 2, 3, 3, 3], seed: 11), b = randomTensor([3], seed: 12)
-        let bn = BatchNorm(weight: Tensor(shape: [3], values: [0.7, 1.2, 1.0]),
-                           bias: Tensor(shape: [3], values: [0.1, -0.2, 0.3]),
-                           runningMean: Tensor(shape: [3], values: [0.5, -0.4, 0]),
-                           runningVar: Tensor(shape: [3], values: [0.8, 1.5, 2.0]))
+        let bn = BatchNorm(
+            weight: Tensor(shape: [3], values: [0.7, 1.2, 1.0]),
+            bias: Tensor(shape: [3], values: [0.1, -0.2, 0.3]),
+            runningMean: Tensor(shape: [3], values: [0.5, -0.4, 0]),
+            runningVar: Tensor(shape: [3], values: [0.8, 1.5, 2.0]))
         let folded = Conv3D(weight: w, bias: b, stride: 2).folding(bn)(x)
         let ref = naiveConv3D(x, weight: w, bias: b, stride: 2)
         let v = ref.voxelCount

@@ -1,6 +1,7 @@
-@testable import DeveloperTools
 import Foundation
 import Testing
+
+@testable import DeveloperTools
 @testable import NNMamba
 
 /// Every fixture of golden set A (Tests/Fixtures/golden/nnmamba), through the same runner as
@@ -14,11 +15,13 @@ import Testing
         #expect(report.task.rawValue == name)
         #expect(report.output.engineShape.reduce(1, *) == report.output.referenceShape.reduce(1, *))
         let tolerance = report.task.relativeTolerance * max(1, report.output.maxAbsReference)
-        #expect(report.output.maxAbsError <= tolerance,
-                "\(name): max|err| \(report.output.maxAbsError) > \(tolerance)")
+        #expect(
+            report.output.maxAbsError <= tolerance,
+            "\(name): max|err| \(report.output.maxAbsError) > \(tolerance)")
         #expect(!report.intermediates.isEmpty, "\(name): no intermediates compared")
         for stage in report.intermediates {
-            #expect(stage.passed, "\(name): intermediate \(stage.name) max|err| \(stage.maxAbsError) > \(stage.tolerance)")
+            #expect(
+                stage.passed, "\(name): intermediate \(stage.name) max|err| \(stage.maxAbsError) > \(stage.tolerance)")
         }
         #expect(report.passed)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import NNMamba
 
 @Suite struct InferenceTests {
@@ -26,12 +27,14 @@ import Testing
         let padded = p.pad(x)
         #expect(padded.shape == [1, 2, 32, 16, 16])
         #expect(p.crop(padded).values == x.values)
-        #expect(globalAveragePool(padded)[0] * Float(32 * 16 * 16) - globalAveragePool(x)[0] * Float(17 * 16 * 5) < 1e-3)
+        #expect(
+            globalAveragePool(padded)[0] * Float(32 * 16 * 16) - globalAveragePool(x)[0] * Float(17 * 16 * 5) < 1e-3)
     }
 
     @Test func windowStartsFollowNNUNet() {
         #expect(SlidingWindow.starts(imageSize: 128, patchSize: 128, stepFraction: 0.5) == [0])
-        #expect(SlidingWindow.starts(imageSize: 200, patchSize: 128, stepFraction: 0.5) == [0, 36, 72])  // ⌈72/64⌉ + 1 windows
+        // ⌈72/64⌉ + 1 windows
+        #expect(SlidingWindow.starts(imageSize: 200, patchSize: 128, stepFraction: 0.5) == [0, 36, 72])
         #expect(SlidingWindow.starts(imageSize: 300, patchSize: 128, stepFraction: 0.5) == [0, 57, 115, 172])
     }
 
@@ -83,7 +86,7 @@ import Testing
         }
         let plain = SlidingWindow(patch: [1, 1, 4]).predict(x, network: net)
         let mirrored = SlidingWindow(patch: [1, 1, 4], mirrorAxes: [2]).predict(x, network: net)
-        let p = { (v: Float) in 1 / (1 + expf(-v)) }  // softmax of (v, 0)
+        let p = { (v: Float) in 1 / (1 + expf(-v)) } // softmax of (v, 0)
         #expect(abs(plain[1] - p(1)) < 1e-6)
         #expect(abs(mirrored[1] - (p(1) + p(2)) / 2) < 1e-6)
     }
@@ -97,8 +100,8 @@ import Testing
         let hm = Tensor(zeros: [1, 2, 4, 5, 6])
         let v = 4 * 5 * 6
         hm[(2 * 5 + 3) * 6 + 1] = 4
-        hm[(2 * 5 + 3) * 6 + 2] = 2   // pulls the centroid towards w = 2
-        hm[v + 0] = 1                 // channel 1 peak at the corner
+        hm[(2 * 5 + 3) * 6 + 2] = 2 // pulls the centroid towards w = 2
+        hm[v + 0] = 1 // channel 1 peak at the corner
         let plain = decodeLandmarks(hm)[0]
         #expect(plain[0].voxel == [2, 3, 1] && plain[0].position == [2, 3, 1] && plain[0].peak == 4)
         #expect(plain[1].voxel == [0, 0, 0])
@@ -115,10 +118,14 @@ import Testing
         let hm = Tensor(zeros: [1, 1, d, h, w])
         let truth = [4.3, 5.0, 6.45]
         let sigma = 2.0
-        for z in 0..<d { for y in 0..<h { for x in 0..<w {
-            let r2 = pow(Double(z) - truth[0], 2) + pow(Double(y) - truth[1], 2) + pow(Double(x) - truth[2], 2)
-            hm[(z * h + y) * w + x] = Float(max(6 - r2 / (2 * sigma * sigma), 0))
-        } } }
+        for z in 0..<d {
+            for y in 0..<h {
+                for x in 0..<w {
+                    let r2 = pow(Double(z) - truth[0], 2) + pow(Double(y) - truth[1], 2) + pow(Double(x) - truth[2], 2)
+                    hm[(z * h + y) * w + x] = Float(max(6 - r2 / (2 * sigma * sigma), 0))
+                }
+            }
+        }
         let peak = decodeLandmarks(hm)[0][0]
         #expect(peak.voxel == [4, 5, 6])
         let parabolic = decodeLandmarks(hm, refinement: .parabolic)[0][0]
@@ -148,5 +155,5 @@ import Testing
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

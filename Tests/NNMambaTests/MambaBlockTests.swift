@@ -2,6 +2,7 @@ import CNNKernels
 import Foundation
 import SeededRandom
 import Testing
+
 @testable import NNMamba
 
 /// Random Mamba parameters under `prefix` (PyTorch key names), d_model c, d_state s.
@@ -20,7 +21,7 @@ func randomMambaWeights(c: Int, s: Int, prefix: String = "", seed: UInt64) -> [S
         prefix + "dt_proj.bias": t([di]) { g, _ in -4 + 3 * g.nextFloat() },
         prefix + "A_log": t([di, s]) { g, i in logf(Float(i % s + 1)) + 0.2 * (g.nextFloat() - 0.5) },
         prefix + "D": t([di]) { g, _ in 0.5 + g.nextFloat() },
-        prefix + "out_proj.weight": t([c, di]) { g, _ in (2 * g.nextFloat() - 1) / Float(di).squareRoot() },
+        prefix + "out_proj.weight": t([c, di]) { g, _ in (2 * g.nextFloat() - 1) / Float(di).squareRoot() }
     ]
 }
 
@@ -31,17 +32,21 @@ func naiveMamba(_ u: [[Double]], _ w: [String: Tensor], c: Int, s: Int, prefix: 
     let inP = m("in_proj.weight"), cw = m("conv1d.weight"), cb = m("conv1d.bias"), xp = m("x_proj.weight")
     let dtw = m("dt_proj.weight"), dtb = m("dt_proj.bias"), aLog = m("A_log"), dD = m("D"), op = m("out_proj.weight")
     var x = [[Double]](repeating: [Double](repeating: 0, count: di), count: L), z = x
-    for l in 0..<L { for j in 0..<(2 * di) {
-        var acc = 0.0
-        for k in 0..<c { acc += Double(inP[j * c + k]) * u[l][k] }
-        if j < di { x[l][j] = acc } else { z[l][j - di] = acc }
-    } }
+    for l in 0..<L {
+        for j in 0..<(2 * di) {
+            var acc = 0.0
+            for k in 0..<c { acc += Double(inP[j * c + k]) * u[l][k] }
+            if j < di { x[l][j] = acc } else { z[l][j - di] = acc }
+        }
+    }
     var xc = x
-    for l in 0..<L { for d in 0..<di {
-        var acc = Double(cb[d])
-        for k in 0..<4 where l - 3 + k >= 0 { acc += Double(cw[d * 4 + k]) * x[l - 3 + k][d] }
-        xc[l][d] = acc / (1 + exp(-acc))
-    } }
+    for l in 0..<L {
+        for d in 0..<di {
+            var acc = Double(cb[d])
+            for k in 0..<4 where l - 3 + k >= 0 { acc += Double(cw[d * 4 + k]) * x[l - 3 + k][d] }
+            xc[l][d] = acc / (1 + exp(-acc))
+        }
+    }
     var h = [[Double]](repeating: [Double](repeating: 0, count: s), count: di)
     var out = [[Double]](repeating: [Double](repeating: 0, count: c), count: L)
     for l in 0..<L {
@@ -103,8 +108,9 @@ func maxDiff(_ a: [[Double]], _ b: [[Double]]) -> Double {
         let input = Tensor(shape: [L, c]) { i in Float(u[i / c][i % c]) }
         for (flipC, flipL) in [(true, false), (false, true), (true, true)] {
             let out = Tensor(zeros: [L, c])
-            block.run(input: input.data, output: out.data, length: L, layout: .tokenMajor,
-                      flipChannels: flipC, reverseTokens: flipL)
+            block.run(
+                input: input.data, output: out.data, length: L, layout: .tokenMajor,
+                flipChannels: flipC, reverseTokens: flipL)
             var v = u
             if flipC { v = v.map { $0.reversed() } }
             if flipL { v.reverse() }
@@ -132,8 +138,9 @@ func maxDiff(_ a: [[Double]], _ b: [[Double]]) -> Double {
         let w = randomTensor([4, di], seed: 37), b = randomTensor([di], seed: 38)
         func conv(_ x: Tensor, reverse: Int32) -> Tensor {
             let out = Tensor(zeros: [L, di])
-            mn_causal_conv1d_silu(x.data, Int64(di), Int64(L), w.data, Int64(di), b.data, reverse, out.data,
-                                  Int64(di), 0, Int64(di))
+            mn_causal_conv1d_silu(
+                x.data, Int64(di), Int64(L), w.data, Int64(di), b.data, reverse, out.data,
+                Int64(di), 0, Int64(di))
             return out
         }
         let y = conv(x, reverse: 0)
@@ -149,7 +156,13 @@ func maxDiff(_ a: [[Double]], _ b: [[Double]]) -> Double {
         #expect(Array(y.values[0..<(4 * di)]) == Array(y2.values[0..<(4 * di)]))
         #expect(y.values[(4 * di)...] != y2.values[(4 * di)...])
         // Reverse: changing token 1 changes no output after it.
-        let r = conv(x, reverse: 1), r2 = conv({ let t = x.copy(); for d in 0..<di { t[di + d] -= 1 }; return t }(), reverse: 1)
+        let r = conv(x, reverse: 1),
+            r2 = conv(
+                {
+                    let t = x.copy()
+                    for d in 0..<di { t[di + d] -= 1 }
+                    return t
+                }(), reverse: 1)
         #expect(Array(r.values[(2 * di)...]) == Array(r2.values[(2 * di)...]))
     }
 
@@ -158,16 +171,17 @@ func maxDiff(_ a: [[Double]], _ b: [[Double]]) -> Double {
     @Test(arguments: levels)
     func scanMatchesNaiveLoopAtEverySimdLevel(_ level: Int32) {
         for s in [16, 8, 5] {
-            let (L, di) = (17, 40)  // two 16-channel blocks and an 8-channel scalar tail
+            let (L, di) = (17, 40) // two 16-channel blocks and an 8-channel scalar tail
             let x = randomTensor([L, di], seed: 40), z = randomTensor([L, di], seed: 41)
             let delta = Tensor(shape: [L, di]) { i in 0.01 + 0.5 * Float((i * 7919) % 100) / 100 }
             let a = Tensor(shape: [di, s]) { i in -Float(i % s + 1) }
             let bc = randomTensor([L, 2 * s], seed: 42), dskip = randomTensor([di], seed: 43)
             let y = Tensor(zeros: [L, di])
-            var args = mn_scan_args(length: Int64(L), d_state: Int64(s), x: x.data, x_stride: Int64(di),
-                                    delta: delta.data, delta_stride: Int64(di), a: a.data, b: bc.data,
-                                    c: bc.data + s, bc_stride: Int64(2 * s), d_skip: dskip.data, z: z.data,
-                                    z_stride: Int64(di), y: y.data, y_stride: Int64(di), reverse: 0)
+            var args = mn_scan_args(
+                length: Int64(L), d_state: Int64(s), x: x.data, x_stride: Int64(di),
+                delta: delta.data, delta_stride: Int64(di), a: a.data, b: bc.data,
+                c: bc.data + s, bc_stride: Int64(2 * s), d_skip: dskip.data, z: z.data,
+                z_stride: Int64(di), y: y.data, y_stride: Int64(di), reverse: 0)
             mn_selective_scan_at(level, &args, 0, Int64(di))
             for d in 0..<di {
                 var h = [Double](repeating: 0, count: s)

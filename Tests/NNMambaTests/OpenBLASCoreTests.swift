@@ -1,4 +1,5 @@
 import Testing
+
 @testable import NNMamba
 
 @Suite struct OpenBLASCoreTests {
@@ -23,9 +24,13 @@ import Testing
     }
 
     @Test func userSettingIsNeverOverridden() {
-        #expect(OpenBLASCore.override(corename: "Prescott", simdLevel: 7,
-                                      environment: ["OPENBLAS_CORETYPE": "Nehalem"]) == nil)
-        #expect(OpenBLASCore.override(corename: "Prescott", simdLevel: 7,
-                                      environment: ["OPENBLAS_CORETYPE": ""]) == "SkylakeX")
+        #expect(
+            OpenBLASCore.override(
+                corename: "Prescott", simdLevel: 7,
+                environment: ["OPENBLAS_CORETYPE": "Nehalem"]) == nil)
+        #expect(
+            OpenBLASCore.override(
+                corename: "Prescott", simdLevel: 7,
+                environment: ["OPENBLAS_CORETYPE": ""]) == "SkylakeX")
     }
 }

@@ -2,6 +2,7 @@ import CNNKernels
 import Foundation
 import SeededRandom
 import Testing
+
 @testable import NNMamba
 
 @Suite struct TensorElementwiseTests {
@@ -27,8 +28,10 @@ import Testing
         let expRef: (Double) -> Double = { v in exp(v) }
         let siluRef: (Double) -> Double = { v in v / (1 + exp(-v)) }
         let sigmoidRef: (Double) -> Double = { v in 1 / (1 + exp(-v)) }
-        let cases: [(Int, (Double) -> Double)] = [(Int(MN_UNARY_EXP), expRef), (Int(MN_UNARY_SILU), siluRef),
-                                                  (Int(MN_UNARY_SIGMOID), sigmoidRef)]
+        let cases: [(Int, (Double) -> Double)] = [
+            (Int(MN_UNARY_EXP), expRef), (Int(MN_UNARY_SILU), siluRef),
+            (Int(MN_UNARY_SIGMOID), sigmoidRef)
+        ]
         for (op, f) in cases {
             var x = inputs
             mn_unary_inplace_at(level, &x, Int64(x.count), Int32(op))

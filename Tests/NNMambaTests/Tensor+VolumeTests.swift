@@ -1,4 +1,5 @@
 import Testing
+
 @testable import NNMamba
 
 /// PyTorch's general align_corners=false rule: source = max((j + 0.5)/2 − 0.5, 0).
@@ -11,13 +12,23 @@ func naiveUpsample(_ x: Tensor) -> Tensor {
         return [(i0, 1 - l), (i1, l)]
     }
     let y = Tensor(zeros: [n, c, 2 * d, 2 * h, 2 * w])
-    for p in 0..<(n * c) { for z in 0..<(2 * d) { for yy in 0..<(2 * h) { for xx in 0..<(2 * w) {
-        var acc = 0.0
-        for (iz, wz) in taps(z, d) { for (iy, wy) in taps(yy, h) { for (ix, wx) in taps(xx, w) {
-            acc += wz * wy * wx * Double(x[((p * d + iz) * h + iy) * w + ix])
-        } } }
-        y[((p * 2 * d + z) * 2 * h + yy) * 2 * w + xx] = Float(acc)
-    } } } }
+    for p in 0..<(n * c) {
+        for z in 0..<(2 * d) {
+            for yy in 0..<(2 * h) {
+                for xx in 0..<(2 * w) {
+                    var acc = 0.0
+                    for (iz, wz) in taps(z, d) {
+                        for (iy, wy) in taps(yy, h) {
+                            for (ix, wx) in taps(xx, w) {
+                                acc += wz * wy * wx * Double(x[((p * d + iz) * h + iy) * w + ix])
+                            }
+                        }
+                    }
+                    y[((p * 2 * d + z) * 2 * h + yy) * 2 * w + xx] = Float(acc)
+                }
+            }
+        }
+    }
     return y
 }
 
@@ -53,7 +64,8 @@ func naiveUpsample(_ x: Tensor) -> Tensor {
     }
 
     @Test func linearLayer() {
-        let l = Linear(weight: Tensor(shape: [2, 3], values: [1, 0, -1, 2, 1, 0]), bias: Tensor(shape: [2], values: [0.5, -1]))
+        let l = Linear(
+            weight: Tensor(shape: [2, 3], values: [1, 0, -1, 2, 1, 0]), bias: Tensor(shape: [2], values: [0.5, -1]))
         #expect(l(Tensor(shape: [1, 3], values: [1, 2, 3])).values == [-1.5, 3])
     }
 }

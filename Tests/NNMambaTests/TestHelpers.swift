@@ -1,6 +1,7 @@
 import Foundation
-@testable import NNMamba
 import SeededRandom
+
+@testable import NNMamba
 
 /// Package root, derived from this file's path (Tests/NNMambaTests/TestHelpers.swift).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -26,12 +27,16 @@ func temporaryDirectory() throws -> String {
 
 /// Writes a safetensors file by hand: entries (name, dtype, shape, raw bytes), in order.
 /// `headerLength` overrides the 8-byte length field (to build lying headers).
-func writeRawSafeTensors(_ path: String, _ entries: [(String, String, [Int], [UInt8])],
-                         headerLength: UInt64? = nil, truncateTo: Int? = nil) throws {
+func writeRawSafeTensors(
+    _ path: String, _ entries: [(String, String, [Int], [UInt8])],
+    headerLength: UInt64? = nil, truncateTo: Int? = nil
+) throws {
     var header: [String] = []
     var offset = 0
     for (name, dtype, shape, bytes) in entries {
-        header.append("\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes.count)]}")
+        header.append(
+            "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes.count)]}"
+        )
         offset += bytes.count
     }
     let json = Array(("{" + header.joined(separator: ",") + "}").utf8)

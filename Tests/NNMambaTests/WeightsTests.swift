@@ -1,6 +1,7 @@
 import DeveloperTools
 import Foundation
 import Testing
+
 @testable import NNMamba
 
 /// Loader behaviour on good and bad files, built in a temporary directory.
@@ -17,7 +18,10 @@ import Testing
     }
 
     func error(_ body: () throws -> Any) -> NNMambaError? {
-        do { _ = try body(); return nil } catch { return error as? NNMambaError }
+        do {
+            _ = try body()
+            return nil
+        } catch { return error as? NNMambaError }
     }
 
     var good: [String: Tensor] { SyntheticWeights.random(SyntheticWeights.shapes(Self.clsConfig), seed: 3) }
@@ -75,7 +79,8 @@ import Testing
         entries.append(("module.in_conv.conv.1.num_batches_tracked", "I64", [], [UInt8](repeating: 7, count: 8)))
         entries.append(("ds1_cls_conv.weight", "F32", [1, 4, 1, 1, 1], floatBytes([1, 2, 3, 4])))
         try writeRawSafeTensors(dir + "/w.safetensors", entries)
-        let viaPrefix = try NNMambaEncoder(weights: Weights(path: dir + "/w.safetensors"), configuration: Self.clsConfig)
+        let viaPrefix = try NNMambaEncoder(
+            weights: Weights(path: dir + "/w.safetensors"), configuration: Self.clsConfig)
         let x = randomTensor([1, 1, 8, 8, 8], seed: 2)
         #expect(viaPrefix(x).values == (try loadCls(good))(x).values)
     }

@@ -2,10 +2,11 @@ import DICOM
 import DICOMNetwork
 import Foundation
 import Logging
-@testable import Node
 import SampleGenerator
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 /// The audit trail on its own: outbound transfers through the sender, and the
 /// syslog copy to a real TCP receiver on loopback.
@@ -29,7 +30,9 @@ import TestSupport
     }
 
     static func objectIDs(_ message: [String: Any]) -> [String] {
-        (message["ParticipantObjectIdentification"] as? [[String: Any]] ?? []).compactMap { $0["ParticipantObjectID"] as? String }
+        (message["ParticipantObjectIdentification"] as? [[String: Any]] ?? []).compactMap {
+            $0["ParticipantObjectID"] as? String
+        }
     }
 
     @Test func deliveryIsOneInstancesTransferredMessageWithStudyAndPatient() async throws {
@@ -39,19 +42,23 @@ import TestSupport
         generator.slices = 2
         generator.patientID = "PID-42"
         let written = try generator.write(to: try directory.subdirectory("results"))
-        let configuration = try NodeConfiguration.parse("""
+        let configuration = try NodeConfiguration.parse(
+            """
             destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
             sending: { first_retry: 30s, max_retry: 10m, give_up: 1h, jitter: 0 }
             """)
         let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(objects: written.files.enumerated().map { ($1, "1.2.\($0)") }, destinations: ["pacs"], jobID: nil,
-                          correlationID: "c", now: Date())
+        try store.enqueue(
+            objects: written.files.enumerated().map { ($1, "1.2.\($0)") }, destinations: ["pacs"], jobID: nil,
+            correlationID: "c", now: Date())
         let pacs = FakePACS()
         await pacs.refuse([written.files[1]])
-        let audit = try AuditTrail(path: directory.file("audit.jsonl"), aeTitle: "MAMBANODE", syslog: nil,
-                                   logger: Logger(label: "test"))
-        let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"),
-                            audit: audit)
+        let audit = try AuditTrail(
+            path: directory.file("audit.jsonl"), aeTitle: "MAMBANODE", syslog: nil,
+            logger: Logger(label: "test"))
+        let sender = Sender(
+            store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"),
+            audit: audit)
         #expect(try await sender.sendDue(now: Date()) == 2)
 
         let messages = try Self.messages(directory.file("audit.jsonl"))
@@ -61,7 +68,9 @@ import TestSupport
         #expect(Self.event(sent, "EventActionCode") == "R")
         #expect(Self.event(sent, "EventOutcomeIndicator") == "4", "one of two was refused: a minor failure")
         #expect(Self.objectIDs(sent) == [written.studyInstanceUID, "PID-42"])
-        let roles = (sent["ActiveParticipant"] as? [[String: Any]] ?? []).map { ($0["UserID"] as? String, $0["UserIsRequestor"] as? Bool) }
+        let roles = (sent["ActiveParticipant"] as? [[String: Any]] ?? []).map {
+            ($0["UserID"] as? String, $0["UserIsRequestor"] as? Bool)
+        }
         #expect(roles.map(\.0) == ["MAMBANODE", "PACS"] && roles.map(\.1) == [true, false])
         let attributes = try FileManager.default.attributesOfItem(atPath: directory.file("audit.jsonl"))
         #expect(attributes[.posixPermissions] as? Int == 0o600)
@@ -99,11 +108,16 @@ import TestSupport
         for (name, delivered) in [("server", true), ("wronghost", false)] {
             let port = FreePort.allocate()
             let received = directory.file("syslog-\(name).txt")
-            let receiver = try ChildProcess("python3", ["-c", Self.receiverScript, "\(port)", received,
-                                                       pki.certificate(name), pki.key(name)], logDirectory: directory.path)
+            let receiver = try ChildProcess(
+                "python3",
+                [
+                    "-c", Self.receiverScript, "\(port)", received,
+                    pki.certificate(name), pki.key(name)
+                ], logDirectory: directory.path)
             #expect(await waitUntil { FreePort.isListening(port) })
-            let audit = try AuditTrail(path: directory.file("audit-\(name).jsonl"), aeTitle: "MAMBANODE",
-                                       syslog: .init(host: "127.0.0.1", port: port, tls: trustCA), logger: Logger(label: "test"))
+            let audit = try AuditTrail(
+                path: directory.file("audit-\(name).jsonl"), aeTitle: "MAMBANODE",
+                syslog: .init(host: "127.0.0.1", port: port, tls: trustCA), logger: Logger(label: "test"))
             await audit.applicationStarted()
             #expect(await receiver.wait() == (delivered ? 0 : 3), "\(receiver.standardError)")
             let frame = try String(contentsOfFile: received, encoding: .utf8)
@@ -113,9 +127,12 @@ import TestSupport
                 #expect(frame.hasPrefix("\(frame.utf8.count - frame.split(separator: " ")[0].utf8.count - 1) <85>1 "))
                 #expect(frame.hasSuffix(" - " + line), "the TLS copy carries the audit file's line")
             } else {
-                #expect(frame == "handshake failed", "nothing is sent to a receiver whose certificate names another host")
-                #expect(try String(contentsOfFile: directory.file("audit-\(name).jsonl"), encoding: .utf8).contains("110120"),
-                        "the audit file still holds the message")
+                #expect(
+                    frame == "handshake failed", "nothing is sent to a receiver whose certificate names another host")
+                #expect(
+                    try String(contentsOfFile: directory.file("audit-\(name).jsonl"), encoding: .utf8).contains(
+                        "110120"),
+                    "the audit file still holds the message")
             }
         }
     }
@@ -136,8 +153,9 @@ import TestSupport
             """
         let receiver = try ChildProcess("python3", ["-c", script, "\(port)", received], logDirectory: directory.path)
         #expect(await waitUntil { FreePort.isListening(port) })
-        let audit = try AuditTrail(path: directory.file("audit.jsonl"), aeTitle: "MAMBANODE",
-                                   syslog: .init(host: "127.0.0.1", port: port), logger: Logger(label: "test"))
+        let audit = try AuditTrail(
+            path: directory.file("audit.jsonl"), aeTitle: "MAMBANODE",
+            syslog: .init(host: "127.0.0.1", port: port), logger: Logger(label: "test"))
         await audit.applicationStarted()
         #expect(await receiver.wait() == 0, "\(receiver.standardError)")
         let frame = try String(contentsOfFile: received, encoding: .utf8)

@@ -1,7 +1,8 @@
 import DICOM
 import Foundation
-@testable import Node
 import Testing
+
+@testable import Node
 
 @Suite struct ConfigurationTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -28,7 +29,8 @@ import Testing
         #expect(route.models == ["ct-organs", "ct-landmarks", "ct-classify"])
         for name in route.models {
             let folder = try #require(configuration.models[name])
-            #expect(FileManager.default.fileExists(atPath: Self.packageRoot + "/" + folder + "/model.json"), "\(folder)")
+            #expect(
+                FileManager.default.fileExists(atPath: Self.packageRoot + "/" + folder + "/model.json"), "\(folder)")
         }
     }
 
@@ -53,7 +55,8 @@ import Testing
     }
 
     @Test func routesAreOrderedByPriorityThenFileOrder() throws {
-        let configuration = try NodeConfiguration.parse("""
+        let configuration = try NodeConfiguration.parse(
+            """
             destinations: [{ name: p, ae_title: P, host: localhost, port: 104 }]
             models: { m: /tmp/m }
             routes:
@@ -75,25 +78,47 @@ import Testing
         ("uid_root: 1.2.x", "uid_root", "not a valid UID root"),
         ("unrouted_quiet_time: 0s", "unrouted_quiet_time", "greater than zero"),
         ("routes: [{ name: r, model: nope, destinations: [] }]", "routes[0].model", "unknown model 'nope'"),
-        ("models: { m: /m }\nroutes: [{ name: r, model: m, destinations: [pacs] }]", "routes[0].destinations",
-         "unknown destination 'pacs'"),
-        ("models: { m: /m }\nroutes: [{ name: r, level: study, model: m, destinations: [] }]", "routes[0].channels",
-         "needs channels"),
-        ("models: { m: /m }\nroutes: [{ name: r, models: [m, m], destinations: [] }]", "routes[0].models", "listed twice"),
-        ("models: { m: /m }\nroutes: [{ name: r, models: [m, x], destinations: [] }]", "routes[0].models",
-         "unknown model 'x'"),
-        ("models: { m: /m }\nroutes: [{ name: r, model: m, models: [m], destinations: [] }]", "routes[0].models",
-         "either model or models"),
-        ("models: { a: /a, b: /b, c: /c, d: /d, e: /e, f: /f }\nroutes: [{ name: r, models: [a, b, c, d, e, f], destinations: [] }]",
-         "routes[0].models", "at most 5 models"),
+        (
+            "models: { m: /m }\nroutes: [{ name: r, model: m, destinations: [pacs] }]", "routes[0].destinations",
+            "unknown destination 'pacs'"
+        ),
+        (
+            "models: { m: /m }\nroutes: [{ name: r, level: study, model: m, destinations: [] }]", "routes[0].channels",
+            "needs channels"
+        ),
+        (
+            "models: { m: /m }\nroutes: [{ name: r, models: [m, m], destinations: [] }]", "routes[0].models",
+            "listed twice"
+        ),
+        (
+            "models: { m: /m }\nroutes: [{ name: r, models: [m, x], destinations: [] }]", "routes[0].models",
+            "unknown model 'x'"
+        ),
+        (
+            "models: { m: /m }\nroutes: [{ name: r, model: m, models: [m], destinations: [] }]", "routes[0].models",
+            "either model or models"
+        ),
+        (
+            "models: { a: /a, b: /b, c: /c, d: /d, e: /e, f: /f }\nroutes: [{ name: r, models: [a, b, c, d, e, f], destinations: [] }]",
+            "routes[0].models", "at most 5 models"
+        ),
         ("models: { m: /m }\nroutes: [{ name: r, destinations: [] }]", "routes[0].model", "needs a model"),
-        ("routes: [{ name: r, match: [{ tag: NoSuchThing, equals: x }] }]", "routes[0].match[0].tag",
-         "unknown attribute"),
-        ("routes: [{ name: r, match: [{ tag: Modality, regex: '([' }] }]", "routes[0].match[0].regex",
-         "not a valid regular expression"),
-        ("routes: [{ name: r, match: [{ tag: Modality, equals: CT, regex: x }] }]", "routes[0].match[0]", "exactly one of"),
-        ("destinations: [{ name: a, ae_title: A, host: h, port: 1 }, { name: a, ae_title: B, host: h, port: 2 }]",
-         "destinations[1].name", "duplicate destination"),
+        (
+            "routes: [{ name: r, match: [{ tag: NoSuchThing, equals: x }] }]", "routes[0].match[0].tag",
+            "unknown attribute"
+        ),
+        (
+            "routes: [{ name: r, match: [{ tag: Modality, regex: '([' }] }]", "routes[0].match[0].regex",
+            "not a valid regular expression"
+        ),
+        (
+            "routes: [{ name: r, match: [{ tag: Modality, equals: CT, regex: x }] }]", "routes[0].match[0]",
+            "exactly one of"
+        ),
+        (
+            "destinations: [{ name: a, ae_title: A, host: h, port: 1 }, { name: a, ae_title: B, host: h, port: 2 }]",
+            "destinations[1].name", "duplicate destination"
+        )
     ])
     func invalidValuesNameTheKey(yaml: String, key: String, message: String) throws {
         let error = #expect(throws: ConfigurationError.self) { try NodeConfiguration.parse(yaml, file: "test.yaml") }
@@ -103,7 +128,9 @@ import Testing
     }
 
     @Test func missingFileIsAConfigurationError() {
-        let error = #expect(throws: ConfigurationError.self) { try NodeConfiguration.load(from: "/nonexistent/node.yaml") }
+        let error = #expect(throws: ConfigurationError.self) {
+            try NodeConfiguration.load(from: "/nonexistent/node.yaml")
+        }
         #expect(error?.file == "/nonexistent/node.yaml")
     }
 }
@@ -112,12 +139,13 @@ import Testing
     static let configuration = try! NodeConfiguration.load(from: ConfigurationTests.packageRoot + "/Config/node.yaml")
 
     func input(_ values: [DICOM.Tag: [String]], calling: String = "CT01") -> RoutingInput {
-        RoutingInput(attributes: values, callingAETitle: calling, calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1")
+        RoutingInput(
+            attributes: values, callingAETitle: calling, calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1")
     }
 
     let abdomen: [DICOM.Tag: [String]] = [
         .modality: ["CT"], .imageType: ["ORIGINAL", "PRIMARY", "AXIAL"], .seriesDescription: ["Abdomen 3mm"],
-        .sliceThickness: ["3"],
+        .sliceThickness: ["3"]
     ]
 
     @Test func firstMatchingRouteWins() {
@@ -137,7 +165,7 @@ import Testing
         #expect(failed.contains { $0.contains("ImageType") && $0.hasPrefix("not") })
         #expect(failed.contains { $0.contains("SliceThickness") })
         #expect(failed.contains { $0.contains("calling_ae") })
-        #expect(evaluation.last?.failed.map(\.description) == ["(0008,0060) Modality == \"MR\""])  // brain-tumour
+        #expect(evaluation.last?.failed.map(\.description) == ["(0008,0060) Modality == \"MR\""]) // brain-tumour
     }
 
     @Test func studyChannelsMatchBySeriesDescription() throws {
@@ -153,7 +181,8 @@ import Testing
     }
 
     @Test func presentAbsentAndRange() throws {
-        let configuration = try NodeConfiguration.parse("""
+        let configuration = try NodeConfiguration.parse(
+            """
             destinations: [{ name: p, ae_title: P, host: localhost, port: 104 }]
             models: { m: /m }
             routes:
@@ -169,7 +198,10 @@ import Testing
         #expect(router.route(for: input([.bodyPartExamined: ["HEAD"], .sliceThickness: ["1.5"]])) != nil)
         #expect(router.route(for: input([.bodyPartExamined: ["HEAD"], .sliceThickness: ["2.5"]])) == nil)
         #expect(router.route(for: input([.sliceThickness: ["1.5"]])) == nil)
-        #expect(router.route(for: input([.bodyPartExamined: ["HEAD"], .sliceThickness: ["1.5"], .spacingBetweenSlices: ["1"]])) == nil)
+        #expect(
+            router.route(
+                for: input([.bodyPartExamined: ["HEAD"], .sliceThickness: ["1.5"], .spacingBetweenSlices: ["1"]]))
+                == nil)
         #expect(router.tagsOfInterest == [.bodyPartExamined, .spacingBetweenSlices, .sliceThickness])
     }
 }

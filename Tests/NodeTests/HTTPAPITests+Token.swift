@@ -1,12 +1,14 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import Logging
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// State-changing HTTP requests need the bearer token of `http.token_file`.
 @Suite struct HTTPAPITokenTests {
@@ -21,8 +23,9 @@ import TestSupport
     }
 
     func serve(token: String?, _ body: (UInt16, NodeStore) async throws -> Void) async throws {
-        let store = NodeStore(database: try NodeDatabase(path: directory.file("n\(token == nil ? 0 : 1).sqlite")),
-                              router: Router(routes: []))
+        let store = NodeStore(
+            database: try NodeDatabase(path: directory.file("n\(token == nil ? 0 : 1).sqlite")),
+            router: Router(routes: []))
         let api = HTTPAPI(store: store, metrics: NodeMetrics(), token: token) { .init(problems: []) }
         try await serving(api) { port in try await body(port, store) }
     }
@@ -30,8 +33,9 @@ import TestSupport
     @Test func retryNeedsTheBearerToken() async throws {
         let token = "s3cret-token-0123456789"
         try await serve(token: token) { port, store in
-            try store.enqueue(objects: [("/r/seg.dcm", "1.2.3")], destinations: ["pacs"], jobID: nil, correlationID: "c",
-                              now: Date())
+            try store.enqueue(
+                objects: [("/r/seg.dcm", "1.2.3")], destinations: ["pacs"], jobID: nil, correlationID: "c",
+                now: Date())
             #expect(try await post(port, "api/outbox/retry", token: nil).status == 401)
             #expect(try await post(port, "api/outbox/retry", token: "s3cret-token-0123456788").status == 401)
             #expect(try await post(port, "api/outbox/retry?job=x", token: token).status == 400)

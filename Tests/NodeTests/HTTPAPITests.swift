@@ -1,13 +1,15 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import Logging
 import Synchronization
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The HTTP API served live on a loopback port, read with URLSession.
 @Suite struct HTTPAPITests {
@@ -20,7 +22,8 @@ import TestSupport
 
     @Test func healthReadyMetricsAndAPI() async throws {
         let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(objects: [("/r/seg.dcm", "1.2.3")], destinations: ["pacs"], jobID: nil, correlationID: "c", now: Date())
+        try store.enqueue(
+            objects: [("/r/seg.dcm", "1.2.3")], destinations: ["pacs"], jobID: nil, correlationID: "c", now: Date())
         let metrics = NodeMetrics()
         metrics.instancesReceived.increment(by: Int64(3))
         let ready = Mutex<HTTPAPI.Readiness>(.init(problems: []))
@@ -38,10 +41,13 @@ import TestSupport
             #expect(text.contains("mambanode_outbox_pending 1"))
             #expect(text.contains("mambanode_outbox_parked 0"))
 
-            let outbox = try JSONSerialization.jsonObject(with: Data(try await get(port, "api/outbox").body.utf8)) as? [[String: Any]]
+            let outbox =
+                try JSONSerialization.jsonObject(with: Data(try await get(port, "api/outbox").body.utf8))
+                as? [[String: Any]]
             #expect(outbox?.first?["sop_instance_uid"] as? String == "1.2.3")
             #expect(outbox?.first?["state"] as? String == "pending")
-            let series = try JSONSerialization.jsonObject(with: Data(try await get(port, "api/series").body.utf8)) as? [Any]
+            let series =
+                try JSONSerialization.jsonObject(with: Data(try await get(port, "api/series").body.utf8)) as? [Any]
             #expect(series?.isEmpty == true)
             #expect(try await get(port, "api/jobs").status == 200)
         }
@@ -50,11 +56,12 @@ import TestSupport
 
 /// Serves `api` on a free loopback port for the duration of `body`.
 func serving(_ api: HTTPAPI, _ body: (UInt16) async throws -> Void) async throws {
-        let port = FreePort.allocate()
-        let app = Application(router: api.router(), configuration: .init(address: .hostname("127.0.0.1", port: Int(port))),
-                              logger: Logger(label: "test"))
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        defer { server.cancel() }
-        #expect(await waitUntil { FreePort.accepts(port) })
+    let port = FreePort.allocate()
+    let app = Application(
+        router: api.router(), configuration: .init(address: .hostname("127.0.0.1", port: Int(port))),
+        logger: Logger(label: "test"))
+    let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+    defer { server.cancel() }
+    #expect(await waitUntil { FreePort.accepts(port) })
     try await body(port)
 }

@@ -1,11 +1,12 @@
 import DICOM
 import Foundation
 import Logging
-@testable import Node
 import Pipeline
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 /// An executor that produces one file per job, or fails with a given reason.
 final class FakeExecutor: JobExecutor {
@@ -23,14 +24,16 @@ final class FakeExecutor: JobExecutor {
             steps.withLock { $0.append(step) }
         }
         if let failure { throw JobFailure(failure) }
-        return JobOutput(objects: [("/results/\(job.id!)/seg.dcm", "9.9.\(job.id!)")], timings: ["infer": 0.5],
-                         warnings: warnings)
+        return JobOutput(
+            objects: [("/results/\(job.id!)/seg.dcm", "9.9.\(job.id!)")], timings: ["infer": 0.5],
+            warnings: warnings)
     }
 }
 
 @Suite struct JobRunnerTests {
     let directory = TemporaryDirectory()
-    let configuration = try! NodeConfiguration.parse("""
+    let configuration = try! NodeConfiguration.parse(
+        """
         destinations:
           - { name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }
           - { name: archive, ae_title: ARCH, host: 127.0.0.1, port: 4243 }
@@ -40,15 +43,19 @@ final class FakeExecutor: JobExecutor {
         """)
 
     func storeWithQueuedJob() throws -> NodeStore {
-        let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")),
-                              router: Router(routes: configuration.routes))
+        let store = NodeStore(
+            database: try NodeDatabase(path: directory.file("n.sqlite")),
+            router: Router(routes: configuration.routes))
         let t0 = Date()
-        let record = InstanceRecord(sopInstanceUID: "1.2.3.1.1", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
-                                    seriesInstanceUID: "1.2.3.1", studyInstanceUID: "1.2.3", path: "/store/1.dcm",
-                                    transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "CT01", calledAETitle: "MAMBANODE",
-                                    sourceAddress: "127.0.0.1", associationID: "1", receivedAt: t0.addingTimeInterval(-10))
-        try store.record(InstanceArrival(record: record, expectedCount: nil,
-                                         routing: RoutingInput(attributes: [.modality: ["CT"]])), correlationID: "c1")
+        let record = InstanceRecord(
+            sopInstanceUID: "1.2.3.1.1", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
+            seriesInstanceUID: "1.2.3.1", studyInstanceUID: "1.2.3", path: "/store/1.dcm",
+            transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "CT01", calledAETitle: "MAMBANODE",
+            sourceAddress: "127.0.0.1", associationID: "1", receivedAt: t0.addingTimeInterval(-10))
+        try store.record(
+            InstanceArrival(
+                record: record, expectedCount: nil,
+                routing: RoutingInput(attributes: [.modality: ["CT"]])), correlationID: "c1")
         #expect(try store.closeStableSeries(now: t0).count == 1)
         return store
     }
@@ -56,7 +63,8 @@ final class FakeExecutor: JobExecutor {
     @Test func doneJobEnqueuesEveryObjectForEveryDestination() async throws {
         let store = try storeWithQueuedJob()
         let executor = FakeExecutor()
-        let runner = JobRunner(store: store, configuration: configuration, executor: executor, logger: Logger(label: "t"))
+        let runner = JobRunner(
+            store: store, configuration: configuration, executor: executor, logger: Logger(label: "t"))
         #expect(try await runner.runQueued() == 1)
         let job = try #require(try store.jobs().first)
         #expect(job.state == .done && job.step == .finished && job.attempts == 1)
@@ -69,8 +77,9 @@ final class FakeExecutor: JobExecutor {
     @Test func doneJobWithWarningsShowsThemAsItsReason() async throws {
         let store = try storeWithQueuedJob()
         let warning = "image: additionalStacks: 2 stacks; assembled the primary"
-        let runner = JobRunner(store: store, configuration: configuration, executor: FakeExecutor(warnings: [warning, "second"]),
-                               logger: Logger(label: "t"))
+        let runner = JobRunner(
+            store: store, configuration: configuration, executor: FakeExecutor(warnings: [warning, "second"]),
+            logger: Logger(label: "t"))
         try await runner.runQueued()
         let job = try #require(try store.jobs().first)
         #expect(job.state == .done && job.reason == warning + "; second")
@@ -81,8 +90,9 @@ final class FakeExecutor: JobExecutor {
 
     @Test func failedJobCarriesItsReasonAndSendsNothing() async throws {
         let store = try storeWithQueuedJob()
-        let runner = JobRunner(store: store, configuration: configuration,
-                               executor: FakeExecutor(failure: "series 1.2.3.1: missing slice"), logger: Logger(label: "t"))
+        let runner = JobRunner(
+            store: store, configuration: configuration,
+            executor: FakeExecutor(failure: "series 1.2.3.1: missing slice"), logger: Logger(label: "t"))
         try await runner.runQueued()
         let job = try #require(try store.jobs().first)
         #expect(job.state == .failed && job.reason == "series 1.2.3.1: missing slice")
@@ -107,10 +117,12 @@ final class FakeExecutor: JobExecutor {
     @Test func jobOfARouteNoLongerConfiguredFailsWithAReason() async throws {
         let store = try storeWithQueuedJob()
         // The node restarted with a configuration that no longer has route "ct".
-        let changed = try NodeConfiguration.parse("""
+        let changed = try NodeConfiguration.parse(
+            """
             destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
             """)
-        let runner = JobRunner(store: store, configuration: changed, executor: FakeExecutor(), logger: Logger(label: "t"))
+        let runner = JobRunner(
+            store: store, configuration: changed, executor: FakeExecutor(), logger: Logger(label: "t"))
         try await runner.runQueued()
         let job = try #require(try store.jobs().first)
         #expect(job.state == .failed && job.reason == "route 'ct' is no longer configured")

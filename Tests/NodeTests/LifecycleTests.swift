@@ -1,14 +1,16 @@
 import Foundation
 import GRDB
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 /// The series, study and job lifecycles driven through every (state, event) pair without a
 /// database: each allowed event gives the documented state, each other one is refused with a
 /// ``LifecycleError`` naming the subject, state and event, and leaves the record as it was.
 @Suite struct LifecycleTests {
-    static let configuration = try! NodeConfiguration.parse("""
+    static let configuration = try! NodeConfiguration.parse(
+        """
         destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
         models: { organs: /m/organs, landmarks: /m/landmarks, brain: /m/brain }
         routes:
@@ -31,9 +33,10 @@ import TestSupport
     // MARK: - Series
 
     func series(_ state: SeriesState, route: Route? = LifecycleTests.seriesRoute) -> SeriesRecord {
-        var (record, _) = SeriesRecord.started(uid: "1.2.3.1", study: "1.2.3", route: route, unroutedQuiet: 45,
-                                               channel: nil, reason: "none", expectedCount: nil, association: "run/1",
-                                               at: t0, correlationID: "c")
+        var (record, _) = SeriesRecord.started(
+            uid: "1.2.3.1", study: "1.2.3", route: route, unroutedQuiet: 45,
+            channel: nil, reason: "none", expectedCount: nil, association: "run/1",
+            at: t0, correlationID: "c")
         record.state = state
         return record
     }
@@ -42,22 +45,41 @@ import TestSupport
 
     /// Each series event with the state it leads to from each state; states absent refuse it.
     static let seriesEvents: [(name: String, apply: SeriesEvent, to: [SeriesState: SeriesState])] = [
-        ("complete, series route", { r throws(LifecycleError) in _ = try r.complete(.quietTimePassed, route: seriesRoute) },
-         [.receiving: .queued]),
-        ("complete, study route", { r throws(LifecycleError) in _ = try r.complete(.quietTimePassed, route: studyRoute) },
-         [.receiving: .stable]),
-        ("complete, no route", { r throws(LifecycleError) in _ = try r.complete(.hardCapReached, route: nil) },
-         [.receiving: .unrouted]),
+        (
+            "complete, series route",
+            { r throws(LifecycleError) in _ = try r.complete(.quietTimePassed, route: seriesRoute) },
+            [.receiving: .queued]
+        ),
+        (
+            "complete, study route",
+            { r throws(LifecycleError) in _ = try r.complete(.quietTimePassed, route: studyRoute) },
+            [.receiving: .stable]
+        ),
+        (
+            "complete, no route", { r throws(LifecycleError) in _ = try r.complete(.hardCapReached, route: nil) },
+            [.receiving: .unrouted]
+        ),
         ("study queued", { r throws(LifecycleError) in try r.studyQueued() }, [.stable: .queued]),
-        ("study abandoned", { r throws(LifecycleError) in try r.studyAbandoned(reason: "missing flair") },
-         [.stable: .failed, .receiving: .failed]),
-        ("job claimed", { r throws(LifecycleError) in try r.jobClaimed() }, [.queued: .processing, .processing: .processing]),
-        ("job ended, siblings pending", { r throws(LifecycleError) in try r.jobEndedWithSiblingsPending() },
-         [.queued: .processing, .processing: .processing]),
-        ("jobs settled done", { r throws(LifecycleError) in try r.jobsSettled(.done(note: nil)) },
-         [.queued: .done, .processing: .done]),
-        ("jobs settled failed", { r throws(LifecycleError) in try r.jobsSettled(.failed(reason: "x")) },
-         [.queued: .failed, .processing: .failed]),
+        (
+            "study abandoned", { r throws(LifecycleError) in try r.studyAbandoned(reason: "missing flair") },
+            [.stable: .failed, .receiving: .failed]
+        ),
+        (
+            "job claimed", { r throws(LifecycleError) in try r.jobClaimed() },
+            [.queued: .processing, .processing: .processing]
+        ),
+        (
+            "job ended, siblings pending", { r throws(LifecycleError) in try r.jobEndedWithSiblingsPending() },
+            [.queued: .processing, .processing: .processing]
+        ),
+        (
+            "jobs settled done", { r throws(LifecycleError) in try r.jobsSettled(.done(note: nil)) },
+            [.queued: .done, .processing: .done]
+        ),
+        (
+            "jobs settled failed", { r throws(LifecycleError) in try r.jobsSettled(.failed(reason: "x")) },
+            [.queued: .failed, .processing: .failed]
+        )
     ]
 
     @Test(arguments: SeriesState.allCases)
@@ -80,8 +102,9 @@ import TestSupport
     @Test(arguments: SeriesState.allCases)
     func instancesAndRestartsAreTakenInEveryState(state: SeriesState) {
         var record = series(state)
-        let actions = record.instanceArrived(at: t0.addingTimeInterval(5), expectedCount: nil, association: "run/2",
-                                             route: Self.seriesRoute, unroutedQuiet: 45)
+        let actions = record.instanceArrived(
+            at: t0.addingTimeInterval(5), expectedCount: nil, association: "run/2",
+            route: Self.seriesRoute, unroutedQuiet: 45)
         #expect(record.instanceCount == 2 && record.lastReceivedAt == t0.addingTimeInterval(5))
         #expect(actions.isEmpty)
         switch state {
@@ -122,20 +145,23 @@ import TestSupport
     func associationEndsAreTakenInEveryState(state: SeriesState) {
         var aborted = series(state)
         let before = aborted
-        aborted.associationEnded("run/1", normally: false, how: "aborted by peer", route: Self.seriesRoute, unroutedQuiet: 45)
+        aborted.associationEnded(
+            "run/1", normally: false, how: "aborted by peer", route: Self.seriesRoute, unroutedQuiet: 45)
         guard state == .receiving else {
             #expect(aborted == before)
             return
         }
         #expect(aborted.interruption == "aborted by peer" && aborted.feedingAssociation == nil)
         #expect(aborted.quietDeadline == t0.addingTimeInterval(600), "the grace, not the quiet time")
-        #expect(aborted.completion(at: t0.addingTimeInterval(99), route: Self.seriesRoute) == nil,
-                "quiet time alone does not complete an interrupted series")
+        #expect(
+            aborted.completion(at: t0.addingTimeInterval(99), route: Self.seriesRoute) == nil,
+            "quiet time alone does not complete an interrupted series")
         #expect(aborted.completion(at: t0.addingTimeInterval(600), route: Self.seriesRoute) == .interruptedGracePassed)
 
         // A later association that adds to it and ends normally clears the interruption.
-        _ = aborted.instanceArrived(at: t0.addingTimeInterval(60), expectedCount: nil, association: "run/2",
-                                    route: Self.seriesRoute, unroutedQuiet: 45)
+        _ = aborted.instanceArrived(
+            at: t0.addingTimeInterval(60), expectedCount: nil, association: "run/2",
+            route: Self.seriesRoute, unroutedQuiet: 45)
         #expect(aborted.quietDeadline == t0.addingTimeInterval(660) && aborted.interruption != nil)
         aborted.associationEnded("run/2", normally: true, how: "released", route: Self.seriesRoute, unroutedQuiet: 45)
         #expect(aborted.interruption == nil && aborted.quietDeadline == t0.addingTimeInterval(70))
@@ -153,17 +179,21 @@ import TestSupport
 
     @Test func anInterruptedSeriesCarriesItsCaveatIntoItsJobs() throws {
         var record = series(.receiving)
-        record.associationEnded("run/1", normally: false, how: "the association from CT01 ended abnormally",
-                                route: nil, unroutedQuiet: 45)
-        let caveat = "Series 1.2.3.1 may be incomplete: 1 instance received; the association from CT01 ended abnormally."
-        #expect(try record.complete(.interruptedGracePassed, route: Self.seriesRoute)
+        record.associationEnded(
+            "run/1", normally: false, how: "the association from CT01 ended abnormally",
+            route: nil, unroutedQuiet: 45)
+        let caveat =
+            "Series 1.2.3.1 may be incomplete: 1 instance received; the association from CT01 ended abnormally."
+        #expect(
+            try record.complete(.interruptedGracePassed, route: Self.seriesRoute)
                 == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [caveat])])
         #expect(record.interruption != nil, "the API keeps showing it")
         // Every announced instance arrived after all: nothing to warn about.
         var counted = series(.receiving)
         counted.associationEnded("run/1", normally: false, how: "aborted", route: nil, unroutedQuiet: 45)
         counted.expectedCount = 1
-        #expect(try counted.complete(.expectedCountReached, route: Self.seriesRoute)
+        #expect(
+            try counted.complete(.expectedCountReached, route: Self.seriesRoute)
                 == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [])])
     }
 
@@ -184,18 +214,23 @@ import TestSupport
 
     @Test func actionsNameTheJobsAndTheStudy() throws {
         var record = series(.receiving)
-        #expect(try record.complete(.quietTimePassed, route: Self.seriesRoute)
+        #expect(
+            try record.complete(.quietTimePassed, route: Self.seriesRoute)
                 == [.queueJobs(route: "ct", models: ["organs", "landmarks"], caveats: [])])
-        let (study, actions) = SeriesRecord.started(uid: "1.9.1", study: "1.9", route: Self.studyRoute,
-                                                    unroutedQuiet: 45, channel: "t1", reason: nil, expectedCount: nil,
-                                                    association: nil, at: t0, correlationID: "c")
+        let (study, actions) = SeriesRecord.started(
+            uid: "1.9.1", study: "1.9", route: Self.studyRoute,
+            unroutedQuiet: 45, channel: "t1", reason: nil, expectedCount: nil,
+            association: nil, at: t0, correlationID: "c")
         #expect(actions == [.touchStudy(route: "brain")] && study.channel == "t1")
         var late = series(.done, route: Self.studyRoute)
-        #expect(late.instanceArrived(at: t0, expectedCount: nil, association: nil, route: Self.studyRoute, unroutedQuiet: 45)
+        #expect(
+            late.instanceArrived(
+                at: t0, expectedCount: nil, association: nil, route: Self.studyRoute, unroutedQuiet: 45)
                 == [.touchStudy(route: "brain")])
-        let (unrouted, none) = SeriesRecord.started(uid: "9.9", study: "9", route: nil, unroutedQuiet: 5, channel: nil,
-                                                    reason: "no route matched (ct: Modality == \"CT\")",
-                                                    expectedCount: nil, association: nil, at: t0, correlationID: "c")
+        let (unrouted, none) = SeriesRecord.started(
+            uid: "9.9", study: "9", route: nil, unroutedQuiet: 5, channel: nil,
+            reason: "no route matched (ct: Modality == \"CT\")",
+            expectedCount: nil, association: nil, at: t0, correlationID: "c")
         #expect(none.isEmpty && unrouted.reason?.contains("ct") == true)
         // A series no route matched waits the node's unrouted quiet time, then is final.
         #expect(unrouted.quietDeadline == t0.addingTimeInterval(5))
@@ -213,16 +248,27 @@ import TestSupport
     typealias StudyEvent = @Sendable (inout StudyRecord) throws(LifecycleError) -> Void
 
     static let studyEvents: [(name: String, apply: StudyEvent, to: [StudyState: StudyState])] = [
-        ("complete", { r throws(LifecycleError) in _ = try r.complete(inputs: ["t1": ["1"]], route: studyRoute) },
-         [.receiving: .queued]),
+        (
+            "complete", { r throws(LifecycleError) in _ = try r.complete(inputs: ["t1": ["1"]], route: studyRoute) },
+            [.receiving: .queued]
+        ),
         ("give up", { r throws(LifecycleError) in _ = try r.giveUp(reason: "missing flair") }, [.receiving: .failed]),
-        ("job claimed", { r throws(LifecycleError) in try r.jobClaimed() }, [.queued: .processing, .processing: .processing]),
-        ("job ended, siblings pending", { r throws(LifecycleError) in try r.jobEndedWithSiblingsPending() },
-         [.queued: .processing, .processing: .processing]),
-        ("jobs settled done", { r throws(LifecycleError) in try r.jobsSettled(.done(note: "n")) },
-         [.queued: .done, .processing: .done]),
-        ("jobs settled failed", { r throws(LifecycleError) in try r.jobsSettled(.failed(reason: "x")) },
-         [.queued: .failed, .processing: .failed]),
+        (
+            "job claimed", { r throws(LifecycleError) in try r.jobClaimed() },
+            [.queued: .processing, .processing: .processing]
+        ),
+        (
+            "job ended, siblings pending", { r throws(LifecycleError) in try r.jobEndedWithSiblingsPending() },
+            [.queued: .processing, .processing: .processing]
+        ),
+        (
+            "jobs settled done", { r throws(LifecycleError) in try r.jobsSettled(.done(note: "n")) },
+            [.queued: .done, .processing: .done]
+        ),
+        (
+            "jobs settled failed", { r throws(LifecycleError) in try r.jobsSettled(.failed(reason: "x")) },
+            [.queued: .failed, .processing: .failed]
+        )
     ]
 
     @Test(arguments: StudyState.allCases)
@@ -235,8 +281,13 @@ import TestSupport
                 #expect(event.to[state] == record.state, "\(event.name) from \(state) gave \(record.state)")
             } catch {
                 #expect(event.to[state] == nil, "\(event.name) from \(state) was refused: \(error)")
-                #expect(record == before && error.subject == "study 1.9" && error.event == event.name.replacingOccurrences(
-                    of: " done", with: "").replacingOccurrences(of: " failed", with: ""))
+                #expect(
+                    record == before && error.subject == "study 1.9"
+                        && error.event
+                            == event.name.replacingOccurrences(
+                                of: " done", with: ""
+                            ).replacingOccurrences(of: " failed", with: "")
+                )
             }
         }
         var record = study(state)
@@ -258,24 +309,30 @@ import TestSupport
         #expect(record.readiness(at: t0.addingTimeInterval(30), route: Self.studyRoute, series: [t1]) == .waiting)
         let flair = member("1.9.2", "flair", .stable, at: 1)
         let t1Again = member("1.9.3", "t1", .stable, at: 5)
-        #expect(record.readiness(at: t0.addingTimeInterval(10), route: Self.studyRoute, series: [t1, flair]) == .waiting,
-                "not quiet yet")
-        #expect(record.readiness(at: t0.addingTimeInterval(30), route: Self.studyRoute, series: [t1, flair, t1Again])
+        #expect(
+            record.readiness(at: t0.addingTimeInterval(10), route: Self.studyRoute, series: [t1, flair]) == .waiting,
+            "not quiet yet")
+        #expect(
+            record.readiness(at: t0.addingTimeInterval(30), route: Self.studyRoute, series: [t1, flair, t1Again])
                 == .complete(inputs: ["t1": ["1.9.3"], "flair": ["1.9.2"]]), "the newest series fills a channel")
         let arriving = member("1.9.4", "t1", .receiving, at: 6)
-        #expect(record.readiness(at: t0.addingTimeInterval(30), route: Self.studyRoute, series: [t1, flair, arriving])
+        #expect(
+            record.readiness(at: t0.addingTimeInterval(30), route: Self.studyRoute, series: [t1, flair, arriving])
                 == .waiting)
-        #expect(record.readiness(at: t0.addingTimeInterval(300), route: Self.studyRoute, series: [t1])
+        #expect(
+            record.readiness(at: t0.addingTimeInterval(300), route: Self.studyRoute, series: [t1])
                 == .gaveUp(reason: "gave up waiting: missing flair"))
-        #expect(try record.giveUp(reason: "gave up waiting: missing flair")
+        #expect(
+            try record.giveUp(reason: "gave up waiting: missing flair")
                 == [.abandonSeries(reason: "gave up waiting: missing flair")])
     }
 
     // MARK: - Job
 
     func job(_ state: JobState, attempts: Int = 1) -> JobRecord {
-        var record = JobRecord.queued(route: "ct", model: "organs", subject: "1.2.3.1", level: .series, version: 1,
-                                      inputs: ["image": ["1.2.3.1"]], correlationID: "c", at: t0)
+        var record = JobRecord.queued(
+            route: "ct", model: "organs", subject: "1.2.3.1", level: .series, version: 1,
+            inputs: ["image": ["1.2.3.1"]], correlationID: "c", at: t0)
         record.id = 17
         record.state = state
         record.attempts = attempts
@@ -287,15 +344,22 @@ import TestSupport
     static let jobEvents: [(name: String, apply: JobEvent, to: [JobState: JobState])] = [
         ("claim", { r throws(LifecycleError) in try r.claim(at: Date()) }, [.queued: .processing]),
         ("reach infer", { r throws(LifecycleError) in try r.reach(.infer) }, [.processing: .processing]),
-        ("complete", { r throws(LifecycleError) in try r.complete(at: Date(), timings: ["infer": 1], note: nil) },
-         [.processing: .done]),
+        (
+            "complete", { r throws(LifecycleError) in try r.complete(at: Date(), timings: ["infer": 1], note: nil) },
+            [.processing: .done]
+        ),
         ("fail", { r throws(LifecycleError) in try r.fail(at: Date(), reason: "x") }, [.processing: .failed]),
-        ("node restarted", { r throws(LifecycleError) in _ = try r.nodeRestarted(at: Date(), maximumAttempts: 3) },
-         [.processing: .queued]),
-        ("node restarted, attempts spent", { r throws(LifecycleError) in
-            r.attempts = 3
-            _ = try r.nodeRestarted(at: Date(), maximumAttempts: 3)
-        }, [.processing: .failed]),
+        (
+            "node restarted", { r throws(LifecycleError) in _ = try r.nodeRestarted(at: Date(), maximumAttempts: 3) },
+            [.processing: .queued]
+        ),
+        (
+            "node restarted, attempts spent",
+            { r throws(LifecycleError) in
+                r.attempts = 3
+                _ = try r.nodeRestarted(at: Date(), maximumAttempts: 3)
+            }, [.processing: .failed]
+        )
     ]
 
     @Test(arguments: JobState.allCases)

@@ -1,8 +1,9 @@
 import Foundation
 import Logging
-@testable import Node
 import Synchronization
 import Testing
+
+@testable import Node
 
 @Suite struct LineLogHandlerTests {
     final class Lines: Sendable {
@@ -13,7 +14,9 @@ import Testing
 
     @Test func jsonLinesCarryMetadata() throws {
         let lines = Lines()
-        var logger = Logger(label: "node") { label in LineLogHandler(label: label, format: .json, level: .info, write: lines.append) }
+        var logger = Logger(label: "node") { label in
+            LineLogHandler(label: label, format: .json, level: .info, write: lines.append)
+        }
         logger[metadataKey: "correlation_id"] = "abc"
         logger.info("series stable", metadata: ["series_instance_uid": "1.2.3"])
         logger.debug("not shown")
@@ -27,7 +30,9 @@ import Testing
 
     @Test func textLinesAreOneLinePerEvent() {
         let lines = Lines()
-        let logger = Logger(label: "node") { label in LineLogHandler(label: label, format: .text, level: .info, write: lines.append) }
+        let logger = Logger(label: "node") { label in
+            LineLogHandler(label: label, format: .text, level: .info, write: lines.append)
+        }
         logger.warning("send failed", metadata: ["destination": "pacs", "attempt": "2"])
         #expect(lines.all.count == 1)
         #expect(lines.all[0].hasSuffix("warning node: send failed attempt=2 destination=pacs"))

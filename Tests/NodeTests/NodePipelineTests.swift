@@ -1,16 +1,18 @@
 import DICOM
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-@testable import Node
-import SampleGenerator
 import NNMamba
-import Testing
+import SampleGenerator
 import TestSupport
+import Testing
+
+@testable import Node
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The whole node with the real pipeline: `mambanode serve` (child process), storescu as the
@@ -23,13 +25,17 @@ import Glibc
         let pacsPort: UInt16
         let httpPort: UInt16
         let pacs: String
-        var store: NodeStore { NodeStore(database: try! NodeDatabase(path: directory.file("node.sqlite")), router: Router(routes: [])) }
+        var store: NodeStore {
+            NodeStore(database: try! NodeDatabase(path: directory.file("node.sqlite")), router: Router(routes: []))
+        }
     }
 
     /// A node with one CT route to a PACS; `model` is the package folder the route uses (and,
     /// with `secondModel`, a second package the same route runs too).
-    static func setup(model: (TemporaryDirectory) throws -> String, giveUp: String = "1h", extra: String = "",
-                      secondModel: ((TemporaryDirectory) throws -> String)? = nil) throws -> Setup {
+    static func setup(
+        model: (TemporaryDirectory) throws -> String, giveUp: String = "1h", extra: String = "",
+        secondModel: ((TemporaryDirectory) throws -> String)? = nil
+    ) throws -> Setup {
         let dir = TemporaryDirectory("pipeline")
         let modelPath = try model(dir)
         let second = try secondModel.map { try $0(dir) }
@@ -47,19 +53,28 @@ import Glibc
             \(extra)
             """
         try yaml.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
-        return Setup(directory: dir, config: dir.file("node.yaml"), nodePort: nodePort, pacsPort: pacsPort, httpPort: httpPort,
-                     pacs: try dir.subdirectory("pacs"))
+        return Setup(
+            directory: dir, config: dir.file("node.yaml"), nodePort: nodePort, pacsPort: pacsPort, httpPort: httpPort,
+            pacs: try dir.subdirectory("pacs"))
     }
 
-    static func untrainedModel(_ dir: TemporaryDirectory) throws -> String { try untrainedModel(dir, spacing: 6, patch: 32) }
+    static func untrainedModel(_ dir: TemporaryDirectory) throws -> String {
+        try untrainedModel(dir, spacing: 6, patch: 32)
+    }
 
     /// A slower model (finer spacing, several sliding-window patches), so a kill lands during inference.
-    static func slowUntrainedModel(_ dir: TemporaryDirectory) throws -> String { try untrainedModel(dir, spacing: 2, patch: 64) }
+    static func slowUntrainedModel(_ dir: TemporaryDirectory) throws -> String {
+        try untrainedModel(dir, spacing: 2, patch: 64)
+    }
 
     static func untrainedModel(_ dir: TemporaryDirectory, spacing: Double, patch: Int) throws -> String {
         let path = dir.file("model")
-        let result = try ExternalTool.run(BuiltProducts.mambanode, ["models", "create-untrained", path, "--spacing", "\(spacing)",
-                                                                    "--patch", "\(patch)"])
+        let result = try ExternalTool.run(
+            BuiltProducts.mambanode,
+            [
+                "models", "create-untrained", path, "--spacing", "\(spacing)",
+                "--patch", "\(patch)"
+            ])
         guard result.status == 0 else { throw ToolError(result.output) }
         return path
     }
@@ -69,8 +84,9 @@ import Glibc
     }
 
     static func startPACS(_ s: Setup) async throws -> ChildProcess {
-        let pacs = try ChildProcess("storescp", ["--aetitle", "PACS", "+xa", "-od", s.pacs, "\(s.pacsPort)"],
-                                    logDirectory: s.directory.path)
+        let pacs = try ChildProcess(
+            "storescp", ["--aetitle", "PACS", "+xa", "-od", s.pacs, "\(s.pacsPort)"],
+            logDirectory: s.directory.path)
         guard await waitUntil({ FreePort.isListening(s.pacsPort) }) else { throw ToolError("storescp did not listen") }
         return pacs
     }
@@ -88,7 +104,8 @@ import Glibc
             try FileManager.default.removeItem(atPath: written.files[slices / 2])
             written.files.remove(at: slices / 2)
         }
-        let push = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(s.nodePort)"] + written.files)
+        let push = try await runTool(
+            "storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(s.nodePort)"] + written.files)
         guard push.status == 0 else { throw ToolError(push.errorOutput) }
         return written
     }
@@ -107,7 +124,9 @@ import Glibc
         let pacs = try await Self.startPACS(s)
         let node = try await Self.startNode(s)
         let written = try await Self.push(s)
-        #expect(await waitUntil(seconds: 120) { Self.received(s).count >= 2 }, "results never arrived: \(node.standardError)")
+        #expect(
+            await waitUntil(seconds: 120) { Self.received(s).count >= 2 },
+            "results never arrived: \(node.standardError)")
         node.signal(SIGTERM)
         #expect(await node.wait() == 0)
         await pacs.stop()
@@ -131,24 +150,33 @@ import Glibc
     /// Two models on one route: each result pair has its own Series Numbers (900/901 for the
     /// first model, 902/903 for the second), so a viewer of the study can tell them apart.
     @Test func twoModelsOnOneRouteGetDistinctSeriesNumbers() async throws {
-        let s = try Self.setup(model: Self.untrainedModel, secondModel: { dir in
-            let path = dir.file("model2")
-            let result = try ExternalTool.run(BuiltProducts.mambanode, ["models", "create-untrained", path, "--spacing", "6",
-                                                                        "--patch", "32", "--seed", "2"])
-            guard result.status == 0 else { throw ToolError(result.output) }
-            return path
-        })
+        let s = try Self.setup(
+            model: Self.untrainedModel,
+            secondModel: { dir in
+                let path = dir.file("model2")
+                let result = try ExternalTool.run(
+                    BuiltProducts.mambanode,
+                    [
+                        "models", "create-untrained", path, "--spacing", "6",
+                        "--patch", "32", "--seed", "2"
+                    ])
+                guard result.status == 0 else { throw ToolError(result.output) }
+                return path
+            })
         let pacs = try await Self.startPACS(s)
         let node = try await Self.startNode(s)
         _ = try await Self.push(s)
-        #expect(await waitUntil(seconds: 120) { Self.received(s).count >= 4 }, "results never arrived: \(node.standardError)")
+        #expect(
+            await waitUntil(seconds: 120) { Self.received(s).count >= 4 },
+            "results never arrived: \(node.standardError)")
         node.signal(SIGTERM)
         #expect(await node.wait() == 0)
         await pacs.stop()
         var numbers: [String: [Int]] = [:]
         for file in Self.received(s) {
             let ds = try DataSet.read(contentsOf: file, headerOnly: true)
-            numbers[try ds.requiredString(.modality), default: []].append(Int(try ds.requiredString(.seriesNumber)) ?? -1)
+            numbers[try ds.requiredString(.modality), default: []].append(
+                Int(try ds.requiredString(.seriesNumber)) ?? -1)
         }
         #expect(numbers["SEG"]?.sorted() == [900, 902])
         #expect(numbers["SR"]?.sorted() == [901, 903])
@@ -179,14 +207,19 @@ import Glibc
         let s = try Self.setup(model: Self.untrainedModel, giveUp: "3s")
         let node = try await Self.startNode(s)
         // A PACS that does not know our calling AE title refuses every association.
-        let refusing = try ChildProcess(BuiltProducts.mambanode, ["receive", "--port", "\(s.pacsPort)", "--aet", "PACS",
-                                                                  "--store", try s.directory.subdirectory("other"),
-                                                                  "--allow", "SOMEONE"],
-                                        logDirectory: s.directory.path)
+        let refusing = try ChildProcess(
+            BuiltProducts.mambanode,
+            [
+                "receive", "--port", "\(s.pacsPort)", "--aet", "PACS",
+                "--store", try s.directory.subdirectory("other"),
+                "--allow", "SOMEONE"
+            ],
+            logDirectory: s.directory.path)
         #expect(await waitUntil { FreePort.isListening(s.pacsPort) })
         _ = try await Self.push(s)
         #expect(await waitUntil(seconds: 120) { ((try? s.store.outbox(state: .parked)) ?? []).count == 2 })
-        #expect(try s.store.outbox().allSatisfy { $0.attempts >= 2 && $0.lastError?.contains("PACS@127.0.0.1") == true })
+        #expect(
+            try s.store.outbox().allSatisfy { $0.attempts >= 2 && $0.lastError?.contains("PACS@127.0.0.1") == true })
         refusing.signal(SIGTERM)
         _ = await refusing.wait()
         let pacs = try await Self.startPACS(s)
@@ -305,7 +338,8 @@ import Glibc
         node.signal(SIGTERM)
         #expect(await node.wait() == 0)
         await pacs.stop()
-        let arrived = try Set(Self.received(s).map { try DataSet.read(contentsOf: $0, headerOnly: true).requiredString(.sopInstanceUID) })
+        let arrived = try Set(
+            Self.received(s).map { try DataSet.read(contentsOf: $0, headerOnly: true).requiredString(.sopInstanceUID) })
         #expect(arrived == queued)
         #expect(Self.received(s).count == 2)
         #expect(try s.store.jobs().count == 1)
@@ -315,33 +349,40 @@ import Glibc
     /// alone produces nothing; once the second arrives, one job runs with both as its inputs.
     @Test func studyRouteWaitsForBothSeries() async throws {
         let dir = TemporaryDirectory("study")
-        var manifest = TestModelPackage.manifest(task: "segmentation", architecture: "nnMambaSeg", inChannels: 2, channels: 16,
-                                                 blocks: 2, outputs: 3, normalization: ["kind": "zscore"],
-                                                 targetSpacing: [6, 6, 6], patchSize: [32, 32, 32])
-        manifest["inputs"] = [["name": "t1", "normalization": ["kind": "zscore"]],
-                              ["name": "flair", "normalization": ["kind": "zscore"]]]
-        let model = try TestModelPackage(manifest: manifest, weights: TestModelPackage.syntheticWeights(
-            NNMambaSeg.Configuration(inChannels: 2, channels: 16, blocks: 2, classes: 3))).write(to: dir.file("model"))
+        var manifest = TestModelPackage.manifest(
+            task: "segmentation", architecture: "nnMambaSeg", inChannels: 2, channels: 16,
+            blocks: 2, outputs: 3, normalization: ["kind": "zscore"],
+            targetSpacing: [6, 6, 6], patchSize: [32, 32, 32])
+        manifest["inputs"] = [
+            ["name": "t1", "normalization": ["kind": "zscore"]],
+            ["name": "flair", "normalization": ["kind": "zscore"]]
+        ]
+        let model = try TestModelPackage(
+            manifest: manifest,
+            weights: TestModelPackage.syntheticWeights(
+                NNMambaSeg.Configuration(inChannels: 2, channels: 16, blocks: 2, classes: 3))
+        ).write(to: dir.file("model"))
         let nodePort = FreePort.allocate(), pacsPort = FreePort.allocate()
         try """
-            node: { ae_title: MAMBANODE, port: \(nodePort), allowed_calling_aes: [MR01] }
-            storage: { directory: \(dir.path)/store, database: \(dir.path)/node.sqlite, min_free_disk_mb: 1 }
-            http: { port: 0 }
-            destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
-            models: { brain: \(model) }
-            routes:
-              - name: brain
-                level: study
-                match: [{ tag: Modality, equals: MR }]
-                channels:
-                  - { name: t1, match: [{ tag: SeriesDescription, equals: T1 }] }
-                  - { name: flair, match: [{ tag: SeriesDescription, equals: FLAIR }] }
-                model: brain
-                destinations: [pacs]
-                quiet_time: 2s
-            """.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
-        let s = Setup(directory: dir, config: dir.file("node.yaml"), nodePort: nodePort, pacsPort: pacsPort, httpPort: 0,
-                      pacs: try dir.subdirectory("pacs"))
+        node: { ae_title: MAMBANODE, port: \(nodePort), allowed_calling_aes: [MR01] }
+        storage: { directory: \(dir.path)/store, database: \(dir.path)/node.sqlite, min_free_disk_mb: 1 }
+        http: { port: 0 }
+        destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
+        models: { brain: \(model) }
+        routes:
+          - name: brain
+            level: study
+            match: [{ tag: Modality, equals: MR }]
+            channels:
+              - { name: t1, match: [{ tag: SeriesDescription, equals: T1 }] }
+              - { name: flair, match: [{ tag: SeriesDescription, equals: FLAIR }] }
+            model: brain
+            destinations: [pacs]
+            quiet_time: 2s
+        """.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
+        let s = Setup(
+            directory: dir, config: dir.file("node.yaml"), nodePort: nodePort, pacsPort: pacsPort, httpPort: 0,
+            pacs: try dir.subdirectory("pacs"))
         let pacs = try await Self.startPACS(s)
         let node = try await Self.startNode(s)
 
@@ -363,7 +404,8 @@ import Glibc
         let flair = try generator.write(to: dir.file("flair"))
 
         func push(_ files: [String]) async throws {
-            let r = try await runTool("storescu", ["-aet", "MR01", "-aec", "MAMBANODE", "127.0.0.1", "\(nodePort)"] + files)
+            let r = try await runTool(
+                "storescu", ["-aet", "MR01", "-aec", "MAMBANODE", "127.0.0.1", "\(nodePort)"] + files)
             #expect(r.status == 0, "\(r.errorOutput)")
         }
         try await push(t1.files)

@@ -1,15 +1,17 @@
 import DICOM
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-@testable import Node
 import SampleGenerator
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mambanode serve` with TLS, allow-lists, limits and the audit trail, pushed to by DCMTK's
@@ -47,13 +49,15 @@ import Glibc
             \(extra)
             """
         try yaml.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
-        return Node(directory: dir, configPath: dir.file("node.yaml"), port: port, tlsPort: tlsPort, httpPort: httpPort,
-                    pki: pki)
+        return Node(
+            directory: dir, configPath: dir.file("node.yaml"), port: port, tlsPort: tlsPort, httpPort: httpPort,
+            pki: pki)
     }
 
     static func start(_ node: Node) async throws -> ChildProcess {
-        try await BuiltProducts.serve(config: node.configPath, logDirectory: node.directory.path,
-                                      listening: [node.port, node.tlsPort])
+        try await BuiltProducts.serve(
+            config: node.configPath, logDirectory: node.directory.path,
+            listening: [node.port, node.tlsPort])
     }
 
     static func series(_ name: String, slices: Int, in node: Node) throws -> SeriesGenerator.Written {
@@ -79,13 +83,15 @@ import Glibc
 
         let sent = try await Self.storescu(["-aet", "CT01"], port: node.port, plain.files)
         #expect(sent.status == 0, "\(sent.errorOutput)")
-        let sentTLS = try await Self.storescu(node.pki.dcmtkArguments("client") + ["-aet", "CT01"], port: node.tlsPort,
-                                             secure.files)
+        let sentTLS = try await Self.storescu(
+            node.pki.dcmtkArguments("client") + ["-aet", "CT01"], port: node.tlsPort,
+            secure.files)
         #expect(sentTLS.status == 0, "\(sentTLS.errorOutput)")
         let intruder = try await Self.storescu(["-aet", "INTRUDER"], port: node.port, plain.files)
         #expect(intruder.status != 0)
-        let untrusted = try await Self.storescu(node.pki.dcmtkArguments("untrusted-client") + ["-aet", "CT01"],
-                                                port: node.tlsPort, plain.files)
+        let untrusted = try await Self.storescu(
+            node.pki.dcmtkArguments("untrusted-client") + ["-aet", "CT01"],
+            port: node.tlsPort, plain.files)
         #expect(untrusted.status != 0)
         _ = try await Self.storescu(["-aet", "CT01"], port: node.port, tooMany.files) // the fourth is refused
         child.signal(SIGTERM)
@@ -99,9 +105,12 @@ import Glibc
         #expect(transferred.count == 3, "one per association that stored instances: \(ids)")
         #expect(transferred.allSatisfy { AuditTrailTests.event($0, "EventActionCode") == "C" })
         #expect(transferred.allSatisfy { AuditTrailTests.objectIDs($0).contains("PID-73519") })
-        #expect(Set(transferred.compactMap { AuditTrailTests.objectIDs($0).first }) ==
-                [plain.studyInstanceUID, secure.studyInstanceUID, tooMany.studyInstanceUID])
-        #expect(transferred.map { AuditTrailTests.event($0, "EventOutcomeIndicator") ?? "?" }.sorted() == ["0", "0", "4"])
+        #expect(
+            Set(transferred.compactMap { AuditTrailTests.objectIDs($0).first }) == [
+                plain.studyInstanceUID, secure.studyInstanceUID, tooMany.studyInstanceUID
+            ])
+        #expect(
+            transferred.map { AuditTrailTests.event($0, "EventOutcomeIndicator") ?? "?" }.sorted() == ["0", "0", "4"])
         let alerts = messages.filter { AuditTrailTests.eventID($0) == "110113" }
         #expect(alerts.count == 2, "the rejected AE and the untrusted certificate: \(ids)")
         let reasons = alerts.compactMap { AuditTrailTests.event($0, "EventOutcomeDescription") }
@@ -109,7 +118,9 @@ import Glibc
         #expect(reasons.contains { $0.contains("TLS handshake failed") })
 
         let log = child.standardError
-        #expect(log.contains("TLS handshake failed") && log.contains("association rejected") && log.contains("instance refused"))
+        #expect(
+            log.contains("TLS handshake failed") && log.contains("association rejected")
+                && log.contains("instance refused"))
         for phi in ["Doe", "Jane", "Secret", "PID-73519"] {
             #expect(!log.contains(phi), "the log contains patient data '\(phi)'")
         }
@@ -122,10 +133,12 @@ import Glibc
         let child = try await Self.start(node)
         let refused = try await Self.storescu(["-aet", "CT01"], port: node.port, written.files)
         #expect(refused.status != 0)
-        #expect(refused.errorOutput.contains("Rejected Transient") && refused.errorOutput.contains("Local Limit Exceeded"),
-                "\(refused.errorOutput)")
+        #expect(
+            refused.errorOutput.contains("Rejected Transient") && refused.errorOutput.contains("Local Limit Exceeded"),
+            "\(refused.errorOutput)")
         #expect(await waitUntil { FreePort.accepts(node.httpPort) })
-        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(node.httpPort)/ready")!)
+        let (data, response) = try await URLSession.shared.data(
+            from: URL(string: "http://127.0.0.1:\(node.httpPort)/ready")!)
         #expect((response as? HTTPURLResponse)?.statusCode == 503)
         #expect(String(decoding: data, as: UTF8.self).contains("below the threshold"))
         child.signal(SIGTERM)

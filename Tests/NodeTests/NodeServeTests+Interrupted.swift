@@ -1,11 +1,12 @@
 import DICOM
 import Foundation
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Interrupted series against the real `mambanode serve` (docs/node-behaviour.md, Interrupted
@@ -14,12 +15,14 @@ extension NodeServeTests {
     /// storescu paced to about 20 instances a second: without TCP_NODELAY each C-STORE waits for
     /// the peer's delayed ACK (docs/platform-notes.md), which gives a test time to cut it off.
     static func pacedPush(_ node: Node, files: [String]) throws -> ChildProcess {
-        try ChildProcess("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + files,
-                         environment: ["TCP_NODELAY": "0"], logDirectory: node.directory.path)
+        try ChildProcess(
+            "storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + files,
+            environment: ["TCP_NODELAY": "0"], logDirectory: node.directory.path)
     }
 
     static func storedFiles(_ node: Node) -> Int {
-        ((try? FileManager.default.contentsOfDirectory(atPath: node.instances)) ?? []).filter { $0.hasSuffix(".dcm") }.count
+        ((try? FileManager.default.contentsOfDirectory(atPath: node.instances)) ?? []).filter { $0.hasSuffix(".dcm") }
+            .count
     }
 
     static func withGrace(_ node: Node, _ grace: String) throws {
@@ -30,10 +33,14 @@ extension NodeServeTests {
 
     /// The modality sends the whole series again (normally released); once its job exists, and a
     /// little longer in case a second one would follow, the node is stopped.
-    static func resendAndStop(_ node: Node, _ written: SeriesGenerator.Written, _ child: ChildProcess,
-                              _ store: NodeStore) async throws {
-        let resend = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
-                                       + written.files)
+    static func resendAndStop(
+        _ node: Node, _ written: SeriesGenerator.Written, _ child: ChildProcess,
+        _ store: NodeStore
+    ) async throws {
+        let resend = try await runTool(
+            "storescu",
+            ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
+                + written.files)
         #expect(resend.status == 0, "\(resend.errorOutput)")
         #expect(await waitUntil { (try? store.jobs().count) == 1 })
         try await Task.sleep(for: .seconds(2))
@@ -81,7 +88,8 @@ extension NodeServeTests {
         try await Task.sleep(for: .seconds(3)) // and again after the restart
         let store = try Self.store(node)
         #expect(try store.jobs().isEmpty, "the fragment was processed after the restart")
-        #expect(try store.series(written.seriesInstanceUID)?.interruption
+        #expect(
+            try store.series(written.seriesInstanceUID)?.interruption
                 == "the node stopped while an association was sending it")
 
         try await Self.resendAndStop(node, written, child, store)
@@ -107,8 +115,9 @@ extension NodeServeTests {
         #expect(await child.wait() == 0)
         let job = try #require(try store.jobs().first)
         let count = try #require(try store.series(written.seriesInstanceUID)?.instanceCount)
-        #expect(job.caveats.count == 1 && job.caveats[0].contains("may be incomplete: \(count) instances received"),
-                "\(job.caveats)")
+        #expect(
+            job.caveats.count == 1 && job.caveats[0].contains("may be incomplete: \(count) instances received"),
+            "\(job.caveats)")
         let status = try await runTool(BuiltProducts.mambanode, ["status", "--config", node.configPath])
         #expect(status.output.contains("[may be incomplete: "), "\(status.output)")
     }

@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Connections that never become associations (health checks, port scans, half-sent and silent
@@ -15,8 +15,9 @@ extension NodeServeTests {
         let node = try makeNode()
         // A short ARTIM timer so that the silent connection is closed within the test.
         var yaml = try String(contentsOfFile: node.configPath, encoding: .utf8)
-        yaml = yaml.replacingOccurrences(of: "allowed_calling_aes: [CT01] }",
-                                         with: "allowed_calling_aes: [CT01], acse_timeout: 2s }")
+        yaml = yaml.replacingOccurrences(
+            of: "allowed_calling_aes: [CT01] }",
+            with: "allowed_calling_aes: [CT01], acse_timeout: 2s }")
         try yaml.write(toFile: node.configPath, atomically: true, encoding: .utf8)
         return node
     }
@@ -31,7 +32,8 @@ extension NodeServeTests {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Scripts/bare_connections.py").path
         for round in 1...3 {
-            let probe = try await runTool("python3", [script, "\(node.port)", "--bare", "200"] + (round == 3 ? ["--hold"] : []))
+            let probe = try await runTool(
+                "python3", [script, "\(node.port)", "--bare", "200"] + (round == 3 ? ["--hold"] : []))
             #expect(probe.status == 0, "round \(round): \(probe.errorOutput)")
             #expect(child.isRunning, "the node died in round \(round): \(child.standardError.suffix(2000))")
             guard child.isRunning else { return }
@@ -44,7 +46,8 @@ extension NodeServeTests {
         }
         let echo = try await runTool("echoscu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"])
         #expect(echo.status == 0, "C-ECHO after the probes: \(echo.errorOutput)")
-        let push = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + written.files)
+        let push = try await runTool(
+            "storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + written.files)
         #expect(push.status == 0, "C-STORE after the probes: \(push.errorOutput)")
         #expect(await waitUntil { (try? Self.store(node).instances(ofSeries: written.seriesInstanceUID).count) == 3 })
 

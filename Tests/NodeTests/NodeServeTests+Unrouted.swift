@@ -1,11 +1,12 @@
 import DICOM
 import Foundation
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Objects no route handles against the real `mambanode serve` (docs/node-behaviour.md, Rules):
@@ -15,12 +16,19 @@ extension NodeServeTests {
     /// DCMTK's dump2dcm: what the node must store and report, whatever their content.
     static let nonImageObjects: [(name: String, sopClass: String, modality: String, extra: String)] = [
         ("RT Plan", "1.2.840.10008.5.1.4.1.1.481.5", "RTPLAN", "(300a,0002) SH [PLAN1]\n(300a,000c) CS [PATIENT]"),
-        ("Encapsulated PDF", "1.2.840.10008.5.1.4.1.1.104.1", "DOC",
-         "(0042,0012) LO [application/pdf]\n(0042,0011) OB 25\\50\\44\\46\\2d\\31\\2e\\34\\0a\\25\\25\\45\\4f\\46\\0a\\00"),
-        ("Basic Text SR", "1.2.840.10008.5.1.4.1.1.88.11", "SR", "(0040,a040) CS [CONTAINER]\n(0040,a050) CS [SEPARATE]"),
+        (
+            "Encapsulated PDF", "1.2.840.10008.5.1.4.1.1.104.1", "DOC",
+            "(0042,0012) LO [application/pdf]\n(0042,0011) OB 25\\50\\44\\46\\2d\\31\\2e\\34\\0a\\25\\25\\45\\4f\\46\\0a\\00"
+        ),
+        (
+            "Basic Text SR", "1.2.840.10008.5.1.4.1.1.88.11", "SR",
+            "(0040,a040) CS [CONTAINER]\n(0040,a050) CS [SEPARATE]"
+        )
     ]
 
-    static func writeNonImageObjects(in directory: String) async throws -> [(name: String, series: String, file: String)] {
+    static func writeNonImageObjects(
+        in directory: String
+    ) async throws -> [(name: String, series: String, file: String)] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let root = "1.2.826.0.1.3680043.10.543.77"
         var written: [(name: String, series: String, file: String)] = []
@@ -54,20 +62,25 @@ extension NodeServeTests {
         try ("unrouted_quiet_time: 2s\n" + yaml).write(toFile: node.configPath, atomically: true, encoding: .utf8)
         let objects = try await Self.writeNonImageObjects(in: node.directory.file("input"))
         let child = try await Self.start(node)
-        let push = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
-                                     + objects.map(\.file))
+        let push = try await runTool(
+            "storescu",
+            ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
+                + objects.map(\.file))
         #expect(push.status == 0, "\(push.errorOutput)")
         let store = try Self.store(node)
         // 20 s is well inside the default of 45 s: the configured unrouted quiet time applied.
         let final = await waitUntil(seconds: 20) {
             objects.allSatisfy { (try? store.series($0.series))??.state == .unrouted }
         }
-        #expect(final, "states: \(objects.map { "\($0.name): \(String(describing: (try? store.series($0.series))??.state))" })")
+        #expect(
+            final,
+            "states: \(objects.map { "\($0.name): \(String(describing: (try? store.series($0.series))??.state))" })")
         for object in objects {
             let series = try #require(try store.series(object.series), "\(object.name) not stored")
             #expect(series.instanceCount == 1)
-            #expect(series.reason?.contains("ct") == true && series.reason?.contains("Modality") == true,
-                    "\(object.name): \(series.reason ?? "no reason")")
+            #expect(
+                series.reason?.contains("ct") == true && series.reason?.contains("Modality") == true,
+                "\(object.name): \(series.reason ?? "no reason")")
         }
         #expect(Self.storedFiles(node) == objects.count)
         let echo = try await runTool("echoscu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"])

@@ -1,12 +1,13 @@
 import DICOM
 import Foundation
-@testable import Node
 import SampleGenerator
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mambanode serve` as a child process, pushed to by DCMTK's storescu (tests that run the real
@@ -34,12 +35,14 @@ import Glibc
               - { name: ct, model: organs, destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: \(quietTime) }
             """
         try yaml.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
-        return Node(directory: dir, configPath: dir.file("node.yaml"), port: port, databasePath: dir.file("node.sqlite"),
-                    instances: dir.path + "/store/instances")
+        return Node(
+            directory: dir, configPath: dir.file("node.yaml"), port: port, databasePath: dir.file("node.sqlite"),
+            instances: dir.path + "/store/instances")
     }
 
     static func start(_ node: Node) async throws -> ChildProcess {
-        try await BuiltProducts.serve(config: node.configPath, logDirectory: node.directory.path, listening: [node.port])
+        try await BuiltProducts.serve(
+            config: node.configPath, logDirectory: node.directory.path, listening: [node.port])
     }
 
     static func store(_ node: Node) throws -> NodeStore {
@@ -60,7 +63,8 @@ import Glibc
         let node = try Self.makeNode()
         let written = try Self.generateSeries(slices: 12, in: node.directory.file("input"))
         let child = try await Self.start(node)
-        let push = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + written.files)
+        let push = try await runTool(
+            "storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + written.files)
         #expect(push.status == 0, "\(push.errorOutput)")
         let store = try Self.store(node)
         #expect(await waitUntil { (try? store.jobs().count) == 1 }, "the series never became stable")
@@ -87,11 +91,15 @@ import Glibc
         let node = try Self.makeNode()
         let written = try Self.generateSeries(slices: 2, in: node.directory.file("input"))
         let child = try await Self.start(node)
-        let rejected = try await runTool("storescu", ["-aet", "INTRUDER", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
-                                         + written.files)
+        let rejected = try await runTool(
+            "storescu",
+            ["-aet", "INTRUDER", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
+                + written.files)
         #expect(rejected.status != 0)
-        let accepted = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
-                                         + written.files)
+        let accepted = try await runTool(
+            "storescu",
+            ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
+                + written.files)
         #expect(accepted.status == 0, "\(accepted.errorOutput)")
         child.signal(SIGTERM)
         #expect(await child.wait() == 0)
@@ -105,10 +113,14 @@ import Glibc
         // Large enough that the kill lands mid-transfer even on a fast disk.
         let written = try Self.generateSeries(slices: 200, size: 128, in: node.directory.file("input"))
         var child = try await Self.start(node)
-        let sender = try ChildProcess("storescu", ["-v", "-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
-                                      + written.files, logDirectory: node.directory.path)
+        let sender = try ChildProcess(
+            "storescu",
+            ["-v", "-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"]
+                + written.files, logDirectory: node.directory.path)
         _ = await waitUntil {
-            ((try? FileManager.default.contentsOfDirectory(atPath: node.instances)) ?? []).filter { $0.hasSuffix(".dcm") }.count >= 10
+            ((try? FileManager.default.contentsOfDirectory(atPath: node.instances)) ?? []).filter {
+                $0.hasSuffix(".dcm")
+            }.count >= 10
         }
         child.signal(SIGKILL)
         #expect(await child.wait() == 128 + SIGKILL)
@@ -125,7 +137,8 @@ import Glibc
 
         // The modality retries the whole series after the outage.
         child = try await Self.start(node)
-        let retry = try await runTool("storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + written.files)
+        let retry = try await runTool(
+            "storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + written.files)
         #expect(retry.status == 0, "\(retry.errorOutput)")
         #expect(await waitUntil { (try? store.jobs().count) == 1 })
         try await Task.sleep(for: .seconds(3))

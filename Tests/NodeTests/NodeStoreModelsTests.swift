@@ -1,13 +1,15 @@
 import DICOM
 import Foundation
 import GRDB
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 /// A route with several models: one job per model, and the series follows all of them.
 @Suite struct NodeStoreModelsTests {
-    static let configuration = try! NodeConfiguration.parse("""
+    static let configuration = try! NodeConfiguration.parse(
+        """
         destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
         models: { organs: /models/organs, landmarks: /models/landmarks, classify: /models/classify }
         routes:
@@ -22,17 +24,21 @@ import TestSupport
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     func makeStore() throws -> NodeStore {
-        NodeStore(database: try NodeDatabase(path: directory.file("node.sqlite")), router: Router(routes: Self.configuration.routes))
+        NodeStore(
+            database: try NodeDatabase(path: directory.file("node.sqlite")),
+            router: Router(routes: Self.configuration.routes))
     }
 
     func arrival(_ n: Int, at seconds: Double) -> InstanceArrival {
-        let record = InstanceRecord(sopInstanceUID: "1.2.3.1.\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
-                                    seriesInstanceUID: "1.2.3.1", studyInstanceUID: "1.2.3", path: "/store/\(n).dcm",
-                                    transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "CT01",
-                                    calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1", associationID: "a1",
-                                    receivedAt: t0.addingTimeInterval(seconds))
-        return InstanceArrival(record: record, expectedCount: nil,
-                               routing: RoutingInput(attributes: [.modality: ["CT"]], callingAETitle: "CT01"))
+        let record = InstanceRecord(
+            sopInstanceUID: "1.2.3.1.\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
+            seriesInstanceUID: "1.2.3.1", studyInstanceUID: "1.2.3", path: "/store/\(n).dcm",
+            transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "CT01",
+            calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1", associationID: "a1",
+            receivedAt: t0.addingTimeInterval(seconds))
+        return InstanceArrival(
+            record: record, expectedCount: nil,
+            routing: RoutingInput(attributes: [.modality: ["CT"]], callingAETitle: "CT01"))
     }
 
     /// Three queued jobs for one stable series, in the route's model order.
@@ -59,8 +65,9 @@ import TestSupport
         for n in 0..<3 {
             let job = try #require(try store.claimNextJob(now: t0.addingTimeInterval(30)))
             #expect(try store.series("1.2.3.1")?.state == .processing)
-            try store.completeJob(jobID: job.id!, objects: [("/r/\(n).dcm", "9.9.\(n)")], destinations: ["pacs"],
-                                  timings: [:], note: n == 1 ? "half the slices" : nil, now: t0.addingTimeInterval(40))
+            try store.completeJob(
+                jobID: job.id!, objects: [("/r/\(n).dcm", "9.9.\(n)")], destinations: ["pacs"],
+                timings: [:], note: n == 1 ? "half the slices" : nil, now: t0.addingTimeInterval(40))
             let series = try #require(try store.series("1.2.3.1"))
             #expect(series.state == (n < 2 ? .processing : .done), "after job \(n)")
         }
@@ -75,7 +82,8 @@ import TestSupport
         #expect(try store.series("1.2.3.1")?.state == .processing, "the other models still run")
         for _ in 0..<2 {
             let job = try #require(try store.claimNextJob(now: t0.addingTimeInterval(32)))
-            try store.completeJob(jobID: job.id!, objects: [], destinations: ["pacs"], timings: [:], now: t0.addingTimeInterval(33))
+            try store.completeJob(
+                jobID: job.id!, objects: [], destinations: ["pacs"], timings: [:], now: t0.addingTimeInterval(33))
         }
         let series = try #require(try store.series("1.2.3.1"))
         #expect(series.state == .failed && series.reason == "organs: no CT input")
@@ -89,16 +97,18 @@ import TestSupport
             let queue = try DatabaseQueue(path: path)
             try NodeDatabase.migrator.migrate(queue, upTo: "v1")
             try queue.write { db in
-                try db.execute(sql: """
-                    INSERT INTO job (id, route, model, subjectUID, level, version, state, step, attempts, inputs, results,
-                                     timings, correlationID, createdAt)
-                    VALUES (7, 'ct', 'organs', '1.2.3.1', 'series', 1, 'done', 'finished', 1, '{}', '[]', '{}', 'c', '2026-01-01')
-                    """)
-                try db.execute(sql: """
-                    INSERT INTO outbox (jobID, path, sopInstanceUID, destination, state, attempts, nextAttemptAt, createdAt,
-                                        correlationID)
-                    VALUES (7, '/r/seg.dcm', '9.9.1', 'pacs', 'pending', 0, '2026-01-01', '2026-01-01', 'c')
-                    """)
+                try db.execute(
+                    sql: """
+                        INSERT INTO job (id, route, model, subjectUID, level, version, state, step, attempts, inputs, results,
+                                         timings, correlationID, createdAt)
+                        VALUES (7, 'ct', 'organs', '1.2.3.1', 'series', 1, 'done', 'finished', 1, '{}', '[]', '{}', 'c', '2026-01-01')
+                        """)
+                try db.execute(
+                    sql: """
+                        INSERT INTO outbox (jobID, path, sopInstanceUID, destination, state, attempts, nextAttemptAt, createdAt,
+                                            correlationID)
+                        VALUES (7, '/r/seg.dcm', '9.9.1', 'pacs', 'pending', 0, '2026-01-01', '2026-01-01', 'c')
+                        """)
             }
         }
         let database = try NodeDatabase(path: path)
@@ -107,18 +117,20 @@ import TestSupport
             #expect(try String.fetchOne(db, sql: "SELECT model FROM job WHERE id = 7") == "organs")
             // The old row reads back as a typed record (JSON columns decoded).
             #expect(try JobRecord.fetchOne(db, key: 7)?.level == .series)
-            try db.execute(sql: """
-                INSERT INTO job (route, model, subjectUID, level, version, state, step, attempts, inputs,
-                                 timings, correlationID, createdAt)
-                VALUES ('ct', 'landmarks', '1.2.3.1', 'series', 1, 'queued', 'assemble', 0, '{}', '{}', 'c', '2026-01-01')
-                """)
-            #expect(try Int.fetchOne(db, sql: "SELECT MAX(id) FROM job") == 8, "ids continue after the old ones")
-            #expect(throws: DatabaseError.self) {
-                try db.execute(sql: """
+            try db.execute(
+                sql: """
                     INSERT INTO job (route, model, subjectUID, level, version, state, step, attempts, inputs,
                                      timings, correlationID, createdAt)
                     VALUES ('ct', 'landmarks', '1.2.3.1', 'series', 1, 'queued', 'assemble', 0, '{}', '{}', 'c', '2026-01-01')
                     """)
+            #expect(try Int.fetchOne(db, sql: "SELECT MAX(id) FROM job") == 8, "ids continue after the old ones")
+            #expect(throws: DatabaseError.self) {
+                try db.execute(
+                    sql: """
+                        INSERT INTO job (route, model, subjectUID, level, version, state, step, attempts, inputs,
+                                         timings, correlationID, createdAt)
+                        VALUES ('ct', 'landmarks', '1.2.3.1', 'series', 1, 'queued', 'assemble', 0, '{}', '{}', 'c', '2026-01-01')
+                        """)
             }
         }
     }

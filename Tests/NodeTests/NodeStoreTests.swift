@@ -1,11 +1,13 @@
 import DICOM
 import Foundation
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 @Suite struct NodeStoreTests {
-    static let configuration = try! NodeConfiguration.parse("""
+    static let configuration = try! NodeConfiguration.parse(
+        """
         destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
         models: { organs: /models/organs }
         routes:
@@ -21,18 +23,25 @@ import TestSupport
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     func makeStore() throws -> NodeStore {
-        NodeStore(database: try NodeDatabase(path: directory.file("node.sqlite")), router: Router(routes: Self.configuration.routes))
+        NodeStore(
+            database: try NodeDatabase(path: directory.file("node.sqlite")),
+            router: Router(routes: Self.configuration.routes))
     }
 
-    func instance(_ n: Int, series: String = "1.2.3.1", modality: String = "CT", at seconds: Double, expected: Int? = nil)
-        -> InstanceArrival {
-        let record = InstanceRecord(sopInstanceUID: "1.2.3.1.\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
-                                    seriesInstanceUID: series, studyInstanceUID: "1.2.3", path: "/store/\(n).dcm",
-                                    transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "CT01",
-                                    calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1", associationID: "a1",
-                                    receivedAt: t0.addingTimeInterval(seconds))
-        return InstanceArrival(record: record, expectedCount: expected,
-                                routing: RoutingInput(attributes: [.modality: [modality]], callingAETitle: "CT01"))
+    func instance(
+        _ n: Int, series: String = "1.2.3.1", modality: String = "CT", at seconds: Double, expected: Int? = nil
+    )
+        -> InstanceArrival
+    {
+        let record = InstanceRecord(
+            sopInstanceUID: "1.2.3.1.\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
+            seriesInstanceUID: series, studyInstanceUID: "1.2.3", path: "/store/\(n).dcm",
+            transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "CT01",
+            calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1", associationID: "a1",
+            receivedAt: t0.addingTimeInterval(seconds))
+        return InstanceArrival(
+            record: record, expectedCount: expected,
+            routing: RoutingInput(attributes: [.modality: [modality]], callingAETitle: "CT01"))
     }
 
     @Test func duplicateInstancesAreStoredOnce() throws {
@@ -46,7 +55,9 @@ import TestSupport
     @Test func seriesIsStableAfterQuietTimeAndGetsOneJob() throws {
         let store = try makeStore()
         for n in 0..<5 { try store.record(instance(n, at: Double(n)), correlationID: "c") }
-        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(13.9)).isEmpty, "quiet time runs from the last instance")
+        #expect(
+            try store.closeStableSeries(now: t0.addingTimeInterval(13.9)).isEmpty,
+            "quiet time runs from the last instance")
         let jobs = try store.closeStableSeries(now: t0.addingTimeInterval(14))
         #expect(jobs.count == 1)
         #expect(jobs.first?.route == "ct" && jobs.first?.step == .assemble && jobs.first?.version == 1)
@@ -88,7 +99,8 @@ import TestSupport
         for n in 0..<30 { try store.record(instance(n, at: 0, association: "r/1"), correlationID: "c") }
         try store.associationEnded("r/1", normally: false, how: "aborted by peer", callingAETitle: "CT01")
         #expect(try store.series("1.2.3.1")?.interruption?.contains("CT01 that sent 30 new instances") == true)
-        #expect(try store.closeStableSeries(now: t0.addingTimeInterval(20)).isEmpty, "quiet time alone does not close it")
+        #expect(
+            try store.closeStableSeries(now: t0.addingTimeInterval(20)).isEmpty, "quiet time alone does not close it")
         for n in 0..<64 { try store.record(instance(n, at: 20, association: "r/2"), correlationID: "c") }
         try store.associationEnded("r/2", normally: true, how: "released", callingAETitle: "CT01")
         #expect(try store.closeStableSeries(now: t0.addingTimeInterval(29)).isEmpty)
@@ -104,7 +116,9 @@ import TestSupport
         let store = try makeStore()
         for n in 0..<5 { try store.record(instance(n, at: 0, association: "r/1"), correlationID: "c") }
         try store.associationEnded("r/1", normally: false, how: "connection lost", callingAETitle: "CT01")
-        for n in 0..<5 { #expect(try store.record(instance(n, at: 1, association: "r/2"), correlationID: "c") == .duplicate) }
+        for n in 0..<5 {
+            #expect(try store.record(instance(n, at: 1, association: "r/2"), correlationID: "c") == .duplicate)
+        }
         try store.associationEnded("r/2", normally: true, how: "released", callingAETitle: "CT01")
         #expect(try store.series("1.2.3.1")?.interruption == nil)
         #expect(try store.closeStableSeries(now: t0.addingTimeInterval(10)).count == 1)
@@ -118,8 +132,10 @@ import TestSupport
         #expect(try store.closeStableSeries(now: t0.addingTimeInterval(99)).isEmpty)
         let jobs = try store.closeStableSeries(now: t0.addingTimeInterval(100)) // the hard cap (100 s) before the grace
         #expect(jobs.count == 1)
-        #expect(jobs.first?.caveats.first?.hasPrefix("Series 1.2.3.1 may be incomplete: 3 instances received; the association"
-                                                      + " from CT01 that sent 3 new instances of it ended abnormally") == true)
+        #expect(
+            jobs.first?.caveats.first?.hasPrefix(
+                "Series 1.2.3.1 may be incomplete: 3 instances received; the association"
+                    + " from CT01 that sent 3 new instances of it ended abnormally") == true)
         #expect(try store.series("1.2.3.1")?.interruption != nil, "the API shows it")
     }
 

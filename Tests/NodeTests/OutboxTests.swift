@@ -1,7 +1,8 @@
 import Foundation
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 @Suite struct OutboxTests {
     let directory = TemporaryDirectory()
@@ -30,23 +31,32 @@ import TestSupport
 
     @Test func failuresRetryWithBackoffAndParkAfterGiveUp() throws {
         let store = try makeStore()
-        try store.enqueue(objects: [(path: "/r/seg.dcm", sopInstanceUID: "1.1")], destinations: ["pacs"], jobID: nil,
-                          correlationID: "c", now: t0)
+        try store.enqueue(
+            objects: [(path: "/r/seg.dcm", sopInstanceUID: "1.1")], destinations: ["pacs"], jobID: nil,
+            correlationID: "c", now: t0)
         let id = try #require(try store.outbox().first?.id)
-        var entry = try #require(try store.recordAttempt(entryID: id, outcome: .failed(status: nil, error: "connection refused"),
-                                                         policy: policy, now: t0, unit: 0.5))
+        var entry = try #require(
+            try store.recordAttempt(
+                entryID: id, outcome: .failed(status: nil, error: "connection refused"),
+                policy: policy, now: t0, unit: 0.5))
         #expect(entry.state == .pending && entry.nextAttemptAt == t0.addingTimeInterval(30))
         #expect(try store.dueOutboxEntries(now: t0.addingTimeInterval(29)).isEmpty)
-        entry = try #require(try store.recordAttempt(entryID: id, outcome: .failed(status: 0xA700, error: "out of resources"),
-                                                     policy: policy, now: t0.addingTimeInterval(30), unit: 0.5))
+        entry = try #require(
+            try store.recordAttempt(
+                entryID: id, outcome: .failed(status: 0xA700, error: "out of resources"),
+                policy: policy, now: t0.addingTimeInterval(30), unit: 0.5))
         #expect(entry.nextAttemptAt == t0.addingTimeInterval(90) && entry.lastStatus == "A700")
-        entry = try #require(try store.recordAttempt(entryID: id, outcome: .failed(status: 0xA700, error: "out of resources"),
-                                                     policy: policy, now: t0.addingTimeInterval(86400), unit: 0.5))
+        entry = try #require(
+            try store.recordAttempt(
+                entryID: id, outcome: .failed(status: 0xA700, error: "out of resources"),
+                policy: policy, now: t0.addingTimeInterval(86400), unit: 0.5))
         #expect(entry.state == .parked)
         #expect(try store.dueOutboxEntries(now: t0.addingTimeInterval(200_000)).isEmpty)
         #expect(try store.retryParked(now: t0.addingTimeInterval(90_000)) == 1)
-        entry = try #require(try store.recordAttempt(entryID: id, outcome: .sent(status: 0), policy: policy,
-                                                     now: t0.addingTimeInterval(90_000)))
+        entry = try #require(
+            try store.recordAttempt(
+                entryID: id, outcome: .sent(status: 0), policy: policy,
+                now: t0.addingTimeInterval(90_000)))
         #expect(entry.state == .sent && entry.attempts == 4 && entry.lastStatus == "0000")
     }
 }

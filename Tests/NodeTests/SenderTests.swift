@@ -1,8 +1,9 @@
 import Foundation
 import Logging
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 /// A PACS stand-in that refuses what it is told to refuse and remembers what it stored.
 actor FakePACS: ResultTransport {
@@ -13,14 +14,17 @@ actor FakePACS: ResultTransport {
     func setDown(_ value: Bool) { down = value }
     func refuse(_ paths: Set<String>) { refusing = paths }
 
-    nonisolated func send(_ paths: [String], to destination: NodeConfiguration.Destination) async -> [TransportOutcome] {
+    nonisolated func send(_ paths: [String], to destination: NodeConfiguration.Destination) async -> [TransportOutcome]
+    {
         await receive(paths)
     }
 
     private func receive(_ paths: [String]) -> [TransportOutcome] {
         paths.map { path in
             if down { return TransportOutcome(path: path, status: nil, isStored: false, error: "connection refused") }
-            if refusing.contains(path) { return TransportOutcome(path: path, status: 0xA700, isStored: false, error: "out of resources") }
+            if refusing.contains(path) {
+                return TransportOutcome(path: path, status: 0xA700, isStored: false, error: "out of resources")
+            }
             stored.append(path)
             return TransportOutcome(path: path, status: 0, isStored: true, error: nil)
         }
@@ -30,15 +34,17 @@ actor FakePACS: ResultTransport {
 @Suite struct SenderTests {
     let directory = TemporaryDirectory()
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-    let configuration = try! NodeConfiguration.parse("""
+    let configuration = try! NodeConfiguration.parse(
+        """
         destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
         sending: { first_retry: 30s, max_retry: 10m, give_up: 1h, jitter: 0 }
         """)
 
     @Test func onlyFailuresAreResentAndOutagesRecover() async throws {
         let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(objects: [("/r/seg.dcm", "1.1"), ("/r/sr.dcm", "1.2")], destinations: ["pacs"], jobID: nil,
-                          correlationID: "c", now: t0)
+        try store.enqueue(
+            objects: [("/r/seg.dcm", "1.1"), ("/r/sr.dcm", "1.2")], destinations: ["pacs"], jobID: nil,
+            correlationID: "c", now: t0)
         let pacs = FakePACS()
         await pacs.refuse(["/r/sr.dcm"])
         let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
@@ -59,7 +65,8 @@ actor FakePACS: ResultTransport {
 
     @Test func persistentRefusalIsParked() async throws {
         let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(objects: [("/r/seg.dcm", "1.1")], destinations: ["pacs"], jobID: nil, correlationID: "c", now: t0)
+        try store.enqueue(
+            objects: [("/r/seg.dcm", "1.1")], destinations: ["pacs"], jobID: nil, correlationID: "c", now: t0)
         let pacs = FakePACS()
         await pacs.refuse(["/r/seg.dcm"])
         let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
@@ -77,18 +84,21 @@ actor FakePACS: ResultTransport {
     /// Instance UIDs, so the PACS keeps one copy of each.
     @Test func crashAfterDeliveryResendsTheSameObjects() async throws {
         let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(objects: [("/r/seg.dcm", "1.1"), ("/r/sr.dcm", "1.2")], destinations: ["pacs"], jobID: nil,
-                          correlationID: "c", now: t0)
+        try store.enqueue(
+            objects: [("/r/seg.dcm", "1.1"), ("/r/sr.dcm", "1.2")], destinations: ["pacs"], jobID: nil,
+            correlationID: "c", now: t0)
         let pacs = FakePACS()
-        let dying = Sender(store: store, configuration: configuration, transport: DiesAfterDelivery(pacs: pacs),
-                           logger: Logger(label: "test"))
+        let dying = Sender(
+            store: store, configuration: configuration, transport: DiesAfterDelivery(pacs: pacs),
+            logger: Logger(label: "test"))
         let attempt = Task { try await dying.sendDue(now: t0) }
         for _ in 0..<1000 where await pacs.stored.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await pacs.stored.count == 2)
-        attempt.cancel()  // the process is gone: nothing after the delivery ran
+        attempt.cancel() // the process is gone: nothing after the delivery ran
         #expect(try store.outbox().allSatisfy { $0.state == .pending && $0.attempts == 0 })
 
-        let restarted = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
+        let restarted = Sender(
+            store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
         #expect(try await restarted.sendDue(now: t0.addingTimeInterval(5)) == 2)
         #expect(await pacs.stored == ["/r/seg.dcm", "/r/sr.dcm", "/r/seg.dcm", "/r/sr.dcm"])
         #expect(try store.outbox().map(\.sopInstanceUID) == ["1.1", "1.2"])

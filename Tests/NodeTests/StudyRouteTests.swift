@@ -1,15 +1,17 @@
 import DICOM
 import Foundation
-@testable import Node
-import Testing
 import TestSupport
+import Testing
+
+@testable import Node
 
 /// Study-level routes (docs/node-behaviour.md): a multi-channel model waits for every required
 /// series.
 @Suite struct StudyRouteTests {
     let directory = TemporaryDirectory()
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-    static let configuration = try! NodeConfiguration.parse("""
+    static let configuration = try! NodeConfiguration.parse(
+        """
         destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
         models: { brats: /models/brats }
         routes:
@@ -27,18 +29,24 @@ import TestSupport
         """)
 
     func makeStore() throws -> NodeStore {
-        NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: Self.configuration.routes))
+        NodeStore(
+            database: try NodeDatabase(path: directory.file("n.sqlite")),
+            router: Router(routes: Self.configuration.routes))
     }
 
     func receive(_ store: NodeStore, series: String, description: String, count: Int = 3, at seconds: Double) throws {
         for n in 0..<count {
-            let record = InstanceRecord(sopInstanceUID: "\(series).\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.4",
-                                        seriesInstanceUID: series, studyInstanceUID: "1.9", path: "/s/\(series).\(n).dcm",
-                                        transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "MR01",
-                                        calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1", associationID: "1",
-                                        receivedAt: t0.addingTimeInterval(seconds + Double(n)))
-            try store.record(InstanceArrival(record: record, expectedCount: nil, routing: RoutingInput(
-                attributes: [.modality: ["MR"], .seriesDescription: [description]])), correlationID: "study-c")
+            let record = InstanceRecord(
+                sopInstanceUID: "\(series).\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.4",
+                seriesInstanceUID: series, studyInstanceUID: "1.9", path: "/s/\(series).\(n).dcm",
+                transferSyntaxUID: "1.2.840.10008.1.2.1", callingAETitle: "MR01",
+                calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1", associationID: "1",
+                receivedAt: t0.addingTimeInterval(seconds + Double(n)))
+            try store.record(
+                InstanceArrival(
+                    record: record, expectedCount: nil,
+                    routing: RoutingInput(
+                        attributes: [.modality: ["MR"], .seriesDescription: [description]])), correlationID: "study-c")
         }
     }
 
@@ -66,7 +74,8 @@ import TestSupport
         // The job settles the study and all its input series.
         let claimed = try #require(try store.claimNextJob(now: t0.addingTimeInterval(501)))
         #expect(try store.series("1.9.2")?.state == .processing)
-        try store.completeJob(jobID: claimed.id!, objects: [], destinations: ["pacs"], timings: [:], now: t0.addingTimeInterval(502))
+        try store.completeJob(
+            jobID: claimed.id!, objects: [], destinations: ["pacs"], timings: [:], now: t0.addingTimeInterval(502))
         #expect(try store.study("1.9")?.state == .done)
         #expect(try ["1.9.1", "1.9.2", "1.9.3"].map { try store.series($0)?.state } == [.done, .done, .done])
     }

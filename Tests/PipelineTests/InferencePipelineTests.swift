@@ -1,19 +1,22 @@
 import Foundation
 import ModelPackage
 import NNMamba
-@testable import Pipeline
-import Testing
 import TestSupport
+import Testing
 import Volume
+
+@testable import Pipeline
 
 /// The Volume ↔ Tensor adapter (docs/inference.md): identity on an already-prepared volume, exact
 /// geometry round trips, landmarks in patient space, classification.
 @Suite struct InferencePipelineTests {
-    static var normalizations: [[String: Any]] { [
-        ["kind": "none"],
-        ["kind": "zscore"],
-        ["kind": "ct", "clip": [-1.5, 2.0], "mean": 0.25, "std": 0.8],
-    ] }
+    static var normalizations: [[String: Any]] {
+        [
+            ["kind": "none"],
+            ["kind": "zscore"],
+            ["kind": "ct", "clip": [-1.5, 2.0], "mean": 0.25, "std": 0.8]
+        ]
+    }
 
     /// A canonical volume at the target spacing whose size is the patch: pre-processing must hand
     /// the engine exactly the normalised voxels and move nothing.
@@ -23,11 +26,12 @@ import Volume
         let json = TestModelPackage.goldenSegmentation(normalization: Self.normalizations[index]).manifest
         let pipeline = InferencePipeline(manifest: try InferenceFixtures.manifest(json), network: IdentityNetwork())
         let prepared = try pipeline.prepare(volumes)
-        let expected: Tensor = switch index {
-        case 0: input
-        case 1: IntensityNormalization.zScore(nonZeroMask: false).apply(input)
-        default: IntensityNormalization.ct(lower: -1.5, upper: 2, mean: 0.25, std: 0.8).apply(input)
-        }
+        let expected: Tensor =
+            switch index {
+            case 0: input
+            case 1: IntensityNormalization.zScore(nonZeroMask: false).apply(input)
+            default: IntensityNormalization.ct(lower: -1.5, upper: 2, mean: 0.25, std: 0.8).apply(input)
+            }
         #expect(prepared.tensor.shape == input.shape)
         #expect(prepared.tensor.values == expected.values)
         let record = prepared.record
@@ -44,18 +48,25 @@ import Volume
         let package = try ModelPackage(directory: TestModelPackage.goldenSegmentation().write(to: dir.path))
         let pipeline = try InferencePipeline(package: package)
         let result = try pipeline.run(volumes)
-        guard case .segmentation(let labels) = result.output else { Issue.record("not a segmentation"); return }
+        guard case .segmentation(let labels) = result.output else {
+            Issue.record("not a segmentation")
+            return
+        }
         #expect(labels.geometry == volumes[0].geometry)
 
-        let reference = try SafeTensorsFile(path: TestModelPackage.goldenRoot + "/seg/output.safetensors").tensor("output")
+        let reference = try SafeTensorsFile(path: TestModelPackage.goldenRoot + "/seg/output.safetensors").tensor(
+            "output")
         let direct = pipeline.network.forward(input)
         let referenceAgreement = Self.agreement(labels.voxels, reference, margin: 1e-3)
         let directAgreement = Self.agreement(labels.voxels, direct, margin: 1e-5)
         #expect(referenceAgreement.considered > input.voxelCount / 2)
         #expect(referenceAgreement.disagreeing == 0)
         #expect(directAgreement.disagreeing == 0)
-        #expect(result.timings.map(\.step) == [.reorientation, .crop, .resampling, .normalization, .padding,
-                                              .network, .postprocessing])
+        #expect(
+            result.timings.map(\.step) == [
+                .reorientation, .crop, .resampling, .normalization, .padding,
+                .network, .postprocessing
+            ])
     }
 
     /// The same voxels on a grid whose axes are permuted and flipped (i → −z, j → +x, k → −y):
@@ -63,16 +74,23 @@ import Volume
     @Test func reorientationOnlyPermutesTheLabelsExactly() throws {
         let (_, volumes) = try InferenceFixtures.goldenSegmentationInput()
         let g = volumes[0].geometry
-        let permuted = Geometry(size: SIMD3(g.size.z, g.size.x, g.size.y), spacing: g.spacing,
-                                origin: g.patientPoint(ofIndex: SIMD3(0, Double(g.size.y - 1), Double(g.size.z - 1))),
-                                direction: Matrix3(columns: SIMD3(0, 0, -1), SIMD3(1, 0, 0), SIMD3(0, -1, 0)))
+        let permuted = Geometry(
+            size: SIMD3(g.size.z, g.size.x, g.size.y), spacing: g.spacing,
+            origin: g.patientPoint(ofIndex: SIMD3(0, Double(g.size.y - 1), Double(g.size.z - 1))),
+            direction: Matrix3(columns: SIMD3(0, 0, -1), SIMD3(1, 0, 0), SIMD3(0, -1, 0)))
         #expect(permuted.canonical == g)
         let dir = TemporaryDirectory("model")
-        let pipeline = try InferencePipeline(package: ModelPackage(
-            directory: TestModelPackage.goldenSegmentation().write(to: dir.path)))
+        let pipeline = try InferencePipeline(
+            package: ModelPackage(
+                directory: TestModelPackage.goldenSegmentation().write(to: dir.path)))
         guard case .segmentation(let canonical) = try pipeline.run(volumes).output,
-              case .segmentation(let labels) = try pipeline.run(volumes.map { $0.resampled(to: permuted, interpolation: .nearest) }).output
-        else { Issue.record("not a segmentation"); return }
+            case .segmentation(let labels) = try pipeline.run(
+                volumes.map { $0.resampled(to: permuted, interpolation: .nearest) }
+            ).output
+        else {
+            Issue.record("not a segmentation")
+            return
+        }
         #expect(labels.geometry == permuted)
         #expect(labels.voxels == canonical.resampled(to: permuted, interpolation: .nearest).voxels)
     }
@@ -115,16 +133,21 @@ import Volume
         let indicators = (1...3).map { label in
             Volume(geometry: grid, voxels: truth.voxels.map { $0 == Float(label) ? 1 : 0 })
         }
-        var json = TestModelPackage.manifest(task: "segmentation", architecture: "nnMambaSeg", inChannels: 3, channels: 16,
-                                             blocks: 2, outputs: 4, normalization: ["kind": "none"],
-                                             targetSpacing: [1.3, 1.2, 1.5], patchSize: [16, 32, 16], mirrorAxes: [2, 3, 4])
+        var json = TestModelPackage.manifest(
+            task: "segmentation", architecture: "nnMambaSeg", inChannels: 3, channels: 16,
+            blocks: 2, outputs: 4, normalization: ["kind": "none"],
+            targetSpacing: [1.3, 1.2, 1.5], patchSize: [16, 32, 16], mirrorAxes: [2, 3, 4])
         json["name"] = "round-trip"
         var options = InferencePipeline.Options()
         options.cropToNonZero = cropToNonZero
-        let pipeline = InferencePipeline(manifest: try InferenceFixtures.manifest(json), network: IndicatorNetwork(),
-                                         options: options)
+        let pipeline = InferencePipeline(
+            manifest: try InferenceFixtures.manifest(json), network: IndicatorNetwork(),
+            options: options)
         let result = try pipeline.run(indicators)
-        guard case .segmentation(let labels) = result.output else { Issue.record("not a segmentation"); return }
+        guard case .segmentation(let labels) = result.output else {
+            Issue.record("not a segmentation")
+            return
+        }
 
         #expect(labels.geometry == grid)
         #expect(result.record.canonical != grid, "the fixture must need reorienting")
@@ -153,12 +176,16 @@ import Volume
                 return Float(exp(-(d * d).sum() / (2 * 4.0 * 4.0)))
             }
         }
-        let json = TestModelPackage.manifest(task: "landmarks", architecture: "nnMambaSeg", inChannels: 2, channels: 16,
-                                             blocks: 2, outputs: 2, normalization: ["kind": "none"],
-                                             targetSpacing: [1.5, 1.5, 1.5], patchSize: [16, 16, 16])
+        let json = TestModelPackage.manifest(
+            task: "landmarks", architecture: "nnMambaSeg", inChannels: 2, channels: 16,
+            blocks: 2, outputs: 2, normalization: ["kind": "none"],
+            targetSpacing: [1.5, 1.5, 1.5], patchSize: [16, 16, 16])
         let pipeline = InferencePipeline(manifest: try InferenceFixtures.manifest(json), network: IdentityNetwork())
         let result = try pipeline.run(heatmaps)
-        guard case .landmarks(let found) = result.output else { Issue.record("not landmarks"); return }
+        guard case .landmarks(let found) = result.output else {
+            Issue.record("not landmarks")
+            return
+        }
         #expect(found.keys.sorted() == ["L0", "L1"])
         let resampled = result.record.resampled
         for (channel, target) in targets.enumerated() {
@@ -176,15 +203,18 @@ import Volume
     /// reference logit's probability.
     @Test func classificationGivesTheReferenceProbability() throws {
         let input = try SafeTensorsFile(path: TestModelPackage.goldenRoot + "/cls/input.safetensors").tensor("input")
-        let logit = try SafeTensorsFile(path: TestModelPackage.goldenRoot + "/cls/output.safetensors").tensor("output")[0]
-        let grid = Geometry(size: SIMD3(input.shape[4], input.shape[3], input.shape[2]), spacing: SIMD3(1, 1, 1),
-                            origin: .zero, direction: .identity)
+        let logit = try SafeTensorsFile(path: TestModelPackage.goldenRoot + "/cls/output.safetensors").tensor("output")[
+            0]
+        let grid = Geometry(
+            size: SIMD3(input.shape[4], input.shape[3], input.shape[2]), spacing: SIMD3(1, 1, 1),
+            origin: .zero, direction: .identity)
         let volume = Volume(geometry: grid, voxels: input.values)
         let dir = TemporaryDirectory("model")
         let package = try ModelPackage(directory: TestModelPackage.goldenClassification().write(to: dir.path))
         let result = try InferencePipeline(package: package).run([volume])
         guard case .classification(let probability, let positive) = result.output else {
-            Issue.record("not a classification"); return
+            Issue.record("not a classification")
+            return
         }
         let expected = 1 / (1 + exp(-Double(logit)))
         #expect(abs(probability - expected) < 1e-4)
@@ -202,28 +232,35 @@ import Volume
             let d = p - centre
             return (d * d).sum() <= 49 ? Float(300 + 40 * sin(p.x) + 25 * cos(0.7 * p.y + p.z)) : 0
         }
-        let json = TestModelPackage.manifest(task: "segmentation", architecture: "nnMambaSeg", inChannels: 1, channels: 16,
-                                             blocks: 2, outputs: 2, normalization: ["kind": "zscore", "nonzero_mask": true],
-                                             targetSpacing: [0.8, 0.9, 1.1], patchSize: [16, 16, 16])
+        let json = TestModelPackage.manifest(
+            task: "segmentation", architecture: "nnMambaSeg", inChannels: 1, channels: 16,
+            blocks: 2, outputs: 2, normalization: ["kind": "zscore", "nonzero_mask": true],
+            targetSpacing: [0.8, 0.9, 1.1], patchSize: [16, 16, 16])
         var options = InferencePipeline.Options()
         options.cropToNonZero = true
-        let pipeline = InferencePipeline(manifest: try InferenceFixtures.manifest(json), network: IdentityNetwork(),
-                                         options: options)
+        let pipeline = InferencePipeline(
+            manifest: try InferenceFixtures.manifest(json), network: IdentityNetwork(),
+            options: options)
         let prepared = try pipeline.prepare([brain])
         let record = prepared.record
         #expect(record.crop?.lower == SIMD3(5, 4, 4) && record.crop?.upper == SIMD3(19, 18, 16))
         // 0 beyond the sphere's surface, non-zero inside; statistics over the non-zero voxels.
         let r = record.resampled
         var masked: [Double] = []
-        for k in 0..<r.size.z { for j in 0..<r.size.y { for i in 0..<r.size.x {
-            let p = r.patientPoint(ofIndex: SIMD3(Double(i), Double(j), Double(k)))
-            let distance = ((p - centre) * (p - centre)).sum().squareRoot()
-            let t = record.padded.continuousIndex(ofPatientPoint: p)
-            let value = prepared.tensor[record.padded.offset(Int(t.x.rounded()), Int(t.y.rounded()), Int(t.z.rounded()))]
-            if distance > 7.8 { #expect(value == 0, "background \(value) at \(distance) mm") }
-            if distance < 6.2 { #expect(value != 0, "foreground 0 at \(distance) mm") }
-            if value != 0 { masked.append(Double(value)) }
-        } } }
+        for k in 0..<r.size.z {
+            for j in 0..<r.size.y {
+                for i in 0..<r.size.x {
+                    let p = r.patientPoint(ofIndex: SIMD3(Double(i), Double(j), Double(k)))
+                    let distance = ((p - centre) * (p - centre)).sum().squareRoot()
+                    let t = record.padded.continuousIndex(ofPatientPoint: p)
+                    let value = prepared.tensor[
+                        record.padded.offset(Int(t.x.rounded()), Int(t.y.rounded()), Int(t.z.rounded()))]
+                    if distance > 7.8 { #expect(value == 0, "background \(value) at \(distance) mm") }
+                    if distance < 6.2 { #expect(value != 0, "foreground 0 at \(distance) mm") }
+                    if value != 0 { masked.append(Double(value)) }
+                }
+            }
+        }
         let mean = masked.reduce(0, +) / Double(masked.count)
         let std = (masked.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(masked.count)).squareRoot()
         #expect(abs(mean) < 1e-4 && abs(std - 1) < 1e-4, "mean \(mean) std \(std)")

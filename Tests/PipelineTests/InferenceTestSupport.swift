@@ -1,9 +1,10 @@
 import Foundation
 import ModelPackage
 import NNMamba
-@testable import Pipeline
 import TestSupport
 import Volume
+
+@testable import Pipeline
 
 // Shared pieces of the inference tests: stand-in networks, grids and manifests.
 
@@ -32,8 +33,11 @@ struct IdentityNetwork: InferenceNetwork {
 enum InferenceFixtures {
     /// An oblique, non-isotropic grid whose index axes are permuted and flipped relative to LPS,
     /// so reorientation, resampling and their inverses all do real work.
-    static func obliqueGrid(size: SIMD3<Int> = SIMD3(36, 30, 16), spacing: SIMD3<Double> = SIMD3(0.9, 1.1, 2.2))
-        -> Geometry {
+    static func obliqueGrid(
+        size: SIMD3<Int> = SIMD3(36, 30, 16), spacing: SIMD3<Double> = SIMD3(0.9, 1.1, 2.2)
+    )
+        -> Geometry
+    {
         // Signed permutation: i → −y, j → +z, k → −x; then 20° about (1, 2, 2)/3.
         let permutation = Matrix3(columns: SIMD3(0, -1, 0), SIMD3(0, 0, 1), SIMD3(-1, 0, 0))
         let axis = SIMD3<Double>(1, 2, 2) / 3, angle = 20.0 * .pi / 180
@@ -76,10 +80,12 @@ enum InferenceFixtures {
     /// (tensor [1, 4, 32, 16, 32] → volumes of 32 × 16 × 32 voxels (x, y, z)).
     static func goldenSegmentationInput(spacing: Double = 1) throws -> (Tensor, [Volume]) {
         let input = try SafeTensorsFile(path: TestModelPackage.goldenRoot + "/seg/input.safetensors").tensor("input")
-        let grid = Geometry(size: SIMD3(input.shape[4], input.shape[3], input.shape[2]), spacing: SIMD3(repeating: spacing),
-                            origin: SIMD3(-12.5, 30, 7), direction: .identity)
+        let grid = Geometry(
+            size: SIMD3(input.shape[4], input.shape[3], input.shape[2]), spacing: SIMD3(repeating: spacing),
+            origin: SIMD3(-12.5, 30, 7), direction: .identity)
         let volumes = (0..<input.shape[1]).map { c in
-            Volume(geometry: grid, voxels: Array(UnsafeBufferPointer(start: input.channel(0, c), count: input.voxelCount)))
+            Volume(
+                geometry: grid, voxels: Array(UnsafeBufferPointer(start: input.channel(0, c), count: input.voxelCount)))
         }
         return (input, volumes)
     }

@@ -1,8 +1,8 @@
 import DICOM
 import Foundation
 import Results
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// dcmqi's `segimage2itkimage` (an independent SEG reader built on DCMTK and
@@ -14,18 +14,22 @@ import Volume
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
-    @Test(.enabled(if: tool != nil, "dcmqi is installed into .venv by Scripts/bootstrap"),
-          arguments: [SourceKind.axialCT, .doubleObliqueMR, .nonSquarePixels, .reversedSlices])
+    @Test(
+        .enabled(if: tool != nil, "dcmqi is installed into .venv by Scripts/bootstrap"),
+        arguments: [SourceKind.axialCT, .doubleObliqueMR, .nonSquarePixels, .reversedSlices])
     func segimage2itkimageMatchesInWorldCoordinates(_ kind: SourceKind) throws {
         let source = try GeneratedSource(kind)
         let images = try SourceImages(volume: source.volume, series: source.series)
         let labels = try LabelMap(NIfTI.read(contentsOf: source.writeLabels()), on: images.geometry)
-        let result = try ResultEncoder(manifest: Manifests.decode(Manifests.segmentation()), configuration: .test(),
-                                       uids: UIDGenerator())
-            .encodeSegmentation(labels, source: images, into: source.directory.file("out"))
+        let result = try ResultEncoder(
+            manifest: Manifests.decode(Manifests.segmentation()), configuration: .test(),
+            uids: UIDGenerator()
+        )
+        .encodeSegmentation(labels, source: images, into: source.directory.file("out"))
         let seg = result.objects[0].path
         let out = try source.directory.subdirectory("dcmqi")
-        let run = try ExternalTool.run(Self.tool!, ["--inputDICOM", seg, "--outputDirectory", out, "--outputType", "nifti"])
+        let run = try ExternalTool.run(
+            Self.tool!, ["--inputDICOM", seg, "--outputDirectory", out, "--outputType", "nifti"])
         try #require(run.status == 0, "\(run.output)")
 
         let expected = source.labels.map { Manifests.segmentOfValue[Int($0)] }
@@ -49,8 +53,12 @@ import Volume
                         let r = SIMD3<Int>(Int(index.x.rounded()), Int(index.y.rounded()), Int(index.z.rounded()))
                         // Voxel centres must coincide with the source's, not merely fall near them.
                         if abs(index.x - Double(r.x)) > 1e-3 || abs(index.y - Double(r.y)) > 1e-3
-                            || abs(index.z - Double(r.z)) > 1e-3 { offGrid += 1 }
-                        guard (0..<g.size.x).contains(r.x), (0..<g.size.y).contains(r.y), (0..<g.size.z).contains(r.z) else { continue }
+                            || abs(index.z - Double(r.z)) > 1e-3
+                        {
+                            offGrid += 1
+                        }
+                        guard (0..<g.size.x).contains(r.x), (0..<g.size.y).contains(r.y), (0..<g.size.z).contains(r.z)
+                        else { continue }
                         inside += 1
                         let isSet = back.voxels[back.geometry.offset(i, j, k)] != 0
                         if isSet { marked += 1 }

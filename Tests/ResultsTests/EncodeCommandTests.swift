@@ -2,8 +2,8 @@ import DICOM
 import DICOMObjects
 import Foundation
 import Results
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// `mambanode encode`, run as the built binary (swift-argument-parser's example tests do the same).
@@ -18,10 +18,14 @@ import Volume
         let model = source.directory.file("model")
         try Manifests.writePackage(Manifests.segmentation(), into: model)
         let logs = TemporaryDirectory("encode-cli")
-        let child = try ChildProcess(BuiltProducts.mambanode, ["encode", "--source", source.directory.file("source"),
-                                                               "--labels", labels, "--model", model,
-                                                               "--output", source.directory.file("out")] + extra,
-                                     logDirectory: logs.path)
+        let child = try ChildProcess(
+            BuiltProducts.mambanode,
+            [
+                "encode", "--source", source.directory.file("source"),
+                "--labels", labels, "--model", model,
+                "--output", source.directory.file("out")
+            ] + extra,
+            logDirectory: logs.path)
         let status = child.waitBlocking()
         return Run(status: status, output: child.standardOutput, errorOutput: child.standardError)
     }
@@ -56,8 +60,9 @@ import Volume
         let dump = try ExternalTool.run("dsrdump", [sr[1]])
         #expect(dump.status == 0, "\(dump.output)")
         let grid = try SourceImages(volume: source.volume, series: source.series).grid
-        let back = try ReadBack.segmentation(seg[1], grid: grid, segmentNumbers: source.labels.map { Manifests.segmentOfValue[Int($0)] },
-                                             segmentCount: 4, in: source.directory)
+        let back = try ReadBack.segmentation(
+            seg[1], grid: grid, segmentNumbers: source.labels.map { Manifests.segmentOfValue[Int($0)] },
+            segmentCount: 4, in: source.directory)
         #expect(back.status == 0, "\(back.output)")
     }
 
@@ -67,7 +72,9 @@ import Volume
         geometry.origin.x += 0.5
         let result = try encode(source, labels: source.writeLabels(source.labelVolume(geometry: geometry)))
         #expect(result.status == 1)
-        #expect(result.errorOutput.contains("gridMismatch") && result.errorOutput.contains("origin"), "\(result.errorOutput)")
+        #expect(
+            result.errorOutput.contains("gridMismatch") && result.errorOutput.contains("origin"),
+            "\(result.errorOutput)")
         // Both grids are named.
         #expect(result.errorOutput.contains("label map 48×40×12") && result.errorOutput.contains("source 48×40×12"))
         #expect(!FileManager.default.fileExists(atPath: source.directory.file("out")))
@@ -81,8 +88,12 @@ import Volume
     func acceptsALabelMapOnDcm2niixsGrid(_ kind: SourceKind) throws {
         let source = try GeneratedSource(kind)
         let converted = TemporaryDirectory("dcm2niix")
-        try ExternalTool.check("dcm2niix", ["-z", "n", "-b", "n", "-f", "d2n", "-o", converted.path,
-                                            source.directory.file("source")])
+        try ExternalTool.check(
+            "dcm2niix",
+            [
+                "-z", "n", "-b", "n", "-f", "d2n", "-o", converted.path,
+                source.directory.file("source")
+            ])
         let g = try NIfTI.read(contentsOf: converted.file("d2n.nii")).geometry
         let s = source.volume.geometry
         // The ground truth drawn on another grid (exact where the voxel centres coincide).
@@ -92,11 +103,13 @@ import Volume
         let result = try encode(source, labels: source.writeLabels(labels(on: g), name: "d2n-labels.nii.gz"))
         try #require(result.status == 0, "\(result.errorOutput)")
         #expect(result.output.contains("labels\treordered onto the source grid"), "\(result.output)")
-        let seg = try #require(result.output.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
-            .first { $0.first == "SEG" })
+        let seg = try #require(
+            result.output.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+                .first { $0.first == "SEG" })
         let grid = try SourceImages(volume: source.volume, series: source.series).grid
-        let back = try ReadBack.segmentation(seg[1], grid: grid, segmentNumbers: source.labels.map { Manifests.segmentOfValue[Int($0)] },
-                                             segmentCount: 4, in: source.directory)
+        let back = try ReadBack.segmentation(
+            seg[1], grid: grid, segmentNumbers: source.labels.map { Manifests.segmentOfValue[Int($0)] },
+            segmentCount: 4, in: source.directory)
         #expect(back.status == 0, "\(back.output)")
 
         var shifted = g
@@ -106,7 +119,9 @@ import Volume
         #expect(refused.status == 1 && refused.errorOutput.contains("offset by ("), "\(refused.errorOutput)")
         try FileManager.default.removeItem(atPath: source.directory.file("out"))
         let resampled = try encode(source, labels: path, extra: ["--resample-labels"])
-        #expect(resampled.status == 0 && resampled.output.contains("labels\tresampled nearest-neighbour"), "\(resampled.errorOutput)")
+        #expect(
+            resampled.status == 0 && resampled.output.contains("labels\tresampled nearest-neighbour"),
+            "\(resampled.errorOutput)")
     }
 
     @Test func refusesLabelValueTheModelDoesNotDescribe() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import Results
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// A label map must lie on the source grid's voxel centres (affine within 1e-3 mm / 1e-5, axes in any
@@ -55,13 +55,15 @@ import Volume
             var corner = SIMD3<Double>(0, 0, 0)
             for a in 0..<3 where reversed[a] { corner[order[a]] = Double(s.size[order[a]] - 1) }
             let columns = (0..<3).map { s.direction[column: order[$0]] * (reversed[$0] ? -1 : 1) }
-            let g = Geometry(size: SIMD3(s.size[order[0]], s.size[order[1]], s.size[order[2]]),
-                             spacing: SIMD3(s.spacing[order[0]], s.spacing[order[1]], s.spacing[order[2]]),
-                             origin: s.patientPoint(ofIndex: corner),
-                             direction: Matrix3(columns: columns[0], columns[1], columns[2]))
+            let g = Geometry(
+                size: SIMD3(s.size[order[0]], s.size[order[1]], s.size[order[2]]),
+                spacing: SIMD3(s.spacing[order[0]], s.spacing[order[1]], s.spacing[order[2]]),
+                origin: s.patientPoint(ofIndex: corner),
+                direction: Matrix3(columns: columns[0], columns[1], columns[2]))
             // The same labels drawn on that grid: its voxel centres are the source's, so nearest is exact.
-            let path = try source.writeLabels(source.labelVolume().resampled(to: g, interpolation: .nearest),
-                                              name: "permuted.nii.gz")
+            let path = try source.writeLabels(
+                source.labelVolume().resampled(to: g, interpolation: .nearest),
+                name: "permuted.nii.gz")
             let labels = try LabelMap(NIfTI.read(contentsOf: path), on: s)
             #expect(labels.values == source.labels.map(UInt16.init), "order \(order), reversed \(reversed)")
             #expect(labels.geometry == s && labels.mapping.axis == order && labels.mapping.reversed == reversed)

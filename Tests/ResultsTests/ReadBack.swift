@@ -23,8 +23,10 @@ enum ReadBack {
 
     /// highdicom reads the SEG back: per source instance/frame and in world coordinates, its
     /// masks must equal `segmentNumbers` (a segment-number map in grid order).
-    static func segmentation(_ path: String, grid: SourceImageGrid, segmentNumbers: [UInt8], segmentCount: Int,
-                             in directory: TemporaryDirectory) throws -> ExternalTool.Result {
+    static func segmentation(
+        _ path: String, grid: SourceImageGrid, segmentNumbers: [UInt8], segmentCount: Int,
+        in directory: TemporaryDirectory
+    ) throws -> ExternalTool.Result {
         let mapFile = directory.file("expected-segments.raw")
         try Data(segmentNumbers).write(to: URL(fileURLWithPath: mapFile))
         let job: [String: Any] = [
@@ -33,19 +35,26 @@ enum ReadBack {
             "segment_count": segmentCount,
             "label_map": mapFile,
             "dtype": "uint8",
-            "orientation": [grid.rowDirection.x, grid.rowDirection.y, grid.rowDirection.z,
-                            grid.columnDirection.x, grid.columnDirection.y, grid.columnDirection.z],
+            "orientation": [
+                grid.rowDirection.x, grid.rowDirection.y, grid.rowDirection.z,
+                grid.columnDirection.x, grid.columnDirection.y, grid.columnDirection.z
+            ],
             "pixel_spacing": [grid.pixelSpacing.row, grid.pixelSpacing.column],
             "sources": grid.frames.map { f -> [String: Any] in
-                ["uid": f.sopInstanceUID, "frame": f.frameNumber ?? NSNull(), "position": [f.position.x, f.position.y, f.position.z]]
-            },
+                [
+                    "uid": f.sopInstanceUID, "frame": f.frameNumber ?? NSNull(),
+                    "position": [f.position.x, f.position.y, f.position.z]
+                ]
+            }
         ]
         return try VenvPython.run(script: "seg_readback.py", [write(job, "seg-readback.json", in: directory)])
     }
 
     /// highdicom parses the SR as TID 1500; `job` holds what sr_readback.py expects
     /// (volumes by tracking UID, classification, landmarks, distances).
-    static func report(_ path: String, job: [String: Any], in directory: TemporaryDirectory) throws -> ExternalTool.Result {
+    static func report(
+        _ path: String, job: [String: Any], in directory: TemporaryDirectory
+    ) throws -> ExternalTool.Result {
         var job = job
         job["sr"] = path
         return try VenvPython.run(script: "sr_readback.py", [write(job, "sr-readback.json", in: directory)])

@@ -2,8 +2,8 @@ import DICOM
 import DICOMObjects
 import Foundation
 import Results
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// SEG + SR of generated sources, checked by dicom3tools, dsrdump and highdicom (docs/conformance.md), and
@@ -35,8 +35,9 @@ import Volume
 
         // Segment numbers follow the manifest's label order, not the label values.
         let expected = source.labels.map { Manifests.segmentOfValue[Int($0)] }
-        let segBack = try ReadBack.segmentation(seg.path, grid: images.grid, segmentNumbers: expected, segmentCount: 4,
-                                                in: source.directory)
+        let segBack = try ReadBack.segmentation(
+            seg.path, grid: images.grid, segmentNumbers: expected, segmentCount: 4,
+            in: source.directory)
         #expect(segBack.status == 0, "\(segBack.output)")
 
         // Volumes: label counts × voxel volume, from the generator's numbers.
@@ -50,12 +51,17 @@ import Volume
             #expect((counts[Int(Manifests.segmentOfValue[value])] > 0) == present.contains(value), "label \(value)")
         }
         let tracking = try ReadBack.trackingUIDs(ofSEG: seg.path)
-        let volumes = Dictionary(uniqueKeysWithValues: (1...4).map { n in
-            (tracking[n] ?? "missing \(n)", [n, Double(counts[n]) * source.voxelVolume] as [Any])
-        })
-        let srBack = try ReadBack.report(sr.path, job: ["seg_uid": seg.sopInstanceUID, "volumes": volumes,
-                                                        "frame_of_reference": source.written.frameOfReferenceUID],
-                                         in: source.directory)
+        let volumes = Dictionary(
+            uniqueKeysWithValues: (1...4).map { n in
+                (tracking[n] ?? "missing \(n)", [n, Double(counts[n]) * source.voxelVolume] as [Any])
+            })
+        let srBack = try ReadBack.report(
+            sr.path,
+            job: [
+                "seg_uid": seg.sopInstanceUID, "volumes": volumes,
+                "frame_of_reference": source.written.frameOfReferenceUID
+            ],
+            in: source.directory)
         #expect(srBack.status == 0, "\(srBack.output)")
     }
 
@@ -64,8 +70,10 @@ import Volume
         let images = try SourceImages(volume: source.volume, series: source.series)
         let labels = try LabelMap(source.labelVolume(), on: images.geometry)
         let encoder = try encoder(Manifests.segmentation())
-        let first = try encoder.encodeSegmentation(labels, source: images, version: 1, into: source.directory.file("v1"))
-        let second = try encoder.encodeSegmentation(labels, source: images, version: 2, into: source.directory.file("v2"))
+        let first = try encoder.encodeSegmentation(
+            labels, source: images, version: 1, into: source.directory.file("v1"))
+        let second = try encoder.encodeSegmentation(
+            labels, source: images, version: 2, into: source.directory.file("v2"))
         #expect(first.objects.map(\.seriesNumber) == [900, 901])
         #expect(second.objects.map(\.seriesNumber) == [910, 911])
         #expect(Set(first.objects.map(\.seriesInstanceUID)).isDisjoint(with: second.objects.map(\.seriesInstanceUID)))
@@ -105,9 +113,13 @@ import Volume
         let dump = try ExternalTool.run("dsrdump", [sr.path])
         #expect(dump.status == 0, "\(dump.output)")
         // 0.83 ≥ threshold 0.5: the positive finding.
-        let back = try ReadBack.report(sr.path, job: ["volumes": [String: Any](), "frame_of_reference": source.written.frameOfReferenceUID,
-                                                      "classification": ["value": "86049000", "probability": 0.83]],
-                                       in: source.directory)
+        let back = try ReadBack.report(
+            sr.path,
+            job: [
+                "volumes": [String: Any](), "frame_of_reference": source.written.frameOfReferenceUID,
+                "classification": ["value": "86049000", "probability": 0.83]
+            ],
+            in: source.directory)
         #expect(back.status == 0, "\(back.output)")
     }
 
@@ -125,15 +137,21 @@ import Volume
         let dump = try ExternalTool.run("dsrdump", [sr.path])
         #expect(dump.status == 0, "\(dump.output)")
         let d = lesion - vertebra
-        let back = try ReadBack.report(sr.path, job: [
-            "volumes": [String: Any](), "frame_of_reference": source.written.frameOfReferenceUID,
-            "landmarks": ["Lesion centre": [lesion.x, lesion.y, lesion.z], "Vertebra centre": [vertebra.x, vertebra.y, vertebra.z]],
-            "distances": ["Lesion to vertebra": (d * d).sum().squareRoot()],
-        ], in: source.directory)
+        let back = try ReadBack.report(
+            sr.path,
+            job: [
+                "volumes": [String: Any](), "frame_of_reference": source.written.frameOfReferenceUID,
+                "landmarks": [
+                    "Lesion centre": [lesion.x, lesion.y, lesion.z],
+                    "Vertebra centre": [vertebra.x, vertebra.y, vertebra.z]
+                ],
+                "distances": ["Lesion to vertebra": (d * d).sum().squareRoot()]
+            ], in: source.directory)
         #expect(back.status == 0, "\(back.output)")
         // One position per manifest landmark.
         #expect {
-            try encoder(Manifests.landmarks()).encodeLandmarks([lesion], source: images, into: source.directory.file("bad"))
+            try encoder(Manifests.landmarks()).encodeLandmarks(
+                [lesion], source: images, into: source.directory.file("bad"))
         } throws: { ($0 as? ResultsError)?.code == .modelOutput }
     }
 
@@ -142,19 +160,22 @@ import Volume
         let images = try SourceImages(volume: source.volume, series: source.series)
         #expect {
             try encoder(Manifests.classification())
-                .encodeSegmentation(LabelMap(source.labelVolume(), on: images.geometry), source: images,
-                                    into: source.directory.file("out"))
+                .encodeSegmentation(
+                    LabelMap(source.labelVolume(), on: images.geometry), source: images,
+                    into: source.directory.file("out"))
         } throws: { ($0 as? ResultsError)?.field == "task" }
         #expect {
-            try encoder(Manifests.classification()).encodeClassification(probability: 1.2, source: images,
-                                                                         into: source.directory.file("out"))
+            try encoder(Manifests.classification()).encodeClassification(
+                probability: 1.2, source: images,
+                into: source.directory.file("out"))
         } throws: { ($0 as? ResultsError)?.code == .modelOutput }
     }
 }
 
 extension ResultEncoderConfiguration {
     static func test() throws -> ResultEncoderConfiguration {
-        try ResultEncoderConfiguration(equipment: EquipmentIdentity(deviceSerialNumber: "test-node", softwareVersions: "0.1"),
-                                       observer: DeviceObserver(uid: UIDGenerator().make(), name: "MAMBANODE"))
+        try ResultEncoderConfiguration(
+            equipment: EquipmentIdentity(deviceSerialNumber: "test-node", softwareVersions: "0.1"),
+            observer: DeviceObserver(uid: UIDGenerator().make(), name: "MAMBANODE"))
     }
 }

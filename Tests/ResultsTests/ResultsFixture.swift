@@ -1,8 +1,8 @@
 import DICOM
 import Foundation
 import Results
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// The generated sources of the Results tests: small series (rows ≠ columns ≠ slices, so an axis

@@ -3,23 +3,29 @@ import DICOMObjects
 import Foundation
 import ModelPackage
 import Results
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// Manifest labels → SEG segment descriptions, and label values → segment numbers.
 @Suite struct SegmentMappingTests {
-    private static func label(_ value: Int, _ name: String, type: [String: String], color: [Int]? = nil) -> [String: Any] {
-        var label: [String: Any] = ["value": value, "name": name, "category": Manifests.anatomicalStructure, "type": type]
+    private static func label(
+        _ value: Int, _ name: String, type: [String: String], color: [Int]? = nil
+    ) -> [String: Any] {
+        var label: [String: Any] = [
+            "value": value, "name": name, "category": Manifests.anatomicalStructure, "type": type
+        ]
         if let color { label["color"] = color }
         return label
     }
 
-    private static var sparse: [[String: Any]] { [
-        label(3, "Kidney", type: ["code": "64033007", "scheme": "SCT", "meaning": "Kidney"], color: [185, 102, 83]),
-        label(1, "Liver", type: ["code": "10200004", "scheme": "SCT", "meaning": "Liver"]),
-        label(7, "Lesion", type: ["code": "52988006", "scheme": "SCT", "meaning": "Lesion"], color: [255, 0, 0]),
-    ] }
+    private static var sparse: [[String: Any]] {
+        [
+            label(3, "Kidney", type: ["code": "64033007", "scheme": "SCT", "meaning": "Kidney"], color: [185, 102, 83]),
+            label(1, "Liver", type: ["code": "10200004", "scheme": "SCT", "meaning": "Liver"]),
+            label(7, "Lesion", type: ["code": "52988006", "scheme": "SCT", "meaning": "Lesion"], color: [255, 0, 0])
+        ]
+    }
 
     @Test func segmentsAreNumberedInLabelOrder() throws {
         let manifest = try Manifests.decode(Manifests.segmentation(labels: Self.sparse, outputs: 8))
@@ -43,7 +49,9 @@ import Volume
 
     @Test func algorithmFamilyComesFromTheManifest() throws {
         var json = Manifests.segmentation()
-        json["algorithm"] = ["name": "nnMamba", "version": "2", "family": ["code": "123110", "scheme": "DCM", "meaning": "Deep Learning"]]
+        json["algorithm"] = [
+            "name": "nnMamba", "version": "2", "family": ["code": "123110", "scheme": "DCM", "meaning": "Deep Learning"]
+        ]
         let mapping = try SegmentMapping(manifest: Manifests.decode(json), uids: UIDGenerator())
         #expect(mapping.segments[0].algorithm?.family == CodedConcept("123110", "DCM", "Deep Learning"))
     }
@@ -54,7 +62,10 @@ import Volume
         let geometry = Geometry(size: SIMD3(3, 2, 1), spacing: SIMD3(1, 1, 1), origin: .zero, direction: .identity)
         let labels = try LabelMap(Volume(geometry: geometry, voxels: [0, 3, 1, 7, 7, 0]), on: geometry)
         let (pixels, counts) = try mapping.pixels(of: labels)
-        guard case .labels(let numbers) = pixels else { Issue.record("expected an 8-bit label map"); return }
+        guard case .labels(let numbers) = pixels else {
+            Issue.record("expected an 8-bit label map")
+            return
+        }
         #expect(numbers == [0, 1, 2, 3, 3, 0])
         #expect(counts == [1, 1, 2])
     }
@@ -74,16 +85,43 @@ import Volume
     }
 
     /// Mistakes in the labels, each with the model.json field its error must name.
-    static var mistakes: [(field: String, labels: [[String: Any]])] { [
-        ("labels[1].type.code", [sparse[0], label(1, "Liver", type: ["code": "", "scheme": "SCT", "meaning": "Liver"]), sparse[2]]),
-        ("labels[0].category.meaning", [["value": 3, "name": "Kidney", "type": ["code": "64033007", "scheme": "SCT", "meaning": "Kidney"],
-                                          "category": ["code": "123037004", "scheme": "SCT", "meaning": ""]]]),
-        ("labels[0].color", [label(3, "Kidney", type: ["code": "64033007", "scheme": "SCT", "meaning": "Kidney"], color: [300, 0, 0])]),
-        ("labels[1].value", [sparse[0], label(3, "Other", type: ["code": "1", "scheme": "SCT", "meaning": "x"])]),
-        ("labels[1].name", [sparse[0], label(1, "Kidney", type: ["code": "1", "scheme": "SCT", "meaning": "x"])]),
-        ("labels[0].type", [label(3, "Kidney", type: ["code": "64033007", "scheme": "SCT", "meaning": String(repeating: "k", count: 65)])]),
-        ("labels", []),
-    ] }
+    static var mistakes: [(field: String, labels: [[String: Any]])] {
+        [
+            (
+                "labels[1].type.code",
+                [sparse[0], label(1, "Liver", type: ["code": "", "scheme": "SCT", "meaning": "Liver"]), sparse[2]]
+            ),
+            (
+                "labels[0].category.meaning",
+                [
+                    [
+                        "value": 3, "name": "Kidney",
+                        "type": ["code": "64033007", "scheme": "SCT", "meaning": "Kidney"],
+                        "category": ["code": "123037004", "scheme": "SCT", "meaning": ""]
+                    ]
+                ]
+            ),
+            (
+                "labels[0].color",
+                [
+                    label(
+                        3, "Kidney", type: ["code": "64033007", "scheme": "SCT", "meaning": "Kidney"],
+                        color: [300, 0, 0])
+                ]
+            ),
+            ("labels[1].value", [sparse[0], label(3, "Other", type: ["code": "1", "scheme": "SCT", "meaning": "x"])]),
+            ("labels[1].name", [sparse[0], label(1, "Kidney", type: ["code": "1", "scheme": "SCT", "meaning": "x"])]),
+            (
+                "labels[0].type",
+                [
+                    label(
+                        3, "Kidney",
+                        type: ["code": "64033007", "scheme": "SCT", "meaning": String(repeating: "k", count: 65)])
+                ]
+            ),
+            ("labels", [])
+        ]
+    }
 
     @Test(arguments: 0..<mistakes.count)
     func refusesManifestLabelNamingTheField(_ index: Int) throws {

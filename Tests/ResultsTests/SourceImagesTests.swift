@@ -1,7 +1,7 @@
 import DICOM
 import Results
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// The SEG's source grid from an assembled volume, and the volumes that are not on one.
@@ -37,7 +37,8 @@ import Volume
 
     @Test func refusesResampledVolume() throws {
         let source = try GeneratedSource(.axialCT)
-        let resampled = source.volume.resampled(to: source.volume.geometry.withSpacing(SIMD3(5, 5, 5)), interpolation: .nearest)
+        let resampled = source.volume.resampled(
+            to: source.volume.geometry.withSpacing(SIMD3(5, 5, 5)), interpolation: .nearest)
         #expect {
             try SourceImages(volume: resampled, series: source.series)
         } throws: { ($0 as? ResultsError)?.code == .noSourceReferences }
@@ -76,7 +77,8 @@ import Volume
             try SourceImages(geometry: geometry, sources: source.volume.sources, series: source.series)
         } throws: { error in
             let error = error as? ResultsError
-            return error?.code == .notSourceGrid && error?.tag == .columns && error?.message.contains("40 columns") == true
+            return error?.code == .notSourceGrid && error?.tag == .columns
+                && error?.message.contains("40 columns") == true
         }
     }
 

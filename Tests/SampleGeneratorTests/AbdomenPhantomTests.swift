@@ -67,8 +67,10 @@ import Volume
             let a = AbdomenPhantom(seed: seed, lesion: true)
             let p = a.phantom
             func label(_ point: SIMD3<Double>) -> Int { p.sample(point).label }
-            for (name, structure) in [("liver dome", AbdomenPhantom.Structure.liver), ("liver tip", .liver),
-                                      ("spleen superior pole", .spleen)] {
+            for (name, structure) in [
+                ("liver dome", AbdomenPhantom.Structure.liver), ("liver tip", .liver),
+                ("spleen superior pole", .spleen)
+            ] {
                 let point = a.landmark(name)!
                 let centre = a.organs[structure]!.center
                 let inward = point + (centre - point) / ((centre - point) * (centre - point)).sum().squareRoot() * 0.5
@@ -82,7 +84,9 @@ import Volume
             let d = a.distances.first { $0.name == "liver craniocaudal length" }!
             let dome = a.landmark("liver dome")!, tip = a.landmark("liver tip")!
             #expect(abs(d.millimetres - ((dome - tip) * (dome - tip)).sum().squareRoot()) < 1e-9)
-            #expect(a.distances.map(\.name) == ["liver craniocaudal length", "interrenal distance", "spleen to left kidney"])
+            #expect(
+                a.distances.map(\.name) == ["liver craniocaudal length", "interrenal distance", "spleen to left kidney"]
+            )
         }
     }
 
@@ -96,7 +100,8 @@ import Volume
                 for axis in [SIMD3<Double>(1, 0, 0), SIMD3(0, 1, 0), SIMD3(0, 0, 1)] {
                     let hi = e.extremePoint(along: axis), lo = e.extremePoint(along: -axis)
                     let limit = axis.z == 1 ? halfHeight : halfWidth
-                    #expect(abs((hi * axis).sum()) < limit && abs((lo * axis).sum()) < limit, "seed \(seed) \(structure)")
+                    #expect(
+                        abs((hi * axis).sum()) < limit && abs((lo * axis).sum()) < limit, "seed \(seed) \(structure)")
                 }
             }
         }

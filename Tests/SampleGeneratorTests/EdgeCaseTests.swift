@@ -1,7 +1,7 @@
 import Foundation
 import SampleGenerator
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// Every edge case `samples edge` writes is assembled (default options, as `mambanode volume`
@@ -30,7 +30,9 @@ import Volume
             // an orthogonal grid that grows along the column direction to hold the sheared slices.
             #expect(assembly.volume.geometry.size.z == g.slices)
             #expect(assembly.volume.geometry.size.x == g.columns)
-            #expect(edge == .gantryTilt ? assembly.volume.geometry.size.y > g.rows : assembly.volume.geometry.size.y == g.rows)
+            #expect(
+                edge == .gantryTilt
+                    ? assembly.volume.geometry.size.y > g.rows : assembly.volume.geometry.size.y == g.rows)
         case .refused(let code):
             let error = #expect(throws: VolumeError.self) { try found[0].assemble() }
             #expect(error?.code == code)

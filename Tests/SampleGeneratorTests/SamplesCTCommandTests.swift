@@ -1,8 +1,8 @@
 import DICOM
 import Foundation
 import SampleGenerator
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// `mambanode samples ct` run as the built binary, read back with the Volume module and
@@ -15,8 +15,10 @@ import Volume
     @Test func labelsMatchTheAssembledVolumeVoxelForVoxel() async throws {
         let dir = TemporaryDirectory("samples-ct")
         let series = dir.file("ct"), labels = dir.file("labels.nii.gz"), truth = dir.file("truth.json")
-        let made = try await Self.run(["samples", "ct", series, "--size", "48", "--slices", "40", "--spacing", "4", "--seed", "5",
-                                 "--lesion", "yes", "--labels", labels, "--truth", truth])
+        let made = try await Self.run([
+            "samples", "ct", series, "--size", "48", "--slices", "40", "--spacing", "4", "--seed", "5",
+            "--lesion", "yes", "--labels", labels, "--truth", truth
+        ])
         try #require(made.status == 0, "\(made.errorOutput)")
         let volumePath = dir.file("volume.nii.gz")
         let assembled = try await Self.run(["volume", series, "--nifti", volumePath])
@@ -36,7 +38,8 @@ import Volume
 
         // Labels sit on their HU: the median of each organ is its value within noise.
         for structure in AbdomenPhantom.Structure.allCases {
-            let hu = zip(image.voxels, labelMap.voxels).filter { Int($0.1) == structure.rawValue }.map { Double($0.0) }.sorted()
+            let hu = zip(image.voxels, labelMap.voxels).filter { Int($0.1) == structure.rawValue }.map { Double($0.0) }
+                .sorted()
             let median = hu[hu.count / 2]
             if structure == .vertebra {
                 #expect((200...950).contains(median))
@@ -46,15 +49,20 @@ import Volume
         }
         #expect(zip(image.voxels, labelMap.voxels).filter { $0.1 == 0 }.map(\.0).min()! < -900, "air around the body")
 
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as! [String: Any]
         #expect(json["lesion"] as? Bool == true && json["seed"] as? Int == 5)
-        #expect(json["labels"] as? [String: String] == ["1": "liver", "2": "spleen", "3": "right kidney", "4": "left kidney",
-                                                        "5": "vertebra"])
+        #expect(
+            json["labels"] as? [String: String] == [
+                "1": "liver", "2": "spleen", "3": "right kidney", "4": "left kidney",
+                "5": "vertebra"
+            ])
         let landmarks = try #require(json["landmarks"] as? [String: [Double]])
         #expect(Set(landmarks.keys) == Set(abdomen.landmarks.map(\.name)))
         for landmark in abdomen.landmarks {
             let written = try #require(landmarks[landmark.name])
-            #expect(zip(written, [landmark.point.x, landmark.point.y, landmark.point.z]).allSatisfy { abs($0 - $1) < 1e-9 })
+            #expect(
+                zip(written, [landmark.point.x, landmark.point.y, landmark.point.z]).allSatisfy { abs($0 - $1) < 1e-9 })
         }
         let distances = try #require(json["distances_mm"] as? [String: Double])
         #expect(Set(distances.keys) == ["liver craniocaudal length", "interrenal distance", "spleen to left kidney"])
@@ -71,10 +79,13 @@ import Volume
     @Test func lesionNoAndFixedAreHonoured() async throws {
         let dir = TemporaryDirectory("samples-ct-options")
         let truth = dir.file("truth.json")
-        let made = try await Self.run(["samples", "ct", dir.file("a"), "--size", "16", "--slices", "4", "--seed", "9",
-                                 "--lesion", "no", "--truth", truth])
+        let made = try await Self.run([
+            "samples", "ct", dir.file("a"), "--size", "16", "--slices", "4", "--seed", "9",
+            "--lesion", "no", "--truth", truth
+        ])
         try #require(made.status == 0, "\(made.errorOutput)")
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as! [String: Any]
         #expect(json["lesion"] as? Bool == false && json["lesion_centre"] == nil)
 
         // --fixed writes the original phantom: its pixels are SeriesGenerator's defaults.

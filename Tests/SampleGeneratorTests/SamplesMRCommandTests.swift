@@ -2,8 +2,8 @@ import DICOM
 import Foundation
 import Node
 import SampleGenerator
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// `mambanode samples mr` and `mr-study` from real anatomy (Colin27 from mricron-data, MNI152
@@ -36,26 +36,33 @@ import Volume
     @Test func colin27SeriesIsTheTemplateResampled() async throws {
         let dir = TemporaryDirectory("samples-mr")
         let series = dir.file("mr"), labels = dir.file("labels.nii.gz"), truth = dir.file("truth.json")
-        let made = try await Self.run(["samples", "mr", series, "--source", "colin27", "--orientation", "sagittal",
-                                       "--rotate", "12", "--size", "64", "--pixel-spacing", "3", "--slices", "50",
-                                       "--spacing", "3.5", "--labels", labels, "--truth", truth])
+        let made = try await Self.run([
+            "samples", "mr", series, "--source", "colin27", "--orientation", "sagittal",
+            "--rotate", "12", "--size", "64", "--pixel-spacing", "3", "--slices", "50",
+            "--spacing", "3.5", "--labels", labels, "--truth", truth
+        ])
         try #require(made.status == 0, "\(made.errorOutput)")
         let assembled = try await Self.run(["volume", series, "--nifti", dir.file("volume.nii.gz")])
         try #require(assembled.status == 0, "\(assembled.errorOutput)")
-        let volume = try NIfTI.read(contentsOf: dir.file("volume.nii.gz")), labelMap = try NIfTI.read(contentsOf: labels)
+        let volume = try NIfTI.read(contentsOf: dir.file("volume.nii.gz")),
+            labelMap = try NIfTI.read(contentsOf: labels)
         #expect(labelMap.geometry == volume.geometry)
         #expect(volume.geometry.size == SIMD3(64, 64, 50))
 
-        let source = try NIfTI.read(contentsOf: Self.colin + "/ch2.nii.gz").resampled(to: volume.geometry, interpolation: .linear)
-        let brain = try NIfTI.read(contentsOf: Self.colin + "/ch2bet.nii.gz").resampled(to: volume.geometry, interpolation: .nearest)
-            .voxels.map { $0 > 0 }
+        let source = try NIfTI.read(contentsOf: Self.colin + "/ch2.nii.gz").resampled(
+            to: volume.geometry, interpolation: .linear)
+        let brain = try NIfTI.read(contentsOf: Self.colin + "/ch2bet.nii.gz").resampled(
+            to: volume.geometry, interpolation: .nearest
+        )
+        .voxels.map { $0 > 0 }
         let inside = brain.indices.filter { brain[$0] }
         try #require(inside.count > 1000)
         let r = Self.correlation(inside.map { Double(volume.voxels[$0]) }, inside.map { Double(source.voxels[$0]) })
         #expect(r > 0.99, "correlation \(r)")
         #expect(Self.dice(labelMap.voxels.map { $0 == 1 }, brain) > 0.99)
         #expect(Set(labelMap.voxels) == [0, 1])
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as! [String: Any]
         let brainVolume = try #require((json["volumes_mm3"] as? [String: Double])?["brain"])
         // ch2bet > 0 holds 1 737 193 voxels of 1 mm³.
         #expect(abs(brainVolume - 1_737_193) / 1_737_193 < 0.05, "\(brainVolume) mm³")
@@ -75,12 +82,15 @@ import Volume
     @Test func mni152SeriesCarriesNilearnsBrainMask() async throws {
         let dir = TemporaryDirectory("samples-mni")
         let series = dir.file("mr"), labels = dir.file("labels.nii.gz")
-        let made = try await Self.run(["samples", "mr", series, "--source", "mni152", "--size", "48", "--pixel-spacing", "4",
-                                       "--slices", "40", "--spacing", "4.5", "--labels", labels])
+        let made = try await Self.run([
+            "samples", "mr", series, "--source", "mni152", "--size", "48", "--pixel-spacing", "4",
+            "--slices", "40", "--spacing", "4.5", "--labels", labels
+        ])
         try #require(made.status == 0, "\(made.errorOutput)")
         let assembled = try await Self.run(["volume", series, "--nifti", dir.file("volume.nii.gz")])
         try #require(assembled.status == 0, "\(assembled.errorOutput)")
-        let volume = try NIfTI.read(contentsOf: dir.file("volume.nii.gz")), labelMap = try NIfTI.read(contentsOf: labels)
+        let volume = try NIfTI.read(contentsOf: dir.file("volume.nii.gz")),
+            labelMap = try NIfTI.read(contentsOf: labels)
         #expect(labelMap.geometry == volume.geometry)
         let path = try BrainTemplate.findMNI152(roots: [GeneratedPaths.packageRoot])
         let template = try NIfTI.read(contentsOf: path)
@@ -95,11 +105,13 @@ import Volume
 
     @Test func missingTemplateIsATypedErrorNamingTheFile() async throws {
         let dir = TemporaryDirectory("samples-missing")
-        let result = try await Self.run(["samples", "mr", dir.file("mr"), "--source", "mni152"],
-                                        environment: ["MAMBANODE_MNI152": "/nonexistent/mni.nii.gz"])
+        let result = try await Self.run(
+            ["samples", "mr", dir.file("mr"), "--source", "mni152"],
+            environment: ["MAMBANODE_MNI152": "/nonexistent/mni.nii.gz"])
         #expect(result.status == 1)
-        #expect(result.errorOutput.contains("missingFile") && result.errorOutput.contains("/nonexistent/mni.nii.gz"),
-                "\(result.errorOutput)")
+        #expect(
+            result.errorOutput.contains("missingFile") && result.errorOutput.contains("/nonexistent/mni.nii.gz"),
+            "\(result.errorOutput)")
         let nifti = try await Self.run(["samples", "mr", dir.file("mr"), "--nifti", dir.file("absent.nii.gz")])
         #expect(nifti.status == 1 && nifti.errorOutput.contains(dir.file("absent.nii.gz")))
     }
@@ -109,9 +121,11 @@ import Volume
     @Test func mrStudyFillsTheBrainTumourRoute() async throws {
         let dir = TemporaryDirectory("samples-study")
         let study = dir.file("study"), labels = dir.file("labels.nii.gz"), truth = dir.file("truth.json")
-        let made = try await Self.run(["samples", "mr-study", study, "--source", "colin27", "--seed", "3", "--size", "56",
-                                       "--pixel-spacing", "3.5", "--slices", "44", "--spacing", "4",
-                                       "--labels", labels, "--truth", truth])
+        let made = try await Self.run([
+            "samples", "mr-study", study, "--source", "colin27", "--seed", "3", "--size", "56",
+            "--pixel-spacing", "3.5", "--slices", "44", "--spacing", "4",
+            "--labels", labels, "--truth", truth
+        ])
         try #require(made.status == 0, "\(made.errorOutput)")
         let found = try Series.scan(directory: study)
         try #require(found.count == 4)
@@ -148,7 +162,8 @@ import Volume
         }
         #expect(mean("t1ce", label: 3) > 1.5 * mean("t1", label: 3), "enhancing tumour enhances")
         #expect(mean("flair", label: 2) > 1.5 * mean("flair", label: 0), "edema is bright on FLAIR")
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as! [String: Any]
         #expect(json["labels"] as? [String: String] == ["1": "necrotic core", "2": "edema", "3": "enhancing tumour"])
         #expect(json["series"] as? [String: String] == ["T1": "T1", "T1CE": "T1CE", "T2": "T2", "FLAIR": "FLAIR"])
     }
@@ -157,6 +172,7 @@ import Volume
 enum GeneratedPaths {
     /// The package root (for Config/ and the .venv that bootstrap makes).
     static var packageRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 }

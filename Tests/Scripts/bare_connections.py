@@ -11,6 +11,7 @@ and keep serving. Standard library only.
 Prints one JSON object: what was done, and for --hold how long the listener took to close the
 silent connection (its ARTIM timer, PS3.8 9.1.5).
 """
+
 import argparse
 import json
 import socket
@@ -32,15 +33,16 @@ def close(s, reset):
 
 def associate_rq(called=b"MAMBANODE", calling=b"PROBE"):
     """A well-formed A-ASSOCIATE-RQ (PS3.8 9.3.2) proposing Verification, for partial sends."""
+
     def item(kind, body):
         return struct.pack(">BBH", kind, 0, len(body)) + body
+
     context = item(0x10, b"1.2.840.10008.3.1.1.1")
     abstract = item(0x30, b"1.2.840.10008.1.1")
     transfer = item(0x40, b"1.2.840.10008.1.2")
     presentation = item(0x20, struct.pack(">BBBB", 1, 0, 0, 0) + abstract + transfer)
     user = item(0x50, item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4"))
-    body = (struct.pack(">HH", 1, 0) + called.ljust(16) + calling.ljust(16) + bytes(32)
-            + context + presentation + user)
+    body = struct.pack(">HH", 1, 0) + called.ljust(16) + calling.ljust(16) + bytes(32) + context + presentation + user
     return struct.pack(">BBI", 0x01, 0, len(body)) + body
 
 

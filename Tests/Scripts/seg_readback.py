@@ -13,6 +13,7 @@ exiting 1 on any:
   3. highdicom's volume (when the frames form a regular stack) maps back to the expected map.
 Prints a JSON summary on success.
 """
+
 import json
 import sys
 
@@ -40,13 +41,20 @@ def main() -> int:
     if multi_frame:
         uid = sources[0]["uid"]
         frames = [s["frame"] for s in sources]
-        got = seg.get_pixels_by_source_frame(source_sop_instance_uid=uid, source_frame_numbers=frames,
-                                             segment_numbers=numbers, combine_segments=False,
-                                             assert_missing_frames_are_empty=True)
+        got = seg.get_pixels_by_source_frame(
+            source_sop_instance_uid=uid,
+            source_frame_numbers=frames,
+            segment_numbers=numbers,
+            combine_segments=False,
+            assert_missing_frames_are_empty=True,
+        )
     else:
-        got = seg.get_pixels_by_source_instance(source_sop_instance_uids=[s["uid"] for s in sources],
-                                                segment_numbers=numbers, combine_segments=False,
-                                                assert_missing_frames_are_empty=True)
+        got = seg.get_pixels_by_source_instance(
+            source_sop_instance_uids=[s["uid"] for s in sources],
+            segment_numbers=numbers,
+            combine_segments=False,
+            assert_missing_frames_are_empty=True,
+        )
     got = got.astype(bool)
     if got.shape != masks.shape:
         failures.append(f"per-source pixels have shape {got.shape}, expected {masks.shape}")
@@ -82,12 +90,15 @@ def main() -> int:
         frames_of_segment[segment] = frames_of_segment.get(segment, 0) + 1
         # The one exception: a segment empty everywhere may keep a single empty frame, which the
         # writer adds when there would otherwise be fewer frames than segments (dcmseg needs them).
-        if not masks[by_key[key], :, :, segment - 1].any() and job.get("omit_empty", True) \
-                and (masks[..., segment - 1].any() or frames_of_segment[segment] > 1):
+        if (
+            not masks[by_key[key], :, :, segment - 1].any()
+            and job.get("omit_empty", True)
+            and (masks[..., segment - 1].any() or frames_of_segment[segment] > 1)
+        ):
             failures.append(f"frame {f + 1} (segment {segment}) is empty but was not omitted")
 
     # 3. World coordinates through highdicom's own volume geometry (regular stacks only).
-    checked_volume = False
+    checked_volume, volume_note = False, ""
     try:
         volume = seg.get_volume(combine_segments=False, segment_numbers=numbers)
     except Exception as error:  # irregular or incomplete stacks: per-frame checks above suffice
@@ -132,9 +143,19 @@ def main() -> int:
         print("FAIL:", line)
     if failures:
         return 1
-    print(json.dumps({"frames": frame_count, "segments": len(seg.SegmentSequence),
-                      "world_volume_checked": checked_volume,
-                      "voxels": int(np.prod(shape)), "set_voxels": int(masks.sum())}))
+    print(
+        json.dumps(
+            {
+                "frames": frame_count,
+                "segments": len(seg.SegmentSequence),
+                "world_volume_checked": checked_volume,
+                # Why highdicom could not build a volume, when it could not (the per-frame checks stand).
+                "world_volume_note": volume_note,
+                "voxels": int(np.prod(shape)),
+                "set_voxels": int(masks.sum()),
+            }
+        )
+    )
     return 0
 
 

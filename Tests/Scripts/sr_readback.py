@@ -10,6 +10,7 @@ Checks that highdicom parses the SR as TID 1500, that every volume group referen
 segment and its volume equals the expected one within 0.1 %, and that classification, landmarks
 and distances are there. Prints one line per failure and exits 1 on any.
 """
+
 import json
 import sys
 
@@ -42,7 +43,9 @@ def main() -> int:
         if segment.referenced_sop_instance_uid != job["seg_uid"]:
             failures.append(f"{group.tracking_identifier}: references {segment.referenced_sop_instance_uid}")
         if list(segment.referenced_segment_numbers) != [segment_number]:
-            failures.append(f"{group.tracking_identifier}: segment {segment.referenced_segment_numbers} != {segment_number}")
+            failures.append(
+                f"{group.tracking_identifier}: segment {segment.referenced_segment_numbers} != {segment_number}"
+            )
         volumes = [m for m in group.get_measurements() if m.name.value == "118565006"]
         if len(volumes) != 1:
             failures.append(f"{group.tracking_identifier}: {len(volumes)} volume measurements")

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process started by a test and stopped by its PID. Output goes to files so that a
@@ -15,8 +16,10 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `executable` (a path, or a name looked up in PATH) with `arguments`. The child
     /// inherits the environment plus `environment`, and always TCP_NODELAY=1 (docs/platform-notes.md §1).
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                logDirectory: String) throws {
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        logDirectory: String
+    ) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: try ChildProcess.resolve(executable))
         process.arguments = arguments
@@ -50,7 +53,8 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func waitBlocking() -> Int32 {
         process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return process.terminationReason == .uncaughtSignal
+            ? 128 + process.terminationStatus : process.terminationStatus
     }
 
     public var isRunning: Bool { process.isRunning }
@@ -109,7 +113,9 @@ public struct ToolResult: Sendable {
 
 /// Runs a command to completion (e.g. `dcmdump`, `echoscu`), with TCP_NODELAY=1.
 @discardableResult
-public func runTool(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> ToolResult {
+public func runTool(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+) async throws -> ToolResult {
     let logs = TemporaryDirectory("tool")
     let child = try ChildProcess(executable, arguments, environment: environment, logDirectory: logs.path)
     let status = await child.wait()
@@ -123,14 +129,16 @@ public func runToolChecked(_ executable: String, _ arguments: [String]) throws {
     let status = child.waitBlocking()
     let result = ToolResult(status: status, output: child.standardOutput, errorOutput: child.standardError)
     if result.status != 0 {
-        throw ToolError("\(executable) \(arguments.joined(separator: " ")) exited \(result.status): \(result.errorOutput)")
+        throw ToolError(
+            "\(executable) \(arguments.joined(separator: " ")) exited \(result.status): \(result.errorOutput)")
     }
 }
 
 /// Built products of this package (the `mambanode` executable sits next to the test bundle).
 public enum BuiltProducts {
     public static var mambanode: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // Inside a bundle (…/X.xctest/Contents/MacOS on Darwin) climb to the products directory.
         while dir.path.contains(".xctest") { dir = dir.deletingLastPathComponent() }
@@ -141,7 +149,9 @@ public enum BuiltProducts {
 extension BuiltProducts {
     /// `mambanode serve --config config`, logging into `logDirectory`, once every port in
     /// `listening` accepts connections; throws with the node's stderr when it does not.
-    public static func serve(config: String, logDirectory: String, listening ports: [UInt16]) async throws -> ChildProcess {
+    public static func serve(
+        config: String, logDirectory: String, listening ports: [UInt16]
+    ) async throws -> ChildProcess {
         let child = try ChildProcess(mambanode, ["serve", "--config", config], logDirectory: logDirectory)
         guard await waitUntil({ ports.allSatisfy(FreePort.isListening) }) else {
             throw ToolError("mambanode serve did not listen on \(ports): \(child.standardError)")

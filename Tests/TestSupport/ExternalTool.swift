@@ -9,7 +9,8 @@ public enum ExternalTool {
 
     /// Runs `tool` (looked up on PATH) with `arguments`; stdout and stderr are merged.
     @discardableResult
-    public static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    public static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [tool] + arguments
@@ -37,6 +38,8 @@ public enum ExternalTool {
         public var tool: String
         public var arguments: [String]
         public var result: Result
-        public var description: String { "\(tool) \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)" }
+        public var description: String {
+            "\(tool) \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)"
+        }
     }
 }

@@ -1,5 +1,7 @@
+import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Loopback TCP ports for test peers.
@@ -28,18 +30,18 @@ public enum FreePort {
     /// connecting, so that probing does not show up as a failed association in the server's events.
     public static func isListening(_ port: UInt16) -> Bool {
         #if os(Linux)
-        let hexPort = String(format: ":%04X ", port)
-        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
-            for line in text.split(separator: "\n").dropFirst() {
-                let fields = line.split(separator: " ")
-                // fields: sl, local_address, rem_address, st (0A = LISTEN), ...
-                if fields.count > 3, fields[1].hasSuffix(hexPort.dropLast()), fields[3] == "0A" { return true }
+            let hexPort = String(format: ":%04X ", port)
+            for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+                guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+                for line in text.split(separator: "\n").dropFirst() {
+                    let fields = line.split(separator: " ")
+                    // fields: sl, local_address, rem_address, st (0A = LISTEN), ...
+                    if fields.count > 3, fields[1].hasSuffix(hexPort.dropLast()), fields[3] == "0A" { return true }
+                }
             }
-        }
-        return false
+            return false
         #else
-        return accepts(port)
+            return accepts(port)
         #endif
     }
 
@@ -70,5 +72,3 @@ public func waitUntil(seconds: Double = 30, _ condition: () -> Bool) async -> Bo
     }
     return condition()
 }
-
-import Foundation

@@ -21,9 +21,11 @@ public final class RunningStorageServer: Sendable {
     private let eventTask: Task<Void, Never>
 
     /// Starts a server allowing calling AE `STORESCU`, called `MAMBANODE`; `configure` may change that.
-    public init(store: String, configure: (inout StorageServerConfiguration) -> Void = { _ in },
-                onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil,
-                admit: (@Sendable (AssociationInfo) -> AssociationAdmission)? = nil) async throws {
+    public init(
+        store: String, configure: (inout StorageServerConfiguration) -> Void = { _ in },
+        onInstance: (@Sendable (ReceivedInstance) throws -> Void)? = nil,
+        admit: (@Sendable (AssociationInfo) -> AssociationAdmission)? = nil
+    ) async throws {
         port = FreePort.allocate()
         var configuration = StorageServerConfiguration(
             aeTitle: Self.aeTitle, port: port, storeDirectory: store,
@@ -32,14 +34,19 @@ public final class RunningStorageServer: Sendable {
         let server = try StorageServer(configuration: configuration, onInstance: onInstance, admit: admit)
         self.server = server
         runTask = Task {
-            do throws(DICOMError) { try await server.run(); return nil } catch { return error }
+            do throws(DICOMError) {
+                try await server.run()
+                return nil
+            } catch { return error }
         }
         let collected = self.collected
         eventTask = Task { [collected] in
             for await event in server.events { collected.append(event) }
         }
         let port = self.port
-        guard await waitUntil({ FreePort.isListening(port) }) else { throw ToolError("server did not listen on \(port)") }
+        guard await waitUntil({ FreePort.isListening(port) }) else {
+            throw ToolError("server did not listen on \(port)")
+        }
     }
 
     /// Events so far.

@@ -9,12 +9,14 @@ extension SeriesGenerator {
     public func grid(of written: Written) throws -> SourceImageGrid {
         let frames = try written.files.enumerated().map { k, path in
             let ds = try DataSet.read(contentsOf: path, headerOnly: true)
-            return SourceFrame(sopClassUID: try ds.requiredString(.sopClassUID),
-                               sopInstanceUID: try ds.requiredString(.sopInstanceUID),
-                               position: position(ofSlice: k))
+            return SourceFrame(
+                sopClassUID: try ds.requiredString(.sopClassUID),
+                sopInstanceUID: try ds.requiredString(.sopInstanceUID),
+                position: position(ofSlice: k))
         }
-        return try SourceImageGrid(rows: rows, columns: columns, rowDirection: rowDirection, columnDirection: columnDirection,
-                                   pixelSpacing: pixelSpacing, sliceThickness: sliceSpacing, spacingBetweenSlices: sliceSpacing,
-                                   frames: frames, referencePath: written.files[0])
+        return try SourceImageGrid(
+            rows: rows, columns: columns, rowDirection: rowDirection, columnDirection: columnDirection,
+            pixelSpacing: pixelSpacing, sliceThickness: sliceSpacing, spacingBetweenSlices: sliceSpacing,
+            frames: frames, referencePath: written.files[0])
     }
 }

@@ -1,14 +1,16 @@
 import DICOM
 import Foundation
-import SeededRandom
 @_exported import SampleGenerator
+import SeededRandom
 
 /// Small synthetic single-frame images written with our own writer, for codec and I/O tests.
 public enum SyntheticImage {
     /// A 16-bit signed CT-like slice (Bits Stored 16, Rescale Intercept 0) with a smooth body,
     /// air at −1000 and a bright bone ring, plus deterministic noise. Values span −1024…3000.
-    public static func ctSlice(rows: Int = 64, columns: Int = 80, bitsStored: Int = 16, signed: Bool = true,
-                               seed: UInt64 = 1) -> [Int32] {
+    public static func ctSlice(
+        rows: Int = 64, columns: Int = 80, bitsStored: Int = 16, signed: Bool = true,
+        seed: UInt64 = 1
+    ) -> [Int32] {
         var rng = SplitMix64(seed: seed)
         var values = [Int32](repeating: 0, count: rows * columns)
         let maxValue = (1 << (signed ? bitsStored - 1 : bitsStored)) - 1
@@ -43,10 +45,12 @@ public enum SyntheticImage {
     }
 
     /// Writes a single-frame monochrome image with the minimum attributes of a CT or MR image.
-    public static func write(_ values: [Int32], rows: Int, columns: Int, bitsAllocated: Int, bitsStored: Int,
-                             signed: Bool, modality: String, to path: String,
-                             transferSyntax: TransferSyntax = .explicitVRLittleEndian,
-                             uids: UIDGenerator = try! UIDGenerator()) throws {
+    public static func write(
+        _ values: [Int32], rows: Int, columns: Int, bitsAllocated: Int, bitsStored: Int,
+        signed: Bool, modality: String, to path: String,
+        transferSyntax: TransferSyntax = .explicitVRLittleEndian,
+        uids: UIDGenerator = try! UIDGenerator()
+    ) throws {
         let ds = DataSet()
         let sopClass = modality == "CT" ? "1.2.840.10008.5.1.4.1.1.2" : "1.2.840.10008.5.1.4.1.1.4"
         try ds.set(.sopClassUID, sopClass)

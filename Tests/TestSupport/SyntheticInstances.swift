@@ -19,15 +19,17 @@ public struct SyntheticInstance: Sendable, Hashable {
 /// is much faster than one `dump2dcm` per slice.
 public enum SyntheticInstances {
     static let root = "1.2.826.0.1.3680043.10.543"
-    static let runPlaceholder = "999999"      // a UID component: run id (6 digits, no leading 0)
-    static let indexPlaceholder = "888888"    // a UID component: 100000 + index
-    static let numberPlaceholder = "777777"   // Instance Number (IS) and z position (DS), space padded
+    static let runPlaceholder = "999999" // a UID component: run id (6 digits, no leading 0)
+    static let indexPlaceholder = "888888" // a UID component: 100000 + index
+    static let numberPlaceholder = "777777" // Instance Number (IS) and z position (DS), space padded
 
     /// A series of `count` CT slices (rows × columns, 16 bits allocated, 12 stored) in `directory`,
     /// named `<prefix>NNNNN.dcm`. All slices share a study and series; SOP Instance UIDs are unique
     /// per call.
-    public static func ctSeries(count: Int, rows: Int = 64, columns: Int = 64, in directory: String,
-                                prefix: String = "ct") throws -> [SyntheticInstance] {
+    public static func ctSeries(
+        count: Int, rows: Int = 64, columns: Int = 64, in directory: String,
+        prefix: String = "ct"
+    ) throws -> [SyntheticInstance] {
         let template = try ctTemplate(rows: rows, columns: columns, in: directory)
         let run = String(Int.random(in: 100_000...999_999))
         var instances: [SyntheticInstance] = []
@@ -48,8 +50,10 @@ public enum SyntheticInstances {
 
     /// Writes a compressed copy of `source` with a DCMTK/GDCM tool. Same SOP Instance UID (lossy
     /// encoders would assign a new one; `+un` keeps it, as a test needs).
-    public static func compressed(_ source: SyntheticInstance, as syntax: CompressedSyntax,
-                                  to path: String) throws -> SyntheticInstance {
+    public static func compressed(
+        _ source: SyntheticInstance, as syntax: CompressedSyntax,
+        to path: String
+    ) throws -> SyntheticInstance {
         switch syntax {
         case .jpegLosslessSV1: try runToolChecked("dcmcjpeg", ["+e1", source.path, path])
         case .jpegBaseline: try runToolChecked("dcmcjpeg", ["+eb", "+un", source.path, path])
@@ -96,23 +100,23 @@ public enum SyntheticInstances {
     public static func segmentationLike(in directory: String, name: String = "seg.dcm") throws -> SyntheticInstance {
         let uid = "\(root).\(Int.random(in: 100_000...999_999)).7"
         let dump = """
-        (0002,0010) UI =LittleEndianExplicit
-        (0008,0016) UI =SegmentationStorage
-        (0008,0018) UI [\(uid)]
-        (0008,0060) CS [SEG]
-        (0020,000d) UI [\(root).1]
-        (0020,000e) UI [\(root).\(Int.random(in: 100_000...999_999)).8]
-        (0028,0002) US 1
-        (0028,0004) CS [MONOCHROME2]
-        (0028,0008) IS [1]
-        (0028,0010) US 8
-        (0028,0011) US 8
-        (0028,0100) US 1
-        (0028,0101) US 1
-        (0028,0102) US 0
-        (0028,0103) US 0
-        (7fe0,0010) OB 00\\ff\\00\\ff\\00\\ff\\00\\ff
-        """
+            (0002,0010) UI =LittleEndianExplicit
+            (0008,0016) UI =SegmentationStorage
+            (0008,0018) UI [\(uid)]
+            (0008,0060) CS [SEG]
+            (0020,000d) UI [\(root).1]
+            (0020,000e) UI [\(root).\(Int.random(in: 100_000...999_999)).8]
+            (0028,0002) US 1
+            (0028,0004) CS [MONOCHROME2]
+            (0028,0008) IS [1]
+            (0028,0010) US 8
+            (0028,0011) US 8
+            (0028,0100) US 1
+            (0028,0101) US 1
+            (0028,0102) US 0
+            (0028,0103) US 0
+            (7fe0,0010) OB 00\\ff\\00\\ff\\00\\ff\\00\\ff
+            """
         let dumpPath = directory + "/" + name + ".txt"
         try dump.write(toFile: dumpPath, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: dumpPath) }
@@ -126,7 +130,8 @@ public enum SyntheticInstances {
     public static func datasetBytes(of path: String) throws -> Data {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         guard data.count > 144, data[128..<132] == Data("DICM".utf8),
-              data[132..<136] == Data([0x02, 0x00, 0x00, 0x00]) else {
+            data[132..<136] == Data([0x02, 0x00, 0x00, 0x00])
+        else {
             throw ToolError("\(path): no Part 10 meta header with group length")
         }
         let length = data[140..<144].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
@@ -143,30 +148,30 @@ public enum SyntheticInstances {
         let pixelPath = directory + "/.template-pixels.raw"
         try pixels.write(to: URL(fileURLWithPath: pixelPath))
         let dump = """
-        (0002,0010) UI =LittleEndianExplicit
-        (0008,0016) UI =CTImageStorage
-        (0008,0018) UI [\(root).\(runPlaceholder).\(indexPlaceholder)]
-        (0008,0060) CS [CT]
-        (0010,0010) PN [Synthetic^Phantom]
-        (0010,0020) LO [SYNTH]
-        (0020,000d) UI [\(root).\(runPlaceholder).1]
-        (0020,000e) UI [\(root).\(runPlaceholder).2]
-        (0020,0013) IS [\(numberPlaceholder)]
-        (0020,0032) DS [-100\\-100\\\(numberPlaceholder)]
-        (0020,0037) DS [1\\0\\0\\0\\1\\0]
-        (0028,0002) US 1
-        (0028,0004) CS [MONOCHROME2]
-        (0028,0010) US \(rows)
-        (0028,0011) US \(columns)
-        (0028,0030) DS [0.5\\0.5]
-        (0028,0100) US 16
-        (0028,0101) US 12
-        (0028,0102) US 11
-        (0028,0103) US 0
-        (0028,1052) DS [-1024]
-        (0028,1053) DS [1]
-        (7fe0,0010) OW =\(pixelPath)
-        """
+            (0002,0010) UI =LittleEndianExplicit
+            (0008,0016) UI =CTImageStorage
+            (0008,0018) UI [\(root).\(runPlaceholder).\(indexPlaceholder)]
+            (0008,0060) CS [CT]
+            (0010,0010) PN [Synthetic^Phantom]
+            (0010,0020) LO [SYNTH]
+            (0020,000d) UI [\(root).\(runPlaceholder).1]
+            (0020,000e) UI [\(root).\(runPlaceholder).2]
+            (0020,0013) IS [\(numberPlaceholder)]
+            (0020,0032) DS [-100\\-100\\\(numberPlaceholder)]
+            (0020,0037) DS [1\\0\\0\\0\\1\\0]
+            (0028,0002) US 1
+            (0028,0004) CS [MONOCHROME2]
+            (0028,0010) US \(rows)
+            (0028,0011) US \(columns)
+            (0028,0030) DS [0.5\\0.5]
+            (0028,0100) US 16
+            (0028,0101) US 12
+            (0028,0102) US 11
+            (0028,0103) US 0
+            (0028,1052) DS [-1024]
+            (0028,1053) DS [1]
+            (7fe0,0010) OW =\(pixelPath)
+            """
         let dumpPath = directory + "/.template.txt"
         let outPath = directory + "/.template.dcm"
         try dump.write(toFile: dumpPath, atomically: true, encoding: .utf8)

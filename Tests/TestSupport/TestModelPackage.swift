@@ -29,7 +29,8 @@ public struct TestModelPackage {
 
     /// The golden fixtures (Tests/Fixtures/golden/nnmamba/README.md); `$NNMAMBA_GOLDEN` points
     /// the tests at another copy, as the engine's tests and `Tools/tests` find them.
-    public static let goldenRoot = ProcessInfo.processInfo.environment["NNMAMBA_GOLDEN"]
+    public static let goldenRoot =
+        ProcessInfo.processInfo.environment["NNMAMBA_GOLDEN"]
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().path + "/Fixtures/golden/nnmamba"
 
@@ -54,39 +55,49 @@ public struct TestModelPackage {
 
     /// The golden `seg` network (nnMambaSeg: in_ch 4, channels 16, blocks 2, 4 classes) as a
     /// four-channel MR segmentation model; its input [1, 4, 32, 16, 32] is one patch.
-    public static func goldenSegmentation(normalization: [String: Any] = ["kind": "none"],
-                                          targetSpacing: [Double] = [1, 1, 1]) -> TestModelPackage {
+    public static func goldenSegmentation(
+        normalization: [String: Any] = ["kind": "none"],
+        targetSpacing: [Double] = [1, 1, 1]
+    ) -> TestModelPackage {
         TestModelPackage(
-            manifest: manifest(task: "segmentation", architecture: "nnMambaSeg", inChannels: 4, channels: 16, blocks: 2,
-                               outputs: 4, normalization: normalization, targetSpacing: targetSpacing,
-                               patchSize: [32, 16, 32]),
+            manifest: manifest(
+                task: "segmentation", architecture: "nnMambaSeg", inChannels: 4, channels: 16, blocks: 2,
+                outputs: 4, normalization: normalization, targetSpacing: targetSpacing,
+                patchSize: [32, 16, 32]),
             weightsFile: goldenRoot + "/seg/weights.safetensors")
     }
 
     /// The golden `cls` network (nnMambaEncoder: in_ch 1, channels 8, blocks 2, one logit).
     public static func goldenClassification(targetSpacing: [Double] = [1, 1, 1]) -> TestModelPackage {
-        var m = manifest(task: "classification", architecture: "nnMambaEncoder", inChannels: 1, channels: 8, blocks: 2,
-                         outputs: 1, normalization: ["kind": "none"], targetSpacing: targetSpacing, patchSize: [24, 32, 20])
-        m["network"] = ["architecture": "nnMambaEncoder", "in_channels": 1, "channels": 8, "blocks": 2, "outputs": 1,
-                        "d_state": 8]
+        var m = manifest(
+            task: "classification", architecture: "nnMambaEncoder", inChannels: 1, channels: 8, blocks: 2,
+            outputs: 1, normalization: ["kind": "none"], targetSpacing: targetSpacing, patchSize: [24, 32, 20])
+        m["network"] = [
+            "architecture": "nnMambaEncoder", "in_channels": 1, "channels": 8, "blocks": 2, "outputs": 1,
+            "d_state": 8
+        ]
         return TestModelPackage(manifest: m, weightsFile: goldenRoot + "/cls/weights.safetensors")
     }
 
     /// A one-channel CT segmentation model with seeded random weights (nnMambaSeg, channels 16,
     /// blocks 2).
-    public static func syntheticSegmentation(classes: Int = 3, targetSpacing: [Double] = [2, 2, 2],
-                                             patchSize: [Int] = [32, 32, 32], seed: UInt64 = 7) -> TestModelPackage {
+    public static func syntheticSegmentation(
+        classes: Int = 3, targetSpacing: [Double] = [2, 2, 2],
+        patchSize: [Int] = [32, 32, 32], seed: UInt64 = 7
+    ) -> TestModelPackage {
         let config = NNMambaSeg.Configuration(inChannels: 1, channels: 16, blocks: 2, classes: classes)
         return TestModelPackage(
-            manifest: manifest(task: "segmentation", architecture: "nnMambaSeg", inChannels: 1, channels: 16, blocks: 2,
-                               outputs: classes,
-                               normalization: ["kind": "ct", "clip": [-1000, 1000], "mean": 0, "std": 500],
-                               targetSpacing: targetSpacing, patchSize: patchSize),
+            manifest: manifest(
+                task: "segmentation", architecture: "nnMambaSeg", inChannels: 1, channels: 16, blocks: 2,
+                outputs: classes,
+                normalization: ["kind": "ct", "clip": [-1000, 1000], "mean": 0, "std": 500],
+                targetSpacing: targetSpacing, patchSize: patchSize),
             weights: syntheticWeights(config, seed: seed))
     }
 
     /// Seeded random weights with the exact state_dict keys and shapes of `configuration`.
-    public static func syntheticWeights(_ configuration: NNMambaSeg.Configuration, seed: UInt64 = 7) -> [String: Tensor] {
+    public static func syntheticWeights(_ configuration: NNMambaSeg.Configuration, seed: UInt64 = 7) -> [String: Tensor]
+    {
         SyntheticWeights.random(SyntheticWeights.shapes(configuration), seed: seed)
     }
 
@@ -95,9 +106,11 @@ public struct TestModelPackage {
     /// A valid manifest for `task`, with generic codes: labels 1…outputs−1 (segmentation),
     /// landmarks `L0`… on every channel (landmarks), or a positive/negative finding
     /// (classification). Every input gets `normalization`.
-    public static func manifest(task: String, architecture: String, inChannels: Int, channels: Int, blocks: Int,
-                                outputs: Int, normalization: [String: Any], targetSpacing: [Double],
-                                patchSize: [Int], mirrorAxes: [Int] = []) -> [String: Any] {
+    public static func manifest(
+        task: String, architecture: String, inChannels: Int, channels: Int, blocks: Int,
+        outputs: Int, normalization: [String: Any], targetSpacing: [Double],
+        patchSize: [Int], mirrorAxes: [Int] = []
+    ) -> [String: Any] {
         func code(_ value: String, _ meaning: String) -> [String: Any] {
             ["code": value, "scheme": "99MAMBA", "meaning": meaning]
         }
@@ -105,26 +118,32 @@ public struct TestModelPackage {
             "format": "mambanode-model/1",
             "name": "test-\(task)",
             "task": task,
-            "network": ["architecture": architecture, "in_channels": inChannels, "channels": channels,
-                        "blocks": blocks, "outputs": outputs],
+            "network": [
+                "architecture": architecture, "in_channels": inChannels, "channels": channels,
+                "blocks": blocks, "outputs": outputs
+            ],
             "inputs": (0..<inChannels).map { ["name": "channel\($0)", "normalization": normalization] },
             "target_spacing": targetSpacing,
             "patch_size": patchSize,
             "mirror_axes": mirrorAxes,
-            "algorithm": ["name": "MambaNode test \(task)", "version": "0.0"],
+            "algorithm": ["name": "MambaNode test \(task)", "version": "0.0"]
         ]
         switch task {
         case "segmentation":
             m["labels"] = (1..<max(outputs, 2)).map { value -> [String: Any] in
-                ["value": value, "name": "Class \(value)",
-                 "category": ["code": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"],
-                 "type": code("C\(value)", "Class \(value)")]
+                [
+                    "value": value, "name": "Class \(value)",
+                    "category": ["code": "123037004", "scheme": "SCT", "meaning": "Anatomical Structure"],
+                    "type": code("C\(value)", "Class \(value)")
+                ]
             }
         case "landmarks":
             m["landmarks"] = (0..<outputs).map { ["channel": $0, "name": "L\($0)"] }
         default:
-            m["classification"] = ["concept": code("FINDING", "Finding"), "positive": code("POS", "Positive"),
-                                   "negative": code("NEG", "Negative"), "threshold": 0.5]
+            m["classification"] = [
+                "concept": code("FINDING", "Finding"), "positive": code("POS", "Positive"),
+                "negative": code("NEG", "Negative"), "threshold": 0.5
+            ]
         }
         return m
     }

@@ -23,14 +23,16 @@ public struct TestPKI: Sendable {
 
     /// A listener presenting `server` and requiring clients from the trusted CA.
     public var serverTLS: TLSConfiguration {
-        TLSConfiguration(certificateFile: certificate("server"), privateKeyFile: key("server"),
-                         trustedCAFile: certificate("ca"), verifyPeer: true)
+        TLSConfiguration(
+            certificateFile: certificate("server"), privateKeyFile: key("server"),
+            trustedCAFile: certificate("ca"), verifyPeer: true)
     }
 
     /// A sender trusting the CA and presenting `client` (mutual authentication).
     public var clientTLS: TLSConfiguration {
-        TLSConfiguration(certificateFile: certificate("client"), privateKeyFile: key("client"),
-                         trustedCAFile: certificate("ca"), verifyPeer: true)
+        TLSConfiguration(
+            certificateFile: certificate("client"), privateKeyFile: key("client"),
+            trustedCAFile: certificate("ca"), verifyPeer: true)
     }
 
     /// storescu/storescp arguments for TLS with the key pair `name`, trusting the trusted CA.

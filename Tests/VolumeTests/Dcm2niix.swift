@@ -22,18 +22,22 @@ enum Dcm2niix {
     /// JPEG its own decoder's IDCT differs from libjpeg's by a few units (both are valid decoders
     /// of a lossy stream), so DCMTK's decompression is the reference for what we decode.
     static func needsDecompressedCopy(_ syntax: TransferSyntax) -> Bool {
-        [.deflatedExplicitVRLittleEndian, .jpegLSLossless, .jpegLSNearLossless, .jpegBaseline, .jpegExtended].contains(syntax)
+        [.deflatedExplicitVRLittleEndian, .jpegLSLossless, .jpegLSNearLossless, .jpegBaseline, .jpegExtended].contains(
+            syntax)
     }
 
     /// Copies every file of `directory` into Explicit VR Little Endian with the matching DCMTK tool.
-    static func decompressedCopy(of directory: String, syntax: TransferSyntax, in parent: TemporaryDirectory) throws -> String {
+    static func decompressedCopy(
+        of directory: String, syntax: TransferSyntax, in parent: TemporaryDirectory
+    ) throws -> String {
         let target = parent.file("decompressed")
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        let tool = switch syntax {
-        case .jpegLSLossless, .jpegLSNearLossless: "dcmdjpls"
-        case .jpegBaseline, .jpegExtended: "dcmdjpeg"
-        default: "dcmconv"
-        }
+        let tool =
+            switch syntax {
+            case .jpegLSLossless, .jpegLSNearLossless: "dcmdjpls"
+            case .jpegBaseline, .jpegExtended: "dcmdjpeg"
+            default: "dcmconv"
+            }
         for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
             try ExternalTool.check(tool, [directory + "/" + name, target + "/" + name, "+te"])
         }
@@ -56,17 +60,23 @@ struct WorldComparison: CustomStringConvertible {
     var failure: String?
 
     var description: String {
-        failure ?? "position error \(positionError) mm, direction error \(directionError), spacing error \(spacingError), "
+        failure
+            ?? "position error \(positionError) mm, direction error \(directionError), spacing error \(spacingError), "
             + "\(mismatchedVoxels)/\(comparedVoxels) voxels differ (largest \(largestValueDifference))"
     }
 
     /// Compares `ours` with `theirs`; `expected` turns their value into the value we should have
     /// (e.g. MONOCHROME1 inversion), and values may differ by `valueTolerance`. With `interiorOnly`,
     /// voxels within `margin` of their grid's i/j border are skipped (tilt correction fills differ).
-    init(ours: Volume, theirs: Volume, valueTolerance: Float = 0, margin: Int = 0,
-         expected: (Float) -> Float = { $0 }) {
+    init(
+        ours: Volume, theirs: Volume, valueTolerance: Float = 0, margin: Int = 0,
+        expected: (Float) -> Float = { $0 }
+    ) {
         let a = ours.geometry, b = theirs.geometry
-        guard let inverse = a.indexToPatientMatrix.inverse else { failure = "singular affine"; return }
+        guard let inverse = a.indexToPatientMatrix.inverse else {
+            failure = "singular affine"
+            return
+        }
         // Their index step → our index step; their origin → our index.
         let m = inverse * b.indexToPatientMatrix
         let t = inverse * (b.origin - a.origin)
@@ -77,7 +87,10 @@ struct WorldComparison: CustomStringConvertible {
             let sign = v[axis] > 0 ? 1 : -1
             permutation.append((axis, sign))
         }
-        guard Set(permutation.map(\.axis)).count == 3 else { failure = "axes do not correspond: \(m)"; return }
+        guard Set(permutation.map(\.axis)).count == 3 else {
+            failure = "axes do not correspond: \(m)"
+            return
+        }
         let offset = SIMD3(t.x.rounded(), t.y.rounded(), t.z.rounded())
         for c in 0..<3 where b.size[c] != a.size[permutation[c].axis] {
             failure = "sizes differ: ours \(a.size), theirs \(b.size)"
@@ -125,7 +138,8 @@ struct WorldComparison: CustomStringConvertible {
     /// Agreement with dcm2niix: affine within 1e-3 mm and 1e-5 in direction cosines,
     /// every compared voxel equal (within the given tolerance).
     var agrees: Bool {
-        failure == nil && positionError <= 1e-3 && directionError <= 1e-5 && spacingError <= 1e-3 && mismatchedVoxels == 0
+        failure == nil && positionError <= 1e-3 && directionError <= 1e-5 && spacingError <= 1e-3
+            && mismatchedVoxels == 0
             && comparedVoxels > 0
     }
 }

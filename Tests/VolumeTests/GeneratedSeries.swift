@@ -43,8 +43,10 @@ enum GeneratedSeries {
     }
 
     /// Writes `generator` into a new folder of `directory` and scans it back as one series.
-    static func write(_ generator: SeriesGenerator, into directory: TemporaryDirectory,
-                      name: String = "series") throws -> (written: SeriesGenerator.Written, series: Series, path: String) {
+    static func write(
+        _ generator: SeriesGenerator, into directory: TemporaryDirectory,
+        name: String = "series"
+    ) throws -> (written: SeriesGenerator.Written, series: Series, path: String) {
         let path = directory.file(name)
         var generator = generator
         let jpeg2000 = [TransferSyntax.jpeg2000Lossless, .jpeg2000].contains(generator.transferSyntax)
@@ -54,7 +56,8 @@ enum GeneratedSeries {
         let written = try generator.write(to: path)
         if jpeg2000 {
             for file in written.files + [written.localizerFile].compactMap({ $0 }) {
-                try ExternalTool.check("gdcmconv", ["--j2k"] + (lossy ? ["--irreversible", "-q", "30"] : []) + [file, file])
+                try ExternalTool.check(
+                    "gdcmconv", ["--j2k"] + (lossy ? ["--irreversible", "-q", "30"] : []) + [file, file])
             }
         }
         let found = try Series.scan(directory: path)
@@ -64,7 +67,8 @@ enum GeneratedSeries {
 
     /// The package root (for the .venv that bootstrap makes).
     static var packageRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     /// pydicom's bundled test files (installed by Scripts/bootstrap in .venv), if present.

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Volume
 
 @Suite struct NIfTITests {
@@ -36,7 +37,7 @@ import TestSupport
         let dir = TemporaryDirectory()
         var volume = Volume(geometry: g, filledWith: 0.25)
         volume[1, 2, 3] = -7.5
-        try NIfTI.write(volume, to: dir.file("v.nii"))  // not integral: float32
+        try NIfTI.write(volume, to: dir.file("v.nii")) // not integral: float32
         let back = try NIfTI.read(contentsOf: dir.file("v.nii"))
         #expect(back.voxels == volume.voxels)
         #expect(back.geometry.origin == g.origin)

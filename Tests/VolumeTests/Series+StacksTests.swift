@@ -1,7 +1,7 @@
 import DICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// Splitting into stacks, on generated series and on the real files bundled with pydicom.
@@ -67,12 +67,14 @@ import Volume
         let c = try coronal.write(to: dir.file("c"))
         let instances = try (a.files + c.files).map { path throws(VolumeError) in try Instance(contentsOf: path) }
         // One series UID for both, as a scanner that mixes planes in a series would send.
-        let series = Series(seriesInstanceUID: "1.2.3", instances: instances.map {
-            var instance = $0
-            instance.seriesInstanceUID = "1.2.3"
-            instance.frameOfReferenceUID = "1.2.3.1"
-            return instance
-        })
+        let series = Series(
+            seriesInstanceUID: "1.2.3",
+            instances: instances.map {
+                var instance = $0
+                instance.seriesInstanceUID = "1.2.3"
+                instance.frameOfReferenceUID = "1.2.3.1"
+                return instance
+            })
         let error = try #require(throws: VolumeError.self) { try series.assemble() }
         #expect(error.code == .mixedOrientation)
         #expect(error.seriesInstanceUID == "1.2.3")
@@ -113,7 +115,7 @@ import Volume
         #expect(abs(g.spacing.z - 2.5) < 1e-6)
         #expect(abs(g.spacing.x - 0.488281) < 1e-6)
         #expect(g.direction == .identity)
-        #expect(abs(g.origin.z - -1.2375) < 1e-6)  // lowest slice first along +z
+        #expect(abs(g.origin.z - -1.2375) < 1e-6) // lowest slice first along +z
         // Against dcm2niix on the same files.
         let out = TemporaryDirectory()
         let theirs = try Dcm2niix.convert(folder, in: out)
@@ -139,8 +141,10 @@ import Volume
         #expect(kept.reason.hasPrefix("7 single-slice stacks"))
     }
 
-    static func expectSlice(_ volume: Volume, _ k: Int, equals expected: [Float],
-                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectSlice(
+        _ volume: Volume, _ k: Int, equals expected: [Float],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let plane = volume.geometry.size.x * volume.geometry.size.y
         let actual = Array(volume.voxels[(k * plane)..<((k + 1) * plane)])
         #expect(actual == expected, "slice \(k)", sourceLocation: sourceLocation)

@@ -1,7 +1,8 @@
 import DICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Volume
 
 /// Sorting and gap checks: every failure is a typed error naming the series, tag and instance,
@@ -51,7 +52,7 @@ import TestSupport
         options.allowSingleSlice = true
         let layout = try series.stacks().primary.layout(series: "1.2.3", options: options)
         #expect(layout.geometry.size.z == 1)
-        #expect(layout.geometry.spacing.z == 2.5)  // Slice Thickness
+        #expect(layout.geometry.spacing.z == 2.5) // Slice Thickness
         #expect(layout.warnings.map(\.code) == [.singleSlice])
     }
 
@@ -71,7 +72,7 @@ import TestSupport
         let along = layout.slices.map { dot($0.position, SIMD3(-1, 0, 0)) }
         #expect(along == along.sorted())
         #expect(layout.geometry.direction.c2 == SIMD3(-1, 0, 0))
-        #expect(layout.geometry.spacing == SIMD3(0.9, 0.7, 3))  // (column, row, slice): Pixel Spacing is row\column
+        #expect(layout.geometry.spacing == SIMD3(0.9, 0.7, 3)) // (column, row, slice): Pixel Spacing is row\column
     }
 
     @Test func gantryTiltIsRefusedWhenConfigured() throws {
@@ -135,19 +136,24 @@ import TestSupport
     }
 
     /// A synthetic series without files: axial 4×3 slices at the given distances along the normal.
-    static func series(distances: [Double], row: SIMD3<Double> = SIMD3(1, 0, 0),
-                       column: SIMD3<Double> = SIMD3(0, 1, 0)) -> Series {
+    static func series(
+        distances: [Double], row: SIMD3<Double> = SIMD3(1, 0, 0),
+        column: SIMD3<Double> = SIMD3(0, 1, 0)
+    ) -> Series {
         let normal = cross(row, column)
         let instances = distances.enumerated().map { n, d in
-            var frame = Frame(position: SIMD3(-10, -20, 5) + normal * d, orientation: Orientation(row: row, column: column),
-                              pixelSpacing: PixelSpacing(row: 0.7, column: 0.9))
+            var frame = Frame(
+                position: SIMD3(-10, -20, 5) + normal * d, orientation: Orientation(row: row, column: column),
+                pixelSpacing: PixelSpacing(row: 0.7, column: 0.9))
             frame.acquisitionNumber = 1
-            return Instance(path: "/nonexistent/\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
-                            sopInstanceUID: "1.2.3.4.\(n + 1)", studyInstanceUID: "1.2.3", seriesInstanceUID: "1.2.3.4",
-                            frameOfReferenceUID: "1.2.3.5", instanceNumber: n + 1, imageType: ["ORIGINAL", "PRIMARY", "AXIAL"],
-                            pixel: PixelDescription(rows: 3, columns: 4, samplesPerPixel: 1, bitsAllocated: 16, bitsStored: 12,
-                                                    isSigned: false, numberOfFrames: 1, photometricInterpretation: "MONOCHROME2"),
-                            sliceThickness: 2.5, frames: [frame], hasFunctionalGroups: false)
+            return Instance(
+                path: "/nonexistent/\(n)", sopClassUID: "1.2.840.10008.5.1.4.1.1.2",
+                sopInstanceUID: "1.2.3.4.\(n + 1)", studyInstanceUID: "1.2.3", seriesInstanceUID: "1.2.3.4",
+                frameOfReferenceUID: "1.2.3.5", instanceNumber: n + 1, imageType: ["ORIGINAL", "PRIMARY", "AXIAL"],
+                pixel: PixelDescription(
+                    rows: 3, columns: 4, samplesPerPixel: 1, bitsAllocated: 16, bitsStored: 12,
+                    isSigned: false, numberOfFrames: 1, photometricInterpretation: "MONOCHROME2"),
+                sliceThickness: 2.5, frames: [frame], hasFunctionalGroups: false)
         }
         return Series(seriesInstanceUID: "1.2.3.4", instances: instances)
     }

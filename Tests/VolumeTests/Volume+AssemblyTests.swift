@@ -1,7 +1,7 @@
 import DICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Volume
 
 /// Every valid generated series assembles to the volume dcm2niix makes of the same files:
@@ -28,7 +28,8 @@ import Volume
         (coronal.rowDirection, coronal.columnDirection) = (SIMD3(1, 0, 0), SIMD3(0, 0, -1))
         cases.append(Case(name: "coronal MR", generator: coronal))
         var oblique = GeneratedSeries.mr()
-        (oblique.rowDirection, oblique.columnDirection) = GeneratedSeries.rotated(aboutX: 0.3, aboutY: -0.2, aboutZ: 0.15)
+        (oblique.rowDirection, oblique.columnDirection) = GeneratedSeries.rotated(
+            aboutX: 0.3, aboutY: -0.2, aboutZ: 0.15)
         oblique.origin = SIMD3(-83.25, -71.5, -20.125)
         cases.append(Case(name: "double-oblique MR", generator: oblique))
         var reversed = GeneratedSeries.ct()
@@ -63,15 +64,19 @@ import Volume
         var localizer = GeneratedSeries.ct()
         localizer.includeLocalizer = true
         cases.append(Case(name: "localizer mixed in", generator: localizer, dcm2niixFile: "d2n_i00001"))
-        for syntax in TransferSyntax.supported where syntax.isEncapsulated || syntax == .deflatedExplicitVRLittleEndian
-            || syntax == .explicitVRBigEndian || syntax == .implicitVRLittleEndian {
+        for syntax in TransferSyntax.supported
+        where syntax.isEncapsulated || syntax == .deflatedExplicitVRLittleEndian
+            || syntax == .explicitVRBigEndian || syntax == .implicitVRLittleEndian
+        {
             var compressed = GeneratedSeries.ct()
             compressed.transferSyntax = syntax
             compressed.phantom.noise = 0
             // Lossy JPEG of 16-bit data makes DCMTK rescale into 8/12 bits with a fractional slope,
             // which NIfTI stores as float32 (scl_slope): values then agree to float rounding only.
-            cases.append(Case(name: "transfer syntax \(syntax.name)", generator: compressed,
-                              valueTolerance: syntax == .jpegBaseline || syntax == .jpegExtended ? 1e-3 : 0))
+            cases.append(
+                Case(
+                    name: "transfer syntax \(syntax.name)", generator: compressed,
+                    valueTolerance: syntax == .jpegBaseline || syntax == .jpegExtended ? 1e-3 : 0))
         }
         return cases
     }()
@@ -82,18 +87,23 @@ import Volume
         let (_, series, path) = try GeneratedSeries.write(c.generator, into: dir)
         let assembly = try series.assemble()
         let syntax = c.generator.transferSyntax
-        let readable = Dcm2niix.needsDecompressedCopy(syntax)
+        let readable =
+            Dcm2niix.needsDecompressedCopy(syntax)
             ? try Dcm2niix.decompressedCopy(of: path, syntax: syntax, in: dir) : path
         let out = TemporaryDirectory()
         let theirs = try Dcm2niix.convert(readable, in: out)
         let reference = try #require(theirs[c.dcm2niixFile], "dcm2niix wrote \(theirs.keys.sorted())")
         let g = c.generator
-        let comparison = WorldComparison(ours: assembly.volume, theirs: reference, valueTolerance: c.valueTolerance,
-                                         margin: c.margin) { value in
+        let comparison = WorldComparison(
+            ours: assembly.volume, theirs: reference, valueTolerance: c.valueTolerance,
+            margin: c.margin
+        ) { value in
             // dcm2niix keeps MONOCHROME1 stored values: v = s·r + b; ours is s·(max + min − r) + b.
             guard g.monochrome1 else { return value }
-            let range = (min: Double(g.signed ? -(1 << (g.bitsStored - 1)) : 0),
-                         max: Double(g.signed ? (1 << (g.bitsStored - 1)) - 1 : (1 << g.bitsStored) - 1))
+            let range = (
+                min: Double(g.signed ? -(1 << (g.bitsStored - 1)) : 0),
+                max: Double(g.signed ? (1 << (g.bitsStored - 1)) - 1 : (1 << g.bitsStored) - 1)
+            )
             return Float(g.rescaleSlope * (range.max + range.min) + 2 * g.rescaleIntercept - Double(value))
         }
         #expect(comparison.agrees, "\(comparison)")

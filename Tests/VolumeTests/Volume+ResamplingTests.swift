@@ -1,6 +1,7 @@
 import Foundation
 import SeededRandom
 import Testing
+
 @testable import Volume
 
 @Suite struct VolumeResamplingTests {
@@ -9,10 +10,12 @@ import Testing
         let a = 0.3, b = -0.2
         let row = SIMD3(cos(a), sin(a), 0.0)
         let column = SIMD3(-sin(a) * cos(b), cos(a) * cos(b), sin(b))
-        let normal = SIMD3(row.y * column.z - row.z * column.y, row.z * column.x - row.x * column.z,
-                           row.x * column.y - row.y * column.x)
-        return Geometry(size: SIMD3(21, 17, 9), spacing: SIMD3(2, 3, 4), origin: SIMD3(-20.5, 13.25, -7),
-                        direction: Matrix3(columns: row, column, normal))
+        let normal = SIMD3(
+            row.y * column.z - row.z * column.y, row.z * column.x - row.x * column.z,
+            row.x * column.y - row.y * column.x)
+        return Geometry(
+            size: SIMD3(21, 17, 9), spacing: SIMD3(2, 3, 4), origin: SIMD3(-20.5, 13.25, -7),
+            direction: Matrix3(columns: row, column, normal))
     }()
 
     static func labelMap(on g: Geometry) -> Volume {
@@ -44,8 +47,9 @@ import Testing
         }
         // An axis-aligned target grid inside the oblique one, with its own spacing.
         let centre = source.patientPoint(ofIndex: SIMD3(10, 8, 4))
-        let target = Geometry(size: SIMD3(12, 10, 8), spacing: SIMD3(1.3, 0.7, 1.1),
-                              origin: centre - SIMD3(7.8, 3.5, 4.4), direction: .identity)
+        let target = Geometry(
+            size: SIMD3(12, 10, 8), spacing: SIMD3(1.3, 0.7, 1.1),
+            origin: centre - SIMD3(7.8, 3.5, 4.4), direction: .identity)
         let resampled = volume.resampled(to: target, interpolation: .linear, fill: .nan)
         var checked = 0, largest = 0.0
         for k in 0..<target.size.z {
@@ -99,8 +103,9 @@ import Testing
 
     @Test func reorientationToCanonicalMovesNoVoxel() {
         // Sagittal-like: i along +y (posterior), j along −z (inferior), k along −x (right).
-        let g = Geometry(size: SIMD3(5, 4, 3), spacing: SIMD3(0.9, 0.7, 3), origin: SIMD3(10, -20, 30),
-                         direction: Matrix3(columns: SIMD3(0, 1, 0), SIMD3(0, 0, -1), SIMD3(-1, 0, 0)))
+        let g = Geometry(
+            size: SIMD3(5, 4, 3), spacing: SIMD3(0.9, 0.7, 3), origin: SIMD3(10, -20, 30),
+            direction: Matrix3(columns: SIMD3(0, 1, 0), SIMD3(0, 0, -1), SIMD3(-1, 0, 0)))
         let labels = Self.labelMap(on: g)
         let canonical = labels.reoriented()
         #expect(canonical.geometry.direction == .identity)
@@ -128,4 +133,3 @@ import Testing
         #expect(moved[0, 0, 0] == 5 && moved[1, 0, 0] == 5 && moved[2, 0, 0] == -1)
     }
 }
-

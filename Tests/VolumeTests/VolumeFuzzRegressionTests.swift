@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VolumeFuzz
 
 /// The inputs `Scripts/fuzz volume` found (Tests/Fixtures/fuzz/volume/), replayed through the

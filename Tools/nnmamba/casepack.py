@@ -9,6 +9,7 @@ an .npz compressed with xz (about a third of the 8-bit size on the CT phantoms; 
 does worse), and it records the spec fields that shaped the tensors, so a pack is never used with
 a spec that would prepare cases differently.
 """
+
 import io
 import json
 import lzma
@@ -33,11 +34,17 @@ def write_pack(path, cases, spec, crop_to_nonzero, truth_key="lesion"):
         low = tensor.reshape(tensor.shape[0], -1).min(1).astype(np.float32)
         high = tensor.reshape(tensor.shape[0], -1).max(1).astype(np.float32)
         span = np.maximum(high - low, 1e-12)[:, None, None, None]
-        arrays[f"image_{i}"] = np.clip(np.rint((tensor - low[:, None, None, None]) / span * 255), 0, 255).astype(np.uint8)
+        arrays[f"image_{i}"] = np.clip(np.rint((tensor - low[:, None, None, None]) / span * 255), 0, 255).astype(
+            np.uint8
+        )
         arrays[f"low_{i}"], arrays[f"high_{i}"] = low, high
         arrays[f"truth_{i}"] = np.asarray(truth)
-    header = {"cases": [name for _, _, name in cases], "spec": _shaping(spec), "crop_to_nonzero": bool(crop_to_nonzero),
-              "truth_key": truth_key}
+    header = {
+        "cases": [name for _, _, name in cases],
+        "spec": _shaping(spec),
+        "crop_to_nonzero": bool(crop_to_nonzero),
+        "truth_key": truth_key,
+    }
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -61,10 +68,12 @@ def read_pack(path, spec, crop_to_nonzero, truth_key="lesion"):
         raise PackError(f"{path}: packed with crop_to_nonzero={header['crop_to_nonzero']}; pack the cases again")
     # Classification truths were read under this truth.json key when packing.
     if spec["task"] == "classification" and header.get("truth_key") != truth_key:
-        raise PackError(f"{path}: packed with truth key {header.get('truth_key')!r}, not {truth_key!r}; pack the cases again")
+        raise PackError(
+            f"{path}: packed with truth key {header.get('truth_key')!r}, not {truth_key!r}; pack the cases again"
+        )
     cases = []
     for i, name in enumerate(header["cases"]):
         q, low, high = data[f"image_{i}"], data[f"low_{i}"], data[f"high_{i}"]
-        tensor = (q.astype(np.float32) / 255 * (high - low)[:, None, None, None] + low[:, None, None, None])
+        tensor = q.astype(np.float32) / 255 * (high - low)[:, None, None, None] + low[:, None, None, None]
         cases.append((tensor.astype(np.float32), data[f"truth_{i}"], name))
     return cases

@@ -1,6 +1,7 @@
 """Reading checkpoints: ours (`.pt` from Tools/train.py), nnU-Net v1 (`.model` + `.model.pkl`)
 and classification state_dicts (`.pth`). Pickles are read with an allow-list (tensors, numpy
 arrays and scalars, plain containers), never by importing arbitrary classes."""
+
 import pickle
 
 import numpy as np
@@ -9,18 +10,29 @@ import torch
 from .package import ExportError
 
 # numpy names a plans pickle or a checkpoint's bookkeeping (numpy metrics) may need.
-_NUMPY = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-          ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-          ("numpy._core.multiarray", "scalar"), ("numpy.core.numeric", "_frombuffer"),
-          ("numpy._core.numeric", "_frombuffer")}
+_NUMPY = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+}
 
 
 class _PlansUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in _NUMPY or module.startswith("numpy.dtypes"):
             return super().find_class(module, name)
-        if (module, name) in {("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),
-                              ("builtins", "tuple"), ("builtins", "slice")}:
+        if (module, name) in {
+            ("collections", "OrderedDict"),
+            ("builtins", "set"),
+            ("builtins", "frozenset"),
+            ("builtins", "tuple"),
+            ("builtins", "slice"),
+        }:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only plain data and numpy arrays are read)")
 
@@ -56,8 +68,10 @@ def load_torch(path, trust=False):
     except FileNotFoundError as e:
         raise ExportError(f"{path}: not found") from e
     except Exception as e:  # torch raises several types for a pickle it refuses
-        raise ExportError(f"{path}: cannot load as a restricted torch checkpoint ({e}); if it comes from a "
-                          "source you trust, pass --trust-checkpoint") from e
+        raise ExportError(
+            f"{path}: cannot load as a restricted torch checkpoint ({e}); if it comes from a "
+            "source you trust, pass --trust-checkpoint"
+        ) from e
 
 
 def state_dict_of(obj, path, key="state_dict"):
@@ -111,8 +125,10 @@ def manifest_from_plans(plans, stage, path):
             raise ExportError(f"{path}: plans_per_stage[{stage}] has no '{key}'")
     transpose = [int(a) for a in plans.get("transpose_forward", [0, 1, 2])]
     if transpose != [0, 1, 2]:
-        raise ExportError(f"{path}: transpose_forward is {transpose}; the node scans (z, y, x) and cannot "
-                          "reproduce a network trained on permuted axes")
+        raise ExportError(
+            f"{path}: transpose_forward is {transpose}; the node scans (z, y, x) and cannot "
+            "reproduce a network trained on permuted axes"
+        )
     patch_zyx = [int(p) for p in st["patch_size"]]
     spacing_zyx = [float(s) for s in st["current_spacing"]]
     modalities = _channel_map(plans.get("modalities"))
@@ -127,11 +143,17 @@ def manifest_from_plans(plans, stage, path):
         if scheme == "CT":
             props = intensity.get(c)
             if not props:
-                raise ExportError(f"{path}: normalization_schemes[{c}] is CT but "
-                                  f"dataset_properties.intensityproperties[{c}] is missing")
+                raise ExportError(
+                    f"{path}: normalization_schemes[{c}] is CT but "
+                    f"dataset_properties.intensityproperties[{c}] is missing"
+                )
             try:
-                norm = {"kind": "ct", "clip": [float(props["percentile_00_5"]), float(props["percentile_99_5"])],
-                        "mean": float(props["mean"]), "std": float(props["sd"])}
+                norm = {
+                    "kind": "ct",
+                    "clip": [float(props["percentile_00_5"]), float(props["percentile_99_5"])],
+                    "mean": float(props["mean"]),
+                    "std": float(props["sd"]),
+                }
             except KeyError as e:
                 raise ExportError(f"{path}: dataset_properties.intensityproperties[{c}] has no {e}") from e
         elif scheme == "nonCT":
@@ -139,8 +161,9 @@ def manifest_from_plans(plans, stage, path):
         elif scheme == "noNorm":
             norm = {"kind": "none"}
         else:
-            raise ExportError(f"{path}: normalization_schemes[{c}] = {scheme!r} is not supported "
-                              "(CT, nonCT and noNorm are)")
+            raise ExportError(
+                f"{path}: normalization_schemes[{c}] = {scheme!r} is not supported (CT, nonCT and noNorm are)"
+            )
         name = modality.lower().replace(" ", "_") if modality else f"channel{c}"
         entry = {"name": name, "normalization": norm}
         if modality.upper() in ("CT", "MR", "PT"):
@@ -173,6 +196,15 @@ def save_ours(path, model, architecture, constructor, manifest, card=""):
     `manifest` is model.json without `format` and `network` (the exporter derives those)."""
     # On the CPU whatever device trained it: a reader without CUDA can load it without map_location.
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    torch.save({"state_dict": state,
-                "config": {"architecture": architecture, "constructor": dict(constructor),
-                           "manifest": manifest, "card": card}}, path)
+    torch.save(
+        {
+            "state_dict": state,
+            "config": {
+                "architecture": architecture,
+                "constructor": dict(constructor),
+                "manifest": manifest,
+                "card": card,
+            },
+        },
+        path,
+    )

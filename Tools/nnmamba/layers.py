@@ -1,4 +1,5 @@
 """Building blocks of nnMamba (docs/nnmamba-architecture.md §2), parameter names as the official code."""
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -59,8 +60,13 @@ class DoubleConv(nn.Module):
     def __init__(self, in_ch, out_ch, stride=1):
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv3d(in_ch, out_ch, 3, stride=stride, padding=1), nn.BatchNorm3d(out_ch), nn.ReLU(),
-            nn.Conv3d(out_ch, out_ch, 3, padding=1), nn.BatchNorm3d(out_ch), nn.ReLU())
+            nn.Conv3d(in_ch, out_ch, 3, stride=stride, padding=1),
+            nn.BatchNorm3d(out_ch),
+            nn.ReLU(),
+            nn.Conv3d(out_ch, out_ch, 3, padding=1),
+            nn.BatchNorm3d(out_ch),
+            nn.ReLU(),
+        )
 
     def forward(self, x):
         return self.conv(x)

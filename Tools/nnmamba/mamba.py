@@ -1,4 +1,5 @@
 """The Mamba v1 block (docs/nnmamba-architecture.md §2.4), parameter names as state-spaces/mamba."""
+
 import math
 
 import torch
@@ -42,7 +43,7 @@ class Mamba(nn.Module):
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner)
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
         # Mamba's own initialisation of the time step (only matters for training from scratch).
-        bound = self.dt_rank ** -0.5
+        bound = self.dt_rank**-0.5
         nn.init.uniform_(self.dt_proj.weight, -bound, bound)
         dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
         dt = dt.clamp(min=dt_floor)
@@ -51,16 +52,26 @@ class Mamba(nn.Module):
 
     def forward(self, x, trace=None):
         length = x.shape[1]
-        xz = self.in_proj(x).transpose(1, 2)                          # [B, 2·d_inner, L]
+        xz = self.in_proj(x).transpose(1, 2)  # [B, 2·d_inner, L]
         u, z = xz.chunk(2, dim=1)
-        u = F.silu(self.conv1d(u)[..., :length])                      # causal: keep the first L outputs
-        x_dbl = self.x_proj(u.transpose(1, 2))                        # [B, L, dt_rank + 2·d_state]
+        u = F.silu(self.conv1d(u)[..., :length])  # causal: keep the first L outputs
+        x_dbl = self.x_proj(u.transpose(1, 2))  # [B, L, dt_rank + 2·d_state]
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = F.linear(dt, self.dt_proj.weight).transpose(1, 2)     # bias goes inside the softplus
+        delta = F.linear(dt, self.dt_proj.weight).transpose(1, 2)  # bias goes inside the softplus
         A = -torch.exp(self.A_log)
-        y = selective_scan(u, delta, A, B.transpose(1, 2), C.transpose(1, 2), self.D, z,
-                           delta_bias=self.dt_proj.bias, delta_softplus=True)
+        y = selective_scan(
+            u,
+            delta,
+            A,
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            self.D,
+            z,
+            delta_bias=self.dt_proj.bias,
+            delta_softplus=True,
+        )
         if trace is not None:
-            trace.update(xz=xz, x_conv_silu=u, x_dbl=x_dbl,
-                         delta_softplus=F.softplus(delta + self.dt_proj.bias[..., None]))
+            trace.update(
+                xz=xz, x_conv_silu=u, x_dbl=x_dbl, delta_softplus=F.softplus(delta + self.dt_proj.bias[..., None])
+            )
         return self.out_proj(y.transpose(1, 2))

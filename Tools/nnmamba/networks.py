@@ -1,8 +1,8 @@
 """nnMambaSeg (segmentation and landmark heat-maps) and nnMambaEncoder (classification),
 docs/nnmamba-architecture.md §3 and §4; state_dict keys as Appendix A and B."""
+
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .layers import CLS, CSS, NNUNET, Attentionlayer, DoubleConv, MambaLayer, make_res_layer, upsample
 
@@ -36,7 +36,7 @@ class nnMambaSeg(nn.Module):
 
     @staticmethod
     def _gated(skip, att):
-        gate = att(skip.mean(dim=(2, 3, 4)))            # [B, C, 1]
+        gate = att(skip.mean(dim=(2, 3, 4)))  # [B, C, 1]
         return skip * gate[..., None, None]
 
     def forward(self, x, deep_supervision=False):

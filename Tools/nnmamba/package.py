@@ -1,5 +1,6 @@
 """Model packages (docs/model-package.md): `model.json` (snake_case, format "mambanode-model/1"),
 `weights.safetensors` (state_dict keys of the official code) and `README.md` (the model card)."""
+
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ def clean_state_dict(state_dict):
     for key, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
             raise ExportError(f"state_dict entry {key!r} is {type(value).__name__}, not a tensor")
-        name = key[len("module."):] if key.startswith("module.") else key
+        name = key[len("module.") :] if key.startswith("module.") else key
         if re.match(r"ds\d+_cls_conv\.", name):
             continue
         if name in out:
@@ -36,6 +37,7 @@ def clean_state_dict(state_dict):
 
 def infer_network(state_dict):
     """Architecture and constructor arguments from the keys and shapes (Appendix A/B)."""
+
     def shape(key):
         if key not in state_dict:
             raise ExportError(f"state_dict has no {key!r}: not an nnMamba network")
@@ -46,26 +48,44 @@ def infer_network(state_dict):
     if blocks < 1:
         raise ExportError("state_dict has no layer1.* keys: not an nnMamba network")
     if "mlp.3.weight" in state_dict:
-        return "nnMambaEncoder", dict(in_ch=in_ch, channels=channels, blocks=blocks,
-                                      number_classes=shape("mlp.3.weight")[0],
-                                      d_state=shape("mamba_layer_stem.mamba.A_log")[1])
+        return "nnMambaEncoder", dict(
+            in_ch=in_ch,
+            channels=channels,
+            blocks=blocks,
+            number_classes=shape("mlp.3.weight")[0],
+            d_state=shape("mamba_layer_stem.mamba.A_log")[1],
+        )
     mamba = [k for k in state_dict if re.match(r"layer1\.\d+\.mamba_layer\.mamba\.A_log$", k)]
     if not mamba:
-        raise ExportError("state_dict has neither mlp.3.weight (classification) nor layer1.N.mamba_layer.* (segmentation)")
+        raise ExportError(
+            "state_dict has neither mlp.3.weight (classification) nor layer1.N.mamba_layer.* (segmentation)"
+        )
     flavour = "css" if any(".mamba_layer.nin2." in k for k in state_dict) else "nnunet"
-    return "nnMambaSeg", dict(in_ch=in_ch, channels=channels, blocks=blocks,
-                              number_classes=shape("conv8.conv.0.weight")[0],
-                              d_state=tuple(state_dict[mamba[0]].shape)[1], flavour=flavour)
+    return "nnMambaSeg", dict(
+        in_ch=in_ch,
+        channels=channels,
+        blocks=blocks,
+        number_classes=shape("conv8.conv.0.weight")[0],
+        d_state=tuple(state_dict[mamba[0]].shape)[1],
+        flavour=flavour,
+    )
 
 
 def network_manifest(architecture, config):
-    return {"architecture": architecture, "in_channels": config["in_ch"], "channels": config["channels"],
-            "blocks": config["blocks"], "outputs": config["number_classes"], "d_state": config["d_state"]}
+    return {
+        "architecture": architecture,
+        "in_channels": config["in_ch"],
+        "channels": config["channels"],
+        "blocks": config["blocks"],
+        "outputs": config["number_classes"],
+        "d_state": config["d_state"],
+    }
 
 
 def check_manifest(m):
     """The checks the node makes on load (Sources/ModelPackage), so a bad package fails here,
     naming the field, rather than on the node."""
+
     def need(cond, field, message):
         if not cond:
             raise ExportError(f"{field}: {message}")
@@ -76,23 +96,35 @@ def check_manifest(m):
     n = m["network"]
     task = m["task"]
     need(task in ("segmentation", "landmarks", "classification"), "task", f"unknown task {task!r}")
-    need((task == "classification") == (n["architecture"] == "nnMambaEncoder"), "network.architecture",
-         f"{n['architecture']} cannot do {task}")
+    need(
+        (task == "classification") == (n["architecture"] == "nnMambaEncoder"),
+        "network.architecture",
+        f"{n['architecture']} cannot do {task}",
+    )
     if n["architecture"] == "nnMambaSeg":
         need(n["channels"] >= 16, "network.channels", "nnMambaSeg needs at least 16 channels")
         need(all(p >= 16 and p % 16 == 0 for p in m["patch_size"]), "patch_size", "each a multiple of 16")
-    need(len(m["inputs"]) == n["in_channels"], "inputs",
-         f"{len(m['inputs'])} inputs for a network with {n['in_channels']} input channels")
+    need(
+        len(m["inputs"]) == n["in_channels"],
+        "inputs",
+        f"{len(m['inputs'])} inputs for a network with {n['in_channels']} input channels",
+    )
     for i, inp in enumerate(m["inputs"]):
         need("name" in inp, f"inputs[{i}].name", "missing")
         z = inp.get("normalization", {})
         need(z.get("kind") in ("ct", "zscore", "none"), f"inputs[{i}].normalization.kind", "ct, zscore or none")
         if z["kind"] == "ct":
-            need(len(z.get("clip", [])) == 2 and z["clip"][0] < z["clip"][1], f"inputs[{i}].normalization.clip",
-                 "CT normalisation needs [low, high]")
+            need(
+                len(z.get("clip", [])) == 2 and z["clip"][0] < z["clip"][1],
+                f"inputs[{i}].normalization.clip",
+                "CT normalisation needs [low, high]",
+            )
             need("mean" in z and z.get("std", 0) > 0, f"inputs[{i}].normalization", "CT needs mean and a positive std")
-    need(len(m["target_spacing"]) == 3 and all(s > 0 for s in m["target_spacing"]), "target_spacing",
-         "three positive spacings in mm")
+    need(
+        len(m["target_spacing"]) == 3 and all(s > 0 for s in m["target_spacing"]),
+        "target_spacing",
+        "three positive spacings in mm",
+    )
     need(len(m["patch_size"]) == 3, "patch_size", "three sizes (D, H, W)")
     for a in m.get("mirror_axes") or []:
         need(a in (2, 3, 4), "mirror_axes", f"axis {a} is not 2, 3 or 4")
@@ -100,22 +132,31 @@ def check_manifest(m):
         labels = m.get("labels") or []
         need(labels, "labels", "a segmentation model needs labels (give them with --outputs)")
         for i, label in enumerate(labels):
-            need(1 <= label.get("value", 0) < n["outputs"], f"labels[{i}].value",
-                 f"{label.get('value')} is not an output class 1…{n['outputs'] - 1}")
+            need(
+                1 <= label.get("value", 0) < n["outputs"],
+                f"labels[{i}].value",
+                f"{label.get('value')} is not an output class 1…{n['outputs'] - 1}",
+            )
             for key in ("name", "category", "type"):
                 need(key in label, f"labels[{i}].{key}", "missing")
     elif task == "landmarks":
         marks = m.get("landmarks") or []
         need(marks, "landmarks", "a landmark model needs landmarks (give them with --outputs)")
         for i, mark in enumerate(marks):
-            need(0 <= mark.get("channel", -1) < n["outputs"], f"landmarks[{i}].channel",
-                 f"not an output channel 0…{n['outputs'] - 1}")
+            need(
+                0 <= mark.get("channel", -1) < n["outputs"],
+                f"landmarks[{i}].channel",
+                f"not an output channel 0…{n['outputs'] - 1}",
+            )
         names = {mark["name"] for mark in marks}
         for i, d in enumerate(m.get("distances") or []):
             need(d["from"] in names and d["to"] in names, f"distances[{i}]", "unknown landmark")
     else:
-        need("classification" in m, "classification",
-             "a classification model needs classification (give it with --outputs)")
+        need(
+            "classification" in m,
+            "classification",
+            "a classification model needs classification (give it with --outputs)",
+        )
     need(m["algorithm"].get("name") and m["algorithm"].get("version"), "algorithm", "name and version must be given")
 
 

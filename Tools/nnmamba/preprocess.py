@@ -8,6 +8,7 @@ edge-padded volume, grid edge to edge) -> per-channel normalisation -> tensor (D
 A grid is (size (3,), spacing (3,), origin (3,), direction (3, 3) with columns along i, j, k), all
 in LPS mm, as the Swift `Geometry`.
 """
+
 import math
 from dataclasses import dataclass
 
@@ -19,9 +20,9 @@ RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 
 @dataclass
 class Grid:
-    size: np.ndarray       # voxels along i, j, k
-    spacing: np.ndarray    # mm
-    origin: np.ndarray     # LPS mm of voxel (0, 0, 0)
+    size: np.ndarray  # voxels along i, j, k
+    spacing: np.ndarray  # mm
+    origin: np.ndarray  # LPS mm of voxel (0, 0, 0)
     direction: np.ndarray  # 3×3, column a = unit vector of index axis a in LPS
 
     @property
@@ -105,8 +106,9 @@ def nonzero_box(channels):
 
 def crop(voxels, grid, lower, upper):
     sl = tuple(slice(lo, hi) for lo, hi in zip(lower, upper))
-    return voxels[sl], Grid(np.array(upper) - np.array(lower), grid.spacing.copy(), grid.patient(lower),
-                            grid.direction.copy())
+    return voxels[sl], Grid(
+        np.array(upper) - np.array(lower), grid.spacing.copy(), grid.patient(lower), grid.direction.copy()
+    )
 
 
 def _round(x):
@@ -147,7 +149,11 @@ def resample(voxels, source, target, order=3):
 
 
 def same_grid(a, b, tol=1e-9):
-    return (a.size == b.size).all() and np.abs(a.spacing - b.spacing).max() < tol and np.abs(a.origin - b.origin).max() < tol
+    return (
+        (a.size == b.size).all()
+        and np.abs(a.spacing - b.spacing).max() < tol
+        and np.abs(a.origin - b.origin).max() < tol
+    )
 
 
 def normalise(x, norm, mask):
@@ -161,7 +167,7 @@ def normalise(x, norm, mask):
     use = mask if norm.get("nonzero_mask") and mask is not None else np.ones(x.shape, dtype=bool)
     values = x[use].astype(np.float64)
     mean = values.mean() if values.size else 0.0
-    std = math.sqrt(max((values ** 2).mean() - mean * mean, 0.0)) if values.size else 0.0
+    std = math.sqrt(max((values**2).mean() - mean * mean, 0.0)) if values.size else 0.0
     out = ((x.astype(np.float64) - mean) / (std + 1e-8)).astype(np.float32)
     out[~use] = 0
     return out
@@ -169,11 +175,11 @@ def normalise(x, norm, mask):
 
 @dataclass
 class Prepared:
-    tensor: np.ndarray   # [C, D, H, W] float32, (D, H, W) = (k, j, i) of `grid`
-    grid: Grid           # the resampled canonical grid (before padding)
+    tensor: np.ndarray  # [C, D, H, W] float32, (D, H, W) = (k, j, i) of `grid`
+    grid: Grid  # the resampled canonical grid (before padding)
     canonical: Grid
     source: Grid
-    axis_for: list       # canonical axis p comes from source axis axis_for[p]
+    axis_for: list  # canonical axis p comes from source axis axis_for[p]
     crop_lower: np.ndarray
 
 
@@ -196,11 +202,14 @@ def prepare(channels, grid, manifest, crop_to_nonzero=False):
         cgrid_c = cgrid
     target = np.asarray(manifest["target_spacing"], dtype=np.float64)
     rgrid = resampled_grid(cgrid_c, target)
-    uses_mask = any(i["normalization"].get("kind") == "zscore" and i["normalization"].get("nonzero_mask")
-                    for i in manifest["inputs"])
+    uses_mask = any(
+        i["normalization"].get("kind") == "zscore" and i["normalization"].get("nonzero_mask")
+        for i in manifest["inputs"]
+    )
     mask = None
-    if (rgrid.size == cgrid_c.size).all() and max(np.abs(rgrid.spacing - cgrid_c.spacing).max(),
-                                                  np.abs(rgrid.origin - cgrid_c.origin).max()) < 1e-9:
+    if (rgrid.size == cgrid_c.size).all() and max(
+        np.abs(rgrid.spacing - cgrid_c.spacing).max(), np.abs(rgrid.origin - cgrid_c.origin).max()
+    ) < 1e-9:
         rgrid = cgrid_c
         if uses_mask:
             mask = np.any(np.stack([v != 0 for v in vols]), axis=0)

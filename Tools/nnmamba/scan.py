@@ -13,6 +13,7 @@ node per token per operation; that is what makes CPU training practical.
 
 Shapes: u, delta, z [B, D, L]; A [D, N]; B, C [B, N, L]; D, delta_bias [D]. Returns [B, D, L].
 """
+
 import math
 
 import torch
@@ -39,9 +40,9 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
     """The recurrence token by token (slow; the reference)."""
     delta = _prepare(delta, delta_bias, delta_softplus)
     batch, dim, length = u.shape
-    decay = torch.exp(delta.unsqueeze(-1) * A[:, None, :])                     # [B, D, L, N]
-    drive = (delta * u).unsqueeze(-1) * B.transpose(1, 2).unsqueeze(1)         # [B, D, L, N]
-    readout = C.transpose(1, 2)                                                # [B, L, N]
+    decay = torch.exp(delta.unsqueeze(-1) * A[:, None, :])  # [B, D, L, N]
+    drive = (delta * u).unsqueeze(-1) * B.transpose(1, 2).unsqueeze(1)  # [B, D, L, N]
+    readout = C.transpose(1, 2)  # [B, L, N]
     h = u.new_zeros(batch, dim, A.shape[1])
     ys = []
     for i in range(length):
@@ -75,7 +76,7 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
     else:
         u_p, B_p, C_p = u, B, C
     K = (length + pad) // T
-    log_decay = (delta.unsqueeze(-1) * A[:, None, :]).view(batch, dim, K, T, n)   # [B, D, K, T, N]
+    log_decay = (delta.unsqueeze(-1) * A[:, None, :]).view(batch, dim, K, T, n)  # [B, D, K, T, N]
     decay = torch.exp(log_decay)
     x = ((delta * u_p).unsqueeze(-1) * B_p.transpose(1, 2).unsqueeze(1)).view(batch, dim, K, T, n)
     # unbind, not indexing: its backward is one stack, where T separate index ops would each

@@ -41,7 +41,9 @@ def golden():
 @pytest.fixture
 def mambanode():
     if not os.access(MAMBANODE, os.X_OK):
-        pytest.skip(f"mambanode binary not found at {MAMBANODE} (build it with `swift build -c release`, or set MAMBANODE)")
+        pytest.skip(
+            f"mambanode binary not found at {MAMBANODE} (build it with `swift build -c release`, or set MAMBANODE)"
+        )
     return MAMBANODE
 
 

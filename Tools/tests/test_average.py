@@ -39,7 +39,9 @@ def test_inputs_of_different_networks_are_refused(tmp_path):
     for channels in (8, 16):
         model = nnMambaEncoder(in_ch=1, channels=channels, blocks=2, number_classes=1, d_state=8)
         path = str(tmp_path / f"c{channels}.pt")
-        save_ours(path, model, "nnMambaEncoder", dict(in_ch=1, channels=channels, blocks=2, number_classes=1, d_state=8), {})
+        save_ours(
+            path, model, "nnMambaEncoder", dict(in_ch=1, channels=channels, blocks=2, number_classes=1, d_state=8), {}
+        )
         paths.append(path)
     try:
         average_checkpoints.main([str(tmp_path / "x.pt"), *paths])
@@ -51,6 +53,7 @@ def test_inputs_of_different_networks_are_refused(tmp_path):
 
 def test_spec_replaces_the_manifest(tmp_path):
     import json
+
     constructor = dict(in_ch=1, channels=8, blocks=2, number_classes=1, d_state=8)
     path = str(tmp_path / "m.pt")
     save_ours(path, nnMambaEncoder(**constructor), "nnMambaEncoder", constructor, {"name": "old"})

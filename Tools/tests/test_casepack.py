@@ -1,6 +1,7 @@
 """The pack of prepared cases (nnmamba/casepack.py, pack_cases.py): it gives train.py the cases
 load_cases would, up to the stated 8-bit quantisation, and refuses a spec that would prepare them
 differently."""
+
 import json
 
 import numpy as np
@@ -51,10 +52,34 @@ def test_training_from_a_pack(tmp_path):
     spec_path, _ = spec_for("classification", tmp_path)
     pack, first, second = tmp_path / "cases.pack", str(tmp_path / "a.pt"), str(tmp_path / "b.pt")
     assert pack_cases.main(["--spec", spec_path, "--cases", str(cases), "--out", str(pack)]) == 0
-    assert train.main(["--spec", spec_path, "--cases", str(pack), "--out", first, "--iterations", "2", "--seed", "1"]) == 0
+    assert (
+        train.main(["--spec", spec_path, "--cases", str(pack), "--out", first, "--iterations", "2", "--seed", "1"]) == 0
+    )
     # The batched step of --frozen-bn (two volumes of one shape per step), from the pack.
-    assert train.main(["--spec", spec_path, "--cases", str(pack), "--out", second, "--iterations", "2", "--seed", "2",
-                       "--batch", "2", "--init", first, "--frozen-bn", "--lesion-channel", "1"]) == 0
+    assert (
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(pack),
+                "--out",
+                second,
+                "--iterations",
+                "2",
+                "--seed",
+                "2",
+                "--batch",
+                "2",
+                "--init",
+                first,
+                "--frozen-bn",
+                "--lesion-channel",
+                "1",
+            ]
+        )
+        == 0
+    )
     saved = torch.load(second, weights_only=True)
     assert set(saved["state_dict"]) == set(train.nnMambaEncoder(**saved["config"]["constructor"]).state_dict())
     with pytest.raises(SystemExit, match="packed for another spec"):

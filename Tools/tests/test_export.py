@@ -2,6 +2,7 @@
 `model_final_checkpoint.model` + `.model.pkl`, and a classification `state_dict` `.pth`. The
 packages pass `mambanode models verify`, hold every key of the official state_dict (shared Mamba
 tensors under each block, ds heads and `module.` gone) and compute what the checkpoint computes."""
+
 import collections
 import json
 import pickle
@@ -19,25 +20,55 @@ from nnmamba import nnMambaEncoder, nnMambaSeg
 
 def plans(classes=4, transpose=(0, 1, 2), scheme="CT"):
     """nnU-Net v1 plans (the structure ExperimentPlanner3D_v21 pickles), two stages."""
-    stage = lambda patch, spacing: {"batch_size": 2, "num_pool_per_axis": [4, 4, 4], "patch_size": np.array(patch),
-                                    "median_patient_size_in_voxels": np.array([90, 200, 200]),
-                                    "current_spacing": np.array(spacing), "original_spacing": np.array([3.0, 0.8, 0.8]),
-                                    "do_dummy_2D_data_aug": False, "pool_op_kernel_sizes": [[2, 2, 2]] * 4,
-                                    "conv_kernel_sizes": [[3, 3, 3]] * 5}
+    stage = lambda patch, spacing: {
+        "batch_size": 2,
+        "num_pool_per_axis": [4, 4, 4],
+        "patch_size": np.array(patch),
+        "median_patient_size_in_voxels": np.array([90, 200, 200]),
+        "current_spacing": np.array(spacing),
+        "original_spacing": np.array([3.0, 0.8, 0.8]),
+        "do_dummy_2D_data_aug": False,
+        "pool_op_kernel_sizes": [[2, 2, 2]] * 4,
+        "conv_kernel_sizes": [[3, 3, 3]] * 5,
+    }
     return {
-        "num_stages": 2, "num_modalities": 1, "modalities": {0: "CT"},
+        "num_stages": 2,
+        "num_modalities": 1,
+        "modalities": {0: "CT"},
         "normalization_schemes": collections.OrderedDict({0: scheme}),
         "use_mask_for_norm": collections.OrderedDict({0: False}),
-        "dataset_properties": {"intensityproperties": collections.OrderedDict({0: collections.OrderedDict(
-            median=np.float64(45.0), mean=np.float64(52.5), sd=np.float64(180.25), min=-1024.0, max=3071.0,
-            percentile_99_5=np.float64(890.0), percentile_00_5=np.float64(-960.0))}),
-            "all_sizes": [np.array([90, 200, 200])], "all_spacings": [np.array([3.0, 0.8, 0.8])]},
-        "list_of_npz_files": ["case_000.npz"], "original_spacings": [np.array([3.0, 0.8, 0.8])],
-        "original_sizes": [np.array([90, 200, 200])], "preprocessed_data_folder": "/data/nnUNet_preprocessed/Task500",
-        "num_classes": classes - 1, "all_classes": list(range(1, classes)), "base_num_features": 32,
-        "keep_only_largest_region": None, "min_region_size_per_class": None, "min_size_per_class": None,
-        "transpose_forward": list(transpose), "transpose_backward": list(transpose),
-        "data_identifier": "nnUNetData_plans_v2.1", "preprocessor_name": "GenericPreprocessor", "conv_per_stage": 2,
+        "dataset_properties": {
+            "intensityproperties": collections.OrderedDict(
+                {
+                    0: collections.OrderedDict(
+                        median=np.float64(45.0),
+                        mean=np.float64(52.5),
+                        sd=np.float64(180.25),
+                        min=-1024.0,
+                        max=3071.0,
+                        percentile_99_5=np.float64(890.0),
+                        percentile_00_5=np.float64(-960.0),
+                    )
+                }
+            ),
+            "all_sizes": [np.array([90, 200, 200])],
+            "all_spacings": [np.array([3.0, 0.8, 0.8])],
+        },
+        "list_of_npz_files": ["case_000.npz"],
+        "original_spacings": [np.array([3.0, 0.8, 0.8])],
+        "original_sizes": [np.array([90, 200, 200])],
+        "preprocessed_data_folder": "/data/nnUNet_preprocessed/Task500",
+        "num_classes": classes - 1,
+        "all_classes": list(range(1, classes)),
+        "base_num_features": 32,
+        "keep_only_largest_region": None,
+        "min_region_size_per_class": None,
+        "min_size_per_class": None,
+        "transpose_forward": list(transpose),
+        "transpose_backward": list(transpose),
+        "data_identifier": "nnUNetData_plans_v2.1",
+        "preprocessor_name": "GenericPreprocessor",
+        "conv_per_stage": 2,
         "plans_per_stage": {0: stage([32, 32, 32], [6.0, 3.0, 3.0]), 1: stage([32, 48, 64], [3.0, 1.5, 1.2])},
     }
 
@@ -47,12 +78,24 @@ def nnunet_checkpoint(tmp_path, model, plans_dict, stage=1):
     state_dict as from a DataParallel-wrapped network."""
     sd = collections.OrderedDict(("module." + k, v) for k, v in model.state_dict().items())
     path = tmp_path / "model_final_checkpoint.model"
-    torch.save({"epoch": 1000, "state_dict": sd, "optimizer_state_dict": {"state": {}, "param_groups": []},
-                "lr_scheduler_state_dict": None,
-                "plot_stuff": ([1.2, 0.9], [1.1, 0.95], [np.float64(0.61), np.float64(0.7)], [0.6, 0.71]),
-                "best_stuff": (999, np.float64(0.71), np.float64(0.7), 950), "amp_grad_scaler": {"scale": 65536.0}}, path)
-    info = {"init": ("/data/plans.pkl", 0, "/results/fold_0", "/data/Task500", True, stage, True, False, True),
-            "name": "nnUNetTrainerV2_nnMamba", "class": "<class 'nnUNetTrainerV2_nnMamba'>", "plans": plans_dict}
+    torch.save(
+        {
+            "epoch": 1000,
+            "state_dict": sd,
+            "optimizer_state_dict": {"state": {}, "param_groups": []},
+            "lr_scheduler_state_dict": None,
+            "plot_stuff": ([1.2, 0.9], [1.1, 0.95], [np.float64(0.61), np.float64(0.7)], [0.6, 0.71]),
+            "best_stuff": (999, np.float64(0.71), np.float64(0.7), 950),
+            "amp_grad_scaler": {"scale": 65536.0},
+        },
+        path,
+    )
+    info = {
+        "init": ("/data/plans.pkl", 0, "/results/fold_0", "/data/Task500", True, stage, True, False, True),
+        "name": "nnUNetTrainerV2_nnMamba",
+        "class": "<class 'nnUNetTrainerV2_nnMamba'>",
+        "plans": plans_dict,
+    }
     with open(str(path) + ".pkl", "wb") as f:
         pickle.dump(info, f)
     return str(path)
@@ -95,12 +138,23 @@ def test_nnunet_v1_checkpoint_becomes_a_verified_package(tmp_path, mambanode):
 
     m = json.loads((tmp_path / "package" / "model.json").read_text())
     assert m["format"] == "mambanode-model/1" and m["task"] == "segmentation"
-    assert m["network"] == {"architecture": "nnMambaSeg", "in_channels": 1, "channels": 16, "blocks": 3,
-                            "outputs": 4, "d_state": 16}
-    assert m["target_spacing"] == [1.2, 1.5, 3.0]          # stage 1 current_spacing (z, y, x) as (x, y, z)
-    assert m["patch_size"] == [32, 48, 64]                 # (D, H, W) = (z, y, x)
-    assert m["inputs"] == [{"name": "ct", "modality": "CT", "normalization":
-                            {"kind": "ct", "clip": [-960.0, 890.0], "mean": 52.5, "std": 180.25}}]
+    assert m["network"] == {
+        "architecture": "nnMambaSeg",
+        "in_channels": 1,
+        "channels": 16,
+        "blocks": 3,
+        "outputs": 4,
+        "d_state": 16,
+    }
+    assert m["target_spacing"] == [1.2, 1.5, 3.0]  # stage 1 current_spacing (z, y, x) as (x, y, z)
+    assert m["patch_size"] == [32, 48, 64]  # (D, H, W) = (z, y, x)
+    assert m["inputs"] == [
+        {
+            "name": "ct",
+            "modality": "CT",
+            "normalization": {"kind": "ct", "clip": [-960.0, 890.0], "mean": 52.5, "std": 180.25},
+        }
+    ]
     assert m["mirror_axes"] == [2, 3, 4]
     assert "Fake nnU-Net checkpoint" in (tmp_path / "package" / "README.md").read_text()
 
@@ -121,19 +175,24 @@ def test_nnunet_v1_checkpoint_becomes_a_verified_package(tmp_path, mambanode):
     assert "OK" in verify(mambanode, package)
 
 
-@pytest.mark.parametrize("change,expected", [
-    (lambda p: p.update(transpose_forward=[2, 0, 1]), "transpose_forward"),
-    (lambda p: p.update(num_classes=7), "num_classes"),
-    (lambda p: p.update(normalization_schemes={0: "CT2"}), "normalization_schemes[0]"),
-    (lambda p: p["dataset_properties"]["intensityproperties"][0].pop("sd"), "'sd'"),
-])
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (lambda p: p.update(transpose_forward=[2, 0, 1]), "transpose_forward"),
+        (lambda p: p.update(num_classes=7), "num_classes"),
+        (lambda p: p.update(normalization_schemes={0: "CT2"}), "normalization_schemes[0]"),
+        (lambda p: p["dataset_properties"]["intensityproperties"][0].pop("sd"), "'sd'"),
+    ],
+)
 def test_nnunet_plans_that_the_node_cannot_follow_are_refused_naming_the_field(tmp_path, capsys, change, expected):
     torch.manual_seed(0)
     p = plans(classes=4)
     change(p)
     ckpt = nnunet_checkpoint(tmp_path, nnMambaSeg(1, 16, 2, 4, flavour="nnunet").eval(), p)
-    assert export.main(["nnunet", ckpt, str(tmp_path / "package"), "--outputs",
-                        outputs_json(tmp_path, seg_outputs(4))]) == 1
+    assert (
+        export.main(["nnunet", ckpt, str(tmp_path / "package"), "--outputs", outputs_json(tmp_path, seg_outputs(4))])
+        == 1
+    )
     assert expected in capsys.readouterr().err
     assert not (tmp_path / "package").exists()
 
@@ -141,8 +200,18 @@ def test_nnunet_plans_that_the_node_cannot_follow_are_refused_naming_the_field(t
 def test_labels_missing_from_outputs_are_named(tmp_path, capsys):
     torch.manual_seed(0)
     ckpt = nnunet_checkpoint(tmp_path, nnMambaSeg(1, 16, 2, 4).eval(), plans(classes=4))
-    assert export.main(["nnunet", ckpt, str(tmp_path / "package"), "--outputs",
-                        outputs_json(tmp_path, {"name": "x", "algorithm": {"name": "a", "version": "1"}})]) == 1
+    assert (
+        export.main(
+            [
+                "nnunet",
+                ckpt,
+                str(tmp_path / "package"),
+                "--outputs",
+                outputs_json(tmp_path, {"name": "x", "algorithm": {"name": "a", "version": "1"}}),
+            ]
+        )
+        == 1
+    )
     assert "labels" in capsys.readouterr().err
 
 
@@ -157,8 +226,10 @@ def test_a_pickle_holding_code_is_refused(tmp_path, capsys):
 
     with open(ckpt + ".pkl", "wb") as f:
         pickle.dump({"plans": Exploit()}, f)
-    assert export.main(["nnunet", ckpt, str(tmp_path / "package"), "--outputs",
-                        outputs_json(tmp_path, seg_outputs(4))]) == 1
+    assert (
+        export.main(["nnunet", ckpt, str(tmp_path / "package"), "--outputs", outputs_json(tmp_path, seg_outputs(4))])
+        == 1
+    )
     assert "refusing to load subprocess.call" in capsys.readouterr().err
 
 
@@ -173,8 +244,14 @@ def test_classification_state_dict_becomes_a_verified_package(tmp_path, mambanod
     package = str(tmp_path / "package")
     assert export.main(["cls", str(pth), package, "--outputs", outputs_json(tmp_path, out)]) == 0
     written = json.loads((tmp_path / "package" / "model.json").read_text())
-    assert written["network"] == {"architecture": "nnMambaEncoder", "in_channels": 1, "channels": 8, "blocks": 2,
-                                  "outputs": 1, "d_state": 8}
+    assert written["network"] == {
+        "architecture": "nnMambaEncoder",
+        "in_channels": 1,
+        "channels": 8,
+        "blocks": 2,
+        "outputs": 1,
+        "d_state": 8,
+    }
     assert written["inputs"] == [{"name": "t1", "modality": "MR", "normalization": {"kind": "none"}}]
     assert written["target_spacing"] == [1.5, 1.5, 1.5]
     weights = load_file(str(tmp_path / "package" / "weights.safetensors"))
@@ -186,8 +263,18 @@ def test_classification_without_spacing_is_refused(tmp_path, capsys):
     pth = tmp_path / "best_weight.pth"
     torch.save(nnMambaEncoder(1, 8, 2, 1).state_dict(), pth)
     m = manifests.classification()
-    assert export.main(["cls", str(pth), str(tmp_path / "p"), "--outputs",
-                        outputs_json(tmp_path, {k: m[k] for k in ("name", "classification", "algorithm")})]) == 1
+    assert (
+        export.main(
+            [
+                "cls",
+                str(pth),
+                str(tmp_path / "p"),
+                "--outputs",
+                outputs_json(tmp_path, {k: m[k] for k in ("name", "classification", "algorithm")}),
+            ]
+        )
+        == 1
+    )
     assert "target_spacing" in capsys.readouterr().err
 
 
@@ -198,7 +285,9 @@ def test_classification_named_finding_fails_verify_naming_the_field(tmp_path, ma
     torch.save(randomised(nnMambaEncoder(1, 8, 2, 1), 2).state_dict(), pth)
     m = manifests.classification(spacing=(1.5, 1.5, 1.5))
     out = {k: m[k] for k in ("name", "classification", "algorithm", "target_spacing")}
-    out["classification"] = dict(out["classification"], concept={"code": "121071", "scheme": "DCM", "meaning": "Finding"})
+    out["classification"] = dict(
+        out["classification"], concept={"code": "121071", "scheme": "DCM", "meaning": "Finding"}
+    )
     package = str(tmp_path / "package")
     assert export.main(["cls", str(pth), package, "--outputs", outputs_json(tmp_path, out)]) == 0
     result = subprocess.run([mambanode, "models", "verify", package], capture_output=True, text=True, timeout=600)

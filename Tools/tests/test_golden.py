@@ -2,6 +2,7 @@
 the tolerances of Tests/Fixtures/golden/nnmamba/README.md: 1e-5 · max(1, max|ref|) for the unit fixtures,
 1e-4 · max(1, max|ref|) for whole networks. Each runs with the reference scan and the chunked
 one, in float32 (the tolerance) and float64 (near-exact: the same function)."""
+
 import json
 import os
 
@@ -21,8 +22,9 @@ def build(name, config):
     if name == "css_mamba_layer":
         return MambaLayer(a["dim"], d_state=a["d_state"], d_conv=a["d_conv"], expand=a["expand"])
     if name == "res_layer":
-        return make_res_layer(a["inplanes"], a["planes"], a["blocks"], a["stride"],
-                              MambaLayer(a["mamba_dim"], d_state=a["d_state"]))
+        return make_res_layer(
+            a["inplanes"], a["planes"], a["blocks"], a["stride"], MambaLayer(a["mamba_dim"], d_state=a["d_state"])
+        )
     d_state = config["mamba_defaults"]["d_state"]
     if name == "seg":
         return nnMambaSeg(a["in_ch"], a["channels"], a["blocks"], a["number_classes"], d_state=d_state)
@@ -59,8 +61,11 @@ def run(model, name, x):
             hooks = []
             for module_name, module in model.named_modules():
                 if module_name:
-                    hooks.append(module.register_forward_hook(
-                        lambda m, i, o, key=module_name: captured.__setitem__(key, o.clone())))
+                    hooks.append(
+                        module.register_forward_hook(
+                            lambda m, i, o, key=module_name: captured.__setitem__(key, o.clone())
+                        )
+                    )
             out = model(x)
             for h in hooks:
                 h.remove()

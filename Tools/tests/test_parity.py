@@ -7,7 +7,7 @@ batches (so they are not the trivial 0/1), is saved as our checkpoint, exported 
 with `mambanode models verify`, and run with `mambanode infer --raw-output` on a NIfTI that is
 stored in a non-canonical orientation at a spacing other than the target (so reorientation and
 resampling are exercised)."""
-import os
+
 import subprocess
 
 import numpy as np
@@ -61,15 +61,24 @@ def run(cmd):
 
 
 CASES = {
-    "segmentation": lambda: (nnMambaSeg(in_ch=1, channels=16, blocks=2, number_classes=5),
-                             "nnMambaSeg", dict(in_ch=1, channels=16, blocks=2, number_classes=5, d_state=16, flavour="css"),
-                             manifests.segmentation(5)),
-    "landmarks": lambda: (nnMambaSeg(in_ch=1, channels=16, blocks=2, number_classes=3),
-                          "nnMambaSeg", dict(in_ch=1, channels=16, blocks=2, number_classes=3, d_state=16, flavour="css"),
-                          manifests.landmarks(3)),
-    "classification": lambda: (nnMambaEncoder(in_ch=1, channels=8, blocks=2, number_classes=1),
-                               "nnMambaEncoder", dict(in_ch=1, channels=8, blocks=2, number_classes=1, d_state=8),
-                               manifests.classification()),
+    "segmentation": lambda: (
+        nnMambaSeg(in_ch=1, channels=16, blocks=2, number_classes=5),
+        "nnMambaSeg",
+        dict(in_ch=1, channels=16, blocks=2, number_classes=5, d_state=16, flavour="css"),
+        manifests.segmentation(5),
+    ),
+    "landmarks": lambda: (
+        nnMambaSeg(in_ch=1, channels=16, blocks=2, number_classes=3),
+        "nnMambaSeg",
+        dict(in_ch=1, channels=16, blocks=2, number_classes=3, d_state=16, flavour="css"),
+        manifests.landmarks(3),
+    ),
+    "classification": lambda: (
+        nnMambaEncoder(in_ch=1, channels=8, blocks=2, number_classes=1),
+        "nnMambaEncoder",
+        dict(in_ch=1, channels=8, blocks=2, number_classes=1, d_state=8),
+        manifests.classification(),
+    ),
 }
 
 
@@ -107,6 +116,8 @@ def test_exported_package_matches_pytorch_in_mambanode_infer(task, tmp_path, mam
     assert node["output"].shape == expected.shape
     scale = max(1.0, float(np.abs(expected).max()))
     error = float(np.abs(node["output"] - expected).max())
-    print(f"{task}: output {expected.shape}, max |mambanode − PyTorch| {error:.3e}, max|PyTorch| {float(np.abs(expected).max()):.3g}, "
-          f"tolerance {NETWORK_TOLERANCE * scale:.3e}")
+    print(
+        f"{task}: output {expected.shape}, max |mambanode − PyTorch| {error:.3e}, max|PyTorch| {float(np.abs(expected).max()):.3g}, "
+        f"tolerance {NETWORK_TOLERANCE * scale:.3e}"
+    )
     assert error <= NETWORK_TOLERANCE * scale

@@ -1,6 +1,7 @@
 """The chunked selective scan computes the reference recurrence: outputs and gradients agree in
 float64 to ~1e-6 relative, across chunk sizes, lengths that are not a multiple of the chunk, and
 channels that forget fast (where a naive exp(−cumsum) would overflow)."""
+
 import pytest
 import torch
 
@@ -14,8 +15,16 @@ def inputs(length, fast_forgetting, seed=0, dtype=torch.float64):
     a_log = torch.log(torch.arange(1, n + 1, dtype=dtype)).repeat(d, 1) + 0.2 * r(d, n)
     if fast_forgetting:
         a_log = a_log + 3  # |A| up to ~320: δ·A of −100 and more per token
-    return dict(u=r(b, d, length), delta=r(b, d, length), A=-torch.exp(a_log), B=r(b, n, length),
-                C=r(b, n, length), D=1 + 0.3 * r(d), z=r(b, d, length), delta_bias=0.5 * r(d))
+    return dict(
+        u=r(b, d, length),
+        delta=r(b, d, length),
+        A=-torch.exp(a_log),
+        B=r(b, n, length),
+        C=r(b, n, length),
+        D=1 + 0.3 * r(d),
+        z=r(b, d, length),
+        delta_bias=0.5 * r(d),
+    )
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 16, 64, 1000])

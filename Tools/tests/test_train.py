@@ -1,6 +1,7 @@
 """train.py on tiny synthetic cases (smoke runs of a few steps), and the geometry of its data:
 truth lands on the same voxels as the image however the NIfTI is stored, and augmented landmark
 targets follow the augmented image."""
+
 import json
 import math
 import os
@@ -38,8 +39,12 @@ def make_cases(root, task, count=2, size=(32, 32, 16), spacing=(2.0, 2.0, 4.0)):
         image += np.random.default_rng(n).normal(0, 5, size)
         write_nifti(str(case / "ct.nii.gz"), image, grid)
         write_nifti(str(case / "labels.nii.gz"), np.where(ball, 1, np.where(box, 2, 0)), grid, dtype=np.uint8)
-        truth = {"lesion": bool(lesion), "lesion_centre": grid.patient(centre).tolist(), "lesion_radius_mm": 10.0,
-                 "landmarks": {"L0": grid.patient(centre).tolist(), "L1": grid.patient([23.5, 7.5, 5.5]).tolist()}}
+        truth = {
+            "lesion": bool(lesion),
+            "lesion_centre": grid.patient(centre).tolist(),
+            "lesion_radius_mm": 10.0,
+            "landmarks": {"L0": grid.patient(centre).tolist(), "L1": grid.patient([23.5, 7.5, 5.5]).tolist()},
+        }
         (case / "truth.json").write_text(json.dumps(truth))
     return root
 
@@ -61,8 +66,28 @@ def test_a_short_training_writes_an_exportable_checkpoint(task, tmp_path, capsys
     cases = make_cases(tmp_path / "cases", task)
     spec_path, spec = spec_for(task, tmp_path)
     ckpt = str(tmp_path / "model.pt")
-    args = ["--spec", spec_path, "--cases", str(cases), "--out", ckpt, "--iterations", "2", "--log-every", "1",
-            "--patch", "32", "32", "32", "--batch", "2", "--seed", "4", "--time-limit", "2"]
+    args = [
+        "--spec",
+        spec_path,
+        "--cases",
+        str(cases),
+        "--out",
+        ckpt,
+        "--iterations",
+        "2",
+        "--log-every",
+        "1",
+        "--patch",
+        "32",
+        "32",
+        "32",
+        "--batch",
+        "2",
+        "--seed",
+        "4",
+        "--time-limit",
+        "2",
+    ]
     assert train.main(args) == 0
     log = capsys.readouterr().out
     losses = [float(line.split()[3]) for line in log.splitlines() if line.startswith("step ")]
@@ -84,8 +109,26 @@ def test_training_is_seeded(tmp_path):
     states = []
     for n in range(2):
         out = str(tmp_path / f"m{n}.pt")
-        train.main(["--spec", spec_path, "--cases", str(cases), "--out", out, "--iterations", "1", "--batch", "1",
-                    "--patch", "32", "32", "32", "--seed", "9"])
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(cases),
+                "--out",
+                out,
+                "--iterations",
+                "1",
+                "--batch",
+                "1",
+                "--patch",
+                "32",
+                "32",
+                "32",
+                "--seed",
+                "9",
+            ]
+        )
         states.append(torch.load(out, weights_only=True)["state_dict"])
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key
@@ -110,8 +153,9 @@ def test_augmented_landmark_targets_follow_the_image(tmp_path):
     dot = np.zeros_like(tensor)
     p = np.rint(points[0]).astype(int)
     dot[0][tuple(p)] = 1000
-    ns = type("A", (), dict(patch=[32, 32, 32], scale=0.15, rotate=15, intensity=0.0, noise=0.0, flip=True,
-                            lateralised=False))()
+    ns = type(
+        "A", (), dict(patch=[32, 32, 32], scale=0.15, rotate=15, intensity=0.0, noise=0.0, flip=True, lateralised=False)
+    )()
     sampler = train.Sampler([(dot, points - points[0] + p, name)], spec, ns, np.random.default_rng(1))
     checked = 0
     for _ in range(8):
@@ -144,8 +188,30 @@ def test_pre_relu_training_keeps_the_network_that_the_node_runs(tmp_path):
     cases = make_cases(tmp_path / "cases", "landmarks")
     spec_path, _ = spec_for("landmarks", tmp_path)
     ckpt = str(tmp_path / "model.pt")
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", ckpt, "--iterations", "2",
-                       "--patch", "32", "32", "32", "--batch", "1", "--seed", "2", "--pre-relu"]) == 0
+    assert (
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(cases),
+                "--out",
+                ckpt,
+                "--iterations",
+                "2",
+                "--patch",
+                "32",
+                "32",
+                "32",
+                "--batch",
+                "1",
+                "--seed",
+                "2",
+                "--pre-relu",
+            ]
+        )
+        == 0
+    )
     saved = torch.load(ckpt, weights_only=True)
     assert set(saved["state_dict"]) == set(train.nnMambaSeg(**saved["config"]["constructor"]).state_dict())
     assert "--pre-relu" in saved["config"]["card"]
@@ -160,8 +226,9 @@ def test_aux_lesion_target_follows_the_augmented_image(tmp_path):
     [(tensor, truth, name)] = train.load_cases(str(cases), spec, "lesion", False)
     assert truth[0] == 1 and not np.isnan(truth[1:]).any()
     ball = np.where(tensor > 120, tensor, 0).astype(np.float32)  # the lesion alone, without the box
-    ns = type("A", (), dict(patch=[32, 32, 32], scale=0.15, rotate=15, intensity=0.0, noise=0.0, flip=True,
-                            lateralised=False))()
+    ns = type(
+        "A", (), dict(patch=[32, 32, 32], scale=0.15, rotate=15, intensity=0.0, noise=0.0, flip=True, lateralised=False)
+    )()
     sampler = train.Sampler([(ball, truth, name)], spec, ns, np.random.default_rng(3))
     for _ in range(6):
         image, target = sampler.sample(sampler.cases[0], whole=True)
@@ -175,8 +242,27 @@ def test_a_short_classification_training_with_the_lesion_aid(tmp_path):
     cases = make_cases(tmp_path / "cases", "classification")
     spec_path, _ = spec_for("classification", tmp_path)
     ckpt = str(tmp_path / "model.pt")
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", ckpt, "--iterations", "2",
-                       "--batch", "2", "--seed", "2", "--aux-lesion", "1"]) == 0
+    assert (
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(cases),
+                "--out",
+                ckpt,
+                "--iterations",
+                "2",
+                "--batch",
+                "2",
+                "--seed",
+                "2",
+                "--aux-lesion",
+                "1",
+            ]
+        )
+        == 0
+    )
     saved = torch.load(ckpt, weights_only=True)
     # The training-only head is not part of the network the node runs.
     assert set(saved["state_dict"]) == set(train.nnMambaEncoder(**saved["config"]["constructor"]).state_dict())
@@ -221,8 +307,29 @@ def test_a_short_classification_training_with_the_lesion_channel(tmp_path):
     cases = make_cases(tmp_path / "cases", "classification")
     spec_path, _ = spec_for("classification", tmp_path)
     ckpt = str(tmp_path / "model.pt")
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", ckpt, "--iterations", "2",
-                       "--batch", "2", "--seed", "2", "--lesion-channel", "1", "--classifier-weight", "0"]) == 0
+    assert (
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(cases),
+                "--out",
+                ckpt,
+                "--iterations",
+                "2",
+                "--batch",
+                "2",
+                "--seed",
+                "2",
+                "--lesion-channel",
+                "1",
+                "--classifier-weight",
+                "0",
+            ]
+        )
+        == 0
+    )
     saved = torch.load(ckpt, weights_only=True)
     assert set(saved["state_dict"]) == set(train.nnMambaEncoder(**saved["config"]["constructor"]).state_dict())
 
@@ -233,9 +340,32 @@ def test_frozen_bn_keeps_the_statistics_and_trains_the_rest(tmp_path):
     cases = make_cases(tmp_path / "cases", "classification")
     spec_path, _ = spec_for("classification", tmp_path)
     first, second = str(tmp_path / "a.pt"), str(tmp_path / "b.pt")
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", first, "--iterations", "2", "--seed", "1"]) == 0
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", second, "--iterations", "2", "--seed", "2",
-                       "--init", first, "--frozen-bn", "--lesion-channel", "1"]) == 0
+    assert (
+        train.main(["--spec", spec_path, "--cases", str(cases), "--out", first, "--iterations", "2", "--seed", "1"])
+        == 0
+    )
+    assert (
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(cases),
+                "--out",
+                second,
+                "--iterations",
+                "2",
+                "--seed",
+                "2",
+                "--init",
+                first,
+                "--frozen-bn",
+                "--lesion-channel",
+                "1",
+            ]
+        )
+        == 0
+    )
     a, b = (torch.load(path, weights_only=True)["state_dict"] for path in (first, second))
     statistics = [k for k in a if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
     assert statistics and all(torch.equal(a[k], b[k]) for k in statistics)
@@ -248,9 +378,33 @@ def test_train_only_changes_just_that_part(tmp_path):
     cases = make_cases(tmp_path / "cases", "classification")
     spec_path, _ = spec_for("classification", tmp_path)
     first, second = str(tmp_path / "a.pt"), str(tmp_path / "b.pt")
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", first, "--iterations", "2", "--seed", "1"]) == 0
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", second, "--iterations", "2", "--seed", "2",
-                       "--init", first, "--reset", "mlp.", "--train-only", "mlp."]) == 0
+    assert (
+        train.main(["--spec", spec_path, "--cases", str(cases), "--out", first, "--iterations", "2", "--seed", "1"])
+        == 0
+    )
+    assert (
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(cases),
+                "--out",
+                second,
+                "--iterations",
+                "2",
+                "--seed",
+                "2",
+                "--init",
+                first,
+                "--reset",
+                "mlp.",
+                "--train-only",
+                "mlp.",
+            ]
+        )
+        == 0
+    )
     a, b = (torch.load(path, weights_only=True)["state_dict"] for path in (first, second))
     for key in a:
         assert torch.equal(a[key], b[key]) != key.startswith("mlp."), key
@@ -264,10 +418,11 @@ def test_spatial_softmax_loss_prefers_a_peak_at_the_landmark():
     constant = torch.zeros(1, 1, 9, 9, 9)
     right = 3 * maps.clone()
     wrong = 3 * torch.stack([train.heatmaps(torch.tensor([[1.0, 1.0, 1.0]]), (9, 9, 9), 1.0)])
-    losses = [train.loss_for("landmarks", o, points, 1, 1.0, landmark_loss="softmax").item()
-              for o in (constant, right, wrong)]
+    losses = [
+        train.loss_for("landmarks", o, points, 1, 1.0, landmark_loss="softmax").item() for o in (constant, right, wrong)
+    ]
     assert losses[1] < min(losses[0], losses[2])
-    assert abs(losses[0] - (math.log(9 ** 3) + 1)) < 1e-4, "constant: chance (log of the voxel count) + the peak hinge"
+    assert abs(losses[0] - (math.log(9**3) + 1)) < 1e-4, "constant: chance (log of the voxel count) + the peak hinge"
     outside = torch.tensor([[[40.0, 4.0, 4.0]]])
     far = torch.stack([train.heatmaps(t, (9, 9, 9), 1.0) for t in outside])
     assert train.spatial_softmax_loss(constant, far, outside).item() == 0
@@ -278,11 +433,31 @@ def test_save_every_writes_the_checkpoint_while_training(tmp_path, capsys):
     spec_path, _ = spec_for("classification", tmp_path)
     ckpt = tmp_path / "model.pt"
     # 1e-6 min: every step is past the interval, so each writes the checkpoint.
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", str(ckpt), "--iterations", "3",
-                       "--batch", "1", "--seed", "5", "--save-every", "1e-6"]) == 0
+    assert (
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(cases),
+                "--out",
+                str(ckpt),
+                "--iterations",
+                "3",
+                "--batch",
+                "1",
+                "--seed",
+                "5",
+                "--save-every",
+                "1e-6",
+            ]
+        )
+        == 0
+    )
     log = capsys.readouterr().out
     assert [line for line in log.splitlines() if line.startswith("saved ")] == [
-        f"saved {ckpt} at step {n}" for n in (1, 2, 3)], log
+        f"saved {ckpt} at step {n}" for n in (1, 2, 3)
+    ], log
     assert "3 steps" in torch.load(ckpt, weights_only=True)["config"]["card"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cases", "model.pt", "spec.json"]  # no .partial left
 
@@ -291,8 +466,28 @@ def test_keep_snapshots_keeps_each_save(tmp_path):
     cases = make_cases(tmp_path / "cases", "classification")
     spec_path, _ = spec_for("classification", tmp_path)
     ckpt = tmp_path / "model.pt"
-    assert train.main(["--spec", spec_path, "--cases", str(cases), "--out", str(ckpt), "--iterations", "2",
-                       "--batch", "1", "--seed", "5", "--save-every", "1e-6", "--keep-snapshots"]) == 0
+    assert (
+        train.main(
+            [
+                "--spec",
+                spec_path,
+                "--cases",
+                str(cases),
+                "--out",
+                str(ckpt),
+                "--iterations",
+                "2",
+                "--batch",
+                "1",
+                "--seed",
+                "5",
+                "--save-every",
+                "1e-6",
+                "--keep-snapshots",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in tmp_path.glob("model*.pt")) == ["model-step1.pt", "model-step2.pt", "model.pt"]
     first = torch.load(tmp_path / "model-step1.pt", weights_only=True)["state_dict"]
     last = torch.load(ckpt, weights_only=True)["state_dict"]
@@ -311,7 +506,7 @@ def test_frozen_bn_batch_computes_what_each_volume_alone_does():
         batched = model(images)
         pre = [marker.pre_activation(j).clone() for j in range(3)]
         for j in range(3):
-            alone = model(images[j:j + 1])
+            alone = model(images[j : j + 1])
             assert torch.allclose(alone[0], batched[j], atol=1e-5)
             assert torch.allclose(marker.pre_activation(0), pre[j], atol=1e-5)
     assert not torch.allclose(pre[0], pre[1])  # a real difference between items, so the check can fail

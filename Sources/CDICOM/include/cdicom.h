@@ -31,27 +31,27 @@ extern "C" {
 
 typedef enum mn_status {
     MN_OK = 0,
-    MN_ERR_IO = 1,            /* file cannot be opened, read or written */
-    MN_ERR_NOT_DICOM = 2,     /* not a DICOM file / dataset cannot be parsed */
-    MN_ERR_CORRUPT = 3,       /* parsed but malformed (truncated, bad lengths, bad pixel data) */
-    MN_ERR_UNSUPPORTED = 4,   /* transfer syntax, photometric or bit depth we cannot handle */
-    MN_ERR_MISSING_TAG = 5,   /* a required element is absent or empty */
-    MN_ERR_BAD_VALUE = 6,     /* an element exists but its value is invalid */
-    MN_ERR_NETWORK = 7,       /* association or DIMSE failure */
-    MN_ERR_REFUSED = 8,       /* the peer refused (association rejected, no presentation context) */
-    MN_ERR_ARGUMENT = 9,      /* the caller passed an invalid argument (a bug on our side) */
-    MN_ERR_INTERNAL = 10,     /* an unexpected C++ exception or DCMTK internal error */
-    MN_ERR_TIMEOUT = 11,      /* network timeout */
-    MN_ERR_TLS = 12           /* TLS: unusable certificate or key (including a key file readable by group or
+    MN_ERR_IO = 1,          /* file cannot be opened, read or written */
+    MN_ERR_NOT_DICOM = 2,   /* not a DICOM file / dataset cannot be parsed */
+    MN_ERR_CORRUPT = 3,     /* parsed but malformed (truncated, bad lengths, bad pixel data) */
+    MN_ERR_UNSUPPORTED = 4, /* transfer syntax, photometric or bit depth we cannot handle */
+    MN_ERR_MISSING_TAG = 5, /* a required element is absent or empty */
+    MN_ERR_BAD_VALUE = 6,   /* an element exists but its value is invalid */
+    MN_ERR_NETWORK = 7,     /* association or DIMSE failure */
+    MN_ERR_REFUSED = 8,     /* the peer refused (association rejected, no presentation context) */
+    MN_ERR_ARGUMENT = 9,    /* the caller passed an invalid argument (a bug on our side) */
+    MN_ERR_INTERNAL = 10,   /* an unexpected C++ exception or DCMTK internal error */
+    MN_ERR_TIMEOUT = 11,    /* network timeout */
+    MN_ERR_TLS = 12         /* TLS: unusable certificate or key (including a key file readable by group or
                                  others), handshake failed, peer certificate untrusted or for another host */
 } mn_status;
 
 #define MN_MESSAGE_CAPACITY 512
 
 typedef struct mn_error {
-    int32_t code;              /* an mn_status */
-    int32_t has_tag;           /* 1 when `tag` names the offending element */
-    uint32_t tag;              /* group << 16 | element */
+    int32_t code;                      /* an mn_status */
+    int32_t has_tag;                   /* 1 when `tag` names the offending element */
+    uint32_t tag;                      /* group << 16 | element */
     char message[MN_MESSAGE_CAPACITY]; /* NUL-terminated, never contains pixel or patient data */
 } mn_error;
 
@@ -110,16 +110,15 @@ mn_status mn_dataset_get_string(const mn_dataset *ds, uint32_t tag, char **out, 
 /* Numeric values of DS, IS, FL, FD, US, SS, UL, SL, AT elements (all value multiplicity).
  * Writes up to `capacity` values and sets *count to the number present (may exceed capacity).
  * MN_ERR_MISSING_TAG when absent or empty; MN_ERR_BAD_VALUE when a value does not parse. */
-mn_status mn_dataset_get_float64s(const mn_dataset *ds, uint32_t tag, double *values, size_t capacity,
-                                  size_t *count, mn_error *err);
+mn_status mn_dataset_get_float64s(const mn_dataset *ds, uint32_t tag, double *values, size_t capacity, size_t *count,
+                                  mn_error *err);
 
 /* Number of items of a sequence (0 for an empty sequence). MN_ERR_MISSING_TAG when absent,
  * MN_ERR_BAD_VALUE when the element is not a sequence. */
 mn_status mn_dataset_sequence_count(const mn_dataset *ds, uint32_t tag, size_t *count, mn_error *err);
 
 /* A borrowed view of item `index` of a sequence; free it with mn_dataset_free. */
-mn_status mn_dataset_sequence_item(const mn_dataset *ds, uint32_t tag, size_t index, mn_dataset **out,
-                                   mn_error *err);
+mn_status mn_dataset_sequence_item(const mn_dataset *ds, uint32_t tag, size_t index, mn_dataset **out, mn_error *err);
 
 /* Top-level elements in order: tag and two-letter VR of element `index`. For dumps and tests. */
 size_t mn_dataset_element_count(const mn_dataset *ds);
@@ -157,8 +156,8 @@ typedef struct mn_pixel_info {
     uint32_t pixel_representation; /* 0 unsigned, 1 two's complement */
     uint32_t planar_configuration;
     uint32_t number_of_frames;
-    int32_t  encapsulated;         /* 1 when the transfer syntax is compressed */
-    char photometric[20];          /* e.g. MONOCHROME2 (as stored; decoding may change YBR to RGB) */
+    int32_t encapsulated; /* 1 when the transfer syntax is compressed */
+    char photometric[20]; /* e.g. MONOCHROME2 (as stored; decoding may change YBR to RGB) */
 } mn_pixel_info;
 
 mn_status mn_dataset_pixel_info(const mn_dataset *ds, mn_pixel_info *info, mn_error *err);

@@ -13,7 +13,7 @@ namespace mn {
 /// item may outlive the handle it was taken from.
 struct DatasetRoot {
     DcmFileFormat file;
-    std::string path;          // empty for created datasets
+    std::string path; // empty for created datasets
     bool headerOnly = false;
     // Pixel decoding state (pixels.cpp): compressed data are decoded once per root.
     bool decoded = false;

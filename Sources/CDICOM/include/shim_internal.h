@@ -35,21 +35,23 @@ mn_status failCondition(mn_error *err, const OFCondition &cond, const char *cont
 /// malloc'd copy of a std::string, for `char **` out parameters (freed with mn_string_free).
 char *dupString(const std::string &s);
 
-inline DcmTagKey tagKey(uint32_t tag) { return DcmTagKey(static_cast<Uint16>(tag >> 16), static_cast<Uint16>(tag & 0xFFFF)); }
+inline DcmTagKey tagKey(uint32_t tag) {
+    return DcmTagKey(static_cast<Uint16>(tag >> 16), static_cast<Uint16>(tag & 0xFFFF));
+}
 inline uint32_t tagValue(const DcmTagKey &k) { return (uint32_t(k.getGroup()) << 16) | k.getElement(); }
 
 } // namespace mn
 
 /// Wrap a shim body so that no C++ exception crosses into Swift.
-#define MN_GUARD(err, body)                                                                              \
-    try {                                                                                                \
-        body                                                                                             \
-    } catch (const std::bad_alloc &) {                                                                   \
-        return mn::fail((err), MN_ERR_INTERNAL, "out of memory");                                         \
-    } catch (const std::exception &e) {                                                                  \
-        return mn::fail((err), MN_ERR_INTERNAL, "internal error: %s", e.what());                         \
-    } catch (...) {                                                                                      \
-        return mn::fail((err), MN_ERR_INTERNAL, "internal error: unknown C++ exception");                \
+#define MN_GUARD(err, body)                                                                                            \
+    try {                                                                                                              \
+        body                                                                                                           \
+    } catch (const std::bad_alloc &) {                                                                                 \
+        return mn::fail((err), MN_ERR_INTERNAL, "out of memory");                                                      \
+    } catch (const std::exception &e) {                                                                                \
+        return mn::fail((err), MN_ERR_INTERNAL, "internal error: %s", e.what());                                       \
+    } catch (...) {                                                                                                    \
+        return mn::fail((err), MN_ERR_INTERNAL, "internal error: unknown C++ exception");                              \
     }
 
 #endif

@@ -32,32 +32,32 @@ typedef struct mn_scp mn_scp;
  * private key must be unencrypted and not accessible by group or others (mode 0600 or stricter):
  * otherwise MN_ERR_TLS naming the file. All strings are borrowed for the duration of the call. */
 typedef struct mn_tls_config {
-    const char *certificate_file;      /* our certificate; required for an SCP, optional for an SCU */
-    const char *private_key_file;      /* its key; given exactly when certificate_file is */
-    const char *ca_file;               /* CAs trusted for the peer's certificate; NULL: none */
-    int32_t verify_peer;               /* 1: the peer must present a certificate that chains to ca_file */
+    const char *certificate_file; /* our certificate; required for an SCP, optional for an SCU */
+    const char *private_key_file; /* its key; given exactly when certificate_file is */
+    const char *ca_file;          /* CAs trusted for the peer's certificate; NULL: none */
+    int32_t verify_peer;          /* 1: the peer must present a certificate that chains to ca_file */
 } mn_tls_config;
 
 typedef struct mn_scp_config {
-    const char *ae_title;              /* called AE title we answer to (others are rejected) */
+    const char *ae_title; /* called AE title we answer to (others are rejected) */
     uint16_t port;
-    uint32_t max_associations;         /* worker threads; further associations are rejected */
-    uint32_t max_pdu;                  /* 0 = DCMTK default */
-    uint32_t acse_timeout_s;           /* 0 = DCMTK default */
-    uint32_t dimse_timeout_s;          /* 0 = blocking */
-    const char *temp_directory;        /* where incoming instances are streamed before the callback */
+    uint32_t max_associations;              /* worker threads; further associations are rejected */
+    uint32_t max_pdu;                       /* 0 = DCMTK default */
+    uint32_t acse_timeout_s;                /* 0 = DCMTK default */
+    uint32_t dimse_timeout_s;               /* 0 = blocking */
+    const char *temp_directory;             /* where incoming instances are streamed before the callback */
     const char *const *allowed_calling_aes; /* NULL-free array */
     size_t allowed_calling_ae_count;
-    int32_t accept_any_calling_ae;     /* 1: ignore the list (only when configured so) */
-    const mn_tls_config *tls;          /* NULL: plain TCP; else every connection must complete a TLS
+    int32_t accept_any_calling_ae; /* 1: ignore the list (only when configured so) */
+    const mn_tls_config *tls;      /* NULL: plain TCP; else every connection must complete a TLS
                                           handshake before its association request is read */
 } mn_scp_config;
 
 typedef struct mn_scp_instance {
-    const char *temp_path;             /* the received file (meta header + dataset), not yet fsync'd */
-    const char *sop_class_uid;         /* as sent in the C-STORE request; untrusted */
-    const char *sop_instance_uid;      /* as sent in the C-STORE request; untrusted */
-    const char *transfer_syntax_uid;   /* of the accepted presentation context */
+    const char *temp_path;           /* the received file (meta header + dataset), not yet fsync'd */
+    const char *sop_class_uid;       /* as sent in the C-STORE request; untrusted */
+    const char *sop_instance_uid;    /* as sent in the C-STORE request; untrusted */
+    const char *transfer_syntax_uid; /* of the accepted presentation context */
     /* (0008,0016) and (0008,0018) as found in the received data set, or NULL when the file could
      * not be parsed up to them; then dataset_error says why. Untrusted. */
     const char *dataset_sop_class_uid;
@@ -78,26 +78,26 @@ typedef uint16_t (*mn_scp_instance_callback)(void *context, const mn_scp_instanc
 
 typedef enum mn_scp_event_kind {
     MN_SCP_ASSOCIATION_ACCEPTED = 1,
-    MN_SCP_ASSOCIATION_REJECTED = 2,   /* message: the reason (PS3.8 A-ASSOCIATE-RJ) */
+    MN_SCP_ASSOCIATION_REJECTED = 2, /* message: the reason (PS3.8 A-ASSOCIATE-RJ) */
     MN_SCP_ASSOCIATION_RELEASED = 3,
-    MN_SCP_ASSOCIATION_ABORTED = 4,    /* by the peer (A-ABORT) or by us after a DIMSE error */
+    MN_SCP_ASSOCIATION_ABORTED = 4, /* by the peer (A-ABORT) or by us after a DIMSE error */
     MN_SCP_ECHO = 5,
-    MN_SCP_ERROR = 6,                  /* message: what failed (receiving an instance, ...) */
-    MN_SCP_TLS_FAILED = 7,             /* a connection to a TLS listener failed its handshake (no or an
+    MN_SCP_ERROR = 6,             /* message: what failed (receiving an instance, ...) */
+    MN_SCP_TLS_FAILED = 7,        /* a connection to a TLS listener failed its handshake (no or an
                                           untrusted client certificate, TLS < 1.2, plain TCP); message: why */
-    MN_SCP_CONNECTION_DROPPED = 8      /* a TCP connection ended without a valid A-ASSOCIATE-RQ (closed or
+    MN_SCP_CONNECTION_DROPPED = 8 /* a TCP connection ended without a valid A-ASSOCIATE-RQ (closed or
                                           reset at once, as health checks and port scans do; garbage;
                                           nothing within the ACSE timeout); only peer_address is known;
                                           message: why */
 } mn_scp_event_kind;
 
 typedef struct mn_scp_event {
-    int32_t kind;                      /* mn_scp_event_kind */
-    uint64_t association_id;           /* 0 when no association was started */
-    const char *calling_ae;            /* borrowed; "" when unknown */
+    int32_t kind;            /* mn_scp_event_kind */
+    uint64_t association_id; /* 0 when no association was started */
+    const char *calling_ae;  /* borrowed; "" when unknown */
     const char *called_ae;
     const char *peer_address;
-    const char *message;               /* reason, for rejections, aborts and errors; else "" */
+    const char *message; /* reason, for rejections, aborts and errors; else "" */
 } mn_scp_event;
 
 /* Called on the listener or a worker thread; strings are borrowed for the duration of the call. */
@@ -122,8 +122,7 @@ typedef enum mn_scp_admission {
  * mn_scp_admission and, for refusals, may write a reason (NUL-terminated, at most `capacity`
  * bytes) into `reason`, reported with MN_SCP_ASSOCIATION_REJECTED. NULL admits everyone the AE
  * title checks admit. */
-typedef int32_t (*mn_scp_admission_callback)(void *context, const mn_scp_event *request, char *reason,
-                                             size_t capacity);
+typedef int32_t (*mn_scp_admission_callback)(void *context, const mn_scp_event *request, char *reason, size_t capacity);
 
 /* Configure an SCP (nothing is opened yet). `context` is passed back to the callbacks and must
  * outlive the mn_scp. Errors: MN_ERR_ARGUMENT (bad configuration). */
@@ -155,9 +154,9 @@ size_t mn_scp_accepted_sop_classes(const char *const **list);
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum mn_scu_decompression {
-    MN_SCU_DECOMPRESS_NEVER = 0,       /* propose only the file's transfer syntax */
-    MN_SCU_DECOMPRESS_LOSSLESS = 1,    /* also propose uncompressed for losslessly compressed files */
-    MN_SCU_DECOMPRESS_ALL = 2          /* also for lossy ones */
+    MN_SCU_DECOMPRESS_NEVER = 0,    /* propose only the file's transfer syntax */
+    MN_SCU_DECOMPRESS_LOSSLESS = 1, /* also propose uncompressed for losslessly compressed files */
+    MN_SCU_DECOMPRESS_ALL = 2       /* also for lossy ones */
 } mn_scu_decompression;
 
 typedef struct mn_scu_config {
@@ -165,26 +164,26 @@ typedef struct mn_scu_config {
     const char *called_ae;
     const char *host;
     uint16_t port;
-    uint32_t max_pdu;                  /* 0 = DCMTK default */
-    uint32_t connect_timeout_s;        /* 0 = system default */
-    uint32_t acse_timeout_s;           /* 0 = DCMTK default */
-    uint32_t dimse_timeout_s;          /* 0 = blocking */
-    int32_t decompression;             /* mn_scu_decompression: fallback when the peer refuses */
-    const mn_tls_config *tls;          /* NULL: plain TCP; else TLS, verify_peer should be 1 */
-    const char *tls_server_name;       /* the DNS name or IP address the peer's certificate must carry
+    uint32_t max_pdu;            /* 0 = DCMTK default */
+    uint32_t connect_timeout_s;  /* 0 = system default */
+    uint32_t acse_timeout_s;     /* 0 = DCMTK default */
+    uint32_t dimse_timeout_s;    /* 0 = blocking */
+    int32_t decompression;       /* mn_scu_decompression: fallback when the peer refuses */
+    const mn_tls_config *tls;    /* NULL: plain TCP; else TLS, verify_peer should be 1 */
+    const char *tls_server_name; /* the DNS name or IP address the peer's certificate must carry
                                           (checked with OpenSSL's host/IP check); NULL: `host` */
 } mn_scu_config;
 
 typedef struct mn_scu_result {
-    char *path;                        /* owned by the results array */
-    char *sop_class_uid;               /* NULL when the file could not be read */
-    char *sop_instance_uid;            /* NULL when the file could not be read */
-    char *transfer_syntax_uid;         /* the one it was sent in; NULL when not sent */
-    uint16_t dimse_status;             /* 0x0000 success; warnings 0xB000.. ; failures otherwise */
-    int32_t sent;                      /* 1 when a C-STORE request was sent and answered */
-    int32_t error_code;                /* mn_status why it was not sent (MN_ERR_NOT_DICOM, MN_ERR_REFUSED
+    char *path;                /* owned by the results array */
+    char *sop_class_uid;       /* NULL when the file could not be read */
+    char *sop_instance_uid;    /* NULL when the file could not be read */
+    char *transfer_syntax_uid; /* the one it was sent in; NULL when not sent */
+    uint16_t dimse_status;     /* 0x0000 success; warnings 0xB000.. ; failures otherwise */
+    int32_t sent;              /* 1 when a C-STORE request was sent and answered */
+    int32_t error_code;        /* mn_status why it was not sent (MN_ERR_NOT_DICOM, MN_ERR_REFUSED
                                           for no accepted presentation context, MN_ERR_NETWORK); 0 if sent */
-    char *detail;                      /* why not sent; may be NULL */
+    char *detail;              /* why not sent; may be NULL */
 } mn_scu_result;
 
 /* Send files in one association (more when there are over 128 presentation contexts); one result
@@ -193,15 +192,14 @@ typedef struct mn_scu_result {
  * attempted; per-instance outcomes are in the results, which are filled even when the call fails
  * (MN_ERR_NETWORK, MN_ERR_REFUSED, MN_ERR_TIMEOUT for the association). Free the results with
  * mn_scu_results_free. */
-mn_status mn_scu_send(const mn_scu_config *config, const char *const *paths, size_t path_count,
-                      mn_scu_result **results, size_t *result_count, mn_error *err);
+mn_status mn_scu_send(const mn_scu_config *config, const char *const *paths, size_t path_count, mn_scu_result **results,
+                      size_t *result_count, mn_error *err);
 
 void mn_scu_results_free(mn_scu_result *results, size_t count);
 
 /* C-ECHO a peer (PS3.7 9.1.5). Errors: MN_ERR_REFUSED (association rejected), MN_ERR_NETWORK,
  * MN_ERR_TIMEOUT. */
 mn_status mn_scu_echo(const mn_scu_config *config, mn_error *err);
-
 
 /* A TLS byte stream to a non-DICOM peer (the audit trail's syslog receiver, RFC 5425), with the
  * same policy as DICOM TLS above: BCP 195 non-downgrading profile, the peer's certificate chained

@@ -31,18 +31,18 @@ typedef struct mn_code {
 
 /* One segment of a Segmentation (PS3.3 C.8.20.2, Segment Description Macro C.8.20.4). */
 typedef struct mn_seg_segment {
-    const char *label;                 /* Segment Label */
-    const char *description;           /* Segment Description, or NULL */
-    mn_code category;                  /* Segmented Property Category (CID 7150) */
-    mn_code type;                      /* Segmented Property Type (CID 7151) */
-    mn_code type_modifier;             /* optional (value NULL when absent) */
-    const char *algorithm_type;        /* "AUTOMATIC", "SEMIAUTOMATIC" or "MANUAL" */
-    const char *algorithm_name;        /* NULL for MANUAL */
-    const char *algorithm_version;     /* NULL for MANUAL */
-    mn_code algorithm_family;          /* CID 7162; value NULL for MANUAL */
-    int32_t has_cielab;                /* 1: cielab holds Recommended Display CIELab Value */
+    const char *label;             /* Segment Label */
+    const char *description;       /* Segment Description, or NULL */
+    mn_code category;              /* Segmented Property Category (CID 7150) */
+    mn_code type;                  /* Segmented Property Type (CID 7151) */
+    mn_code type_modifier;         /* optional (value NULL when absent) */
+    const char *algorithm_type;    /* "AUTOMATIC", "SEMIAUTOMATIC" or "MANUAL" */
+    const char *algorithm_name;    /* NULL for MANUAL */
+    const char *algorithm_version; /* NULL for MANUAL */
+    mn_code algorithm_family;      /* CID 7162; value NULL for MANUAL */
+    int32_t has_cielab;            /* 1: cielab holds Recommended Display CIELab Value */
     uint16_t cielab[3];
-    const char *tracking_id;           /* NULL or both tracking values */
+    const char *tracking_id; /* NULL or both tracking values */
     const char *tracking_uid;
 } mn_seg_segment;
 
@@ -50,8 +50,8 @@ typedef struct mn_seg_segment {
 typedef struct mn_seg_source_frame {
     const char *sop_class_uid;
     const char *sop_instance_uid;
-    uint32_t frame_number;             /* 1-based frame of a multi-frame source; 0 for single-frame */
-    double position[3];                /* Image Position (Patient) of the frame */
+    uint32_t frame_number; /* 1-based frame of a multi-frame source; 0 for single-frame */
+    double position[3];    /* Image Position (Patient) of the frame */
 } mn_seg_source_frame;
 
 typedef struct mn_seg_request {
@@ -59,13 +59,13 @@ typedef struct mn_seg_request {
      * Study, Series Instance UID and Patient ID also name the Referenced Series. */
     const char *reference_path;
     uint16_t rows, columns;
-    double orientation[6];             /* Image Orientation (Patient): row then column cosines */
-    double pixel_spacing[2];           /* (row spacing, column spacing) in mm */
+    double orientation[6];   /* Image Orientation (Patient): row then column cosines */
+    double pixel_spacing[2]; /* (row spacing, column spacing) in mm */
     double slice_thickness;
-    double spacing_between_slices;     /* <= 0: not written */
+    double spacing_between_slices; /* <= 0: not written */
     const mn_seg_source_frame *sources;
     size_t source_count;
-    const mn_seg_segment *segments;    /* segment i has Segment Number i + 1 */
+    const mn_seg_segment *segments; /* segment i has Segment Number i + 1 */
     size_t segment_count;
     /* The frames of the SEG in order: segment number and source index of each. */
     const uint16_t *frame_segments;
@@ -82,11 +82,11 @@ typedef struct mn_seg_request {
     const char *dimension_organization_uid;
     int32_t series_number;
     int32_t instance_number;
-    const char *series_description;    /* or NULL */
+    const char *series_description; /* or NULL */
     /* Content Identification (PS3.3 C.10.9). */
     const char *content_label;
-    const char *content_description;   /* or NULL */
-    const char *content_creator;       /* Person Name, or NULL */
+    const char *content_description; /* or NULL */
+    const char *content_creator;     /* Person Name, or NULL */
     /* Enhanced General Equipment (PS3.3 C.7.5.2): all four non-empty. */
     const char *manufacturer;
     const char *model_name;
@@ -106,8 +106,8 @@ mn_status mn_seg_write(const mn_seg_request *request, const char *path, mn_error
 typedef struct mn_sr_volume {
     const char *tracking_id;
     const char *tracking_uid;
-    mn_code finding;                   /* the segment's Segmented Property Type */
-    uint16_t segment_number;           /* in the SEG named by the request */
+    mn_code finding;         /* the segment's Segmented Property Type */
+    uint16_t segment_number; /* in the SEG named by the request */
     double volume_mm3;
 } mn_sr_volume;
 
@@ -116,8 +116,8 @@ typedef struct mn_sr_volume {
 typedef struct mn_sr_classification {
     const char *tracking_id;
     const char *tracking_uid;
-    mn_code concept;                   /* what was classified, e.g. (111042, DCM, Pathology) */
-    mn_code value;                     /* the class */
+    mn_code concept; /* what was classified, e.g. (111042, DCM, Pathology) */
+    mn_code value;   /* the class */
     double probability;
 } mn_sr_classification;
 
@@ -152,7 +152,7 @@ typedef struct mn_sr_request {
     const char *sop_instance_uid;
     int32_t series_number;
     int32_t instance_number;
-    const char *series_description;   /* or NULL */
+    const char *series_description; /* or NULL */
     /* General Equipment (PS3.3 C.7.5.1). */
     const char *manufacturer;
     const char *model_name;
@@ -164,7 +164,7 @@ typedef struct mn_sr_request {
     const char *device_observer_name;
     const char *algorithm_name;
     const char *algorithm_version;
-    mn_code procedure_reported;        /* TID 1500 Row 4 (CID 100) */
+    mn_code procedure_reported; /* TID 1500 Row 4 (CID 100) */
     const mn_sr_volume *volumes;
     size_t volume_count;
     const mn_sr_classification *classifications;

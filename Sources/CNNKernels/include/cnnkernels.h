@@ -23,13 +23,19 @@ int32_t mn_cpu_simd_level(void);
 typedef struct {
     int64_t length;
     int64_t d_state;
-    const float *x; int64_t x_stride;          ///< [L, d_inner] conv+SiLU output
-    const float *delta; int64_t delta_stride;  ///< [L, d_inner] after softplus
-    const float *a;                            ///< [d_inner, d_state], A = −exp(A_log)
-    const float *b; const float *c; int64_t bc_stride;  ///< B[l,n] = b[l·bc_stride + n], same for C
-    const float *d_skip;                       ///< [d_inner]
-    const float *z; int64_t z_stride;          ///< [L, d_inner] gate input (raw in_proj half)
-    float *y; int64_t y_stride;                ///< [L, d_inner] output
+    const float *x;
+    int64_t x_stride; ///< [L, d_inner] conv+SiLU output
+    const float *delta;
+    int64_t delta_stride; ///< [L, d_inner] after softplus
+    const float *a;       ///< [d_inner, d_state], A = −exp(A_log)
+    const float *b;
+    const float *c;
+    int64_t bc_stride;   ///< B[l,n] = b[l·bc_stride + n], same for C
+    const float *d_skip; ///< [d_inner]
+    const float *z;
+    int64_t z_stride; ///< [L, d_inner] gate input (raw in_proj half)
+    float *y;
+    int64_t y_stride; ///< [L, d_inner] output
     int32_t reverse;
 } mn_scan_args;
 
@@ -40,24 +46,23 @@ void mn_selective_scan_at(int32_t level, const mn_scan_args *args, int64_t d_beg
 /// Causal depthwise conv1d (kernel 4, zero history) + bias + SiLU for channels [d_begin, d_end).
 /// x: [L, ·] with row stride x_stride; w: [4, d_inner] (tap-major, tap 3 = current token);
 /// out: [L, ·] with row stride out_stride. `reverse` = the conv of the token-reversed sequence.
-void mn_causal_conv1d_silu(const float *x, int64_t x_stride, int64_t length, const float *w,
-                           int64_t d_inner, const float *bias, int32_t reverse, float *out,
-                           int64_t out_stride, int64_t d_begin, int64_t d_end);
-void mn_causal_conv1d_silu_at(int32_t level, const float *x, int64_t x_stride, int64_t length,
-                              const float *w, int64_t d_inner, const float *bias, int32_t reverse,
-                              float *out, int64_t out_stride, int64_t d_begin, int64_t d_end);
+void mn_causal_conv1d_silu(const float *x, int64_t x_stride, int64_t length, const float *w, int64_t d_inner,
+                           const float *bias, int32_t reverse, float *out, int64_t out_stride, int64_t d_begin,
+                           int64_t d_end);
+void mn_causal_conv1d_silu_at(int32_t level, const float *x, int64_t x_stride, int64_t length, const float *w,
+                              int64_t d_inner, const float *bias, int32_t reverse, float *out, int64_t out_stride,
+                              int64_t d_begin, int64_t d_end);
 
 /// delta[l, d] = softplus(delta[l, d] + bias[d]) for tokens [l_begin, l_end) of a row-major
 /// [L, d_inner] matrix (the dt_proj bias sits inside the softplus).
-void mn_bias_softplus_rows(float *delta, int64_t d_inner, const float *bias, int64_t l_begin,
-                           int64_t l_end);
-void mn_bias_softplus_rows_at(int32_t level, float *delta, int64_t d_inner, const float *bias,
-                              int64_t l_begin, int64_t l_end);
+void mn_bias_softplus_rows(float *delta, int64_t d_inner, const float *bias, int64_t l_begin, int64_t l_end);
+void mn_bias_softplus_rows_at(int32_t level, float *delta, int64_t d_inner, const float *bias, int64_t l_begin,
+                              int64_t l_end);
 
 /// Element-wise ops of mn_unary_inplace.
 enum {
     MN_UNARY_RELU = 0,
-    MN_UNARY_SOFTPLUS = 1,  ///< log(1+e^x), x itself when x > 20
+    MN_UNARY_SOFTPLUS = 1, ///< log(1+e^x), x itself when x > 20
     MN_UNARY_SILU = 2,
     MN_UNARY_SIGMOID = 3,
     MN_UNARY_EXP = 4,
@@ -76,18 +81,17 @@ typedef struct {
 /// Column block of the im2col matrix: cols[(ci·k³ + (kd·k + kh)·k + kw)·ntile + j] for output
 /// voxels n0 + j (j < ntile, flattened [OD, OH, OW] index) and input channels [c_begin, c_end).
 /// Rows of other channels are untouched, so disjoint channel ranges may run concurrently.
-void mn_im2col3d_tile(const mn_conv3d_geometry *g, const float *input, int64_t n0, int64_t ntile,
-                      int64_t c_begin, int64_t c_end, float *cols);
+void mn_im2col3d_tile(const mn_conv3d_geometry *g, const float *input, int64_t n0, int64_t ntile, int64_t c_begin,
+                      int64_t c_end, float *cols);
 
 /// Direct 3³ stride-1 convolution (zero padding 1) of one [C_in, D, H, W] volume into
 /// [C_out, D, H, W] for output depths [z_begin, z_end), with bias and optional ReLU.
 /// weight: [C_out, C_in·27] (PyTorch order). Meant for small C_out (≤ 8), where im2col + GEMM is
 /// memory-bound. Disjoint depth ranges may run concurrently.
-void mn_conv3d_direct_small(const mn_conv3d_geometry *g, const float *input, const float *weight,
-                            const float *bias, int64_t cout, int32_t relu, float *output,
-                            int64_t z_begin, int64_t z_end);
-void mn_conv3d_direct_small_at(int32_t level, const mn_conv3d_geometry *g, const float *input,
-                               const float *weight, const float *bias, int64_t cout, int32_t relu,
-                               float *output, int64_t z_begin, int64_t z_end);
+void mn_conv3d_direct_small(const mn_conv3d_geometry *g, const float *input, const float *weight, const float *bias,
+                            int64_t cout, int32_t relu, float *output, int64_t z_begin, int64_t z_end);
+void mn_conv3d_direct_small_at(int32_t level, const mn_conv3d_geometry *g, const float *input, const float *weight,
+                               const float *bias, int64_t cout, int32_t relu, float *output, int64_t z_begin,
+                               int64_t z_end);
 
 #endif

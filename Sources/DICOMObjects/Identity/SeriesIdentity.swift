@@ -1,4 +1,5 @@
 import DICOM
+
 /// The new series and instance a produced object (SEG, SR) belongs to: UIDs, Series Number and
 /// Description, Instance Number (PS3.3 C.7.3.1, C.12.1). A re-run of a job makes a new series with a
 /// higher number (docs/node-behaviour.md, Series completion), so the caller chooses the number.
@@ -10,16 +11,22 @@ public struct SeriesIdentity: Sendable, Hashable {
     public var seriesDescription: String?
 
     /// New UIDs from `uids`.
-    public init(uids: UIDGenerator, seriesNumber: Int, seriesDescription: String? = nil, instanceNumber: Int = 1) throws(DICOMError) {
-        try self.init(seriesInstanceUID: uids.make(), sopInstanceUID: uids.make(), seriesNumber: seriesNumber,
-                      seriesDescription: seriesDescription, instanceNumber: instanceNumber)
+    public init(
+        uids: UIDGenerator, seriesNumber: Int, seriesDescription: String? = nil, instanceNumber: Int = 1
+    ) throws(DICOMError) {
+        try self.init(
+            seriesInstanceUID: uids.make(), sopInstanceUID: uids.make(), seriesNumber: seriesNumber,
+            seriesDescription: seriesDescription, instanceNumber: instanceNumber)
     }
 
     /// Given UIDs (e.g. a re-send that must keep them: docs/node-behaviour.md, Sending).
-    public init(seriesInstanceUID: String, sopInstanceUID: String, seriesNumber: Int, seriesDescription: String? = nil,
-                instanceNumber: Int = 1) throws(DICOMError) {
+    public init(
+        seriesInstanceUID: String, sopInstanceUID: String, seriesNumber: Int, seriesDescription: String? = nil,
+        instanceNumber: Int = 1
+    ) throws(DICOMError) {
         guard UID.isValid(seriesInstanceUID) else {
-            throw DICOMError(.badValue, "\(Tag.seriesInstanceUID.described) is not a valid UID", tag: .seriesInstanceUID)
+            throw DICOMError(
+                .badValue, "\(Tag.seriesInstanceUID.described) is not a valid UID", tag: .seriesInstanceUID)
         }
         guard UID.isValid(sopInstanceUID) else {
             throw DICOMError(.badValue, "\(Tag.sopInstanceUID.described) is not a valid UID", tag: .sopInstanceUID)

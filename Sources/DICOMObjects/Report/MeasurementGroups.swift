@@ -1,4 +1,5 @@
 import DICOM
+
 /// The volume of one SEG segment (TID 1411): tracking identifier and UID, finding (the segment's
 /// property type), referenced segment, volume in mm³ (UCUM `mm3`).
 public struct VolumeMeasurement: Sendable {
@@ -12,11 +13,15 @@ public struct VolumeMeasurement: Sendable {
     ///   the volume is negative or not finite.
     public init(segment: SegmentDescription, volume: Double) throws(DICOMError) {
         guard let tracking = segment.tracking else {
-            throw DICOMError(.badValue, "segment \(segment.number) has no \(Tag.trackingID.described) and \(Tag.trackingUID.described), which TID 1411 requires",
-                             tag: .trackingID)
+            throw DICOMError(
+                .badValue,
+                "segment \(segment.number) has no \(Tag.trackingID.described) and \(Tag.trackingUID.described), which TID 1411 requires",
+                tag: .trackingID)
         }
         guard volume.isFinite, volume >= 0 else {
-            throw DICOMError(.badValue, "the volume of segment \(segment.number) must be a finite value ≥ 0 mm³", tag: .segmentNumber)
+            throw DICOMError(
+                .badValue, "the volume of segment \(segment.number) must be a finite value ≥ 0 mm³", tag: .segmentNumber
+            )
         }
         segmentNumber = segment.number
         finding = segment.type
@@ -38,10 +43,13 @@ public struct Classification: Sendable {
     public var probability: Double?
     public var tracking: TrackingIdentity
 
-    public init(concept: CodedConcept, value: CodedConcept, probability: Double?, tracking: TrackingIdentity) throws(DICOMError) {
+    public init(
+        concept: CodedConcept, value: CodedConcept, probability: Double?, tracking: TrackingIdentity
+    ) throws(DICOMError) {
         if concept.value == "121071", concept.scheme == "DCM" {
-            throw DICOMError(.badValue, "a classification's concept must name what was classified, not (121071, DCM, Finding)",
-                             tag: .conceptNameCodeSequence)
+            throw DICOMError(
+                .badValue, "a classification's concept must name what was classified, not (121071, DCM, Finding)",
+                tag: .conceptNameCodeSequence)
         }
         try value.validate(as: .conceptNameCodeSequence)
         try concept.validate(as: .conceptNameCodeSequence)

@@ -1,4 +1,5 @@
 import DICOM
+
 /// The content of a TID 1500 Measurement Report (PS3.16): what was measured, by which algorithm,
 /// in which procedure. ``ReportWriter`` turns it into a Comprehensive 3D SR.
 ///
@@ -27,18 +28,22 @@ public struct MeasurementReport: Sendable {
 
     /// - Throws: `.argument` or `.badValue` naming the field: volumes without a segmentation,
     ///   a distance naming an unknown landmark, duplicate landmark names, an empty report.
-    public init(procedureReported: CodedConcept, algorithm: AlgorithmIdentification, observer: DeviceObserver,
-                segmentation: SegmentationReference? = nil, volumes: [VolumeMeasurement] = [],
-                classifications: [Classification] = [], landmarks: [Landmark] = [],
-                distances: [LandmarkDistance] = []) throws(DICOMError) {
+    public init(
+        procedureReported: CodedConcept, algorithm: AlgorithmIdentification, observer: DeviceObserver,
+        segmentation: SegmentationReference? = nil, volumes: [VolumeMeasurement] = [],
+        classifications: [Classification] = [], landmarks: [Landmark] = [],
+        distances: [LandmarkDistance] = []
+    ) throws(DICOMError) {
         try procedureReported.validate(as: .conceptNameCodeSequence)
         if !volumes.isEmpty, segmentation == nil {
-            throw DICOMError(.argument, "volume measurements need the segmentation they refer to (Referenced Segment, TID 1411)",
-                             tag: .referencedSegmentNumber)
+            throw DICOMError(
+                .argument, "volume measurements need the segmentation they refer to (Referenced Segment, TID 1411)",
+                tag: .referencedSegmentNumber)
         }
         for volume in volumes where segmentation?.segmentNumbers.contains(volume.segmentNumber) == false {
-            throw DICOMError(.badValue, "volume of segment \(volume.segmentNumber), which the segmentation does not have",
-                             tag: .referencedSegmentNumber)
+            throw DICOMError(
+                .badValue, "volume of segment \(volume.segmentNumber), which the segmentation does not have",
+                tag: .referencedSegmentNumber)
         }
         var names = Set<String>()
         for landmark in landmarks where !names.insert(landmark.name).inserted {
@@ -46,13 +51,16 @@ public struct MeasurementReport: Sendable {
         }
         for distance in distances {
             for name in [distance.from, distance.to] where !names.contains(name) {
-                throw DICOMError(.argument, "distance '\(distance.tracking.identifier)' names landmark '\(name)', which is not in the report",
-                                 tag: .trackingID)
+                throw DICOMError(
+                    .argument,
+                    "distance '\(distance.tracking.identifier)' names landmark '\(name)', which is not in the report",
+                    tag: .trackingID)
             }
         }
         if volumes.isEmpty, classifications.isEmpty, landmarks.isEmpty {
-            throw DICOMError(.argument, "a measurement report needs at least one volume, classification or landmark",
-                             tag: .contentSequence)
+            throw DICOMError(
+                .argument, "a measurement report needs at least one volume, classification or landmark",
+                tag: .contentSequence)
         }
         self.procedureReported = procedureReported
         self.algorithm = algorithm

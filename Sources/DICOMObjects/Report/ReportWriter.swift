@@ -22,10 +22,13 @@ public struct ReportWriter: Sendable {
 
     public static let sopClassUID = "1.2.840.10008.5.1.4.1.1.88.34"
 
-    public init(report: MeasurementReport, sources: [String], series: SeriesIdentity, equipment: EquipmentIdentity) throws(DICOMError) {
+    public init(
+        report: MeasurementReport, sources: [String], series: SeriesIdentity, equipment: EquipmentIdentity
+    ) throws(DICOMError) {
         guard !sources.isEmpty else {
-            throw DICOMError(.argument, "a measurement report needs the source images (TID 1600 Image Library)",
-                             tag: .referencedSOPInstanceUID)
+            throw DICOMError(
+                .argument, "a measurement report needs the source images (TID 1600 Image Library)",
+                tag: .referencedSOPInstanceUID)
         }
         self.report = report
         self.sources = sources
@@ -36,25 +39,32 @@ public struct ReportWriter: Sendable {
     public func write(to path: String) throws(DICOMError) {
         DICOMLibrary.initialize()
         let arena = CStringArena()
-        func code(_ c: CodedConcept) -> mn_code { mn_code(value: arena(c.value), scheme: arena(c.scheme), meaning: arena(c.meaning)) }
+        func code(_ c: CodedConcept) -> mn_code {
+            mn_code(value: arena(c.value), scheme: arena(c.scheme), meaning: arena(c.meaning))
+        }
         let volumes = report.volumes.map { v in
-            mn_sr_volume(tracking_id: arena(v.tracking.identifier), tracking_uid: arena(v.tracking.uid), finding: code(v.finding),
-                         segment_number: UInt16(v.segmentNumber), volume_mm3: v.volume)
+            mn_sr_volume(
+                tracking_id: arena(v.tracking.identifier), tracking_uid: arena(v.tracking.uid),
+                finding: code(v.finding),
+                segment_number: UInt16(v.segmentNumber), volume_mm3: v.volume)
         }
         let classifications = report.classifications.map { c in
-            mn_sr_classification(tracking_id: arena(c.tracking.identifier), tracking_uid: arena(c.tracking.uid),
-                                 concept: code(c.concept), value: code(c.value), probability: c.probability ?? -1)
+            mn_sr_classification(
+                tracking_id: arena(c.tracking.identifier), tracking_uid: arena(c.tracking.uid),
+                concept: code(c.concept), value: code(c.value), probability: c.probability ?? -1)
         }
         let landmarks = report.landmarks.map { l in
-            mn_sr_landmark(tracking_id: arena(l.name), tracking_uid: arena(l.trackingUID), concept: code(l.concept),
-                           position: (l.position.x, l.position.y, l.position.z))
+            mn_sr_landmark(
+                tracking_id: arena(l.name), tracking_uid: arena(l.trackingUID), concept: code(l.concept),
+                position: (l.position.x, l.position.y, l.position.z))
         }
         let index = Dictionary(uniqueKeysWithValues: report.landmarks.enumerated().map { ($1.name, $0) })
         let distances = report.distances.map { d in
             let a = report.landmarks[index[d.from]!].position, b = report.landmarks[index[d.to]!].position
-            return mn_sr_distance(tracking_id: arena(d.tracking.identifier), tracking_uid: arena(d.tracking.uid),
-                                  from: UInt32(index[d.from]!), to: UInt32(index[d.to]!),
-                                  distance_mm: ((a - b) * (a - b)).sum().squareRoot())
+            return mn_sr_distance(
+                tracking_id: arena(d.tracking.identifier), tracking_uid: arena(d.tracking.uid),
+                from: UInt32(index[d.from]!), to: UInt32(index[d.to]!),
+                distance_mm: ((a - b) * (a - b)).sum().squareRoot())
         }
         let comments = report.comments.map { arena($0) }
         let sourcePaths = sources.map { arena($0) }

@@ -1,4 +1,5 @@
 import DICOM
+
 /// A coded concept: Code Value, Coding Scheme Designator and Code Meaning (PS3.3 Table 8.8-1a).
 ///
 /// Construction does not throw, so well-known codes can be constants; the builders that take a
@@ -29,7 +30,10 @@ public struct CodedConcept: Sendable, Hashable, CustomStringConvertible {
                 throw DICOMError(.badValue, "\(field.described): \(name) is empty in \(self)", tag: field)
             }
             if text.count > limit || text.contains("\\") {
-                throw DICOMError(.badValue, "\(field.described): \(name) longer than \(limit) characters or contains '\\' in \(self)", tag: field)
+                throw DICOMError(
+                    .badValue,
+                    "\(field.described): \(name) longer than \(limit) characters or contains '\\' in \(self)",
+                    tag: field)
             }
         }
         try check(value, "Code Value", 16)

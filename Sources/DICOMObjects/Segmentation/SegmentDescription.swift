@@ -1,4 +1,5 @@
 import DICOM
+
 /// How a segment was made: Segment Algorithm Name (0062,0009) and the Segmentation Algorithm
 /// Identification Sequence (0062,0007): family (CID 7162), name and version (PS3.3 C.8.20.2).
 public struct AlgorithmIdentification: Sendable, Hashable {
@@ -64,12 +65,15 @@ public struct SegmentDescription: Sendable, Hashable {
     /// - Throws: `.badValue` naming the field: Segment Number outside 1…65535, an empty or too
     ///   long label, an incomplete code, or no algorithm identification for an AUTOMATIC or
     ///   SEMIAUTOMATIC segment (PS3.3 C.8.20.2: Segment Algorithm Name is required unless MANUAL).
-    public init(number: Int, label: String, description: String? = nil,
-                category: CodedConcept, type: CodedConcept, typeModifier: CodedConcept? = nil,
-                algorithmType: SegmentAlgorithmType, algorithm: AlgorithmIdentification? = nil,
-                displayColor: CIELabColor? = nil, tracking: TrackingIdentity? = nil) throws(DICOMError) {
+    public init(
+        number: Int, label: String, description: String? = nil,
+        category: CodedConcept, type: CodedConcept, typeModifier: CodedConcept? = nil,
+        algorithmType: SegmentAlgorithmType, algorithm: AlgorithmIdentification? = nil,
+        displayColor: CIELabColor? = nil, tracking: TrackingIdentity? = nil
+    ) throws(DICOMError) {
         guard (1...65535).contains(number) else {
-            throw DICOMError(.badValue, "\(Tag.segmentNumber.described) must be 1…65535, got \(number)", tag: .segmentNumber)
+            throw DICOMError(
+                .badValue, "\(Tag.segmentNumber.described) must be 1…65535, got \(number)", tag: .segmentNumber)
         }
         try checkLongString(label, .segmentLabel, required: true)
         if let description { try checkLongString(description, .segmentDescription, required: false) }
@@ -77,8 +81,9 @@ public struct SegmentDescription: Sendable, Hashable {
         try type.validate(as: .segmentedPropertyTypeCodeSequence)
         try typeModifier?.validate(as: .segmentedPropertyTypeModifierCodeSequence)
         if algorithmType != .manual, algorithm == nil {
-            throw DICOMError(.badValue, "\(Tag.segmentAlgorithmName.described) is required for a \(algorithmType.rawValue) segment",
-                             tag: .segmentAlgorithmName)
+            throw DICOMError(
+                .badValue, "\(Tag.segmentAlgorithmName.described) is required for a \(algorithmType.rawValue) segment",
+                tag: .segmentAlgorithmName)
         }
         self.number = number
         self.label = label
@@ -99,6 +104,7 @@ func checkLongString(_ text: String, _ tag: Tag, required: Bool) throws(DICOMErr
         throw DICOMError(.badValue, "\(tag.described) is empty", tag: tag)
     }
     if text.count > 64 || text.contains(where: { $0 == "\\" || $0.asciiValue.map { $0 < 0x20 } == true }) {
-        throw DICOMError(.badValue, "\(tag.described) must be at most 64 characters without '\\' or control characters", tag: tag)
+        throw DICOMError(
+            .badValue, "\(tag.described) must be at most 64 characters without '\\' or control characters", tag: tag)
     }
 }

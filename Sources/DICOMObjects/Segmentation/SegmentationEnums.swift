@@ -1,4 +1,5 @@
 import DICOM
+
 /// Segmentation Type (0062,0001), PS3.3 C.8.20.2. Only `binary` is written: DCMTK 3.6.7's
 /// dcmseg has no LABELMAP (added to the standard by Sup 243 after 3.6.7 was released), and
 /// FRACTIONAL needs probabilities the label-map input does not carry.

@@ -1,4 +1,5 @@
 import DICOM
+
 /// The frames of a BINARY Segmentation and their Pixel Data, made straight from the label map.
 ///
 /// Frames are ordered by segment, then by source slice (the order of the dimension indices).
@@ -28,9 +29,13 @@ struct SegmentationFrames {
         var present = [Bool](repeating: false, count: segmentCount * slices)
         switch pixels {
         case .labels(let map):
-            map.withUnsafeBufferPointer { Self.markPresent(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, into: &present) }
+            map.withUnsafeBufferPointer {
+                Self.markPresent(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, into: &present)
+            }
         case .labels16(let map):
-            map.withUnsafeBufferPointer { Self.markPresent(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, into: &present) }
+            map.withUnsafeBufferPointer {
+                Self.markPresent(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, into: &present)
+            }
         case .masks(let masks):
             for (s, mask) in masks.enumerated() {
                 mask.withUnsafeBufferPointer { buffer in
@@ -61,15 +66,20 @@ struct SegmentationFrames {
         packed.withUnsafeMutableBufferPointer { out in
             switch pixels {
             case .labels(let map):
-                map.withUnsafeBufferPointer { Self.pack(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, frameOf: frameOf, into: out) }
+                map.withUnsafeBufferPointer {
+                    Self.pack(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, frameOf: frameOf, into: out)
+                }
             case .labels16(let map):
-                map.withUnsafeBufferPointer { Self.pack(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, frameOf: frameOf, into: out) }
+                map.withUnsafeBufferPointer {
+                    Self.pack(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, frameOf: frameOf, into: out)
+                }
             case .masks(let masks):
                 for (s, mask) in masks.enumerated() {
                     let segmentFrames = Array(frameOf[(s * slices)..<((s + 1) * slices)])
                     mask.withUnsafeBufferPointer {
-                        Self.pack(map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, frameOf: segmentFrames, into: out,
-                                  asMask: true)
+                        Self.pack(
+                            map: $0, slices: slices, pixelsPerSlice: pixelsPerSlice, frameOf: segmentFrames, into: out,
+                            asMask: true)
                     }
                 }
             }
@@ -103,7 +113,9 @@ struct SegmentationFrames {
                 var i = k * pixelsPerSlice
                 let end = i + pixelsPerSlice
                 while i < end {
-                    if i + perWord <= end, raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: UInt64.self) == 0 {
+                    if i + perWord <= end,
+                        raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: UInt64.self) == 0
+                    {
                         i += perWord
                         continue
                     }
@@ -129,7 +141,9 @@ struct SegmentationFrames {
                 var i = sliceStart
                 let end = sliceStart + pixelsPerSlice
                 while i < end {
-                    if i + perWord <= end, raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: UInt64.self) == 0 {
+                    if i + perWord <= end,
+                        raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: UInt64.self) == 0
+                    {
                         i += perWord
                         continue
                     }

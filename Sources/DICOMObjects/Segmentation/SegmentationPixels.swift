@@ -1,4 +1,5 @@
 import DICOM
+
 /// What is segmented, voxel by voxel, on a ``SourceImageGrid`` (slice-major, then row, then
 /// column, slices in the grid's frame order).
 public enum SegmentationPixels: Sendable {

@@ -46,17 +46,21 @@ public struct SegmentationWriter: Sendable {
 
     /// - Throws: `.badValue` or `.argument` naming the field: segment numbers not 1…n, a label map
     ///   or mask whose size differs from the grid, a label value with no segment description.
-    public init(grid: SourceImageGrid, pixels: SegmentationPixels, segments: [SegmentDescription],
-                series: SeriesIdentity, content: ContentIdentity, equipment: EquipmentIdentity,
-                uids: UIDGenerator, omitEmptyFrames: Bool = true) throws(DICOMError) {
+    public init(
+        grid: SourceImageGrid, pixels: SegmentationPixels, segments: [SegmentDescription],
+        series: SeriesIdentity, content: ContentIdentity, equipment: EquipmentIdentity,
+        uids: UIDGenerator, omitEmptyFrames: Bool = true
+    ) throws(DICOMError) {
         let sorted = segments.sorted { $0.number < $1.number }
         guard !sorted.isEmpty else {
             throw DICOMError(.argument, "a segmentation needs at least one segment", tag: .segmentSequence)
         }
         // PS3.3 C.8.20.2: the first segment is number 1 and the numbers increase by 1.
         for (index, segment) in sorted.enumerated() where segment.number != index + 1 {
-            throw DICOMError(.badValue, "\(Tag.segmentNumber.described) values must be 1…\(sorted.count) without gaps or repeats, found \(segment.number) at position \(index + 1)",
-                             tag: .segmentNumber)
+            throw DICOMError(
+                .badValue,
+                "\(Tag.segmentNumber.described) values must be 1…\(sorted.count) without gaps or repeats, found \(segment.number) at position \(index + 1)",
+                tag: .segmentNumber)
         }
         try Self.check(pixels, against: grid, segmentCount: sorted.count)
         self.grid = grid
@@ -69,18 +73,23 @@ public struct SegmentationWriter: Sendable {
         self.dimensionOrganizationUID = uids.make()
     }
 
-    private static func check(_ pixels: SegmentationPixels, against grid: SourceImageGrid, segmentCount: Int) throws(DICOMError) {
+    private static func check(
+        _ pixels: SegmentationPixels, against grid: SourceImageGrid, segmentCount: Int
+    ) throws(DICOMError) {
         let expected = grid.voxelCount
         let shape = "\(grid.sliceCount) slices × \(grid.rows) rows × \(grid.columns) columns = \(expected)"
         func checkCount(_ count: Int, _ what: String) throws(DICOMError) {
             guard count == expected else {
-                throw DICOMError(.argument, "\(what) has \(count) voxels but the source grid has \(shape)", tag: .pixelData)
+                throw DICOMError(
+                    .argument, "\(what) has \(count) voxels but the source grid has \(shape)", tag: .pixelData)
             }
         }
         func checkLabel(_ maxLabel: Int) throws(DICOMError) {
             guard maxLabel <= segmentCount else {
-                throw DICOMError(.badValue, "label value \(maxLabel) has no segment description (\(Tag.segmentNumber.described) 1…\(segmentCount) described)",
-                                 tag: .segmentNumber)
+                throw DICOMError(
+                    .badValue,
+                    "label value \(maxLabel) has no segment description (\(Tag.segmentNumber.described) 1…\(segmentCount) described)",
+                    tag: .segmentNumber)
             }
         }
         switch pixels {
@@ -92,7 +101,8 @@ public struct SegmentationWriter: Sendable {
             try checkLabel(Int(map.max() ?? 0))
         case .masks(let masks):
             guard masks.count == segmentCount else {
-                throw DICOMError(.argument, "\(masks.count) masks for \(segmentCount) segment descriptions", tag: .segmentSequence)
+                throw DICOMError(
+                    .argument, "\(masks.count) masks for \(segmentCount) segment descriptions", tag: .segmentSequence)
             }
             for (index, mask) in masks.enumerated() { try checkCount(mask.count, "the mask of segment \(index + 1)") }
         }
@@ -102,16 +112,18 @@ public struct SegmentationWriter: Sendable {
     @discardableResult
     public func write(to path: String) throws(DICOMError) -> Written {
         DICOMLibrary.initialize()
-        let frames = SegmentationFrames(pixels: pixels, segmentCount: segments.count, slices: grid.sliceCount,
-                                        pixelsPerSlice: grid.rows * grid.columns, omitEmpty: omitEmptyFrames)
+        let frames = SegmentationFrames(
+            pixels: pixels, segmentCount: segments.count, slices: grid.sliceCount,
+            pixelsPerSlice: grid.rows * grid.columns, omitEmpty: omitEmptyFrames)
         try writeFrames(frames, to: path, throughDCMSEG: false)
         return written(frames, at: path)
     }
 
     func written(_ frames: SegmentationFrames, at path: String) -> Written {
-        Written(path: path, sopClassUID: Self.sopClassUID, sopInstanceUID: series.sopInstanceUID,
-                seriesInstanceUID: series.seriesInstanceUID,
-                frames: zip(frames.segments, frames.sources).map { (Int($0), Int($1)) })
+        Written(
+            path: path, sopClassUID: Self.sopClassUID, sopInstanceUID: series.sopInstanceUID,
+            seriesInstanceUID: series.seriesInstanceUID,
+            frames: zip(frames.segments, frames.sources).map { (Int($0), Int($1)) })
     }
 
     /// Builds the shim request (the strings live in `arena`) and calls it.
@@ -124,7 +136,8 @@ public struct SegmentationWriter: Sendable {
         let cSegments = segments.map { s -> mn_seg_segment in
             let lab = s.displayColor?.dicomValues ?? [0, 0, 0]
             return mn_seg_segment(
-                label: arena(s.label), description: arena(s.description), category: code(s.category), type: code(s.type),
+                label: arena(s.label), description: arena(s.description), category: code(s.category),
+                type: code(s.type),
                 type_modifier: code(s.typeModifier), algorithm_type: arena(s.algorithmType.rawValue),
                 algorithm_name: arena(s.algorithm?.name), algorithm_version: arena(s.algorithm?.version),
                 algorithm_family: code(s.algorithm?.family), has_cielab: s.displayColor == nil ? 0 : 1,
@@ -132,8 +145,9 @@ public struct SegmentationWriter: Sendable {
                 tracking_uid: arena(s.tracking?.uid))
         }
         let cSources = grid.frames.map { f in
-            mn_seg_source_frame(sop_class_uid: arena(f.sopClassUID), sop_instance_uid: arena(f.sopInstanceUID),
-                                frame_number: UInt32(f.frameNumber ?? 0), position: (f.position.x, f.position.y, f.position.z))
+            mn_seg_source_frame(
+                sop_class_uid: arena(f.sopClassUID), sop_instance_uid: arena(f.sopInstanceUID),
+                frame_number: UInt32(f.frameNumber ?? 0), position: (f.position.x, f.position.y, f.position.z))
         }
         let r = grid.rowDirection, c = grid.columnDirection
         var request = mn_seg_request()

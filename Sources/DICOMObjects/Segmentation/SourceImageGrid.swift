@@ -1,4 +1,5 @@
 import DICOM
+
 /// One source frame a segmentation frame is derived from: a single-frame instance, or frame
 /// `frameNumber` (1-based) of an enhanced multi-frame instance.
 public struct SourceFrame: Sendable, Hashable {
@@ -41,17 +42,22 @@ public struct SourceImageGrid: Sendable {
 
     /// - Throws: `.badValue` naming the attribute: empty grid, non-unit or non-orthogonal
     ///   direction cosines, non-positive spacing, invalid UIDs or frame numbers.
-    public init(rows: Int, columns: Int, rowDirection: SIMD3<Double>, columnDirection: SIMD3<Double>,
-                pixelSpacing: (row: Double, column: Double), sliceThickness: Double, spacingBetweenSlices: Double? = nil,
-                frames: [SourceFrame], referencePath: String) throws(DICOMError) {
-        guard (1...65535).contains(rows) else { throw DICOMError(.badValue, "\(Tag.rows.described) must be 1…65535", tag: .rows) }
+    public init(
+        rows: Int, columns: Int, rowDirection: SIMD3<Double>, columnDirection: SIMD3<Double>,
+        pixelSpacing: (row: Double, column: Double), sliceThickness: Double, spacingBetweenSlices: Double? = nil,
+        frames: [SourceFrame], referencePath: String
+    ) throws(DICOMError) {
+        guard (1...65535).contains(rows) else {
+            throw DICOMError(.badValue, "\(Tag.rows.described) must be 1…65535", tag: .rows)
+        }
         guard (1...65535).contains(columns) else {
             throw DICOMError(.badValue, "\(Tag.columns.described) must be 1…65535", tag: .columns)
         }
         func unit(_ v: SIMD3<Double>) -> Bool { abs((v * v).sum() - 1) < 1e-4 }
         guard unit(rowDirection), unit(columnDirection), abs((rowDirection * columnDirection).sum()) < 1e-4 else {
-            throw DICOMError(.badValue, "\(Tag.imageOrientationPatient.described) must be two orthogonal unit vectors",
-                             tag: .imageOrientationPatient)
+            throw DICOMError(
+                .badValue, "\(Tag.imageOrientationPatient.described) must be two orthogonal unit vectors",
+                tag: .imageOrientationPatient)
         }
         guard pixelSpacing.row > 0, pixelSpacing.column > 0 else {
             throw DICOMError(.badValue, "\(Tag.pixelSpacing.described) must be positive", tag: .pixelSpacing)
@@ -60,17 +66,23 @@ public struct SourceImageGrid: Sendable {
             throw DICOMError(.badValue, "\(Tag.sliceThickness.described) must be positive", tag: .sliceThickness)
         }
         if let spacingBetweenSlices, spacingBetweenSlices <= 0 {
-            throw DICOMError(.badValue, "\(Tag.spacingBetweenSlices.described) must be positive", tag: .spacingBetweenSlices)
+            throw DICOMError(
+                .badValue, "\(Tag.spacingBetweenSlices.described) must be positive", tag: .spacingBetweenSlices)
         }
-        guard !frames.isEmpty else { throw DICOMError(.argument, "the source grid has no frames", tag: .sourceImageSequence) }
+        guard !frames.isEmpty else {
+            throw DICOMError(.argument, "the source grid has no frames", tag: .sourceImageSequence)
+        }
         for (index, frame) in frames.enumerated() {
             guard UID.isValid(frame.sopClassUID), UID.isValid(frame.sopInstanceUID) else {
-                throw DICOMError(.badValue, "source frame \(index + 1): \(Tag.referencedSOPInstanceUID.described) or its class is not a valid UID",
-                                 tag: .referencedSOPInstanceUID)
+                throw DICOMError(
+                    .badValue,
+                    "source frame \(index + 1): \(Tag.referencedSOPInstanceUID.described) or its class is not a valid UID",
+                    tag: .referencedSOPInstanceUID)
             }
             if let n = frame.frameNumber, !(1...65535).contains(n) {
-                throw DICOMError(.badValue, "source frame \(index + 1): \(Tag.referencedFrameNumber.described) must be 1…65535",
-                                 tag: .referencedFrameNumber)
+                throw DICOMError(
+                    .badValue, "source frame \(index + 1): \(Tag.referencedFrameNumber.described) must be 1…65535",
+                    tag: .referencedFrameNumber)
             }
         }
         self.rows = rows

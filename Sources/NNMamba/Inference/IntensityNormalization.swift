@@ -26,7 +26,9 @@ public enum IntensityNormalization: Sendable, Equatable {
                 case .zScore:
                     var sum = 0.0, sq = 0.0, count = 0
                     for i in 0..<v where mask?[i] ?? true {
-                        sum += Double(p[i]); sq += Double(p[i]) * Double(p[i]); count += 1
+                        sum += Double(p[i])
+                        sq += Double(p[i]) * Double(p[i])
+                        count += 1
                     }
                     let mean = count > 0 ? sum / Double(count) : 0
                     let std = count > 0 ? max(sq / Double(count) - mean * mean, 0).squareRoot() : 0

@@ -30,7 +30,9 @@ public enum LandmarkRefinement: String, Sendable, CaseIterable {
 /// heatmaps: [N, K, D, H, W] -> N arrays of K landmarks.
 public func decodeLandmarks(_ heatmaps: Tensor, refinement: LandmarkRefinement = .peak) -> [[Landmark]] {
     precondition(heatmaps.rank == 5, "landmarks expect NCDHW, got \(heatmaps.shape)")
-    let (n, k, d, h, w) = (heatmaps.shape[0], heatmaps.shape[1], heatmaps.shape[2], heatmaps.shape[3], heatmaps.shape[4])
+    let (n, k, d, h, w) = (
+        heatmaps.shape[0], heatmaps.shape[1], heatmaps.shape[2], heatmaps.shape[3], heatmaps.shape[4]
+    )
     let v = d * h * w
     let size = [d, h, w]
     return (0..<n).map { b in
@@ -46,13 +48,17 @@ public func decodeLandmarks(_ heatmaps: Tensor, refinement: LandmarkRefinement =
                 break
             case .centroid:
                 var total = 0.0, acc = [0.0, 0.0, 0.0]
-                for dz in -1...1 { for dy in -1...1 { for dx in -1...1 {
-                    let q = [voxel[0] + dz, voxel[1] + dy, voxel[2] + dx]
-                    guard q[0] >= 0, q[0] < d, q[1] >= 0, q[1] < h, q[2] >= 0, q[2] < w else { continue }
-                    let value = max(at(q), 0)
-                    total += value
-                    for a in 0..<3 { acc[a] += value * Double(q[a]) }
-                } } }
+                for dz in -1...1 {
+                    for dy in -1...1 {
+                        for dx in -1...1 {
+                            let q = [voxel[0] + dz, voxel[1] + dy, voxel[2] + dx]
+                            guard q[0] >= 0, q[0] < d, q[1] >= 0, q[1] < h, q[2] >= 0, q[2] < w else { continue }
+                            let value = max(at(q), 0)
+                            total += value
+                            for a in 0..<3 { acc[a] += value * Double(q[a]) }
+                        }
+                    }
+                }
                 if total > 0 { position = acc.map { $0 / total } }
             case .parabolic:
                 for axis in 0..<3 where voxel[axis] > 0 && voxel[axis] < size[axis] - 1 {
@@ -86,5 +92,5 @@ public struct BinaryClassification: Sendable, Equatable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -23,10 +23,12 @@ public struct Padding: Sendable, Equatable {
         let (pd, ph, pw) = (d + before[0] + after[0], h + before[1] + after[1], w + before[2] + after[2])
         let out = Tensor(zeros: [x.shape[0], x.shape[1], pd, ph, pw])
         for plane in 0..<(x.shape[0] * x.shape[1]) {
-            for z in 0..<d { for y in 0..<h {
-                (out.data + ((plane * pd + z + before[0]) * ph + y + before[1]) * pw + before[2])
-                    .update(from: x.data + ((plane * d + z) * h + y) * w, count: w)
-            } }
+            for z in 0..<d {
+                for y in 0..<h {
+                    (out.data + ((plane * pd + z + before[0]) * ph + y + before[1]) * pw + before[2])
+                        .update(from: x.data + ((plane * d + z) * h + y) * w, count: w)
+                }
+            }
         }
         return out
     }
@@ -38,10 +40,14 @@ public struct Padding: Sendable, Equatable {
         precondition(d > 0 && h > 0 && w > 0, "crop \(self) from \(x.shape)")
         let out = Tensor(zeros: [x.shape[0], x.shape[1], d, h, w])
         for plane in 0..<(x.shape[0] * x.shape[1]) {
-            for z in 0..<d { for y in 0..<h {
-                (out.data + ((plane * d + z) * h + y) * w)
-                    .update(from: x.data + ((plane * pd + z + before[0]) * ph + y + before[1]) * pw + before[2], count: w)
-            } }
+            for z in 0..<d {
+                for y in 0..<h {
+                    (out.data + ((plane * d + z) * h + y) * w)
+                        .update(
+                            from: x.data + ((plane * pd + z + before[0]) * ph + y + before[1]) * pw + before[2],
+                            count: w)
+                }
+            }
         }
         return out
     }

@@ -59,19 +59,23 @@ public struct SlidingWindow: Sendable {
         let pv = patch.reduce(1, *), iv = size.reduce(1, *)
         var sum: Tensor? = nil
         var weightSum = [Float](repeating: 0, count: iv)
-        for z0 in starts[0] { for y0 in starts[1] { for x0 in starts[2] {
-            let window = extract(image, at: [z0, y0, x0])
-            let probs = mirroredProbabilities(window, softmax: softmax, network: network)
-            let k = probs.shape[1]
-            if sum == nil { sum = Tensor(zeros: [1, k] + size) }
-            let acc = sum!
-            for i in 0..<pv {
-                let (pz, py, px) = (i / (patch[1] * patch[2]), (i / patch[2]) % patch[1], i % patch[2])
-                let j = ((z0 + pz) * size[1] + y0 + py) * size[2] + x0 + px
-                weightSum[j] += weight[i]
-                for c in 0..<k { acc[c * iv + j] += weight[i] * probs[c * pv + i] }
+        for z0 in starts[0] {
+            for y0 in starts[1] {
+                for x0 in starts[2] {
+                    let window = extract(image, at: [z0, y0, x0])
+                    let probs = mirroredProbabilities(window, softmax: softmax, network: network)
+                    let k = probs.shape[1]
+                    if sum == nil { sum = Tensor(zeros: [1, k] + size) }
+                    let acc = sum!
+                    for i in 0..<pv {
+                        let (pz, py, px) = (i / (patch[1] * patch[2]), (i / patch[2]) % patch[1], i % patch[2])
+                        let j = ((z0 + pz) * size[1] + y0 + py) * size[2] + x0 + px
+                        weightSum[j] += weight[i]
+                        for c in 0..<k { acc[c * iv + j] += weight[i] * probs[c * pv + i] }
+                    }
+                }
             }
-        } } }
+        }
         let acc = sum!
         for c in 0..<acc.shape[1] { for j in 0..<iv { acc[c * iv + j] /= weightSum[j] } }
         return padding.crop(acc)
@@ -96,10 +100,16 @@ public struct SlidingWindow: Sendable {
     private func extract(_ image: Tensor, at origin: [Int]) -> Tensor {
         let (c, d, h, w) = (image.shape[1], image.shape[2], image.shape[3], image.shape[4])
         let out = Tensor(zeros: [1, c] + patch)
-        for ch in 0..<c { for z in 0..<patch[0] { for y in 0..<patch[1] {
-            (out.data + ((ch * patch[0] + z) * patch[1] + y) * patch[2])
-                .update(from: image.data + ((ch * d + origin[0] + z) * h + origin[1] + y) * w + origin[2], count: patch[2])
-        } } }
+        for ch in 0..<c {
+            for z in 0..<patch[0] {
+                for y in 0..<patch[1] {
+                    (out.data + ((ch * patch[0] + z) * patch[1] + y) * patch[2])
+                        .update(
+                            from: image.data + ((ch * d + origin[0] + z) * h + origin[1] + y) * w + origin[2],
+                            count: patch[2])
+                }
+            }
+        }
         return out
     }
 }
@@ -110,10 +120,16 @@ public func flip(_ x: Tensor, _ axes: [Int]) -> Tensor {
     let (planes, d, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3], x.shape[4])
     let (fd, fh, fw) = (axes.contains(0), axes.contains(1), axes.contains(2))
     let out = Tensor(zeros: x.shape)
-    for p in 0..<planes { for z in 0..<d { for y in 0..<h { for i in 0..<w {
-        let sz = fd ? d - 1 - z : z, sy = fh ? h - 1 - y : y, sx = fw ? w - 1 - i : i
-        out[((p * d + z) * h + y) * w + i] = x[((p * d + sz) * h + sy) * w + sx]
-    } } } }
+    for p in 0..<planes {
+        for z in 0..<d {
+            for y in 0..<h {
+                for i in 0..<w {
+                    let sz = fd ? d - 1 - z : z, sy = fh ? h - 1 - y : y, sx = fw ? w - 1 - i : i
+                    out[((p * d + z) * h + y) * w + i] = x[((p * d + sz) * h + sy) * w + sx]
+                }
+            }
+        }
+    }
     return out
 }
 
@@ -124,15 +140,20 @@ public func argmaxChannels(_ x: Tensor) -> [Int32] {
     precondition(x.rank == 5 && x.shape[1] >= 1, "argmax expects NCDHW, got \(x.shape)")
     let (n, c, v) = (x.shape[0], x.shape[1], x.voxelCount)
     var labels = [Int32](repeating: 0, count: n * v)
-    for b in 0..<n { for i in 0..<v {
-        var best = 0
-        var value = x[b * c * v + i]
-        for k in 1..<c where x[(b * c + k) * v + i] > value { value = x[(b * c + k) * v + i]; best = k }
-        labels[b * v + i] = Int32(best)
-    } }
+    for b in 0..<n {
+        for i in 0..<v {
+            var best = 0
+            var value = x[b * c * v + i]
+            for k in 1..<c where x[(b * c + k) * v + i] > value {
+                value = x[(b * c + k) * v + i]
+                best = k
+            }
+            labels[b * v + i] = Int32(best)
+        }
+    }
     return labels
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The node's audit trail (IHE ATNA, PS3.15 A.5): turns what the receiver and
@@ -44,11 +44,14 @@ public actor AuditTrail {
     /// Opens (creating with mode 0600) the audit file for appending.
     public init(path: String, aeTitle: String, syslog: NodeConfiguration.SyslogTarget?, logger: Logger) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw ConfigurationError(file: path, line: nil, key: "audit.file",
-                                     message: "cannot open the audit file: \(String(cString: strerror(errno)))")
+            throw ConfigurationError(
+                file: path, line: nil, key: "audit.file",
+                message: "cannot open the audit file: \(String(cString: strerror(errno)))")
         }
         self.path = path
         self.aeTitle = aeTitle
@@ -75,7 +78,9 @@ public actor AuditTrail {
             let header = try? DataSet.read(contentsOf: instance.path, headerOnly: true)
             let study = (try? header?.string(.studyInstanceUID)) ?? nil
             transfer.studies[study ?? "unknown", default: [:]][instance.sopClassUID, default: 0] += 1
-            if let patient = (try? header?.string(.patientID)) ?? nil, !patient.isEmpty { transfer.patientIDs.insert(patient) }
+            if let patient = (try? header?.string(.patientID)) ?? nil, !patient.isEmpty {
+                transfer.patientIDs.insert(patient)
+            }
             transfers[instance.association.id] = transfer
         case .instanceRefused(let association, _, _):
             transfers[association.id, default: Transfer(association: association)].refused += 1
@@ -116,9 +121,12 @@ public actor AuditTrail {
             UserID: destination.aeTitle, AlternativeUserID: nil, UserName: destination.name, UserIsRequestor: false,
             NetworkAccessPointID: destination.host, NetworkAccessPointTypeCode: Self.accessPointType(destination.host),
             RoleIDCode: [AuditCode.destinationRole])
-        write(message(AuditCode.instancesTransferred, action: "R", outcome: outcome,
-                      description: outcome == "0" ? nil : "\(files.count - sent) of \(files.count) not stored by \(destination.aeTitle)",
-                      participants: [us, peer], objects: Self.objects(studies: studies, patients: patients)))
+        write(
+            message(
+                AuditCode.instancesTransferred, action: "R", outcome: outcome,
+                description: outcome == "0"
+                    ? nil : "\(files.count - sent) of \(files.count) not stored by \(destination.aeTitle)",
+                participants: [us, peer], objects: Self.objects(studies: studies, patients: patients)))
     }
 
     // MARK: - Messages
@@ -133,71 +141,86 @@ public actor AuditTrail {
             UserID: association.callingAETitle, AlternativeUserID: nil, UserName: nil, UserIsRequestor: true,
             NetworkAccessPointID: association.peer, NetworkAccessPointTypeCode: "2", RoleIDCode: [AuditCode.sourceRole])
         let us = participant(requestor: false, role: AuditCode.destinationRole)
-        write(message(AuditCode.instancesTransferred, action: "C", outcome: outcome,
-                      description: problems.isEmpty ? nil : problems.joined(separator: "; "),
-                      participants: [peer, us],
-                      objects: Self.objects(studies: transfer.studies, patients: transfer.patientIDs)))
+        write(
+            message(
+                AuditCode.instancesTransferred, action: "C", outcome: outcome,
+                description: problems.isEmpty ? nil : problems.joined(separator: "; "),
+                participants: [peer, us],
+                objects: Self.objects(studies: transfer.studies, patients: transfer.patientIDs)))
     }
 
     private func beginTransferring(_ association: AssociationInfo) -> AuditMessage {
         let peer = AuditMessage.ActiveParticipant(
             UserID: association.callingAETitle, AlternativeUserID: nil, UserName: nil, UserIsRequestor: true,
             NetworkAccessPointID: association.peer, NetworkAccessPointTypeCode: "2", RoleIDCode: [AuditCode.sourceRole])
-        return message(AuditCode.beginTransferring, action: "E", outcome: "0", description: nil,
-                       participants: [peer, participant(requestor: false, role: AuditCode.destinationRole)], objects: nil)
+        return message(
+            AuditCode.beginTransferring, action: "E", outcome: "0", description: nil,
+            participants: [peer, participant(requestor: false, role: AuditCode.destinationRole)], objects: nil)
     }
 
     private func securityAlert(_ association: AssociationInfo, reason: String) -> AuditMessage {
         var participants = [participant(requestor: false, role: nil)]
-        participants.append(AuditMessage.ActiveParticipant(
-            UserID: association.callingAETitle.isEmpty ? association.peer : association.callingAETitle,
-            AlternativeUserID: nil, UserName: nil, UserIsRequestor: true, NetworkAccessPointID: association.peer,
-            NetworkAccessPointTypeCode: "2", RoleIDCode: nil))
+        participants.append(
+            AuditMessage.ActiveParticipant(
+                UserID: association.callingAETitle.isEmpty ? association.peer : association.callingAETitle,
+                AlternativeUserID: nil, UserName: nil, UserIsRequestor: true, NetworkAccessPointID: association.peer,
+                NetworkAccessPointTypeCode: "2", RoleIDCode: nil))
         let subject = AuditMessage.ParticipantObjectIdentification(
             ParticipantObjectID: "dicom://\(association.callingAETitle)@\(association.peer)",
             ParticipantObjectTypeCode: "2", ParticipantObjectTypeCodeRole: "13",
             ParticipantObjectIDTypeCode: AuditCode.nodeID, ParticipantObjectName: nil,
             ParticipantObjectDescription: nil, ParticipantObjectDetail: ["Alert Description": reason])
-        var alert = message(AuditCode.securityAlert, action: "E", outcome: "4", description: reason,
-                            participants: participants, objects: [subject])
+        var alert = message(
+            AuditCode.securityAlert, action: "E", outcome: "4", description: reason,
+            participants: participants, objects: [subject])
         alert.AuditMessage.EventIdentification.EventTypeCode = [AuditCode.nodeAuthentication]
         return alert
     }
 
     private func application(_ type: AuditMessage.Code) -> AuditMessage {
-        var event = message(AuditCode.applicationActivity, action: "E", outcome: "0", description: nil,
-                            participants: [participant(requestor: false, role: AuditCode.application)], objects: nil)
+        var event = message(
+            AuditCode.applicationActivity, action: "E", outcome: "0", description: nil,
+            participants: [participant(requestor: false, role: AuditCode.application)], objects: nil)
         event.AuditMessage.EventIdentification.EventTypeCode = [type]
         return event
     }
 
     private func participant(requestor: Bool, role: AuditMessage.Code?) -> AuditMessage.ActiveParticipant {
-        AuditMessage.ActiveParticipant(UserID: aeTitle, AlternativeUserID: String(getpid()), UserName: "mambanode",
-                                       UserIsRequestor: requestor, NetworkAccessPointID: host,
-                                       NetworkAccessPointTypeCode: "1", RoleIDCode: role.map { [$0] })
+        AuditMessage.ActiveParticipant(
+            UserID: aeTitle, AlternativeUserID: String(getpid()), UserName: "mambanode",
+            UserIsRequestor: requestor, NetworkAccessPointID: host,
+            NetworkAccessPointTypeCode: "1", RoleIDCode: role.map { [$0] })
     }
 
-    private func message(_ id: AuditMessage.Code, action: String, outcome: String, description: String?,
-                         participants: [AuditMessage.ActiveParticipant],
-                         objects: [AuditMessage.ParticipantObjectIdentification]?) -> AuditMessage {
-        AuditMessage(AuditMessage: .init(
-            EventIdentification: .init(EventActionCode: action, EventDateTime: Self.now(), EventOutcomeIndicator: outcome,
-                                       EventID: id, EventTypeCode: nil, EventOutcomeDescription: description),
-            ActiveParticipant: participants,
-            AuditSourceIdentification: .init(AuditEnterpriseSiteID: nil, AuditSourceID: aeTitle,
-                                              AuditSourceTypeCode: AuditCode.applicationServer),
-            ParticipantObjectIdentification: objects))
+    private func message(
+        _ id: AuditMessage.Code, action: String, outcome: String, description: String?,
+        participants: [AuditMessage.ActiveParticipant],
+        objects: [AuditMessage.ParticipantObjectIdentification]?
+    ) -> AuditMessage {
+        AuditMessage(
+            AuditMessage: .init(
+                EventIdentification: .init(
+                    EventActionCode: action, EventDateTime: Self.now(), EventOutcomeIndicator: outcome,
+                    EventID: id, EventTypeCode: nil, EventOutcomeDescription: description),
+                ActiveParticipant: participants,
+                AuditSourceIdentification: .init(
+                    AuditEnterpriseSiteID: nil, AuditSourceID: aeTitle,
+                    AuditSourceTypeCode: AuditCode.applicationServer),
+                ParticipantObjectIdentification: objects))
     }
 
     /// Study participants (with their SOP classes and counts), then patient participants.
-    static func objects(studies: [String: [String: Int]], patients: Set<String>) -> [AuditMessage.ParticipantObjectIdentification] {
+    static func objects(
+        studies: [String: [String: Int]], patients: Set<String>
+    ) -> [AuditMessage.ParticipantObjectIdentification] {
         let studyObjects = studies.keys.sorted().map { uid in
             AuditMessage.ParticipantObjectIdentification(
                 ParticipantObjectID: uid, ParticipantObjectTypeCode: "2", ParticipantObjectTypeCodeRole: "3",
                 ParticipantObjectIDTypeCode: AuditCode.studyInstanceUID, ParticipantObjectName: nil,
-                ParticipantObjectDescription: .init(SOPClass: studies[uid]!.sorted { $0.key < $1.key }.map {
-                    AuditMessage.SOPClass(UID: $0.key, NumberOfInstances: $0.value)
-                }), ParticipantObjectDetail: nil)
+                ParticipantObjectDescription: .init(
+                    SOPClass: studies[uid]!.sorted { $0.key < $1.key }.map {
+                        AuditMessage.SOPClass(UID: $0.key, NumberOfInstances: $0.value)
+                    }), ParticipantObjectDetail: nil)
         }
         let patientObjects = patients.sorted().map { id in
             AuditMessage.ParticipantObjectIdentification(
@@ -231,7 +254,9 @@ public actor AuditTrail {
             if n < 0 {
                 if errno == EINTR { continue }
                 // The event itself is in the ordinary log; what failed here is the trail.
-                logger.error("audit file write failed", metadata: ["file": "\(path)", "error": "\(String(cString: strerror(errno)))"])
+                logger.error(
+                    "audit file write failed",
+                    metadata: ["file": "\(path)", "error": "\(String(cString: strerror(errno)))"])
                 return
             }
             written += n

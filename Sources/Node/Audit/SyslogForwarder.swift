@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Sends audit messages to a syslog receiver as RFC 5424 messages over TCP, or over TLS (RFC
@@ -72,8 +72,9 @@ final class SyslogForwarder: Sendable {
                 }
                 connection = .none
             }
-            logger.warning("audit message not delivered to syslog",
-                           metadata: ["receiver": "\(target.host):\(target.port)", "reason": "\(failure)"])
+            logger.warning(
+                "audit message not delivered to syslog",
+                metadata: ["receiver": "\(target.host):\(target.port)", "reason": "\(failure)"])
         }
     }
 

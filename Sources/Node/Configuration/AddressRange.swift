@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An IPv4 or IPv6 network in CIDR notation (`10.0.0.0/8`, `fd00::/8`); a bare address is a
@@ -31,7 +31,9 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
     /// seen through an IPv4-mapped IPv6 address (`::ffff:10.1.2.3`) counts as IPv4.
     public func contains(_ address: String) -> Bool {
         guard var bytes = Self.bytes(address) else { return false }
-        if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+        if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF,
+            bytes[11] == 0xFF
+        {
             bytes = Array(bytes[12...])
         }
         return bytes.count == network.count && Self.masked(bytes, prefixLength) == network
@@ -42,7 +44,8 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
         _ = network.withUnsafeBytes { raw in
             inet_ntop(network.count == 4 ? AF_INET : AF_INET6, raw.baseAddress, &text, socklen_t(text.count))
         }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/\(prefixLength)"
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            + "/\(prefixLength)"
     }
 
     static func bytes(_ text: String) -> [UInt8]? {

@@ -15,7 +15,8 @@ struct ConfigurationReader {
     }
 
     func error(_ message: String, key: String? = nil) -> ConfigurationError {
-        ConfigurationError(file: file, line: node.mark.map { $0.line }, key: key.map { child($0) } ?? path, message: message)
+        ConfigurationError(
+            file: file, line: node.mark.map { $0.line }, key: key.map { child($0) } ?? path, message: message)
     }
 
     func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }

@@ -12,7 +12,8 @@ extension NodeConfiguration {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigurationError(file: path, line: nil, key: "", message: "cannot read: \(error.localizedDescription)")
+            throw ConfigurationError(
+                file: path, line: nil, key: "", message: "cannot read: \(error.localizedDescription)")
         }
         return try parse(text, file: path)
     }
@@ -26,8 +27,10 @@ extension NodeConfiguration {
             throw ConfigurationError(file: file, line: nil, key: "", message: "not valid YAML: \(error)")
         }
         let root = ConfigurationReader(file: file, node: document ?? Node([(Node, Node)]()))
-        try root.expectKeys(["node", "storage", "http", "logging", "sending", "uid_root", "max_concurrent_jobs",
-                             "unrouted_quiet_time", "limits", "audit", "destinations", "models", "routes"])
+        try root.expectKeys([
+            "node", "storage", "http", "logging", "sending", "uid_root", "max_concurrent_jobs",
+            "unrouted_quiet_time", "limits", "audit", "destinations", "models", "routes"
+        ])
 
         var configuration = NodeConfiguration.defaults
         if let node = root["node"] { configuration.listener = try parseListener(node) }
@@ -45,7 +48,9 @@ extension NodeConfiguration {
         if let logging = root["logging"] {
             try logging.expectKeys(["format", "level"])
             if let format = logging["format"] {
-                guard let value = Logging.Format(rawValue: try format.string) else { throw format.error("expected text or json") }
+                guard let value = Logging.Format(rawValue: try format.string) else {
+                    throw format.error("expected text or json")
+                }
                 configuration.logging.format = value
             }
             if let level = logging["level"] {
@@ -79,7 +84,9 @@ extension NodeConfiguration {
             guard value >= 1 else { throw jobs.error("must be at least 1") }
             configuration.maxConcurrentJobs = value
         }
-        if let quiet = root["unrouted_quiet_time"] { configuration.unroutedQuietTime = try positive(quiet.duration, quiet) }
+        if let quiet = root["unrouted_quiet_time"] {
+            configuration.unroutedQuietTime = try positive(quiet.duration, quiet)
+        }
         if let limits = root["limits"] {
             try limits.expectKeys(["max_instance_mb", "max_instances_per_association", "max_volume_voxels"])
             if let v = limits["max_instance_mb"] {
@@ -107,15 +114,20 @@ extension NodeConfiguration {
                 try syslog.expectKeys(["host", "port", "tls"])
                 let host = try syslog.required("host").string
                 guard !host.isEmpty else { throw syslog.error("must not be empty", key: "host") }
-                configuration.audit.syslog = SyslogTarget(host: host, port: try syslog.required("port").port(),
-                                                          tls: try syslog["tls"].map(parseDestinationTLS))
+                configuration.audit.syslog = SyslogTarget(
+                    host: host, port: try syslog.required("port").port(),
+                    tls: try syslog["tls"].map(parseDestinationTLS))
             }
         }
         if let destinations = root["destinations"] {
-            configuration.destinations = try destinations.items.map { try parseDestination($0, callingAE: configuration.listener.aeTitle) }
+            configuration.destinations = try destinations.items.map {
+                try parseDestination($0, callingAE: configuration.listener.aeTitle)
+            }
             var seen = Set<String>()
-            for (index, destination) in configuration.destinations.enumerated() where !seen.insert(destination.name).inserted {
-                throw try destinations.items[index].error("duplicate destination name '\(destination.name)'", key: "name")
+            for (index, destination) in configuration.destinations.enumerated()
+            where !seen.insert(destination.name).inserted {
+                throw try destinations.items[index].error(
+                    "duplicate destination name '\(destination.name)'", key: "name")
             }
         }
         if let models = root["models"] {
@@ -126,20 +138,25 @@ extension NodeConfiguration {
             var names = Set<String>()
             for (index, reader) in try routes.items.enumerated() {
                 let route = try parseRoute(reader, configuration: configuration)
-                guard names.insert(route.name).inserted else { throw reader.error("duplicate route name '\(route.name)'", key: "name") }
+                guard names.insert(route.name).inserted else {
+                    throw reader.error("duplicate route name '\(route.name)'", key: "name")
+                }
                 parsed.append((route, index))
             }
             // Descending priority; file order breaks ties (a stable, documented order).
-            configuration.routes = parsed.sorted { $0.0.priority != $1.0.priority ? $0.0.priority > $1.0.priority : $0.1 < $1.1 }
-                .map(\.0)
+            configuration.routes = parsed.sorted {
+                $0.0.priority != $1.0.priority ? $0.0.priority > $1.0.priority : $0.1 < $1.1
+            }
+            .map(\.0)
         }
         return configuration
     }
 
     /// The defaults of docs/node-behaviour.md where the file is silent.
     public static let defaults = NodeConfiguration(
-        listener: Listener(aeTitle: "MAMBANODE", port: 11112, maxAssociations: 8, allowedCallingAETitles: [],
-                           acceptAnyCallingAE: false),
+        listener: Listener(
+            aeTitle: "MAMBANODE", port: 11112, maxAssociations: 8, allowedCallingAETitles: [],
+            acceptAnyCallingAE: false),
         storage: Storage(directory: "var/store", databasePath: "var/mambanode.sqlite", minimumFreeBytes: 1 << 30),
         http: HTTP(bindAddress: "127.0.0.1", port: 8080),
         logging: Logging(format: .text, level: .info),
@@ -162,15 +179,18 @@ extension NodeConfiguration {
         let value = try reader.string
         let trimmed = value.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, value.utf8.count <= 16,
-              value.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F && $0 != "\\" }) else {
+            value.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F && $0 != "\\" })
+        else {
             throw reader.error("'\(value)' is not an AE title (1–16 characters, no backslash or control characters)")
         }
         return trimmed
     }
 
     private static func parseListener(_ node: ConfigurationReader) throws -> Listener {
-        try node.expectKeys(["ae_title", "port", "max_associations", "allowed_calling_aes", "accept_any_calling_ae",
-                             "allowed_sources", "tls", "acse_timeout", "dimse_timeout"])
+        try node.expectKeys([
+            "ae_title", "port", "max_associations", "allowed_calling_aes", "accept_any_calling_ae",
+            "allowed_sources", "tls", "acse_timeout", "dimse_timeout"
+        ])
         var listener = NodeConfiguration.defaults.listener
         if let v = node["ae_title"] { listener.aeTitle = try aeTitle(v) }
         if let v = node["port"] { listener.port = try v.port() }
@@ -193,17 +213,21 @@ extension NodeConfiguration {
         }
         if let v = node["allowed_sources"] { listener.allowedSources = try addressRanges(v) }
         if let tls = node["tls"] {
-            try tls.expectKeys(["port", "certificate", "private_key", "ca_bundle", "require_client_certificate",
-                                "plain_listener"])
+            try tls.expectKeys([
+                "port", "certificate", "private_key", "ca_bundle", "require_client_certificate",
+                "plain_listener"
+            ])
             let require = try tls["require_client_certificate"]?.bool ?? true
             let ca = try tls["ca_bundle"]?.string
             if require && ca == nil {
-                throw tls.error("require_client_certificate needs ca_bundle (the CAs of accepted clients)", key: "ca_bundle")
+                throw tls.error(
+                    "require_client_certificate needs ca_bundle (the CAs of accepted clients)", key: "ca_bundle")
             }
-            listener.tls = ListenerTLS(port: try tls.required("port").port(),
-                                       certificateFile: try tls.required("certificate").string,
-                                       privateKeyFile: try tls.required("private_key").string,
-                                       trustedCAFile: ca, requireClientCertificate: require)
+            listener.tls = ListenerTLS(
+                port: try tls.required("port").port(),
+                certificateFile: try tls.required("certificate").string,
+                privateKeyFile: try tls.required("private_key").string,
+                trustedCAFile: ca, requireClientCertificate: require)
             if let v = tls["plain_listener"] { listener.plainListener = try v.bool }
             if listener.plainListener && listener.tls?.port == listener.port {
                 throw tls.error("the TLS port must differ from node.port (or set plain_listener: false)", key: "port")
@@ -216,7 +240,9 @@ extension NodeConfiguration {
     static func addressRanges(_ reader: ConfigurationReader) throws -> [AddressRange] {
         try (reader.node.scalar != nil ? [reader] : reader.items).map { item in
             let text = try item.string
-            guard let range = AddressRange(text) else { throw item.error("'\(text)' is not an address or CIDR network") }
+            guard let range = AddressRange(text) else {
+                throw item.error("'\(text)' is not an address or CIDR network")
+            }
             return range
         }
     }
@@ -226,11 +252,14 @@ extension NodeConfiguration {
         try node.expectKeys(["ca_bundle", "certificate", "private_key", "server_name"])
         let certificate = try node["certificate"]?.string, key = try node["private_key"]?.string
         if (certificate == nil) != (key == nil) {
-            throw node.error("certificate and private_key go together (mutual authentication)", key: certificate == nil ? "certificate" : "private_key")
+            throw node.error(
+                "certificate and private_key go together (mutual authentication)",
+                key: certificate == nil ? "certificate" : "private_key")
         }
-        return TLSConfiguration(certificateFile: certificate, privateKeyFile: key,
-                                trustedCAFile: try node.required("ca_bundle").string, verifyPeer: true,
-                                serverName: try node["server_name"]?.string)
+        return TLSConfiguration(
+            certificateFile: certificate, privateKeyFile: key,
+            trustedCAFile: try node.required("ca_bundle").string, verifyPeer: true,
+            serverName: try node["server_name"]?.string)
     }
 
     private static func parseStorage(_ node: ConfigurationReader) throws -> Storage {
@@ -251,16 +280,19 @@ extension NodeConfiguration {
         let name = try node.required("name").string
         let host = try node.required("host").string
         guard !host.isEmpty else { throw node.error("must not be empty", key: "host") }
-        return Destination(name: name, aeTitle: try aeTitle(node.required("ae_title")), host: host,
-                           port: try node.required("port").port(),
-                           callingAETitle: try node["calling_ae_title"].map(aeTitle) ?? callingAE,
-                           tls: try node["tls"].map(parseDestinationTLS))
+        return Destination(
+            name: name, aeTitle: try aeTitle(node.required("ae_title")), host: host,
+            port: try node.required("port").port(),
+            callingAETitle: try node["calling_ae_title"].map(aeTitle) ?? callingAE,
+            tls: try node["tls"].map(parseDestinationTLS))
     }
 
     private static func parseRoute(_ node: ConfigurationReader, configuration: NodeConfiguration) throws -> Route {
-        try node.expectKeys(["name", "priority", "level", "match", "channels", "model", "models", "destinations", "quiet_time",
-                             "close_on_expected_count", "hard_cap", "give_up", "interrupted_grace", "allowed_calling_aes",
-                             "allowed_sources"])
+        try node.expectKeys([
+            "name", "priority", "level", "match", "channels", "model", "models", "destinations", "quiet_time",
+            "close_on_expected_count", "hard_cap", "give_up", "interrupted_grace", "allowed_calling_aes",
+            "allowed_sources"
+        ])
         let name = try node.required("name").string
         var level = Route.Level.series
         if let v = node["level"] {
@@ -270,8 +302,10 @@ extension NodeConfiguration {
         var conditions = try node["match"].map { try $0.items.map(parseCondition) } ?? []
         // Per-route allow-lists are conditions on the association, so `routes test` shows them too.
         if let v = node["allowed_calling_aes"] {
-            conditions.append(Condition(field: .callingAETitle,
-                                        test: .oneOf(try (v.node.scalar != nil ? [v] : v.items).map(aeTitle)), negated: false))
+            conditions.append(
+                Condition(
+                    field: .callingAETitle,
+                    test: .oneOf(try (v.node.scalar != nil ? [v] : v.items).map(aeTitle)), negated: false))
         }
         if let v = node["allowed_sources"] {
             conditions.append(Condition(field: .sourceAddress, test: .inNetworks(try addressRanges(v)), negated: false))
@@ -281,17 +315,22 @@ extension NodeConfiguration {
             guard level == .study else { throw v.error("channels are for study-level routes (level: study)") }
             channels = try v.items.map { channel in
                 try channel.expectKeys(["name", "match"])
-                return Route.Channel(name: try channel.required("name").string,
-                                     conditions: try channel.required("match").items.map(parseCondition))
+                return Route.Channel(
+                    name: try channel.required("name").string,
+                    conditions: try channel.required("match").items.map(parseCondition))
             }
         }
-        if level == .study && channels.isEmpty { throw node.error("a study-level route needs channels", key: "channels") }
+        if level == .study && channels.isEmpty {
+            throw node.error("a study-level route needs channels", key: "channels")
+        }
         let models: [String]
         switch (node["model"], node["models"]) {
         case (let one?, nil):
             models = [try one.string]
             guard configuration.models[models[0]] != nil else {
-                throw one.error("unknown model '\(models[0])' (models: \(configuration.models.keys.sorted().joined(separator: ", ")))")
+                throw one.error(
+                    "unknown model '\(models[0])' (models: \(configuration.models.keys.sorted().joined(separator: ", ")))"
+                )
             }
         case (nil, let list?):
             models = try list.strings
@@ -300,11 +339,13 @@ extension NodeConfiguration {
             // Model k's results are numbered 900 + 2k (SEG) and 901 + 2k (SR), and each new result
             // version moves them by 10 (Route.seriesSlot): more than five would collide.
             guard models.count <= Route.maximumModels else {
-                throw list.error("at most \(Route.maximumModels) models per route (their result series are numbered "
-                                 + "900 + 2 × position, 10 apart per result version)")
+                throw list.error(
+                    "at most \(Route.maximumModels) models per route (their result series are numbered "
+                        + "900 + 2 × position, 10 apart per result version)")
             }
             for model in models where configuration.models[model] == nil {
-                throw list.error("unknown model '\(model)' (models: \(configuration.models.keys.sorted().joined(separator: ", ")))")
+                throw list.error(
+                    "unknown model '\(model)' (models: \(configuration.models.keys.sorted().joined(separator: ", ")))")
             }
         case (_?, _?):
             throw node.error("give either model or models, not both", key: "models")
@@ -363,7 +404,9 @@ extension NodeConfiguration {
         case "equals": test = .equals(try value.string)
         case "contains": test = .contains(try value.string)
         case "regex":
-            do { test = .regex(try RoutingPattern(try value.string)) } catch let error as ConfigurationError { throw error } catch {
+            do { test = .regex(try RoutingPattern(try value.string)) } catch let error as ConfigurationError {
+                throw error
+            } catch {
                 throw value.error("not a valid regular expression")
             }
         case "range":

@@ -38,8 +38,9 @@ public struct NodeConfiguration: Sendable {
         public var requireClientCertificate: Bool
 
         public var tlsConfiguration: TLSConfiguration {
-            TLSConfiguration(certificateFile: certificateFile, privateKeyFile: privateKeyFile,
-                             trustedCAFile: trustedCAFile, verifyPeer: requireClientCertificate)
+            TLSConfiguration(
+                certificateFile: certificateFile, privateKeyFile: privateKeyFile,
+                trustedCAFile: trustedCAFile, verifyPeer: requireClientCertificate)
         }
     }
 

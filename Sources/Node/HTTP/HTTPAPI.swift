@@ -22,8 +22,10 @@ public struct HTTPAPI: Sendable {
         }
     }
 
-    public init(store: NodeStore, metrics: NodeMetrics, token: String? = nil,
-                readiness: @escaping @Sendable () -> Readiness) {
+    public init(
+        store: NodeStore, metrics: NodeMetrics, token: String? = nil,
+        readiness: @escaping @Sendable () -> Readiness
+    ) {
         self.store = store
         self.metrics = metrics
         self.token = token
@@ -43,8 +45,9 @@ public struct HTTPAPI: Sendable {
         var difference = a.count ^ b.count
         for i in 0..<min(a.count, b.count) { difference |= Int(a[i] ^ b[i]) }
         if difference != 0 {
-            throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"mambanode\""],
-                            message: "missing or wrong bearer token")
+            throw HTTPError(
+                .unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"mambanode\""],
+                message: "missing or wrong bearer token")
         }
     }
 
@@ -58,8 +61,9 @@ public struct HTTPAPI: Sendable {
         }
         router.get("metrics") { _, _ -> Response in
             let text = try metrics.render(store: store)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: text)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("api/series") { _, _ in try Self.json(try store.allSeries().map(SeriesView.init)) }
         router.get("api/jobs") { _, _ in try Self.json(try store.jobs().map(JobView.init)) }
@@ -70,7 +74,9 @@ public struct HTTPAPI: Sendable {
             try Self.authorize(request, token: token)
             var job: Int64?
             if let text = request.uri.queryParameters["job"] {
-                guard let id = Int64(String(text)) else { throw HTTPError(.badRequest, message: "job must be a number") }
+                guard let id = Int64(String(text)) else {
+                    throw HTTPError(.badRequest, message: "job must be a number")
+                }
                 job = id
             }
             return try Self.json(["requeued": try store.retryParked(jobID: job, now: Date())])
@@ -83,8 +89,9 @@ public struct HTTPAPI: Sendable {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         encoder.dateEncodingStrategy = .iso8601
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
     // The API shows UIDs, states and timings only: no patient attributes are stored in these tables.
@@ -99,11 +106,22 @@ public struct HTTPAPI: Sendable {
         var interruption: String?
         var mayBeIncomplete: Bool
         init(_ s: SeriesRecord) {
-            interruption = s.interruption; mayBeIncomplete = s.interruption != nil
-            seriesInstanceUID = s.seriesInstanceUID; studyInstanceUID = s.studyInstanceUID; state = s.state.rawValue
-            reason = s.reason; route = s.route; channel = s.channel; instanceCount = s.instanceCount; version = s.version
-            expectedCount = s.expectedCount; firstReceivedAt = s.firstReceivedAt; lastReceivedAt = s.lastReceivedAt
-            quietDeadline = s.quietDeadline; hardDeadline = s.hardDeadline; correlationID = s.correlationID
+            interruption = s.interruption
+            mayBeIncomplete = s.interruption != nil
+            seriesInstanceUID = s.seriesInstanceUID
+            studyInstanceUID = s.studyInstanceUID
+            state = s.state.rawValue
+            reason = s.reason
+            route = s.route
+            channel = s.channel
+            instanceCount = s.instanceCount
+            version = s.version
+            expectedCount = s.expectedCount
+            firstReceivedAt = s.firstReceivedAt
+            lastReceivedAt = s.lastReceivedAt
+            quietDeadline = s.quietDeadline
+            hardDeadline = s.hardDeadline
+            correlationID = s.correlationID
         }
     }
 
@@ -119,10 +137,22 @@ public struct HTTPAPI: Sendable {
         var startedAt, finishedAt: Date?
         var correlationID: String
         init(_ j: JobRecord) {
-            id = j.id; route = j.route; model = j.model; subjectUID = j.subjectUID; level = j.level.rawValue; state = j.state.rawValue
-            step = j.step.rawValue; version = j.version; attempts = j.attempts; reason = j.reason
-            timings = j.timings; caveats = j.caveats
-            createdAt = j.createdAt; startedAt = j.startedAt; finishedAt = j.finishedAt; correlationID = j.correlationID
+            id = j.id
+            route = j.route
+            model = j.model
+            subjectUID = j.subjectUID
+            level = j.level.rawValue
+            state = j.state.rawValue
+            step = j.step.rawValue
+            version = j.version
+            attempts = j.attempts
+            reason = j.reason
+            timings = j.timings
+            caveats = j.caveats
+            createdAt = j.createdAt
+            startedAt = j.startedAt
+            finishedAt = j.finishedAt
+            correlationID = j.correlationID
         }
     }
 
@@ -135,9 +165,19 @@ public struct HTTPAPI: Sendable {
         var lastStatus, lastError: String?
         var correlationID: String
         init(_ o: OutboxRecord) {
-            id = o.id; jobID = o.jobID; sopInstanceUID = o.sopInstanceUID; destination = o.destination; state = o.state.rawValue
-            attempts = o.attempts; nextAttemptAt = o.nextAttemptAt; createdAt = o.createdAt; lastAttemptAt = o.lastAttemptAt
-            sentAt = o.sentAt; lastStatus = o.lastStatus; lastError = o.lastError; correlationID = o.correlationID
+            id = o.id
+            jobID = o.jobID
+            sopInstanceUID = o.sopInstanceUID
+            destination = o.destination
+            state = o.state.rawValue
+            attempts = o.attempts
+            nextAttemptAt = o.nextAttemptAt
+            createdAt = o.createdAt
+            lastAttemptAt = o.lastAttemptAt
+            sentAt = o.sentAt
+            lastStatus = o.lastStatus
+            lastError = o.lastError
+            correlationID = o.correlationID
         }
     }
 }

@@ -18,10 +18,14 @@ public final class NodeMetrics: Sendable {
         func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "mambanode", metricName: metric, unitName: unit, helpText: help)
         }
-        instancesReceived = registry.makeCounter(descriptor: name("instances_received", "total",
-                                                                  "Instances stored and acknowledged (duplicates excluded)."))
-        seriesCompleted = registry.makeCounter(descriptor: name("series_completed", "total",
-                                                                "Series that became stable and were routed."))
+        instancesReceived = registry.makeCounter(
+            descriptor: name(
+                "instances_received", "total",
+                "Instances stored and acknowledged (duplicates excluded)."))
+        seriesCompleted = registry.makeCounter(
+            descriptor: name(
+                "series_completed", "total",
+                "Series that became stable and were routed."))
         let sends = name("sends", "total", "C-STORE attempts of results, by outcome.")
         sendsSucceeded = registry.makeCounter(descriptor: sends, labels: [("result", "ok")])
         sendsFailed = registry.makeCounter(descriptor: sends, labels: [("result", "failed")])
@@ -35,8 +39,10 @@ public final class NodeMetrics: Sendable {
         }
         jobsByState = gauges
         outboxDepth = registry.makeGauge(descriptor: name("outbox_pending", "", "Outbox entries waiting to be sent."))
-        outboxParked = registry.makeGauge(descriptor: name("outbox_parked", "",
-                                                           "Outbox entries parked after the give-up time (need `mambanode retry --parked`)."))
+        outboxParked = registry.makeGauge(
+            descriptor: name(
+                "outbox_parked", "",
+                "Outbox entries parked after the give-up time (need `mambanode retry --parked`)."))
     }
 
     /// Refreshes the database-derived gauges and renders the exposition format.

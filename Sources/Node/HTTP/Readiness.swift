@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The checks behind `/ready`: the store directory is writable, the database
@@ -17,7 +18,9 @@ enum Readiness {
         }
         do { _ = try store.counts() } catch { problems.append("database not readable: \(error)") }
         if let free = freeBytes(at: directory), free < configuration.storage.minimumFreeBytes {
-            problems.append("free disk \(free >> 20) MiB is below the threshold \(configuration.storage.minimumFreeBytes >> 20) MiB")
+            problems.append(
+                "free disk \(free >> 20) MiB is below the threshold \(configuration.storage.minimumFreeBytes >> 20) MiB"
+            )
         }
         return HTTPAPI.Readiness(problems: problems)
     }

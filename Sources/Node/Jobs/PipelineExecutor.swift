@@ -25,7 +25,8 @@ public final class PipelineExecutor: JobExecutor {
 
     public var resultsDirectory: String { configuration.storage.directory + "/results" }
 
-    public func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput {
+    public func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput
+    {
         // 8 MiB, the main thread's stack: a job runs decoders, engine and encoders on this one thread.
         try await runOnDedicatedThread(name: "job-\(job.id ?? 0)", stackSize: 8 << 20) { [self] in
             Result { try self.runBlocking(job, progress: progress) }
@@ -41,7 +42,9 @@ public final class PipelineExecutor: JobExecutor {
             // Series-level jobs have one input under "image"; study-level ones one per channel name.
             let uid = inputs[input.name]?.first ?? (index == 0 && inputs.count == 1 ? inputs.values.first?.first : nil)
             guard let uid else {
-                throw JobFailure("no series for input '\(input.name)' of model '\(job.model)' (route channels must be named after the model's inputs)")
+                throw JobFailure(
+                    "no series for input '\(input.name)' of model '\(job.model)' (route channels must be named after the model's inputs)"
+                )
             }
             let files = try store.instances(ofSeries: uid).map(\.path)
             guard let found = Series.scan(files: files).first(where: { $0.seriesInstanceUID == uid }) else {
@@ -50,23 +53,28 @@ public final class PipelineExecutor: JobExecutor {
             series.append(found)
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
-        let produced = try producer.produce(series, version: job.version, caveats: job.caveats, into: directory,
-                                            progress: { step in try progress(JobStep(step)) })
-        return JobOutput(objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID) }, timings: produced.timings,
-                         warnings: produced.warnings)
+        let produced = try producer.produce(
+            series, version: job.version, caveats: job.caveats, into: directory,
+            progress: { step in try progress(JobStep(step)) })
+        return JobOutput(
+            objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID) }, timings: produced.timings,
+            warnings: produced.warnings)
     }
 
     /// The model's producer, its results numbered in `seriesSlot` (Route.seriesSlot(of:)).
     func producer(for model: String, seriesSlot: Int = 0) throws -> ResultProducer {
         let key = "\(model)#\(seriesSlot)"
         if let cached = producers.withLock({ $0[key] }) { return cached }
-        guard let directory = configuration.models[model] else { throw JobFailure("model '\(model)' is not configured") }
+        guard let directory = configuration.models[model] else {
+            throw JobFailure("model '\(model)' is not configured")
+        }
         var assembly = AssemblyOptions()
         assembly.maximumVoxels = configuration.limits.maxVolumeVoxels
         var encoder = encoderConfiguration
         encoder.firstSeriesNumber += 2 * seriesSlot
-        let producer = try ResultProducer(package: try ModelPackage(directory: directory), encoder: encoder, uids: uids,
-                                          assembly: assembly)
+        let producer = try ResultProducer(
+            package: try ModelPackage(directory: directory), encoder: encoder, uids: uids,
+            assembly: assembly)
         producers.withLock { $0[key] = producer }
         return producer
     }

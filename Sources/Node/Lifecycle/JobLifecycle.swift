@@ -10,12 +10,15 @@ import Foundation
 /// ```
 extension JobRecord {
     /// A new job for one model on a subject version.
-    public static func queued(route: String, model: String, subject: String, level: JobLevel, version: Int,
-                              inputs: [String: [String]], caveats: [String] = [], correlationID: String,
-                              at now: Date) -> JobRecord {
-        JobRecord(id: nil, route: route, model: model, subjectUID: subject, level: level, version: version, state: .queued,
-                  step: .assemble, attempts: 0, reason: nil, inputs: inputs, timings: [:], caveats: caveats,
-                  correlationID: correlationID, createdAt: now, startedAt: nil, finishedAt: nil)
+    public static func queued(
+        route: String, model: String, subject: String, level: JobLevel, version: Int,
+        inputs: [String: [String]], caveats: [String] = [], correlationID: String,
+        at now: Date
+    ) -> JobRecord {
+        JobRecord(
+            id: nil, route: route, model: model, subjectUID: subject, level: level, version: version, state: .queued,
+            step: .assemble, attempts: 0, reason: nil, inputs: inputs, timings: [:], caveats: caveats,
+            correlationID: correlationID, createdAt: now, startedAt: nil, finishedAt: nil)
     }
 
     /// A worker takes the job: one more attempt, starting at the first step.

@@ -43,8 +43,10 @@ extension SeriesRecord {
     /// The quiet and hard-cap deadlines of a series on `route`; a series no route matched still
     /// gets them (the node's `unrouted_quiet_time`, 1 h), so that it leaves `receiving` and is
     /// reported.
-    public static func deadlines(route: Route?, unroutedQuiet: Double, firstReceivedAt: Date,
-                                 lastReceivedAt: Date) -> (quiet: Date, hard: Date) {
+    public static func deadlines(
+        route: Route?, unroutedQuiet: Double, firstReceivedAt: Date,
+        lastReceivedAt: Date
+    ) -> (quiet: Date, hard: Date) {
         let quiet = route?.quietTime ?? unroutedQuiet
         let cap = route?.hardCap ?? 3600
         return (lastReceivedAt.addingTimeInterval(quiet), firstReceivedAt.addingTimeInterval(cap))
@@ -52,9 +54,11 @@ extension SeriesRecord {
 
     /// A series' first instance, from `association`: receiving, version 1. `reason` says why no
     /// route matched, if none did.
-    public static func started(uid: String, study: String, route: Route?, unroutedQuiet: Double, channel: String?,
-                               reason: String?, expectedCount: Int?, association: String?, at now: Date,
-                               correlationID: String) -> (SeriesRecord, [Action]) {
+    public static func started(
+        uid: String, study: String, route: Route?, unroutedQuiet: Double, channel: String?,
+        reason: String?, expectedCount: Int?, association: String?, at now: Date,
+        correlationID: String
+    ) -> (SeriesRecord, [Action]) {
         let deadlines = deadlines(route: route, unroutedQuiet: unroutedQuiet, firstReceivedAt: now, lastReceivedAt: now)
         let series = SeriesRecord(
             seriesInstanceUID: uid, studyInstanceUID: study, state: .receiving, reason: route == nil ? reason : nil,
@@ -68,8 +72,10 @@ extension SeriesRecord {
     /// series waiting for its study is simply still arriving, and an instance arriving after the
     /// series was processed (or while it is) re-opens it as a new result version — never a silent
     /// drop. An unrouted series stays unrouted: only its count changes.
-    public mutating func instanceArrived(at now: Date, expectedCount: Int?, association: String?, route: Route?,
-                                         unroutedQuiet: Double) -> [Action] {
+    public mutating func instanceArrived(
+        at now: Date, expectedCount: Int?, association: String?, route: Route?,
+        unroutedQuiet: Double
+    ) -> [Action] {
         instanceCount += 1
         lastReceivedAt = max(lastReceivedAt, now)
         if let expectedCount { self.expectedCount = expectedCount }
@@ -86,8 +92,9 @@ extension SeriesRecord {
             firstReceivedAt = now
         }
         feedingAssociation = association
-        let deadlines = Self.deadlines(route: route, unroutedQuiet: unroutedQuiet, firstReceivedAt: firstReceivedAt,
-                                       lastReceivedAt: lastReceivedAt)
+        let deadlines = Self.deadlines(
+            route: route, unroutedQuiet: unroutedQuiet, firstReceivedAt: firstReceivedAt,
+            lastReceivedAt: lastReceivedAt)
         quietDeadline = interruption == nil ? deadlines.quiet : lastReceivedAt.addingTimeInterval(Self.grace(route))
         hardDeadline = deadlines.hard
         return studyActions(route)
@@ -106,8 +113,10 @@ extension SeriesRecord {
     /// finished a transfer of this series — and the quiet time counts again. Abnormally (A-ABORT
     /// from either side, a lost connection): the series is interrupted, `how` saying what
     /// happened, and waits for the expected count, a normal association or the grace.
-    public mutating func associationEnded(_ association: String, normally: Bool, how: String, route: Route?,
-                                          unroutedQuiet: Double) {
+    public mutating func associationEnded(
+        _ association: String, normally: Bool, how: String, route: Route?,
+        unroutedQuiet: Double
+    ) {
         guard state == .receiving else { return }
         if feedingAssociation == association { feedingAssociation = nil }
         if normally {
@@ -158,8 +167,10 @@ extension SeriesRecord {
     /// count received and why, when it was completed while interrupted.
     public var caveats: [String] {
         guard let interruption else { return [] }
-        return ["Series \(seriesInstanceUID) may be incomplete: \(instanceCount) instance\(instanceCount == 1 ? "" : "s")"
-                + " received; \(interruption)."]
+        return [
+            "Series \(seriesInstanceUID) may be incomplete: \(instanceCount) instance\(instanceCount == 1 ? "" : "s")"
+                + " received; \(interruption)."
+        ]
     }
 
     /// Its study queued a job that takes this (stable) series as a channel.
@@ -213,7 +224,9 @@ extension SeriesRecord {
             interruption = "the node stopped while an association was sending it"
             feedingAssociation = nil
         }
-        quietDeadline = max(quietDeadline, now.addingTimeInterval(interruption == nil ? route?.quietTime ?? unroutedQuiet : Self.grace(route)))
+        quietDeadline = max(
+            quietDeadline,
+            now.addingTimeInterval(interruption == nil ? route?.quietTime ?? unroutedQuiet : Self.grace(route)))
         // The hard cap may have passed during the outage: the sender gets its window all the same.
         hardDeadline = max(hardDeadline, quietDeadline)
     }

@@ -31,9 +31,10 @@ extension StudyRecord {
 
     /// A study's first instance of a series on `route`.
     public static func started(uid: String, route: Route, at now: Date, correlationID: String) -> StudyRecord {
-        StudyRecord(studyInstanceUID: uid, route: route.name, state: .receiving, reason: nil, firstReceivedAt: now,
-                    lastReceivedAt: now, quietDeadline: now.addingTimeInterval(route.quietTime),
-                    giveUpDeadline: now.addingTimeInterval(route.giveUpAfter), version: 1, correlationID: correlationID)
+        StudyRecord(
+            studyInstanceUID: uid, route: route.name, state: .receiving, reason: nil, firstReceivedAt: now,
+            lastReceivedAt: now, quietDeadline: now.addingTimeInterval(route.quietTime),
+            giveUpDeadline: now.addingTimeInterval(route.giveUpAfter), version: 1, correlationID: correlationID)
     }
 
     /// An instance of one of its series arrived: the quiet time moves; a study already queued or
@@ -56,7 +57,8 @@ extension StudyRecord {
         var inputs: [String: [String]] = [:]
         for channel in route.channels {
             if let chosen = series.filter({ $0.channel == channel.name && $0.state == .stable })
-                .max(by: { $0.lastReceivedAt < $1.lastReceivedAt }) {
+                .max(by: { $0.lastReceivedAt < $1.lastReceivedAt })
+            {
                 inputs[channel.name] = [chosen.seriesInstanceUID]
             }
         }
@@ -64,15 +66,19 @@ extension StudyRecord {
         let arriving = series.contains { $0.state == .receiving }
         if missing.isEmpty && !arriving && now >= quietDeadline { return .complete(inputs: inputs) }
         if now >= giveUpDeadline {
-            return .gaveUp(reason: "gave up waiting: missing " + (missing.isEmpty ? "a quiet period" : missing.joined(separator: ", ")))
+            return .gaveUp(
+                reason: "gave up waiting: missing "
+                    + (missing.isEmpty ? "a quiet period" : missing.joined(separator: ", ")))
         }
         return .waiting
     }
 
     /// Every channel is there: one job per model of the route. `caveats`: those of the chosen
     /// series (e.g. one that may be incomplete).
-    public mutating func complete(inputs: [String: [String]], caveats: [String] = [],
-                                  route: Route) throws(LifecycleError) -> [Action] {
+    public mutating func complete(
+        inputs: [String: [String]], caveats: [String] = [],
+        route: Route
+    ) throws(LifecycleError) -> [Action] {
         try require([.receiving], "complete")
         state = .queued
         return [.queueJobs(route: route.name, models: route.models, inputs: inputs, caveats: caveats)]

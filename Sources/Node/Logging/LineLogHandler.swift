@@ -14,8 +14,10 @@ public struct LineLogHandler: LogHandler {
     let format: Format
     let write: @Sendable (String) -> Void
 
-    public init(label: String, format: Format, level: Logger.Level,
-                write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+    public init(
+        label: String, format: Format, level: Logger.Level,
+        write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    ) {
         self.label = label
         self.format = format
         self.logLevel = level
@@ -36,9 +38,13 @@ public struct LineLogHandler: LogHandler {
             let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             write("\(time) \(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " " + fields)")
         case .json:
-            var object: [String: Any] = ["time": time, "level": "\(event.level)", "logger": label, "message": "\(event.message)"]
+            var object: [String: Any] = [
+                "time": time, "level": "\(event.level)", "logger": label, "message": "\(event.message)"
+            ]
             for (key, value) in merged { object[key] = LineLogHandler.json(value) }
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            if let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            {
                 write(String(decoding: data, as: UTF8.self))
             }
         }

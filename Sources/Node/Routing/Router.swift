@@ -47,7 +47,9 @@ public struct Router: Sendable {
     /// reason an unrouted series carries in the API and `mambanode status`).
     public func unmatchedReason(_ input: RoutingInput) -> String {
         guard !routes.isEmpty else { return "no route is configured" }
-        let verdicts = evaluate(input).map { "\($0.route.name): \($0.failed.map(\.description).joined(separator: ", "))" }
+        let verdicts = evaluate(input).map {
+            "\($0.route.name): \($0.failed.map(\.description).joined(separator: ", "))"
+        }
         return "no route matched (" + verdicts.joined(separator: "; ") + ")"
     }
 

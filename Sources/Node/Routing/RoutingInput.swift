@@ -10,8 +10,10 @@ public struct RoutingInput: Sendable {
     public var calledAETitle: String?
     public var sourceAddress: String?
 
-    public init(attributes: [Tag: [String]], callingAETitle: String? = nil, calledAETitle: String? = nil,
-                sourceAddress: String? = nil) {
+    public init(
+        attributes: [Tag: [String]], callingAETitle: String? = nil, calledAETitle: String? = nil,
+        sourceAddress: String? = nil
+    ) {
         self.attributes = attributes
         self.callingAETitle = callingAETitle
         self.calledAETitle = calledAETitle
@@ -31,14 +33,17 @@ public struct RoutingInput: Sendable {
 
 extension RoutingInput {
     /// Reads the attributes the given routes look at from a data set (header only is enough).
-    public init(dataSet: DataSet, tags: Set<Tag>, callingAETitle: String? = nil, calledAETitle: String? = nil,
-                sourceAddress: String? = nil) {
+    public init(
+        dataSet: DataSet, tags: Set<Tag>, callingAETitle: String? = nil, calledAETitle: String? = nil,
+        sourceAddress: String? = nil
+    ) {
         var attributes: [Tag: [String]] = [:]
         for tag in tags {
             if let values = try? dataSet.strings(tag) { attributes[tag] = values }
         }
-        self.init(attributes: attributes, callingAETitle: callingAETitle, calledAETitle: calledAETitle,
-                  sourceAddress: sourceAddress)
+        self.init(
+            attributes: attributes, callingAETitle: callingAETitle, calledAETitle: calledAETitle,
+            sourceAddress: sourceAddress)
     }
 }
 
@@ -55,7 +60,8 @@ extension Condition {
         case .regex(let pattern): result = values?.contains { pattern.matches($0) } ?? false
         case .range(let range): result = values?.contains { Double($0).map(range.contains) ?? false } ?? false
         case .oneOf(let allowed): result = values?.contains { allowed.contains($0) } ?? false
-        case .inNetworks(let networks): result = values?.contains { value in networks.contains { $0.contains(value) } } ?? false
+        case .inNetworks(let networks):
+            result = values?.contains { value in networks.contains { $0.contains(value) } } ?? false
         }
         return negated ? !result : result
     }

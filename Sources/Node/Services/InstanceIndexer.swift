@@ -23,7 +23,9 @@ public struct InstanceIndexer: Sendable {
 
     /// Indexes `instance`; throwing makes the SCP answer "out of resources" so the sender retries.
     @discardableResult
-    public func index(_ instance: DICOMNetwork.ReceivedInstance, receivedAt: Date = Date()) throws -> NodeStore.RecordOutcome {
+    public func index(
+        _ instance: DICOMNetwork.ReceivedInstance, receivedAt: Date = Date()
+    ) throws -> NodeStore.RecordOutcome {
         let header = try DataSet.read(contentsOf: instance.path, headerOnly: true)
         let arrival = InstanceArrival(
             record: InstanceRecord(
@@ -39,10 +41,12 @@ public struct InstanceIndexer: Sendable {
                 associationID: associationID(instance.association),
                 receivedAt: receivedAt),
             expectedCount: try Self.expectedCount(header),
-            routing: RoutingInput(dataSet: header, tags: tags, callingAETitle: instance.association.callingAETitle,
-                                  calledAETitle: instance.association.calledAETitle, sourceAddress: instance.association.peer))
+            routing: RoutingInput(
+                dataSet: header, tags: tags, callingAETitle: instance.association.callingAETitle,
+                calledAETitle: instance.association.calledAETitle, sourceAddress: instance.association.peer))
         // The association's correlation id follows the series into its job and results.
-        return try store.record(arrival, correlationID: "assoc-\(instance.association.id)-\(UUID().uuidString.prefix(8))")
+        return try store.record(
+            arrival, correlationID: "assoc-\(instance.association.id)-\(UUID().uuidString.prefix(8))")
     }
 
     /// The instance count the data announces for the series: one for an enhanced multi-frame

@@ -38,8 +38,10 @@ public struct JobRunner: Sendable {
     let logger: Logger
     let metrics: NodeMetrics?
 
-    public init(store: NodeStore, configuration: NodeConfiguration, executor: any JobExecutor, logger: Logger,
-                metrics: NodeMetrics? = nil) {
+    public init(
+        store: NodeStore, configuration: NodeConfiguration, executor: any JobExecutor, logger: Logger,
+        metrics: NodeMetrics? = nil
+    ) {
         self.store = store
         self.configuration = configuration
         self.executor = executor
@@ -63,8 +65,12 @@ public struct JobRunner: Sendable {
         var logger = self.logger
         logger[metadataKey: "correlation_id"] = "\(job.correlationID)"
         logger[metadataKey: "job"] = "\(id)"
-        logger.info("job started", metadata: ["route": "\(job.route)", "model": "\(job.model)",
-                                              "series_instance_uid": "\(job.subjectUID)", "attempt": "\(job.attempts)"])
+        logger.info(
+            "job started",
+            metadata: [
+                "route": "\(job.route)", "model": "\(job.model)",
+                "series_instance_uid": "\(job.subjectUID)", "attempt": "\(job.attempts)"
+            ])
         let started = ContinuousClock.now
         do {
             guard let route = configuration.routes.first(where: { $0.name == job.route }) else {
@@ -72,13 +78,20 @@ public struct JobRunner: Sendable {
             }
             let store = self.store
             let output = try await executor.run(job) { step in try store.recordProgress(jobID: id, step: step) }
-            if let infer = output.timings["infer"] { metrics?.inferenceSeconds.record(.milliseconds(Int64(infer * 1000))) }
+            if let infer = output.timings["infer"] {
+                metrics?.inferenceSeconds.record(.milliseconds(Int64(infer * 1000)))
+            }
             for warning in output.warnings { logger.warning("job warning", metadata: ["warning": "\(warning)"]) }
-            try store.completeJob(jobID: id, objects: output.objects, destinations: route.destinations,
-                                  timings: output.timings,
-                                  note: output.warnings.isEmpty ? nil : output.warnings.joined(separator: "; "), now: Date())
-            logger.info("job done", metadata: ["objects": "\(output.objects.count)",
-                                               "seconds": "\(Self.seconds(since: started))"])
+            try store.completeJob(
+                jobID: id, objects: output.objects, destinations: route.destinations,
+                timings: output.timings,
+                note: output.warnings.isEmpty ? nil : output.warnings.joined(separator: "; "), now: Date())
+            logger.info(
+                "job done",
+                metadata: [
+                    "objects": "\(output.objects.count)",
+                    "seconds": "\(Self.seconds(since: started))"
+                ])
         } catch {
             let reason = "\(error)"
             logger.error("job failed", metadata: ["reason": "\(reason)"])

@@ -58,17 +58,23 @@ public struct ReceiverService: Service {
         case .echo(let a):
             logger.debug("C-ECHO", metadata: metadata(a))
         case .instanceStored(let instance):
-            logger.debug("instance stored", metadata: metadata(instance.association).merging([
-                "sop_instance_uid": "\(instance.sopInstanceUID)", "duplicate": "\(instance.isDuplicate)",
-            ]) { $1 })
+            logger.debug(
+                "instance stored",
+                metadata: metadata(instance.association).merging([
+                    "sop_instance_uid": "\(instance.sopInstanceUID)", "duplicate": "\(instance.isDuplicate)"
+                ]) { $1 })
         case .instanceRefused(let a, let status, let error):
-            logger.warning("instance refused", metadata: metadata(a).merging(["status": "\(status)", "error": "\(error)"]) { $1 })
+            logger.warning(
+                "instance refused", metadata: metadata(a).merging(["status": "\(status)", "error": "\(error)"]) { $1 })
         case .error(let a, let error):
             logger.error("association error", metadata: metadata(a).merging(["error": "\(error)"]) { $1 })
         }
     }
 
     static func metadata(_ a: AssociationInfo) -> Logger.Metadata {
-        ["association": "\(a.id)", "calling_ae": "\(a.callingAETitle)", "called_ae": "\(a.calledAETitle)", "peer": "\(a.peer)"]
+        [
+            "association": "\(a.id)", "calling_ae": "\(a.callingAETitle)", "called_ae": "\(a.calledAETitle)",
+            "peer": "\(a.peer)"
+        ]
     }
 }

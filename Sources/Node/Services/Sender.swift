@@ -12,8 +12,10 @@ public struct Sender: Sendable {
     let metrics: NodeMetrics?
     let audit: AuditTrail?
 
-    public init(store: NodeStore, configuration: NodeConfiguration, transport: any ResultTransport, logger: Logger,
-                metrics: NodeMetrics? = nil, audit: AuditTrail? = nil) {
+    public init(
+        store: NodeStore, configuration: NodeConfiguration, transport: any ResultTransport, logger: Logger,
+        metrics: NodeMetrics? = nil, audit: AuditTrail? = nil
+    ) {
         self.store = store
         self.configuration = configuration
         self.transport = transport
@@ -33,24 +35,31 @@ public struct Sender: Sendable {
                 // The destination was removed from the configuration: keep retrying would be
                 // pointless, dropping would lose a result; park it for a person to decide.
                 for entry in entries {
-                    try store.recordAttempt(entryID: entry.id!, outcome: .failed(status: nil, error: "destination '\(name)' is not configured"),
-                                            policy: RetryPolicy(.init(firstRetry: 1, maximumRetry: 1, giveUpAfter: 0, jitter: 0)),
-                                            now: now)
+                    try store.recordAttempt(
+                        entryID: entry.id!,
+                        outcome: .failed(status: nil, error: "destination '\(name)' is not configured"),
+                        policy: RetryPolicy(.init(firstRetry: 1, maximumRetry: 1, giveUpAfter: 0, jitter: 0)),
+                        now: now)
                 }
-                logger.error("outbox entries parked: destination not configured", metadata: ["destination": "\(name)",
-                                                                                           "count": "\(entries.count)"])
+                logger.error(
+                    "outbox entries parked: destination not configured",
+                    metadata: [
+                        "destination": "\(name)",
+                        "count": "\(entries.count)"
+                    ])
                 continue
             }
             let outcomes = await transport.send(entries.map(\.path), to: destination)
             await audit?.instancesSent(to: destination, files: entries.map(\.path), stored: outcomes.map(\.isStored))
             for (entry, outcome) in zip(entries, outcomes) {
-                let result: NodeStore.SendOutcome = outcome.isStored
+                let result: NodeStore.SendOutcome =
+                    outcome.isStored
                     ? .sent(status: outcome.status ?? 0)
                     : .failed(status: outcome.status, error: outcome.error ?? "not stored")
                 let updated = try store.recordAttempt(entryID: entry.id!, outcome: result, policy: policy, now: now)
                 var metadata: Logger.Metadata = [
                     "correlation_id": "\(entry.correlationID)", "destination": "\(name)",
-                    "sop_instance_uid": "\(entry.sopInstanceUID)", "attempt": "\(updated?.attempts ?? 0)",
+                    "sop_instance_uid": "\(entry.sopInstanceUID)", "attempt": "\(updated?.attempts ?? 0)"
                 ]
                 if let status = outcome.status { metadata["status"] = "\(NodeStore.hex(status))" }
                 (outcome.isStored ? metrics?.sendsSucceeded : metrics?.sendsFailed)?.increment()
@@ -61,7 +70,8 @@ public struct Sender: Sendable {
                     logger.error("result parked after give-up time", metadata: metadata)
                 } else {
                     metadata["error"] = "\(outcome.error ?? "")"
-                    metadata["next_attempt"] = "\(updated.map { ISO8601DateFormatter().string(from: $0.nextAttemptAt) } ?? "")"
+                    metadata["next_attempt"] =
+                        "\(updated.map { ISO8601DateFormatter().string(from: $0.nextAttemptAt) } ?? "")"
                     logger.warning("send failed, will retry", metadata: metadata)
                 }
             }

@@ -9,7 +9,8 @@ public struct StorageClientTransport: ResultTransport {
         let peer: DICOMNetwork.Destination
         let client: StorageClient
         do throws(DICOMError) {
-            peer = DICOMNetwork.Destination(aeTitle: try AETitle(destination.aeTitle), host: destination.host, port: destination.port)
+            peer = DICOMNetwork.Destination(
+                aeTitle: try AETitle(destination.aeTitle), host: destination.host, port: destination.port)
             var configuration = StorageClientConfiguration(callingAETitle: try AETitle(destination.callingAETitle))
             configuration.tls = destination.tls
             client = StorageClient(configuration: configuration)
@@ -17,8 +18,9 @@ public struct StorageClientTransport: ResultTransport {
             return paths.map { TransportOutcome(path: $0, status: nil, isStored: false, error: error.description) }
         }
         return await client.send(paths, to: peer).map { outcome in
-            TransportOutcome(path: outcome.path, status: outcome.status?.rawValue, isStored: outcome.isStored,
-                             error: outcome.isStored ? nil : (outcome.error?.description ?? "not stored"))
+            TransportOutcome(
+                path: outcome.path, status: outcome.status?.rawValue, isStored: outcome.isStored,
+                error: outcome.isStored ? nil : (outcome.error?.description ?? "not stored"))
         }
     }
 }

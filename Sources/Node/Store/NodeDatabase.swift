@@ -11,8 +11,9 @@ public final class NodeDatabase: Sendable {
 
     public init(path: String) throws {
         self.path = path
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -129,7 +130,10 @@ public final class NodeDatabase: Sendable {
                 t.column("finishedAt", .datetime)
                 t.uniqueKey(["subjectUID", "version", "route", "model"])
             }
-            try db.execute(sql: "INSERT INTO job_v2 SELECT id, route, model, subjectUID, level, version, state, step, attempts, reason, inputs, results, timings, correlationID, createdAt, startedAt, finishedAt FROM job")
+            try db.execute(
+                sql:
+                    "INSERT INTO job_v2 SELECT id, route, model, subjectUID, level, version, state, step, attempts, reason, inputs, results, timings, correlationID, createdAt, startedAt, finishedAt FROM job"
+            )
             try db.drop(table: "job")
             try db.rename(table: "job_v2", to: "job")
             try db.create(index: "job_on_subjectUID", on: "job", columns: ["subjectUID"])

@@ -5,15 +5,18 @@ extension NodeStore {
     /// Adds one outbox entry per produced object and destination in one transaction. Entries
     /// are unique per (SOP Instance UID, destination): enqueuing again is a no-op, so a job
     /// re-run after a crash does not send twice.
-    public func enqueue(objects: [(path: String, sopInstanceUID: String)], destinations: [String], jobID: Int64?,
-                        correlationID: String, now: Date) throws {
+    public func enqueue(
+        objects: [(path: String, sopInstanceUID: String)], destinations: [String], jobID: Int64?,
+        correlationID: String, now: Date
+    ) throws {
         try database.writer.write { db in
             for object in objects {
                 for destination in destinations {
-                    var entry = OutboxRecord(id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
-                                             destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
-                                             createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
-                                             correlationID: correlationID)
+                    var entry = OutboxRecord(
+                        id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
+                        destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
+                        createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
+                        correlationID: correlationID)
                     try entry.insert(db, onConflict: .ignore)
                 }
             }
@@ -40,8 +43,10 @@ extension NodeStore {
     /// Records an attempt: sent entries are done; failures get their next attempt time or are
     /// parked after the give-up time (docs/node-behaviour.md, Sending). Returns the updated entry.
     @discardableResult
-    public func recordAttempt(entryID: Int64, outcome: SendOutcome, policy: RetryPolicy, now: Date,
-                              unit: Double = Double.random(in: 0..<1)) throws -> OutboxRecord? {
+    public func recordAttempt(
+        entryID: Int64, outcome: SendOutcome, policy: RetryPolicy, now: Date,
+        unit: Double = Double.random(in: 0..<1)
+    ) throws -> OutboxRecord? {
         try database.writer.write { db -> OutboxRecord? in
             guard var entry = try OutboxRecord.fetchOne(db, key: entryID) else { return nil }
             entry.attempts += 1
@@ -58,7 +63,8 @@ extension NodeStore {
                 if policy.shouldPark(createdAt: entry.createdAt, now: now) {
                     entry.state = .parked
                 } else {
-                    entry.nextAttemptAt = now.addingTimeInterval(policy.delay(afterFailures: entry.attempts, unit: unit))
+                    entry.nextAttemptAt = now.addingTimeInterval(
+                        policy.delay(afterFailures: entry.attempts, unit: unit))
                 }
             }
             try entry.update(db)
@@ -73,8 +79,9 @@ extension NodeStore {
         try database.writer.write { db in
             var request = OutboxRecord.filter(Column("state") == OutboxState.parked.rawValue)
             if let jobID { request = request.filter(Column("jobID") == jobID) }
-            return try request.updateAll(db, Column("state").set(to: OutboxState.pending.rawValue),
-                                         Column("nextAttemptAt").set(to: now), Column("createdAt").set(to: now))
+            return try request.updateAll(
+                db, Column("state").set(to: OutboxState.pending.rawValue),
+                Column("nextAttemptAt").set(to: now), Column("createdAt").set(to: now))
         }
     }
 

@@ -23,7 +23,8 @@ extension NodeStore {
     private func close(study uid: String, route: Route, now: Date) throws -> [JobRecord] {
         try database.writer.write { db -> [JobRecord] in
             guard var study = try StudyRecord.fetchOne(db, key: uid) else { return [] }
-            let series = try SeriesRecord
+            let series =
+                try SeriesRecord
                 .filter(Column("studyInstanceUID") == uid && Column("route") == route.name)
                 .fetchAll(db)
             let actions: [StudyRecord.Action]
@@ -46,9 +47,10 @@ extension NodeStore {
                         try s.update(db)
                     }
                     for model in models {
-                        var job = JobRecord.queued(route: route, model: model, subject: uid, level: .study,
-                                                   version: study.version, inputs: inputs, caveats: caveats,
-                                                   correlationID: study.correlationID, at: now)
+                        var job = JobRecord.queued(
+                            route: route, model: model, subject: uid, level: .study,
+                            version: study.version, inputs: inputs, caveats: caveats,
+                            correlationID: study.correlationID, at: now)
                         try job.insert(db)
                         jobs.append(job)
                     }

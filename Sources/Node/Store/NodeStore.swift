@@ -54,16 +54,18 @@ public final class NodeStore: Sendable {
             let actions: [SeriesRecord.Action]
             if let existing = try SeriesRecord.fetchOne(db, key: instance.record.seriesInstanceUID) {
                 series = existing
-                actions = series.instanceArrived(at: now, expectedCount: instance.expectedCount,
-                                                 association: instance.record.associationID,
-                                                 route: router.route(named: series.route),
-                                                 unroutedQuiet: router.unroutedQuietTime)
+                actions = series.instanceArrived(
+                    at: now, expectedCount: instance.expectedCount,
+                    association: instance.record.associationID,
+                    route: router.route(named: series.route),
+                    unroutedQuiet: router.unroutedQuietTime)
                 try series.update(db)
             } else {
                 let route = router.route(for: instance.routing)
                 (series, actions) = SeriesRecord.started(
                     uid: instance.record.seriesInstanceUID, study: instance.record.studyInstanceUID, route: route,
-                    unroutedQuiet: router.unroutedQuietTime, channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
+                    unroutedQuiet: router.unroutedQuietTime,
+                    channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
                     reason: route == nil ? router.unmatchedReason(instance.routing) : nil,
                     expectedCount: instance.expectedCount, association: instance.record.associationID, at: now,
                     correlationID: correlationID)
@@ -87,7 +89,8 @@ public final class NodeStore: Sendable {
     @discardableResult
     public func closeStableSeries(now: Date) throws -> [JobRecord] {
         var jobs: [JobRecord] = []
-        for series in try receivingSeries() where series.completion(at: now, route: router.route(named: series.route)) != nil {
+        for series in try receivingSeries()
+        where series.completion(at: now, route: router.route(named: series.route)) != nil {
             jobs += try close(series: series.seriesInstanceUID, now: now)
         }
         return jobs
@@ -115,21 +118,29 @@ public final class NodeStore: Sendable {
         try database.writer.write { db in
             // The series it stored instances of, and those it only re-sent known instances of.
             var sent: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT seriesInstanceUID, COUNT(*) AS n FROM instance WHERE associationID = ? GROUP BY seriesInstanceUID
-                """, arguments: [association]) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seriesInstanceUID, COUNT(*) AS n FROM instance WHERE associationID = ? GROUP BY seriesInstanceUID
+                    """, arguments: [association])
+            {
                 sent[row["seriesInstanceUID"]] = row["n"]
             }
-            for uid in try String.fetchAll(db, SeriesRecord.select(Column("seriesInstanceUID"))
-                .filter(Column("feedingAssociation") == association)) where sent[uid] == nil {
+            for uid in try String.fetchAll(
+                db,
+                SeriesRecord.select(Column("seriesInstanceUID"))
+                    .filter(Column("feedingAssociation") == association)) where sent[uid] == nil
+            {
                 sent[uid] = 0
             }
             for (uid, count) in sent {
                 guard var series = try SeriesRecord.fetchOne(db, key: uid), series.state == .receiving else { continue }
-                let description = "the association from \(callingAETitle) that sent \(count) new instance\(count == 1 ? "" : "s")"
+                let description =
+                    "the association from \(callingAETitle) that sent \(count) new instance\(count == 1 ? "" : "s")"
                     + " of it ended abnormally (\(how))"
-                series.associationEnded(association, normally: normally, how: description,
-                                        route: router.route(named: series.route), unroutedQuiet: router.unroutedQuietTime)
+                series.associationEnded(
+                    association, normally: normally, how: description,
+                    route: router.route(named: series.route), unroutedQuiet: router.unroutedQuietTime)
                 try series.update(db)
             }
         }
@@ -137,16 +148,19 @@ public final class NodeStore: Sendable {
 
     /// Carries out what a series event asked for, in the event's transaction; returns the jobs created.
     @discardableResult
-    static func perform(_ actions: [SeriesRecord.Action], for series: SeriesRecord, _ db: Database, router: Router,
-                        now: Date) throws -> [JobRecord] {
+    static func perform(
+        _ actions: [SeriesRecord.Action], for series: SeriesRecord, _ db: Database, router: Router,
+        now: Date
+    ) throws -> [JobRecord] {
         var jobs: [JobRecord] = []
         for action in actions {
             switch action {
             case .queueJobs(let route, let models, let caveats):
                 for model in models {
-                    var job = JobRecord.queued(route: route, model: model, subject: series.seriesInstanceUID, level: .series,
-                                               version: series.version, inputs: ["image": [series.seriesInstanceUID]],
-                                               caveats: caveats, correlationID: series.correlationID, at: now)
+                    var job = JobRecord.queued(
+                        route: route, model: model, subject: series.seriesInstanceUID, level: .series,
+                        version: series.version, inputs: ["image": [series.seriesInstanceUID]],
+                        caveats: caveats, correlationID: series.correlationID, at: now)
                     try job.insert(db)
                     jobs.append(job)
                 }
@@ -156,8 +170,10 @@ public final class NodeStore: Sendable {
                     study.instanceArrived(at: now, route: route)
                     try study.update(db)
                 } else {
-                    try StudyRecord.started(uid: series.studyInstanceUID, route: route, at: now,
-                                            correlationID: series.correlationID).insert(db)
+                    try StudyRecord.started(
+                        uid: series.studyInstanceUID, route: route, at: now,
+                        correlationID: series.correlationID
+                    ).insert(db)
                 }
             }
         }
@@ -217,12 +233,17 @@ extension NodeStore {
     /// attempts + 1, and its subject follows. Nil when none is queued.
     public func claimNextJob(now: Date) throws -> JobRecord? {
         try database.writer.write { db -> JobRecord? in
-            guard var job = try JobRecord.filter(Column("state") == JobState.queued.rawValue)
-                .order(Column("id")).fetchOne(db) else { return nil }
+            guard
+                var job = try JobRecord.filter(Column("state") == JobState.queued.rawValue)
+                    .order(Column("id")).fetchOne(db)
+            else { return nil }
             try job.claim(at: now)
             try job.update(db)
-            try Self.updateSubject(of: job, db) { series throws(LifecycleError) in try series.jobClaimed() }
-                study: { study throws(LifecycleError) in try study.jobClaimed() }
+            try Self.updateSubject(of: job, db) { series throws(LifecycleError) in
+                try series.jobClaimed()
+            } study: { study throws(LifecycleError) in
+                try study.jobClaimed()
+            }
             return job
         }
     }
@@ -240,17 +261,20 @@ extension NodeStore {
     /// a crash leaves either nothing or everything to send.
     /// `note` (warnings of a job that still produced its results) becomes the job's and its
     /// subject's reason, so the API shows why e.g. only part of a series was used.
-    public func completeJob(jobID: Int64, objects: [(path: String, sopInstanceUID: String)], destinations: [String],
-                            timings: [String: Double], note: String? = nil, now: Date) throws {
+    public func completeJob(
+        jobID: Int64, objects: [(path: String, sopInstanceUID: String)], destinations: [String],
+        timings: [String: Double], note: String? = nil, now: Date
+    ) throws {
         try database.writer.write { db in
             guard var job = try JobRecord.fetchOne(db, key: jobID) else { return }
             try job.complete(at: now, timings: timings, note: note)
             for object in objects {
                 for destination in destinations {
-                    var entry = OutboxRecord(id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
-                                             destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
-                                             createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
-                                             correlationID: job.correlationID)
+                    var entry = OutboxRecord(
+                        id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
+                        destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
+                        createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
+                        correlationID: job.correlationID)
                     try entry.insert(db, onConflict: .ignore)
                 }
             }
@@ -273,14 +297,22 @@ extension NodeStore {
     /// a sibling is still queued or running it stays processing; then it is failed if any job
     /// failed, else done.
     private static func settleSubject(of job: JobRecord, _ db: Database) throws {
-        let siblings = try JobRecord.filter(Column("subjectUID") == job.subjectUID && Column("version") == job.version
-                                            && Column("route") == job.route).order(Column("id")).fetchAll(db)
+        let siblings = try JobRecord.filter(
+            Column("subjectUID") == job.subjectUID && Column("version") == job.version
+                && Column("route") == job.route
+        ).order(Column("id")).fetchAll(db)
         if let outcome = siblings.outcome {
-            try updateSubject(of: job, db) { series throws(LifecycleError) in try series.jobsSettled(outcome) }
-                study: { study throws(LifecycleError) in try study.jobsSettled(outcome) }
+            try updateSubject(of: job, db) { series throws(LifecycleError) in
+                try series.jobsSettled(outcome)
+            } study: { study throws(LifecycleError) in
+                try study.jobsSettled(outcome)
+            }
         } else {
-            try updateSubject(of: job, db) { series throws(LifecycleError) in try series.jobEndedWithSiblingsPending() }
-                study: { study throws(LifecycleError) in try study.jobEndedWithSiblingsPending() }
+            try updateSubject(of: job, db) { series throws(LifecycleError) in
+                try series.jobEndedWithSiblingsPending()
+            } study: { study throws(LifecycleError) in
+                try study.jobEndedWithSiblingsPending()
+            }
         }
     }
 
@@ -288,18 +320,22 @@ extension NodeStore {
     /// study (likewise) and the study's input series that are still queued or processing. A
     /// subject that a late instance re-opened meanwhile is receiving a newer version and is left
     /// alone.
-    private static func updateSubject(of job: JobRecord, _ db: Database,
-                                      series event: (inout SeriesRecord) throws(LifecycleError) -> Void,
-                                      study studyEvent: (inout StudyRecord) throws(LifecycleError) -> Void) throws {
+    private static func updateSubject(
+        of job: JobRecord, _ db: Database,
+        series event: (inout SeriesRecord) throws(LifecycleError) -> Void,
+        study studyEvent: (inout StudyRecord) throws(LifecycleError) -> Void
+    ) throws {
         switch job.level {
         case .series:
             guard var series = try SeriesRecord.fetchOne(db, key: job.subjectUID), series.version == job.version,
-                  series.state != .receiving else { return }
+                series.state != .receiving
+            else { return }
             try event(&series)
             try series.update(db)
         case .study:
             if var study = try StudyRecord.fetchOne(db, key: job.subjectUID), study.version == job.version,
-               study.state != .receiving {
+                study.state != .receiving
+            {
                 try studyEvent(&study)
                 try study.update(db)
             }
@@ -331,8 +367,9 @@ extension NodeStore {
                 }
             }
             for var series in try SeriesRecord.filter(Column("state") == SeriesState.receiving.rawValue).fetchAll(db) {
-                series.nodeRestarted(at: now, route: router.route(named: series.route),
-                                     unroutedQuiet: router.unroutedQuietTime)
+                series.nodeRestarted(
+                    at: now, route: router.route(named: series.route),
+                    unroutedQuiet: router.unroutedQuietTime)
                 try series.update(db)
             }
             return (requeued, failed)

@@ -18,9 +18,11 @@ public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var associationID: String
     public var receivedAt: Date
 
-    public init(sopInstanceUID: String, sopClassUID: String, seriesInstanceUID: String, studyInstanceUID: String, path: String,
-                transferSyntaxUID: String, callingAETitle: String, calledAETitle: String, sourceAddress: String,
-                associationID: String, receivedAt: Date) {
+    public init(
+        sopInstanceUID: String, sopClassUID: String, seriesInstanceUID: String, studyInstanceUID: String, path: String,
+        transferSyntaxUID: String, callingAETitle: String, calledAETitle: String, sourceAddress: String,
+        associationID: String, receivedAt: Date
+    ) {
         self.sopInstanceUID = sopInstanceUID
         self.sopClassUID = sopClassUID
         self.seriesInstanceUID = seriesInstanceUID
