@@ -17,6 +17,13 @@ public struct AETitle: Hashable, Sendable, CustomStringConvertible {
         value = trimmed
     }
 
+    /// A title known to be valid when the program is written (a default such as `MAMBANODE`);
+    /// checked all the same, in debug builds.
+    package init(constant: StaticString) {
+        value = "\(constant)"
+        assert(AETitle.problem(in: value) == nil, "invalid AE title constant '\(constant)'")
+    }
+
     /// Why `text` (already trimmed) is not a valid AE title, or nil when it is.
     static func problem(in text: String) -> String? {
         if text.isEmpty { return "empty or only spaces" }

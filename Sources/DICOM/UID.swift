@@ -42,6 +42,11 @@ public struct UIDGenerator: Sendable {
         self.root = root
     }
 
+    /// UIDs under 2.25 derived from a random UUID (PS3.5 B.2), the default without an organisation root.
+    public static let uuidDerived = UIDGenerator(checkedRoot: "2.25")
+
+    private init(checkedRoot: String) { root = checkedRoot }
+
     public func make() -> String {
         let uuid = UUID().uuid
         let bytes = withUnsafeBytes(of: uuid) { Array($0) }

@@ -4,6 +4,7 @@ import DeveloperTools
 import Foundation
 import NNMamba
 import SeededRandom
+import Synchronization
 
 /// `mambanode bench engine`: one nnMambaSeg forward pass (BraTS configuration, random weights),
 /// one classification pass, and the sgemm rate of this machine measured in the same run.
@@ -76,19 +77,24 @@ public struct BenchEngineCommand: ParsableCommand {
         if !noSgemm { measureSgemm() }
     }
 
+    /// Runs `body` with a fresh engine profile installed; the profile is kept for printProfile().
     private func timed<T>(_ body: () -> T) -> (Double, T) {
-        Profile.reset()
-        Profile.isEnabled = true
-        let start = Profile.nanoseconds()
+        let profile = EngineProfile()
+        Self.lastProfile.withLock { $0 = profile }
+        Instrumentation.install(profile)
+        let start = Instrumentation.nanoseconds()
         let result = body()
-        let seconds = Double(Profile.nanoseconds() - start) / 1e9
-        Profile.isEnabled = false
+        let seconds = Double(Instrumentation.nanoseconds() - start) / 1e9
+        Instrumentation.install(nil)
         return (seconds, result)
     }
 
+    private static let lastProfile = Mutex<EngineProfile?>(nil)
+
     private func printProfile() {
-        for c in Profile.Category.allCases where Profile.seconds(c) > 0 {
-            print(String(format: "  %-48@ %.2f s", c.name, Profile.seconds(c)))
+        guard let profile = Self.lastProfile.withLock({ $0 }) else { return }
+        for region in EngineRegion.allCases where profile.seconds(region) > 0 {
+            print(String(format: "  %-48@ %.2f s", EngineProfile.name(region), profile.seconds(region)))
         }
     }
 
@@ -104,9 +110,9 @@ public struct BenchEngineCommand: ParsableCommand {
         }
         gemm()
         let reps = 3
-        let start = Profile.nanoseconds()
+        let start = Instrumentation.nanoseconds()
         for _ in 0..<reps { gemm() }
-        let seconds = Double(Profile.nanoseconds() - start) / 1e9 / Double(reps)
+        let seconds = Double(Instrumentation.nanoseconds() - start) / 1e9 / Double(reps)
         let rate = 2.0 * Double(m * k * n) / seconds / 1e9
         print(
             String(format: "sgemm %dx%dx%d: %.1f GFLOP/s (the engine's GEMM roofline on this machine)", m, k, n, rate))

@@ -62,7 +62,7 @@ public struct Conv3D: Sendable {
     /// inputs: [N, C_i, D, H, W] each with Σ C_i = C_in -> [N, C_out, ⌈D/s⌉, ⌈H/s⌉, ⌈W/s⌉].
     /// The concatenation is never materialised: each input fills its own rows of the im2col tile.
     public func callAsFunction(_ inputs: [Tensor], relu: Bool = false) -> Tensor {
-        Profile.time(.convolution) { forward(inputs, relu: relu) }
+        Instrumentation.time(.convolution) { forward(inputs, relu: relu) }
     }
 
     private func forward(_ inputs: [Tensor], relu: Bool) -> Tensor {

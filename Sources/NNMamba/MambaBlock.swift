@@ -67,7 +67,7 @@ public struct MambaBlock: Sendable {
         alpha: Float = 1, beta: Float = 0, trace: Trace? = nil
     ) {
         let L = length, di = dInner, c = dModel, s = dState, r = dtRank, xw = r + 2 * s
-        let clock = Profile.isEnabled ? Profile.nanoseconds() : 0
+        let clock = Instrumentation.isActive ? Instrumentation.nanoseconds() : 0
         let xz = UnsafeMutablePointer<Float>.allocate(capacity: L * 2 * di)
         let xc = UnsafeMutablePointer<Float>.allocate(capacity: L * di)
         let xdbl = UnsafeMutablePointer<Float>.allocate(capacity: L * xw)
@@ -113,14 +113,14 @@ public struct MambaBlock: Sendable {
             delta_stride: Int64(di), a: a.data, b: xdbl + r, c: xdbl + r + s, bc_stride: Int64(xw),
             d_skip: d.data, z: xz + di, z_stride: Int64(2 * di), y: xz, y_stride: Int64(2 * di),
             reverse: reverse)
-        let scanTime = Profile.time(.selectiveScan) { () -> Int in
-            let start = Profile.nanoseconds()
+        let scanTime = Instrumentation.time(.selectiveScan) { () -> Int in
+            let start = Instrumentation.nanoseconds()
             withUnsafePointer(to: &args) { argsPointer in
                 Parallel.forChunks(di, granularity: 16) { range in
                     mn_selective_scan(argsPointer, Int64(range.lowerBound), Int64(range.upperBound))
                 }
             }
-            return Profile.nanoseconds() - start
+            return Instrumentation.nanoseconds() - start
         }
         // out = y · out_proj^T, in the caller's layout.
         if layout == .tokenMajor {
@@ -132,8 +132,8 @@ public struct MambaBlock: Sendable {
                 CblasRowMajor, CblasNoTrans, CblasTrans, Int32(c), Int32(L), Int32(di), alpha,
                 wout.data, Int32(di), xz, Int32(2 * di), beta, output, Int32(L))
         }
-        if Profile.isEnabled {
-            Profile.add(.mambaProjections, nanoseconds: Profile.nanoseconds() - clock - scanTime)
+        if Instrumentation.isActive {
+            Instrumentation.record(.mambaProjections, nanoseconds: Instrumentation.nanoseconds() - clock - scanTime)
         }
     }
 

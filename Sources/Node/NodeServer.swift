@@ -38,7 +38,7 @@ public struct NodeServer: Sendable {
         try NodeServer(configuration: configuration, logger: logger) { store in
             try PipelineExecutor(
                 configuration: configuration, store: store,
-                encoder: try NodeIdentity.encoderConfiguration(aeTitle: configuration.listener.aeTitle))
+                encoder: try NodeIdentity.encoderConfiguration(aeTitle: configuration.listener.aeTitle.value))
         }
     }
 
@@ -49,11 +49,9 @@ public struct NodeServer: Sendable {
     func serverConfiguration(tls: NodeConfiguration.ListenerTLS?) throws -> StorageServerConfiguration {
         let listener = configuration.listener
         var server = StorageServerConfiguration(
-            aeTitle: try AETitle(listener.aeTitle), port: tls?.port ?? listener.port, storeDirectory: instanceDirectory,
-            callingAETitles: listener.acceptAnyCallingAE
-                ? .acceptAny
-                : .allowList(
-                    Set(try listener.allowedCallingAETitles.map { title throws(DICOMError) in try AETitle(title) })))
+            aeTitle: listener.aeTitle, port: tls?.port ?? listener.port, storeDirectory: instanceDirectory,
+            callingAETitles: listener.acceptAnyCallingAE ? .acceptAny : .allowList(Set(listener.allowedCallingAETitles))
+        )
         server.maxAssociations = listener.maxAssociations
         server.acseTimeout = .seconds(listener.acseTimeout)
         server.dimseTimeout = .seconds(listener.dimseTimeout)
@@ -103,7 +101,8 @@ public struct NodeServer: Sendable {
         try FileManager.default.createDirectory(atPath: instanceDirectory, withIntermediateDirectories: true)
         let listener = configuration.listener
         let audit = try configuration.audit.file.map {
-            try AuditTrail(path: $0, aeTitle: listener.aeTitle, syslog: configuration.audit.syslog, logger: self.logger)
+            try AuditTrail(
+                path: $0, aeTitle: listener.aeTitle.value, syslog: configuration.audit.syslog, logger: self.logger)
         }
         let store = self.store
         let logger = self.logger

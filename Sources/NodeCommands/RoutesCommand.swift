@@ -49,7 +49,7 @@ public struct RoutesCommand: ParsableCommand {
                 let header = try DataSet.read(contentsOf: file, headerOnly: true)
                 let input = RoutingInput(
                     dataSet: header, tags: router.tagsOfInterest, callingAETitle: callingAe,
-                    calledAETitle: calledAe ?? configuration.listener.aeTitle, sourceAddress: sourceIp)
+                    calledAETitle: calledAe ?? configuration.listener.aeTitle.value, sourceAddress: sourceIp)
                 let chosen = router.route(for: input)
                 print(
                     "series \(series) (\(file)): "

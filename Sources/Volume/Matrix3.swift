@@ -76,14 +76,16 @@ public struct Matrix3: Sendable, Codable, Equatable, Hashable {
     }
 }
 
-@inline(__always) func dot(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double { (a * b).sum() }
+// Vector helpers of the patient coordinate system, shared with the modules above (Results).
 
-@inline(__always) func cross(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> SIMD3<Double> {
+@inline(__always) public func dot(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double { (a * b).sum() }
+
+@inline(__always) public func cross(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> SIMD3<Double> {
     SIMD3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x)
 }
 
-@inline(__always) func length(_ a: SIMD3<Double>) -> Double { dot(a, a).squareRoot() }
+@inline(__always) public func length(_ a: SIMD3<Double>) -> Double { dot(a, a).squareRoot() }
 
-@inline(__always) func normalized(_ a: SIMD3<Double>) -> SIMD3<Double> { a / length(a) }
+@inline(__always) public func normalized(_ a: SIMD3<Double>) -> SIMD3<Double> { a / length(a) }
 
-@inline(__always) func maxAbs(_ a: SIMD3<Double>) -> Double { max(abs(a.x), abs(a.y), abs(a.z)) }
+@inline(__always) public func maxAbs(_ a: SIMD3<Double>) -> Double { max(abs(a.x), abs(a.y), abs(a.z)) }

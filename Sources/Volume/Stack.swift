@@ -88,8 +88,9 @@ public struct StackSelection: Sendable, Codable {
 }
 
 extension Double {
-    var rounded4: String {
+    /// Rounded to 4 decimals and printed without trailing zeros, for messages about geometry.
+    public var rounded4: String {
         let v = (self * 10000).rounded() / 10000
-        return v == v.rounded() ? String(Int(v)) : String(v)
+        return v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
     }
 }

@@ -10,15 +10,15 @@ import Testing
 
     @Test func shippedExampleParses() throws {
         let configuration = try NodeConfiguration.load(from: Self.packageRoot + "/Config/node.yaml")
-        #expect(configuration.listener.aeTitle == "MAMBANODE")
-        #expect(configuration.listener.allowedCallingAETitles == ["CT01", "MR01", "ORTHANC"])
+        #expect(configuration.listener.aeTitle.value == "MAMBANODE")
+        #expect(configuration.listener.allowedCallingAETitles.map(\.value) == ["CT01", "MR01", "ORTHANC"])
         #expect(configuration.sending == .init(firstRetry: 30, maximumRetry: 600, giveUpAfter: 86400, jitter: 0.2))
         #expect(configuration.routes.map(\.name) == ["ct-abdomen", "mr-brain", "brain-tumour"])
         let brain = try #require(configuration.routes.first { $0.name == "brain-tumour" })
         #expect(brain.level == .study)
         #expect(brain.channels.map(\.name) == ["t1", "t1ce", "t2", "flair"])
         #expect(brain.quietTime == 120)
-        #expect(configuration.destination(named: "pacs")?.callingAETitle == "MAMBANODE")
+        #expect(configuration.destination(named: "pacs")?.callingAETitle.value == "MAMBANODE")
         #expect(configuration.routes.first?.models == ["ct-organs", "ct-landmarks", "ct-classify"])
     }
 

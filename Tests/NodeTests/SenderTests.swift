@@ -79,6 +79,22 @@ actor FakePACS: ResultTransport {
         #expect(try store.outbox().first?.lastStatus == "A700")
     }
 
+    /// A result queued for a destination that was since removed from the configuration is parked
+    /// at once with the reason, without an attempt and without reaching any peer: never dropped,
+    /// never retried in vain.
+    @Test func entriesForARemovedDestinationAreParkedWithoutAnAttempt() async throws {
+        let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
+        try store.enqueue(
+            objects: [("/r/seg.dcm", "1.1")], destinations: ["old-pacs"], jobID: nil, correlationID: "c", now: t0)
+        let pacs = FakePACS()
+        let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
+        try await sender.sendDue(now: t0)
+        let entry = try #require(try store.outbox().first)
+        #expect(entry.state == .parked && entry.attempts == 0 && entry.lastAttemptAt == nil)
+        #expect(entry.lastError == "destination 'old-pacs' is not configured")
+        #expect(await pacs.stored.isEmpty)
+    }
+
     /// A crash mid-send (the PACS stored the objects, the node died before recording it): the
     /// entries are still pending, and the re-send carries the same files, hence the same SOP
     /// Instance UIDs, so the PACS keeps one copy of each.

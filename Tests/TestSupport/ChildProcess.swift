@@ -88,13 +88,11 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// The executable's path: the package's own binaries by path; a tool on PATH, whose absence
+    /// skips the running test (``MissingTool``).
     static func resolve(_ executable: String) throws -> String {
         if executable.contains("/") { return executable }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(executable)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw ToolError("\(executable) not found in PATH")
+        return try MissingTool.path(of: executable)
     }
 }
 

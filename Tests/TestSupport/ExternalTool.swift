@@ -7,13 +7,14 @@ public enum ExternalTool {
         public var output: String
     }
 
-    /// Runs `tool` (looked up on PATH) with `arguments`; stdout and stderr are merged.
+    /// Runs `tool` (looked up on PATH) with `arguments`; stdout and stderr are merged. A tool
+    /// that is not installed skips the running test (``MissingTool``).
     @discardableResult
     public static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result
     {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
+        process.executableURL = URL(fileURLWithPath: try MissingTool.path(of: tool))
+        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
         process.environment = env

@@ -118,7 +118,8 @@ public actor AuditTrail {
         let outcome = sent == files.count ? "0" : sent == 0 ? "8" : "4"
         let us = participant(requestor: true, role: AuditCode.sourceRole)
         let peer = AuditMessage.ActiveParticipant(
-            UserID: destination.aeTitle, AlternativeUserID: nil, UserName: destination.name, UserIsRequestor: false,
+            UserID: destination.aeTitle.value, AlternativeUserID: nil, UserName: destination.name,
+            UserIsRequestor: false,
             NetworkAccessPointID: destination.host, NetworkAccessPointTypeCode: Self.accessPointType(destination.host),
             RoleIDCode: [AuditCode.destinationRole])
         write(

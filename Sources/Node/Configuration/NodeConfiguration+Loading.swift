@@ -76,8 +76,9 @@ extension NodeConfiguration {
         }
         if let root = root["uid_root"] {
             let value = try root.string
-            do throws(DICOMError) { _ = try UIDGenerator(root: value) } catch { throw root.error(error.message) }
-            configuration.uidRoot = value
+            do throws(DICOMError) { configuration.uids = try UIDGenerator(root: value) } catch {
+                throw root.error(error.message)
+            }
         }
         if let jobs = root["max_concurrent_jobs"] {
             let value = try jobs.int
@@ -155,13 +156,13 @@ extension NodeConfiguration {
     /// The defaults of docs/node-behaviour.md where the file is silent.
     public static let defaults = NodeConfiguration(
         listener: Listener(
-            aeTitle: "MAMBANODE", port: 11112, maxAssociations: 8, allowedCallingAETitles: [],
+            aeTitle: AETitle(constant: "MAMBANODE"), port: 11112, maxAssociations: 8, allowedCallingAETitles: [],
             acceptAnyCallingAE: false),
         storage: Storage(directory: "var/store", databasePath: "var/mambanode.sqlite", minimumFreeBytes: 1 << 30),
         http: HTTP(bindAddress: "127.0.0.1", port: 8080),
         logging: Logging(format: .text, level: .info),
         sending: SendPolicy(firstRetry: 30, maximumRetry: 600, giveUpAfter: 86400, jitter: 0.2),
-        uidRoot: nil,
+        uids: .uuidDerived,
         maxConcurrentJobs: 1,
         destinations: [],
         models: [:],
@@ -173,17 +174,12 @@ extension NodeConfiguration {
         return value
     }
 
-    /// AE titles: 1–16 characters of the Default Character Repertoire, no backslash or control
-    /// characters, not all spaces (PS3.5 §6.2, VR AE).
-    static func aeTitle(_ reader: ConfigurationReader) throws -> String {
+    /// An AE title (PS3.5 §6.2, VR AE), parsed once into the typed value every service uses.
+    static func aeTitle(_ reader: ConfigurationReader) throws -> AETitle {
         let value = try reader.string
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, value.utf8.count <= 16,
-            value.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F && $0 != "\\" })
-        else {
+        do throws(DICOMError) { return try AETitle(value) } catch {
             throw reader.error("'\(value)' is not an AE title (1–16 characters, no backslash or control characters)")
         }
-        return trimmed
     }
 
     private static func parseListener(_ node: ConfigurationReader) throws -> Listener {
@@ -275,7 +271,7 @@ extension NodeConfiguration {
         return storage
     }
 
-    private static func parseDestination(_ node: ConfigurationReader, callingAE: String) throws -> Destination {
+    private static func parseDestination(_ node: ConfigurationReader, callingAE: AETitle) throws -> Destination {
         try node.expectKeys(["name", "ae_title", "host", "port", "calling_ae_title", "tls"])
         let name = try node.required("name").string
         let host = try node.required("host").string
@@ -305,7 +301,8 @@ extension NodeConfiguration {
             conditions.append(
                 Condition(
                     field: .callingAETitle,
-                    test: .oneOf(try (v.node.scalar != nil ? [v] : v.items).map(aeTitle)), negated: false))
+                    test: .oneOf(try (v.node.scalar != nil ? [v] : v.items).map { try aeTitle($0).value }),
+                    negated: false))
         }
         if let v = node["allowed_sources"] {
             conditions.append(Condition(field: .sourceAddress, test: .inNetworks(try addressRanges(v)), negated: false))

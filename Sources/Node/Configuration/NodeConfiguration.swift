@@ -6,11 +6,11 @@ import DICOMNetwork
 public struct NodeConfiguration: Sendable {
     /// The DICOM listener (PS3.8 association acceptor).
     public struct Listener: Sendable, Equatable {
-        public var aeTitle: String
+        public var aeTitle: AETitle
         public var port: UInt16
         public var maxAssociations: Int
         /// Calling AE titles allowed to store; checked unless `acceptAnyCallingAE`.
-        public var allowedCallingAETitles: [String]
+        public var allowedCallingAETitles: [AETitle]
         /// Accept any calling AE title. Off by default: an empty allow-list refuses everyone.
         public var acceptAnyCallingAE: Bool
         /// Source addresses allowed to open associations; empty allows every address.
@@ -116,8 +116,8 @@ public struct NodeConfiguration: Sendable {
     public var http: HTTP
     public var logging: Logging
     public var sending: SendPolicy
-    /// Root for the UIDs the node makes; nil for `2.25.` UUID-derived UIDs.
-    public var uidRoot: String?
+    /// The UIDs the node makes: under the configured `uid_root`, or 2.25 UUID-derived ones.
+    public var uids: UIDGenerator
     /// Jobs run at the same time (inference is memory- and CPU-heavy).
     public var maxConcurrentJobs: Int
     public var destinations: [Destination]
@@ -136,11 +136,11 @@ public struct NodeConfiguration: Sendable {
     /// A DICOM peer results are sent to.
     public struct Destination: Sendable, Equatable {
         public var name: String
-        public var aeTitle: String
+        public var aeTitle: AETitle
         public var host: String
         public var port: UInt16
         /// Our AE title when calling it (defaults to the listener's).
-        public var callingAETitle: String
+        public var callingAETitle: AETitle
         /// DICOM TLS to this peer; nil: plain TCP.
         public var tls: TLSConfiguration? = nil
     }

@@ -20,7 +20,7 @@ public final class PipelineExecutor: JobExecutor {
         self.configuration = configuration
         self.store = store
         encoderConfiguration = encoder
-        uids = try UIDGenerator(root: configuration.uidRoot)
+        uids = configuration.uids
     }
 
     public var resultsDirectory: String { configuration.storage.directory + "/results" }

@@ -36,10 +36,8 @@ public struct Sender: Sendable {
                 // pointless, dropping would lose a result; park it for a person to decide.
                 for entry in entries {
                     try store.recordAttempt(
-                        entryID: entry.id!,
-                        outcome: .failed(status: nil, error: "destination '\(name)' is not configured"),
-                        policy: RetryPolicy(.init(firstRetry: 1, maximumRetry: 1, giveUpAfter: 0, jitter: 0)),
-                        now: now)
+                        entryID: entry.id!, outcome: .undeliverable(reason: "destination '\(name)' is not configured"),
+                        policy: policy, now: now)
                 }
                 logger.error(
                     "outbox entries parked: destination not configured",

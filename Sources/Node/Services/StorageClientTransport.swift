@@ -6,17 +6,12 @@ public struct StorageClientTransport: ResultTransport {
     public init() {}
 
     public func send(_ paths: [String], to destination: NodeConfiguration.Destination) async -> [TransportOutcome] {
-        let peer: DICOMNetwork.Destination
-        let client: StorageClient
-        do throws(DICOMError) {
-            peer = DICOMNetwork.Destination(
-                aeTitle: try AETitle(destination.aeTitle), host: destination.host, port: destination.port)
-            var configuration = StorageClientConfiguration(callingAETitle: try AETitle(destination.callingAETitle))
-            configuration.tls = destination.tls
-            client = StorageClient(configuration: configuration)
-        } catch {
-            return paths.map { TransportOutcome(path: $0, status: nil, isStored: false, error: error.description) }
-        }
+        // The AE titles were checked once, when the configuration was loaded.
+        let peer = DICOMNetwork.Destination(
+            aeTitle: destination.aeTitle, host: destination.host, port: destination.port)
+        var configuration = StorageClientConfiguration(callingAETitle: destination.callingAETitle)
+        configuration.tls = destination.tls
+        let client = StorageClient(configuration: configuration)
         return await client.send(paths, to: peer).map { outcome in
             TransportOutcome(
                 path: outcome.path, status: outcome.status?.rawValue, isStored: outcome.isStored,

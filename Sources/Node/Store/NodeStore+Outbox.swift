@@ -38,10 +38,14 @@ extension NodeStore {
     public enum SendOutcome: Sendable {
         case sent(status: UInt16)
         case failed(status: UInt16?, error: String)
+        /// Not attempted, because no attempt can succeed (its destination is no longer
+        /// configured): the entry is parked at once for a person to decide, never dropped.
+        case undeliverable(reason: String)
     }
 
     /// Records an attempt: sent entries are done; failures get their next attempt time or are
-    /// parked after the give-up time (docs/node-behaviour.md, Sending). Returns the updated entry.
+    /// parked after the give-up time (docs/node-behaviour.md, Sending); undeliverable entries are
+    /// parked without an attempt. Returns the updated entry.
     @discardableResult
     public func recordAttempt(
         entryID: Int64, outcome: SendOutcome, policy: RetryPolicy, now: Date,
@@ -49,9 +53,17 @@ extension NodeStore {
     ) throws -> OutboxRecord? {
         try database.writer.write { db -> OutboxRecord? in
             guard var entry = try OutboxRecord.fetchOne(db, key: entryID) else { return nil }
+            if case .undeliverable(let reason) = outcome {
+                entry.state = .parked
+                entry.lastError = reason
+                try entry.update(db)
+                return entry
+            }
             entry.attempts += 1
             entry.lastAttemptAt = now
             switch outcome {
+            case .undeliverable:
+                break // handled above: no attempt was made
             case .sent(let status):
                 entry.state = .sent
                 entry.sentAt = now
