@@ -40,14 +40,27 @@ actor FakePACS: ResultTransport {
         sending: { first_retry: 30s, max_retry: 10m, give_up: 1h, jitter: 0 }
         """)
 
-    @Test func onlyFailuresAreResentAndOutagesRecover() async throws {
+    static let segAndSR = [(path: "/r/seg.dcm", sopInstanceUID: "1.1"), (path: "/r/sr.dcm", sopInstanceUID: "1.2")]
+
+    /// A store with `objects` queued for `destination` at t0, and a fake PACS.
+    func queued(
+        _ objects: [(path: String, sopInstanceUID: String)], for destination: String = "pacs"
+    ) throws
+        -> (NodeStore, FakePACS)
+    {
         let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(
-            objects: [("/r/seg.dcm", "1.1"), ("/r/sr.dcm", "1.2")], destinations: ["pacs"], jobID: nil,
-            correlationID: "c", now: t0)
-        let pacs = FakePACS()
+        try store.enqueue(objects: objects, destinations: [destination], jobID: nil, correlationID: "c", now: t0)
+        return (store, FakePACS())
+    }
+
+    func makeSender(_ store: NodeStore, _ transport: some ResultTransport) -> Sender {
+        Sender(store: store, configuration: configuration, transport: transport, logger: Logger(label: "test"))
+    }
+
+    @Test func onlyFailuresAreResentAndOutagesRecover() async throws {
+        let (store, pacs) = try queued(Self.segAndSR)
         await pacs.refuse(["/r/sr.dcm"])
-        let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
+        let sender = makeSender(store, pacs)
         #expect(try await sender.sendDue(now: t0) == 2)
         #expect(await pacs.stored == ["/r/seg.dcm"])
         await pacs.refuse([])
@@ -64,12 +77,9 @@ actor FakePACS: ResultTransport {
     }
 
     @Test func persistentRefusalIsParked() async throws {
-        let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(
-            objects: [("/r/seg.dcm", "1.1")], destinations: ["pacs"], jobID: nil, correlationID: "c", now: t0)
-        let pacs = FakePACS()
+        let (store, pacs) = try queued([Self.segAndSR[0]])
         await pacs.refuse(["/r/seg.dcm"])
-        let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
+        let sender = makeSender(store, pacs)
         var now = t0
         while try store.outbox(state: .pending).count == 1 {
             try await sender.sendDue(now: now)
@@ -83,12 +93,8 @@ actor FakePACS: ResultTransport {
     /// at once with the reason, without an attempt and without reaching any peer: never dropped,
     /// never retried in vain.
     @Test func entriesForARemovedDestinationAreParkedWithoutAnAttempt() async throws {
-        let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(
-            objects: [("/r/seg.dcm", "1.1")], destinations: ["old-pacs"], jobID: nil, correlationID: "c", now: t0)
-        let pacs = FakePACS()
-        let sender = Sender(store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
-        try await sender.sendDue(now: t0)
+        let (store, pacs) = try queued([Self.segAndSR[0]], for: "old-pacs")
+        try await makeSender(store, pacs).sendDue(now: t0)
         let entry = try #require(try store.outbox().first)
         #expect(entry.state == .parked && entry.attempts == 0 && entry.lastAttemptAt == nil)
         #expect(entry.lastError == "destination 'old-pacs' is not configured")
@@ -99,22 +105,15 @@ actor FakePACS: ResultTransport {
     /// entries are still pending, and the re-send carries the same files, hence the same SOP
     /// Instance UIDs, so the PACS keeps one copy of each.
     @Test func crashAfterDeliveryResendsTheSameObjects() async throws {
-        let store = NodeStore(database: try NodeDatabase(path: directory.file("n.sqlite")), router: Router(routes: []))
-        try store.enqueue(
-            objects: [("/r/seg.dcm", "1.1"), ("/r/sr.dcm", "1.2")], destinations: ["pacs"], jobID: nil,
-            correlationID: "c", now: t0)
-        let pacs = FakePACS()
-        let dying = Sender(
-            store: store, configuration: configuration, transport: DiesAfterDelivery(pacs: pacs),
-            logger: Logger(label: "test"))
+        let (store, pacs) = try queued(Self.segAndSR)
+        let dying = makeSender(store, DiesAfterDelivery(pacs: pacs))
         let attempt = Task { try await dying.sendDue(now: t0) }
         for _ in 0..<1000 where await pacs.stored.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await pacs.stored.count == 2)
         attempt.cancel() // the process is gone: nothing after the delivery ran
         #expect(try store.outbox().allSatisfy { $0.state == .pending && $0.attempts == 0 })
 
-        let restarted = Sender(
-            store: store, configuration: configuration, transport: pacs, logger: Logger(label: "test"))
+        let restarted = makeSender(store, pacs)
         #expect(try await restarted.sendDue(now: t0.addingTimeInterval(5)) == 2)
         #expect(await pacs.stored == ["/r/seg.dcm", "/r/sr.dcm", "/r/seg.dcm", "/r/sr.dcm"])
         #expect(try store.outbox().map(\.sopInstanceUID) == ["1.1", "1.2"])

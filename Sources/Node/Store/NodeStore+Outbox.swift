@@ -10,15 +10,23 @@ extension NodeStore {
         correlationID: String, now: Date
     ) throws {
         try database.writer.write { db in
-            for object in objects {
-                for destination in destinations {
-                    var entry = OutboxRecord(
-                        id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
-                        destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
-                        createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
-                        correlationID: correlationID)
-                    try entry.insert(db, onConflict: .ignore)
-                }
+            try Self.enqueue(objects, destinations, jobID: jobID, correlationID: correlationID, now: now, db)
+        }
+    }
+
+    /// The entries of `enqueue`, inside the caller's transaction.
+    static func enqueue(
+        _ objects: [(path: String, sopInstanceUID: String)], _ destinations: [String], jobID: Int64?,
+        correlationID: String, now: Date, _ db: Database
+    ) throws {
+        for object in objects {
+            for destination in destinations {
+                var entry = OutboxRecord(
+                    id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
+                    destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
+                    createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
+                    correlationID: correlationID)
+                try entry.insert(db, onConflict: .ignore)
             }
         }
     }

@@ -268,16 +268,7 @@ extension NodeStore {
         try database.writer.write { db in
             guard var job = try JobRecord.fetchOne(db, key: jobID) else { return }
             try job.complete(at: now, timings: timings, note: note)
-            for object in objects {
-                for destination in destinations {
-                    var entry = OutboxRecord(
-                        id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
-                        destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
-                        createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
-                        correlationID: job.correlationID)
-                    try entry.insert(db, onConflict: .ignore)
-                }
-            }
+            try Self.enqueue(objects, destinations, jobID: jobID, correlationID: job.correlationID, now: now, db)
             try job.update(db)
             try Self.settleSubject(of: job, db)
         }
