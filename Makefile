@@ -7,7 +7,7 @@ BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)/mambanode
 # DCMTK stalls ~45 ms per C-STORE on loopback without it (docs/platform-notes.md, Environment facts).
 export TCP_NODELAY := 1
 
-.PHONY: bootstrap build test test-unit lint demo clean
+.PHONY: bootstrap build test test-unit test-integration lint demo clean
 
 bootstrap:
 	@Scripts/bootstrap
@@ -23,11 +23,18 @@ test: bootstrap
 	  unit=$${PIPESTATUS[0]}; Conformance/run "$(BIN)"; conformance=$$?; \
 	  exit $$(( unit != 0 || conformance != 0 ))
 
-# The fast suites for the edit-build-test loop: everything except the node run as a child
-# process end to end (NodePipelineTests, NodeServeTests) and the conformance harness.
+# The suites that drive the node as a child process or wait on external peers (TLS handshakes,
+# Python read-back, the built binary): `make test` runs them; `make test-unit` leaves them out so
+# the edit-build-test loop stays under a minute after the build; `make test-integration` runs only them.
+INTEGRATION_SUITES := NodePipelineTests|NodeServeTests|NodeSecurityTests|StorageServerTLSTests|StorageClientTLSTests|ResultEncoderTests|SegmentationWriterTests|EncodeCommandTests|InferenceCommandTests
+
 test-unit: bootstrap
 	swift build $(SWIFT_FLAGS) --build-tests
-	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel --skip NodePipelineTests --skip NodeServeTests
+	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel --skip "$(INTEGRATION_SUITES)"
+
+test-integration: bootstrap
+	swift build $(SWIFT_FLAGS) --build-tests
+	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel --filter "$(INTEGRATION_SUITES)"
 
 # Formatting (swift-format, clang-format, ruff) and the module dependency rules; not part of
 # `make test`. Scripts/lint says how to apply the formatting.
