@@ -1,8 +1,17 @@
 // swift-tools-version: 6.1
 // MambaNode: a DICOM-native clinical AI node (receive → volume → nnMamba → SEG/SR → PACS).
-// Module graph (docs/architecture.md, Modules; README, Modules): every target below, dependencies
-// pointing one way. The engine (NNMamba) never sees DICOM; the offline pipeline (Pipeline, and the
-// ToolCommands that `mambanode process` runs) never links the node's database or HTTP server.
+// Targets, lowest first (docs/architecture.md, Modules; README.md, Modules), dependencies pointing
+// one way:
+//   C shim over DCMTK/GDCM .. CDICOM (data, pixels), CDICOMNetwork (SCP/SCU, TLS), CDICOMObjects (SEG, SR)
+//   DICOM ................... DICOM, DICOMNetwork, DICOMObjects (Swift over each shim part)
+//   images and engine ....... CNIfTI, Volume; COpenBLAS, CNNKernels, NNMamba; ModelPackage
+//   results and pipeline .... Results (SEG/SR content), Pipeline (volumes → engine → SEG/SR files)
+//   the node ................ Node (configuration, store, lifecycles, routing, jobs, outbox, HTTP, audit)
+//   command line ............ ToolCommands (offline; no Node), NodeCommands, DeveloperCommands, mambanode
+//   developer and tests ..... DeveloperTools, SeededRandom, SampleGenerator, VolumeFuzz, TestSupport,
+//                             and the test targets
+// The engine never sees DICOM; the offline path (Pipeline, ToolCommands) never links the node's
+// database or HTTP server; Scripts/check-architecture (make lint) checks these rules.
 import PackageDescription
 
 // DCMTK is linked library by library: `pkg-config dcmtk` fails on Debian 12 (it wants sndfile).

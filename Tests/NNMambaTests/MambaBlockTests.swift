@@ -199,4 +199,48 @@ func maxDiff(_ a: [[Double]], _ b: [[Double]]) -> Double {
             }
         }
     }
+
+    /// The causal depthwise conv + bias + SiLU at each SIMD level against a direct loop
+    /// (kernel 4, zero history; tap 3 is the current token), forwards and token-reversed.
+    @Test(arguments: levels)
+    func causalConvMatchesNaiveLoopAtEverySimdLevel(_ level: Int32) {
+        let (L, di) = (13, 40) // two 16-channel blocks and an 8-channel scalar tail
+        let x = randomTensor([L, di], seed: 50), w = randomTensor([4, di], seed: 51), b = randomTensor([di], seed: 52)
+        for reverse: Int32 in [0, 1] {
+            let out = Tensor(zeros: [L, di])
+            mn_causal_conv1d_silu_at(
+                level, x.data, Int64(di), Int64(L), w.data, Int64(di), b.data, reverse, out.data, Int64(di), 0,
+                Int64(di))
+            for l in 0..<L {
+                for d in 0..<di {
+                    var acc = Double(b[d])
+                    for tap in 0..<4 {
+                        // The token `3 - tap` steps back (or ahead, reversed) feeds tap `tap`.
+                        let source = reverse == 0 ? l - (3 - tap) : l + (3 - tap)
+                        if source >= 0 && source < L { acc += Double(w[tap * di + d]) * Double(x[source * di + d]) }
+                    }
+                    let ref = acc / (1 + exp(-acc))
+                    #expect(
+                        abs(Double(out[l * di + d]) - ref) < 2e-6, "level \(level) reverse \(reverse) l \(l) d \(d)")
+                }
+            }
+        }
+    }
+
+    /// softplus(delta + bias) at each SIMD level against the direct formula, over the range of
+    /// values dt_proj produces (large values stay linear, as in PyTorch's threshold 20).
+    @Test(arguments: levels)
+    func biasSoftplusMatchesTheFormulaAtEverySimdLevel(_ level: Int32) {
+        let (L, di) = (5, 40)
+        let delta = Tensor(shape: [L, di]) { i in Float(i % 41) - 20 }, bias = randomTensor([di], seed: 53)
+        let original = delta.copy()
+        mn_bias_softplus_rows_at(level, delta.data, Int64(di), bias.data, 0, Int64(L))
+        for l in 0..<L {
+            for d in 0..<di {
+                let v = Double(original[l * di + d]) + Double(bias[d])
+                let ref = v > 20 ? v : log1p(exp(v))
+                #expect(abs(Double(delta[l * di + d]) - ref) < 2e-6 * max(1, abs(ref)), "level \(level) l \(l) d \(d)")
+            }
+        }
+    }
 }
