@@ -107,7 +107,7 @@ public:
             for (size_t n = before - after; n > 0 && cursor_ < queued.size(); --n) {
                 FileOutcome &o = outcomes_[queued[cursor_++]];
                 o.decided = true;
-                o.error = MN_ERR_REFUSED;
+                o.error = MN_ERR_NOT_ACCEPTED;
                 o.detail = "the peer accepted no presentation context for SOP class " + o.sopClass +
                            " in transfer syntax " + o.transferSyntax;
             }
@@ -147,7 +147,7 @@ protected:
             o.error = MN_ERR_IO;
             o.detail = "the C-STORE request could not be sent (file unreadable, conversion or network failure)";
         } else if (entry.ResponseStatusCode == kNoPresentationContext) {
-            o.error = MN_ERR_REFUSED;
+            o.error = MN_ERR_NOT_ACCEPTED;
             o.detail = "the peer accepted no presentation context for SOP class " + o.sopClass +
                        " in transfer syntax " + o.transferSyntax +
                        " and the instance cannot be converted to one it accepted";

@@ -20,6 +20,9 @@ public struct DICOMError: Error, Sendable, Equatable, CustomStringConvertible {
         /// TLS: an unusable certificate or key (also a key file others may read), a failed
         /// handshake, an untrusted peer certificate or one issued for another host.
         case tls = 12
+        /// The peer accepted no presentation context for the object's SOP class and transfer
+        /// syntax (PS3.8 9.3.3.2): retrying cannot help until the peer's configuration changes.
+        case notAccepted = 13
     }
 
     public var code: Code

@@ -99,7 +99,7 @@ import Testing
         }
         // Lossy JPEG is not decompressed unless allowed.
         let refused = try #require(byPath[baseline.path])
-        #expect(!refused.isStored && refused.error?.code == .refused)
+        #expect(!refused.isStored && refused.error?.code == .notAccepted)
         #expect(refused.error?.description.contains(baseline.path) == true)
         #expect(lossyOutcome.first?.isStored == true)
     }

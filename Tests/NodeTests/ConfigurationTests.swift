@@ -77,6 +77,14 @@ import Testing
         ("sending: { first_retry: soon }", "sending.first_retry", "not a duration"),
         ("uid_root: 1.2.x", "uid_root", "not a valid UID root"),
         ("unrouted_quiet_time: 0s", "unrouted_quiet_time", "greater than zero"),
+        (
+            "destinations: [{ name: p, ae_title: P, host: h, port: 104, outputs: [seg, rtdose] }]",
+            "destinations[0].outputs", "'rtdose' is not an output this node produces (seg, sr)"
+        ),
+        (
+            "destinations: [{ name: p, ae_title: P, host: h, port: 104, outputs: [] }]",
+            "destinations[0].outputs", "at least one output"
+        ),
         ("routes: [{ name: r, model: nope, destinations: [] }]", "routes[0].model", "unknown model 'nope'"),
         (
             "models: { m: /m }\nroutes: [{ name: r, model: m, destinations: [pacs] }]", "routes[0].destinations",

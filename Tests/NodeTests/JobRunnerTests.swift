@@ -2,19 +2,22 @@ import DICOM
 import Foundation
 import Logging
 import Pipeline
+import Results
 import Synchronization
 import TestSupport
 import Testing
 
 @testable import Node
 
-/// An executor that produces one file per job, or fails with a given reason.
+/// An executor that produces a SEG per job (and an SR when asked), or fails with a given reason.
 final class FakeExecutor: JobExecutor {
     let failure: String?
     let warnings: [String]
-    init(failure: String? = nil, warnings: [String] = []) {
+    let withReport: Bool
+    init(failure: String? = nil, warnings: [String] = [], withReport: Bool = false) {
         self.failure = failure
         self.warnings = warnings
+        self.withReport = withReport
     }
     let steps = Mutex<[JobStep]>([])
 
@@ -24,9 +27,11 @@ final class FakeExecutor: JobExecutor {
             steps.withLock { $0.append(step) }
         }
         if let failure { throw JobFailure(failure) }
-        return JobOutput(
-            objects: [("/results/\(job.id!)/seg.dcm", "9.9.\(job.id!)")], timings: ["infer": 0.5],
-            warnings: warnings)
+        let seg = (
+            path: "/results/\(job.id!)/seg.dcm", sopInstanceUID: "9.9.\(job.id!)", kind: EncodedObject.Kind.segmentation
+        )
+        let sr = (path: "/results/\(job.id!)/sr.dcm", sopInstanceUID: "9.8.\(job.id!)", kind: EncodedObject.Kind.report)
+        return JobOutput(objects: withReport ? [seg, sr] : [seg], timings: ["infer": 0.5], warnings: warnings)
     }
 }
 
@@ -72,6 +77,26 @@ final class FakeExecutor: JobExecutor {
         #expect(try store.outbox().map(\.destination).sorted() == ["archive", "pacs"])
         #expect(try store.outbox().allSatisfy { $0.correlationID == "c1" && $0.sopInstanceUID == "9.9.1" })
         #expect(executor.steps.withLock { $0 } == [.assemble, .infer, .encode])
+    }
+
+    /// A destination whose `outputs` name only the report gets only the SR; the other gets both.
+    @Test func eachDestinationGetsTheOutputsItTakes() async throws {
+        let configuration = try NodeConfiguration.parse(
+            """
+            destinations:
+              - { name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }
+              - { name: archive, ae_title: ARCH, host: 127.0.0.1, port: 4243, outputs: [sr] }
+            models: { organs: /models/organs }
+            routes:
+              - { name: ct, model: organs, destinations: [pacs, archive], match: [{ tag: Modality, equals: CT }] }
+            """)
+        let store = try storeWithQueuedJob()
+        let runner = JobRunner(
+            store: store, configuration: configuration, executor: FakeExecutor(withReport: true),
+            logger: Logger(label: "t"))
+        try await runner.runQueued()
+        let entries = try store.outbox().map { "\($0.destination) \($0.sopInstanceUID)" }.sorted()
+        #expect(entries == ["archive 9.8.1", "pacs 9.8.1", "pacs 9.9.1"])
     }
 
     @Test func doneJobWithWarningsShowsThemAsItsReason() async throws {

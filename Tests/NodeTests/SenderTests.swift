@@ -8,11 +8,14 @@ import Testing
 /// A PACS stand-in that refuses what it is told to refuse and remembers what it stored.
 actor FakePACS: ResultTransport {
     var refusing: Set<String> = []
+    /// Files whose SOP class it accepts no presentation context for.
+    var notAccepting: Set<String> = []
     var down = false
     private(set) var stored: [String] = []
 
     func setDown(_ value: Bool) { down = value }
     func refuse(_ paths: Set<String>) { refusing = paths }
+    func notAccept(_ paths: Set<String>) { notAccepting = paths }
 
     nonisolated func send(_ paths: [String], to destination: NodeConfiguration.Destination) async -> [TransportOutcome]
     {
@@ -22,6 +25,10 @@ actor FakePACS: ResultTransport {
     private func receive(_ paths: [String]) -> [TransportOutcome] {
         paths.map { path in
             if down { return TransportOutcome(path: path, status: nil, isStored: false, error: "connection refused") }
+            if notAccepting.contains(path) {
+                return TransportOutcome(
+                    path: path, status: nil, isStored: false, error: "no presentation context", notAccepted: true)
+            }
             if refusing.contains(path) {
                 return TransportOutcome(path: path, status: 0xA700, isStored: false, error: "out of resources")
             }
@@ -99,6 +106,19 @@ actor FakePACS: ResultTransport {
         #expect(entry.state == .parked && entry.attempts == 0 && entry.lastAttemptAt == nil)
         #expect(entry.lastError == "destination 'old-pacs' is not configured")
         #expect(await pacs.stored.isEmpty)
+    }
+
+    /// A PACS that does not take one SOP class (here: the SEG) gets the other objects; the refused
+    /// one is parked at once with the reason, not retried until the give-up time.
+    @Test func aSOPClassTheDestinationRefusesIsParkedAndTheRestDelivered() async throws {
+        let (store, pacs) = try queued(Self.segAndSR)
+        await pacs.notAccept(["/r/seg.dcm"])
+        #expect(try await makeSender(store, pacs).sendDue(now: t0) == 2)
+        #expect(await pacs.stored == ["/r/sr.dcm"])
+        let entries = try store.outbox()
+        #expect(entries.map(\.state) == [.parked, .sent])
+        #expect(entries[0].lastError == "SOP class not accepted by pacs: no presentation context")
+        #expect(try store.dueOutboxEntries(now: t0.addingTimeInterval(86_400)).isEmpty, "never retried")
     }
 
     /// A crash mid-send (the PACS stored the objects, the node died before recording it): the

@@ -1,6 +1,7 @@
 import DICOM
 import DICOMNetwork
 import Foundation
+import Results
 import Yams
 
 extension NodeConfiguration {
@@ -272,7 +273,7 @@ extension NodeConfiguration {
     }
 
     private static func parseDestination(_ node: ConfigurationReader, callingAE: AETitle) throws -> Destination {
-        try node.expectKeys(["name", "ae_title", "host", "port", "calling_ae_title", "tls"])
+        try node.expectKeys(["name", "ae_title", "host", "port", "calling_ae_title", "tls", "outputs"])
         let name = try node.required("name").string
         let host = try node.required("host").string
         guard !host.isEmpty else { throw node.error("must not be empty", key: "host") }
@@ -280,7 +281,22 @@ extension NodeConfiguration {
             name: name, aeTitle: try aeTitle(node.required("ae_title")), host: host,
             port: try node.required("port").port(),
             callingAETitle: try node["calling_ae_title"].map(aeTitle) ?? callingAE,
-            tls: try node["tls"].map(parseDestinationTLS))
+            tls: try node["tls"].map(parseDestinationTLS),
+            outputs: try node["outputs"].map(parseOutputs) ?? Destination.defaultOutputs)
+    }
+
+    /// `outputs: [seg, sr]`: the result objects a destination receives; at least one, each known.
+    private static func parseOutputs(_ reader: ConfigurationReader) throws -> Set<EncodedObject.Kind> {
+        let names = try (reader.node.scalar != nil ? [reader] : reader.items).map { try $0.string }
+        guard !names.isEmpty else { throw reader.error("a destination needs at least one output") }
+        return Set(
+            try names.map { name in
+                guard let kind = Destination.outputNames[name] else {
+                    let known = Destination.outputNames.keys.sorted().joined(separator: ", ")
+                    throw reader.error("'\(name)' is not an output this node produces (\(known))")
+                }
+                return kind
+            })
     }
 
     private static func parseRoute(_ node: ConfigurationReader, configuration: NodeConfiguration) throws -> Route {

@@ -1,5 +1,6 @@
 import DICOM
 import DICOMNetwork
+import Results
 
 /// Everything the node is told by its configuration file, parsed and validated once
 /// (`NodeConfiguration.load(from:)`) and handed to each service by value.
@@ -143,5 +144,13 @@ public struct NodeConfiguration: Sendable {
         public var callingAETitle: AETitle
         /// DICOM TLS to this peer; nil: plain TCP.
         public var tls: TLSConfiguration? = nil
+        /// The result objects this peer receives (YAML `outputs`, default `[seg, sr]`): a PACS
+        /// whose viewers cannot show a SEG may take only the report, and so on.
+        public var outputs: Set<EncodedObject.Kind> = Destination.defaultOutputs
+
+        public static let defaultOutputs: Set<EncodedObject.Kind> = [.segmentation, .report]
+
+        /// The YAML name of each output kind the node produces.
+        public static let outputNames: [String: EncodedObject.Kind] = ["seg": .segmentation, "sr": .report]
     }
 }

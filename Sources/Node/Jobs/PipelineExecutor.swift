@@ -57,7 +57,7 @@ public final class PipelineExecutor: JobExecutor {
             series, version: job.version, caveats: job.caveats, into: directory,
             progress: { step in try progress(JobStep(step)) })
         return JobOutput(
-            objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID) }, timings: produced.timings,
+            objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: produced.timings,
             warnings: produced.warnings)
     }
 

@@ -1,10 +1,12 @@
 import Foundation
 import Logging
 import Pipeline
+import Results
 
-/// What a job produces: files to deliver, each with its SOP Instance UID.
+/// What a job produces: files to deliver, each with its SOP Instance UID and kind (which
+/// destinations receive it: `destinations[].outputs`).
 public struct JobOutput: Sendable {
-    public var objects: [(path: String, sopInstanceUID: String)]
+    public var objects: [(path: String, sopInstanceUID: String, kind: EncodedObject.Kind)]
     /// Seconds per step, for the API and metrics.
     public var timings: [String: Double]
     /// What the job did other than asked, in words (e.g. volume assembly left out a second
@@ -12,7 +14,10 @@ public struct JobOutput: Sendable {
     /// (docs/volume-reconstruction.md).
     public var warnings: [String]
 
-    public init(objects: [(path: String, sopInstanceUID: String)], timings: [String: Double], warnings: [String] = []) {
+    public init(
+        objects: [(path: String, sopInstanceUID: String, kind: EncodedObject.Kind)], timings: [String: Double],
+        warnings: [String] = []
+    ) {
         self.objects = objects
         self.timings = timings
         self.warnings = warnings
@@ -82,9 +87,17 @@ public struct JobRunner: Sendable {
                 metrics?.inferenceSeconds.record(.milliseconds(Int64(infer * 1000)))
             }
             for warning in output.warnings { logger.warning("job warning", metadata: ["warning": "\(warning)"]) }
+            // Each destination gets the objects of the kinds it takes; one it no longer has is
+            // given everything, and the sender parks it as undeliverable.
+            let deliveries = route.destinations.map { name in
+                let outputs = configuration.destination(named: name)?.outputs
+                return NodeStore.Delivery(
+                    destination: name,
+                    objects: output.objects.filter { outputs?.contains($0.kind) ?? true }
+                        .map { (path: $0.path, sopInstanceUID: $0.sopInstanceUID) })
+            }
             try store.completeJob(
-                jobID: id, objects: output.objects, destinations: route.destinations,
-                timings: output.timings,
+                jobID: id, deliveries: deliveries, timings: output.timings,
                 note: output.warnings.isEmpty ? nil : output.warnings.joined(separator: "; "), now: Date())
             logger.info(
                 "job done",

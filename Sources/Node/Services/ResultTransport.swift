@@ -14,11 +14,15 @@ public struct TransportOutcome: Sendable, Equatable {
     public var isStored: Bool
     /// Why not, naming the peer and the reason; nil when stored.
     public var error: String?
+    /// The peer accepted no presentation context for the file's SOP class (PS3.8 9.3.3.2):
+    /// resending cannot help until the peer's configuration changes.
+    public var notAccepted: Bool
 
-    public init(path: String, status: UInt16?, isStored: Bool, error: String?) {
+    public init(path: String, status: UInt16?, isStored: Bool, error: String?, notAccepted: Bool = false) {
         self.path = path
         self.status = status
         self.isStored = isStored
         self.error = error
+        self.notAccepted = notAccepted
     }
 }

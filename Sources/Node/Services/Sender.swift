@@ -50,10 +50,14 @@ public struct Sender: Sendable {
             let outcomes = await transport.send(entries.map(\.path), to: destination)
             await audit?.instancesSent(to: destination, files: entries.map(\.path), stored: outcomes.map(\.isStored))
             for (entry, outcome) in zip(entries, outcomes) {
+                // A SOP class the destination does not take is parked at once, with the reason;
+                // the other objects of the job are delivered as usual.
                 let result: NodeStore.SendOutcome =
                     outcome.isStored
                     ? .sent(status: outcome.status ?? 0)
-                    : .failed(status: outcome.status, error: outcome.error ?? "not stored")
+                    : outcome.notAccepted
+                        ? .undeliverable(reason: "SOP class not accepted by \(name): \(outcome.error ?? "no context")")
+                        : .failed(status: outcome.status, error: outcome.error ?? "not stored")
                 let updated = try store.recordAttempt(entryID: entry.id!, outcome: result, policy: policy, now: now)
                 var metadata: Logger.Metadata = [
                     "correlation_id": "\(entry.correlationID)", "destination": "\(name)",
@@ -65,7 +69,10 @@ public struct Sender: Sendable {
                     logger.info("result sent", metadata: metadata)
                 } else if updated?.state == .parked {
                     metadata["error"] = "\(outcome.error ?? "")"
-                    logger.error("result parked after give-up time", metadata: metadata)
+                    logger.error(
+                        outcome.notAccepted
+                            ? "result parked: SOP class not accepted" : "result parked after give-up time",
+                        metadata: metadata)
                 } else {
                     metadata["error"] = "\(outcome.error ?? "")"
                     metadata["next_attempt"] =

@@ -15,7 +15,8 @@ public struct StorageClientTransport: ResultTransport {
         return await client.send(paths, to: peer).map { outcome in
             TransportOutcome(
                 path: outcome.path, status: outcome.status?.rawValue, isStored: outcome.isStored,
-                error: outcome.isStored ? nil : (outcome.error?.description ?? "not stored"))
+                error: outcome.isStored ? nil : (outcome.error?.description ?? "not stored"),
+                notAccepted: !outcome.isStored && outcome.error?.code == .notAccepted)
         }
     }
 }

@@ -262,15 +262,39 @@ extension NodeStore {
     /// `note` (warnings of a job that still produced its results) becomes the job's and its
     /// subject's reason, so the API shows why e.g. only part of a series was used.
     public func completeJob(
-        jobID: Int64, objects: [(path: String, sopInstanceUID: String)], destinations: [String],
-        timings: [String: Double], note: String? = nil, now: Date
+        jobID: Int64, deliveries: [Delivery], timings: [String: Double], note: String? = nil, now: Date
     ) throws {
         try database.writer.write { db in
             guard var job = try JobRecord.fetchOne(db, key: jobID) else { return }
             try job.complete(at: now, timings: timings, note: note)
-            try Self.enqueue(objects, destinations, jobID: jobID, correlationID: job.correlationID, now: now, db)
+            for delivery in deliveries {
+                try Self.enqueue(
+                    delivery.objects, [delivery.destination], jobID: jobID, correlationID: job.correlationID, now: now,
+                    db)
+            }
             try job.update(db)
             try Self.settleSubject(of: job, db)
+        }
+    }
+
+    /// completeJob with every object for every destination.
+    public func completeJob(
+        jobID: Int64, objects: [(path: String, sopInstanceUID: String)], destinations: [String],
+        timings: [String: Double], note: String? = nil, now: Date
+    ) throws {
+        try completeJob(
+            jobID: jobID, deliveries: destinations.map { Delivery(destination: $0, objects: objects) },
+            timings: timings, note: note, now: now)
+    }
+
+    /// What one destination receives of a job's results.
+    public struct Delivery: Sendable {
+        public var destination: String
+        public var objects: [(path: String, sopInstanceUID: String)]
+
+        public init(destination: String, objects: [(path: String, sopInstanceUID: String)]) {
+            self.destination = destination
+            self.objects = objects
         }
     }
 
