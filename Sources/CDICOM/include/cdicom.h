@@ -31,18 +31,18 @@ extern "C" {
 
 typedef enum mn_status {
     MN_OK = 0,
-    MN_ERR_IO = 1,          /* file cannot be opened, read or written */
-    MN_ERR_NOT_DICOM = 2,   /* not a DICOM file / dataset cannot be parsed */
-    MN_ERR_CORRUPT = 3,     /* parsed but malformed (truncated, bad lengths, bad pixel data) */
-    MN_ERR_UNSUPPORTED = 4, /* transfer syntax, photometric or bit depth we cannot handle */
-    MN_ERR_MISSING_TAG = 5, /* a required element is absent or empty */
-    MN_ERR_BAD_VALUE = 6,   /* an element exists but its value is invalid */
-    MN_ERR_NETWORK = 7,     /* association or DIMSE failure */
-    MN_ERR_REFUSED = 8,     /* the peer refused (association rejected) */
-    MN_ERR_ARGUMENT = 9,    /* the caller passed an invalid argument (a bug on our side) */
-    MN_ERR_INTERNAL = 10,   /* an unexpected C++ exception or DCMTK internal error */
-    MN_ERR_TIMEOUT = 11,    /* network timeout */
-    MN_ERR_TLS = 12,        /* TLS: unusable certificate or key (including a key file readable by group or
+    MN_ERR_IO = 1,           /* file cannot be opened, read or written */
+    MN_ERR_NOT_DICOM = 2,    /* not a DICOM file / dataset cannot be parsed */
+    MN_ERR_CORRUPT = 3,      /* parsed but malformed (truncated, bad lengths, bad pixel data) */
+    MN_ERR_UNSUPPORTED = 4,  /* transfer syntax, photometric or bit depth we cannot handle */
+    MN_ERR_MISSING_TAG = 5,  /* a required element is absent or empty */
+    MN_ERR_BAD_VALUE = 6,    /* an element exists but its value is invalid */
+    MN_ERR_NETWORK = 7,      /* association or DIMSE failure */
+    MN_ERR_REFUSED = 8,      /* the peer refused (association rejected) */
+    MN_ERR_ARGUMENT = 9,     /* the caller passed an invalid argument (a bug on our side) */
+    MN_ERR_INTERNAL = 10,    /* an unexpected C++ exception or DCMTK internal error */
+    MN_ERR_TIMEOUT = 11,     /* network timeout */
+    MN_ERR_TLS = 12,         /* TLS: unusable certificate or key (including a key file readable by group or
                                  others), handshake failed, peer certificate untrusted or for another host */
     MN_ERR_NOT_ACCEPTED = 13 /* the peer accepted no presentation context for the object's SOP class and
                                 transfer syntax (PS3.8 9.3.3.2): no retry helps until its configuration changes */
