@@ -6,9 +6,17 @@ import Volume
 ///
 /// Slice k of the label map's grid is source frame k (``SourceImages`` guarantees that the grid
 /// is the source grid), so each contour is referenced to the frame it was traced on and lies in
-/// that frame's plane by construction. Outlines come from ``SliceContours``: exact along pixel
-/// edges, with holes as separate contours, which a reader fills with the even-odd rule (PS3.3
-/// C.8.8.6.3).
+/// that frame's plane by construction. Outlines come from ``SliceContours`` (exact along pixel
+/// edges, holes as separate contours, PS3.3 C.8.8.6.3), moved a quarter pixel into the region:
+///
+/// - readers that fill the pixels whose centres lie inside (even-odd: dcmrtstruct2nii, most
+///   planning systems) find every region pixel centre a quarter pixel inside and every other
+///   centre three quarters outside;
+/// - readers that round the vertices to pixel centres and fill inclusively (rt-utils, OpenCV's
+///   fillPoly) get polygons through the centres of the boundary pixels.
+///
+/// Both give the label map back pixel for pixel, where the edge polygons themselves would grow
+/// every structure by a pixel in the second kind of reader.
 ///
 /// ```swift
 /// let rois = StructureSetContours.make(labels: labelMap, values: [1, 2])
@@ -47,7 +55,7 @@ public struct StructureSetContours: Sendable, Equatable {
                     guard let roi = index[value] else { continue }
                     for (n, voxel) in slice.enumerated() { mask[n] = voxel == value }
                     for outline in SliceContours.trace(mask: mask, rows: rows, columns: columns) {
-                        let points = outline.points.map { corner in
+                        let points = inset(outline.points, by: 0.25).map { corner in
                             // Pixel corners sit half a pixel from the centres the index counts.
                             geometry.patientPoint(ofIndex: SIMD3(corner.x - 0.5, corner.y - 0.5, Double(k)))
                         }
@@ -57,5 +65,22 @@ public struct StructureSetContours: Sendable, Equatable {
             }
         }
         return result
+    }
+
+    /// The outline moved `distance` pixels toward the region, every edge parallel to itself.
+    /// ``SliceContours`` keeps the region on the left of each edge (positive area for outer
+    /// contours, negative for holes, in (column, row) numbers) and every corner is a right angle,
+    /// so each vertex moves by `distance` along both adjacent edges' left normals.
+    static func inset(_ points: [SIMD2<Double>], by distance: Double) -> [SIMD2<Double>] {
+        let n = points.count
+        return points.indices.map { i in
+            let before = points[(i + n - 1) % n], here = points[i], after = points[(i + 1) % n]
+            func leftNormal(_ from: SIMD2<Double>, _ to: SIMD2<Double>) -> SIMD2<Double> {
+                let d = to - from
+                let length = (d * d).sum().squareRoot()
+                return SIMD2(-d.y, d.x) / length
+            }
+            return here + distance * (leftNormal(before, here) + leftNormal(here, after))
+        }
     }
 }

@@ -17,7 +17,7 @@ enum ReadBack {
         errors(try ExternalTool.run("dcentvfy", paths).output)
     }
 
-    private static func errors(_ output: String) -> [String] {
+    static func errors(_ output: String) -> [String] {
         output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("Error") }
     }
 

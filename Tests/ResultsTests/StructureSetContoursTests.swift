@@ -1,4 +1,7 @@
+import DICOM
+import DICOMObjects
 import Foundation
+import TestSupport
 import Testing
 import Volume
 
@@ -42,5 +45,94 @@ import Volume
         let labels = try LabelMap(source.labelVolume(), on: source.volume.geometry)
         let rois = StructureSetContours.make(labels: labels, values: [200])
         #expect(rois == [StructureSetContours(value: 200, contours: [])])
+    }
+}
+
+/// The RT Structure Set file itself (PS3.3 A.19): dciodvfy clean, and its contours read back
+/// from the file give the label map again on every geometry.
+@Suite struct StructureSetWriterTests {
+    @Test(arguments: [SourceKind.axialCT, .doubleObliqueMR, .nonSquarePixels, .reversedSlices])
+    func writtenStructureSetValidatesAndReadsBack(_ kind: SourceKind) throws {
+        let source = try GeneratedSource(kind)
+        let images = try SourceImages(volume: source.volume, series: source.series)
+        let labels = try LabelMap(source.labelVolume(), on: images.geometry)
+        let values = Set(labels.values).subtracting([0]).sorted()
+        let path = source.directory.file("rtstruct.dcm")
+        try Self.writer(labels: labels, values: values, images: images).write(to: path)
+        let report = try ExternalTool.run("dciodvfy", [path]).output
+        #expect(ReadBack.errors(report) == [], "\(report)")
+    }
+
+    static func writer(labels: LabelMap, values: [UInt16], images: SourceImages) throws -> StructureSetWriter {
+        let rois = StructureSetContours.make(labels: labels, values: values)
+        let uids = try UIDGenerator(root: nil)
+        return try StructureSetWriter(
+            grid: images.grid, frameOfReferenceUID: try #require(images.frameOfReferenceUID),
+            rois: rois.map {
+                StructureSetROI(
+                    name: "label \($0.value)", color: SIMD3(200, 40, 40), interpretedType: "ORGAN",
+                    algorithm: "test 1.0")
+            },
+            contours: rois.enumerated().flatMap { index, roi in
+                roi.contours.map { StructureSetContour(roi: index, frame: $0.frameIndex, points: $0.points) }
+            },
+            series: SeriesIdentity(uids: uids, seriesNumber: 903, seriesDescription: "AI structures"), label: "AI",
+            equipment: EquipmentIdentity(deviceSerialNumber: "test", softwareVersions: "0.1"))
+    }
+
+    /// rt-utils 1.2.7 (the PyPI release) assumes square images (its masks are Columns × Rows), so
+    /// its read-back runs on square versions of the sources.
+    @Test(arguments: [SourceKind.axialCT, .doubleObliqueMR, .reversedSlices])
+    func rtUtilsReadsTheStructureSetBack(_ kind: SourceKind) throws {
+        var generator = kind.generator
+        generator.columns = generator.rows
+        let source = try GeneratedSource(generator)
+        let images = try SourceImages(volume: source.volume, series: source.series)
+        let labels = try LabelMap(source.labelVolume(), on: images.geometry)
+        let values = Set(labels.values).subtracting([0]).sorted()
+        let path = source.directory.file("rtstruct.dcm")
+        try Self.writer(labels: labels, values: values, images: images).write(to: path)
+        try Self.expectRTUtilsReadsBack(path, source: source, images: images, labels: labels, values: values)
+    }
+
+    /// rt-utils (Tests/Scripts/rtstruct_readback.py) fills each ROI's contours on the slices they
+    /// reference; each ROI's Dice against the label map it was made from must be at least 0.95.
+    static func expectRTUtilsReadsBack(
+        _ path: String, source: GeneratedSource, images: SourceImages, labels: LabelMap, values: [UInt16]
+    ) throws {
+        let masks = source.directory.file("rtstruct-masks.bin")
+        let result = try VenvPython.run(script: "rtstruct_readback.py", [path, source.directory.file("source"), masks])
+        try #require(result.status == 0, "\(result.output)")
+        struct Layout: Decodable {
+            var rois: [String]
+            var slices: [String]
+            var rows: Int
+            var columns: Int
+        }
+        let json = try #require(result.output.split(separator: "\n").last.map { Data($0.utf8) })
+        let layout = try JSONDecoder().decode(Layout.self, from: json)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: masks)))
+        let g = labels.geometry
+        let plane = g.size.x * g.size.y
+        #expect(layout.rows == g.size.y && layout.columns == g.size.x)
+        try #require(bytes.count == layout.rois.count * layout.slices.count * plane)
+        let frameOf = Dictionary(uniqueKeysWithValues: images.grid.frames.enumerated().map { ($1.sopInstanceUID, $0) })
+        for (r, name) in layout.rois.enumerated() {
+            let value = values[r]
+            #expect(name == "label \(value)")
+            var both = 0, read = 0, truth = 0
+            for (s, uid) in layout.slices.enumerated() {
+                let k = try #require(frameOf[uid], "rt-utils slice \(uid) is not a source frame")
+                for n in 0..<plane {
+                    let a = bytes[(r * layout.slices.count + s) * plane + n] != 0
+                    let b = labels.values[k * plane + n] == value
+                    read += a ? 1 : 0
+                    truth += b ? 1 : 0
+                    both += a && b ? 1 : 0
+                }
+            }
+            let dice = 2 * Double(both) / Double(max(1, read + truth))
+            #expect(dice >= 0.95, "ROI \(name): Dice \(dice) (\(read) read, \(truth) labelled)")
+        }
     }
 }

@@ -183,6 +183,59 @@ typedef struct mn_sr_request {
  * Endian Part 10 file. Errors: MN_ERR_IO, MN_ERR_ARGUMENT, MN_ERR_BAD_VALUE, MN_ERR_INTERNAL. */
 mn_status mn_sr_write(const mn_sr_request *request, const char *path, mn_error *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * RT Structure Set (PS3.3 A.19): ROIs as CLOSED_PLANAR contours on single-frame source images
+ * ------------------------------------------------------------------------------------------- */
+
+/* One ROI (Structure Set ROI, ROI Contour and RT ROI Observations items; ROI Number = index + 1). */
+typedef struct mn_rt_roi {
+    const char *name;             /* ROI Name (LO) */
+    const char *description;      /* ROI Description, or NULL */
+    uint8_t color[3];             /* ROI Display Color, RGB */
+    const char *interpreted_type; /* RT ROI Interpreted Type (CS), e.g. ORGAN */
+    const char *algorithm_name;   /* ROI Generation Description: the model and version */
+} mn_rt_roi;
+
+/* One closed planar contour: `point_count` patient coordinates (x, y, z in mm, LPS) starting at
+ * points[3 * first_point], on source image `image` (index into the request's images). */
+typedef struct mn_rt_contour {
+    uint32_t roi;   /* index into rois */
+    uint32_t image; /* index into images */
+    size_t first_point;
+    uint32_t point_count;
+} mn_rt_contour;
+
+typedef struct mn_rt_request {
+    /* Patient and study are copied from this source file (header only); its Series Instance UID
+     * is the referenced series. */
+    const char *reference_path;
+    const char *frame_of_reference_uid;
+    const mn_seg_source_frame *images; /* single-frame sources: frame_number must be 0 */
+    size_t image_count;
+    const mn_rt_roi *rois;
+    size_t roi_count;
+    const mn_rt_contour *contours;
+    size_t contour_count;
+    const double *points; /* 3 doubles per point */
+    size_t point_count;
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description;  /* or NULL */
+    const char *structure_set_label; /* Structure Set Label (SH, 1–16 characters) */
+    /* General Equipment (PS3.3 C.7.5.1). */
+    const char *manufacturer;
+    const char *model_name;
+    const char *device_serial_number;
+    const char *software_versions;
+} mn_rt_request;
+
+/* Write an RT Structure Set as Explicit VR Little Endian Part 10 file. Errors: MN_ERR_IO
+ * (reference or output file), MN_ERR_ARGUMENT (inconsistent request), MN_ERR_BAD_VALUE (DCMTK
+ * refused a value), MN_ERR_INTERNAL. */
+mn_status mn_rt_structure_set_write(const mn_rt_request *request, const char *path, mn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
