@@ -53,12 +53,8 @@ import Volume
 @Suite struct StructureSetWriterTests {
     @Test(arguments: [SourceKind.axialCT, .doubleObliqueMR, .nonSquarePixels, .reversedSlices])
     func writtenStructureSetValidatesAndReadsBack(_ kind: SourceKind) throws {
-        let source = try GeneratedSource(kind)
-        let images = try SourceImages(volume: source.volume, series: source.series)
-        let labels = try LabelMap(source.labelVolume(), on: images.geometry)
-        let values = Set(labels.values).subtracting([0]).sorted()
-        let path = source.directory.file("rtstruct.dcm")
-        try Self.writer(labels: labels, values: values, images: images).write(to: path)
+        let written = try Written(kind.generator)
+        let path = written.path
         let report = try ExternalTool.run("dciodvfy", [path]).output
         #expect(ReadBack.errors(report) == [], "\(report)")
     }
@@ -86,13 +82,26 @@ import Volume
     func rtUtilsReadsTheStructureSetBack(_ kind: SourceKind) throws {
         var generator = kind.generator
         generator.columns = generator.rows
-        let source = try GeneratedSource(generator)
-        let images = try SourceImages(volume: source.volume, series: source.series)
-        let labels = try LabelMap(source.labelVolume(), on: images.geometry)
-        let values = Set(labels.values).subtracting([0]).sorted()
-        let path = source.directory.file("rtstruct.dcm")
-        try Self.writer(labels: labels, values: values, images: images).write(to: path)
-        try Self.expectRTUtilsReadsBack(path, source: source, images: images, labels: labels, values: values)
+        let w = try Written(generator)
+        try Self.expectRTUtilsReadsBack(w.path, source: w.source, images: w.images, labels: w.labels, values: w.values)
+    }
+
+    /// A generated source and the structure set of its ground-truth labels, written.
+    struct Written {
+        let source: GeneratedSource
+        let images: SourceImages
+        let labels: LabelMap
+        let values: [UInt16]
+        let path: String
+
+        init(_ generator: SeriesGenerator) throws {
+            source = try GeneratedSource(generator)
+            images = try SourceImages(volume: source.volume, series: source.series)
+            labels = try LabelMap(source.labelVolume(), on: images.geometry)
+            values = Set(labels.values).subtracting([0]).sorted()
+            path = source.directory.file("rtstruct.dcm")
+            try StructureSetWriterTests.writer(labels: labels, values: values, images: images).write(to: path)
+        }
     }
 
     /// rt-utils (Tests/Scripts/rtstruct_readback.py) fills each ROI's contours on the slices they
