@@ -186,33 +186,6 @@ extension SeriesRecord {
         self.reason = reason
     }
 
-    /// A job of this series version was claimed by a worker (a sibling may already run).
-    public mutating func jobClaimed() throws(LifecycleError) {
-        try require([.queued, .processing], "job claimed")
-        state = .processing
-        reason = nil
-    }
-
-    /// A job of this version ended while a sibling (another model of the route) is still queued
-    /// or running: the series stays processing.
-    public mutating func jobEndedWithSiblingsPending() throws(LifecycleError) {
-        try require([.queued, .processing], "job ended, siblings pending")
-        state = .processing
-    }
-
-    /// Every job of this version has ended.
-    public mutating func jobsSettled(_ outcome: JobsOutcome) throws(LifecycleError) {
-        try require([.queued, .processing], "jobs settled")
-        switch outcome {
-        case .done(let note):
-            state = .done
-            reason = note
-        case .failed(let why):
-            state = .failed
-            reason = why
-        }
-    }
-
     /// The node started again. A series that was still arriving gets a fresh quiet time counted
     /// from now: the modality may have been sending into the outage, and the quiet time that
     /// passed while the node was down says nothing about whether the series is complete. One that
@@ -237,10 +210,12 @@ extension SeriesRecord {
         guard let route, route.level == .study else { return [] }
         return [.touchStudy(route: route.name)]
     }
+}
 
-    private func require(_ states: Set<SeriesState>, _ event: String) throws(LifecycleError) {
-        guard states.contains(state) else {
-            throw LifecycleError(subject: "series \(seriesInstanceUID)", state: state.rawValue, event: event)
-        }
-    }
+extension SeriesRecord: JobSubjectLifecycle {
+    public var lifecycleSubject: String { "series \(seriesInstanceUID)" }
+    public static var queued: SeriesState { .queued }
+    public static var processing: SeriesState { .processing }
+    public static var done: SeriesState { .done }
+    public static var failed: SeriesState { .failed }
 }

@@ -91,33 +91,12 @@ extension StudyRecord {
         self.reason = reason
         return [.abandonSeries(reason: reason)]
     }
+}
 
-    public mutating func jobClaimed() throws(LifecycleError) {
-        try require([.queued, .processing], "job claimed")
-        state = .processing
-        reason = nil
-    }
-
-    public mutating func jobEndedWithSiblingsPending() throws(LifecycleError) {
-        try require([.queued, .processing], "job ended, siblings pending")
-        state = .processing
-    }
-
-    public mutating func jobsSettled(_ outcome: JobsOutcome) throws(LifecycleError) {
-        try require([.queued, .processing], "jobs settled")
-        switch outcome {
-        case .done(let note):
-            state = .done
-            reason = note
-        case .failed(let why):
-            state = .failed
-            reason = why
-        }
-    }
-
-    private func require(_ states: Set<StudyState>, _ event: String) throws(LifecycleError) {
-        guard states.contains(state) else {
-            throw LifecycleError(subject: "study \(studyInstanceUID)", state: state.rawValue, event: event)
-        }
-    }
+extension StudyRecord: JobSubjectLifecycle {
+    public var lifecycleSubject: String { "study \(studyInstanceUID)" }
+    public static var queued: StudyState { .queued }
+    public static var processing: StudyState { .processing }
+    public static var done: StudyState { .done }
+    public static var failed: StudyState { .failed }
 }
