@@ -42,9 +42,10 @@ public struct ResultProducer: Sendable {
 
     /// Runs the model on `series` (one per manifest input, in the manifest's order) and writes
     /// the results into `directory` as result `version`; `caveats` go into the SR as comments.
+    /// `structureSet`: a segmentation also gets an RT Structure Set (a destination asked for it).
     /// `progress` is told each step reached.
     public func produce(
-        _ series: [Series], version: Int, caveats: [String] = [], into directory: String,
+        _ series: [Series], version: Int, caveats: [String] = [], structureSet: Bool = false, into directory: String,
         progress: (Step) throws -> Void = { _ in }
     ) throws -> Produced {
         let inputs = package.manifest.inputs
@@ -93,7 +94,7 @@ public struct ResultProducer: Sendable {
         case .segmentation(let labels):
             encoded = try encoder.encodeSegmentation(
                 try LabelMap(labels, on: source.geometry), source: source, version: version,
-                comments: caveats, into: directory)
+                comments: caveats, structureSet: structureSet, into: directory)
         case .classification(let probability, _):
             encoded = try encoder.encodeClassification(
                 probability: probability, source: source, version: version,

@@ -12,6 +12,7 @@ public struct EncodedObject: Sendable, Hashable {
     public enum Kind: String, Sendable {
         case segmentation = "SEG"
         case report = "SR"
+        case structureSet = "RTSTRUCT"
     }
 
     public var kind: Kind

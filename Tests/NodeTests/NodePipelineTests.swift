@@ -148,7 +148,7 @@ import Testing
     }
 
     /// Two models on one route: each result pair has its own Series Numbers (900/901 for the
-    /// first model, 902/903 for the second), so a viewer of the study can tell them apart.
+    /// first model, 910/911 for the second), so a viewer of the study can tell them apart.
     @Test func twoModelsOnOneRouteGetDistinctSeriesNumbers() async throws {
         let s = try Self.setup(
             model: Self.untrainedModel,
@@ -178,8 +178,8 @@ import Testing
             numbers[try ds.requiredString(.modality), default: []].append(
                 Int(try ds.requiredString(.seriesNumber)) ?? -1)
         }
-        #expect(numbers["SEG"]?.sorted() == [900, 902])
-        #expect(numbers["SR"]?.sorted() == [901, 903])
+        #expect(numbers["SEG"]?.sorted() == [900, 910])
+        #expect(numbers["SR"]?.sorted() == [901, 911])
         #expect(try s.store.jobs().map(\.model).sorted() == ["organs", "second"])
     }
 

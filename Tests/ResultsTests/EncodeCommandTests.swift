@@ -41,8 +41,8 @@ import Volume
         #expect(seg[2] == SegmentationWriter.sopClassUID && sr[2] == ReportWriter.sopClassUID)
         #expect(try DataSet.read(contentsOf: seg[1], headerOnly: true).string(.sopInstanceUID) == seg[3])
         #expect(try DataSet.read(contentsOf: sr[1], headerOnly: true).string(.sopInstanceUID) == sr[3])
-        // Version 3: 900 + 2 × 10.
-        #expect(seg[4] == "series 920" && sr[4] == "series 921")
+        // Version 3: 900 + 2 × 100.
+        #expect(seg[4] == "series 1100" && sr[4] == "series 1101")
 
         // One line per segment, in segment order, with its volume in mL.
         var counts = [Int](repeating: 0, count: 5)

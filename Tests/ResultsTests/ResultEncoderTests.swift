@@ -75,15 +75,34 @@ import Volume
         let second = try encoder.encodeSegmentation(
             labels, source: images, version: 2, into: source.directory.file("v2"))
         #expect(first.objects.map(\.seriesNumber) == [900, 901])
-        #expect(second.objects.map(\.seriesNumber) == [910, 911])
+        #expect(second.objects.map(\.seriesNumber) == [1000, 1001])
         #expect(Set(first.objects.map(\.seriesInstanceUID)).isDisjoint(with: second.objects.map(\.seriesInstanceUID)))
         let seg = try DataSet.read(contentsOf: second.objects[0].path, headerOnly: true)
-        #expect(try seg.string(.seriesNumber) == "910")
+        #expect(try seg.string(.seriesNumber) == "1000")
         #expect(try seg.string(.seriesDescription) == "Phantom organs segmentation v2")
-        #expect(try DataSet.read(contentsOf: second.objects[1].path, headerOnly: true).string(.seriesNumber) == "911")
+        #expect(try DataSet.read(contentsOf: second.objects[1].path, headerOnly: true).string(.seriesNumber) == "1001")
         #expect(throws: ResultsError.self) {
             try encoder.encodeSegmentation(labels, source: images, version: 0, into: source.directory.file("v0"))
         }
+    }
+
+    /// With a structure set asked for: SEG, SR and an RT Structure Set (Series Number 902) with one
+    /// ROI per segment that has a voxel, named as the segment, dciodvfy and dcentvfy clean.
+    @Test func structureSetComesWithTheSegmentation() throws {
+        let source = try GeneratedSource(.doubleObliqueMR)
+        let images = try SourceImages(volume: source.volume, series: source.series)
+        let labels = try LabelMap(source.labelVolume(), on: images.geometry)
+        let result = try encoder(Manifests.segmentation())
+            .encodeSegmentation(labels, source: images, structureSet: true, into: source.directory.file("out"))
+        try #require(result.objects.map(\.kind) == [.segmentation, .report, .structureSet])
+        let rtstruct = result.objects[2]
+        #expect(rtstruct.seriesNumber == 902 && rtstruct.sopClassUID == StructureSetWriter.sopClassUID)
+        #expect(try ReadBack.dciodvfyErrors(rtstruct.path) == [])
+        #expect(try ReadBack.dcentvfyErrors(source.written.files + result.objects.map(\.path)) == [])
+        let names = try ExternalTool.run("dcmdump", ["+P", "3006,0026", rtstruct.path]).output
+        let present = result.segments.filter { $0.voxelCount > 0 }
+        #expect(!present.isEmpty)
+        for segment in present { #expect(names.contains("[\(segment.label)]"), "\(names)") }
     }
 
     @Test func leavesNoSEGWhenTheReportFails() throws {

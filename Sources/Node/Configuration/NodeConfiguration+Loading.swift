@@ -349,12 +349,12 @@ extension NodeConfiguration {
             models = try list.strings
             guard !models.isEmpty else { throw list.error("a route needs at least one model") }
             guard Set(models).count == models.count else { throw list.error("a model is listed twice") }
-            // Model k's results are numbered 900 + 2k (SEG) and 901 + 2k (SR), and each new result
-            // version moves them by 10 (Route.seriesSlot): more than five would collide.
+            // Model k's results are numbered from 900 + 10k, and each new result version moves
+            // them by 100 (Route.seriesSlot): more models would collide.
             guard models.count <= Route.maximumModels else {
                 throw list.error(
                     "at most \(Route.maximumModels) models per route (their result series are numbered "
-                        + "900 + 2 × position, 10 apart per result version)")
+                        + "900 + 10 × position, 100 apart per result version)")
             }
             for model in models where configuration.models[model] == nil {
                 throw list.error(

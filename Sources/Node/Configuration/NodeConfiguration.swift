@@ -151,6 +151,8 @@ public struct NodeConfiguration: Sendable {
         public static let defaultOutputs: Set<EncodedObject.Kind> = [.segmentation, .report]
 
         /// The YAML name of each output kind the node produces.
-        public static let outputNames: [String: EncodedObject.Kind] = ["seg": .segmentation, "sr": .report]
+        public static let outputNames: [String: EncodedObject.Kind] = [
+            "seg": .segmentation, "sr": .report, "rtstruct": .structureSet
+        ]
     }
 }

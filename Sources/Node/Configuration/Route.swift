@@ -29,10 +29,14 @@ public struct Route: Sendable {
     /// Most models one route may run (see ``seriesSlot(of:)``).
     public static let maximumModels = 5
 
-    /// Where `model`'s result series sit among the route's: the k-th model's SEG and SR take
-    /// Series Numbers 900 + 2k and 901 + 2k (plus 10 per result version), so that two models'
-    /// results in one study never share a Series Number (PS3.3 C.7.3.1: it identifies the series
-    /// to the reader of the study). 0 for a model the route does not list.
+    /// Series Numbers each model of a route has for its outputs within one result version.
+    public static let seriesNumbersPerModel = 10
+
+    /// Where `model`'s result series sit among the route's: the k-th model's SEG, SR and RT
+    /// Structure Set take Series Numbers 900 + 10k, 901 + 10k and 902 + 10k (plus 100 per result
+    /// version), so that two models' results in one study never share a Series Number (PS3.3
+    /// C.7.3.1: it identifies the series to the reader of the study). 0 for a model the route
+    /// does not list.
     public func seriesSlot(of model: String) -> Int { models.firstIndex(of: model) ?? 0 }
     public var destinations: [String]
     /// Seconds without a new instance after which a series (or study) is stable.

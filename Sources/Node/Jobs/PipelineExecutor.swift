@@ -34,7 +34,12 @@ public final class PipelineExecutor: JobExecutor {
     }
 
     func runBlocking(_ job: JobRecord, progress: (JobStep) throws -> Void) throws -> JobOutput {
-        let slot = configuration.routes.first { $0.name == job.route }?.seriesSlot(of: job.model) ?? 0
+        let route = configuration.routes.first { $0.name == job.route }
+        let slot = route?.seriesSlot(of: job.model) ?? 0
+        // An RT Structure Set only when a destination of the route takes one.
+        let structureSet = (route?.destinations ?? []).contains {
+            configuration.destination(named: $0)?.outputs.contains(.structureSet) == true
+        }
         let producer = try self.producer(for: job.model, seriesSlot: slot)
         let inputs = job.inputs
         var series: [Series] = []
@@ -54,7 +59,7 @@ public final class PipelineExecutor: JobExecutor {
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
         let produced = try producer.produce(
-            series, version: job.version, caveats: job.caveats, into: directory,
+            series, version: job.version, caveats: job.caveats, structureSet: structureSet, into: directory,
             progress: { step in try progress(JobStep(step)) })
         return JobOutput(
             objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: produced.timings,
@@ -71,7 +76,7 @@ public final class PipelineExecutor: JobExecutor {
         var assembly = AssemblyOptions()
         assembly.maximumVoxels = configuration.limits.maxVolumeVoxels
         var encoder = encoderConfiguration
-        encoder.firstSeriesNumber += 2 * seriesSlot
+        encoder.firstSeriesNumber += Route.seriesNumbersPerModel * seriesSlot
         let producer = try ResultProducer(
             package: try ModelPackage(directory: directory), encoder: encoder, uids: uids,
             assembly: assembly)
