@@ -23,7 +23,7 @@ let dcmtkDataLibraries = [
 ]
 let gdcmLibraries = ["gdcmMSFF", "gdcmDSED", "gdcmCommon"]
 let dcmtkNetworkLibraries = ["dcmnet", "dcmtls", "ssl", "crypto"]
-let dcmtkObjectLibraries = ["dcmseg", "dcmfg", "dcmiod", "dcmsr", "cmr"]
+let dcmtkObjectLibraries = ["dcmseg", "dcmfg", "dcmiod", "dcmsr", "cmr", "dcmpstat"]
 let shimFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17", "-fexceptions"])]
 
 let package = Package(
@@ -89,9 +89,17 @@ let package = Package(
         // Model packages (docs/model-package.md): model.json, weights, model card. Plain values, no DICOM.
         .target(name: "ModelPackage"),
 
-        // Results (docs/results.md): model outputs on a source Volume grid → SEG and TID 1500 SR,
+        // Text burned into Secondary Capture overlays: FreeType behind a small C API (a Debian
+        // font, fonts-dejavu-core; docs/results.md, Secondary Capture).
+        .target(
+            name: "CText", cSettings: [.unsafeFlags(["-I/usr/include/freetype2"])],
+            linkerSettings: [.linkedLibrary("freetype")]
+        ),
+
+        // Results (docs/results.md): model outputs on a source Volume grid → SEG, TID 1500 SR,
+        // RT Structure Set, presentation state, Secondary Capture overlays and Key Objects,
         // driven by the model package's labels, landmarks and classification.
-        .target(name: "Results", dependencies: ["DICOM", "DICOMObjects", "Volume", "ModelPackage"]),
+        .target(name: "Results", dependencies: ["DICOM", "DICOMObjects", "Volume", "ModelPackage", "CText"]),
 
         // One model on source series: volumes → preprocessing → engine → postprocessing → SEG/SR
         // files (docs/inference.md). Used by the node's jobs and by `mambanode process`; no

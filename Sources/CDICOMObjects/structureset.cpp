@@ -36,30 +36,6 @@ mn_status checkRequest(const mn_rt_request *r, mn_error *err) {
     return MN_OK;
 }
 
-OFCondition put(DcmItem &item, const DcmTagKey &tag, const std::string &value) {
-    return item.putAndInsertOFStringArray(tag, value.c_str());
-}
-
-/// Patient and General Study attributes copied as they are (Type 2 ones written empty when the
-/// source lacks them), with the character set that encodes them.
-OFCondition copyPatientAndStudy(DcmItem &reference, DcmItem &out) {
-    static const DcmTagKey copied[] = {
-        DCM_SpecificCharacterSet, DCM_PatientName,     DCM_PatientID, DCM_PatientBirthDate,       DCM_PatientSex,
-        DCM_StudyInstanceUID,     DCM_StudyDate,       DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID,
-        DCM_AccessionNumber,      DCM_StudyDescription};
-    for (const DcmTagKey &tag : copied) {
-        DcmElement *element = nullptr;
-        if (reference.findAndGetElement(tag, element).good() && element) {
-            OFCondition cond = out.insert(static_cast<DcmElement *>(element->clone()), true);
-            if (cond.bad()) return cond;
-        } else if (tag != DCM_SpecificCharacterSet && tag != DCM_StudyDescription) {
-            OFCondition cond = out.insertEmptyElement(tag);
-            if (cond.bad()) return cond;
-        }
-    }
-    return EC_Normal;
-}
-
 /// Referenced Frame of Reference → RT Referenced Study → RT Referenced Series → Contour Image
 /// Sequence listing every source image (PS3.3 C.8.8.5).
 OFCondition addReferencedFrameOfReference(const mn_rt_request *r, const std::string &study, const std::string &series,

@@ -61,6 +61,30 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         public var typeModifier: Code?
         /// sRGB 0…255, converted to CIELab for Recommended Display CIELab Value.
         public var color: [Int]?
+        /// RT ROI Interpreted Type (PS3.3 C.8.8.8.1) of the label's ROI in an RT Structure Set;
+        /// absent means ORGAN.
+        public var rtRoiInterpretedType: String?
+
+        /// The defined terms of RT ROI Interpreted Type (PS3.3 C.8.8.8.1).
+        public static let rtROIInterpretedTypes: Set<String> = [
+            "EXTERNAL", "PTV", "CTV", "GTV", "TREATED_VOLUME", "IRRAD_VOLUME", "OAR", "BOLUS", "AVOIDANCE",
+            "ORGAN", "MARKER", "REGISTRATION", "ISOCENTER", "CONTRAST_AGENT", "CAVITY", "BRACHY_CHANNEL",
+            "BRACHY_ACCESSORY", "BRACHY_SRC_APP", "BRACHY_CHNL_SHLD", "SUPPORT", "FIXATION", "DOSE_REGION",
+            "CONTROL", "DOSE_MEASUREMENT"
+        ]
+    }
+
+    /// The grey-level window results are drawn with (Secondary Capture overlays, the
+    /// presentation state's Softcopy VOI LUT): centre and width in the input's modality values
+    /// (PS3.3 C.11.2.1.2), e.g. HU for CT.
+    public struct DisplayWindow: Codable, Sendable, Equatable {
+        public var center: Double
+        public var width: Double
+
+        public init(center: Double, width: Double) {
+            self.center = center
+            self.width = width
+        }
     }
 
     public struct Landmark: Codable, Sendable, Equatable {
@@ -116,6 +140,9 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var landmarkRefinement: LandmarkRefinement?
     public var classification: Classification?
     public var algorithm: Algorithm
+    /// The window for results drawn over the first input; absent: the modality's default
+    /// (docs/results.md, Display window).
+    public var displayWindow: DisplayWindow?
 
     public static let currentFormat = "mambanode-model/1"
 }

@@ -139,6 +139,11 @@ extension ModelManifest {
                 if let color = label.color, color.count != 3 || !color.allSatisfy({ (0...255).contains($0) }) {
                     throw fail("labels[\(i)].color", "expected [r, g, b] in 0…255")
                 }
+                if let type = label.rtRoiInterpretedType, !Label.rtROIInterpretedTypes.contains(type) {
+                    throw fail(
+                        "labels[\(i)].rt_roi_interpreted_type",
+                        "'\(type)' is not an RT ROI Interpreted Type (PS3.3 C.8.8.8.1), e.g. ORGAN, OAR, AVOIDANCE")
+                }
             }
         case .landmarks:
             guard let landmarks, !landmarks.isEmpty else { throw fail("landmarks", "a landmark model needs landmarks") }
@@ -175,5 +180,8 @@ extension ModelManifest {
             throw fail("algorithm", "name and version must be given (they are written into SEG and SR)")
         }
         if let family = algorithm.family { try checkCode(family, "algorithm.family") }
+        if let window = displayWindow, !(window.center.isFinite && window.width.isFinite && window.width >= 1) {
+            throw fail("display_window", "center must be finite and width at least 1 (PS3.3 C.11.2.1.2)")
+        }
     }
 }

@@ -42,10 +42,12 @@ public struct ResultProducer: Sendable {
 
     /// Runs the model on `series` (one per manifest input, in the manifest's order) and writes
     /// the results into `directory` as result `version`; `caveats` go into the SR as comments.
-    /// `structureSet`: a segmentation also gets an RT Structure Set (a destination asked for it).
+    /// `outputs`: the objects to write besides SEG and SR (RT Structure Set, presentation state,
+    /// Secondary Capture overlays, Key Objects), those some destination takes.
     /// `progress` is told each step reached.
     public func produce(
-        _ series: [Series], version: Int, caveats: [String] = [], structureSet: Bool = false, into directory: String,
+        _ series: [Series], version: Int, caveats: [String] = [], outputs: Set<EncodedObject.Kind> = [],
+        into directory: String,
         progress: (Step) throws -> Void = { _ in }
     ) throws -> Produced {
         let inputs = package.manifest.inputs
@@ -94,11 +96,11 @@ public struct ResultProducer: Sendable {
         case .segmentation(let labels):
             encoded = try encoder.encodeSegmentation(
                 try LabelMap(labels, on: source.geometry), source: source, version: version,
-                comments: caveats, structureSet: structureSet, into: directory)
+                comments: caveats, outputs: outputs, into: directory)
         case .classification(let probability, _):
             encoded = try encoder.encodeClassification(
                 probability: probability, source: source, version: version,
-                comments: caveats, into: directory)
+                comments: caveats, outputs: outputs, into: directory)
         case .landmarks(let byName):
             let positions = try (package.manifest.landmarks ?? []).map { landmark in
                 guard let position = byName[landmark.name] else {
@@ -107,7 +109,7 @@ public struct ResultProducer: Sendable {
                 return position.patient
             }
             encoded = try encoder.encodeLandmarks(
-                positions, source: source, version: version, comments: caveats,
+                positions, source: source, version: version, comments: caveats, outputs: outputs,
                 into: directory)
         }
         lap("encode")

@@ -1,7 +1,10 @@
+import Foundation
+
 /// What ``ResultEncoder`` wrote: the files with the UIDs the outbox and the PACS know them by,
 /// and the measured segments.
 public struct EncodedResult: Sendable {
-    /// SEG first (when there is one), then SR.
+    /// SEG first (when there is one), then SR, then the other kinds asked for in ``EncodedObject/Kind``
+    /// order (a Secondary Capture series is one object per image).
     public var objects: [EncodedObject]
     /// Per SEG segment, its voxel count and volume; empty for reports without a SEG.
     public var segments: [SegmentVolume]
@@ -9,10 +12,14 @@ public struct EncodedResult: Sendable {
 
 /// One written DICOM object.
 public struct EncodedObject: Sendable, Hashable {
-    public enum Kind: String, Sendable {
+    /// In Series Number order (``SeriesNumbers``).
+    public enum Kind: String, Sendable, CaseIterable {
         case segmentation = "SEG"
         case report = "SR"
         case structureSet = "RTSTRUCT"
+        case presentationState = "GSPS"
+        case secondaryCapture = "SC"
+        case keyObjects = "KO"
     }
 
     public var kind: Kind
@@ -32,4 +39,38 @@ public struct SegmentVolume: Sendable, Hashable {
 
     /// Millilitres (1 mL = 1000 mm³).
     public var millilitres: Double { cubicMillimetres / 1000 }
+}
+
+extension EncodedObject.Kind {
+    /// The name the configuration (`destinations[].outputs`) and the command line (`--outputs`) use.
+    public var outputName: String {
+        switch self {
+        case .segmentation: "seg"
+        case .report: "sr"
+        case .structureSet: "rtstruct"
+        case .presentationState: "gsps"
+        case .secondaryCapture: "sc"
+        case .keyObjects: "ko"
+        }
+    }
+
+    public init?(outputName: String) {
+        guard let kind = Self.allCases.first(where: { $0.outputName == outputName }) else { return nil }
+        self = kind
+    }
+
+    /// Parses "seg,sr,rtstruct": at least one known name.
+    public static func parseList(_ text: String) throws(ResultsError) -> Set<Self> {
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty else { throw ResultsError(.manifest, "no output named", field: "outputs") }
+        var kinds = Set<Self>()
+        for name in names {
+            guard let kind = Self(outputName: name) else {
+                let known = allCases.map(\.outputName).joined(separator: ", ")
+                throw ResultsError(.manifest, "'\(name)' is not an output (\(known))", field: "outputs")
+            }
+            kinds.insert(kind)
+        }
+        return kinds
+    }
 }

@@ -1,5 +1,6 @@
 import DICOM
 import DICOMObjects
+import Foundation
 import ModelPackage
 
 extension ResultEncoder {
@@ -10,7 +11,7 @@ extension ResultEncoder {
     /// - Parameter probability: the model's probability of the positive class, 0…1.
     public func encodeClassification(
         probability: Double, source: SourceImages, version: Int = 1, comments: [String] = [],
-        into directory: String
+        outputs: Set<EncodedObject.Kind> = [], into directory: String
     ) throws(ResultsError) -> EncodedResult {
         try requireTask(.classification)
         guard let classes = manifest.classification else {
@@ -39,7 +40,29 @@ extension ResultEncoder {
         let sr = try writeReport(
             report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
             into: directory)
-        return EncodedResult(objects: [sr], segments: [])
+        var views = ResultViews()
+        views.classification =
+            "\(concept.meaning): \((probability >= classes.threshold ? positive : negative).meaning) "
+            + "(p = \(ResultViews.format(probability, digits: 2)))"
+        return try withViews(
+            views, report: sr, source: source, numbers: numbers, version: version, outputs: outputs, into: directory)
+    }
+
+    /// The SR and the other objects `outputs` asks for (a RT Structure Set needs segments, so a
+    /// report-only result has none).
+    private func withViews(
+        _ views: ResultViews, report sr: EncodedObject, source: SourceImages, numbers: SeriesNumbers, version: Int,
+        outputs: Set<EncodedObject.Kind>, into directory: String
+    ) throws(ResultsError) -> EncodedResult {
+        do {
+            let more = try writeViews(
+                views, source: source, numbers: numbers, version: version, outputs: outputs, produced: [sr],
+                into: directory)
+            return EncodedResult(objects: [sr] + more, segments: [])
+        } catch {
+            try? FileManager.default.removeItem(atPath: sr.path)
+            throw error
+        }
     }
 
     /// Writes an SR with one SCOORD3D point per manifest landmark and the manifest's distances.
@@ -48,7 +71,7 @@ extension ResultEncoder {
     ///   entry of the manifest's `landmarks`, in that order.
     public func encodeLandmarks(
         _ positions: [SIMD3<Double>], source: SourceImages, version: Int = 1, comments: [String] = [],
-        into directory: String
+        outputs: Set<EncodedObject.Kind> = [], into directory: String
     ) throws(ResultsError) -> EncodedResult {
         try requireTask(.landmarks)
         let described = manifest.landmarks ?? []
@@ -94,7 +117,17 @@ extension ResultEncoder {
         let sr = try writeReport(
             report, source: source, seriesNumber: numbers.report, version: version, comments: comments,
             into: directory)
-        return EncodedResult(objects: [sr], segments: [])
+        var views = ResultViews()
+        views.landmarks = zip(described, positions).map { ResultViews.Point(name: $0.name, position: $1) }
+        let index = Dictionary(described.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        views.distances = (manifest.distances ?? []).compactMap { d in
+            guard let from = index[d.from], let to = index[d.to] else { return nil }
+            let v = positions[to] - positions[from]
+            return ResultViews.Distance(
+                name: d.name ?? "\(d.from) to \(d.to)", from: from, to: to, millimetres: (v * v).sum().squareRoot())
+        }
+        return try withViews(
+            views, report: sr, source: source, numbers: numbers, version: version, outputs: outputs, into: directory)
     }
 
     /// Writes `report`, with `comments`, as a Comprehensive 3D SR in a new series of the source's study.

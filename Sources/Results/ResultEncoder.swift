@@ -44,14 +44,15 @@ public struct ResultEncoder: Sendable {
     ///   versions get higher Series Numbers.
     /// - Parameter comments: remarks the SR carries about the whole result (e.g. that the source
     ///   series may be incomplete), as TID 1500 comments.
-    /// - Parameter structureSet: also write an RT Structure Set of the segments (one ROI per
-    ///   segment with a voxel; docs/results.md, Outputs per destination).
+    /// - Parameter outputs: the kinds of object to write besides the SEG and SR, which are always
+    ///   written (the SR references the SEG): RT Structure Set, presentation state, Secondary
+    ///   Capture overlays, Key Object Selection (docs/results.md, Outputs per destination).
     /// - Throws: `.manifest` (not a segmentation model, or a label the SEG cannot carry),
     ///   `.gridMismatch` (labels not on `source`'s grid), `.unknownLabelValue`, `.encoding`.
     ///   When it throws, no SEG is left behind without its SR.
     public func encodeSegmentation(
         _ labels: LabelMap, source: SourceImages, version: Int = 1, comments: [String] = [],
-        structureSet: Bool = false, into directory: String
+        outputs: Set<EncodedObject.Kind> = [], into directory: String
     ) throws(ResultsError) -> EncodedResult {
         try requireTask(.segmentation)
         guard labels.geometry == source.geometry else {
@@ -114,13 +115,22 @@ public struct ResultEncoder: Sendable {
                 seriesNumber: numbers.segmentation),
             sr
         ]
-        if structureSet, segments.contains(where: { $0.voxelCount > 0 }) {
+        if !outputs.isSubset(of: [.segmentation, .report]) {
+            var views = ResultViews()
+            let present = zip(mapping.segments, segments).enumerated().filter { $0.element.1.voxelCount > 0 }
+            views.labels = labels
+            views.outlines = SegmentOutlines(
+                labels: labels, values: mapping.labelValues.map { UInt16($0) })
+            views.segments = present.map { index, pair in
+                let rgb = manifest.labels?[index].color.map { $0.map { UInt8(clamping: $0) } }
+                return ResultViews.Segment(
+                    name: pair.0.label, color: rgb.map { SIMD3($0[0], $0[1], $0[2]) } ?? SIMD3(255, 0, 0),
+                    outline: index, millilitres: pair.1.millilitres)
+            }
             do {
-                objects.append(
-                    try writeStructureSet(
-                        labels, mapping: mapping, measured: segments, source: source,
-                        seriesNumber: numbers.structureSet,
-                        version: version, into: directory))
+                objects += try writeViews(
+                    views, source: source, numbers: numbers, version: version, outputs: outputs, produced: objects,
+                    into: directory)
             } catch {
                 try? FileManager.default.removeItem(atPath: sr.path)
                 throw error
@@ -128,49 +138,6 @@ public struct ResultEncoder: Sendable {
         }
         finished = true
         return EncodedResult(objects: objects, segments: segments)
-    }
-
-    /// The RT Structure Set of the segments that have a voxel: one ROI each, named and coloured
-    /// as the segment (RT ROI Interpreted Type ORGAN), contours from ``StructureSetContours``.
-    func writeStructureSet(
-        _ labels: LabelMap, mapping: SegmentMapping, measured: [SegmentVolume], source: SourceImages,
-        seriesNumber: Int, version: Int, into directory: String
-    ) throws(ResultsError) -> EncodedObject {
-        let present = zip(mapping.segments, measured).enumerated().filter { $0.element.1.voxelCount > 0 }
-        let values = present.map { UInt16(mapping.labelValues[$0.offset]) }
-        let contours = StructureSetContours.make(labels: labels, values: values)
-        guard let frameOfReference = source.frameOfReferenceUID else {
-            throw ResultsError(
-                .sourceNotFound, "the source has no Frame of Reference UID, which an RT Structure Set needs",
-                tag: .frameOfReferenceUID, series: source.seriesInstanceUID)
-        }
-        do throws(DICOMError) {
-            // ROI Display Color is RGB: the manifest's sRGB colour as it is (the SEG carries it as CIELab).
-            let rois = present.map { index, pair in
-                let rgb = manifest.labels?[index].color.map { $0.map { UInt8(clamping: $0) } }
-                return StructureSetROI(
-                    name: pair.0.label, color: rgb.map { SIMD3($0[0], $0[1], $0[2]) } ?? SIMD3(255, 0, 0),
-                    interpretedType: "ORGAN", algorithm: String("\(algorithm.name) \(algorithm.version)".prefix(64)))
-            }
-            let writer = try StructureSetWriter(
-                grid: source.grid, frameOfReferenceUID: frameOfReference, rois: rois,
-                contours: contours.enumerated().flatMap { index, roi in
-                    roi.contours.map { StructureSetContour(roi: index, frame: $0.frameIndex, points: $0.points) }
-                },
-                series: SeriesIdentity(
-                    uids: uids, seriesNumber: seriesNumber,
-                    seriesDescription: configuration.structureSetDescription
-                        ?? seriesDescription("structures", version: version)),
-                label: "AI_STRUCTURES", equipment: configuration.equipment)
-            let path = directory + "/RTSTRUCT-\(writer.series.sopInstanceUID).dcm"
-            try writer.write(to: path)
-            return EncodedObject(
-                kind: .structureSet, path: path, sopClassUID: StructureSetWriter.sopClassUID,
-                sopInstanceUID: writer.series.sopInstanceUID, seriesInstanceUID: writer.series.seriesInstanceUID,
-                seriesNumber: seriesNumber)
-        } catch {
-            throw ResultsError(error, writing: "the RT structure set")
-        }
     }
 
     func requireTask(_ task: ModelManifest.Task) throws(ResultsError) {

@@ -28,6 +28,9 @@ public struct SourceImages: Sendable {
     public var frameOfReferenceUID: String?
     /// Modality (0008,0060) of the source, which chooses the report's Procedure Reported.
     public var modality: String?
+    /// The source's pixel values (modality values, e.g. HU) on `geometry`, when the source was
+    /// made from a volume: what Secondary Capture overlays draw on; nil for a layout.
+    public var volume: Volume?
 
     /// Largest in-plane distance (mm) between a source slice's Image Position (Patient) and the
     /// volume's slice origin: the default position tolerance of volume assembly, so any volume
@@ -48,6 +51,7 @@ public struct SourceImages: Sendable {
         try self.init(
             geometry: volume.geometry, sources: volume.sources, frameOfReferenceUID: volume.frameOfReferenceUID,
             series: series)
+        self.volume = volume
     }
 
     /// The source of a stack laid out from `series` (`series.stacks().primary.layout(…)`),

@@ -40,31 +40,22 @@ public struct StructureSetContours: Sendable, Equatable {
 
     /// The contours of each label in `values` (in that order; a label with no voxel gets none).
     public static func make(labels: LabelMap, values: [UInt16]) -> [StructureSetContours] {
-        let geometry = labels.geometry
-        let (columns, rows, slices) = (geometry.size.x, geometry.size.y, geometry.size.z)
-        var result = values.map { StructureSetContours(value: $0, contours: []) }
-        let index = Dictionary(uniqueKeysWithValues: values.enumerated().map { ($1, $0) })
-        var mask = [Bool](repeating: false, count: rows * columns)
-        labels.values.withUnsafeBufferPointer { voxels in
-            for k in 0..<slices {
-                let slice = voxels[(k * rows * columns)..<((k + 1) * rows * columns)]
-                // The labels present on this slice, each traced once.
-                var present = Set<UInt16>()
-                for value in slice where value != 0 { present.insert(value) }
-                for value in present.sorted() {
-                    guard let roi = index[value] else { continue }
-                    for (n, voxel) in slice.enumerated() { mask[n] = voxel == value }
-                    for outline in SliceContours.trace(mask: mask, rows: rows, columns: columns) {
-                        let points = inset(outline.points, by: 0.25).map { corner in
-                            // Pixel corners sit half a pixel from the centres the index counts.
-                            geometry.patientPoint(ofIndex: SIMD3(corner.x - 0.5, corner.y - 0.5, Double(k)))
-                        }
-                        result[roi].contours.append(Contour(frameIndex: k, points: points, isHole: outline.isHole))
+        make(outlines: SegmentOutlines(labels: labels, values: values), geometry: labels.geometry)
+    }
+
+    /// The contours of traced outlines on the grid they were traced on.
+    public static func make(outlines: SegmentOutlines, geometry: Geometry) -> [StructureSetContours] {
+        zip(outlines.values, outlines.slices).map { value, slices in
+            StructureSetContours(
+                value: value,
+                contours: slices.map { k, outline in
+                    let points = inset(outline.points, by: 0.25).map { corner in
+                        // Pixel corners sit half a pixel from the centres the index counts.
+                        geometry.patientPoint(ofIndex: SIMD3(corner.x - 0.5, corner.y - 0.5, Double(k)))
                     }
-                }
-            }
+                    return Contour(frameIndex: k, points: points, isHole: outline.isHole)
+                })
         }
-        return result
     }
 
     /// The outline moved `distance` pixels toward the region, every edge parallel to itself.

@@ -6,9 +6,10 @@ import Pipeline
 import Results
 import Volume
 
-/// `mambanode encode --source DIR --labels LABELS.nii.gz --model DIR --output DIR [--version N]`:
-/// writes the SEG and the TID 1500 SR of a label map on the grid of a source series, with the
-/// segments, codes and algorithm of a model package, and prints what it wrote.
+/// `mambanode encode --source DIR --labels LABELS.nii.gz --model DIR --output DIR [--version N]
+/// [--outputs seg,sr,rtstruct,gsps,sc,ko]`: writes the SEG and the TID 1500 SR of a label map on the
+/// grid of a source series, with the segments, codes and algorithm of a model package, and the
+/// other objects asked for; prints each file with its SOP Class and Instance UID.
 public struct EncodeCommand: ParsableCommand {
     public init() {}
 
@@ -29,29 +30,44 @@ public struct EncodeCommand: ParsableCommand {
     @Option(help: "Result version: later versions get higher Series Numbers.") var version = 1
     @Option(help: "Series Instance UID of the source when the folder holds several series.") var series: String?
     @Option(help: "Device Observer UID of the report (default: derived from the host name).") var deviceUID: String?
+    @Option(
+        help:
+            "Objects to write, comma-separated: seg, sr (always written: the report references the segmentation), rtstruct, gsps, sc, ko."
+    )
+    var outputs = "seg,sr"
 
     public func validate() throws {
         guard version >= 1 else { throw ValidationError("--version must be at least 1") }
         if let deviceUID, !UID.isValid(deviceUID) { throw ValidationError("--device-uid is not a valid UID") }
+        do { _ = try EncodedObject.Kind.parseList(outputs) } catch {
+            throw ValidationError("--outputs: \(error.message)")
+        }
     }
 
     public func run() throws {
         do {
             let package = try ModelPackage(directory: model)
+            let kinds = try EncodedObject.Kind.parseList(outputs)
             let chosen = try VolumeCommand.choose(series, from: Series.scan(directory: source))
-            // Only where the slices are matters here, so the stack is laid out but not decoded.
-            let stacks = try chosen.stacks()
-            let layout = try stacks.primary.layout(series: chosen.seriesInstanceUID)
-            let images = try SourceImages(
-                layout: layout, frameOfReferenceUID: stacks.primary.key.frameOfReferenceUID,
-                series: chosen)
+            let images: SourceImages
+            if kinds.contains(.secondaryCapture) || kinds.contains(.presentationState) {
+                // Overlays draw the source's pixels, and a presentation state's window may come from them.
+                images = try SourceImages(volume: try chosen.assemble().volume, series: chosen)
+            } else {
+                // Only where the slices are matters here, so the stack is laid out but not decoded.
+                let stacks = try chosen.stacks()
+                let layout = try stacks.primary.layout(series: chosen.seriesInstanceUID)
+                images = try SourceImages(
+                    layout: layout, frameOfReferenceUID: stacks.primary.key.frameOfReferenceUID, series: chosen)
+            }
             let labelMap = try Self.labelMap(
                 NIfTI.read(contentsOf: labels), on: images.geometry, resample: resampleLabels)
             let encoder = try ResultEncoder(
                 manifest: package.manifest,
                 configuration: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE", deviceUID: deviceUID),
                 uids: UIDGenerator())
-            let result = try encoder.encodeSegmentation(labelMap, source: images, version: version, into: output)
+            let result = try encoder.encodeSegmentation(
+                labelMap, source: images, version: version, outputs: kinds, into: output)
             for object in result.objects {
                 print(
                     [

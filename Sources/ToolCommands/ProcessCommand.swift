@@ -22,6 +22,14 @@ public struct ProcessCommand: ParsableCommand {
     @Option(help: "Process only this Series Instance UID (single-input models).") var series: String?
     @Option(name: .customLong("channel"), help: "Multi-input models: NAME=SERIES_UID for each input of model.json.")
     var channels: [String] = []
+    @Option(help: "Objects to write, comma-separated: seg, sr (always written), rtstruct, gsps, sc, ko.")
+    var outputs = "seg,sr"
+
+    public func validate() throws {
+        do { _ = try EncodedObject.Kind.parseList(outputs) } catch {
+            throw ValidationError("--outputs: \(error.message)")
+        }
+    }
 
     public func run() throws {
         do {
@@ -65,7 +73,8 @@ public struct ProcessCommand: ParsableCommand {
             for run in runs {
                 let uid = run[0].seriesInstanceUID
                 do {
-                    let produced = try producer.produce(run, version: 1, into: output + "/" + uid)
+                    let produced = try producer.produce(
+                        run, version: 1, outputs: try EncodedObject.Kind.parseList(outputs), into: output + "/" + uid)
                     print(
                         "series \(uid): "
                             + produced.timings.sorted { $0.key < $1.key }
@@ -93,7 +102,9 @@ public struct ProcessCommand: ParsableCommand {
                         }
                     }
                     for object in produced.encoded.objects {
-                        print("  \(object.kind.rawValue)\t\(object.path)\t\(object.sopInstanceUID)")
+                        print(
+                            "  \(object.kind.rawValue)\t\(object.path)\t\(object.sopClassUID)\t\(object.sopInstanceUID)"
+                        )
                     }
                 } catch {
                     failures += 1

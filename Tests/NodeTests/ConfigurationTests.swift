@@ -79,7 +79,7 @@ import Testing
         ("unrouted_quiet_time: 0s", "unrouted_quiet_time", "greater than zero"),
         (
             "destinations: [{ name: p, ae_title: P, host: h, port: 104, outputs: [seg, rtdose] }]",
-            "destinations[0].outputs", "'rtdose' is not an output this node produces (rtstruct, seg, sr)"
+            "destinations[0].outputs", "'rtdose' is not an output this node produces (gsps, ko, rtstruct, sc, seg, sr)"
         ),
         (
             "destinations: [{ name: p, ae_title: P, host: h, port: 104, outputs: [] }]",

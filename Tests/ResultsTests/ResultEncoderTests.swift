@@ -87,13 +87,16 @@ import Volume
     }
 
     /// With a structure set asked for: SEG, SR and an RT Structure Set (Series Number 902) with one
-    /// ROI per segment that has a voxel, named as the segment, dciodvfy and dcentvfy clean.
+    /// ROI per segment that has a voxel, named as the segment, its RT ROI Interpreted Type from the
+    /// manifest (ORGAN when it names none), dciodvfy and dcentvfy clean.
     @Test func structureSetComesWithTheSegmentation() throws {
         let source = try GeneratedSource(.doubleObliqueMR)
         let images = try SourceImages(volume: source.volume, series: source.series)
         let labels = try LabelMap(source.labelVolume(), on: images.geometry)
-        let result = try encoder(Manifests.segmentation())
-            .encodeSegmentation(labels, source: images, structureSet: true, into: source.directory.file("out"))
+        var labelsJSON = Manifests.phantomLabels
+        labelsJSON[0]["rt_roi_interpreted_type"] = "OAR"
+        let result = try encoder(Manifests.segmentation(labels: labelsJSON))
+            .encodeSegmentation(labels, source: images, outputs: [.structureSet], into: source.directory.file("out"))
         try #require(result.objects.map(\.kind) == [.segmentation, .report, .structureSet])
         let rtstruct = result.objects[2]
         #expect(rtstruct.seriesNumber == 902 && rtstruct.sopClassUID == StructureSetWriter.sopClassUID)
@@ -103,6 +106,9 @@ import Volume
         let present = result.segments.filter { $0.voxelCount > 0 }
         #expect(!present.isEmpty)
         for segment in present { #expect(names.contains("[\(segment.label)]"), "\(names)") }
+        let types = try ExternalTool.run("dcmdump", ["+P", "3006,00a4", rtstruct.path]).output
+        #expect(types.contains("[OAR]") == (present.first?.segmentNumber == 1), "\(types)")
+        #expect(types.contains("[ORGAN]"), "\(types)")
     }
 
     @Test func leavesNoSEGWhenTheReportFails() throws {

@@ -1,8 +1,9 @@
 /*
- * cdicom_objects.h — writing DICOM Segmentation and TID 1500 Structured Report objects (dcmseg, dcmsr).
+ * cdicom_objects.h — writing the DICOM objects the node produces: Segmentation (dcmseg), TID 1500 SR and
+ * Key Object Selection (dcmsr), RT Structure Set and Secondary Capture (dcmdata), GSPS (dcmpstat).
  *
  * Part of the C boundary between MambaNode's Swift code and DCMTK (conventions in cdicom.h, which
- * this header builds on). Linked libraries: dcmseg, dcmfg, dcmiod, dcmsr, cmr.
+ * this header builds on). Linked libraries: dcmseg, dcmfg, dcmiod, dcmsr, cmr, dcmpstat.
  */
 #ifndef MAMBANODE_CDICOM_OBJECTS_H
 #define MAMBANODE_CDICOM_OBJECTS_H
@@ -235,6 +236,161 @@ typedef struct mn_rt_request {
  * (reference or output file), MN_ERR_ARGUMENT (inconsistent request), MN_ERR_BAD_VALUE (DCMTK
  * refused a value), MN_ERR_INTERNAL. */
 mn_status mn_rt_structure_set_write(const mn_rt_request *request, const char *path, mn_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Grayscale Softcopy Presentation State (PS3.3 A.33.1) through dcmpstat
+ * ------------------------------------------------------------------------------------------- */
+
+/* One graphic layer (PS3.3 C.10.7): the annotations of one segment, or of the landmarks. Graphic
+ * Layer Order is the index + 1. */
+typedef struct mn_gsps_layer {
+    const char *name;        /* Graphic Layer (CS, 1–16 characters: A–Z, 0–9, space, _) */
+    const char *description; /* Graphic Layer Description (LO), or NULL */
+    uint8_t color[3];        /* Graphic Layer Recommended Display RGB Value */
+    uint16_t cielab[3];      /* Graphic Layer Recommended Display CIELab Value (PS3.3 C.10.7.1.1) */
+} mn_gsps_layer;
+
+typedef enum mn_gsps_graphic_type {
+    MN_GSPS_POLYLINE = 0, /* closed when the last point equals the first */
+    MN_GSPS_POINT = 1     /* one point */
+} mn_gsps_graphic_type;
+
+/* One graphic object on one referenced image (at most 8191 points: Graphic Data must fit an
+ * Explicit VR value), in PIXEL units (PS3.3 C.10.5.1.2: the top left
+ * corner of the top left pixel is 0\0, the bottom right corner of the image is Columns\Rows).
+ * Points are (column, row) pairs, 2 floats each, starting at points[2 * first_point]. */
+typedef struct mn_gsps_graphic {
+    uint32_t layer; /* index into layers */
+    uint32_t image; /* index into images */
+    uint32_t type;  /* an mn_gsps_graphic_type */
+    size_t first_point;
+    uint32_t point_count;
+} mn_gsps_graphic;
+
+/* One text object on one referenced image (PS3.3 C.10.5, Text Object Sequence), PIXEL units. */
+typedef struct mn_gsps_text {
+    uint32_t layer;
+    uint32_t image;
+    const char *text;   /* Unformatted Text Value (ST) */
+    float box[4];       /* Bounding Box Top Left Hand Corner (column, row), Bottom Right Hand Corner */
+    int32_t has_anchor; /* 1: anchor holds an Anchor Point, shown (Anchor Point Visibility Y) */
+    float anchor[2];    /* (column, row) */
+} mn_gsps_text;
+
+typedef struct mn_gsps_request {
+    /* Patient, study and Modality LUT are taken from this source image (header only; the GSPS IOD
+     * has no Frame of Reference); its Series Instance UID must be the referenced series. */
+    const char *reference_path;
+    const char *referenced_series_instance_uid;
+    const mn_seg_source_frame *images; /* single-frame source images (frame_number 0), all of one series */
+    size_t image_count;
+    uint16_t rows, columns;             /* of every image: the Displayed Area (1,1)–(columns,rows) */
+    double pixel_spacing[2];            /* (row, column) mm: Presentation Pixel Aspect Ratio */
+    double window_center, window_width; /* Softcopy VOI LUT (PS3.3 C.11.8), modality values */
+    const char *window_explanation;     /* Window Center & Width Explanation, or NULL */
+    const mn_gsps_layer *layers;
+    size_t layer_count;
+    const mn_gsps_graphic *graphics;
+    size_t graphic_count;
+    const float *points; /* 2 floats per point */
+    size_t point_count;
+    const mn_gsps_text *texts;
+    size_t text_count;
+    /* Presentation State Identification (PS3.3 C.11.10). */
+    const char *content_label;       /* CS, e.g. "AI_RESULT" */
+    const char *content_description; /* LO, or NULL */
+    const char *content_creator;     /* PN, or NULL */
+    /* New series and instance. */
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description; /* or NULL */
+    /* General Equipment (PS3.3 C.7.5.1). */
+    const char *manufacturer;
+    const char *model_name;
+    const char *device_serial_number;
+    const char *software_versions;
+} mn_gsps_request;
+
+/* Write a Grayscale Softcopy Presentation State as Explicit VR Little Endian Part 10 file.
+ * Errors: MN_ERR_IO, MN_ERR_ARGUMENT (inconsistent request), MN_ERR_BAD_VALUE, MN_ERR_INTERNAL. */
+mn_status mn_gsps_write(const mn_gsps_request *request, const char *path, mn_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Key Object Selection Document (PS3.3 A.35.4) through dcmsr
+ * ------------------------------------------------------------------------------------------- */
+
+/* One referenced instance, in the source's study. */
+typedef struct mn_ko_reference {
+    const char *series_instance_uid;
+    const char *sop_class_uid;
+    const char *sop_instance_uid;
+    uint32_t frame_number; /* 0: the whole instance */
+} mn_ko_reference;
+
+typedef struct mn_ko_request {
+    /* Patient and study are copied from this source file (header only). */
+    const char *reference_path;
+    const mn_ko_reference *references; /* in the order they are listed (at least one) */
+    size_t reference_count;
+    const char *description; /* Key Object Description (113012, DCM) TEXT, or NULL */
+    /* New series and instance (Modality KO). */
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description; /* or NULL */
+    /* General Equipment (PS3.3 C.7.5.1). */
+    const char *manufacturer;
+    const char *model_name;
+    const char *device_serial_number;
+    const char *software_versions;
+} mn_ko_request;
+
+/* Write a Key Object Selection Document titled (113000, DCM, "Of Interest") as Explicit VR Little
+ * Endian Part 10 file. Errors: MN_ERR_IO, MN_ERR_ARGUMENT, MN_ERR_BAD_VALUE, MN_ERR_INTERNAL. */
+mn_status mn_ko_write(const mn_ko_request *request, const char *path, mn_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Secondary Capture Image (PS3.3 A.8.1), RGB, through dcmdata
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct mn_sc_request {
+    /* Patient and study are copied from this source file (header only). */
+    const char *reference_path;
+    uint16_t rows, columns;
+    const uint8_t *rgb; /* rows × columns × 3 bytes, R G B interleaved (Planar Configuration 0) */
+    /* The source image it was drawn from (Source Image Sequence), or sop_instance_uid NULL for an
+     * image of no source slice (a summary page). */
+    mn_seg_source_frame source;
+    /* Image Plane (PS3.3 C.7.6.2) and Frame of Reference, copied from the source slice so viewers
+     * link and scroll the series with it (Standard Extended SOP Class, PS3.4 B.1.3); has_plane 0:
+     * none. */
+    int32_t has_plane;
+    double position[3];
+    double orientation[6];
+    double pixel_spacing[2];
+    double slice_thickness; /* <= 0: not written */
+    const char *frame_of_reference_uid;
+    const char *derivation_description; /* Derivation Description (ST), or NULL */
+    /* New series and instance. */
+    const char *series_instance_uid;
+    const char *sop_instance_uid;
+    int32_t series_number;
+    int32_t instance_number;
+    const char *series_description; /* or NULL */
+    /* General Equipment (PS3.3 C.7.5.1). */
+    const char *manufacturer;
+    const char *model_name;
+    const char *device_serial_number;
+    const char *software_versions;
+} mn_sc_request;
+
+/* Write one Secondary Capture Image (Burned In Annotation YES, Conversion Type WSD, Modality OT)
+ * as Explicit VR Little Endian Part 10 file. Errors: MN_ERR_IO, MN_ERR_ARGUMENT, MN_ERR_BAD_VALUE,
+ * MN_ERR_INTERNAL. */
+mn_status mn_sc_write(const mn_sc_request *request, const char *path, mn_error *err);
 
 #ifdef __cplusplus
 }

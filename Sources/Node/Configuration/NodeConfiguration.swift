@@ -151,8 +151,7 @@ public struct NodeConfiguration: Sendable {
         public static let defaultOutputs: Set<EncodedObject.Kind> = [.segmentation, .report]
 
         /// The YAML name of each output kind the node produces.
-        public static let outputNames: [String: EncodedObject.Kind] = [
-            "seg": .segmentation, "sr": .report, "rtstruct": .structureSet
-        ]
+        public static let outputNames: [String: EncodedObject.Kind] = Dictionary(
+            uniqueKeysWithValues: EncodedObject.Kind.allCases.map { ($0.outputName, $0) })
     }
 }

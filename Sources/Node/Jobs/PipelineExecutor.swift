@@ -36,9 +36,10 @@ public final class PipelineExecutor: JobExecutor {
     func runBlocking(_ job: JobRecord, progress: (JobStep) throws -> Void) throws -> JobOutput {
         let route = configuration.routes.first { $0.name == job.route }
         let slot = route?.seriesSlot(of: job.model) ?? 0
-        // An RT Structure Set only when a destination of the route takes one.
-        let structureSet = (route?.destinations ?? []).contains {
-            configuration.destination(named: $0)?.outputs.contains(.structureSet) == true
+        // RT Structure Set, presentation state, overlays and key objects only when a destination
+        // of the route takes them.
+        let outputs = (route?.destinations ?? []).reduce(into: Set<EncodedObject.Kind>()) {
+            $0.formUnion(configuration.destination(named: $1)?.outputs ?? [])
         }
         let producer = try self.producer(for: job.model, seriesSlot: slot)
         let inputs = job.inputs
@@ -59,7 +60,7 @@ public final class PipelineExecutor: JobExecutor {
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
         let produced = try producer.produce(
-            series, version: job.version, caveats: job.caveats, structureSet: structureSet, into: directory,
+            series, version: job.version, caveats: job.caveats, outputs: outputs, into: directory,
             progress: { step in try progress(JobStep(step)) })
         return JobOutput(
             objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: produced.timings,
