@@ -113,6 +113,7 @@ public struct ResultProducer: Sendable {
                 into: directory)
         }
         lap("encode")
-        return Produced(encoded: encoded, inference: inference, timings: timings, warnings: warnings)
+        return Produced(
+            encoded: encoded, inference: inference, timings: timings, warnings: warnings + encoded.notWritten)
     }
 }

@@ -8,6 +8,9 @@ public struct EncodedResult: Sendable {
     public var objects: [EncodedObject]
     /// Per SEG segment, its voxel count and volume; empty for reports without a SEG.
     public var segments: [SegmentVolume]
+    /// Objects asked for that this source cannot have, each with the reason (e.g. an RT
+    /// Structure Set of a multi-frame source); the rest of the result stands.
+    public var notWritten: [String] = []
 }
 
 /// One written DICOM object.

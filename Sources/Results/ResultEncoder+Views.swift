@@ -27,7 +27,20 @@ extension ResultEncoder {
     func writeViews(
         _ views: ResultViews, source: SourceImages, numbers: SeriesNumbers, version: Int,
         outputs: Set<EncodedObject.Kind>, produced: [EncodedObject], into directory: String
-    ) throws(ResultsError) -> [EncodedObject] {
+    ) throws(ResultsError) -> (objects: [EncodedObject], notWritten: [String]) {
+        var outputs = outputs
+        var notWritten: [String] = []
+        // Contours and graphics reference whole images; frames of an enhanced multi-frame source
+        // would need frame references these writers do not make. The SEG, SR, overlays and key
+        // objects still carry the result.
+        if let frame = source.grid.frames.first(where: { $0.frameNumber != nil }) {
+            for kind in [EncodedObject.Kind.structureSet, .presentationState] where outputs.contains(kind) {
+                outputs.remove(kind)
+                notWritten.append(
+                    "\(kind.rawValue) not written: the source is a multi-frame instance (\(frame.sopInstanceUID)), "
+                        + "which it cannot reference frame by frame")
+            }
+        }
         var written: [EncodedObject] = []
         var finished = false
         defer {
@@ -60,7 +73,7 @@ extension ResultEncoder {
                     version: version, into: directory))
         }
         finished = true
-        return written
+        return (written, notWritten)
     }
 
     // MARK: - RT Structure Set

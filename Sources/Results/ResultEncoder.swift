@@ -115,6 +115,7 @@ public struct ResultEncoder: Sendable {
                 seriesNumber: numbers.segmentation),
             sr
         ]
+        var notWritten: [String] = []
         if !outputs.isSubset(of: [.segmentation, .report]) {
             var views = ResultViews()
             let present = zip(mapping.segments, segments).enumerated().filter { $0.element.1.voxelCount > 0 }
@@ -128,16 +129,18 @@ public struct ResultEncoder: Sendable {
                     outline: index, millilitres: pair.1.millilitres)
             }
             do {
-                objects += try writeViews(
+                let more = try writeViews(
                     views, source: source, numbers: numbers, version: version, outputs: outputs, produced: objects,
                     into: directory)
+                objects += more.objects
+                notWritten = more.notWritten
             } catch {
                 try? FileManager.default.removeItem(atPath: sr.path)
                 throw error
             }
         }
         finished = true
-        return EncodedResult(objects: objects, segments: segments)
+        return EncodedResult(objects: objects, segments: segments, notWritten: notWritten)
     }
 
     func requireTask(_ task: ModelManifest.Task) throws(ResultsError) {

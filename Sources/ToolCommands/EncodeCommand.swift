@@ -68,6 +68,7 @@ public struct EncodeCommand: ParsableCommand {
                 uids: UIDGenerator())
             let result = try encoder.encodeSegmentation(
                 labelMap, source: images, version: version, outputs: kinds, into: output)
+            for reason in result.notWritten { print("warning\t\(reason)") }
             for object in result.objects {
                 print(
                     [

@@ -108,7 +108,7 @@ import Volume
     /// Each overlay is the windowed source slice, with every segment's outline pixels in its colour
     /// and nothing else changed outside the text boxes; the file holds exactly those pixels, on the
     /// source slice's plane, referencing it; one summary page ends the series.
-    @Test(arguments: [SourceKind.axialCT, .doubleObliqueMR, .nonSquarePixels])
+    @Test(arguments: [SourceKind.axialCT, .doubleObliqueMR, .nonSquarePixels, .reversedSlices])
     func overlaysAreTheWindowedSourceWithOutlines(_ kind: SourceKind) throws {
         let encoder = try encoder(Manifests.segmentation())
         // Three times the usual pixels (same field of view), so the legend leaves outlines to check.
@@ -242,9 +242,10 @@ import Volume
 
     /// "Of Interest" lists the source image with each segment's largest cross-section and every
     /// object of the result; dciodvfy clean.
-    @Test func keyObjectsListKeySlicesAndTheResult() throws {
+    @Test(arguments: [SourceKind.axialCT, .doubleObliqueMR, .nonSquarePixels, .reversedSlices])
+    func keyObjectsListKeySlicesAndTheResult(_ kind: SourceKind) throws {
         let e = try Encoded(
-            .axialCT, outputs: [.presentationState, .keyObjects], encoder: encoder(Manifests.segmentation()))
+            kind, outputs: [.presentationState, .keyObjects], encoder: encoder(Manifests.segmentation()))
         try #require(e.result.objects.map(\.kind) == [.segmentation, .report, .presentationState, .keyObjects])
         let ko = e.result.objects[3]
         #expect(ko.seriesNumber == 905 && ko.sopClassUID == KeyObjectWriter.sopClassUID)
@@ -262,6 +263,19 @@ import Volume
             #expect(dump.contains(e.images.grid.frames[k].sopInstanceUID), "label \(value): slice \(k) is not listed")
         }
         for object in e.result.objects.dropLast() { #expect(dump.contains(object.sopInstanceUID), "\(object.kind)") }
+    }
+
+    /// An enhanced multi-frame source: the RT Structure Set and presentation state, which reference
+    /// whole images, are left out with the reason; SEG, SR, overlays and key objects are written.
+    @Test func multiFrameSourceGetsTheViewsItCanHave() throws {
+        let e = try Encoded(
+            .enhancedCT, outputs: Set(EncodedObject.Kind.allCases), encoder: encoder(Manifests.segmentation()))
+        #expect(Set(e.result.objects.map(\.kind)) == [.segmentation, .report, .secondaryCapture, .keyObjects])
+        #expect(e.result.notWritten.count == 2)
+        #expect(e.result.notWritten.allSatisfy { $0.contains("multi-frame") }, "\(e.result.notWritten)")
+        for object in e.result.objects where object.kind != .segmentation {
+            #expect(try ReadBack.dciodvfyErrors(object.path) == [], "\(object.kind)")
+        }
     }
 
     // MARK: - Reports without segments

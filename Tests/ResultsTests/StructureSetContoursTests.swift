@@ -77,13 +77,26 @@ import Volume
     }
 
     /// rt-utils 1.2.7 (the PyPI release) assumes square images (its masks are Columns × Rows), so
-    /// its read-back runs on square versions of the sources.
+    /// its read-back runs on square versions of the sources (non-square pixels stay non-square).
     @Test(arguments: [SourceKind.axialCT, .doubleObliqueMR, .reversedSlices])
     func rtUtilsReadsTheStructureSetBack(_ kind: SourceKind) throws {
         var generator = kind.generator
         generator.columns = generator.rows
         let w = try Written(generator)
         try Self.expectRTUtilsReadsBack(w.path, source: w.source, images: w.images, labels: w.labels, values: w.values)
+    }
+
+    /// rt-utils 1.2.7 also scales the row direction by the row spacing (rt-utils issue 92), so
+    /// non-square pixels, and every other geometry, are read back by the standard's geometry
+    /// alone (Tests/Scripts/rtstruct_plane_readback.py): Dice ≥ 0.95 per ROI, and every contour
+    /// within 0.01 mm of the plane of the image it references.
+    @Test(arguments: [SourceKind.axialCT, .doubleObliqueMR, .nonSquarePixels, .reversedSlices])
+    func standardGeometryReadsTheStructureSetBack(_ kind: SourceKind) throws {
+        let w = try Written(kind.generator)
+        let layout = try Self.expectRTUtilsReadsBack(
+            w.path, source: w.source, images: w.images, labels: w.labels, values: w.values,
+            script: "rtstruct_plane_readback.py")
+        #expect(try #require(layout.max_plane_distance) <= 0.01)
     }
 
     /// A generated source and the structure set of its ground-truth labels, written.
@@ -104,20 +117,25 @@ import Volume
         }
     }
 
-    /// rt-utils (Tests/Scripts/rtstruct_readback.py) fills each ROI's contours on the slices they
-    /// reference; each ROI's Dice against the label map it was made from must be at least 0.95.
+    struct Layout: Decodable {
+        var rois: [String]
+        var slices: [String]
+        var rows: Int
+        var columns: Int
+        var max_plane_distance: Double?
+    }
+
+    /// rt-utils (Tests/Scripts/rtstruct_readback.py) or another reader `script` fills each ROI's
+    /// contours on the slices they reference; each ROI's Dice against the label map it was made
+    /// from must be at least 0.95.
+    @discardableResult
     static func expectRTUtilsReadsBack(
-        _ path: String, source: GeneratedSource, images: SourceImages, labels: LabelMap, values: [UInt16]
-    ) throws {
+        _ path: String, source: GeneratedSource, images: SourceImages, labels: LabelMap, values: [UInt16],
+        script: String = "rtstruct_readback.py"
+    ) throws -> Layout {
         let masks = source.directory.file("rtstruct-masks.bin")
-        let result = try VenvPython.run(script: "rtstruct_readback.py", [path, source.directory.file("source"), masks])
+        let result = try VenvPython.run(script: script, [path, source.directory.file("source"), masks])
         try #require(result.status == 0, "\(result.output)")
-        struct Layout: Decodable {
-            var rois: [String]
-            var slices: [String]
-            var rows: Int
-            var columns: Int
-        }
         let json = try #require(result.output.split(separator: "\n").last.map { Data($0.utf8) })
         let layout = try JSONDecoder().decode(Layout.self, from: json)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: masks)))
@@ -143,5 +161,6 @@ import Volume
             let dice = 2 * Double(both) / Double(max(1, read + truth))
             #expect(dice >= 0.95, "ROI \(name): Dice \(dice) (\(read) read, \(truth) labelled)")
         }
+        return layout
     }
 }
