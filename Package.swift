@@ -142,8 +142,8 @@ let package = Package(
         .target(
             name: "DeveloperCommands",
             dependencies: [
-                "DICOM", "DICOMNetwork", "DICOMObjects", "Volume", "NNMamba", "ModelPackage", "Node", "SampleGenerator",
-                "DeveloperTools",
+                "DICOM", "DICOMNetwork", "DICOMObjects", "Volume", "NNMamba", "ModelPackage", "Results", "Pipeline", "Node",
+                "SampleGenerator", "DeveloperTools",
                 "ToolCommands", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -301,6 +301,17 @@ class Sample:
     known_defect: str = None
 
 
+def edge_renewed(case):
+    """An edge case under fresh UIDs, so it is a series of its own beside `edge_sample(case)`."""
+
+    def make(ctx, folder):
+        plain = folder + "-plain"
+        cli(ctx, "samples", "edge", plain, "--case", case)
+        return renewed(files_in(plain), folder)
+
+    return make
+
+
 def edge_sample(case, expect):
     return Sample(f"edge case {case} (samples edge)", edge(case), expect)
 
@@ -322,6 +333,12 @@ SAMPLES = [
     Sample("phantom CT, Deflated Explicit VR", phantom(DEFLATED, 6), Results()),
     Sample("phantom CT, JPEG 2000 lossless (gdcmconv)", phantom_jpeg2000(7), Results()),
     Sample("phantom CT sent by Orthanc as the modality", phantom(EXPLICIT_LE, 9), Results(), via="orthanc"),
+    # Every output a destination may ask for (RTSTRUCT, GSPS, SC, KO besides SEG and SR): the
+    # calling AE VIEWS routes to a destination taking all six (session.py); views.py checks them.
+    Sample("every output: phantom CT", phantom(EXPLICIT_LE, 21), Results(), calling="VIEWS"),
+    Sample("every output: double-oblique MR", edge_renewed("double-oblique-mr"), Results(), calling="VIEWS"),
+    Sample("every output: non-square-pixel CT", edge_renewed("non-square-pixels"), Results(), calling="VIEWS"),
+    Sample("every output: reversed slice order", edge_renewed("reversed-order"), Results(), calling="VIEWS"),
     # Varied abdomen phantoms with ground truth (seeds outside ct-organs' training seeds): the sample
     # models' bar (Samples/models/README.md), mean Dice ≥ 0.90 over the held-out set, and no label
     # of any phantom below 0.8 (the vertebra, smallest, is the lowest; ct-organs' held-out figures

@@ -13,6 +13,7 @@ import pydicom
 from .peers import Node, Orthanc, free_port, run, wait_for
 from .samples import SAMPLES, Made, Refused, Rejected, edge_cases_listed
 from .validators import Expected, Validator
+from .views import ALL_OUTPUTS, ViewValidator
 
 TERMINAL = ("done", "failed", "unrouted")
 
@@ -89,7 +90,9 @@ class Session:
         # The second stack (second_stack.py): the pynetdicom PACS as a destination, and CT series
         # from PYMODALITY routed to it and to Orthanc, ahead of every other route.
         second_destination = (
-            (f", {{ name: {self.pypacs_destination}, ae_title: {pacs.ae_title}, host: 127.0.0.1, port: {pacs.port} }}")
+            (
+                f"\n  - {{ name: {self.pypacs_destination}, ae_title: {pacs.ae_title}, host: 127.0.0.1, port: {pacs.port} }}"
+            )
             if pacs
             else ""
         )
@@ -110,13 +113,15 @@ class Session:
             f.write(f"""# Written by Conformance/run: free loopback ports, one route per modality, the study-level
 # route of Config/node.yaml's brain-tumour example for studies sent by MRSTUDY, and the
 # pynetdicom PACS and route for CT series sent by PYMODALITY (second_stack.py).
-node: {{ ae_title: MAMBANODE, port: {node_port}, allowed_calling_aes: [MODALITY, ORTHANC, MRSTUDY, PYMODALITY] }}
+node: {{ ae_title: MAMBANODE, port: {node_port}, allowed_calling_aes: [MODALITY, ORTHANC, MRSTUDY, PYMODALITY, VIEWS] }}
 unrouted_quiet_time: {self.unrouted_quiet_time}s
 storage: {{ directory: {self.work}/store, database: {self.work}/node.sqlite, min_free_disk_mb: 1 }}
 http: {{ port: {http_port} }}
 logging: {{ format: json, level: info }}
 sending: {{ first_retry: 1s, max_retry: 2s }}
-destinations: [{{ name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: {self.orthanc.dicom_port} }}{second_destination}]
+destinations:
+  - {{ name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: {self.orthanc.dicom_port} }}
+  - {{ name: pacs-views, ae_title: ORTHANC, host: 127.0.0.1, port: {self.orthanc.dicom_port}, outputs: [seg, sr, rtstruct, gsps, sc, ko] }}{second_destination}
 models: {json.dumps(paths)}
 routes:
 {second_route}  - name: brain-tumour
@@ -131,6 +136,8 @@ routes:
     model: untrained-mr4
     destinations: [pacs]
     quiet_time: 1s
+  - {{ name: ct-views, priority: 5, model: ct-organs, destinations: [pacs-views], match: [{{ tag: Modality, equals: CT }}, {{ field: calling_ae, equals: VIEWS }}], quiet_time: 1s }}
+  - {{ name: mr-views, priority: 5, model: mr-brain, destinations: [pacs-views], match: [{{ tag: Modality, equals: MR }}, {{ field: calling_ae, equals: VIEWS }}], quiet_time: 1s }}
   - {{ name: ct, model: ct-organs, destinations: [pacs], match: [{{ tag: Modality, equals: CT }}], quiet_time: 1s }}
   - {{ name: mr, model: mr-brain, destinations: [pacs], match: [{{ tag: Modality, equals: MR }}], quiet_time: 1s }}
 """)
@@ -375,6 +382,9 @@ routes:
         model = self.models[result["job"]["model"]]
         manifest = json.load(open(os.path.join(model["path"], "model.json")))
         kinds = {"SEG", "SR"} if manifest.get("task", "segmentation") == "segmentation" else {"SR"}
+        every_output = sample.calling == "VIEWS"
+        if every_output:
+            kinds = ALL_OUTPUTS
         folder = f"{self.work}/{slug(name)}-results"
         os.makedirs(folder, exist_ok=True)
         uids = [o["sop_instance_uid"] for o in result["outbox"] if o["state"] == "sent"]
@@ -392,7 +402,7 @@ routes:
         delivered = sorted(pydicom.dcmread(p, stop_before_pixels=True).Modality for p in found.values())
         if not self.report.check(
             f"{name}: {' and '.join(sorted(kinds))} delivered to the PACS and found there",
-            ok and set(delivered) == kinds and len(delivered) == len(kinds),
+            ok and set(delivered) == kinds and (every_output or len(delivered) == len(kinds)),
             f"outbox {[(o['state'], o.get('last_error')) for o in result['outbox']]}, in Orthanc: {delivered}",
         ):
             return
@@ -421,6 +431,8 @@ routes:
             work=folder,
         )
         validator.all()
+        if every_output and expected is not None and expected.labels is not None:
+            ViewValidator(validator).all()
         if sample.mean_dice_min is not None and model["trained"]:
             scores = list(validator.dice_scores.values())
             self.held_out.setdefault((result["job"]["model"], sample.mean_dice_min), []).append(

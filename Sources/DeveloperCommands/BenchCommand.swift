@@ -13,6 +13,7 @@ public struct BenchCommand: AsyncParsableCommand {
             BenchEngineCommand.self,
             BenchVolumeCommand.self,
             BenchSegCommand.self,
+            BenchOutputsCommand.self,
             BenchNodeCommand.self,
             BenchSoakCommand.self
         ]

@@ -11,6 +11,15 @@ public struct EncodedResult: Sendable {
     /// Objects asked for that this source cannot have, each with the reason (e.g. an RT
     /// Structure Set of a multi-frame source); the rest of the result stands.
     public var notWritten: [String] = []
+    /// Seconds spent on each kind of object (``EncodedObject/Kind`` raw value: all Secondary
+    /// Capture images together) and on tracing the outlines the views share ("outlines").
+    public var timings: [String: Double] = [:]
+}
+
+/// Seconds since `start`, for ``EncodedResult/timings``.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
 
 /// One written DICOM object.

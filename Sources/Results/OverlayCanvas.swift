@@ -55,6 +55,12 @@ struct OverlayCanvas {
         }
     }
 
+    /// The width of the box ``text(_:x:y:color:font:swatch:)`` draws.
+    func textWidth(_ text: String, font: OverlayFont, swatch: Bool = false) -> Int {
+        let pad = 2
+        return pad + (swatch ? font.ascent + pad : 0) + font.width(of: text) + pad
+    }
+
     /// Writes `text` in `color` on a black box whose top left corner is (x, y), clipped to the
     /// image; returns the box (empty when it lies outside).
     @discardableResult

@@ -32,9 +32,12 @@ struct OverlayRenderer {
         self.volume = volume
         self.fillOpacity = fillOpacity
         (rows, columns) = (source.grid.rows, source.grid.columns)
-        // About 40 characters across the image: 13 px on 512 columns.
-        font = try OverlayFont(path: fontPath, pixelHeight: max(9, columns / 40))
+        // About 40 characters across the image: 12 px on 512 pixels, never below 7 px.
+        font = try OverlayFont(path: fontPath, pixelHeight: max(7, min(rows, columns) / 40))
     }
+
+    /// Images smaller than this (rows or columns) get no legend.
+    static let smallestWithLegend = 128
 
     /// The slices that hold a segment voxel or a landmark, in order.
     var slicesWithFindings: [Int] {
@@ -89,12 +92,30 @@ struct OverlayRenderer {
             }
             legend.append((p.name, ResultViews.landmarkColor))
         }
-        let lineHeight = font.ascent + font.descent + 4
         canvas.text(ResultViews.caution, x: 0, y: 0, color: ResultViews.textColor, font: font)
-        for (n, (name, color)) in legend.enumerated() {
-            canvas.text(
-                name, x: 0, y: rows - (legend.count - n) * lineHeight, color: ResultViews.textColor, font: font,
-                swatch: color)
+        // Below 128 pixels a legend would hide most of the image; the summary page and the
+        // presentation state still name every segment.
+        guard min(rows, columns) >= Self.smallestWithLegend else { return canvas }
+        // The legend runs left to right along the bottom edge, wrapping upwards, so it covers as
+        // little of the image as the names allow.
+        let lineHeight = font.ascent + font.descent + 4
+        var lines: [[(String, SIMD3<UInt8>, Int)]] = [[]]
+        var x = 0
+        for (name, color) in legend {
+            let width = canvas.textWidth(name, font: font, swatch: true)
+            if x > 0 && x + width > columns {
+                lines.append([])
+                x = 0
+            }
+            lines[lines.count - 1].append((name, color, x))
+            x += width + 2
+        }
+        for (n, line) in lines.enumerated() {
+            for (name, color, x) in line {
+                canvas.text(
+                    name, x: x, y: rows - (lines.count - n) * lineHeight, color: ResultViews.textColor, font: font,
+                    swatch: color)
+            }
         }
         return canvas
     }

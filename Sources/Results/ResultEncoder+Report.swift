@@ -58,7 +58,8 @@ extension ResultEncoder {
             let more = try writeViews(
                 views, source: source, numbers: numbers, version: version, outputs: outputs, produced: [sr],
                 into: directory)
-            return EncodedResult(objects: [sr] + more.objects, segments: [], notWritten: more.notWritten)
+            return EncodedResult(
+                objects: [sr] + more.objects, segments: [], notWritten: more.notWritten, timings: more.timings)
         } catch {
             try? FileManager.default.removeItem(atPath: sr.path)
             throw error

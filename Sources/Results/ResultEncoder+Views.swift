@@ -27,7 +27,7 @@ extension ResultEncoder {
     func writeViews(
         _ views: ResultViews, source: SourceImages, numbers: SeriesNumbers, version: Int,
         outputs: Set<EncodedObject.Kind>, produced: [EncodedObject], into directory: String
-    ) throws(ResultsError) -> (objects: [EncodedObject], notWritten: [String]) {
+    ) throws(ResultsError) -> (objects: [EncodedObject], notWritten: [String], timings: [String: Double]) {
         var outputs = outputs
         var notWritten: [String] = []
         // Contours and graphics reference whole images; frames of an enhanced multi-frame source
@@ -42,6 +42,12 @@ extension ResultEncoder {
             }
         }
         var written: [EncodedObject] = []
+        var timings: [String: Double] = [:]
+        var clock = ContinuousClock.now
+        func lap(_ kind: EncodedObject.Kind) {
+            timings[kind.rawValue] = seconds(since: clock)
+            clock = .now
+        }
         var finished = false
         defer {
             if !finished { for object in written { try? FileManager.default.removeItem(atPath: object.path) } }
@@ -53,27 +59,32 @@ extension ResultEncoder {
                 try writeStructureSet(
                     views, labels: labels, outlines: outlines, source: source,
                     seriesNumber: numbers[.structureSet], version: version, into: directory))
+            lap(.structureSet)
         }
+        clock = .now
         let window = displayWindow(source: source)
         if outputs.contains(.presentationState) {
             written.append(
                 try writePresentationState(
                     views, window: window, source: source, seriesNumber: numbers[.presentationState], version: version,
                     into: directory))
+            lap(.presentationState)
         }
         if outputs.contains(.secondaryCapture) {
             written += try writeSecondaryCaptures(
                 views, window: window, source: source, seriesNumber: numbers[.secondaryCapture], version: version,
                 into: directory)
+            lap(.secondaryCapture)
         }
         if outputs.contains(.keyObjects) {
             written.append(
                 try writeKeyObjects(
                     views, source: source, results: produced + written, seriesNumber: numbers[.keyObjects],
                     version: version, into: directory))
+            lap(.keyObjects)
         }
         finished = true
-        return (written, notWritten)
+        return (written, notWritten, timings)
     }
 
     // MARK: - RT Structure Set

@@ -61,6 +61,8 @@ public struct ResultEncoder: Sendable {
                 "the label map is not on the source grid: label map \(labels.geometry); "
                     + "source \(source.geometry)", field: "geometry", series: source.seriesInstanceUID)
         }
+        var timings: [String: Double] = [:]
+        var clock = ContinuousClock.now
         let mapping = try SegmentMapping(manifest: manifest, uids: uids)
         let (pixels, counts) = try mapping.pixels(of: labels)
         let numbers = try configuration.seriesNumbers(version: version)
@@ -83,6 +85,8 @@ public struct ResultEncoder: Sendable {
             throw ResultsError(error, writing: "the segmentation")
         }
 
+        timings[EncodedObject.Kind.segmentation.rawValue] = seconds(since: clock)
+        clock = .now
         let voxelVolume = source.grid.voxelVolume
         let segments = zip(mapping.segments, counts).map { segment, count in
             SegmentVolume(
@@ -115,8 +119,10 @@ public struct ResultEncoder: Sendable {
                 seriesNumber: numbers.segmentation),
             sr
         ]
+        timings[EncodedObject.Kind.report.rawValue] = seconds(since: clock)
         var notWritten: [String] = []
         if !outputs.isSubset(of: [.segmentation, .report]) {
+            clock = .now
             var views = ResultViews()
             let present = zip(mapping.segments, segments).enumerated().filter { $0.element.1.voxelCount > 0 }
             views.labels = labels
@@ -128,19 +134,21 @@ public struct ResultEncoder: Sendable {
                     name: pair.0.label, color: rgb.map { SIMD3($0[0], $0[1], $0[2]) } ?? SIMD3(255, 0, 0),
                     outline: index, millilitres: pair.1.millilitres)
             }
+            timings["outlines"] = seconds(since: clock)
             do {
                 let more = try writeViews(
                     views, source: source, numbers: numbers, version: version, outputs: outputs, produced: objects,
                     into: directory)
                 objects += more.objects
                 notWritten = more.notWritten
+                timings.merge(more.timings) { $1 }
             } catch {
                 try? FileManager.default.removeItem(atPath: sr.path)
                 throw error
             }
         }
         finished = true
-        return EncodedResult(objects: objects, segments: segments, notWritten: notWritten)
+        return EncodedResult(objects: objects, segments: segments, notWritten: notWritten, timings: timings)
     }
 
     func requireTask(_ task: ModelManifest.Task) throws(ResultsError) {
