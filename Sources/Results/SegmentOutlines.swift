@@ -23,19 +23,36 @@ public struct SegmentOutlines: Sendable {
         var slices = [[(frame: Int, contour: PixelContour)]](repeating: [], count: values.count)
         var areas = [[Int]](repeating: [Int](repeating: 0, count: count), count: values.count)
         let index = Dictionary(values.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        var mask = [Bool](repeating: false, count: rows * columns)
         labels.values.withUnsafeBufferPointer { voxels in
             for k in 0..<count {
-                let slice = voxels[(k * rows * columns)..<((k + 1) * rows * columns)]
-                // The labels present on this slice, each traced once.
-                var present: [UInt16: Int] = [:]
-                for value in slice where value != 0 { present[value, default: 0] += 1 }
-                for (value, area) in present.sorted(by: { $0.key < $1.key }) {
+                let base = k * rows * columns
+                // The labels present on this slice with their bounding boxes; each is traced once,
+                // on its box only (organs cover a small part of a slice).
+                var boxes: [UInt16: (area: Int, r0: Int, r1: Int, c0: Int, c1: Int)] = [:]
+                for r in 0..<rows {
+                    for c in 0..<columns {
+                        let value = voxels[base + r * columns + c]
+                        guard value != 0 else { continue }
+                        if let b = boxes[value] {
+                            boxes[value] = (b.area + 1, b.r0, r, min(b.c0, c), max(b.c1, c))
+                        } else {
+                            boxes[value] = (1, r, r, c, c)
+                        }
+                    }
+                }
+                for (value, b) in boxes.sorted(by: { $0.key < $1.key }) {
                     guard let n = index[value] else { continue }
-                    areas[n][k] = area
-                    for (p, voxel) in slice.enumerated() { mask[p] = voxel == value }
-                    for contour in SliceContours.trace(mask: mask, rows: rows, columns: columns) {
-                        slices[n].append((k, contour))
+                    areas[n][k] = b.area
+                    let (height, width) = (b.r1 - b.r0 + 1, b.c1 - b.c0 + 1)
+                    var mask = [Bool](repeating: false, count: height * width)
+                    for r in 0..<height {
+                        let row = base + (b.r0 + r) * columns + b.c0
+                        for c in 0..<width where voxels[row + c] == value { mask[r * width + c] = true }
+                    }
+                    let offset = SIMD2(Double(b.c0), Double(b.r0))
+                    for contour in SliceContours.trace(mask: mask, rows: height, columns: width) {
+                        slices[n].append(
+                            (k, PixelContour(points: contour.points.map { $0 + offset }, isHole: contour.isHole)))
                     }
                 }
             }
