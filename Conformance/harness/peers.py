@@ -132,10 +132,10 @@ class Orthanc:
     def explorer(self):
         return f"http://127.0.0.1:{self.http_port}/app/explorer.html"
 
-    def results(self, study_uid):
-        """The SEG and SR instances Orthanc holds in one study: [(orthanc id, modality, series uid)]."""
+    def results(self, study_uid, modalities=("SEG", "SR")):
+        """The result instances Orthanc holds in one study: [(orthanc id, modality, series uid)]."""
         found = []
-        for modality in ("SEG", "SR"):
+        for modality in modalities:
             for series in self.post_json(
                 "/tools/find",
                 {"Level": "Series", "Expand": True, "Query": {"StudyInstanceUID": study_uid, "Modality": modality}},
