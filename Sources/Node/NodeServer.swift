@@ -36,9 +36,10 @@ public struct NodeServer: Sendable {
         configuration: NodeConfiguration, logger: Logger = Logger(label: "mambanode")
     ) throws -> NodeServer {
         try NodeServer(configuration: configuration, logger: logger) { store in
-            try PipelineExecutor(
-                configuration: configuration, store: store,
-                encoder: try NodeIdentity.encoderConfiguration(aeTitle: configuration.listener.aeTitle.value))
+            var encoder = try NodeIdentity.encoderConfiguration(aeTitle: configuration.listener.aeTitle.value)
+            encoder.overlayAllSlices = configuration.overlays.allSlices
+            encoder.overlayFillOpacity = configuration.overlays.fillOpacity
+            return try PipelineExecutor(configuration: configuration, store: store, encoder: encoder)
         }
     }
 

@@ -35,6 +35,10 @@ public struct EncodeCommand: ParsableCommand {
             "Objects to write, comma-separated: seg, sr (always written: the report references the segmentation), rtstruct, gsps, sc, ko."
     )
     var outputs = "seg,sr"
+    @Flag(help: "Secondary Capture overlays of every source slice, not only of those with a finding.")
+    var overlayAllSlices = false
+    @Option(help: "Opacity (0–1) of the segments' fill in the overlays; 0 draws outlines only.")
+    var overlayFill = 0.0
 
     public func validate() throws {
         guard version >= 1 else { throw ValidationError("--version must be at least 1") }
@@ -62,10 +66,11 @@ public struct EncodeCommand: ParsableCommand {
             }
             let labelMap = try Self.labelMap(
                 NIfTI.read(contentsOf: labels), on: images.geometry, resample: resampleLabels)
+            var configuration = try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE", deviceUID: deviceUID)
+            configuration.overlayAllSlices = overlayAllSlices
+            configuration.overlayFillOpacity = overlayFill
             let encoder = try ResultEncoder(
-                manifest: package.manifest,
-                configuration: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE", deviceUID: deviceUID),
-                uids: UIDGenerator())
+                manifest: package.manifest, configuration: configuration, uids: UIDGenerator())
             let result = try encoder.encodeSegmentation(
                 labelMap, source: images, version: version, outputs: kinds, into: output)
             for reason in result.notWritten { print("warning\t\(reason)") }

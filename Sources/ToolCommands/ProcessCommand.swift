@@ -24,6 +24,10 @@ public struct ProcessCommand: ParsableCommand {
     var channels: [String] = []
     @Option(help: "Objects to write, comma-separated: seg, sr (always written), rtstruct, gsps, sc, ko.")
     var outputs = "seg,sr"
+    @Flag(help: "Secondary Capture overlays of every source slice, not only of those with a finding.")
+    var overlayAllSlices = false
+    @Option(help: "Opacity (0–1) of the segments' fill in the overlays; 0 draws outlines only.")
+    var overlayFill = 0.0
 
     public func validate() throws {
         do { _ = try EncodedObject.Kind.parseList(outputs) } catch {
@@ -34,9 +38,10 @@ public struct ProcessCommand: ParsableCommand {
     public func run() throws {
         do {
             let package = try ModelPackage(directory: model)
-            let producer = try ResultProducer(
-                package: package, encoder: try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE"),
-                uids: UIDGenerator())
+            var configuration = try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE")
+            configuration.overlayAllSlices = overlayAllSlices
+            configuration.overlayFillOpacity = overlayFill
+            let producer = try ResultProducer(package: package, encoder: configuration, uids: UIDGenerator())
             let found = try Series.scan(directory: input)
             let inputs = package.manifest.inputs
             var runs: [[Series]] = []

@@ -54,6 +54,12 @@ import Testing
         #expect(configuration.unroutedQuietTime == 3 && Router(configuration).unroutedQuietTime == 3)
     }
 
+    @Test func overlaysAreRead() throws {
+        #expect(try NodeConfiguration.parse("").overlays == NodeConfiguration.Overlays())
+        let configuration = try NodeConfiguration.parse("overlays: { slices: all, fill_opacity: 0.3 }")
+        #expect(configuration.overlays.allSlices && configuration.overlays.fillOpacity == 0.3)
+    }
+
     @Test func routesAreOrderedByPriorityThenFileOrder() throws {
         let configuration = try NodeConfiguration.parse(
             """
@@ -77,6 +83,8 @@ import Testing
         ("sending: { first_retry: soon }", "sending.first_retry", "not a duration"),
         ("uid_root: 1.2.x", "uid_root", "not a valid UID root"),
         ("unrouted_quiet_time: 0s", "unrouted_quiet_time", "greater than zero"),
+        ("overlays: { slices: some }", "overlays.slices", "expected `findings`"),
+        ("overlays: { fill_opacity: 1.5 }", "overlays.fill_opacity", "opacity from 0 to 1"),
         (
             "destinations: [{ name: p, ae_title: P, host: h, port: 104, outputs: [seg, rtdose] }]",
             "destinations[0].outputs", "'rtdose' is not an output this node produces (gsps, ko, rtstruct, sc, seg, sr)"

@@ -207,6 +207,17 @@ import Volume
         #expect(summary.position == nil && summary.source == nil && summary.burned_in == "YES")
     }
 
+    /// A translucent fill mixes the segment's colour into its inside; the outline stays the colour
+    /// itself and the outside stays the source.
+    @Test func fillBlendsTheInsideOnly() {
+        var canvas = OverlayCanvas(image: RGBImage(rows: 6, columns: 6, pixels: [UInt8](repeating: 100, count: 108)))
+        let inside = Set([7, 8, 9, 10, 13, 14, 15, 16, 19, 20, 21, 22, 25, 26, 27, 28]) // rows 1–4, columns 1–4
+        canvas.paint(mask: { inside.contains($0) }, color: SIMD3(200, 0, 0), fillOpacity: 0.5)
+        #expect(canvas.image[0, 0] == SIMD3(100, 100, 100))
+        #expect(canvas.image[1, 1] == SIMD3(200, 0, 0))
+        #expect(canvas.image[2, 2] == SIMD3(150, 50, 50))
+    }
+
     /// The linear window of PS3.3 C.11.2.1.2.1 onto 0…255, written out here as the standard gives it.
     static func windowed(_ value: Float, _ w: DisplayWindowValues) -> UInt8 {
         let x = Double(value), c = w.center, width = w.width

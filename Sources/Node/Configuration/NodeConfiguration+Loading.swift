@@ -30,7 +30,7 @@ extension NodeConfiguration {
         let root = ConfigurationReader(file: file, node: document ?? Node([(Node, Node)]()))
         try root.expectKeys([
             "node", "storage", "http", "logging", "sending", "uid_root", "max_concurrent_jobs",
-            "unrouted_quiet_time", "limits", "audit", "destinations", "models", "routes"
+            "unrouted_quiet_time", "limits", "audit", "destinations", "models", "routes", "overlays"
         ])
 
         var configuration = NodeConfiguration.defaults
@@ -85,6 +85,22 @@ extension NodeConfiguration {
             let value = try jobs.int
             guard value >= 1 else { throw jobs.error("must be at least 1") }
             configuration.maxConcurrentJobs = value
+        }
+        if let overlays = root["overlays"] {
+            // The Secondary Capture overlays (docs/results.md, Secondary Capture).
+            try overlays.expectKeys(["slices", "fill_opacity"])
+            if let slices = overlays["slices"] {
+                switch try slices.string {
+                case "findings": configuration.overlays.allSlices = false
+                case "all": configuration.overlays.allSlices = true
+                default: throw slices.error("expected `findings` (slices with a segment or landmark) or `all`")
+                }
+            }
+            if let opacity = overlays["fill_opacity"] {
+                let value = try opacity.double
+                guard (0...1).contains(value) else { throw opacity.error("expected an opacity from 0 to 1") }
+                configuration.overlays.fillOpacity = value
+            }
         }
         if let quiet = root["unrouted_quiet_time"] {
             configuration.unroutedQuietTime = try positive(quiet.duration, quiet)

@@ -132,7 +132,18 @@ public struct NodeConfiguration: Sendable {
     /// unrouted, in seconds (docs/node-behaviour.md, Series completion).
     public var unroutedQuietTime: Double = 45
 
+    /// How Secondary Capture overlays are drawn (YAML `overlays`).
+    public var overlays = Overlays()
+
     public func destination(named name: String) -> Destination? { destinations.first { $0.name == name } }
+
+    /// YAML `overlays: { slices: findings | all, fill_opacity: 0…1 }`.
+    public struct Overlays: Sendable, Equatable {
+        /// An overlay of every source slice, not only of those with a segment or landmark.
+        public var allSlices = false
+        /// Opacity of the segments' fill; 0 draws outlines only.
+        public var fillOpacity = 0.0
+    }
 
     /// A DICOM peer results are sent to.
     public struct Destination: Sendable, Equatable {
