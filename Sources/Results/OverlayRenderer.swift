@@ -44,7 +44,7 @@ struct OverlayRenderer {
         var slices = Set<Int>()
         if let outlines = views.outlines {
             for segment in views.segments {
-                for (k, area) in outlines.areas[segment.outline].enumerated() where area > 0 { slices.insert(k) }
+                for (k, area) in outlines.areas[segment.labelIndex].enumerated() where area > 0 { slices.insert(k) }
             }
         }
         for p in views.landmarks { slices.insert(landmarkPixel(p.position).k) }
@@ -72,8 +72,8 @@ struct OverlayRenderer {
         var legend: [(String, SIMD3<UInt8>)] = []
         if let labels = views.labels, let outlines = views.outlines {
             labels.values.withUnsafeBufferPointer { values in
-                for segment in views.segments where outlines.areas[segment.outline][k] > 0 {
-                    let value = outlines.values[segment.outline]
+                for segment in views.segments where outlines.areas[segment.labelIndex][k] > 0 {
+                    let value = outlines.values[segment.labelIndex]
                     let base = k * plane
                     canvas.paint(mask: { values[base + $0] == value }, color: segment.color, fillOpacity: fillOpacity)
                     legend.append((segment.name, segment.color))

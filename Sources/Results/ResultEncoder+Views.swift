@@ -15,7 +15,7 @@ extension ResultEncoder {
         guard let voxels = source.volume?.voxels, !voxels.isEmpty else {
             return DisplayWindowValues(center: 500, width: 1000, explanation: "DEFAULT")
         }
-        // Every 97th voxel is plenty for two percentiles and keeps a 300 × 512² volume fast.
+        // About 100 000 evenly spaced voxels are plenty for two percentiles, even of a 300 × 512² volume.
         let sample = stride(from: 0, to: voxels.count, by: max(1, voxels.count / 100_000)).map { voxels[$0] }.sorted()
         let lo = Double(sample[sample.count / 100]), hi = Double(sample[sample.count * 99 / 100])
         return DisplayWindowValues(center: (lo + hi) / 2, width: max(1, hi - lo), explanation: "AUTO")
@@ -106,13 +106,13 @@ extension ResultEncoder {
             let rois = views.segments.map { segment in
                 StructureSetROI(
                     name: segment.name, color: segment.color,
-                    interpretedType: manifest.labels?[segment.outline].rtRoiInterpretedType ?? "ORGAN",
+                    interpretedType: manifest.labels?[segment.labelIndex].rtRoiInterpretedType ?? "ORGAN",
                     algorithm: String("\(algorithm.name) \(algorithm.version)".prefix(64)))
             }
             let writer = try StructureSetWriter(
                 grid: source.grid, frameOfReferenceUID: frameOfReference, rois: rois,
                 contours: views.segments.enumerated().flatMap { index, segment in
-                    contours[segment.outline].contours.map {
+                    contours[segment.labelIndex].contours.map {
                         StructureSetContour(roi: index, frame: $0.frameIndex, points: $0.points)
                     }
                 },
@@ -168,20 +168,24 @@ extension ResultEncoder {
         if let outlines = views.outlines {
             for segment in views.segments {
                 let layer = layers.count
-                layers.append(
-                    PresentationLayer(name: layerName(segment.name), description: segment.name, color: segment.color))
-                for (frame, contour) in outlines.slices[segment.outline] {
+                let name = Self.ascii(segment.name)
+                layers.append(PresentationLayer(name: layerName(name), description: name, color: segment.color))
+                for (frame, contour) in outlines.slices[segment.labelIndex] {
                     var points = contour.points.map { SIMD2<Float>(Float($0.x), Float($0.y)) }
                     points.append(points[0])
-                    graphics.append(PresentationGraphic(layer: layer, frame: frame, shape: .polyline(points)))
+                    // Graphic Data must fit one Explicit VR value (8191 points); a longer outline
+                    // is drawn as consecutive pieces sharing their end points.
+                    for start in stride(from: 0, to: points.count - 1, by: Self.maximumGraphicPoints - 1) {
+                        let piece = Array(points[start..<min(points.count, start + Self.maximumGraphicPoints)])
+                        graphics.append(PresentationGraphic(layer: layer, frame: frame, shape: .polyline(piece)))
+                    }
                 }
-                if let k = outlines.largestSlice(of: segment.outline),
-                    let top = outlines.slices[segment.outline].first(where: { $0.frame == k })?.contour.points.first
+                if let k = outlines.largestSlice(of: segment.labelIndex),
+                    let top = outlines.slices[segment.labelIndex].first(where: { $0.frame == k })?.contour.points.first
                 {
                     let anchor = SIMD2<Float>(Float(top.x), Float(top.y))
-                    let (tl, br) = box(segment.name, at: anchor - SIMD2(0, 16))
-                    texts.append(
-                        PresentationText(layer: layer, frame: k, text: segment.name, topLeft: tl, bottomRight: br))
+                    let (tl, br) = box(name, at: anchor - SIMD2(0, 16))
+                    texts.append(PresentationText(layer: layer, frame: k, text: name, topLeft: tl, bottomRight: br))
                 }
             }
         }
@@ -193,17 +197,18 @@ extension ResultEncoder {
             let placed = views.landmarks.map { place($0.position, on: source) }
             for (p, at) in zip(views.landmarks, placed) {
                 graphics.append(PresentationGraphic(layer: layer, frame: at.frame, shape: .point(at.pixel)))
-                let (tl, br) = box(p.name, at: at.pixel + SIMD2(4, 4))
+                let name = Self.ascii(p.name)
+                let (tl, br) = box(name, at: at.pixel + SIMD2(4, 4))
                 texts.append(
                     PresentationText(
-                        layer: layer, frame: at.frame, text: p.name, topLeft: tl, bottomRight: br, anchor: at.pixel))
+                        layer: layer, frame: at.frame, text: name, topLeft: tl, bottomRight: br, anchor: at.pixel))
             }
             // A distance is drawn on its first landmark's image, to the second's projection onto it.
             for d in views.distances {
                 let from = placed[d.from], to = place(views.landmarks[d.to].position, on: source, frame: from.frame)
                 graphics.append(
                     PresentationGraphic(layer: layer, frame: from.frame, shape: .polyline([from.pixel, to.pixel])))
-                let label = "\(d.name): \(ResultViews.format(d.millimetres, digits: 1)) mm"
+                let label = Self.ascii("\(d.name): \(ResultViews.format(d.millimetres, digits: 1)) mm")
                 let (tl, br) = box(label, at: (from.pixel + to.pixel) / 2 + SIMD2(4, -16))
                 texts.append(
                     PresentationText(layer: layer, frame: from.frame, text: label, topLeft: tl, bottomRight: br))
@@ -214,8 +219,9 @@ extension ResultEncoder {
             PresentationLayer(
                 name: layerName("AI RESULT"), description: ResultViews.cautionASCII, color: ResultViews.textColor))
         var line: Float = 2
-        for text in [ResultViews.cautionASCII, "\(algorithm.name) \(algorithm.version)"]
-            + [views.classification].compactMap({ $0 })
+        for text
+            in ([ResultViews.cautionASCII, "\(algorithm.name) \(algorithm.version)"]
+            + [views.classification].compactMap({ $0 })).map(Self.ascii)
         {
             let (tl, br) = box(text, at: SIMD2(2, line))
             texts.append(PresentationText(layer: textLayer, frame: 0, text: text, topLeft: tl, bottomRight: br))
@@ -239,6 +245,16 @@ extension ResultEncoder {
         } catch {
             throw ResultsError(error, writing: "the presentation state")
         }
+    }
+
+    /// Points one presentation state graphic may hold (its Graphic Data is one Explicit VR FL
+    /// value: at most 65534 bytes).
+    static let maximumGraphicPoints = 8191
+
+    /// Text a presentation state can carry in any source's character set: ASCII, other characters
+    /// as `?` (the source may declare no Specific Character Set).
+    static func ascii(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.isASCII ? $0 : "?" }))
     }
 
     /// The source image nearest to a patient position and the position's PIXEL coordinates on it
@@ -320,7 +336,7 @@ extension ResultEncoder {
         var said: [String] = []
         if let outlines = views.outlines {
             for segment in views.segments {
-                guard let k = outlines.largestSlice(of: segment.outline) else { continue }
+                guard let k = outlines.largestSlice(of: segment.labelIndex) else { continue }
                 frames.append(k)
                 said.append("\(segment.name): largest cross-section on image \(k + 1)")
             }

@@ -132,7 +132,7 @@ public struct ResultEncoder: Sendable {
                 let rgb = manifest.labels?[index].color.map { $0.map { UInt8(clamping: $0) } }
                 return ResultViews.Segment(
                     name: pair.0.label, color: rgb.map { SIMD3($0[0], $0[1], $0[2]) } ?? SIMD3(255, 0, 0),
-                    outline: index, millilitres: pair.1.millilitres)
+                    labelIndex: index, millilitres: pair.1.millilitres)
             }
             timings["outlines"] = seconds(since: clock)
             do {

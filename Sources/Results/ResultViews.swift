@@ -7,8 +7,8 @@ struct ResultViews {
     struct Segment {
         var name: String
         var color: SIMD3<UInt8>
-        /// Index into `outlines`.
-        var outline: Int
+        /// Index of the label in the manifest, and of its entry in `outlines`.
+        var labelIndex: Int
         var millilitres: Double
     }
 

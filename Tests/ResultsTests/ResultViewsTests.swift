@@ -103,6 +103,29 @@ import Volume
         }
     }
 
+    /// An outline of more points than one graphic holds (8191) is drawn in pieces that share their
+    /// end points, so the presentation state is still written and dcmpschk accepts it.
+    @Test func longOutlinesAreDrawnInPieces() throws {
+        var generator = SourceKind.axialCT.generator
+        (generator.rows, generator.columns, generator.slices) = (6, 4400, 2)
+        generator.pixelSpacing = (row: 0.1, column: 0.1)
+        let source = try GeneratedSource(generator)
+        let images = try SourceImages(volume: source.volume, series: source.series)
+        // A comb on the first slice: a bar along row 0 with a tooth on every other column.
+        var values = [UInt8](repeating: 0, count: 6 * 4400 * 2)
+        for c in 0..<4400 { values[c] = 1 }
+        for r in 1..<5 { for c in stride(from: 0, to: 4400, by: 2) { values[r * 4400 + c] = 1 } }
+        let labels = try LabelMap(source.labelVolume(values), on: images.geometry)
+        let result = try encoder(Manifests.segmentation()).encodeSegmentation(
+            labels, source: images, outputs: [.presentationState], into: source.directory.file("out"))
+        let gsps = try #require(result.objects.first { $0.kind == .presentationState })
+        let check = try ExternalTool.run("dcmpschk", [gsps.path])
+        #expect(check.status == 0, "\(check.output)")
+        let counts = try ExternalTool.run("dcmdump", ["+P", "0070,0021", gsps.path]).output
+            .split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst(2).first.flatMap { Int($0) } }
+        #expect(counts.count >= 2 && counts.allSatisfy { $0 <= 8191 }, "\(counts)")
+    }
+
     // MARK: - Secondary Capture
 
     /// Each overlay is the windowed source slice, with every segment's outline pixels in its colour
@@ -244,7 +267,7 @@ import Volume
         views.segments = mapping.segments.enumerated().compactMap { index, segment in
             let value = UInt16(mapping.labelValues[index])
             guard e.labels.values.contains(value) else { return nil }
-            return ResultViews.Segment(name: segment.label, color: color(of: value)!, outline: index, millilitres: 0)
+            return ResultViews.Segment(name: segment.label, color: color(of: value)!, labelIndex: index, millilitres: 0)
         }
         return views
     }

@@ -126,7 +126,7 @@ public struct PresentationStateWriter: Sendable {
 
     /// - Parameter seriesInstanceUID: the source series the grid's frames belong to.
     /// - Throws: `.argument` for multi-frame sources, an index out of range or a polyline of fewer
-    ///   than two points; `.badValue` for a layer name or label that is no Code String, or a
+    ///   than 2 or more than 8191 points (Graphic Data is one Explicit VR value); `.badValue` for a layer name or label that is no Code String, or a
     ///   window of width below 1.
     public init(
         grid: SourceImageGrid, seriesInstanceUID: String, window: DisplayWindowValues, layers: [PresentationLayer],
@@ -152,7 +152,8 @@ public struct PresentationStateWriter: Sendable {
             case .polyline(let p): points = p.count
             case .point: points = 2
             }
-            guard layers.indices.contains(g.layer), grid.frames.indices.contains(g.frame), points >= 2 else {
+            guard layers.indices.contains(g.layer), grid.frames.indices.contains(g.frame), (2...8191).contains(points)
+            else {
                 throw DICOMError(.argument, "graphic \(n): layer \(g.layer), frame \(g.frame), \(points) points")
             }
         }
