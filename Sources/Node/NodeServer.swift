@@ -140,8 +140,12 @@ public struct NodeServer: Sendable {
             logger: logger, metrics: metrics, audit: audit)
         let tracker = PeriodicService(name: "tracker", interval: .milliseconds(500), logger: logger) {
             let now = Date()
-            for job in try store.closeStableSeries(now: now) + store.closeStableStudies(now: now) {
-                metrics.seriesCompleted.increment()
+            let jobs = try store.closeStableSeries(now: now) + store.closeStableStudies(now: now)
+            // One series (or study) gets one job per model of its route.
+            let subjects = Set(jobs.map { "\($0.level.rawValue) \($0.subjectUID) \($0.version)" })
+            metrics.seriesCompleted.increment(by: Int64(subjects.count))
+            metrics.jobsQueued.increment(by: Int64(jobs.count))
+            for job in jobs {
                 logger.info(
                     "\(job.level.rawValue) stable, job queued",
                     metadata: [

@@ -34,11 +34,13 @@ import Testing
     /// with `secondModel`, a second package the same route runs too).
     static func setup(
         model: (TemporaryDirectory) throws -> String, giveUp: String = "1h", extra: String = "",
-        secondModel: ((TemporaryDirectory) throws -> String)? = nil
+        secondModel: ((TemporaryDirectory) throws -> String)? = nil,
+        thirdModel: ((TemporaryDirectory) throws -> String)? = nil
     ) throws -> Setup {
         let dir = TemporaryDirectory("pipeline")
         let modelPath = try model(dir)
         let second = try secondModel.map { try $0(dir) }
+        let third = try thirdModel.map { try $0(dir) }
         let nodePort = FreePort.allocate(), pacsPort = FreePort.allocate(), httpPort = FreePort.allocate()
         let yaml = """
             node: { ae_title: MAMBANODE, port: \(nodePort), allowed_calling_aes: [CT01] }
@@ -47,9 +49,9 @@ import Testing
             logging: { format: text, level: info }
             sending: { first_retry: 1s, max_retry: 2s, give_up: \(giveUp), jitter: 0 }
             destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
-            models: { organs: \(modelPath)\(second.map { ", second: \($0)" } ?? "") }
+            models: { organs: \(modelPath)\(second.map { ", second: \($0)" } ?? "")\(third.map { ", third: \($0)" } ?? "") }
             routes:
-              - { name: ct, models: [organs\(second == nil ? "" : ", second")], destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: 1s }
+              - { name: ct, models: [organs\(second == nil ? "" : ", second")\(third == nil ? "" : ", third")], destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: 1s }
             \(extra)
             """
         try yaml.write(toFile: dir.file("node.yaml"), atomically: true, encoding: .utf8)
@@ -147,28 +149,38 @@ import Testing
         #expect(try s.store.outbox().allSatisfy { $0.state == .sent && $0.lastStatus == "0000" })
     }
 
-    /// Two models on one route: each result pair has its own Series Numbers (900/901 for the
-    /// first model, 910/911 for the second), so a viewer of the study can tell them apart.
-    @Test func twoModelsOnOneRouteGetDistinctSeriesNumbers() async throws {
+    /// An untrained CT package made with another seed, in `dir/name`.
+    static func otherUntrainedModel(_ name: String, seed: Int) -> (TemporaryDirectory) throws -> String {
+        { dir in
+            let path = dir.file(name)
+            let result = try ExternalTool.run(
+                BuiltProducts.mambanode,
+                ["models", "create-untrained", path, "--spacing", "6", "--patch", "32", "--seed", "\(seed)"])
+            guard result.status == 0 else { throw ToolError(result.output) }
+            return path
+        }
+    }
+
+    /// Three models on one route: each result pair has its own Series Numbers (900/901 for the
+    /// first model, 910/911 for the second, 920/921 for the third), so a viewer of the study can
+    /// tell them apart; /metrics counts one series completed and three jobs queued and done.
+    @Test func threeModelsOnOneRouteGetDistinctSeriesNumbers() async throws {
         let s = try Self.setup(
-            model: Self.untrainedModel,
-            secondModel: { dir in
-                let path = dir.file("model2")
-                let result = try ExternalTool.run(
-                    BuiltProducts.mambanode,
-                    [
-                        "models", "create-untrained", path, "--spacing", "6",
-                        "--patch", "32", "--seed", "2"
-                    ])
-                guard result.status == 0 else { throw ToolError(result.output) }
-                return path
-            })
+            model: Self.untrainedModel, secondModel: Self.otherUntrainedModel("model2", seed: 2),
+            thirdModel: Self.otherUntrainedModel("model3", seed: 3))
         let pacs = try await Self.startPACS(s)
         let node = try await Self.startNode(s)
         _ = try await Self.push(s)
         #expect(
-            await waitUntil(seconds: 120) { Self.received(s).count >= 4 },
+            await waitUntil(seconds: 180) { Self.received(s).count >= 6 },
             "results never arrived: \(node.standardError)")
+        let metrics = try await Self.http(s, "metrics")
+        for line in [
+            "mambanode_series_completed_total 1", "mambanode_jobs_queued_total 3",
+            "mambanode_jobs_finished_total{result=\"done\"} 3"
+        ] {
+            #expect(metrics.contains(line), "\(line) not in /metrics:\n\(metrics)")
+        }
         node.signal(SIGTERM)
         #expect(await node.wait() == 0)
         await pacs.stop()
@@ -178,9 +190,9 @@ import Testing
             numbers[try ds.requiredString(.modality), default: []].append(
                 Int(try ds.requiredString(.seriesNumber)) ?? -1)
         }
-        #expect(numbers["SEG"]?.sorted() == [900, 910])
-        #expect(numbers["SR"]?.sorted() == [901, 911])
-        #expect(try s.store.jobs().map(\.model).sorted() == ["organs", "second"])
+        #expect(numbers["SEG"]?.sorted() == [900, 910, 920])
+        #expect(numbers["SR"]?.sorted() == [901, 911, 921])
+        #expect(try s.store.jobs().map(\.model).sorted() == ["organs", "second", "third"])
     }
 
     @Test func pacsOutageIsRetriedUntilDelivered() async throws {

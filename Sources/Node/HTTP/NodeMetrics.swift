@@ -7,6 +7,9 @@ public final class NodeMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     public let instancesReceived: Counter
     public let seriesCompleted: Counter
+    public let jobsQueued: Counter
+    public let jobsDone: Counter
+    public let jobsFailed: Counter
     public let sendsSucceeded: Counter
     public let sendsFailed: Counter
     public let inferenceSeconds: DurationHistogram
@@ -25,7 +28,14 @@ public final class NodeMetrics: Sendable {
         seriesCompleted = registry.makeCounter(
             descriptor: name(
                 "series_completed", "total",
-                "Series that became stable and were routed."))
+                "Series (and studies of study-level routes) that became stable and were routed, each once "
+                    + "whatever the number of models that run on it."))
+        jobsQueued = registry.makeCounter(
+            descriptor: name(
+                "jobs_queued", "total", "Jobs queued: one per model of the route of each completed series or study."))
+        let finished = name("jobs_finished", "total", "Jobs that ended, by result (done or failed).")
+        jobsDone = registry.makeCounter(descriptor: finished, labels: [("result", "done")])
+        jobsFailed = registry.makeCounter(descriptor: finished, labels: [("result", "failed")])
         let sends = name("sends", "total", "C-STORE attempts of results, by outcome.")
         sendsSucceeded = registry.makeCounter(descriptor: sends, labels: [("result", "ok")])
         sendsFailed = registry.makeCounter(descriptor: sends, labels: [("result", "failed")])

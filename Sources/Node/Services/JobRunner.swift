@@ -99,6 +99,7 @@ public struct JobRunner: Sendable {
             try store.completeJob(
                 jobID: id, deliveries: deliveries, timings: output.timings,
                 note: output.warnings.isEmpty ? nil : output.warnings.joined(separator: "; "), now: Date())
+            metrics?.jobsDone.increment()
             logger.info(
                 "job done",
                 metadata: [
@@ -108,6 +109,7 @@ public struct JobRunner: Sendable {
         } catch {
             let reason = "\(error)"
             logger.error("job failed", metadata: ["reason": "\(reason)"])
+            metrics?.jobsFailed.increment()
             do {
                 try store.failJob(jobID: id, reason: reason, now: Date())
             } catch {
