@@ -82,6 +82,10 @@ extern "C" void mn_initialize(int32_t log_level) {
         DJLSEncoderRegistration::registerCodecs();
         DcmRLEDecoderRegistration::registerCodecs();
         DcmRLEEncoderRegistration::registerCodecs();
+        // A known tag received as UN in explicit VR (archives and forwarders that do not know it
+        // re-encode it so) is read with the data dictionary's VR, as PS3.5 6.2.2 allows; files
+        // are stored as received, only what is read from them changes.
+        dcmEnableUnknownVRConversion.set(OFTrue);
     });
     OFLogger::LogLevel level = OFLogger::FATAL_LOG_LEVEL;
     if (log_level == 1) level = OFLogger::ERROR_LOG_LEVEL;
