@@ -23,7 +23,7 @@ let dcmtkDataLibraries = [
 ]
 let gdcmLibraries = ["gdcmMSFF", "gdcmDSED", "gdcmCommon"]
 let dcmtkNetworkLibraries = ["dcmnet", "dcmtls", "ssl", "crypto"]
-let dcmtkObjectLibraries = ["dcmseg", "dcmfg", "dcmiod", "dcmsr", "cmr", "dcmpstat"]
+let dcmtkObjectLibraries = ["dcmseg", "dcmfg", "dcmiod", "dcmsr", "cmr", "dcmpstat", "dcmrt"]
 let shimFlags: [CXXSetting] = [.unsafeFlags(["-std=c++17", "-fexceptions"])]
 
 let package = Package(

@@ -99,6 +99,34 @@ import Volume
         #expect(try #require(layout.max_plane_distance) <= 0.01)
     }
 
+    /// An ROI name outside ASCII (UTF-8 from Swift) on a source without a Specific Character Set:
+    /// the structure set declares ISO_IR 192 and an independent reader gets the name back.
+    @Test func nonASCIIROINameIsWrittenInUTF8() throws {
+        let source = try GeneratedSource(.axialCT)
+        let images = try SourceImages(volume: source.volume, series: source.series)
+        let labels = try LabelMap(source.labelVolume(), on: images.geometry)
+        let values = Set(labels.values).subtracting([0]).sorted()
+        let rois = StructureSetContours.make(labels: labels, values: values)
+        let writer = try StructureSetWriter(
+            grid: images.grid, frameOfReferenceUID: try #require(images.frameOfReferenceUID),
+            rois: rois.map {
+                StructureSetROI(
+                    name: "Rückenmark \($0.value)", color: SIMD3(200, 40, 40), interpretedType: "OAR",
+                    algorithm: "test 1.0")
+            },
+            contours: rois.enumerated().flatMap { index, roi in
+                roi.contours.map { StructureSetContour(roi: index, frame: $0.frameIndex, points: $0.points) }
+            },
+            series: SeriesIdentity(uids: try UIDGenerator(root: nil), seriesNumber: 903), label: "AI",
+            equipment: EquipmentIdentity(deviceSerialNumber: "test", softwareVersions: "0.1"))
+        let path = source.directory.file("rtstruct-utf8.dcm")
+        try writer.write(to: path)
+        let read = try VenvPython.run(
+            script: "dicom_values.py", [path, "SpecificCharacterSet", "StructureSetROISequence[0].ROIName"])
+        try #require(read.status == 0, "\(read.output)")
+        #expect(read.output.contains("ISO_IR 192") && read.output.contains("Rückenmark \(values[0])"), "\(read.output)")
+    }
+
     /// A generated source and the structure set of its ground-truth labels, written.
     struct Written {
         let source: GeneratedSource

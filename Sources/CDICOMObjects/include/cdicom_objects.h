@@ -1,9 +1,9 @@
 /*
  * cdicom_objects.h — writing the DICOM objects the node produces: Segmentation (dcmseg), TID 1500 SR and
- * Key Object Selection (dcmsr), RT Structure Set and Secondary Capture (dcmdata), GSPS (dcmpstat).
+ * Key Object Selection (dcmsr), RT Structure Set (dcmrt), Secondary Capture (dcmdata), GSPS (dcmpstat).
  *
  * Part of the C boundary between MambaNode's Swift code and DCMTK (conventions in cdicom.h, which
- * this header builds on). Linked libraries: dcmseg, dcmfg, dcmiod, dcmsr, cmr, dcmpstat.
+ * this header builds on). Linked libraries: dcmseg, dcmfg, dcmiod, dcmsr, cmr, dcmpstat, dcmrt.
  */
 #ifndef MAMBANODE_CDICOM_OBJECTS_H
 #define MAMBANODE_CDICOM_OBJECTS_H
@@ -232,7 +232,8 @@ typedef struct mn_rt_request {
     const char *software_versions;
 } mn_rt_request;
 
-/* Write an RT Structure Set as Explicit VR Little Endian Part 10 file. Errors: MN_ERR_IO
+/* Write an RT Structure Set (dcmrt) as Implicit VR Little Endian Part 10 file (Contour Data may exceed
+ * the 64 KiB of an Explicit VR value). Errors: MN_ERR_IO
  * (reference or output file), MN_ERR_ARGUMENT (inconsistent request), MN_ERR_BAD_VALUE (DCMTK
  * refused a value), MN_ERR_INTERNAL. */
 mn_status mn_rt_structure_set_write(const mn_rt_request *request, const char *path, mn_error *err);

@@ -107,7 +107,8 @@ public struct StructureSetWriter: Sendable {
         self.equipment = equipment
     }
 
-    /// Writes the structure set (Explicit VR Little Endian) to `path`.
+    /// Writes the structure set (Implicit VR Little Endian: a large contour exceeds what an
+    /// Explicit VR value holds) to `path`.
     public func write(to path: String) throws(DICOMError) {
         DICOMLibrary.initialize()
         let arena = CStringArena()
