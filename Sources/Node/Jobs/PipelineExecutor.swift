@@ -53,18 +53,41 @@ public final class PipelineExecutor: JobExecutor {
                 )
             }
             let files = try store.instances(ofSeries: uid).map(\.path)
-            guard let found = Series.scan(files: files).first(where: { $0.seriesInstanceUID == uid }) else {
-                throw JobFailure("series \(uid): no readable instance in the store")
+            let scanned = Series.scan(files: files)
+            guard let found = scanned.first(where: { $0.seriesInstanceUID == uid }) else {
+                throw JobFailure("series \(uid): \(Self.whyNoImage(files))")
             }
             series.append(found)
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
         let produced = try producer.produce(
-            series, version: job.version, caveats: job.caveats, outputs: outputs, into: directory,
+            series, version: job.version, caveats: job.caveats, outputs: outputs, imageTypes: route?.imageTypes,
+            into: directory,
             progress: { step in try progress(JobStep(step)) })
         return JobOutput(
             objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: produced.timings,
             warnings: produced.warnings)
+    }
+
+    /// Why none of a series' stored files is an image the node can assemble, the commonest reason
+    /// first with its count (e.g. "not an image (no Rows/Columns) in 5 of 5 instances").
+    static func whyNoImage(_ files: [String]) -> String {
+        guard !files.isEmpty else { return "no instance of it is in the store" }
+        var reasons: [String: Int] = [:]
+        for path in files {
+            do throws(VolumeError) {
+                _ = try Instance(contentsOf: path)
+            } catch {
+                // The reason without the file's path, so equal reasons count together.
+                reasons[error.reason.replacingOccurrences(of: path, with: "the file"), default: 0] += 1
+            }
+        }
+        let listed = reasons.sorted { $0.value > $1.value }.map {
+            "\($0.key) in \($0.value) of \(files.count) instances"
+        }
+        return listed.isEmpty
+            ? "its \(files.count) instances are readable but belong to no series of this UID"
+            : "no instance is an image the node can assemble: " + listed.joined(separator: "; ")
     }
 
     /// The model's producer, its results numbered in `seriesSlot` (Route.seriesSlot(of:)).
