@@ -143,6 +143,13 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// The window for results drawn over the first input; absent: the modality's default
     /// (docs/results.md, Display window).
     public var displayWindow: DisplayWindow?
+    /// The first values of Image Type (0008,0008) the model may run on, e.g. `["ORIGINAL",
+    /// "DERIVED"]`; absent: ORIGINAL only (a model trained on acquired images says nothing about
+    /// reformatted, lossy or parametric ones).
+    public var acceptedImageTypes: [String]?
+
+    /// ``acceptedImageTypes`` or its default.
+    public var imageTypes: Set<String> { Set(acceptedImageTypes ?? ["ORIGINAL"]) }
 
     public static let currentFormat = "mambanode-model/1"
 }

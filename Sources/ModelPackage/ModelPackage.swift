@@ -180,6 +180,14 @@ extension ModelManifest {
             throw fail("algorithm", "name and version must be given (they are written into SEG and SR)")
         }
         if let family = algorithm.family { try checkCode(family, "algorithm.family") }
+        for (i, type) in (acceptedImageTypes ?? []).enumerated() where !["ORIGINAL", "DERIVED"].contains(type) {
+            throw fail(
+                "accepted_image_types[\(i)]",
+                "'\(type)' is not ORIGINAL or DERIVED (Image Type value 1, PS3.3 C.7.6.1.1.2)")
+        }
+        if acceptedImageTypes?.isEmpty == true {
+            throw fail("accepted_image_types", "names no Image Type: the model could run on nothing")
+        }
         if let window = displayWindow, !(window.center.isFinite && window.width.isFinite && window.width >= 1) {
             throw fail("display_window", "center must be finite and width at least 1 (PS3.3 C.11.2.1.2)")
         }

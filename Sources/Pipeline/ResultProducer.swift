@@ -42,12 +42,13 @@ public struct ResultProducer: Sendable {
 
     /// Runs the model on `series` (one per manifest input, in the manifest's order) and writes
     /// the results into `directory` as result `version`; `caveats` go into the SR as comments.
+    /// `imageTypes`: the route's narrowing of the Image Types the model accepts.
     /// `outputs`: the objects to write besides SEG and SR (RT Structure Set, presentation state,
     /// Secondary Capture overlays, Key Objects), those some destination takes.
     /// `progress` is told each step reached.
     public func produce(
         _ series: [Series], version: Int, caveats: [String] = [], outputs: Set<EncodedObject.Kind> = [],
-        into directory: String,
+        imageTypes: Set<String>? = nil, into directory: String,
         progress: (Step) throws -> Void = { _ in }
     ) throws -> Produced {
         let inputs = package.manifest.inputs
@@ -69,6 +70,7 @@ public struct ResultProducer: Sendable {
         var reference: (series: Series, volume: Volume)?
         for (index, s) in series.enumerated() {
             let assembly = try s.assemble(options: self.assembly)
+            try checkImageTypes(assembly, of: s, input: inputs[index].name, narrowedTo: imageTypes)
             warnings += assembly.warnings.map { "\(inputs[index].name): \($0)" }
             if let first = reference?.volume, first.geometry != assembly.volume.geometry {
                 // Multi-channel models see every channel on the first channel's grid (nnU-Net
@@ -115,5 +117,27 @@ public struct ResultProducer: Sendable {
         lap("encode")
         return Produced(
             encoded: encoded, inference: inference, timings: timings, warnings: warnings + encoded.notWritten)
+    }
+
+    /// Refuses a volume assembled from images whose Image Type (0008,0008) value 1 the model does
+    /// not accept (model.json `accepted_image_types`, ORIGINAL only by default), or the route
+    /// does not (`image_types`). An instance without Image Type is not refused.
+    func checkImageTypes(
+        _ assembly: Assembly, of series: Series, input: String, narrowedTo route: Set<String>?
+    )
+        throws
+    {
+        let accepted = package.manifest.imageTypes.intersection(route ?? package.manifest.imageTypes)
+        let used = Set(assembly.layout.slices.map(\.sopInstanceUID))
+        var found: [String: Int] = [:]
+        for instance in series.instances where used.contains(instance.sopInstanceUID) {
+            guard let type = instance.imageType.first, !type.isEmpty, !accepted.contains(type) else { continue }
+            found[instance.imageType.joined(separator: "\\"), default: 0] += 1
+        }
+        guard let (type, count) = found.max(by: { $0.value < $1.value }) else { return }
+        throw JobFailure(
+            "series \(series.seriesInstanceUID) (input \(input)): Image Type \(type) on \(count) of \(used.count) "
+                + "instances; model '\(package.manifest.name)' runs on \(accepted.sorted().joined(separator: ", ")) images only "
+                + "(model.json accepted_image_types\(route == nil ? "" : ", route image_types"))")
     }
 }

@@ -107,6 +107,17 @@ import Testing
         ),
         ("network.architecture", { $0["task"] = "classification" }),
         ("landmark_refinement", { $0["landmark_refinement"] = "spline" }),
+        ("accepted_image_types[1]", { $0["accepted_image_types"] = ["ORIGINAL", "SECONDARY"] }),
+        ("accepted_image_types", { $0["accepted_image_types"] = [String]() }),
+        ("display_window", { $0["display_window"] = ["center": 40, "width": 0] }),
+        (
+            "labels[0].rt_roi_interpreted_type",
+            {
+                var labels = $0["labels"] as! [[String: Any]]
+                labels[0]["rt_roi_interpreted_type"] = "organ"
+                $0["labels"] = labels
+            }
+        ),
         (
             "inputs[0].normalization.clip",
             {

@@ -54,6 +54,16 @@ import Testing
         #expect(configuration.unroutedQuietTime == 3 && Router(configuration).unroutedQuietTime == 3)
     }
 
+    @Test func routeImageTypesAreRead() throws {
+        let configuration = try NodeConfiguration.parse(
+            """
+            destinations: [{ name: p, ae_title: P, host: h, port: 104 }]
+            models: { m: /m }
+            routes: [{ name: r, model: m, destinations: [p], image_types: [ORIGINAL] }, { name: s, model: m, destinations: [p] }]
+            """)
+        #expect(configuration.routes.map(\.imageTypes) == [["ORIGINAL"], nil])
+    }
+
     @Test func overlaysAreRead() throws {
         #expect(try NodeConfiguration.parse("").overlays == NodeConfiguration.Overlays())
         let configuration = try NodeConfiguration.parse("overlays: { slices: all, fill_opacity: 0.3 }")
@@ -84,6 +94,11 @@ import Testing
         ("uid_root: 1.2.x", "uid_root", "not a valid UID root"),
         ("unrouted_quiet_time: 0s", "unrouted_quiet_time", "greater than zero"),
         ("overlays: { slices: some }", "overlays.slices", "expected `findings`"),
+        (
+            "destinations: [{ name: p, ae_title: P, host: h, port: 104 }]\nmodels: { m: /m }\n"
+                + "routes: [{ name: r, model: m, destinations: [p], image_types: [PRIMARY] }]",
+            "routes[0].image_types", "'PRIMARY' is not ORIGINAL or DERIVED"
+        ),
         ("overlays: { fill_opacity: 1.5 }", "overlays.fill_opacity", "opacity from 0 to 1"),
         (
             "destinations: [{ name: p, ae_title: P, host: h, port: 104, outputs: [seg, rtdose] }]",

@@ -319,7 +319,7 @@ extension NodeConfiguration {
         try node.expectKeys([
             "name", "priority", "level", "match", "channels", "model", "models", "destinations", "quiet_time",
             "close_on_expected_count", "hard_cap", "give_up", "interrupted_grace", "allowed_calling_aes",
-            "allowed_sources"
+            "allowed_sources", "image_types"
         ])
         let name = try node.required("name").string
         var level = Route.Level.series
@@ -399,8 +399,19 @@ extension NodeConfiguration {
             closeOnExpectedCount: try node["close_on_expected_count"]?.bool ?? true,
             hardCap: try node["hard_cap"].map { try positive($0.duration, $0) } ?? 3600,
             giveUpAfter: try node["give_up"].map { try positive($0.duration, $0) } ?? 6 * 3600,
-            interruptedGrace: try node["interrupted_grace"].map { try positive($0.duration, $0) } ?? 600
+            interruptedGrace: try node["interrupted_grace"].map { try positive($0.duration, $0) } ?? 600,
+            imageTypes: try node["image_types"].map(parseImageTypes)
         )
+    }
+
+    /// `image_types: [ORIGINAL]`: Image Type value 1 (PS3.3 C.7.6.1.1.2), at least one.
+    private static func parseImageTypes(_ reader: ConfigurationReader) throws -> Set<String> {
+        let names = try (reader.node.scalar != nil ? [reader] : reader.items).map { try $0.string }
+        guard !names.isEmpty else { throw reader.error("name at least one Image Type (ORIGINAL, DERIVED)") }
+        for name in names where !["ORIGINAL", "DERIVED"].contains(name) {
+            throw reader.error("'\(name)' is not ORIGINAL or DERIVED (Image Type value 1)")
+        }
+        return Set(names)
     }
 
     private static func parseCondition(_ node: ConfigurationReader) throws -> Condition {

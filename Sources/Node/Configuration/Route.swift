@@ -51,6 +51,9 @@ public struct Route: Sendable {
     /// that ended abnormally, or arriving when the node stopped) is processed anyway, its result
     /// saying it may be incomplete (docs/node-behaviour.md, Interrupted series).
     public var interruptedGrace: Double = 600
+    /// Image Type value 1 (ORIGINAL, DERIVED) the route lets its models run on, narrowing what
+    /// each model accepts (YAML `image_types`); nil: what the model accepts.
+    public var imageTypes: Set<String>? = nil
 }
 
 /// One test of a routing rule.
