@@ -165,7 +165,9 @@ public struct NodeServer: Sendable {
                 "tls_port": "\(listener.tls.map { "\($0.port)" } ?? "none")", "routes": "\(configuration.routes.count)",
                 "audit": "\(configuration.audit.file ?? "off")"
             ])
-        var services: [any Service] = servers.map { ReceiverService(server: $0, logger: logger, audit: audit) }
+        var services: [any Service] = servers.map {
+            ReceiverService(server: $0, logger: logger, audit: audit, metrics: metrics)
+        }
         services += [tracker, sending]
         if let executor {
             let interrupted = try store.recoverAfterRestart(maximumAttempts: 3, now: Date())

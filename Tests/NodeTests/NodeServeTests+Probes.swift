@@ -11,20 +11,23 @@ import Testing
 /// when such a connection ended at once, and corrupted the node's heap within a few hundred of
 /// them. The node must stay up, answer C-ECHO and store instances afterwards.
 extension NodeServeTests {
-    static func makeProbedNode() throws -> Node {
+    static func makeProbedNode(httpPort: UInt16) throws -> Node {
         let node = try makeNode()
-        // A short ARTIM timer so that the silent connection is closed within the test.
+        // A short ARTIM timer so that the silent connection is closed within the test, and the
+        // HTTP API for /metrics.
         var yaml = try String(contentsOfFile: node.configPath, encoding: .utf8)
         yaml = yaml.replacingOccurrences(
             of: "allowed_calling_aes: [CT01] }",
             with: "allowed_calling_aes: [CT01], acse_timeout: 2s }")
+        yaml = yaml.replacingOccurrences(of: "http: { port: 0 }", with: "http: { port: \(httpPort) }")
         try yaml.write(toFile: node.configPath, atomically: true, encoding: .utf8)
         return node
     }
 
     @Test(.timeLimit(.minutes(3)))
     func connectionsWithoutAnAssociationLeaveTheNodeServing() async throws {
-        let node = try Self.makeProbedNode()
+        let httpPort = FreePort.allocate()
+        let node = try Self.makeProbedNode(httpPort: httpPort)
         let written = try Self.generateSeries(slices: 3, in: node.directory.file("input"))
         let child = try await Self.start(node)
         // Three rounds of the reproduction: 200 bare connects (FIN and RST alternating), cut-off
@@ -50,6 +53,14 @@ extension NodeServeTests {
             "storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(node.port)"] + written.files)
         #expect(push.status == 0, "C-STORE after the probes: \(push.errorOutput)")
         #expect(await waitUntil { (try? Self.store(node).instances(ofSeries: written.seriesInstanceUID).count) == 3 })
+
+        // Each probe is counted, not warned about: 3 × 200 bare connects and the cut-off requests.
+        let metrics = try await runTool("curl", ["-s", "http://127.0.0.1:\(httpPort)/metrics"]).output
+        let counted = metrics.split(separator: "\n").first {
+            $0.hasPrefix("mambanode_connections_without_association_total ")
+        }
+        .flatMap { Double($0.split(separator: " ").last ?? "") }
+        #expect((counted ?? 0) >= 600, "\(metrics)")
 
         child.signal(SIGTERM)
         #expect(await child.wait() == 0, "\(child.standardError.suffix(2000))")

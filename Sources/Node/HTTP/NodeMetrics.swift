@@ -7,6 +7,7 @@ public final class NodeMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     public let instancesReceived: Counter
     public let seriesCompleted: Counter
+    public let connectionsWithoutAssociation: Counter
     public let jobsQueued: Counter
     public let jobsDone: Counter
     public let jobsFailed: Counter
@@ -30,6 +31,11 @@ public final class NodeMetrics: Sendable {
                 "series_completed", "total",
                 "Series (and studies of study-level routes) that became stable and were routed, each once "
                     + "whatever the number of models that run on it."))
+        connectionsWithoutAssociation = registry.makeCounter(
+            descriptor: name(
+                "connections_without_association", "total",
+                "TCP connections that ended without a valid A-ASSOCIATE-RQ (health checks, port scans), "
+                    + "logged at debug level only."))
         jobsQueued = registry.makeCounter(
             descriptor: name(
                 "jobs_queued", "total", "Jobs queued: one per model of the route of each completed series or study."))

@@ -9,20 +9,24 @@ public struct ReceiverService: Service {
     let server: StorageServer
     let logger: Logger
     let audit: AuditTrail?
+    let metrics: NodeMetrics?
 
-    public init(server: StorageServer, logger: Logger, audit: AuditTrail? = nil) {
+    public init(server: StorageServer, logger: Logger, audit: AuditTrail? = nil, metrics: NodeMetrics? = nil) {
         self.server = server
         self.logger = logger
         self.audit = audit
+        self.metrics = metrics
     }
 
     public func run() async throws {
         let server = self.server
         let logger = self.logger
         let audit = self.audit
+        let metrics = self.metrics
         let events = Task {
             for await event in server.events {
                 ReceiverService.log(event, logger)
+                if case .connectionDropped = event { metrics?.connectionsWithoutAssociation.increment() }
                 await audit?.record(event)
             }
         }
