@@ -30,6 +30,15 @@ inline bool isASCII(const char *s) {
     return true;
 }
 
+/// Reads the header (up to Pixel Data) of the source file whose patient and study a new object
+/// is filed under.
+inline mn_status readReference(const char *path, DcmFileFormat &file, mn_error *err) {
+    OFCondition cond =
+        file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
+    if (cond.bad()) return fail(err, MN_ERR_IO, "reading the reference source: %s", cond.text());
+    return MN_OK;
+}
+
 /// The request's optional strings: NULL becomes empty.
 inline std::string orEmpty(const char *s) { return s ? std::string(s) : std::string(); }
 

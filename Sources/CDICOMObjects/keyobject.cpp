@@ -129,10 +129,9 @@ mn_status writeKeyObjects(const mn_ko_request *r, const char *path, mn_error *er
     if (mn_status s = checkRequest(r, err)) return s;
 
     DcmFileFormat referenceFile;
-    OFCondition cond = referenceFile.loadFileUntilTag(r->reference_path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                                      ERM_autoDetect, DCM_PixelData);
-    if (cond.bad()) return fail(err, MN_ERR_IO, "reading the reference source: %s", cond.text());
+    if (mn_status s = readReference(r->reference_path, referenceFile, err)) return s;
     DcmDataset &reference = *referenceFile.getDataset();
+    OFCondition cond;
     OFString study;
     reference.findAndGetOFString(DCM_StudyInstanceUID, study);
     if (study.empty())

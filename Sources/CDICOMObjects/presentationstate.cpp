@@ -447,10 +447,9 @@ mn_status writePresentationState(const mn_gsps_request *r, const char *path, mn_
         return fail(err, MN_ERR_ARGUMENT, "presentation state: the pixel spacing ratio is out of range");
 
     DcmFileFormat referenceFile;
-    OFCondition cond = referenceFile.loadFileUntilTag(r->reference_path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                                      ERM_autoDetect, DCM_PixelData);
-    if (cond.bad()) return fail(err, MN_ERR_IO, "reading the reference source: %s", cond.text());
+    if (mn_status s = readReference(r->reference_path, referenceFile, err)) return s;
     DcmDataset &reference = *referenceFile.getDataset();
+    OFCondition cond;
     OFString study, series, charset, photometric;
     reference.findAndGetOFString(DCM_StudyInstanceUID, study);
     reference.findAndGetOFString(DCM_SeriesInstanceUID, series);

@@ -54,7 +54,9 @@ public struct BenchOutputsCommand: ParsableCommand {
         let source = try SourceImages(volume: try series.assemble().volume, series: series)
         let labelMap = try LabelMap(
             Volume(geometry: source.geometry, voxels: labels.map(Float.init)), on: source.geometry)
-        printError("generated and assembled \(slices) × \(size)² CT in \(format(seconds(since: clock))) s")
+        printError(
+            "generated and assembled \(slices) × \(size)² CT in \(BenchReference.format(BenchReference.seconds(since: clock))) s"
+        )
 
         let encoder = try ResultEncoder(
             manifest: package.manifest,
@@ -72,13 +74,13 @@ public struct BenchOutputsCommand: ParsableCommand {
         let scCount = objects.filter { $0.kind == .secondaryCapture }.count
         for key in ["SEG", "SR", "outlines", "RTSTRUCT", "GSPS", "SC", "KO"] {
             let count = key == "SC" ? " (\(scCount) images)" : ""
-            print("\(key): \(format(best[key] ?? .nan)) s\(count)")
+            print("\(key): \(BenchReference.format(best[key] ?? .nan)) s\(count)")
         }
         // What a destination asking for an RT Structure Set waits for: the shared outlines and the writer.
         let rtstruct = (best["outlines"] ?? 0) + (best["RTSTRUCT"] ?? 0)
         let rtPath = objects.first { $0.kind == .structureSet }!.path
         print(
-            "mambanode RTSTRUCT (outlines + writing): \(format(rtstruct)) s, \(format(Double(try fileSize(rtPath)) / 1e6)) MB"
+            "mambanode RTSTRUCT (outlines + writing): \(BenchReference.format(rtstruct)) s, \(BenchReference.format(Double(try BenchReference.fileSize(rtPath)) / 1e6)) MB"
         )
         guard !skipRTUtils else { return }
 
@@ -91,7 +93,7 @@ public struct BenchOutputsCommand: ParsableCommand {
         ]
         let jobFile = directory + "/bench.json"
         try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: jobFile))
-        let output = try runPython([script, jobFile])
+        let output = try BenchReference.runPython(python, [script, jobFile])
         guard let line = output.split(separator: "\n").last,
             let reference = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
             let theirTime = reference["seconds"] as? Double, let theirBytes = reference["bytes"] as? Int
@@ -99,31 +101,8 @@ public struct BenchOutputsCommand: ParsableCommand {
             throw ValidationError("the rt-utils script did not report a result:\n\(output)")
         }
         print(
-            "rt-utils RTSTRUCT: \(format(theirTime)) s, \(format(Double(theirBytes) / 1e6)) MB (series loading not counted)"
+            "rt-utils RTSTRUCT: \(BenchReference.format(theirTime)) s, \(BenchReference.format(Double(theirBytes) / 1e6)) MB (series loading not counted)"
         )
-        print("speed-up RTSTRUCT (rt-utils / mambanode): \(format(theirTime / rtstruct))×")
+        print("speed-up RTSTRUCT (rt-utils / mambanode): \(BenchReference.format(theirTime / rtstruct))×")
     }
-
-    private func runPython(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    private func fileSize(_ path: String) throws -> Int {
-        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-    }
-
-    private func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-
-    private func format(_ value: Double) -> String { String(format: "%.2f", value) }
 }

@@ -44,11 +44,13 @@ public struct BenchSegCommand: ParsableCommand {
         var clock = ContinuousClock.now
         let written = try generator.write(to: directory + "/source")
         let labels = generator.labels()
-        printError("generated \(slices) × \(size)² CT and its label map in \(format(seconds(since: clock))) s")
+        printError(
+            "generated \(slices) × \(size)² CT and its label map in \(BenchReference.format(BenchReference.seconds(since: clock))) s"
+        )
 
         clock = .now
         let grid = try Self.grid(generator, written)
-        let headerTime = seconds(since: clock)
+        let headerTime = BenchReference.seconds(since: clock)
         let uids = try UIDGenerator()
         let algorithm = try AlgorithmIdentification(name: "nnMamba bench", version: "0.1")
         let segments = try (1...10).map { n in
@@ -71,11 +73,11 @@ public struct BenchSegCommand: ParsableCommand {
                 content: ContentIdentity(label: "BENCH"),
                 equipment: EquipmentIdentity(deviceSerialNumber: "bench", softwareVersions: "0.1"), uids: uids)
             ours = try writer.write(to: ourPath)
-            best = min(best, seconds(since: clock))
+            best = min(best, BenchReference.seconds(since: clock))
         }
-        let ourBytes = try fileSize(ourPath)
+        let ourBytes = try BenchReference.fileSize(ourPath)
         print(
-            "mambanode: \(format(best)) s, \(format(Double(ourBytes) / 1e6)) MB, \(ours!.frames.count) frames (source headers \(format(headerTime)) s, not included)"
+            "mambanode: \(BenchReference.format(best)) s, \(BenchReference.format(Double(ourBytes) / 1e6)) MB, \(ours!.frames.count) frames (source headers \(BenchReference.format(headerTime)) s, not included)"
         )
         guard !skipHighdicom else { return }
 
@@ -87,7 +89,7 @@ public struct BenchSegCommand: ParsableCommand {
         ]
         let jobFile = directory + "/bench.json"
         try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: jobFile))
-        let output = try runPython([script, jobFile])
+        let output = try BenchReference.runPython(python, [script, jobFile])
         guard let line = output.split(separator: "\n").last,
             let result = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
             let theirTime = result["seconds"] as? Double, let theirBytes = result["bytes"] as? Int
@@ -95,10 +97,10 @@ public struct BenchSegCommand: ParsableCommand {
             throw ValidationError("the highdicom script did not report a result:\n\(output)")
         }
         print(
-            "highdicom: \(format(theirTime)) s, \(format(Double(theirBytes) / 1e6)) MB, \(result["frames"] ?? "?") frames"
+            "highdicom: \(BenchReference.format(theirTime)) s, \(BenchReference.format(Double(theirBytes) / 1e6)) MB, \(result["frames"] ?? "?") frames"
         )
         print(
-            "speed-up: \(format(theirTime / best))×, size ratio (mambanode/highdicom): \(format(Double(ourBytes) / Double(theirBytes)))"
+            "speed-up: \(BenchReference.format(theirTime / best))×, size ratio (mambanode/highdicom): \(BenchReference.format(Double(ourBytes) / Double(theirBytes)))"
         )
     }
 
@@ -131,27 +133,4 @@ public struct BenchSegCommand: ParsableCommand {
             sliceThickness: generator.sliceSpacing, spacingBetweenSlices: generator.sliceSpacing,
             frames: frames, referencePath: written.files[0])
     }
-
-    private func runPython(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    private func fileSize(_ path: String) throws -> Int {
-        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-    }
-
-    private func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-
-    private func format(_ value: Double) -> String { String(format: "%.2f", value) }
 }
