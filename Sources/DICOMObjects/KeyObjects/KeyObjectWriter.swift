@@ -77,15 +77,7 @@ public struct KeyObjectWriter: Sendable {
         var request = mn_ko_request()
         request.reference_path = arena(referencePath)
         request.description = arena(description)
-        request.series_instance_uid = arena(series.seriesInstanceUID)
-        request.sop_instance_uid = arena(series.sopInstanceUID)
-        request.series_number = Int32(series.seriesNumber)
-        request.instance_number = Int32(series.instanceNumber)
-        request.series_description = arena(series.seriesDescription)
-        request.manufacturer = arena(equipment.manufacturer)
-        request.model_name = arena(equipment.modelName)
-        request.device_serial_number = arena(equipment.deviceSerialNumber)
-        request.software_versions = arena(equipment.softwareVersions)
+        request.identify(series, equipment, in: arena)
         try withExtendedLifetime(arena) { () throws(DICOMError) in
             try cReferences.withUnsafeBufferPointer { references throws(DICOMError) in
                 request.references = references.baseAddress

@@ -222,15 +222,7 @@ public struct PresentationStateWriter: Sendable {
         request.content_label = arena(label)
         request.content_description = arena(contentDescription)
         request.content_creator = arena("MambaNode")
-        request.series_instance_uid = arena(series.seriesInstanceUID)
-        request.sop_instance_uid = arena(series.sopInstanceUID)
-        request.series_number = Int32(series.seriesNumber)
-        request.instance_number = Int32(series.instanceNumber)
-        request.series_description = arena(series.seriesDescription)
-        request.manufacturer = arena(equipment.manufacturer)
-        request.model_name = arena(equipment.modelName)
-        request.device_serial_number = arena(equipment.deviceSerialNumber)
-        request.software_versions = arena(equipment.softwareVersions)
+        request.identify(series, equipment, in: arena)
         try withExtendedLifetime(arena) { () throws(DICOMError) in
             try cImages.withUnsafeBufferPointer { images throws(DICOMError) in
                 try cLayers.withUnsafeBufferPointer { layers throws(DICOMError) in

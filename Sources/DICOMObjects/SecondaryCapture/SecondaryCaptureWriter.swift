@@ -127,15 +127,7 @@ public struct SecondaryCaptureWriter: Sendable {
             request.frame_of_reference_uid = arena(plane.frameOfReferenceUID)
         }
         request.derivation_description = arena(derivation)
-        request.series_instance_uid = arena(series.seriesInstanceUID)
-        request.sop_instance_uid = arena(series.sopInstanceUID)
-        request.series_number = Int32(series.seriesNumber)
-        request.instance_number = Int32(series.instanceNumber)
-        request.series_description = arena(series.seriesDescription)
-        request.manufacturer = arena(equipment.manufacturer)
-        request.model_name = arena(equipment.modelName)
-        request.device_serial_number = arena(equipment.deviceSerialNumber)
-        request.software_versions = arena(equipment.softwareVersions)
+        request.identify(series, equipment, in: arena)
         try withExtendedLifetime(arena) { () throws(DICOMError) in
             try image.pixels.withUnsafeBufferPointer { rgb throws(DICOMError) in
                 request.rgb = rgb.baseAddress

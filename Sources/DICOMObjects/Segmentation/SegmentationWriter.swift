@@ -158,19 +158,11 @@ public struct SegmentationWriter: Sendable {
         request.pixel_spacing = (grid.pixelSpacing.row, grid.pixelSpacing.column)
         request.slice_thickness = grid.sliceThickness
         request.spacing_between_slices = grid.spacingBetweenSlices ?? 0
-        request.series_instance_uid = arena(series.seriesInstanceUID)
-        request.sop_instance_uid = arena(series.sopInstanceUID)
+        request.identify(series, equipment, in: arena)
         request.dimension_organization_uid = arena(dimensionOrganizationUID)
-        request.series_number = Int32(series.seriesNumber)
-        request.instance_number = Int32(series.instanceNumber)
-        request.series_description = arena(series.seriesDescription)
         request.content_label = arena(content.label)
         request.content_description = arena(content.description)
         request.content_creator = arena(content.creator)
-        request.manufacturer = arena(equipment.manufacturer)
-        request.model_name = arena(equipment.modelName)
-        request.device_serial_number = arena(equipment.deviceSerialNumber)
-        request.software_versions = arena(equipment.softwareVersions)
         request.frames_through_dcmseg = throughDCMSEG ? 1 : 0
         try withExtendedLifetime(arena) { () throws(DICOMError) in
             try cSegments.withUnsafeBufferPointer { segs throws(DICOMError) in

@@ -135,16 +135,8 @@ public struct StructureSetWriter: Sendable {
         var request = mn_rt_request()
         request.reference_path = arena(grid.referencePath)
         request.frame_of_reference_uid = arena(frameOfReferenceUID)
-        request.series_instance_uid = arena(series.seriesInstanceUID)
-        request.sop_instance_uid = arena(series.sopInstanceUID)
-        request.series_number = Int32(series.seriesNumber)
-        request.instance_number = Int32(series.instanceNumber)
-        request.series_description = arena(series.seriesDescription)
+        request.identify(series, equipment, in: arena)
         request.structure_set_label = arena(label)
-        request.manufacturer = arena(equipment.manufacturer)
-        request.model_name = arena(equipment.modelName)
-        request.device_serial_number = arena(equipment.deviceSerialNumber)
-        request.software_versions = arena(equipment.softwareVersions)
         try withExtendedLifetime(arena) { () throws(DICOMError) in
             try cImages.withUnsafeBufferPointer { images throws(DICOMError) in
                 try cROIs.withUnsafeBufferPointer { rois throws(DICOMError) in
