@@ -1,3 +1,4 @@
+import DICOMObjects
 import Foundation
 
 /// What ``ResultEncoder`` wrote: the files with the UIDs the outbox and the PACS know them by,
@@ -40,6 +41,15 @@ public struct EncodedObject: Sendable, Hashable {
     public var sopInstanceUID: String
     public var seriesInstanceUID: String
     public var seriesNumber: Int
+}
+
+extension EncodedObject {
+    /// The object written at `path` as instance `series.sopInstanceUID` of `series`.
+    init(kind: Kind, path: String, sopClassUID: String, series: SeriesIdentity) {
+        self.init(
+            kind: kind, path: path, sopClassUID: sopClassUID, sopInstanceUID: series.sopInstanceUID,
+            seriesInstanceUID: series.seriesInstanceUID, seriesNumber: series.seriesNumber)
+    }
 }
 
 /// The size of one SEG segment: voxels on the source grid × voxel volume.

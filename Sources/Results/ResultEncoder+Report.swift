@@ -147,10 +147,7 @@ extension ResultEncoder {
                 report: report, sources: source.files, series: series, equipment: configuration.equipment)
             let path = directory + "/SR-\(series.sopInstanceUID).dcm"
             try writer.write(to: path)
-            return EncodedObject(
-                kind: .report, path: path, sopClassUID: ReportWriter.sopClassUID,
-                sopInstanceUID: series.sopInstanceUID, seriesInstanceUID: series.seriesInstanceUID,
-                seriesNumber: seriesNumber)
+            return EncodedObject(kind: .report, path: path, sopClassUID: ReportWriter.sopClassUID, series: series)
         } catch {
             throw ResultsError(error, writing: "the report")
         }

@@ -124,9 +124,7 @@ extension ResultEncoder {
             let path = directory + "/RTSTRUCT-\(writer.series.sopInstanceUID).dcm"
             try writer.write(to: path)
             return EncodedObject(
-                kind: .structureSet, path: path, sopClassUID: StructureSetWriter.sopClassUID,
-                sopInstanceUID: writer.series.sopInstanceUID, seriesInstanceUID: writer.series.seriesInstanceUID,
-                seriesNumber: seriesNumber)
+                kind: .structureSet, path: path, sopClassUID: StructureSetWriter.sopClassUID, series: writer.series)
         } catch {
             throw ResultsError(error, writing: "the RT structure set")
         }
@@ -240,8 +238,7 @@ extension ResultEncoder {
             try writer.write(to: path)
             return EncodedObject(
                 kind: .presentationState, path: path, sopClassUID: PresentationStateWriter.sopClassUID,
-                sopInstanceUID: writer.series.sopInstanceUID, seriesInstanceUID: writer.series.seriesInstanceUID,
-                seriesNumber: seriesNumber)
+                series: writer.series)
         } catch {
             throw ResultsError(error, writing: "the presentation state")
         }
@@ -292,7 +289,7 @@ extension ResultEncoder {
                     image: canvas.image, plane: renderer.plane(of: k), referencePath: source.grid.referencePath,
                     derivation: "Source image with the outlines of \(algorithm.name) \(algorithm.version)",
                     series: series, equipment: configuration.equipment)
-                objects.append(try write(writer, into: directory, seriesNumber: seriesNumber))
+                objects.append(try write(writer, into: directory))
             }
             let summary = renderer.summary(lines: views.summaryLines(model: "\(algorithm.name) \(algorithm.version)"))
             let series = try SeriesIdentity(
@@ -303,7 +300,7 @@ extension ResultEncoder {
                 derivation: "Summary of the structured report of \(algorithm.name) \(algorithm.version)",
                 series: series,
                 equipment: configuration.equipment)
-            objects.append(try write(writer, into: directory, seriesNumber: seriesNumber))
+            objects.append(try write(writer, into: directory))
         } catch {
             for object in objects { try? FileManager.default.removeItem(atPath: object.path) }
             throw ResultsError(error, writing: "the overlay images")
@@ -311,17 +308,11 @@ extension ResultEncoder {
         return objects
     }
 
-    private func write(
-        _ writer: SecondaryCaptureWriter, into directory: String, seriesNumber: Int
-    ) throws(DICOMError)
-        -> EncodedObject
-    {
+    private func write(_ writer: SecondaryCaptureWriter, into directory: String) throws(DICOMError) -> EncodedObject {
         let path = directory + "/SC-\(writer.series.sopInstanceUID).dcm"
         try writer.write(to: path)
         return EncodedObject(
-            kind: .secondaryCapture, path: path, sopClassUID: SecondaryCaptureWriter.sopClassUID,
-            sopInstanceUID: writer.series.sopInstanceUID, seriesInstanceUID: writer.series.seriesInstanceUID,
-            seriesNumber: seriesNumber)
+            kind: .secondaryCapture, path: path, sopClassUID: SecondaryCaptureWriter.sopClassUID, series: writer.series)
     }
 
     // MARK: - Key Object Selection
@@ -372,9 +363,7 @@ extension ResultEncoder {
             let path = directory + "/KO-\(writer.series.sopInstanceUID).dcm"
             try writer.write(to: path)
             return EncodedObject(
-                kind: .keyObjects, path: path, sopClassUID: KeyObjectWriter.sopClassUID,
-                sopInstanceUID: writer.series.sopInstanceUID, seriesInstanceUID: writer.series.seriesInstanceUID,
-                seriesNumber: seriesNumber)
+                kind: .keyObjects, path: path, sopClassUID: KeyObjectWriter.sopClassUID, series: writer.series)
         } catch {
             throw ResultsError(error, writing: "the key object selection")
         }

@@ -177,11 +177,7 @@ public struct PresentationStateWriter: Sendable {
     public func write(to path: String) throws(DICOMError) {
         DICOMLibrary.initialize()
         let arena = CStringArena()
-        let cImages = grid.frames.map { f in
-            mn_seg_source_frame(
-                sop_class_uid: arena(f.sopClassUID), sop_instance_uid: arena(f.sopInstanceUID), frame_number: 0,
-                position: (f.position.x, f.position.y, f.position.z))
-        }
+        let cImages = grid.frames.map { $0.cFrame(in: arena) }
         let cLayers = layers.map { layer in
             let lab = CIELabColor(sRGB: (layer.color.x, layer.color.y, layer.color.z)).dicomValues
             return mn_gsps_layer(

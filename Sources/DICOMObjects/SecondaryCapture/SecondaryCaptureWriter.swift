@@ -115,9 +115,7 @@ public struct SecondaryCaptureWriter: Sendable {
         request.columns = UInt16(image.columns)
         if let plane {
             let s = plane.source
-            request.source = mn_seg_source_frame(
-                sop_class_uid: arena(s.sopClassUID), sop_instance_uid: arena(s.sopInstanceUID),
-                frame_number: UInt32(s.frameNumber ?? 0), position: (s.position.x, s.position.y, s.position.z))
+            request.source = s.cFrame(in: arena)
             request.has_plane = 1
             request.position = (s.position.x, s.position.y, s.position.z)
             let (r, c) = (plane.rowDirection, plane.columnDirection)

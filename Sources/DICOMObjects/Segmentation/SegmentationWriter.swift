@@ -144,11 +144,7 @@ public struct SegmentationWriter: Sendable {
                 cielab: (lab[0], lab[1], lab[2]), tracking_id: arena(s.tracking?.identifier),
                 tracking_uid: arena(s.tracking?.uid))
         }
-        let cSources = grid.frames.map { f in
-            mn_seg_source_frame(
-                sop_class_uid: arena(f.sopClassUID), sop_instance_uid: arena(f.sopInstanceUID),
-                frame_number: UInt32(f.frameNumber ?? 0), position: (f.position.x, f.position.y, f.position.z))
-        }
+        let cSources = grid.frames.map { $0.cFrame(in: arena) }
         let r = grid.rowDirection, c = grid.columnDirection
         var request = mn_seg_request()
         request.reference_path = arena(grid.referencePath)

@@ -112,11 +112,7 @@ public struct StructureSetWriter: Sendable {
     public func write(to path: String) throws(DICOMError) {
         DICOMLibrary.initialize()
         let arena = CStringArena()
-        let cImages = grid.frames.map { f in
-            mn_seg_source_frame(
-                sop_class_uid: arena(f.sopClassUID), sop_instance_uid: arena(f.sopInstanceUID), frame_number: 0,
-                position: (f.position.x, f.position.y, f.position.z))
-        }
+        let cImages = grid.frames.map { $0.cFrame(in: arena) }
         let cROIs = rois.map { roi in
             mn_rt_roi(
                 name: arena(roi.name), description: arena(roi.description),
