@@ -5,44 +5,53 @@ import Volume
 
 extension InferencePipeline {
     /// Class probabilities on the resampled grid -> label map on the source grid (docs/inference.md):
-    /// each class's probability is resampled linearly straight onto the source voxels (undoing
-    /// resampling, crop and reorientation in one mapping through patient space), then argmax,
-    /// ties to the lowest class. Source voxels outside a crop are background.
+    /// each class's probability is resampled linearly onto the source voxels (undoing
+    /// resampling and crop), then argmax, ties to the lowest class. Source voxels outside a crop
+    /// are background.
+    ///
+    /// The interpolation goes onto the canonical grid, whose axes are the resampled grid's
+    /// (`ClassProbabilities.labels(on:)` works along them, only where a class can win), and
+    /// the labels are then permuted back onto the source grid, which shares the canonical
+    /// grid's voxel centres.
     ///
     /// probabilities: [1, K, D, H, W] on `record.resampled` -> labels on `record.source`.
     func labelMap(_ probabilities: Tensor, record: PreprocessingRecord, like input: Volume) -> Volume {
-        let k = probabilities.shape[1]
         var labels: [Float]
         if record.resampled == record.source {
             // Nothing moved: the tensor's voxels are the source voxels.
             labels = argmaxChannels(probabilities).map(Float.init)
         } else if record.resampled == record.canonical {
-            // Only reoriented: canonical and source share their voxel centres, so the labels are
-            // permuted back exactly (interpolating at coinciding centres could break exact ties
-            // differently from the argmax).
+            // Only reoriented: the labels are permuted back exactly (interpolating at coinciding
+            // centres could break exact ties differently from the argmax).
             let canonical = Volume(geometry: record.canonical, voxels: argmaxChannels(probabilities).map(Float.init))
             labels = canonical.resampled(to: record.source, interpolation: .nearest).voxels
         } else {
-            let count = record.source.voxelCount
-            var best = [Float](repeating: -.infinity, count: count)
-            labels = [Float](repeating: 0, count: count)
-            for c in 0..<k {
-                let channel = Volume(
-                    geometry: record.resampled,
-                    voxels: Array(
-                        UnsafeBufferPointer(start: probabilities.channel(0, c), count: probabilities.voxelCount)))
-                // Outside the resampled field of view (only with a crop) the class is background.
-                let back = channel.edgePadded().resampled(
-                    to: record.source, interpolation: .linear, fill: c == 0 ? 1 : 0)
-                for i in 0..<count where back.voxels[i] > best[i] {
-                    best[i] = back.voxels[i]
-                    labels[i] = Float(c)
+            let classes = ClassProbabilities(
+                grid: record.resampled, classes: probabilities.shape[1],
+                values: UnsafeBufferPointer(start: probabilities.data, count: probabilities.count))
+            if options.pointwiseResampling {
+                labels = classes.pointwiseLabels(on: record.source)
+                if let crop = record.crop {
+                    for (i, inside) in cropMask(record, crop).enumerated() where !inside { labels[i] = 0 }
                 }
-            }
-            if let crop = record.crop {
-                // The edge padding reaches one resampled voxel beyond the crop; that band is outside
-                // the non-zero box and therefore background.
-                for (i, inside) in cropMask(record, crop).enumerated() where !inside { labels[i] = 0 }
+            } else {
+                var canonical = Volume(geometry: record.canonical, voxels: classes.labels(on: record.canonical))
+                if let crop = record.crop {
+                    // The edge extension reaches half a resampled voxel beyond the crop; that band
+                    // is outside the non-zero box and therefore background.
+                    let g = record.canonical.size
+                    for k in 0..<g.z {
+                        for j in 0..<g.y {
+                            for i in 0..<g.x {
+                                let p = SIMD3(i, j, k)
+                                if any(p .< crop.lower) || any(p .>= crop.upper) { canonical[i, j, k] = 0 }
+                            }
+                        }
+                    }
+                }
+                labels =
+                    record.canonical == record.source
+                    ? canonical.voxels : canonical.resampled(to: record.source, interpolation: .nearest).voxels
             }
         }
         return Volume(

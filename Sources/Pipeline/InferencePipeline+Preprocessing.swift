@@ -52,10 +52,18 @@ extension InferencePipeline {
             // nnU-Net takes the mask on the original grid and resamples it with nearest, so spline
             // ringing cannot leak into the background.
             let m = Volume(geometry: cropped, voxels: Self.nonZeroMask(volumes).map { $0 ? 1 : 0 })
-            mask = m.edgePadded().resampled(to: grid, interpolation: .nearest).voxels.map { $0 != 0 }
+            mask = resample(m, to: grid, interpolation: .nearest).voxels.map { $0 != 0 }
         }
-        volumes = volumes.map { $0.edgePadded().resampled(to: grid, interpolation: options.imageInterpolation) }
+        volumes = volumes.map { resample($0, to: grid, interpolation: options.imageInterpolation) }
         return grid
+    }
+
+    /// One volume onto the resampled grid, its border extended by half a voxel (the grid shares
+    /// its field of view edge to edge): along the axes, or point by point for the reference.
+    func resample(_ volume: Volume, to grid: Geometry, interpolation: Interpolation) -> Volume {
+        options.pointwiseResampling
+            ? volume.resampledPointwise(to: grid, interpolation: interpolation, extendingEdges: true)
+            : volume.resampled(to: grid, interpolation: interpolation, extendingEdges: true)
     }
 
     /// nnMambaSeg needs each axis a multiple of 16 (four stride-2 stages) and at least the patch.

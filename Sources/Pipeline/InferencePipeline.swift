@@ -33,6 +33,10 @@ public struct InferencePipeline: Sendable {
         /// How each landmark moves from its peak voxel to a sub-voxel position; the package's
         /// `landmark_refinement` takes precedence when it names one.
         public var landmarkRefinement: LandmarkRefinement = .peak
+        /// Resample every voxel on its own (`Volume.resampledPointwise`,
+        /// `ClassProbabilities.pointwiseLabels`) instead of one axis at a time: the plain
+        /// statement of the recipe, kept as the reference the fast path is tested against.
+        var pointwiseResampling = false
 
         public init() {}
     }

@@ -59,16 +59,89 @@ extension Geometry {
 extension Volume {
     /// The volume resampled onto `target`: each target voxel centre is mapped to patient space
     /// and back into this volume's index space, and interpolated there. Target voxels outside
-    /// this volume (beyond its first/last voxel centres) get `fill`.
+    /// this volume (beyond its first/last voxel centres) get `fill`. With `extendingEdges` the
+    /// volume counts as grown by one voxel on every side that repeats its border, so a target
+    /// grid sharing its field of view edge to edge (whose outer centres lie up to half a voxel
+    /// beyond the outer source centres) gets no fill (nnU-Net's resize does the same).
+    ///
+    /// Grids whose axes are parallel (a reorientation, another spacing or origin: every
+    /// resampling of the inference recipe) are resampled one axis at a time
+    /// (`SeparableResampling`); others point by point (`resampledPointwise`). Both give the same
+    /// values up to rounding; nearest gives identical values.
     ///
     /// ```swift
     /// let iso = image.resampled(to: image.geometry.withSpacing(SIMD3(1, 1, 1)), interpolation: .bspline3)
     /// let labels = prediction.resampled(to: image.geometry, interpolation: .nearest)
     /// ```
     public func resampled(
-        to target: Geometry, interpolation: Interpolation = .linear, fill: Float = 0,
+        to target: Geometry, interpolation: Interpolation = .linear, fill: Float = 0, extendingEdges: Bool = false,
         threads: Int? = nil
     ) -> Volume {
+        guard let mapping = AxisMapping(from: geometry, to: target),
+            interpolation == .nearest || mapping.keepsAxisOrder
+        else {
+            return resampledPointwise(
+                to: target, interpolation: interpolation, fill: fill, extendingEdges: extendingEdges, threads: threads)
+        }
+        let voxels =
+            interpolation == .nearest
+            ? gathered(onto: target, mapping: mapping, fill: fill, extendingEdges: extendingEdges, threads: threads)
+            : SeparableResampling.resample(
+                self, to: target, mapping: mapping, interpolation: interpolation, fill: fill,
+                extendingEdges: extendingEdges, threads: threads)
+        return Volume(
+            geometry: target, voxels: voxels, seriesInstanceUID: seriesInstanceUID,
+            frameOfReferenceUID: frameOfReferenceUID)
+    }
+
+    /// Nearest-neighbour resampling between parallel grids: every target voxel copies the source
+    /// voxel its per-axis taps name (axes may be permuted and flipped).
+    func gathered(
+        onto target: Geometry, mapping: AxisMapping, fill: Float, extendingEdges: Bool, threads: Int?
+    )
+        -> [Float]
+    {
+        let n = geometry.size, strides = [1, n.x, n.x * n.y]
+        let offsets = (0..<3).map { a in
+            let axis = mapping.sourceAxis[a]
+            let taps = AxisTaps.nearest(source: n[axis], count: target.size[a], extendingEdges: extendingEdges) {
+                mapping.coordinate(a, $0)
+            }
+            // An offset of -1 marks an index outside the source.
+            return (0..<taps.count).map { taps.inside[$0] ? taps.index[$0] * strides[axis] : -1 }
+        }
+        var output = [Float](repeating: fill, count: target.voxelCount)
+        let t = target.size
+        voxels.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let (src, dst) = (source, out)
+                parallelFor(t.z, threads: threads) { k in
+                    let oz = offsets[2][k]
+                    guard oz >= 0 else { return }
+                    for j in 0..<t.y {
+                        let oy = offsets[1][j]
+                        guard oy >= 0 else { continue }
+                        let row = dst.baseAddress! + (k * t.y + j) * t.x
+                        for i in 0..<t.x where offsets[0][i] >= 0 { row[i] = src[oz + oy + offsets[0][i]] }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// `resampled(to:)` computed point by point: every target voxel centre mapped through patient
+    /// space on its own and interpolated in a 2 × 2 × 2 (linear) or 4 × 4 × 4 (B-spline)
+    /// neighbourhood. Handles any pair of grids; for parallel ones it is the reference the
+    /// separable path is tested against.
+    public func resampledPointwise(
+        to target: Geometry, interpolation: Interpolation = .linear, fill: Float = 0, extendingEdges: Bool = false,
+        threads: Int? = nil
+    ) -> Volume {
+        if extendingEdges {
+            return edgePadded().resampledPointwise(
+                to: target, interpolation: interpolation, fill: fill, extendingEdges: false, threads: threads)
+        }
         guard let inverse = geometry.indexToPatientMatrix.inverse else {
             preconditionFailure("resampling from a degenerate geometry")
         }
@@ -103,6 +176,31 @@ extension Volume {
         }
         return Volume(
             geometry: target, voxels: output, seriesInstanceUID: seriesInstanceUID,
+            frameOfReferenceUID: frameOfReferenceUID)
+    }
+
+    /// The volume grown by one voxel on every side, repeating the border voxels.
+    ///
+    /// What `extendingEdges` means, materialised for the point-by-point path.
+    func edgePadded() -> Volume {
+        let g = geometry
+        let size = g.size &+ 2
+        var voxels = [Float](repeating: 0, count: size.x * size.y * size.z)
+        for k in 0..<size.z {
+            let sk = min(max(k - 1, 0), g.size.z - 1)
+            for j in 0..<size.y {
+                let sj = min(max(j - 1, 0), g.size.y - 1)
+                let row = g.offset(0, sj, sk), out = (k * size.y + j) * size.x
+                voxels[out] = self.voxels[row]
+                for i in 0..<g.size.x { voxels[out + 1 + i] = self.voxels[row + i] }
+                voxels[out + size.x - 1] = self.voxels[row + g.size.x - 1]
+            }
+        }
+        let grid = Geometry(
+            size: size, spacing: g.spacing, origin: g.patientPoint(ofIndex: SIMD3(-1, -1, -1)),
+            direction: g.direction)
+        return Volume(
+            geometry: grid, voxels: voxels, seriesInstanceUID: seriesInstanceUID,
             frameOfReferenceUID: frameOfReferenceUID)
     }
 
