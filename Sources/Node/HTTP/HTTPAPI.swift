@@ -162,6 +162,7 @@ public struct HTTPAPI: Sendable {
         var attempts: Int
         var nextAttemptAt, createdAt: Date
         var lastAttemptAt, sentAt: Date?
+        var sendSeconds: Double?
         var lastStatus, lastError: String?
         var correlationID: String
         init(_ o: OutboxRecord) {
@@ -175,6 +176,7 @@ public struct HTTPAPI: Sendable {
             createdAt = o.createdAt
             lastAttemptAt = o.lastAttemptAt
             sentAt = o.sentAt
+            sendSeconds = o.sendSeconds
             lastStatus = o.lastStatus
             lastError = o.lastError
             correlationID = o.correlationID

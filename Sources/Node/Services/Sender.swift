@@ -47,7 +47,10 @@ public struct Sender: Sendable {
                     ])
                 continue
             }
+            let started = ContinuousClock.now
             let outcomes = await transport.send(entries.map(\.path), to: destination)
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             await audit?.instancesSent(to: destination, files: entries.map(\.path), stored: outcomes.map(\.isStored))
             for (entry, outcome) in zip(entries, outcomes) {
                 // A SOP class the destination does not take is parked at once, with the reason;
@@ -58,7 +61,8 @@ public struct Sender: Sendable {
                     : outcome.notAccepted
                         ? .undeliverable(reason: "SOP class not accepted by \(name): \(outcome.error ?? "no context")")
                         : .failed(status: outcome.status, error: outcome.error ?? "not stored")
-                let updated = try store.recordAttempt(entryID: entry.id!, outcome: result, policy: policy, now: now)
+                let updated = try store.recordAttempt(
+                    entryID: entry.id!, outcome: result, policy: policy, now: now, seconds: seconds)
                 var metadata: Logger.Metadata = [
                     "correlation_id": "\(entry.correlationID)", "destination": "\(name)",
                     "sop_instance_uid": "\(entry.sopInstanceUID)", "attempt": "\(updated?.attempts ?? 0)"

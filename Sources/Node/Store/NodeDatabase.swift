@@ -155,6 +155,11 @@ public final class NodeDatabase: Sendable {
             try db.alter(table: "job") { t in t.add(column: "caveats", .text).notNull().defaults(to: "[]") }
             try db.create(index: "instance_on_associationID", on: "instance", columns: ["associationID"])
         }
+        // How long the association that delivered an entry took (its network time, shown by
+        // `bench node` and the API).
+        migrator.registerMigration("v5-send-duration") { db in
+            try db.alter(table: "outbox") { t in t.add(column: "sendSeconds", .double) }
+        }
         return migrator
     }
 }

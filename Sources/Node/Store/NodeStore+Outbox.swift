@@ -24,7 +24,7 @@ extension NodeStore {
                 var entry = OutboxRecord(
                     id: nil, jobID: jobID, path: object.path, sopInstanceUID: object.sopInstanceUID,
                     destination: destination, state: .pending, attempts: 0, nextAttemptAt: now,
-                    createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil,
+                    createdAt: now, lastAttemptAt: nil, lastStatus: nil, lastError: nil, sentAt: nil, sendSeconds: nil,
                     correlationID: correlationID)
                 try entry.insert(db, onConflict: .ignore)
             }
@@ -53,10 +53,11 @@ extension NodeStore {
 
     /// Records an attempt: sent entries are done; failures get their next attempt time or are
     /// parked after the give-up time (docs/node-behaviour.md, Sending); undeliverable entries are
-    /// parked without an attempt. Returns the updated entry.
+    /// parked without an attempt. `now` is when the attempt started, `seconds` how long its
+    /// association took. Returns the updated entry.
     @discardableResult
     public func recordAttempt(
-        entryID: Int64, outcome: SendOutcome, policy: RetryPolicy, now: Date,
+        entryID: Int64, outcome: SendOutcome, policy: RetryPolicy, now: Date, seconds: Double? = nil,
         unit: Double = Double.random(in: 0..<1)
     ) throws -> OutboxRecord? {
         try database.writer.write { db -> OutboxRecord? in
@@ -69,12 +70,13 @@ extension NodeStore {
             }
             entry.attempts += 1
             entry.lastAttemptAt = now
+            entry.sendSeconds = seconds
             switch outcome {
             case .undeliverable:
                 break // handled above: no attempt was made
             case .sent(let status):
                 entry.state = .sent
-                entry.sentAt = now
+                entry.sentAt = now.addingTimeInterval(seconds ?? 0)
                 entry.lastStatus = Self.hex(status)
                 entry.lastError = nil
             case .failed(let status, let error):

@@ -173,7 +173,10 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     /// The last C-STORE status (hex, e.g. `0000`, `A700`) or nil before the first attempt.
     public var lastStatus: String?
     public var lastError: String?
+    /// When the destination acknowledged it (the end of the association that carried it).
     public var sentAt: Date?
+    /// Seconds the association of the last attempt took, from connecting to releasing.
+    public var sendSeconds: Double?
     public var correlationID: String
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
