@@ -163,7 +163,8 @@ import Testing
 
     /// Three models on one route: each result pair has its own Series Numbers (900/901 for the
     /// first model, 910/911 for the second, 920/921 for the third), so a viewer of the study can
-    /// tell them apart; /metrics counts one series completed and three jobs queued and done.
+    /// tell them apart; /metrics counts one series completed, three jobs queued and done, and
+    /// three inference times.
     @Test func threeModelsOnOneRouteGetDistinctSeriesNumbers() async throws {
         let s = try Self.setup(
             model: Self.untrainedModel, secondModel: Self.otherUntrainedModel("model2", seed: 2),
@@ -177,7 +178,7 @@ import Testing
         let metrics = try await Self.http(s, "metrics")
         for line in [
             "mambanode_series_completed_total 1", "mambanode_jobs_queued_total 3",
-            "mambanode_jobs_finished_total{result=\"done\"} 3"
+            "mambanode_jobs_finished_total{result=\"done\"} 3", "mambanode_inference_seconds_count 3"
         ] {
             #expect(metrics.contains(line), "\(line) not in /metrics:\n\(metrics)")
         }

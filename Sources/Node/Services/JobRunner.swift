@@ -83,9 +83,9 @@ public struct JobRunner: Sendable {
             }
             let store = self.store
             let output = try await executor.run(job) { step in try store.recordProgress(jobID: id, step: step) }
-            if let infer = output.timings["infer"] {
-                metrics?.inferenceSeconds.record(.milliseconds(Int64(infer * 1000)))
-            }
+            // The inference pipeline's steps (reorientation … postprocessing), not assembly or encoding.
+            let inference = output.timings.filter { InferenceError.Step(rawValue: $0.key) != nil }.values.reduce(0, +)
+            if inference > 0 { metrics?.inferenceSeconds.record(.milliseconds(Int64(inference * 1000))) }
             for warning in output.warnings { logger.warning("job warning", metadata: ["warning": "\(warning)"]) }
             // Each destination gets the objects of the kinds it takes; one it no longer has is
             // given everything, and the sender parks it as undeliverable.
