@@ -28,6 +28,10 @@ public struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Model package (default: Samples/models/ct-organs, else an untrained CT package).")
     var model: String?
     @Flag(help: "Print the figures as one JSON object instead of text.") var json = false
+    @Flag(
+        inversion: .prefixedNo,
+        help: "overlap_jobs of the node (one job assembles or encodes during another's forward pass).")
+    var overlapJobs = true
 
     public func run() async throws {
         let work = FileManager.default.temporaryDirectory.path + "/mambanode-bench-node-\(getpid())"
@@ -62,6 +66,7 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         node: { ae_title: MAMBANODE, port: \(nodePort), accept_any_calling_ae: true }
         storage: { directory: \(work)/store, database: \(work)/node.sqlite, min_free_disk_mb: 1 }
         http: { port: 0 }
+        overlap_jobs: \(overlapJobs)
         logging: { format: text, level: warning }
         destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
         models: { model: \(modelPath) }

@@ -182,8 +182,11 @@ public struct NodeServer: Sendable {
             let runner = JobRunner(
                 store: store, configuration: configuration, executor: executor, logger: logger,
                 metrics: metrics)
-            // max_concurrent_jobs workers; each claims jobs in its own transaction, so a job runs once.
-            for worker in 0..<configuration.maxConcurrentJobs {
+            // max_concurrent_jobs forward passes at once, and with overlap_jobs one more worker whose
+            // job assembles or encodes meanwhile; each claims jobs in its own transaction, so a job
+            // runs once.
+            ForwardPassGate.shared.limit = configuration.maxConcurrentJobs
+            for worker in 0..<configuration.jobWorkers {
                 services.append(
                     PeriodicService(name: "jobs-\(worker)", interval: .milliseconds(500), logger: logger) {
                         try await runner.runQueued()

@@ -15,7 +15,7 @@ extension InferencePipeline {
     /// grid's voxel centres.
     ///
     /// probabilities: [1, K, D, H, W] on `record.resampled` -> labels on `record.source`.
-    func labelMap(_ probabilities: Tensor, record: PreprocessingRecord, like input: Volume) -> Volume {
+    func labelMap(_ probabilities: Tensor, record: PreprocessingRecord, like input: InputIdentity) -> Volume {
         var labels: [Float]
         if record.resampled == record.source {
             // Nothing moved: the tensor's voxels are the source voxels.

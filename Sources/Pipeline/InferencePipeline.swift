@@ -73,25 +73,35 @@ public struct InferencePipeline: Sendable {
     }
 
     /// Runs the whole recipe. `inputs` are one volume per manifest input, in manifest order, all
-    /// on the same grid; the result is on that grid.
-    public func run(_ inputs: [Volume]) throws(InferenceError) -> InferenceResult {
+    /// on the same grid; the result is on that grid. The forward pass waits for
+    /// `ForwardPassGate.shared` (the wait is not part of its timing). The inputs are consumed:
+    /// once the tensor is made their voxels are released, unless the caller holds them too.
+    public func run(_ inputs: consuming [Volume]) throws(InferenceError) -> InferenceResult {
         let prepared = try prepare(inputs)
+        let identity = InputIdentity(inputs[0])
+        _ = consume inputs
         var clock = StepClock(timings: prepared.timings)
         let record = prepared.record
         let output: InferenceResult.Output
         switch manifest.task {
         case .segmentation:
-            let probabilities = clock.measure(.network) { denseOutput(prepared.tensor, softmax: true) }
+            let probabilities = ForwardPassGate.shared.withPermit {
+                clock.measure(.network) { denseOutput(prepared.tensor, softmax: true) }
+            }
             let labels = clock.measure(.postprocessing) {
-                labelMap(record.padding.crop(probabilities), record: record, like: inputs[0])
+                labelMap(record.padding.crop(probabilities), record: record, like: identity)
             }
             output = .segmentation(labels: labels)
         case .landmarks:
-            let heatmaps = clock.measure(.network) { denseOutput(prepared.tensor, softmax: false) }
+            let heatmaps = ForwardPassGate.shared.withPermit {
+                clock.measure(.network) { denseOutput(prepared.tensor, softmax: false) }
+            }
             output = .landmarks(
                 clock.measure(.postprocessing) { landmarks(record.padding.crop(heatmaps), record: record) })
         case .classification:
-            let logits = clock.measure(.network) { network.forward(prepared.tensor) }
+            let logits = ForwardPassGate.shared.withPermit {
+                clock.measure(.network) { network.forward(prepared.tensor) }
+            }
             output = try clock.measure(.postprocessing) { () throws(InferenceError) -> InferenceResult.Output in
                 try classification(logits)
             }

@@ -37,3 +37,18 @@ public struct StepTiming: Sendable, Equatable, Codable {
     public var step: InferenceError.Step
     public var seconds: Double
 }
+
+/// What a result volume takes over from the input it was computed from, besides its grid: the
+/// slice references and UIDs (without the voxels, which the pipeline releases once its tensor is
+/// made).
+struct InputIdentity: Sendable {
+    var sources: [SliceReference]
+    var seriesInstanceUID: String?
+    var frameOfReferenceUID: String?
+
+    init(_ volume: Volume) {
+        sources = volume.sources
+        seriesInstanceUID = volume.seriesInstanceUID
+        frameOfReferenceUID = volume.frameOfReferenceUID
+    }
+}

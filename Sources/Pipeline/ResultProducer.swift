@@ -32,8 +32,17 @@ public struct ResultProducer: Sendable {
 
     /// What one run produced.
     public struct Produced: Sendable {
+        /// What the model found, without the label voxels (they are in the SEG).
+        public enum Outcome: Sendable {
+            case segmentation
+            case landmarks([String: LandmarkPosition])
+            case classification(probability: Double, positive: Bool)
+        }
+
         public var encoded: EncodedResult
-        public var inference: InferenceResult
+        public var outcome: Outcome
+        /// How the input was prepared for the network and the output mapped back.
+        public var record: PreprocessingRecord
         /// Seconds per job step (assemble, preprocess, infer, postprocess, encode).
         public var timings: [String: Double]
         /// Warnings from volume assembly (left-out instances, other stacks).
@@ -82,28 +91,48 @@ public struct ResultProducer: Sendable {
             }
             if reference == nil { reference = (s, assembly.volume) }
         }
+        // The source's voxels are needed after the forward pass only to draw views (presentation
+        // state windows, Secondary Capture overlays); without views the pipeline releases them
+        // once its tensor is made, so the forward pass and the encoding run without them.
+        let source: SourceImages
+        if outputs.isSubset(of: [.segmentation, .report]) {
+            let first = reference!.volume
+            source = try SourceImages(
+                geometry: first.geometry, sources: first.sources, frameOfReferenceUID: first.frameOfReferenceUID,
+                series: reference!.series)
+        } else {
+            source = try SourceImages(volume: reference!.volume, series: reference!.series)
+        }
+        reference = nil
         lap("assemble")
 
         try progress(.infer)
-        let inference = try pipeline.run(volumes)
+        let inference = try pipeline.run(consume volumes)
         for timing in inference.timings { timings[timing.step.rawValue, default: 0] += timing.seconds }
+        let record = inference.record
+        let output = (consume inference).output
         clock = ContinuousClock.now
 
         try progress(.encode)
-        let source = try SourceImages(volume: reference!.volume, series: reference!.series)
         // A run starts over in an empty directory: an interrupted job's half-written attempt was never sent.
         try? FileManager.default.removeItem(atPath: directory)
         let encoded: EncodedResult
-        switch inference.output {
+        let outcome: Produced.Outcome
+        switch consume output {
         case .segmentation(let labels):
+            // The 16-bit label map replaces the Float volume before the SEG is packed.
+            let labelMap = try LabelMap(consume labels, on: source.geometry)
+            outcome = .segmentation
             encoded = try encoder.encodeSegmentation(
-                try LabelMap(labels, on: source.geometry), source: source, version: version,
+                labelMap, source: source, version: version,
                 comments: caveats, outputs: outputs, into: directory)
-        case .classification(let probability, _):
+        case .classification(let probability, let positive):
+            outcome = .classification(probability: probability, positive: positive)
             encoded = try encoder.encodeClassification(
                 probability: probability, source: source, version: version,
                 comments: caveats, outputs: outputs, into: directory)
         case .landmarks(let byName):
+            outcome = .landmarks(byName)
             let positions = try (package.manifest.landmarks ?? []).map { landmark in
                 guard let position = byName[landmark.name] else {
                     throw JobFailure("no position for landmark '\(landmark.name)'")
@@ -116,7 +145,8 @@ public struct ResultProducer: Sendable {
         }
         lap("encode")
         return Produced(
-            encoded: encoded, inference: inference, timings: timings, warnings: warnings + encoded.notWritten)
+            encoded: encoded, outcome: outcome, record: record, timings: timings,
+            warnings: warnings + encoded.notWritten)
     }
 
     /// Refuses a volume assembled from images whose Image Type (0008,0008) value 1 the model does

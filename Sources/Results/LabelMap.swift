@@ -1,3 +1,4 @@
+import Dispatch
 import Volume
 
 /// A model's label map on the source grid: one class value per voxel (0 is background), in
@@ -96,22 +97,39 @@ public struct LabelMap: Sendable {
             step[axis[a]] = s
             if reversed[a] { start += (g.size[a] - 1) * stride[a] }
         }
-        var target = 0
-        for k in 0..<source.size.z {
-            for j in 0..<source.size.y {
-                var u = start + j * step[1] + k * step[2]
-                for i in 0..<source.size.x {
-                    let v = volume.voxels[u]
-                    guard v >= 0, v <= 65535, v == v.rounded() else {
-                        throw ResultsError(
-                            .badLabelValue,
-                            "source voxel (\(i), \(j), \(k)) holds \(v); label values are integers 0…65535")
+        let size = source.size, plane = size.x * size.y, first = start, steps = step
+        // Each slice on its own thread; a slice notes its first bad voxel, the first of those is
+        // reported (52 M voxels of a 512² × 200 CT take a tenth of a second this way).
+        let bad = UnsafeMutableBufferPointer<Int>.allocate(capacity: size.z)
+        bad.initialize(repeating: -1)
+        defer { bad.deallocate() }
+        values.withUnsafeMutableBufferPointer { out in
+            volume.voxels.withUnsafeBufferPointer { voxels in
+                nonisolated(unsafe) let (out, voxels, bad) = (out, voxels, bad)
+                DispatchQueue.concurrentPerform(iterations: size.z) { k in
+                    var target = k * plane
+                    for j in 0..<size.y {
+                        var u = first + j * steps[1] + k * steps[2]
+                        for i in 0..<size.x {
+                            let v = voxels[u]
+                            // NaN fails the range test; the round trip through Int32 catches fractions.
+                            guard v >= 0, v <= 65535, Float(Int32(v)) == v else {
+                                bad[k] = j * size.x + i
+                                return
+                            }
+                            out[target] = UInt16(v)
+                            target += 1
+                            u += steps[0]
+                        }
                     }
-                    values[target] = UInt16(v)
-                    target += 1
-                    u += step[0]
                 }
             }
+        }
+        if let k = bad.firstIndex(where: { $0 >= 0 }) {
+            let (i, j) = (bad[k] % size.x, bad[k] / size.x)
+            let v = volume.voxels[start + i * step[0] + j * step[1] + k * step[2]]
+            throw ResultsError(
+                .badLabelValue, "source voxel (\(i), \(j), \(k)) holds \(v); label values are integers 0…65535")
         }
         // The source grid, not the label map's single-precision copy of it.
         self.geometry = source

@@ -107,19 +107,29 @@ public struct SegmentMapping: Sendable {
         for (value, number) in numberOfValue { table[value] = Int32(number) }
         var counts = [Int](repeating: 0, count: segments.count + 1)
         var numbers = [T](repeating: 0, count: labels.values.count)
-        for (index, value) in labels.values.enumerated() {
-            let number = table[Int(value)]
-            guard number >= 0 else {
-                let known = labelValues.map(String.init).joined(separator: ", ")
-                let size = labels.geometry.size
-                let voxel = "(\(index % size.x), \(index / size.x % size.y), \(index / (size.x * size.y)))"
-                throw ResultsError(
-                    .unknownLabelValue,
-                    "label value \(value) has no label in the model's manifest "
-                        + "(labels[].value: \(known)); first found at voxel \(voxel)", field: "labels[].value")
+        var unknown: Int?
+        labels.values.withUnsafeBufferPointer { values in
+            numbers.withUnsafeMutableBufferPointer { numbers in
+                for index in 0..<values.count {
+                    let number = table[Int(values[index])]
+                    if number < 0 {
+                        unknown = index
+                        return
+                    }
+                    numbers[index] = T(truncatingIfNeeded: number)
+                    counts[Int(number)] += 1
+                }
             }
-            numbers[index] = T(number)
-            counts[Int(number)] += 1
+        }
+        if let index = unknown {
+            let value = labels.values[index]
+            let known = labelValues.map(String.init).joined(separator: ", ")
+            let size = labels.geometry.size
+            let voxel = "(\(index % size.x), \(index / size.x % size.y), \(index / (size.x * size.y)))"
+            throw ResultsError(
+                .unknownLabelValue,
+                "label value \(value) has no label in the model's manifest "
+                    + "(labels[].value: \(known)); first found at voxel \(voxel)", field: "labels[].value")
         }
         return (numbers, Array(counts.dropFirst()))
     }

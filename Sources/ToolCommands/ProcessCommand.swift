@@ -85,7 +85,7 @@ public struct ProcessCommand: ParsableCommand {
                             + produced.timings.sorted { $0.key < $1.key }
                             .map { String(format: "%@ %.2f s", $0.key, $0.value) }.joined(separator: ", "))
                     for warning in produced.warnings { print("  warning: \(warning)") }
-                    switch produced.inference.output {
+                    switch produced.outcome {
                     case .classification(let probability, let positive):
                         print(
                             String(

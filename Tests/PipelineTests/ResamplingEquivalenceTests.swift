@@ -64,8 +64,8 @@ import Volume
 
         // The way back, from one network output.
         let probabilities = a.record.padding.crop(fast.denseOutput(a.tensor, softmax: true))
-        let labels = fast.labelMap(probabilities, record: a.record, like: volume).voxels
-        let expected = reference.labelMap(probabilities, record: a.record, like: volume).voxels
+        let labels = fast.labelMap(probabilities, record: a.record, like: InputIdentity(volume)).voxels
+        let expected = reference.labelMap(probabilities, record: a.record, like: InputIdentity(volume)).voxels
         #expect(labels.contains { $0 != 0 }, "the model must find something")
         let differing = labels.indices.filter { labels[$0] != expected[$0] }
         if !differing.isEmpty {

@@ -29,7 +29,7 @@ extension NodeConfiguration {
         }
         let root = ConfigurationReader(file: file, node: document ?? Node([(Node, Node)]()))
         try root.expectKeys([
-            "node", "storage", "http", "logging", "sending", "uid_root", "max_concurrent_jobs",
+            "node", "storage", "http", "logging", "sending", "uid_root", "max_concurrent_jobs", "overlap_jobs",
             "unrouted_quiet_time", "limits", "audit", "destinations", "models", "routes", "overlays"
         ])
 
@@ -86,6 +86,7 @@ extension NodeConfiguration {
             guard value >= 1 else { throw jobs.error("must be at least 1") }
             configuration.maxConcurrentJobs = value
         }
+        if let overlap = root["overlap_jobs"] { configuration.overlapJobs = try overlap.bool }
         if let overlays = root["overlays"] {
             // The Secondary Capture overlays (docs/results.md, Secondary Capture).
             try overlays.expectKeys(["slices", "fill_opacity"])

@@ -119,8 +119,14 @@ public struct NodeConfiguration: Sendable {
     public var sending: SendPolicy
     /// The UIDs the node makes: under the configured `uid_root`, or 2.25 UUID-derived ones.
     public var uids: UIDGenerator
-    /// Jobs run at the same time (inference is memory- and CPU-heavy).
+    /// Forward passes run at the same time (inference is memory- and CPU-heavy).
     public var maxConcurrentJobs: Int
+    /// Run one job more than `maxConcurrentJobs`, whose forward pass waits its turn: it assembles
+    /// and preprocesses, or encodes, while another job's forward pass runs (`ForwardPassGate`).
+    /// Default on (docs/node-behaviour.md, Running jobs).
+    public var overlapJobs = true
+    /// Job workers: the forward passes, plus one with `overlapJobs`.
+    public var jobWorkers: Int { maxConcurrentJobs + (overlapJobs ? 1 : 0) }
     public var destinations: [Destination]
     public var limits: Limits = Limits()
     public var audit: Audit = Audit(file: "var/store/audit.jsonl", syslog: nil)

@@ -33,8 +33,9 @@ public protocol JobExecutor: Sendable {
     func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput
 }
 
-/// Takes queued jobs one at a time (bounded concurrency, default 1 — inference uses
-/// both cores and most of the memory) and settles each as done (results enqueued for every
+/// Takes queued jobs one at a time per worker (the node runs `NodeConfiguration.jobWorkers` of
+/// them: the forward passes allowed at once, plus one whose job assembles or encodes meanwhile,
+/// docs/node-behaviour.md, Running jobs) and settles each as done (results enqueued for every
 /// destination of its route, in the same transaction) or failed with a reason.
 public struct JobRunner: Sendable {
     let store: NodeStore
