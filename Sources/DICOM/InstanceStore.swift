@@ -6,19 +6,24 @@
 
 /// The durable file store of received instances: one Part 10 file per SOP instance, named
 /// `<SOP Instance UID>.dcm` in `directory`, written so that a file under its final name is always
-/// complete and on disk (docs/architecture.md, Data flow: the C-STORE success response is sent
-/// only after this).
+/// complete, and on disk before it is acknowledged (docs/architecture.md, Data flow: the C-STORE
+/// success response is sent only after ``flush()``).
 ///
 /// Incoming files are streamed into `directory/.incoming` (same file system, so linking is
-/// atomic). ``commit(temporaryFile:sopInstanceUID:)`` fsyncs the file, links it to its final
-/// name (failing, not replacing, when the name exists: a duplicate is stored once), fsyncs the
-/// directory and removes the temporary name. Leftovers of a crash in `.incoming` are deleted
-/// when the store is opened; they were never acknowledged.
+/// atomic). ``stage(temporaryFile:sopInstanceUID:)`` links the file to its final name (failing,
+/// not replacing, when the name exists: a duplicate is stored once) and removes the temporary
+/// name; ``flush()`` then makes everything staged durable with one `syncfs(2)` per file system,
+/// so instances arriving together on several associations share one flush (the storage server
+/// groups them). Leftovers of a crash in `.incoming` are deleted when the store is opened; they
+/// were never acknowledged.
 public final class InstanceStore: Sendable {
     /// Where committed instances live.
     public let directory: String
     /// Where the SCP streams instances before they are committed.
     public let incomingDirectory: String
+    /// One directory per file system that ``flush()`` syncs: the store's, then those of the
+    /// `alsoDurable` paths that live elsewhere (e.g. the node's database).
+    public let flushedDirectories: [String]
 
     /// The outcome of a commit.
     public struct Commit: Sendable, Equatable {
@@ -27,13 +32,26 @@ public final class InstanceStore: Sendable {
         public var isDuplicate: Bool
     }
 
-    /// Opens (creating when needed) the store at `directory`.
-    public init(directory: String) throws(DICOMError) {
+    /// Opens (creating when needed) the store at `directory`. ``flush()`` also syncs the file
+    /// systems of `alsoDurable` (directories that exist), for state written with deferred
+    /// durability next to the instances.
+    public init(directory: String, alsoDurable: [String] = []) throws(DICOMError) {
         self.directory = directory
         incomingDirectory = directory + "/.incoming"
         try Self.makeDirectory(directory)
         try Self.makeDirectory(incomingDirectory)
         try Self.removeLeftovers(in: incomingDirectory)
+        var devices: [UInt64] = []
+        var flushed: [String] = []
+        for path in [directory] + alsoDurable {
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw Self.ioError("cannot stat", errno: errno, path: path) }
+            if !devices.contains(UInt64(info.st_dev)) {
+                devices.append(UInt64(info.st_dev))
+                flushed.append(path)
+            }
+        }
+        flushedDirectories = flushed
     }
 
     /// The path an instance has (or will have) in the store. `sopInstanceUID` must be valid.
@@ -41,28 +59,43 @@ public final class InstanceStore: Sendable {
         directory + "/" + sopInstanceUID + ".dcm"
     }
 
-    /// Makes `temporaryFile` (inside `incomingDirectory`) durable under the name derived from
-    /// `sopInstanceUID`, which is validated first (PS3.5 §9.1) because it becomes a file name.
-    /// The temporary file is gone afterwards, whatever the outcome.
+    /// ``stage(temporaryFile:sopInstanceUID:)`` and ``flush()``: durable on return.
     public func commit(temporaryFile: String, sopInstanceUID: String) throws(DICOMError) -> Commit {
+        let commit = try stage(temporaryFile: temporaryFile, sopInstanceUID: sopInstanceUID)
+        try flush()
+        return commit
+    }
+
+    /// Puts `temporaryFile` (inside `incomingDirectory`) under the name derived from
+    /// `sopInstanceUID`, which is validated first (PS3.5 §9.1) because it becomes a file name.
+    /// The temporary file is gone afterwards, whatever the outcome. Not yet durable: call
+    /// ``flush()`` before acknowledging it.
+    public func stage(temporaryFile: String, sopInstanceUID: String) throws(DICOMError) -> Commit {
         defer { unlink(temporaryFile) }
         try UIDValidation.validate(sopInstanceUID, tag: .sopInstanceUID)
-        try Self.fsyncFile(temporaryFile)
         let final = path(for: sopInstanceUID)
         if link(temporaryFile, final) != 0 {
             let code = errno
             if code == EEXIST { return Commit(path: final, isDuplicate: true) }
             throw Self.ioError("cannot link into the store", errno: code, path: final)
         }
-        try Self.fsyncFile(directory)
         return Commit(path: final, isDuplicate: false)
     }
 
-    private static func fsyncFile(_ path: String) throws(DICOMError) {
+    /// Makes every staged file (its data and its directory entry) and everything else written to
+    /// the flushed file systems durable: one `syncfs(2)` per file system, which waits for the
+    /// writes and reports a write-back error since the last one.
+    public func flush() throws(DICOMError) {
+        for directory in flushedDirectories { try Self.flushFileSystem(of: directory) }
+    }
+
+    /// `syncfs(2)` of the file system that holds `path`: every dirty page and pending metadata
+    /// change of that file system is on disk when it returns.
+    public static func flushFileSystem(of path: String) throws(DICOMError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw ioError("cannot open for fsync", errno: errno, path: path) }
+        if fd < 0 { throw ioError("cannot open for syncfs", errno: errno, path: path) }
         defer { close(fd) }
-        if fsync(fd) != 0 { throw ioError("fsync failed", errno: errno, path: path) }
+        if linuxSyncfs(fd) != 0 { throw ioError("syncfs failed", errno: errno, path: path) }
     }
 
     private static func makeDirectory(_ path: String) throws(DICOMError) {
@@ -86,3 +119,8 @@ public final class InstanceStore: Sendable {
         DICOMError(.io, "\(what): \(String(cString: strerror(code)))", path: path)
     }
 }
+
+/// glibc's `syncfs(2)`, which its Swift module does not export (the header declares it only
+/// under _GNU_SOURCE).
+@_silgen_name("syncfs")
+private func linuxSyncfs(_ fd: Int32) -> Int32

@@ -8,7 +8,8 @@ import DICOM
 /// DCMTK's thread pool serves up to `maxAssociations` associations at once. Each instance is
 /// streamed to a temporary file exactly as received (no transcoding), checked (the request's and
 /// the data set's SOP Instance UID must be the same valid UID, the SOP classes must agree),
-/// committed to the store, passed to `onInstance`, and only then answered.
+/// linked into the store, passed to `onInstance`, flushed, and only then answered. Instances
+/// that arrive together on several associations share one flush (`GroupCommit`).
 ///
 /// ```swift
 /// let server = try StorageServer(configuration: configuration)
@@ -27,8 +28,9 @@ public final class StorageServer: Sendable {
 
     /// Prepares the server (opens the store; nothing listens yet).
     /// - Parameter onInstance: called on a DCMTK thread for every stored instance (duplicates
-    ///   included) before the response is sent; throwing makes the response "Refused: Out of
-    ///   Resources" (0xA700) so the sender retries. The instance stays in the store.
+    ///   included) before the flush and the response; throwing makes the response "Refused: Out
+    ///   of Resources" (0xA700) so the sender retries. The instance stays in the store. What it
+    ///   writes under `configuration.alsoDurable` need not be flushed by it.
     /// - Parameter admit: asked on a DCMTK thread for every association request before the AE
     ///   title checks (free disk, source address allow-lists); nil admits everyone.
     /// - Parameter associationEnded: told on the association's DCMTK thread how it ended —
@@ -46,7 +48,7 @@ public final class StorageServer: Sendable {
         NetworkEnvironment.prepare()
         try configuration.tls?.checkPrivateKeyFile()
         self.configuration = configuration
-        store = try InstanceStore(directory: configuration.storeDirectory)
+        store = try InstanceStore(directory: configuration.storeDirectory, alsoDurable: configuration.alsoDurable)
         let (stream, continuation) = AsyncStream.makeStream(of: StorageServerEvent.self)
         events = stream
         sink = StorageServerSink(

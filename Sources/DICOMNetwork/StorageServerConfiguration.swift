@@ -55,6 +55,10 @@ public struct StorageServerConfiguration: Sendable {
     public var maxInstanceBytes: UInt64?
     /// C-STOREs beyond this many in one association are refused with 0xA700; nil: no limit.
     public var maxInstancesPerAssociation: Int?
+    /// Directories whose file systems are flushed with the store before a success response:
+    /// where `onInstance` writes with deferred durability (the node's database), so one flush
+    /// covers the instance and its record.
+    public var alsoDurable: [String] = []
 
     public init(aeTitle: AETitle, port: UInt16, storeDirectory: String, callingAETitles: CallingAETitlePolicy) {
         self.aeTitle = aeTitle

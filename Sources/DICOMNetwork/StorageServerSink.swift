@@ -28,6 +28,8 @@ final class StorageServerSink: Sendable {
     private let limits: Limits
     private let admission: (@Sendable (AssociationInfo) -> AssociationAdmission)?
     private let onInstance: (@Sendable (ReceivedInstance) throws -> Void)?
+    /// Indexes (`onInstance`) and flushes the instances of all associations, a round at a time.
+    private let group: GroupCommit
     private let associationEnded: (@Sendable (AssociationInfo, Bool, String) -> Void)?
     /// C-STOREs seen per open association, for `maxInstancesPerAssociation`.
     private let counts = Mutex<[UInt64: Int]>([:])
@@ -44,6 +46,7 @@ final class StorageServerSink: Sendable {
         self.admission = admit
         self.onInstance = onInstance
         self.associationEnded = associationEnded
+        group = GroupCommit(index: { instance in try onInstance?(instance) }, flush: { try store.flush() })
     }
 
     var hasAdmission: Bool { admission != nil }
@@ -75,7 +78,7 @@ final class StorageServerSink: Sendable {
             return refuse(association, error)
         }
         do {
-            try onInstance?(instance)
+            try group.commit(instance)
         } catch {
             let detail = (error as? DICOMError)?.message ?? String(describing: error)
             return refuse(
@@ -83,7 +86,7 @@ final class StorageServerSink: Sendable {
                 Refusal(
                     status: .outOfResources,
                     error: DICOMError(
-                        .io, "C-STORE of \(instance.sopInstanceUID): instance handler failed: \(detail)",
+                        .io, "C-STORE of \(instance.sopInstanceUID): not recorded durably: \(detail)",
                         path: instance.path, peer: association.description)))
         }
         continuation.yield(.instanceStored(instance))
@@ -175,7 +178,8 @@ final class StorageServerSink: Sendable {
         }
         let commit: InstanceStore.Commit
         do {
-            commit = try store.commit(temporaryFile: temporary, sopInstanceUID: requestInstance)
+            // Durable with the round's flush, before the response (`GroupCommit`).
+            commit = try store.stage(temporaryFile: temporary, sopInstanceUID: requestInstance)
         } catch {
             var error = error
             error.peer = peer

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DICOM
 import Foundation
 import SampleGenerator
 
@@ -7,8 +8,10 @@ import SampleGenerator
 #endif
 
 /// `mambanode bench ingest`: pushes a synthetic CT series with DCMTK's `storescu` into DCMTK's
-/// `storescp` and into `mambanode receive` (which fsyncs every instance before answering), in the
-/// same run, and prints images/s for both and their ratio. Needs the DCMTK tools in PATH.
+/// `storescp` and into `mambanode receive` (which flushes every instance to disk before
+/// answering, instances arriving together sharing a flush), in the same run, and prints images/s
+/// for both, their ratio, and the single-flush floor of this disk measured in the same run.
+/// Needs the DCMTK tools in PATH.
 public struct BenchIngestCommand: AsyncParsableCommand {
     public init() {}
 
@@ -71,9 +74,42 @@ public struct BenchIngestCommand: AsyncParsableCommand {
             }
         }
         let reference = median(storescp), ours = median(mambanode)
+        let floor = try Self.flushFloor(in: work, bytes: 512 * 512 * 2)
         print(String(format: "storescp (no fsync):           %.0f images/s", reference))
-        print(String(format: "mambanode receive (fsync):     %.0f images/s", ours))
+        print(String(format: "mambanode receive (durable):   %.0f images/s", ours))
         print(String(format: "ratio mambanode / storescp:    %.2f×", ours / reference))
+        print(
+            String(
+                format:
+                    "single-flush floor:            %.2f ms to write one slice and flush (%.0f images/s with a flush each)",
+                floor * 1000, 1 / floor))
+        print(
+            String(
+                format:
+                    "time per instance / floor:     %.2f× (%d association%@; group commit shares flushes between associations)",
+                (1 / ours) / floor, associations, associations == 1 ? "" : "s"))
+    }
+
+    /// Median seconds to write a new file of `bytes` into `directory` and flush its file system
+    /// (`syncfs`, as the store does): the least an acknowledged instance can cost on this disk
+    /// when every instance has a flush of its own.
+    static func flushFloor(in directory: String, bytes: Int, samples: Int = 21) throws -> Double {
+        let payload = [UInt8](repeating: 0x5A, count: bytes)
+        sync()
+        var times: [Double] = []
+        for index in 0..<samples {
+            let path = directory + "/floor-\(index)"
+            let start = ContinuousClock.now
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw ValidationError("cannot create \(path)") }
+            _ = payload.withUnsafeBytes { write(fd, $0.baseAddress, bytes) }
+            close(fd)
+            try InstanceStore.flushFileSystem(of: path)
+            let elapsed = ContinuousClock.now - start
+            times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            unlink(path)
+        }
+        return times.sorted()[samples / 2]
     }
 
     private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }

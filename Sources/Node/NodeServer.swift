@@ -59,6 +59,7 @@ public struct NodeServer: Sendable {
         server.tls = tls?.tlsConfiguration
         server.maxInstanceBytes = configuration.limits.maxInstanceBytes
         server.maxInstancesPerAssociation = configuration.limits.maxInstancesPerAssociation
+        server.alsoDurable = [(store.database.path as NSString).deletingLastPathComponent]
         return server
     }
 
@@ -107,7 +108,9 @@ public struct NodeServer: Sendable {
         }
         let store = self.store
         let logger = self.logger
-        let indexer = InstanceIndexer(store: store)
+        // Index rows are written with deferred durability: the server's flush syncs the
+        // database's file system with the instance's (serverConfiguration: alsoDurable).
+        let indexer = InstanceIndexer(store: store, durability: .withNextFlush)
         let metrics = self.metrics
         let admit = Self.admission(configuration)
         var servers: [StorageServer] = []

@@ -12,9 +12,17 @@ public struct InstanceIndexer: Sendable {
     /// recorded with an instance is this run's, not a namesake from before a restart.
     let run: String
 
-    public init(store: NodeStore, run: String = String(UUID().uuidString.prefix(8))) {
+    /// When an index row reaches the disk: with the storage server's flush when that flush
+    /// covers the database, else at commit.
+    let durability: NodeStore.Durability
+
+    public init(
+        store: NodeStore, run: String = String(UUID().uuidString.prefix(8)),
+        durability: NodeStore.Durability = .atCommit
+    ) {
         self.store = store
         self.run = run
+        self.durability = durability
         tags = store.router.tagsOfInterest
     }
 
@@ -45,8 +53,11 @@ public struct InstanceIndexer: Sendable {
                 dataSet: header, tags: tags, callingAETitle: instance.association.callingAETitle,
                 calledAETitle: instance.association.calledAETitle, sourceAddress: instance.association.peer))
         // The association's correlation id follows the series into its job and results.
+        // Durable with the storage server's flush, which also syncs the database's file system
+        // (StorageServerConfiguration.alsoDurable), before the response.
         return try store.record(
-            arrival, correlationID: "assoc-\(instance.association.id)-\(UUID().uuidString.prefix(8))")
+            arrival, correlationID: "assoc-\(instance.association.id)-\(UUID().uuidString.prefix(8))",
+            durability: durability)
     }
 
     /// The instance count the data announces for the series: one for an enhanced multi-frame

@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 
 /// The node's durable state in SQLite (the embedded default: docs/architecture.md, Beyond one
-/// machine). WAL with
-/// `synchronous = FULL`: a committed state change survives power loss, which is what lets the
-/// receiver acknowledge an instance once its row commits.
+/// machine). WAL with `synchronous = FULL`: a committed state change survives power loss. The
+/// rows of received instances are the exception (`NodeStore.Durability.withNextFlush`): the
+/// storage server syncs the database's file system with the instance files before it
+/// acknowledges them, one flush for both (docs/architecture.md, Data flow).
 public final class NodeDatabase: Sendable {
     public let writer: DatabasePool
     public let path: String

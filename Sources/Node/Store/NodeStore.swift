@@ -34,46 +34,76 @@ public final class NodeStore: Sendable {
         case duplicate
     }
 
+    /// When a recorded state change reaches the disk.
+    public enum Durability: Sendable {
+        /// At commit (`synchronous = FULL`).
+        case atCommit
+        /// At the caller's next flush of the database's file system (`synchronous = NORMAL`: the
+        /// write-ahead log is written at commit and synced by the storage server's `syncfs`
+        /// with the instance files, docs/architecture.md, Data flow).
+        case withNextFlush
+    }
+
     /// Indexes a received instance and updates its series in one transaction. Call after the
-    /// file is fsync'd in the store and before the C-STORE response.
+    /// file is linked into the store and before the flush and the C-STORE response.
     @discardableResult
-    public func record(_ instance: InstanceArrival, correlationID: String) throws -> RecordOutcome {
-        let router = self.router
-        return try database.writer.write { db in
-            if let stored = try InstanceRecord.fetchOne(db, key: instance.record.sopInstanceUID) {
-                if var series = try SeriesRecord.fetchOne(db, key: stored.seriesInstanceUID) {
-                    let before = series
-                    series.instanceRepeated(association: instance.record.associationID)
-                    if series != before { try series.update(db) }
-                }
-                return .duplicate
+    public func record(
+        _ instance: InstanceArrival, correlationID: String, durability: Durability = .atCommit
+    ) throws -> RecordOutcome {
+        guard durability == .withNextFlush else { return try recordTransaction(instance, correlationID: correlationID) }
+        return try database.writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            var outcome: RecordOutcome = .duplicate
+            try db.inTransaction {
+                outcome = try self.recordTransaction(instance, correlationID: correlationID, db)
+                return .commit
             }
-            try instance.record.insert(db)
-            let now = instance.record.receivedAt
-            var series: SeriesRecord
-            let actions: [SeriesRecord.Action]
-            if let existing = try SeriesRecord.fetchOne(db, key: instance.record.seriesInstanceUID) {
-                series = existing
-                actions = series.instanceArrived(
-                    at: now, expectedCount: instance.expectedCount,
-                    association: instance.record.associationID,
-                    route: router.route(named: series.route),
-                    unroutedQuiet: router.unroutedQuietTime)
-                try series.update(db)
-            } else {
-                let route = router.route(for: instance.routing)
-                (series, actions) = SeriesRecord.started(
-                    uid: instance.record.seriesInstanceUID, study: instance.record.studyInstanceUID, route: route,
-                    unroutedQuiet: router.unroutedQuietTime,
-                    channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
-                    reason: route == nil ? router.unmatchedReason(instance.routing) : nil,
-                    expectedCount: instance.expectedCount, association: instance.record.associationID, at: now,
-                    correlationID: correlationID)
-                try series.insert(db)
-            }
-            try Self.perform(actions, for: series, db, router: router, now: now)
-            return .stored(series)
+            return outcome
         }
+    }
+
+    private func recordTransaction(_ instance: InstanceArrival, correlationID: String) throws -> RecordOutcome {
+        try database.writer.write { db in try recordTransaction(instance, correlationID: correlationID, db) }
+    }
+
+    private func recordTransaction(
+        _ instance: InstanceArrival, correlationID: String, _ db: Database
+    ) throws -> RecordOutcome {
+        let router = self.router
+        if let stored = try InstanceRecord.fetchOne(db, key: instance.record.sopInstanceUID) {
+            if var series = try SeriesRecord.fetchOne(db, key: stored.seriesInstanceUID) {
+                let before = series
+                series.instanceRepeated(association: instance.record.associationID)
+                if series != before { try series.update(db) }
+            }
+            return .duplicate
+        }
+        try instance.record.insert(db)
+        let now = instance.record.receivedAt
+        var series: SeriesRecord
+        let actions: [SeriesRecord.Action]
+        if let existing = try SeriesRecord.fetchOne(db, key: instance.record.seriesInstanceUID) {
+            series = existing
+            actions = series.instanceArrived(
+                at: now, expectedCount: instance.expectedCount,
+                association: instance.record.associationID,
+                route: router.route(named: series.route),
+                unroutedQuiet: router.unroutedQuietTime)
+            try series.update(db)
+        } else {
+            let route = router.route(for: instance.routing)
+            (series, actions) = SeriesRecord.started(
+                uid: instance.record.seriesInstanceUID, study: instance.record.studyInstanceUID, route: route,
+                unroutedQuiet: router.unroutedQuietTime,
+                channel: route.flatMap { Router.channel(of: $0, for: instance.routing)?.name },
+                reason: route == nil ? router.unmatchedReason(instance.routing) : nil,
+                expectedCount: instance.expectedCount, association: instance.record.associationID, at: now,
+                correlationID: correlationID)
+            try series.insert(db)
+        }
+        try Self.perform(actions, for: series, db, router: router, now: now)
+        return .stored(series)
     }
 
     /// Series that are receiving.
