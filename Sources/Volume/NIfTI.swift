@@ -113,27 +113,32 @@ public enum NIfTI {
     }
 
     /// The voxels as Int16 when every one is an integer in range, else nil (one parallel pass).
+    /// A chunk converts all its values and checks them afterwards, so the loops vectorise: the
+    /// round trip through Int16 is exact only for integers in range (NaN fails the range test).
     static func integralInt16(_ voxels: [Float]) -> [Int16]? {
         let chunk = 1 << 20
         let chunks = (voxels.count + chunk - 1) / chunk
         let fits = Atomic<Bool>(true)
-        var out = [Int16](repeating: 0, count: voxels.count)
-        out.withUnsafeMutableBufferPointer { buffer in
+        let out = [Int16](unsafeUninitializedCapacity: voxels.count) { buffer, count in
             nonisolated(unsafe) let target = buffer
             voxels.withUnsafeBufferPointer { source in
                 nonisolated(unsafe) let values = source
                 parallelFor(chunks, threads: nil) { c in
                     guard fits.load(ordering: .relaxed) else { return }
-                    for index in (c * chunk)..<min(values.count, (c + 1) * chunk) {
+                    let range = (c * chunk)..<min(values.count, (c + 1) * chunk)
+                    var inRange = true
+                    for index in range {
                         let v = values[index]
-                        guard v >= -32768, v <= 32767, v == v.rounded() else {
-                            fits.store(false, ordering: .relaxed)
-                            return
-                        }
-                        target[index] = Int16(v)
+                        inRange = inRange && v >= -32768 && v <= 32767
+                        // Clamped so the conversion cannot trap; a clamped value fails the check below.
+                        target[index] = Int16(max(-32768, min(32767, v.isNaN ? 0 : v)))
                     }
+                    var exact = inRange
+                    for index in range where exact { exact = Float(target[index]) == values[index] }
+                    if !exact { fits.store(false, ordering: .relaxed) }
                 }
             }
+            count = voxels.count
         }
         return fits.load(ordering: .relaxed) ? out : nil
     }

@@ -21,6 +21,21 @@ import Testing
     }
 
     /// A uniform label map compresses to fewer bytes than the NIfTI header; that is no failure.
+    /// CT and most MR volumes are written as Int16 exactly; anything else keeps Float32.
+    @Test func int16OnlyForIntegersInRange() {
+        let chunk = 1 << 20 // a value past the first chunk must count too
+        var integral = [Float](repeating: 7, count: chunk + 10)
+        integral[0] = -32768
+        integral[chunk + 3] = 32767
+        #expect(NIfTI.integralInt16(integral)?[chunk + 3] == 32767)
+        #expect(NIfTI.integralInt16(integral)?[0] == -32768)
+        for bad: Float in [1.5, 32768, -32769, .nan, .infinity, -0.25] {
+            var voxels = integral
+            voxels[chunk + 5] = bad
+            #expect(NIfTI.integralInt16(voxels) == nil, "\(bad) was taken for an Int16")
+        }
+    }
+
     @Test func writesAnAllZeroLabelMapCompressed() throws {
         let dir = TemporaryDirectory()
         let empty = Volume(geometry: VolumeResamplingTests.oblique)
