@@ -59,12 +59,6 @@ struct AxisTaps {
     /// Every index inside the field of view.
     var allInside: Bool { !inside.contains(false) }
 
-    /// The first and last index inside (nil when none is).
-    var insideRange: Range<Int>? {
-        guard let first = inside.firstIndex(of: true), let last = inside.lastIndex(of: true) else { return nil }
-        return first..<(last + 1)
-    }
-
     private init(width: Int, count: Int) {
         self.width = width
         self.count = count
