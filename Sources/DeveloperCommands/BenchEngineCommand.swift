@@ -104,9 +104,9 @@ public struct BenchEngineCommand: ParsableCommand {
         let a = randomInput([m, k], seed: 1), b = randomInput([k, n], seed: 2)
         let c = Tensor(zeros: [m, n])
         func gemm() {
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
-                a.data, Int32(k), b.data, Int32(n), 0, c.data, Int32(n))
+            Gemm.multiply(
+                transA: false, transB: false, m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n,
+                c: c.data, ldc: n)
         }
         gemm()
         let reps = 3

@@ -85,10 +85,9 @@ public struct Conv3D: Sendable {
         }
         for b in 0..<n {
             forwardOne(
-                inputs, batch: b, dims: (d, h, w), outDims: (od, oh, ow),
+                inputs, batch: b, dims: (d, h, w), outDims: (od, oh, ow), relu: relu,
                 output: out.channel(b, 0))
         }
-        epilogue(out, relu: relu)
         return out
     }
 
@@ -118,66 +117,100 @@ public struct Conv3D: Sendable {
 
     private func forwardOne(
         _ inputs: [Tensor], batch b: Int, dims: (Int, Int, Int),
-        outDims: (Int, Int, Int), output: UnsafeMutablePointer<Float>
+        outDims: (Int, Int, Int), relu: Bool, output: UnsafeMutablePointer<Float>
     ) {
         let nOut = outDims.0 * outDims.1 * outDims.2
         let k3 = kernel * kernel * kernel
         let kTotal = inChannels * k3
         if kernel == 1 && stride == 1 && inputs.count == 1 {
             // A 1³ convolution is a plain GEMM on the [C_in, DHW] input.
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(nOut),
-                Int32(inChannels), 1, weight.data, Int32(kTotal), inputs[0].channel(b, 0),
-                Int32(nOut), 0, output, Int32(nOut))
+            Gemm.multiply(
+                transA: false, transB: false, m: outChannels, n: nOut, k: inChannels,
+                a: weight.data, lda: kTotal, b: inputs[0].channel(b, 0), ldb: nOut, c: output, ldc: nOut)
+            Parallel.forChunks(outChannels) {
+                addBias(output, rows: $0, columns: 0..<nOut, stride: nOut, relu: relu)
+            }
             return
         }
-        // Tile the output voxels so that the [K, T] column block stays around 16 MB (half the L3
-        // cache of the reference machine) but at least 2048 wide, which sgemm needs to be efficient.
-        let tile = min(nOut, max(2048, (16 << 20) / (4 * kTotal)))
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: kTotal * tile)
-        defer { cols.deallocate() }
-        var geometries: [mn_conv3d_geometry] = []
-        for x in inputs {
-            geometries.append(
-                mn_conv3d_geometry(
-                    in_c: Int64(x.shape[1]), in_d: Int64(dims.0), in_h: Int64(dims.1), in_w: Int64(dims.2),
-                    out_d: Int64(outDims.0), out_h: Int64(outDims.1), out_w: Int64(outDims.2),
-                    kernel: Int64(kernel), stride: Int64(stride), pad: Int64(kernel / 2)))
+        let geometries = inputs.map { x in
+            mn_conv3d_geometry(
+                in_c: Int64(x.shape[1]), in_d: Int64(dims.0), in_h: Int64(dims.1), in_w: Int64(dims.2),
+                out_d: Int64(outDims.0), out_h: Int64(outDims.1), out_w: Int64(outDims.2),
+                kernel: Int64(kernel), stride: Int64(stride), pad: Int64(kernel / 2))
         }
-        var n0 = 0
-        while n0 < nOut {
-            let t = min(tile, nOut - n0)
+        let sources = inputs.map { $0.channel(b, 0) }
+        // im2col of output voxels [n0, n0 + t) for input channels `channels` of every input, into
+        // rows [channel offset · k³ ...) of the [K, t] block `cols`.
+        func im2col(n0: Int, t: Int, cols: UnsafeMutablePointer<Float>, parallel: Bool) {
             var rowOffset = 0
             for (i, x) in inputs.enumerated() {
                 let c = x.shape[1]
-                let src = x.channel(b, 0)
                 let dst = cols + rowOffset * k3 * t
                 withUnsafePointer(to: geometries[i]) { g in
-                    Parallel.forChunks(c) { r in
+                    let fill = { (r: Range<Int>) in
                         mn_im2col3d_tile(
-                            g, src, Int64(n0), Int64(t), Int64(r.lowerBound),
-                            Int64(r.upperBound), dst)
+                            g, sources[i], Int64(n0), Int64(t), Int64(r.lowerBound), Int64(r.upperBound), dst)
                     }
+                    if parallel { Parallel.forChunks(c, fill) } else { fill(0..<c) }
                 }
                 rowOffset += c
             }
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(t),
-                Int32(kTotal), 1, weight.data, Int32(kTotal), cols, Int32(t), 0,
-                output + n0, Int32(nOut))
-            n0 += t
+        }
+        // Tiles of output voxels whose [K, T] column block stays around 8 MB (a quarter of the
+        // L3 cache of the reference machine, one block per thread) but at least 2048 wide, which
+        // sgemm needs to be efficient; their count a multiple of the threads so that none idles.
+        let threads = Parallel.threadCount
+        let widest = max(2048, (8 << 20) / (4 * kTotal))
+        var tiles = (nOut + widest - 1) / widest
+        if tiles < threads {
+            // Too few voxels for a tile per thread (the deepest levels): one tile, each step
+            // split over the threads.
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: kTotal * nOut)
+            defer { cols.deallocate() }
+            im2col(n0: 0, t: nOut, cols: cols, parallel: true)
+            Gemm.multiply(
+                transA: false, transB: false, m: outChannels, n: nOut, k: kTotal,
+                a: weight.data, lda: kTotal, b: cols, ldb: nOut, c: output, ldc: nOut)
+            Parallel.forChunks(outChannels) {
+                addBias(output, rows: $0, columns: 0..<nOut, stride: nOut, relu: relu)
+            }
+            return
+        }
+        tiles = (tiles + threads - 1) / threads * threads
+        let tile = (nOut + tiles - 1) / tiles
+        // Each thread runs its tiles start to end (im2col, a single-threaded sgemm, bias and
+        // activation) while the block is still in its cache.
+        Gemm.prepare()
+        Parallel.forChunks(tiles) { range in
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: kTotal * tile)
+            defer { cols.deallocate() }
+            for index in range {
+                let n0 = index * tile
+                let t = min(tile, nOut - n0)
+                guard t > 0 else { continue }
+                im2col(n0: n0, t: t, cols: cols, parallel: false)
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(t),
+                    Int32(kTotal), 1, weight.data, Int32(kTotal), cols, Int32(t), 0,
+                    output + n0, Int32(nOut))
+                addBias(output, rows: 0..<outChannels, columns: n0..<(n0 + t), stride: nOut, relu: relu)
+            }
         }
     }
 
-    /// out[n, c, ...] += bias[c], then optional ReLU.
-    private func epilogue(_ out: Tensor, relu: Bool) {
-        let rows = out.shape[0] * out.shape[1], v = out.voxelCount, c = outChannels
-        let p = out.data, bp = bias.data
-        Parallel.forChunks(rows) { r in
-            for row in r {
-                let bv = bp[row % c]
-                let base = p + row * v
-                if relu { for i in 0..<v { base[i] = max(base[i] + bv, 0) } } else { for i in 0..<v { base[i] += bv } }
+    /// output[c, columns] += bias[c] for c in `rows`, then optional ReLU, on the [C_out, stride]
+    /// matrix `output`.
+    private func addBias(
+        _ output: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Range<Int>, stride: Int, relu: Bool
+    ) {
+        let bp = bias.data
+        for row in rows {
+            let bv = bp[row]
+            let base = output + row * stride
+            if relu {
+                for i in columns { base[i] = max(base[i] + bv, 0) }
+            } else {
+                for i in columns { base[i] += bv }
             }
         }
     }

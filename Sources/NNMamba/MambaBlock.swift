@@ -82,10 +82,10 @@ public struct MambaBlock: Sendable {
         let wout = flipChannels ? outProjFlipped : outProj
 
         // xz[L, 2di] = u[L, C] · in_proj^T
-        let (transU, ldu) = layout == .tokenMajor ? (CblasNoTrans, c) : (CblasTrans, L)
-        cblas_sgemm(
-            CblasRowMajor, transU, CblasTrans, Int32(L), Int32(2 * di), Int32(c), 1,
-            input, Int32(ldu), win.data, Int32(c), 0, xz, Int32(2 * di))
+        let (transU, ldu) = layout == .tokenMajor ? (false, c) : (true, L)
+        Gemm.multiply(
+            transA: transU, transB: true, m: L, n: 2 * di, k: c,
+            a: input, lda: ldu, b: win.data, ldb: c, c: xz, ldc: 2 * di)
         let reverse: Int32 = reverseTokens ? 1 : 0
         let (cw, cb) = (convWeight.data, convBias.data)
         Parallel.forChunks(di, granularity: 16) { range in
@@ -94,12 +94,12 @@ public struct MambaBlock: Sendable {
                 Int64(di), Int64(range.lowerBound), Int64(range.upperBound))
         }
         // x_dbl[L, r + 2s] = x'[L, di] · x_proj^T; δ[L, di] = softplus(dt · dt_proj^T + bias)
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(xw), Int32(di), 1,
-            xc, Int32(di), xProj.data, Int32(di), 0, xdbl, Int32(xw))
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(di), Int32(r), 1,
-            xdbl, Int32(xw), dtProjWeight.data, Int32(r), 0, delta, Int32(di))
+        Gemm.multiply(
+            transA: false, transB: true, m: L, n: xw, k: di,
+            a: xc, lda: di, b: xProj.data, ldb: di, c: xdbl, ldc: xw)
+        Gemm.multiply(
+            transA: false, transB: true, m: L, n: di, k: r,
+            a: xdbl, lda: xw, b: dtProjWeight.data, ldb: r, c: delta, ldc: di)
         let db = dtProjBias.data
         Parallel.forChunks(L, granularity: 64) { range in
             mn_bias_softplus_rows(delta, Int64(di), db, Int64(range.lowerBound), Int64(range.upperBound))
@@ -124,13 +124,13 @@ public struct MambaBlock: Sendable {
         }
         // out = y · out_proj^T, in the caller's layout.
         if layout == .tokenMajor {
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(c), Int32(di), alpha,
-                xz, Int32(2 * di), wout.data, Int32(di), beta, output, Int32(c))
+            Gemm.multiply(
+                transA: false, transB: true, m: L, n: c, k: di, alpha: alpha,
+                a: xz, lda: 2 * di, b: wout.data, ldb: di, beta: beta, c: output, ldc: c)
         } else {
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(c), Int32(L), Int32(di), alpha,
-                wout.data, Int32(di), xz, Int32(2 * di), beta, output, Int32(L))
+            Gemm.multiply(
+                transA: false, transB: true, m: c, n: L, k: di, alpha: alpha,
+                a: wout.data, lda: di, b: xz, ldb: 2 * di, beta: beta, c: output, ldc: L)
         }
         if Instrumentation.isActive {
             Instrumentation.record(.mambaProjections, nanoseconds: Instrumentation.nanoseconds() - clock - scanTime)

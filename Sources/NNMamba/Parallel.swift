@@ -2,10 +2,10 @@ import COpenBLAS
 import Dispatch
 import Synchronization
 
-/// Thread count of the engine: the workers of its own parallel loops and OpenBLAS's threads.
+/// Thread count of the engine: the workers of its own parallel loops, which also split each GEMM
+/// (OpenBLAS itself runs single-threaded, see `Gemm`).
 ///
-/// Process-wide because OpenBLAS's thread count is process-wide; set it once at start-up
-/// (`Parallel.setThreadCount(2)`), not per call.
+/// Process-wide; set it once at start-up (`Parallel.setThreadCount(2)`), not per call.
 public enum Parallel {
     private static let threads = Atomic<Int>(0)
 
@@ -15,11 +15,11 @@ public enum Parallel {
         return n > 0 ? n : max(1, sysconf_cores())
     }
 
-    /// Sets the engine's and OpenBLAS's thread counts.
+    /// Sets the engine's thread count.
     public static func setThreadCount(_ n: Int) {
         precondition(n >= 1, "thread count \(n)")
         threads.store(n, ordering: .relaxed)
-        openblas_set_num_threads(Int32(n))
+        Gemm.prepare()
     }
 
     /// Runs `body(range)` over `count` items split into at most `threadCount` contiguous chunks

@@ -84,6 +84,19 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         #expect(y.maxAbsDifference(ref) < 1e-5)
     }
 
+    @Test func tilesSpreadOverThreadsMatch() {
+        // 40·27 = 1080 rows, 6·9·100 = 5400 output voxels: several 2048-wide tiles (an 8 MB block
+        // holds fewer columns), run each by one thread with its bias and ReLU; two inputs, so
+        // each tile's im2col block is filled from both.
+        let a = randomTensor([1, 25, 6, 9, 100], seed: 19), b = randomTensor([1, 15, 6, 9, 100], seed: 20)
+        let w = randomTensor([5, 40, 3, 3, 3], seed: 21, scale: 0.2), bias = randomTensor([5], seed: 22)
+        let y = Conv3D(weight: w, bias: bias, stride: 1)([a, b], relu: true)
+        let ref = naiveConv3D(concatChannels([a, b]), weight: w, bias: bias, stride: 1)
+        ref.reluInPlace()
+        #expect(y.maxAbsDifference(ref) < 1e-4)
+        #expect(ref.maxAbs > 1)
+    }
+
     @Test func concatenatedInputsEqualConvolutionOfTheConcatenation() {
         let a = randomTensor([1, 2, 4, 4, 6], seed: 6), b = randomTensor([1, 3, 4, 4, 6], seed: 7)
         // 12 outputs: both calls take the im2col + GEMM path, so the results are bit-identical.
