@@ -165,8 +165,8 @@ public struct Conv3D: Sendable {
         if tiles < threads {
             // Too few voxels for a tile per thread (the deepest levels): one tile, each step
             // split over the threads.
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: kTotal * nOut)
-            defer { cols.deallocate() }
+            let cols = BufferPool.allocate(floats: kTotal * nOut)
+            defer { BufferPool.release(cols, floats: kTotal * nOut) }
             im2col(n0: 0, t: nOut, cols: cols, parallel: true)
             Gemm.multiply(
                 transA: false, transB: false, m: outChannels, n: nOut, k: kTotal,
@@ -182,8 +182,8 @@ public struct Conv3D: Sendable {
         // activation) while the block is still in its cache.
         Gemm.prepare()
         Parallel.forChunks(tiles) { range in
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: kTotal * tile)
-            defer { cols.deallocate() }
+            let cols = BufferPool.allocate(floats: kTotal * tile)
+            defer { BufferPool.release(cols, floats: kTotal * tile) }
             for index in range {
                 let n0 = index * tile
                 let t = min(tile, nOut - n0)

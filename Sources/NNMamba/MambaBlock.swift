@@ -68,15 +68,15 @@ public struct MambaBlock: Sendable {
     ) {
         let L = length, di = dInner, c = dModel, s = dState, r = dtRank, xw = r + 2 * s
         let clock = Instrumentation.isActive ? Instrumentation.nanoseconds() : 0
-        let xz = UnsafeMutablePointer<Float>.allocate(capacity: L * 2 * di)
-        let xc = UnsafeMutablePointer<Float>.allocate(capacity: L * di)
-        let xdbl = UnsafeMutablePointer<Float>.allocate(capacity: L * xw)
-        let delta = UnsafeMutablePointer<Float>.allocate(capacity: L * di)
+        let xz = BufferPool.allocate(floats: L * 2 * di)
+        let xc = BufferPool.allocate(floats: L * di)
+        let xdbl = BufferPool.allocate(floats: L * xw)
+        let delta = BufferPool.allocate(floats: L * di)
         defer {
-            xz.deallocate()
-            xc.deallocate()
-            xdbl.deallocate()
-            delta.deallocate()
+            BufferPool.release(xz, floats: L * 2 * di)
+            BufferPool.release(xc, floats: L * di)
+            BufferPool.release(xdbl, floats: L * xw)
+            BufferPool.release(delta, floats: L * di)
         }
         let win = flipChannels ? inProjFlipped : inProj
         let wout = flipChannels ? outProjFlipped : outProj

@@ -54,6 +54,10 @@ public struct NNMambaEncoder: Sendable {
     /// x: [N, in_ch, D, H, W] -> [N, classes]. `trace` records `in_conv`, `mamba_layer_stem`,
     /// `layer1`–`layer3` and `mlp.0` (before its ReLU).
     public func callAsFunction(_ x: Tensor, trace: Trace? = nil) -> Tensor {
+        BufferPool.reusing { forward(x, trace: trace) }
+    }
+
+    private func forward(_ x: Tensor, trace: Trace?) -> Tensor {
         precondition(x.rank == 5 && x.shape[1] == configuration.inChannels, "nnMambaEncoder input \(x.shape)")
         let c1 = inConv(x)
         trace?.record("in_conv", c1)

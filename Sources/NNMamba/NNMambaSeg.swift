@@ -100,6 +100,10 @@ public struct NNMambaSeg: Sendable {
     /// x: [N, in_ch, D, H, W] -> [N, classes, D, H, W]. `trace` records the module outputs named
     /// in the seg fixture (`in_conv`, `att1`…, `layer1`…, `conv5`, `conv6`, `conv8.conv.4`).
     public func callAsFunction(_ x: Tensor, trace: Trace? = nil) -> Tensor {
+        BufferPool.reusing { forward(x, trace: trace) }
+    }
+
+    private func forward(_ x: Tensor, trace: Trace?) -> Tensor {
         precondition(x.rank == 5 && x.shape[1] == configuration.inChannels, "nnMambaSeg input \(x.shape)")
         precondition(x.shape[2...].allSatisfy { $0 % 16 == 0 }, "spatial size \(x.shape) not divisible by 16")
         let c1 = inConv(x)

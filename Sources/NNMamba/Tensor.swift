@@ -24,9 +24,8 @@ public final class Tensor: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
-        self.data = raw.assumingMemoryBound(to: Float.self)
+        self.data = BufferPool.allocate(floats: count)
+        data.initialize(repeating: 0, count: max(count, 1))
     }
 
     /// A tensor whose contents are unspecified, for op outputs that overwrite every element
@@ -35,8 +34,7 @@ public final class Tensor: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        self.data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.data = BufferPool.allocate(floats: count)
     }
 
     /// A tensor holding `values` (row-major) with the given shape.
@@ -52,7 +50,7 @@ public final class Tensor: @unchecked Sendable {
         for i in 0..<count { data[i] = body(i) }
     }
 
-    deinit { UnsafeMutableRawPointer(data).deallocate() }
+    deinit { BufferPool.release(data, floats: count) }
 
     /// Number of dimensions.
     public var rank: Int { shape.count }

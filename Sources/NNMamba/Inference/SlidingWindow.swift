@@ -50,6 +50,11 @@ public struct SlidingWindow: Sendable {
     /// With `softmax` false the raw scores are averaged instead (landmark heat-maps, whose
     /// channels are not competing classes: a softmax across them would move each channel's peak).
     public func predict(_ x: Tensor, softmax: Bool = true, network: (Tensor) -> Tensor) -> Tensor {
+        // The windows allocate the same sizes over and over: keep those buffers between them.
+        BufferPool.reusing { predictWindows(x, softmax: softmax, network: network) }
+    }
+
+    private func predictWindows(_ x: Tensor, softmax: Bool, network: (Tensor) -> Tensor) -> Tensor {
         precondition(x.rank == 5 && x.shape[0] == 1, "sliding window expects [1, C, D, H, W], got \(x.shape)")
         let padding = Padding(from: Array(x.shape[2...]), to: zip(x.shape[2...], patch).map { max($0, $1) })
         let image = padding.pad(x)
