@@ -10,7 +10,67 @@ extension InferencePipeline {
     /// The pre-processing half of the recipe (docs/inference.md): volumes -> [1, C, D, H, W] on the
     /// network's grid, with every step recorded. With a volume already canonical, at the target
     /// spacing and padded size, the tensor is exactly the normalised voxels.
-    public func prepare(_ inputs: [Volume]) throws(InferenceError) -> PreparedInput {
+    ///
+    /// With `sharing`, the normalised tensor (before the padding, which depends on the network)
+    /// is taken from or left in `sharing` under `inputKey` (what identifies the volumes) and this
+    /// pipeline's `preprocessingKey`, for `expectedUses` pipelines in all.
+    public func prepare(
+        _ inputs: [Volume], sharing: SharedInputs? = nil, inputKey: String = "", expectedUses: Int = 1
+    ) throws(InferenceError) -> PreparedInput {
+        let normalised: NormalisedInput
+        if let sharing, !inputKey.isEmpty {
+            do {
+                var madeHere = false
+                var shared = try sharing.value(for: inputKey + "|" + preprocessingKey, expectedUses: expectedUses) {
+                    madeHere = true
+                    return try normalise(inputs)
+                }
+                // A tensor made for another job took no time of this one.
+                if !madeHere { shared.timings = [] }
+                normalised = shared
+            } catch let error as InferenceError {
+                throw error
+            } catch {
+                throw InferenceError(.normalization, "shared preprocessing failed: \(error)")
+            }
+        } else {
+            normalised = try normalise(inputs)
+        }
+        var clock = StepClock(timings: normalised.timings)
+        let padding = networkPadding(Array(normalised.tensor.shape[2...]))
+        let unpadded = padding.before == [0, 0, 0] && padding.after == [0, 0, 0]
+        let tensor = clock.measure(.padding) { unpadded ? normalised.tensor : padding.pad(normalised.tensor) }
+        let record = PreprocessingRecord(
+            source: normalised.source, canonical: normalised.canonical, crop: normalised.crop,
+            cropped: normalised.cropped, resampled: normalised.resampled,
+            padding: padding, padded: PreprocessingRecord.paddedGrid(normalised.resampled, padding))
+        return PreparedInput(tensor: tensor, record: record, timings: clock.timings)
+    }
+
+    /// The normalised network input before padding, and the grids it went through.
+    struct NormalisedInput: Sendable {
+        /// [1, C, D, H, W] on `resampled`; never written after it is made (jobs share it).
+        var tensor: Tensor
+        var source: Geometry
+        var canonical: Geometry
+        var crop: (lower: SIMD3<Int>, upper: SIMD3<Int>)?
+        var cropped: Geometry
+        var resampled: Geometry
+        var timings: [StepTiming]
+    }
+
+    /// What decides the normalised tensor besides the volumes: two pipelines with equal keys
+    /// make equal tensors from equal volumes (reorientation is fixed; crop, spacing,
+    /// interpolation and each channel's normalisation are not).
+    public var preprocessingKey: String {
+        let channels = manifest.inputs.map { "\($0.normalization)" }.joined(separator: ";")
+        return "crop \(options.cropToNonZero) spacing \(manifest.targetSpacing) "
+            + "interpolation \(options.imageInterpolation) pointwise \(options.pointwiseResampling) "
+            + "channels \(channels)"
+    }
+
+    /// Reorientation, crop, resampling and normalisation of the volumes.
+    func normalise(_ inputs: [Volume]) throws(InferenceError) -> NormalisedInput {
         var clock = StepClock()
         let source = try checked(inputs)
         let canonical = source.canonical
@@ -20,16 +80,12 @@ extension InferencePipeline {
         let cropped = volumes[0].geometry
         var mask: [Bool]? = nil
         let resampled = clock.measure(.resampling) { resample(&volumes, mask: &mask) }
-        let normalised = try clock.measure(.normalization) { () throws(InferenceError) -> Tensor in
+        let tensor = try clock.measure(.normalization) { () throws(InferenceError) -> Tensor in
             try normalisedTensor(volumes, mask: mask)
         }
-        let padding = networkPadding(Array(normalised.shape[2...]))
-        let unpadded = padding.before == [0, 0, 0] && padding.after == [0, 0, 0]
-        let tensor = clock.measure(.padding) { unpadded ? normalised : padding.pad(normalised) }
-        let record = PreprocessingRecord(
-            source: source, canonical: canonical, crop: crop, cropped: cropped, resampled: resampled,
-            padding: padding, padded: PreprocessingRecord.paddedGrid(resampled, padding))
-        return PreparedInput(tensor: tensor, record: record, timings: clock.timings)
+        return NormalisedInput(
+            tensor: tensor, source: source, canonical: canonical, crop: crop, cropped: cropped,
+            resampled: resampled, timings: clock.timings)
     }
 
     /// Resamples the (canonical, cropped) volumes to the manifest's target spacing and returns

@@ -76,8 +76,12 @@ public struct InferencePipeline: Sendable {
     /// on the same grid; the result is on that grid. The forward pass waits for
     /// `ForwardPassGate.shared` (the wait is not part of its timing). The inputs are consumed:
     /// once the tensor is made their voxels are released, unless the caller holds them too.
-    public func run(_ inputs: consuming [Volume]) throws(InferenceError) -> InferenceResult {
-        let prepared = try prepare(inputs)
+    /// `sharing`, `inputKey` and `expectedUses` share the normalised input with other pipelines
+    /// whose `preprocessingKey` is the same (see `prepare`).
+    public func run(
+        _ inputs: consuming [Volume], sharing: SharedInputs? = nil, inputKey: String = "", expectedUses: Int = 1
+    ) throws(InferenceError) -> InferenceResult {
+        let prepared = try prepare(inputs, sharing: sharing, inputKey: inputKey, expectedUses: expectedUses)
         let identity = InputIdentity(inputs[0])
         _ = consume inputs
         var clock = StepClock(timings: prepared.timings)

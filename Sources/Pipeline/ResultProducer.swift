@@ -54,10 +54,12 @@ public struct ResultProducer: Sendable {
     /// `imageTypes`: the route's narrowing of the Image Types the model accepts.
     /// `outputs`: the objects to write besides SEG and SR (RT Structure Set, presentation state,
     /// Secondary Capture overlays, Key Objects), those some destination takes.
-    /// `progress` is told each step reached.
+    /// `progress` is told each step reached. With `sharing`, the assembled volumes and the
+    /// normalised network input are shared with the other jobs on the same series: `expectedUses`
+    /// jobs in all, this one included, are expected to ask (`SharedInputs`).
     public func produce(
         _ series: [Series], version: Int, caveats: [String] = [], outputs: Set<EncodedObject.Kind> = [],
-        imageTypes: Set<String>? = nil, into directory: String,
+        imageTypes: Set<String>? = nil, into directory: String, sharing: SharedInputs? = nil, expectedUses: Int = 1,
         progress: (Step) throws -> Void = { _ in }
     ) throws -> Produced {
         let inputs = package.manifest.inputs
@@ -77,8 +79,12 @@ public struct ResultProducer: Sendable {
         var volumes: [Volume] = []
         var warnings: [String] = []
         var reference: (series: Series, volume: Volume)?
+        let keys = series.map { assemblyKey($0) }
         for (index, s) in series.enumerated() {
-            let assembly = try s.assemble(options: self.assembly)
+            let assembly =
+                try sharing?.value(for: keys[index], expectedUses: expectedUses) {
+                    try s.assemble(options: self.assembly)
+                } ?? s.assemble(options: self.assembly)
             try checkImageTypes(assembly, of: s, input: inputs[index].name, narrowedTo: imageTypes)
             warnings += assembly.warnings.map { "\(inputs[index].name): \($0)" }
             if let first = reference?.volume, first.geometry != assembly.volume.geometry {
@@ -107,7 +113,8 @@ public struct ResultProducer: Sendable {
         lap("assemble")
 
         try progress(.infer)
-        let inference = try pipeline.run(consume volumes)
+        let inference = try pipeline.run(
+            consume volumes, sharing: sharing, inputKey: keys.joined(separator: "+"), expectedUses: expectedUses)
         for timing in inference.timings { timings[timing.step.rawValue, default: 0] += timing.seconds }
         let record = inference.record
         let output = (consume inference).output
@@ -147,6 +154,12 @@ public struct ResultProducer: Sendable {
         return Produced(
             encoded: encoded, outcome: outcome, record: record, timings: timings,
             warnings: warnings + encoded.notWritten)
+    }
+
+    /// What decides a series' assembly: its UID, its files and the assembly options.
+    func assemblyKey(_ series: Series) -> String {
+        let files = series.instances.map(\.path).sorted().joined(separator: "\n")
+        return "assembly|\(series.seriesInstanceUID)|\(assembly)|\(files)"
     }
 
     /// Refuses a volume assembled from images whose Image Type (0008,0008) value 1 the model does

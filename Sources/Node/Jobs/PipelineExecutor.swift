@@ -15,6 +15,9 @@ public final class PipelineExecutor: JobExecutor {
     let encoderConfiguration: ResultEncoderConfiguration
     let uids: UIDGenerator
     private let producers = Mutex<[String: ResultProducer]>([:])
+    /// Assembled volumes and normalised inputs that the jobs of several models on one series
+    /// share: a series' volume and its normalised input kept at a time, dropped when no job is left.
+    let sharedInputs = SharedInputs(capacity: 2)
 
     public init(configuration: NodeConfiguration, store: NodeStore, encoder: ResultEncoderConfiguration) throws {
         self.configuration = configuration
@@ -60,13 +63,36 @@ public final class PipelineExecutor: JobExecutor {
             series.append(found)
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
+        defer { dropSharedInputsWhenIdle() }
         let produced = try producer.produce(
             series, version: job.version, caveats: job.caveats, outputs: outputs, imageTypes: route?.imageTypes,
-            into: directory,
+            into: directory, sharing: sharedInputs, expectedUses: jobsStillToAssemble(sharingInputsOf: job),
             progress: { step in try progress(JobStep(step)) })
         return JobOutput(
             objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: produced.timings,
             warnings: produced.warnings)
+    }
+
+    /// Jobs that have yet to assemble an input series of `job` (queued, or processing at the
+    /// assemble step), this one included: how many will ask for its shared inputs.
+    func jobsStillToAssemble(sharingInputsOf job: JobRecord) -> Int {
+        let series = Set(job.inputs.values.joined())
+        guard let queued = try? store.jobs(state: .queued), let processing = try? store.jobs(state: .processing) else {
+            return 1
+        }
+        let others = (queued + processing.filter { $0.step == .assemble }).filter {
+            $0.id != job.id && !series.isDisjoint(with: $0.inputs.values.joined())
+        }
+        return 1 + others.count
+    }
+
+    /// With no job queued or running, nothing will ask for a kept input again (a job that failed
+    /// before asking leaves its share behind): free it.
+    func dropSharedInputsWhenIdle() {
+        guard let queued = try? store.jobs(state: .queued), let processing = try? store.jobs(state: .processing),
+            queued.isEmpty && processing.count <= 1
+        else { return }
+        sharedInputs.removeAll()
     }
 
     /// Why none of a series' stored files is an image the node can assemble, the commonest reason
