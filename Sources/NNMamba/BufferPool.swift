@@ -1,9 +1,5 @@
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Large float buffers kept for reuse while a forward pass runs.
 ///
 /// A network allocates the same few sizes again and again (each level's activations, the im2col
@@ -62,21 +58,8 @@ public enum BufferPool {
         {
             return reused.pointer.bindMemory(to: Float.self, capacity: max(count, 1))
         }
-        return fresh(bytes: bytes).bindMemory(to: Float.self, capacity: max(count, 1))
-    }
-
-    /// A new buffer. One of several huge pages is aligned to them and marked for transparent huge
-    /// pages (where the kernel has them on `madvise`, as Debian's default): a fault then maps
-    /// 2 MiB instead of 4 KiB, and the GEMM and im2col passes miss the TLB less.
-    static func fresh(bytes: Int) -> UnsafeMutableRawPointer {
-        let hugePage = 2 << 20
-        guard bytes >= 4 * hugePage else { return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) }
-        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: hugePage)
-        #if canImport(Glibc)
-            // Advice only: where it is refused the buffer is still good.
-            _ = madvise(p, bytes / hugePage * hugePage, Int32(MADV_HUGEPAGE))
-        #endif
-        return p
+        return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     /// Returns a buffer from `allocate(floats:)` of the same `count`.
