@@ -9,12 +9,30 @@ static void set_error(char *error, size_t size, const char *message, const char 
     if (error && size > 0) snprintf(error, size, "%s: %s", path ? path : "", message);
 }
 
-int mn_nifti_write(const char *path, const mn_nifti_header *header, const void *data, char *error, size_t error_size) {
+// Converts `n` floats to int16 (NaN to 0, out-of-range values clamped); 1 when every conversion
+// was exact. One pass without branches, so the compiler vectorises it.
+static int float_to_int16(const float *in, int16_t *out, size_t n) {
+    int exact = 1;
+    for (size_t i = 0; i < n; i++) {
+        const float v = in[i];
+        float c = v < -32768.0f ? -32768.0f : v;
+        c = c > 32767.0f ? 32767.0f : c;
+        c = c == c ? c : 0.0f; // NaN
+        const int16_t s = (int16_t)c;
+        out[i] = s;
+        exact &= (float)s == v;
+    }
+    return exact;
+}
+
+// A new image for `header`, its file name set and any old file of that name removed; NULL with
+// `error` set on failure.
+static nifti_image *new_image(const char *path, const mn_nifti_header *header, char *error, size_t error_size) {
     int64_t dims[8] = {3, header->dim[0], header->dim[1], header->dim[2], 1, 1, 1, 1};
     nifti_image *nim = nifti_make_new_nim(dims, header->datatype, 0);
     if (!nim) {
         set_error(error, error_size, "niftilib could not create the image (datatype?)", path);
-        return -1;
+        return NULL;
     }
     nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
     nim->dx = nim->pixdim[1] = header->pixdim[0];
@@ -46,24 +64,62 @@ int mn_nifti_write(const char *path, const mn_nifti_header *header, const void *
         nim->data = NULL;
         nifti_image_free(nim);
         set_error(error, error_size, "not a NIfTI file name (.nii or .nii.gz)", path);
-        return -1;
+        return NULL;
     }
-    // nifti_image_write reports failures only on stderr, so success is judged by the file it
+    // niftilib reports write failures only on stderr, so success is judged by the file it
     // leaves: removed first, then read back. (Its size says nothing for .gz: a uniform label map
     // compresses to less than the 348-byte header.)
     remove(nim->fname);
-    nim->data = (void *)data;
-    nifti_image_write(nim);
-    nim->data = NULL; // the caller's buffer
-    nifti_image *back = nifti_image_read(nim->fname, 0);
-    int failed = !back || back->nx != nim->nx || back->ny != nim->ny || back->nz != nim->nz;
-    if (back) nifti_image_free(back);
+    return nim;
+}
+
+// Reads back the header of the file `nim` was written to, frees `nim`; 0, or -1 with `error`.
+static int finish(nifti_image *nim, int failed, const char *path, char *error, size_t error_size) {
+    nim->data = NULL; // never niftilib's to free
+    if (!failed) {
+        nifti_image *back = nifti_image_read(nim->fname, 0);
+        failed = !back || back->nx != nim->nx || back->ny != nim->ny || back->nz != nim->nz;
+        if (back) nifti_image_free(back);
+    }
     nifti_image_free(nim);
     if (failed) {
         set_error(error, error_size, "niftilib could not write the file", path);
         return -1;
     }
     return 0;
+}
+
+int mn_nifti_write(const char *path, const mn_nifti_header *header, const void *data, char *error, size_t error_size) {
+    nifti_image *nim = new_image(path, header, error, error_size);
+    if (!nim) return -1;
+    nim->data = (void *)data;
+    nifti_image_write(nim);
+    return finish(nim, 0, path, error, error_size);
+}
+
+int mn_nifti_write_float_as_int16(const char *path, const mn_nifti_header *header, const float *data, char *error,
+                                  size_t error_size) {
+    mn_nifti_header h = *header;
+    h.datatype = MN_NIFTI_INT16;
+    nifti_image *nim = new_image(path, &h, error, error_size);
+    if (!nim) return -1;
+    // Header and extensions, then the file is left open at the voxel offset (write option 2).
+    znzFile fp = nifti_image_write_hdr_img(nim, 2, "wb");
+    if (znz_isnull(fp)) return finish(nim, 1, path, error, error_size);
+    // Converted a block at a time into a buffer that stays in cache, instead of a whole Int16
+    // copy of the volume whose every page would be faulted in and zeroed first.
+    enum { block = 1 << 18 };
+    int16_t *buffer = malloc(block * sizeof(int16_t));
+    int failed = buffer == NULL;
+    const size_t total = (size_t)h.dim[0] * (size_t)h.dim[1] * (size_t)h.dim[2];
+    for (size_t start = 0; start < total && !failed; start += block) {
+        const size_t n = total - start < block ? total - start : block;
+        (void)float_to_int16(data + start, buffer, n);
+        failed = nifti_write_buffer(fp, buffer, (int64_t)(n * sizeof(int16_t))) != (int64_t)(n * sizeof(int16_t));
+    }
+    free(buffer);
+    znzclose(fp);
+    return finish(nim, failed, path, error, error_size);
 }
 
 int mn_nifti_read(const char *path, mn_nifti_header *header, void **data, char *error, size_t error_size) {
@@ -108,3 +164,15 @@ int mn_nifti_read(const char *path, mn_nifti_header *header, void **data, char *
 }
 
 void mn_nifti_free_data(void *data) { free(data); }
+
+int mn_float_is_int16_exact(const float *in, size_t n) {
+    int exact = 1;
+    for (size_t i = 0; i < n; i++) {
+        const float v = in[i];
+        float c = v < -32768.0f ? -32768.0f : v;
+        c = c > 32767.0f ? 32767.0f : c;
+        c = c == c ? c : 0.0f; // NaN
+        exact &= (float)(int16_t)c == v;
+    }
+    return exact;
+}

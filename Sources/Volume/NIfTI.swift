@@ -43,14 +43,15 @@ public enum NIfTI {
             for (index, byte) in description.utf8.prefix(79).enumerated() { raw[index] = byte }
         }
         var int16: [Int16]? = nil
-        switch type {
-        case .automatic: int16 = integralInt16(volume.voxels)
-        case .int16: int16 = volume.voxels.map { Int16(max(-32768, min(32767, $0.rounded()))) }
-        default: break
-        }
+        if type == .int16 { int16 = volume.voxels.map { Int16(max(-32768, min(32767, $0.rounded()))) } }
         var error = [CChar](repeating: 0, count: 512)
         let status: Int32
-        if let int16 {
+        if type == .automatic && isIntegralInt16(volume.voxels) {
+            header.datatype = Int32(MN_NIFTI_INT16)
+            status = volume.voxels.withUnsafeBufferPointer {
+                mn_nifti_write_float_as_int16(path, &header, $0.baseAddress, &error, error.count)
+            }
+        } else if let int16 {
             header.datatype = Int32(MN_NIFTI_INT16)
             status = int16.withUnsafeBytes { mn_nifti_write(path, &header, $0.baseAddress, &error, error.count) }
         } else if type == .uint8 {
@@ -58,6 +59,7 @@ public enum NIfTI {
             let data = volume.voxels.map { UInt8(max(0, min(255, $0.rounded()))) }
             status = data.withUnsafeBytes { mn_nifti_write(path, &header, $0.baseAddress, &error, error.count) }
         } else {
+            // Float32 asked for, or values that Int16 would not hold exactly.
             header.datatype = Int32(MN_NIFTI_FLOAT32)
             status = volume.voxels.withUnsafeBytes {
                 mn_nifti_write(path, &header, $0.baseAddress, &error, error.count)
@@ -112,35 +114,23 @@ public enum NIfTI {
         return Volume(geometry: geometry, voxels: voxels)
     }
 
-    /// The voxels as Int16 when every one is an integer in range, else nil (one parallel pass).
-    /// A chunk converts all its values and checks them afterwards, so the loops vectorise: the
-    /// round trip through Int16 is exact only for integers in range (NaN fails the range test).
-    static func integralInt16(_ voxels: [Float]) -> [Int16]? {
+    /// Whether every voxel is an integer in Int16's range (one parallel, read-only pass of
+    /// `mn_float_is_int16_exact`, which checks without branches; NaN fails).
+    static func isIntegralInt16(_ voxels: [Float]) -> Bool {
         let chunk = 1 << 20
         let chunks = (voxels.count + chunk - 1) / chunk
         let fits = Atomic<Bool>(true)
-        let out = [Int16](unsafeUninitializedCapacity: voxels.count) { buffer, count in
-            nonisolated(unsafe) let target = buffer
-            voxels.withUnsafeBufferPointer { source in
-                nonisolated(unsafe) let values = source
-                parallelFor(chunks, threads: nil) { c in
-                    guard fits.load(ordering: .relaxed) else { return }
-                    let range = (c * chunk)..<min(values.count, (c + 1) * chunk)
-                    var inRange = true
-                    for index in range {
-                        let v = values[index]
-                        inRange = inRange && v >= -32768 && v <= 32767
-                        // Clamped so the conversion cannot trap; a clamped value fails the check below.
-                        target[index] = Int16(max(-32768, min(32767, v.isNaN ? 0 : v)))
-                    }
-                    var exact = inRange
-                    for index in range where exact { exact = Float(target[index]) == values[index] }
-                    if !exact { fits.store(false, ordering: .relaxed) }
+        voxels.withUnsafeBufferPointer { source in
+            nonisolated(unsafe) let values = source
+            parallelFor(chunks, threads: nil) { c in
+                guard fits.load(ordering: .relaxed) else { return }
+                let start = c * chunk, n = min(values.count, start + chunk) - start
+                if mn_float_is_int16_exact(values.baseAddress! + start, n) == 0 {
+                    fits.store(false, ordering: .relaxed)
                 }
             }
-            count = voxels.count
         }
-        return fits.load(ordering: .relaxed) ? out : nil
+        return fits.load(ordering: .relaxed)
     }
 
     private static func message(_ buffer: [CChar]) -> String {

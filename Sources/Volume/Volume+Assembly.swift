@@ -94,9 +94,11 @@ extension Volume {
         }
 
         let workItems = items
-        var voxels = [Float](repeating: 0, count: geometry.voxelCount)
         let failure = Mutex<VolumeError?>(nil)
-        voxels.withUnsafeMutableBufferPointer { buffer in
+        // Every plane is written by its slice's decode, so the voxels start uninitialised: no
+        // single-threaded zeroing pass, and the pages are first touched by the decoding threads.
+        let voxels = [Float](unsafeUninitializedCapacity: geometry.voxelCount) { buffer, count in
+
             nonisolated(unsafe) let output = buffer
             parallelFor(items.count, threads: threads) { item in
                 do throws(VolumeError) {
@@ -107,6 +109,8 @@ extension Volume {
                     failure.withLock { if $0 == nil { $0 = error } }
                 }
             }
+            // Float has no invalid bit patterns; on a failure the array is thrown away below.
+            count = geometry.voxelCount
         }
         if let error = failure.withLock({ $0 }) { throw error }
         let sources = layout.slices.map {

@@ -46,11 +46,20 @@ typedef struct mn_nifti_header {
 /// `header->sform` (NIFTI_XFORM_SCANNER_ANAT, as dcm2niix does). Returns 0 or -1 with `error`.
 int mn_nifti_write(const char *path, const mn_nifti_header *header, const void *data, char *error, size_t error_size);
 
+/// Writes `data` (dim[0]*dim[1]*dim[2] floats, every one an integer in int16's range, which the
+/// caller has checked) as an INT16 NIfTI-1 file, converting a block at a time; `header->datatype`
+/// is ignored. Returns 0 or -1 with `error`.
+int mn_nifti_write_float_as_int16(const char *path, const mn_nifti_header *header, const float *data, char *error,
+                                  size_t error_size);
+
 /// Reads a NIfTI-1 or NIfTI-2 file (3D, or the first volume of 4D). On success `*data` is the
 /// voxel buffer in the file's datatype (unscaled). Returns 0 or -1 with `error`.
 int mn_nifti_read(const char *path, mn_nifti_header *header, void **data, char *error, size_t error_size);
 
 void mn_nifti_free_data(void *data);
+
+/// 1 when every one of the `n` floats is an integer in [-32768, 32767], else 0 (no output).
+int mn_float_is_int16_exact(const float *in, size_t n);
 
 #ifdef __cplusplus
 }
