@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelPackage
 import Node
 import Pipeline
 import SampleGenerator
@@ -25,8 +26,12 @@ public struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Series pushed concurrently.") var series = 4
     @Option(help: "Slices per series.") var slices = 200
     @Option(help: "Rows and columns per slice.") var size = 512
-    @Option(help: "Model package (default: Samples/models/ct-organs, else an untrained CT package).")
-    var model: String?
+    @Option(
+        help: """
+            Model package, repeated for several models on each series (default: the sample CT models \
+            ct-organs, ct-landmarks and ct-classify under Samples/models, else an untrained CT package).
+            """)
+    var model: [String] = []
     @Flag(help: "Print the figures as one JSON object instead of text.") var json = false
     @Flag(
         inversion: .prefixedNo,
@@ -54,12 +59,21 @@ public struct BenchNodeCommand: AsyncParsableCommand {
             generator.seed = UInt64(index + 1)
             inputs.append(try generator.write(to: work + "/input-\(index)").files)
         }
-        let sample = FileManager.default.currentDirectoryPath + "/Samples/models/ct-organs"
-        let modelPath =
-            model ?? (FileManager.default.fileExists(atPath: sample + "/model.json") ? sample : work + "/model")
-        if !FileManager.default.fileExists(atPath: modelPath + "/model.json") {
-            try ModelsCreateUntrainedCommand.parse([modelPath]).run()
+        let samples = ["ct-organs", "ct-landmarks", "ct-classify"].map {
+            FileManager.default.currentDirectoryPath + "/Samples/models/" + $0
         }
+        let modelPaths =
+            !model.isEmpty
+            ? model
+            : samples.allSatisfy { FileManager.default.fileExists(atPath: $0 + "/model.json") } ? samples : [work + "/model"]
+        for path in modelPaths where !FileManager.default.fileExists(atPath: path + "/model.json") {
+            try ModelsCreateUntrainedCommand.parse([path]).run()
+        }
+        // What reaches the PACS per series: a SEG and an SR from a segmentation, an SR otherwise.
+        let objectsPerSeries = try modelPaths.map {
+            try ModelPackage(directory: $0).manifest.task == .segmentation ? 2 : 1
+        }.reduce(0, +)
+        let names = modelPaths.indices.map { "model\($0 + 1)" }
         let nodePort = Self.freePort(), pacsPort = Self.freePort()
         let quiet = 2.0
         try """
@@ -69,9 +83,9 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         overlap_jobs: \(overlapJobs)
         logging: { format: text, level: warning }
         destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: \(pacsPort) }]
-        models: { model: \(modelPath) }
+        models: { \(zip(names, modelPaths).map { "\($0): \($1)" }.joined(separator: ", ")) }
         routes:
-          - { name: ct, model: model, destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: \(quiet)s }
+          - { name: ct, models: [\(names.joined(separator: ", "))], destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: \(quiet)s }
         """.write(toFile: work + "/node.yaml", atomically: true, encoding: .utf8)
         let pacs = try Child("storescp", ["--aetitle", "PACS", "+xa", "-od", work + "/pacs", "\(pacsPort)"])
         defer { pacs.kill() }
@@ -88,7 +102,7 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         let lastInstance = Date()
         let total = inputs.map(\.count).reduce(0, +)
 
-        let expected = 2 * series
+        let expected = objectsPerSeries * series
         while ((try? FileManager.default.contentsOfDirectory(atPath: work + "/pacs"))?.count ?? 0) < expected {
             guard node.isRunning else { throw ValidationError("the node stopped") }
             try await Task.sleep(for: .milliseconds(50))
@@ -104,7 +118,7 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         let sent = try store.outbox(state: .sent)
         let figures = try Figures(
             store: store, sent: sent, lastInstance: lastInstance, done: done, quiet: quiet,
-            ingest: (total, ingest, series), peakMiB: peak, model: modelPath)
+            ingest: (total, ingest, series), peakMiB: peak, models: modelPaths)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -120,6 +134,8 @@ public struct BenchNodeCommand: AsyncParsableCommand {
     struct Figures: Encodable {
         struct Job: Encodable {
             var id: Int64
+            /// The route's name for the job's model (model1, model2, … in `--model` order).
+            var model: String
             /// The forward pass (sliding window or whole volume).
             var networkSeconds: Double
             /// Every other step (assemble, resampling, postprocessing, encode, …), summed.
@@ -130,7 +146,7 @@ public struct BenchNodeCommand: AsyncParsableCommand {
             /// The associations that delivered its results (wall time, overlapping jobs).
             var sendingSeconds: Double
         }
-        var model: String
+        var models: [String]
         var instances: Int
         var ingestSeconds: Double
         var imagesPerSecond: Double
@@ -149,9 +165,9 @@ public struct BenchNodeCommand: AsyncParsableCommand {
 
         init(
             store: NodeStore, sent: [OutboxRecord], lastInstance: Date, done: Double, quiet: Double,
-            ingest: (count: Int, seconds: Double, associations: Int), peakMiB: Double?, model: String
+            ingest: (count: Int, seconds: Double, associations: Int), peakMiB: Double?, models: [String]
         ) throws {
-            self.model = model
+            self.models = models
             instances = ingest.count
             ingestSeconds = ingest.seconds
             imagesPerSecond = Double(ingest.count) / ingest.seconds
@@ -162,7 +178,7 @@ public struct BenchNodeCommand: AsyncParsableCommand {
                 let network = job.timings[forward] ?? 0
                 let other = job.timings.filter { $0.key != forward }.values.reduce(0, +)
                 return Job(
-                    id: job.id ?? 0, networkSeconds: network, otherStepsSeconds: other, steps: job.timings,
+                    id: job.id ?? 0, model: job.model, networkSeconds: network, otherStepsSeconds: other, steps: job.timings,
                     otherOverNetwork: other / max(network, 1e-9),
                     sendingSeconds: Self.union(sent.filter { $0.jobID == job.id }.compactMap(Self.interval)))
             }
@@ -204,13 +220,13 @@ public struct BenchNodeCommand: AsyncParsableCommand {
                 String(
                     format: "ingest: %d instances in %.2f s = %.0f images/s (%d concurrent associations)",
                     instances, ingestSeconds, imagesPerSecond, associations))
-            print("model: \(model)")
+            for (index, path) in models.enumerated() { print("model\(index + 1): \(path)") }
             print("per job: the network's forward pass against every other step (goal: other ≤ 25 % of network):")
             for job in jobs {
                 let steps = job.steps.filter { $0.value >= 0.005 }.sorted { $0.value > $1.value }
                     .map { $0.key + String(format: " %.2f", $0.value) }
                 print(
-                    "  job \(job.id): "
+                    "  job \(job.id) (\(job.model)): "
                         + String(
                             format: "network %.2f s, other steps %.2f s = %.0f %%, results sent in %.2f s",
                             job.networkSeconds, job.otherStepsSeconds, 100 * job.otherOverNetwork, job.sendingSeconds)
