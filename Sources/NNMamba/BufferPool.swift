@@ -12,9 +12,10 @@ public enum BufferPool {
     static let minimumBytes = 1 << 20
     /// At most this much is kept; a freed buffer beyond it is freed at once. More would keep
     /// buffers whose size is not asked for again before the pass's peak, adding to the node's
-    /// peak memory: `bench engine` at 128³ went from 4.6 to 4.1 s with 256 MiB, from 0.7 to
-    /// 0.85 GiB peak; 1 GiB reached 1.15 GiB for no further gain.
-    static let capacityBytes = 256 << 20
+    /// peak memory: `bench engine` at 128³ went from 4.6 to 4.1–4.5 s with 128–256 MiB; 1 GiB
+    /// gained nothing more and peaked at 1.15 GiB instead of 0.7. `bench node` with the three
+    /// sample CT models peaked at 1044 MiB with 256 MiB here, 992 MiB with 128.
+    static let capacityBytes = 128 << 20
 
     /// A kept buffer; only the pool touches it until it is handed out again.
     private struct Buffer: @unchecked Sendable {
