@@ -9,20 +9,18 @@ static void set_error(char *error, size_t size, const char *message, const char 
     if (error && size > 0) snprintf(error, size, "%s: %s", path ? path : "", message);
 }
 
-// Converts `n` floats to int16 (NaN to 0, out-of-range values clamped); 1 when every conversion
-// was exact. One pass without branches, so the compiler vectorises it.
-static int float_to_int16(const float *in, int16_t *out, size_t n) {
-    int exact = 1;
-    for (size_t i = 0; i < n; i++) {
-        const float v = in[i];
-        float c = v < -32768.0f ? -32768.0f : v;
-        c = c > 32767.0f ? 32767.0f : c;
-        c = c == c ? c : 0.0f; // NaN
-        const int16_t s = (int16_t)c;
-        out[i] = s;
-        exact &= (float)s == v;
-    }
-    return exact;
+// v as int16: NaN to 0, out-of-range values clamped (so the conversion is defined). Selects
+// without branches, so the loops that call it vectorise.
+static inline int16_t clamped_int16(float v) {
+    float c = v < -32768.0f ? -32768.0f : v;
+    c = c > 32767.0f ? 32767.0f : c;
+    c = c == c ? c : 0.0f; // NaN
+    return (int16_t)c;
+}
+
+// Converts `n` floats with clamped_int16.
+static void float_to_int16(const float *in, int16_t *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = clamped_int16(in[i]);
 }
 
 // A new image for `header`, its file name set and any old file of that name removed; NULL with
@@ -114,7 +112,7 @@ int mn_nifti_write_float_as_int16(const char *path, const mn_nifti_header *heade
     const size_t total = (size_t)h.dim[0] * (size_t)h.dim[1] * (size_t)h.dim[2];
     for (size_t start = 0; start < total && !failed; start += block) {
         const size_t n = total - start < block ? total - start : block;
-        (void)float_to_int16(data + start, buffer, n);
+        float_to_int16(data + start, buffer, n);
         failed = nifti_write_buffer(fp, buffer, (int64_t)(n * sizeof(int16_t))) != (int64_t)(n * sizeof(int16_t));
     }
     free(buffer);
@@ -166,13 +164,8 @@ int mn_nifti_read(const char *path, mn_nifti_header *header, void **data, char *
 void mn_nifti_free_data(void *data) { free(data); }
 
 int mn_float_is_int16_exact(const float *in, size_t n) {
+    // The round trip through int16 is exact only for integers in range (NaN fails it).
     int exact = 1;
-    for (size_t i = 0; i < n; i++) {
-        const float v = in[i];
-        float c = v < -32768.0f ? -32768.0f : v;
-        c = c > 32767.0f ? 32767.0f : c;
-        c = c == c ? c : 0.0f; // NaN
-        exact &= (float)(int16_t)c == v;
-    }
+    for (size_t i = 0; i < n; i++) exact &= (float)clamped_int16(in[i]) == in[i];
     return exact;
 }

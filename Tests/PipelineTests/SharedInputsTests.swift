@@ -83,6 +83,17 @@ import Volume
         #expect(shared.keptCount == 0)
     }
 
+    /// A small axial abdomen CT (36 slices of 112 × 120 at 1.6 × 1.6 × 2.5 mm), scanned.
+    static func abdomenCT(in dir: TemporaryDirectory) throws -> Series {
+        var g = SeriesGenerator()
+        (g.rows, g.columns, g.slices) = (112, 120, 36)
+        g.pixelSpacing = (row: 1.6, column: 1.6)
+        g.sliceSpacing = 2.5
+        g.phantom = .abdomenCT(size: 170)
+        try g.write(to: dir.file("ct"))
+        return try #require(try Series.scan(directory: dir.file("ct")).first)
+    }
+
     static let samples =
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path + "/Samples/models"
@@ -92,13 +103,7 @@ import Volume
     /// normalised input and get exactly what they get on their own; ct-classify makes its own.
     @Test func modelsOnOneSeriesShareWhatTheirPreprocessingAgreesOn() throws {
         let dir = TemporaryDirectory("shared-inputs")
-        var g = SeriesGenerator()
-        (g.rows, g.columns, g.slices) = (112, 120, 36)
-        g.pixelSpacing = (row: 1.6, column: 1.6)
-        g.sliceSpacing = 2.5
-        g.phantom = .abdomenCT(size: 170)
-        try g.write(to: dir.file("ct"))
-        let series = try #require(try Series.scan(directory: dir.file("ct")).first)
+        let series = try Self.abdomenCT(in: dir)
         let volume = try series.assemble().volume
         let pipelines = try ["ct-organs", "ct-landmarks", "ct-classify"].map {
             try InferencePipeline(package: ModelPackage(directory: Self.samples + "/" + $0))
@@ -125,13 +130,7 @@ import Volume
 
     @Test func producersShareTheAssemblyAndGiveTheirOwnResults() throws {
         let dir = TemporaryDirectory("shared-producers")
-        var g = SeriesGenerator()
-        (g.rows, g.columns, g.slices) = (112, 120, 36)
-        g.pixelSpacing = (row: 1.6, column: 1.6)
-        g.sliceSpacing = 2.5
-        g.phantom = .abdomenCT(size: 170)
-        try g.write(to: dir.file("ct"))
-        let series = try #require(try Series.scan(directory: dir.file("ct")).first)
+        let series = try Self.abdomenCT(in: dir)
         let configuration = try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE")
         let producer = try ResultProducer(
             package: ModelPackage(directory: Self.samples + "/ct-landmarks"), encoder: configuration,
