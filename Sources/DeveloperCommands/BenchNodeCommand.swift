@@ -65,7 +65,8 @@ public struct BenchNodeCommand: AsyncParsableCommand {
         let modelPaths =
             !model.isEmpty
             ? model
-            : samples.allSatisfy { FileManager.default.fileExists(atPath: $0 + "/model.json") } ? samples : [work + "/model"]
+            : samples.allSatisfy { FileManager.default.fileExists(atPath: $0 + "/model.json") }
+                ? samples : [work + "/model"]
         for path in modelPaths where !FileManager.default.fileExists(atPath: path + "/model.json") {
             try ModelsCreateUntrainedCommand.parse([path]).run()
         }
@@ -178,7 +179,8 @@ public struct BenchNodeCommand: AsyncParsableCommand {
                 let network = job.timings[forward] ?? 0
                 let other = job.timings.filter { $0.key != forward }.values.reduce(0, +)
                 return Job(
-                    id: job.id ?? 0, model: job.model, networkSeconds: network, otherStepsSeconds: other, steps: job.timings,
+                    id: job.id ?? 0, model: job.model, networkSeconds: network, otherStepsSeconds: other,
+                    steps: job.timings,
                     otherOverNetwork: other / max(network, 1e-9),
                     sendingSeconds: Self.union(sent.filter { $0.jobID == job.id }.compactMap(Self.interval)))
             }
