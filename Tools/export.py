@@ -35,7 +35,17 @@ from nnmamba.package import (
 )
 
 # Fields of --outputs that may replace what the exporter derived from the checkpoint.
-REPLACEABLE = {"name", "task", "labels", "landmarks", "distances", "classification", "algorithm", "mirror_axes"}
+REPLACEABLE = {
+    "name",
+    "task",
+    "labels",
+    "landmarks",
+    "distances",
+    "classification",
+    "algorithm",
+    "mirror_axes",
+    "input_layout",
+}
 
 
 def read_outputs(path):
@@ -164,6 +174,9 @@ def export_nnunet(a, argv):
     if len(derived["inputs"]) != constructor["in_ch"]:
         raise ExportError(f"{plans_path}: {len(derived['inputs'])} modalities but in_conv takes {constructor['in_ch']}")
     derived["task"] = "segmentation"
+    # nnU-Net v1 reads each file with SimpleITK, [k, j, i] of the voxels as stored, and never
+    # reorients (docs/official-input-layouts.md §2).
+    derived["input_layout"] = {"orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"}
     outputs = read_outputs(a.outputs)
     finish(
         a.out_dir,
@@ -195,6 +208,9 @@ def export_cls(a, argv):
             for c in range(constructor["in_ch"])
         ],
         "patch_size": outputs.get("patch_size", [16, 16, 16]),
+        # The classification code reads with nibabel, [i, j, k] as stored, no reorientation
+        # (docs/official-input-layouts.md §3).
+        "input_layout": {"orientation": "as_stored_by_dcm2niix", "array": "nibabel_ijk"},
     }
     finish(
         a.out_dir, architecture, constructor, sd, merge(derived, outputs), a.checkpoint, outputs.get("card", ""), argv

@@ -31,6 +31,38 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         public var nonzeroMask: Bool?
     }
 
+    /// The array the weights were trained on, relative to the assembled series
+    /// (docs/official-input-layouts.md). Absent: the node's own layout, `orientation` LPS and
+    /// `array` sitk_kji, which is what packages trained by `Tools/train.py` expect.
+    public struct InputLayout: Codable, Sendable, Equatable {
+        /// Which grid the tensor's axes follow.
+        public enum Orientation: String, Codable, Sendable {
+            /// The series' axes permuted and flipped to run toward patient left, posterior and
+            /// superior (LPS), as the node resamples every series.
+            case lps = "LPS"
+            /// The voxel order dcm2niix writes: columns as stored, rows reversed, slices along
+            /// row × column (docs/official-input-layouts.md §1); what official checkpoints
+            /// trained on dcm2niix's NIfTI files saw.
+            case asStoredByDcm2niix = "as_stored_by_dcm2niix"
+        }
+
+        /// The order of the tensor's spatial axes on that grid.
+        public enum ArrayOrder: String, Codable, Sendable {
+            /// [k, j, i], i fastest: SimpleITK's `GetArrayFromImage` (nnU-Net), and the node's own.
+            case sitkKJI = "sitk_kji"
+            /// [i, j, k], k fastest: nibabel's `get_fdata()`.
+            case nibabelIJK = "nibabel_ijk"
+        }
+
+        public var orientation: Orientation
+        public var array: ArrayOrder
+
+        public init(orientation: Orientation = .lps, array: ArrayOrder = .sitkKJI) {
+            self.orientation = orientation
+            self.array = array
+        }
+    }
+
     /// One input channel and the rule that picks its series (study-level routes match the
     /// channel names to route channels).
     public struct Input: Codable, Sendable, Equatable {
@@ -123,10 +155,13 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var task: Task
     public var network: Network
     public var inputs: [Input]
-    /// Voxel spacing the network was trained at, in mm along (column, row, slice) of the volume
-    /// after reorientation to the canonical axis order (x, y, z of LPS).
+    /// How the tensor's axes relate to the series; absent: the node's own (`InputLayout()`).
+    public var inputLayout: InputLayout?
+    /// Voxel spacing the network was trained at, in mm along (i, j, k) of the grid that
+    /// `inputLayout.orientation` names: (x, y, z) of LPS by default.
     public var targetSpacing: [Double]
-    /// Sliding-window patch in tensor order (D, H, W) = (z, y, x); each a multiple of 16.
+    /// Sliding-window patch in tensor order (D, H, W): (k, j, i) of that grid, or (i, j, k) with
+    /// `array` nibabel_ijk; each a multiple of 16.
     public var patchSize: [Int]
     /// Tensor axes (2 = D, 3 = H, 4 = W) over which test-time mirroring averages; [] for none.
     public var mirrorAxes: [Int]?
@@ -147,6 +182,9 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// "DERIVED"]`; absent: ORIGINAL only (a model trained on acquired images says nothing about
     /// reformatted, lossy or parametric ones).
     public var acceptedImageTypes: [String]?
+
+    /// ``inputLayout`` or its default.
+    public var layout: InputLayout { inputLayout ?? InputLayout() }
 
     /// ``acceptedImageTypes`` or its default.
     public var imageTypes: Set<String> { Set(acceptedImageTypes ?? ["ORIGINAL"]) }

@@ -19,6 +19,28 @@ public func globalAveragePool(_ x: Tensor) -> Tensor {
     return out
 }
 
+/// The spatial axes in reverse order, in a new tensor: [N, C, A, B, D] -> [N, C, D, B, A], so an
+/// array in (k, j, i) order becomes (i, j, k) and back (docs/official-input-layouts.md).
+public func reversingSpatialAxes(_ x: Tensor) -> Tensor {
+    precondition(x.rank == 5, "expected NCDHW, got \(x.shape)")
+    let (a, b, d) = (x.shape[2], x.shape[3], x.shape[4])
+    let out = Tensor(uninitialized: [x.shape[0], x.shape[1], d, b, a])
+    let v = x.voxelCount, src = x.data, dst = out.data
+    Parallel.forChunks(x.shape[0] * x.shape[1]) { r in
+        for plane in r {
+            let from = src + plane * v, to = dst + plane * v
+            for p in 0..<a {
+                for q in 0..<b {
+                    let row = from + (p * b + q) * d
+                    // out[r, q, p] = x[p, q, r]
+                    for r in 0..<d { to[(r * b + q) * a + p] = row[r] }
+                }
+            }
+        }
+    }
+    return out
+}
+
 /// Multiplies every channel by its gate value, in a new tensor.
 ///
 /// x: [N, C, D, H, W], gate: [N, C] -> [N, C, D, H, W].

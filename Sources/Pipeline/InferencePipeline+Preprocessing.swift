@@ -37,9 +37,14 @@ extension InferencePipeline {
             normalised = try normalise(inputs)
         }
         var clock = StepClock(timings: normalised.timings)
-        let padding = networkPadding(Array(normalised.tensor.shape[2...]))
+        // The padding is worked out on the (k, j, i) tensor; a package trained on (i, j, k)
+        // arrays gets the padded tensor with its spatial axes reversed.
+        let ijk = manifest.layout.array == .nibabelIJK
+        let patch = ijk ? manifest.patchSize.reversed() : manifest.patchSize
+        let padding = networkPadding(Array(normalised.tensor.shape[2...]), patch: patch)
         let unpadded = padding.before == [0, 0, 0] && padding.after == [0, 0, 0]
-        let tensor = clock.measure(.padding) { unpadded ? normalised.tensor : padding.pad(normalised.tensor) }
+        var tensor = clock.measure(.padding) { unpadded ? normalised.tensor : padding.pad(normalised.tensor) }
+        if ijk { tensor = clock.measure(.reorientation) { reversingSpatialAxes(tensor) } }
         let record = PreprocessingRecord(
             source: normalised.source, canonical: normalised.canonical, crop: normalised.crop,
             cropped: normalised.cropped, resampled: normalised.resampled,
@@ -64,7 +69,8 @@ extension InferencePipeline {
     /// interpolation and each channel's normalisation are not).
     public var preprocessingKey: String {
         let channels = manifest.inputs.map { "\($0.normalization)" }.joined(separator: ";")
-        return "crop \(options.cropToNonZero) spacing \(manifest.targetSpacing) "
+        return "layout \(manifest.layout.orientation.rawValue) \(manifest.layout.array.rawValue) "
+            + "crop \(options.cropToNonZero) spacing \(manifest.targetSpacing) "
             + "interpolation \(options.imageInterpolation) pointwise \(options.pointwiseResampling) "
             + "channels \(channels)"
     }
@@ -73,8 +79,10 @@ extension InferencePipeline {
     func normalise(_ inputs: [Volume]) throws(InferenceError) -> NormalisedInput {
         var clock = StepClock()
         let source = try checked(inputs)
-        let canonical = source.canonical
-        var volumes = clock.measure(.reorientation) { canonical == source ? inputs : inputs.map { $0.reoriented() } }
+        let canonical = Self.networkGrid(of: source, orientation: manifest.layout.orientation)
+        var volumes = clock.measure(.reorientation) {
+            canonical == source ? inputs : inputs.map { $0.reoriented(to: canonical) }
+        }
         let crop = clock.measure(.crop) { options.cropToNonZero ? Self.nonZeroBox(volumes) : nil }
         if let crop { volumes = volumes.map { $0.cropped(lower: crop.lower, upper: crop.upper) } }
         let cropped = volumes[0].geometry
@@ -122,12 +130,22 @@ extension InferencePipeline {
             : volume.resampled(to: grid, interpolation: interpolation, extendingEdges: true)
     }
 
-    /// nnMambaSeg needs each axis a multiple of 16 (four stride-2 stages) and at least the patch.
-    /// The encoder takes any size and its global average pools would see padded zeros, so it gets
-    /// the whole volume unpadded, as upstream (docs/nnmamba-architecture.md §4, §6).
-    func networkPadding(_ spatial: [Int]) -> Padding {
+    /// nnMambaSeg needs each axis a multiple of 16 (four stride-2 stages) and at least the patch
+    /// (given in the same axis order as `spatial`). The encoder takes any size and its global
+    /// average pools would see padded zeros, so it gets the whole volume unpadded, as upstream
+    /// (docs/nnmamba-architecture.md §4, §6).
+    func networkPadding(_ spatial: [Int], patch: [Int]) -> Padding {
         guard manifest.network.architecture == .nnMambaSeg else { return Padding(from: spatial, to: spatial) }
-        return Padding(from: spatial, to: zip(spatial, manifest.patchSize).map { max(($0 + 15) / 16 * 16, $1) })
+        return Padding(from: spatial, to: zip(spatial, patch).map { max(($0 + 15) / 16 * 16, $1) })
+    }
+
+    /// The grid whose axes the tensor follows: the series' canonical LPS grid, or the voxel order
+    /// dcm2niix writes (rows reversed, docs/official-input-layouts.md §1).
+    static func networkGrid(of source: Geometry, orientation: ModelManifest.InputLayout.Orientation) -> Geometry {
+        switch orientation {
+        case .lps: source.canonical
+        case .asStoredByDcm2niix: source.rowsReversed
+        }
     }
 
     /// One volume per manifest input, all on one non-degenerate grid; returns that grid.

@@ -93,7 +93,7 @@ public struct InferencePipeline: Sendable {
                 clock.measure(.network) { denseOutput(prepared.tensor, softmax: true) }
             }
             let labels = clock.measure(.postprocessing) {
-                labelMap(record.padding.crop(probabilities), record: record, like: identity)
+                labelMap(record.padding.crop(fromNetworkOrder(probabilities)), record: record, like: identity)
             }
             output = .segmentation(labels: labels)
         case .landmarks:
@@ -101,7 +101,9 @@ public struct InferencePipeline: Sendable {
                 clock.measure(.network) { denseOutput(prepared.tensor, softmax: false) }
             }
             output = .landmarks(
-                clock.measure(.postprocessing) { landmarks(record.padding.crop(heatmaps), record: record) })
+                clock.measure(.postprocessing) {
+                    landmarks(record.padding.crop(fromNetworkOrder(heatmaps)), record: record)
+                })
         case .classification:
             let logits = ForwardPassGate.shared.withPermit {
                 clock.measure(.network) { network.forward(prepared.tensor) }
@@ -111,6 +113,12 @@ public struct InferencePipeline: Sendable {
             }
         }
         return InferenceResult(output: output, record: record, timings: clock.timings)
+    }
+
+    /// A dense output in the (k, j, i) order of `record.padded`: as the network gave it, or with
+    /// its spatial axes reversed for a package trained on (i, j, k) arrays.
+    func fromNetworkOrder(_ output: Tensor) -> Tensor {
+        manifest.layout.array == .nibabelIJK ? reversingSpatialAxes(output) : output
     }
 
     /// Dense networks through the sliding window (step, Gaussian weighting, mirroring per

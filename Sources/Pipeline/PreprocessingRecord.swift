@@ -5,12 +5,13 @@ import Volume
 /// each can be undone exactly (docs/inference.md). Each stage is a `Geometry` in patient space (LPS), so
 /// undoing is a mapping through continuous index ↔ patient transforms, never an index guess.
 ///
-/// Order: source → `canonical` (axes permuted/flipped, no voxel moved) → `cropped` (a sub-grid of
-/// `canonical`) → `resampled` (target spacing) → `padded` (the tensor the network sees).
+/// Order: source → `canonical` (axes permuted/flipped, no voxel moved: the grid the package's
+/// `input_layout` names) → `cropped` (a sub-grid of `canonical`) → `resampled` (target spacing) → `padded` (the tensor the network sees).
 public struct PreprocessingRecord: Sendable, Equatable {
     /// The grid the inputs came on, and the one results are returned on.
     public var source: Geometry
-    /// `source.canonical`: i, j, k along +x, +y, +z of LPS as far as possible.
+    /// The grid the tensor's axes follow: `source.canonical` (i, j, k along +x, +y, +z of LPS as
+    /// far as possible), or `source.rowsReversed` for a package trained on dcm2niix's voxel order.
     public var canonical: Geometry
     /// The non-zero bounding box on the canonical grid (lower inclusive, upper exclusive, per
     /// i, j, k), or nil when nothing was cropped.

@@ -55,6 +55,7 @@ extension Instance {
         gantryTilt = try reader.double(.gantryDetectorTilt)
         sliceThickness = try reader.double(.sliceThickness)
         spacingBetweenSlices = try reader.double(.spacingBetweenSlices)
+        mrAcquisitionType = try reader.string(.mrAcquisitionType)?.uppercased()
 
         let shared = try reader.firstItem(.sharedFunctionalGroupsSequence, of: ds)
         let perFrame = try reader.items(.perFrameFunctionalGroupsSequence, of: ds)

@@ -27,6 +27,9 @@ public struct Instance: Sendable, Codable, Hashable {
     public var gantryTilt: Double?
     public var sliceThickness: Double?
     public var spacingBetweenSlices: Double?
+    /// MR Acquisition Type (0018,0023), upper-cased ("2D" or "3D"), when sent: dcm2niix
+    /// reorients 3-D acquisitions (docs/official-input-layouts.md §1).
+    public var mrAcquisitionType: String?
     /// One entry per frame, in frame order.
     public var frames: [Frame]
 

@@ -25,6 +25,15 @@ extension Geometry {
         return Geometry(size: newSize, spacing: newSpacing, origin: origin, direction: direction)
     }
 
+    /// The same voxel centres with the rows in reverse order (j runs against the column
+    /// direction, from the last row to the first): the voxel order in which dcm2niix writes a
+    /// series by default (docs/official-input-layouts.md §1), i and k unchanged.
+    public var rowsReversed: Geometry {
+        Geometry(
+            size: size, spacing: spacing, origin: patientPoint(ofIndex: SIMD3(0, Double(size.y - 1), 0)),
+            direction: Matrix3(columns: direction[column: 0], -direction[column: 1], direction[column: 2]))
+    }
+
     /// The same voxel centres with the index axes permuted and flipped so that i, j and k run as
     /// close as possible to +x, +y and +z of LPS (left, posterior, superior): the canonical order
     /// for models trained on reoriented data. Reorienting onto it moves no voxel.
@@ -220,13 +229,14 @@ extension Volume {
         }
     }
 
-    /// The volume on `geometry.canonical` (axes permuted and flipped; no value changes).
-    public func reoriented() -> Volume {
-        let canonical = geometry.canonical
-        var result = resampled(to: canonical, interpolation: .nearest)
+    /// The volume on `target`, by default `geometry.canonical`: the same voxel centres with the
+    /// axes permuted and flipped (e.g. `geometry.rowsReversed`), so no value changes.
+    public func reoriented(to target: Geometry? = nil) -> Volume {
+        let target = target ?? geometry.canonical
+        var result = resampled(to: target, interpolation: .nearest)
         // When the slice axis keeps its direction, slice k is still slice k (only i/j moved), so
         // the per-slice DICOM references still apply.
-        if canonical.direction.c2 == geometry.direction.c2 { result.sources = sources }
+        if target.direction.c2 == geometry.direction.c2 { result.sources = sources }
         return result
     }
 }

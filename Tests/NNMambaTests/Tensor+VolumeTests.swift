@@ -56,6 +56,17 @@ func naiveUpsample(_ x: Tensor) -> Tensor {
         #expect(scaleChannels(x, by: g).values == [2, 4, 6, 8, -0.5, -0.5, -0.5, 2.5])
     }
 
+    @Test func reversingSpatialAxesTransposesAndUndoesItself() {
+        let x = randomTensor([2, 3, 4, 5, 6], seed: 41)
+        let y = reversingSpatialAxes(x)
+        #expect(y.shape == [2, 3, 6, 5, 4])
+        // y[n, c, r, q, p] = x[n, c, p, q, r]
+        for (n, c, p, q, r) in [(0, 0, 0, 0, 0), (1, 2, 3, 4, 5), (0, 1, 2, 0, 4), (1, 0, 3, 1, 0)] {
+            #expect(y[(((n * 3 + c) * 6 + r) * 5 + q) * 4 + p] == x[(((n * 3 + c) * 4 + p) * 5 + q) * 6 + r])
+        }
+        #expect(reversingSpatialAxes(y).values == x.values)
+    }
+
     @Test func concatenationKeepsOrder() {
         let a = Tensor(shape: [1, 1, 1, 1, 2], values: [1, 2]), b = Tensor(shape: [1, 2, 1, 1, 2], values: [3, 4, 5, 6])
         let c = concatChannels([a, b])

@@ -108,10 +108,11 @@ def manifest_from_plans(plans, stage, path):
     """inputs (names, modality, normalisation), target_spacing, patch_size and the class count
     from nnU-Net v1 plans.
 
-    nnU-Net works in the voxel order SimpleITK gives, (z, y, x), permuted by transpose_forward;
-    the node feeds (D, H, W) = (z, y, x) of the volume reoriented to LPS axes. So the stage's
-    patch_size and current_spacing are un-permuted back to (z, y, x), the spacing reported as
-    (x, y, z). A transpose other than the identity would change the order in which Mamba scans
+    nnU-Net works in the voxel order SimpleITK gives, (k, j, i) of the NIfTI file as stored
+    (dcm2niix: rows reversed), permuted by transpose_forward; the package says so in
+    input_layout (docs/official-input-layouts.md), so the node feeds (D, H, W) = (k, j, i) of
+    that grid. The stage's patch_size and current_spacing are un-permuted back to (k, j, i), the
+    spacing reported as (i, j, k). A transpose other than the identity would change the order in which Mamba scans
     the tokens, which no weight permutation undoes: such a checkpoint is refused."""
     stages = plans["plans_per_stage"]
     keys = sorted(stages) if isinstance(stages, dict) else list(range(len(stages)))

@@ -96,6 +96,18 @@ def check_manifest(m):
     n = m["network"]
     task = m["task"]
     need(task in ("segmentation", "landmarks", "classification"), "task", f"unknown task {task!r}")
+    layout = m.get("input_layout", {})
+    need(isinstance(layout, dict), "input_layout", "must be an object")
+    need(
+        layout.get("orientation", "LPS") in ("LPS", "as_stored_by_dcm2niix"),
+        "input_layout.orientation",
+        f"unknown orientation {layout.get('orientation')!r}",
+    )
+    need(
+        layout.get("array", "sitk_kji") in ("sitk_kji", "nibabel_ijk"),
+        "input_layout.array",
+        f"unknown array order {layout.get('array')!r}",
+    )
     need(
         (task == "classification") == (n["architecture"] == "nnMambaEncoder"),
         "network.architecture",

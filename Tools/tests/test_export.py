@@ -148,6 +148,8 @@ def test_nnunet_v1_checkpoint_becomes_a_verified_package(tmp_path, mambanode):
     }
     assert m["target_spacing"] == [1.2, 1.5, 3.0]  # stage 1 current_spacing (z, y, x) as (x, y, z)
     assert m["patch_size"] == [32, 48, 64]  # (D, H, W) = (z, y, x)
+    # nnU-Net v1 read the files with SimpleITK, as stored (docs/official-input-layouts.md §2).
+    assert m["input_layout"] == {"orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"}
     assert m["inputs"] == [
         {
             "name": "ct",
@@ -253,6 +255,8 @@ def test_classification_state_dict_becomes_a_verified_package(tmp_path, mambanod
         "d_state": 8,
     }
     assert written["inputs"] == [{"name": "t1", "modality": "MR", "normalization": {"kind": "none"}}]
+    # The classification code read its volumes with nibabel, as stored (§3).
+    assert written["input_layout"] == {"orientation": "as_stored_by_dcm2niix", "array": "nibabel_ijk"}
     assert written["target_spacing"] == [1.5, 1.5, 1.5]
     weights = load_file(str(tmp_path / "package" / "weights.safetensors"))
     assert set(weights) == set(model.state_dict())
