@@ -41,25 +41,19 @@ enum SeparableResampling {
         volume.voxels.withUnsafeBufferPointer { source in
             alongI.withUnsafeMutableBufferPointer { out in
                 nonisolated(unsafe) let (src, dst) = (source, out)
-                let rows = n.y * n.z, width = rowsPerBlock
-                parallelBlocks((rows + width - 1) / width, threads: threads) { blocks in
-                    let length = n.x + 2 * grow
-                    let block = Block(lines: length, width: width), sampled = Block(lines: t.x, width: width)
-                    defer {
-                        block.free()
-                        sampled.free()
+                let rows = n.y * n.z, width = rowsPerBlock, length = n.x + 2 * grow
+                eachBlock(
+                    (rows + width - 1) / width, lines: length, sampledLines: t.x, width: width, threads: threads
+                ) { b, block, sampled in
+                    let first = b * width, lines = min(width, rows - first)
+                    for w in 0..<lines {
+                        let row = src.baseAddress! + (first + w) * n.x
+                        for r in 0..<length { block[r, w] = Double(row[min(max(r - grow, 0), n.x - 1)]) }
                     }
-                    for b in blocks {
-                        let first = b * width, lines = min(width, rows - first)
-                        for w in 0..<lines {
-                            let row = src.baseAddress! + (first + w) * n.x
-                            for r in 0..<length { block[r, w] = Double(row[min(max(r - grow, 0), n.x - 1)]) }
-                        }
-                        filterAndSample(block, spline: spline, taps: taps[0], into: sampled)
-                        for w in 0..<lines {
-                            let row = dst.baseAddress! + (first + w) * t.x
-                            for i in 0..<t.x { row[i] = Float(sampled[i, w]) }
-                        }
+                    filterAndSample(block, spline: spline, taps: taps[0], into: sampled)
+                    for w in 0..<lines {
+                        let row = dst.baseAddress! + (first + w) * t.x
+                        for i in 0..<t.x { row[i] = Float(sampled[i, w]) }
                     }
                 }
             }
@@ -70,24 +64,17 @@ enum SeparableResampling {
         alongI.withUnsafeBufferPointer { source in
             alongJ.withUnsafeMutableBufferPointer { out in
                 nonisolated(unsafe) let (src, dst) = (source, out)
-                parallelBlocks(n.z, threads: threads) { slices in
-                    let length = n.y + 2 * grow
-                    let block = Block(lines: length, width: t.x), sampled = Block(lines: t.y, width: t.x)
-                    defer {
-                        block.free()
-                        sampled.free()
+                let length = n.y + 2 * grow
+                eachBlock(n.z, lines: length, sampledLines: t.y, width: t.x, threads: threads) { k, block, sampled in
+                    let slice = src.baseAddress! + k * n.y * t.x
+                    for r in 0..<length {
+                        let row = slice + min(max(r - grow, 0), n.y - 1) * t.x
+                        for i in 0..<t.x { block[r, i] = Double(row[i]) }
                     }
-                    for k in slices {
-                        let slice = src.baseAddress! + k * n.y * t.x
-                        for r in 0..<length {
-                            let row = slice + min(max(r - grow, 0), n.y - 1) * t.x
-                            for i in 0..<t.x { block[r, i] = Double(row[i]) }
-                        }
-                        filterAndSample(block, spline: spline, taps: taps[1], into: sampled)
-                        let plane = dst.baseAddress! + k * t.y * t.x
-                        for j in 0..<t.y {
-                            for i in 0..<t.x { plane[j * t.x + i] = Float(sampled[j, i]) }
-                        }
+                    filterAndSample(block, spline: spline, taps: taps[1], into: sampled)
+                    let plane = dst.baseAddress! + k * t.y * t.x
+                    for j in 0..<t.y {
+                        for i in 0..<t.x { plane[j * t.x + i] = Float(sampled[j, i]) }
                     }
                 }
             }
@@ -98,25 +85,19 @@ enum SeparableResampling {
         alongJ.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { out in
                 nonisolated(unsafe) let (src, dst) = (source, out)
-                let plane = t.x * t.y, width = columnsPerBlock
-                parallelBlocks((plane + width - 1) / width, threads: threads) { blocks in
-                    let length = n.z + 2 * grow
-                    let block = Block(lines: length, width: width), sampled = Block(lines: t.z, width: width)
-                    defer {
-                        block.free()
-                        sampled.free()
+                let plane = t.x * t.y, width = columnsPerBlock, length = n.z + 2 * grow
+                eachBlock(
+                    (plane + width - 1) / width, lines: length, sampledLines: t.z, width: width, threads: threads
+                ) { b, block, sampled in
+                    let first = b * width, columns = min(width, plane - first)
+                    for r in 0..<length {
+                        let row = src.baseAddress! + min(max(r - grow, 0), n.z - 1) * plane + first
+                        for w in 0..<columns { block[r, w] = Double(row[w]) }
                     }
-                    for b in blocks {
-                        let first = b * width, columns = min(width, plane - first)
-                        for r in 0..<length {
-                            let row = src.baseAddress! + min(max(r - grow, 0), n.z - 1) * plane + first
-                            for w in 0..<columns { block[r, w] = Double(row[w]) }
-                        }
-                        filterAndSample(block, spline: spline, taps: taps[2], into: sampled)
-                        for k in 0..<t.z where taps[2].inside[k] {
-                            let row = dst.baseAddress! + k * plane + first
-                            for w in 0..<columns { row[w] = Float(sampled[k, w]) }
-                        }
+                    filterAndSample(block, spline: spline, taps: taps[2], into: sampled)
+                    for k in 0..<t.z where taps[2].inside[k] {
+                        let row = dst.baseAddress! + k * plane + first
+                        for w in 0..<columns { row[w] = Float(sampled[k, w]) }
                     }
                 }
             }
@@ -131,6 +112,23 @@ enum SeparableResampling {
             }
         }
         return output
+    }
+
+    /// Runs `body(item, block, sampled)` for every item in 0..<count on `threads` threads; each
+    /// thread gets one `block` of `lines` lines and one `sampled` block of `sampledLines` lines,
+    /// both `width` wide, reused for all its items.
+    static func eachBlock(
+        _ count: Int, lines: Int, sampledLines: Int, width: Int, threads: Int?,
+        _ body: @Sendable (Int, Block, Block) -> Void
+    ) {
+        parallelBlocks(count, threads: threads) { items in
+            let block = Block(lines: lines, width: width), sampled = Block(lines: sampledLines, width: width)
+            defer {
+                block.free()
+                sampled.free()
+            }
+            for item in items { body(item, block, sampled) }
+        }
     }
 
     /// Turns the block's lines into spline coefficients (with `spline`) and samples them at the
