@@ -126,6 +126,7 @@ def card(manifest, source, command, extra):
         f"- exported {datetime.date.today().isoformat()} by `{command}`",
         f"- target spacing {manifest['target_spacing']} mm (x, y, z); patch {manifest['patch_size']} (D, H, W); "
         f"mirror axes {manifest.get('mirror_axes', [])}",
+        f"- input layout {json.dumps(manifest.get('input_layout'), sort_keys=True)} (docs/official-input-layouts.md)",
     ]
     for i, inp in enumerate(manifest["inputs"]):
         lines.append(f"- input {i}: {inp['name']}, normalization {json.dumps(inp['normalization'], sort_keys=True)}")
@@ -153,6 +154,8 @@ def export_ours(a, argv):
         if key in declared and declared[key] != value:
             raise ExportError(f"config.constructor.{key}: {declared[key]}, but the weights say {value}")
     manifest = merge(config["manifest"], read_outputs(a.outputs))
+    # Tools/train.py trains on the node's own tensor: LPS, [k, j, i].
+    manifest.setdefault("input_layout", {"orientation": "LPS", "array": "sitk_kji"})
     extra = config.get("card", "") + ("\n\n" + read_outputs(a.outputs).get("card", "") if a.outputs else "")
     finish(a.out_dir, architecture, declared | constructor, sd, manifest, a.checkpoint, extra.strip(), argv)
 

@@ -106,6 +106,7 @@ public struct ModelsCreateUntrainedCommand: ParsableCommand {
                 "outputs": labels.count + 1, "d_state": 16
             ],
             "inputs": names.map { ["name": $0, "modality": modality, "normalization": normalization] },
+            "input_layout": ["orientation": "LPS", "array": "sitk_kji"],
             "target_spacing": [spacing, spacing, spacing],
             "patch_size": [patch, patch, patch],
             "mirror_axes": [Int](),

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The contents of a model package's `model.json` (docs/model-package.md): what the network is, what it
 /// takes, how its input is prepared and what its outputs mean. Plain values, checked by
 /// `ModelManifest.validated()`; the engine, the result encoders and the router each read the
@@ -141,7 +143,41 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         /// The finding when positive, and when negative.
         public var positive: Code
         public var negative: Code
+        /// Applied to the calibrated probability when `calibration` is present.
         public var threshold: Double
+        /// How the network's logit becomes the reported probability; absent: the plain sigmoid.
+        public var calibration: Calibration?
+    }
+
+    /// Post-hoc calibration of a classifier's probability, fitted on held-out cases by
+    /// `Tools/calibrate.py` (docs/model-package.md, Calibration).
+    public struct Calibration: Codable, Sendable, Equatable {
+        public enum Method: String, Codable, Sendable {
+            /// Temperature scaling (Guo et al. 2017): p = σ(z / T), z the logit (or the difference
+            /// of two). One parameter, monotone: the ranking, and so the AUC, stay as they were,
+            /// and so does the decision at 0.5.
+            case temperature
+        }
+
+        public var method: Method
+        /// T > 0; above 1 softens over-confident outputs.
+        public var temperature: Double
+        /// Where the parameter was fitted, for the model card and `models verify` (free text).
+        public var fittedOn: String?
+
+        public init(method: Method = .temperature, temperature: Double, fittedOn: String? = nil) {
+            self.method = method
+            self.temperature = temperature
+            self.fittedOn = fittedOn
+        }
+
+        /// The calibrated probability of the positive class for the logit `z`, in Double (as
+        /// ``BinaryClassification``: a Float sigmoid saturates at |z| ≈ 17).
+        public func probability(logit z: Double) -> Double {
+            switch method {
+            case .temperature: return 1 / (1 + exp(-z / temperature))
+            }
+        }
     }
 
     public struct Algorithm: Codable, Sendable, Equatable {
@@ -189,5 +225,9 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// ``acceptedImageTypes`` or its default.
     public var imageTypes: Set<String> { Set(acceptedImageTypes ?? ["ORIGINAL"]) }
 
-    public static let currentFormat = "mambanode-model/1"
+    /// What the exporters write: `input_layout` is required.
+    public static let currentFormat = "mambanode-model/2"
+    /// Packages written before `input_layout` existed: the node's own layout.
+    public static let firstFormat = "mambanode-model/1"
+    public static let readableFormats = [currentFormat, firstFormat]
 }

@@ -70,8 +70,14 @@ extension ModelManifest {
         func fail(_ field: String, _ message: String) -> ModelPackageError {
             ModelPackageError(package: package, field: field, message: message)
         }
-        guard format == ModelManifest.currentFormat else {
-            throw fail("format", "'\(format)' is not \(ModelManifest.currentFormat)")
+        guard ModelManifest.readableFormats.contains(format) else {
+            throw fail(
+                "format", "'\(format)' is not one of \(ModelManifest.readableFormats.joined(separator: ", "))")
+        }
+        // Format 2 states the array its weights were trained on; format 1 predates the field and
+        // keeps the node's own layout, its documented default (docs/model-package.md).
+        if format != ModelManifest.firstFormat && inputLayout == nil {
+            throw fail("input_layout", "must be given in \(format) (the array the weights were trained on)")
         }
         guard !name.isEmpty else { throw fail("name", "must not be empty") }
         let n = network
@@ -175,6 +181,11 @@ extension ModelManifest {
             }
             try checkCode(classification.positive, "classification.positive")
             try checkCode(classification.negative, "classification.negative")
+            if let calibration = classification.calibration {
+                guard calibration.temperature.isFinite, calibration.temperature > 0 else {
+                    throw fail("classification.calibration.temperature", "must be a finite number above 0")
+                }
+            }
         }
         guard !algorithm.name.isEmpty, !algorithm.version.isEmpty else {
             throw fail("algorithm", "name and version must be given (they are written into SEG and SR)")

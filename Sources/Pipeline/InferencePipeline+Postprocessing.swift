@@ -90,21 +90,27 @@ extension InferencePipeline {
         return found
     }
 
-    /// Logits [1, K] -> probability of the positive class (sigmoid of one logit, or softmax of
-    /// two with class 1 positive) and the decision at the manifest threshold.
+    /// Logits [1, K] -> the positive class's logit (one logit, or the difference of two with
+    /// class 1 positive), its probability (the sigmoid, or the package's calibration of it) and
+    /// the decision at the manifest threshold.
     func classification(_ logits: Tensor) throws(InferenceError) -> InferenceResult.Output {
-        let probability: Double
+        let logit: Double
         switch logits.count {
         case 1:
-            probability = BinaryClassification(logit: logits[0]).probability
+            logit = Double(logits[0])
         case 2:
-            probability = 1 / (1 + exp(Double(logits[0]) - Double(logits[1])))
+            // softmax(l)[1] = σ(l1 − l0).
+            logit = Double(logits[1]) - Double(logits[0])
         default:
             throw InferenceError(
                 .postprocessing, field: "network.outputs",
                 "classification needs one logit (sigmoid) or two (softmax), got \(logits.count)")
         }
+        let probability =
+            manifest.classification?.calibration?.probability(logit: logit)
+            ?? BinaryClassification(logit: logit).probability
         let threshold = manifest.classification?.threshold ?? 0.5
-        return .classification(probability: probability, positive: probability >= threshold)
+        return .classification(
+            ClassificationScore(logit: logit, probability: probability, positive: probability >= threshold))
     }
 }

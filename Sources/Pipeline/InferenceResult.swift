@@ -9,7 +9,7 @@ public struct InferenceResult: Sendable {
         /// Each landmark of the manifest by name.
         case landmarks([String: LandmarkPosition])
         /// Probability of the positive class and the decision at the manifest's threshold.
-        case classification(probability: Double, positive: Bool)
+        case classification(ClassificationScore)
     }
 
     public var output: Output
@@ -50,5 +50,21 @@ struct InputIdentity: Sendable {
         sources = volume.sources
         seriesInstanceUID = volume.seriesInstanceUID
         frameOfReferenceUID = volume.frameOfReferenceUID
+    }
+}
+
+/// A classifier's answer: the network's logit, the probability reported (calibrated when the
+/// package says how) and the decision at the manifest's threshold.
+public struct ClassificationScore: Sendable, Equatable, Codable {
+    /// The logit of the positive class (for two outputs, their difference), before calibration.
+    public var logit: Double
+    /// σ(logit), or the package's calibration of it.
+    public var probability: Double
+    public var positive: Bool
+
+    public init(logit: Double, probability: Double, positive: Bool) {
+        self.logit = logit
+        self.probability = probability
+        self.positive = positive
     }
 }

@@ -36,7 +36,7 @@ public struct ResultProducer: Sendable {
         public enum Outcome: Sendable {
             case segmentation
             case landmarks([String: LandmarkPosition])
-            case classification(probability: Double, positive: Bool)
+            case classification(ClassificationScore)
         }
 
         public var encoded: EncodedResult
@@ -134,10 +134,10 @@ public struct ResultProducer: Sendable {
             encoded = try encoder.encodeSegmentation(
                 labelMap, source: source, version: version,
                 comments: caveats, outputs: outputs, into: directory)
-        case .classification(let probability, let positive):
-            outcome = .classification(probability: probability, positive: positive)
+        case .classification(let score):
+            outcome = .classification(score)
             encoded = try encoder.encodeClassification(
-                probability: probability, source: source, version: version,
+                probability: score.probability, source: source, version: version,
                 comments: caveats, outputs: outputs, into: directory)
         case .landmarks(let byName):
             outcome = .landmarks(byName)

@@ -127,6 +127,8 @@ struct InferenceReport: Encodable {
     var voxelsPerLabel: [String: Int]?
     var landmarks: [String: Landmark]?
     var probability: Double?
+    /// The network's logit before calibration.
+    var logit: Double?
     var positive: Bool?
     var finding: String?
     /// Size (D, H, W) of the tensor the network saw.
@@ -136,7 +138,7 @@ struct InferenceReport: Encodable {
 
     // Spelled out: a key strategy would also rewrite the landmark names used as dictionary keys.
     enum CodingKeys: String, CodingKey {
-        case model, task, output, landmarks, probability, positive, finding, seconds
+        case model, task, output, landmarks, probability, logit, positive, finding, seconds
         case voxelsPerLabel = "voxels_per_label", networkGrid = "network_grid"
     }
 
@@ -158,10 +160,12 @@ struct InferenceReport: Encodable {
                     lps: [$0.patient.x, $0.patient.y, $0.patient.z], voxel: [$0.voxel.x, $0.voxel.y, $0.voxel.z],
                     peak: $0.peak)
             }
-        case .classification(let p, let isPositive):
-            probability = p
-            positive = isPositive
-            finding = isPositive ? manifest.classification?.positive.meaning : manifest.classification?.negative.meaning
+        case .classification(let score):
+            probability = score.probability
+            logit = score.logit
+            positive = score.positive
+            finding =
+                score.positive ? manifest.classification?.positive.meaning : manifest.classification?.negative.meaning
         }
     }
 

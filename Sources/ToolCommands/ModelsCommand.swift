@@ -64,6 +64,10 @@ public struct ModelsVerifyCommand: ParsableCommand {
             "target spacing: \(m.targetSpacing.map(number).joined(separator: " × ")) mm; "
                 + "patch \(m.patchSize.map(String.init).joined(separator: " × ")); mirror axes \(m.mirrorAxes ?? [])"
         ]
+        let layout = m.layout
+        lines.append(
+            "input layout: \(layout.orientation.rawValue), \(layout.array.rawValue)"
+                + (m.inputLayout == nil ? " (the default of \(ModelManifest.firstFormat))" : ""))
         for (i, input) in m.inputs.enumerated() {
             let z = input.normalization
             var text =
@@ -87,6 +91,13 @@ public struct ModelsVerifyCommand: ParsableCommand {
             lines.append(
                 "classification: \(code(c.concept)) positive \(code(c.positive)), "
                     + "negative \(code(c.negative)), threshold \(c.threshold)")
+            if let calibration = c.calibration {
+                lines.append(
+                    "calibration: \(calibration.method.rawValue) T = \(number(calibration.temperature))"
+                        + (calibration.fittedOn.map { ", fitted on \($0)" } ?? ""))
+            } else {
+                lines.append("calibration: none (the probability is the sigmoid of the logit)")
+            }
         }
         lines.append("algorithm: \(m.algorithm.name) \(m.algorithm.version)")
         return lines.joined(separator: "\n")

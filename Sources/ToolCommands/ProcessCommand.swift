@@ -86,11 +86,12 @@ public struct ProcessCommand: ParsableCommand {
                             .map { String(format: "%@ %.2f s", $0.key, $0.value) }.joined(separator: ", "))
                     for warning in produced.warnings { print("  warning: \(warning)") }
                     switch produced.outcome {
-                    case .classification(let probability, let positive):
+                    case .classification(let score):
+                        // The logit to 17 significant digits: Tools/calibrate.py fits on it.
                         print(
                             String(
-                                format: "  classification: probability %.4f → %@", probability,
-                                positive ? "positive" : "negative"))
+                                format: "  classification: probability %.4f → %@ (logit %.17g)", score.probability,
+                                score.positive ? "positive" : "negative", score.logit))
                     case .landmarks(let byName):
                         for (name, p) in byName.sorted(by: { $0.key < $1.key }) {
                             print(

@@ -61,6 +61,23 @@ import Testing
     /// Mistakes, each with the field its error must name.
     static let mistakes: [(field: String, change: @Sendable (inout [String: Any]) -> Void)] = [
         ("format", { $0["format"] = "other/2" }),
+        // Format 2 states the array its weights were trained on.
+        ("input_layout", { $0["format"] = "mambanode-model/2" }),
+        (
+            "classification.calibration.temperature",
+            {
+                $0["task"] = "classification"
+                $0["network"] = [
+                    "architecture": "nnMambaEncoder", "in_channels": 1, "channels": 16, "blocks": 2, "outputs": 1
+                ]
+                $0.removeValue(forKey: "labels")
+                let code = ["code": "1", "scheme": "99X", "meaning": "m"]
+                $0["classification"] = [
+                    "concept": code, "positive": code, "negative": code, "threshold": 0.5,
+                    "calibration": ["method": "temperature", "temperature": 0]
+                ]
+            }
+        ),
         ("algorithm", { $0.removeValue(forKey: "algorithm") }),
         (
             "inputs",
@@ -151,6 +168,23 @@ import Testing
         #expect(try ModelPackage(directory: dir.path).manifest.landmarkRefinement == .centroid)
         let parabolic = try write(Self.modified { $0["landmark_refinement"] = "parabolic" })
         #expect(try ModelPackage(directory: parabolic.path).manifest.landmarkRefinement == .parabolic)
+    }
+
+    /// A format 1 package (written before `input_layout` existed) keeps the node's own layout; a
+    /// format 2 package says which layout it has.
+    @Test func formatOneDefaultsTheLayoutAndFormatTwoStatesIt() throws {
+        let old = try write(Self.valid)
+        let first = try ModelPackage(directory: old.path).manifest
+        #expect(first.inputLayout == nil)
+        #expect(first.layout == ModelManifest.InputLayout(orientation: .lps, array: .sitkKJI))
+        let stated = try write(
+            Self.modified {
+                $0["format"] = "mambanode-model/2"
+                $0["input_layout"] = ["orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"]
+            })
+        #expect(
+            try ModelPackage(directory: stated.path).manifest.layout
+                == ModelManifest.InputLayout(orientation: .asStoredByDcm2niix, array: .sitkKJI))
     }
 
     @Test func missingWeightsAreNamed() throws {

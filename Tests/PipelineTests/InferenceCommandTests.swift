@@ -21,6 +21,7 @@ import Volume
             "task: segmentation", "network: nnMambaSeg in_channels 1, channels 16, blocks 2, outputs 3",
             "parameters: ", "input 0: channel0, normalization ct clip [-1000, 1000] mean 0 std 500",
             "label 2: Class 2", "algorithm: MambaNode test segmentation 0.0",
+            "input layout: LPS, sitk_kji (the default of mambanode-model/1)",
             "forward pass: [1, 1, 16, 16, 16] -> [1, 3, 16, 16, 16]", "OK"
         ] {
             #expect(result.output.contains(line), "missing '\(line)' in\n\(result.output)")
@@ -51,7 +52,9 @@ import Volume
                 ]
             }
         ),
-        ("manifest field", "target_spacing", { p in p.manifest["target_spacing"] = [2, -1, 2] })
+        ("manifest field", "target_spacing", { p in p.manifest["target_spacing"] = [2, -1, 2] }),
+        // Format 2 (what the exporters write) must say which array the weights were trained on.
+        ("no input layout", "input_layout", { p in p.manifest["format"] = "mambanode-model/2" })
     ]
 
     @Test(arguments: 0..<mistakes.count)
@@ -175,7 +178,13 @@ import Volume
     @Test func createUntrainedMakesMRPackagesThatVerify() async throws {
         let dir = TemporaryDirectory("untrained-mr")
         let cases: [(arguments: [String], lines: [String])] = [
-            (["--modality", "MR"], ["input 0: mr (MR), normalization zscore", "label 1: Brain", "in_channels 1"]),
+            (
+                ["--modality", "MR"],
+                [
+                    "input 0: mr (MR), normalization zscore", "label 1: Brain", "in_channels 1",
+                    "input layout: LPS, sitk_kji\n"
+                ]
+            ),
             (
                 ["--modality", "MR", "--inputs", "t1,t1ce,t2,flair"],
                 [

@@ -212,14 +212,37 @@ import Volume
         let dir = TemporaryDirectory("model")
         let package = try ModelPackage(directory: TestModelPackage.goldenClassification().write(to: dir.path))
         let result = try InferencePipeline(package: package).run([volume])
-        guard case .classification(let probability, let positive) = result.output else {
+        guard case .classification(let score) = result.output else {
             Issue.record("not a classification")
             return
         }
         let expected = 1 / (1 + exp(-Double(logit)))
-        #expect(abs(probability - expected) < 1e-4)
-        #expect(positive == (expected >= 0.5))
+        #expect(abs(score.probability - expected) < 1e-4)
+        #expect(score.positive == (expected >= 0.5))
+        #expect(abs(score.logit - Double(logit)) < 1e-3)
         #expect(result.record.padded == grid)
+
+        // With temperature scaling in the package the same logit is reported as σ(z / T), and the
+        // threshold applies to that calibrated probability.
+        let temperature = 3.0
+        var calibrated = TestModelPackage.goldenClassification()
+        var classification = calibrated.manifest["classification"] as! [String: Any]
+        classification["calibration"] = ["method": "temperature", "temperature": temperature, "fitted_on": "test"]
+        let softened = 1 / (1 + exp(-score.logit / temperature))
+        classification["threshold"] = (softened + score.probability) / 2 // between the two
+        calibrated.manifest["classification"] = classification
+        let calibratedDir = TemporaryDirectory("model")
+        let calibratedPackage = try ModelPackage(directory: calibrated.write(to: calibratedDir.path))
+        #expect(calibratedPackage.manifest.classification?.calibration?.temperature == temperature)
+        guard case .classification(let scaled) = try InferencePipeline(package: calibratedPackage).run([volume]).output
+        else {
+            Issue.record("not a classification")
+            return
+        }
+        #expect(scaled.logit == score.logit)
+        #expect(abs(scaled.probability - softened) < 1e-12)
+        #expect(scaled.positive == (softened >= (softened + score.probability) / 2))
+        #expect(scaled.positive != score.positive || abs(score.logit) < 1e-6)
     }
 
     /// MR z-score over non-zero voxels after a crop and a spline resampling: the background stays

@@ -1,4 +1,4 @@
-"""Model packages (docs/model-package.md): `model.json` (snake_case, format "mambanode-model/1"),
+"""Model packages (docs/model-package.md): `model.json` (snake_case, format "mambanode-model/2"),
 `weights.safetensors` (state_dict keys of the official code) and `README.md` (the model card)."""
 
 import hashlib
@@ -9,7 +9,9 @@ import re
 import torch
 from safetensors.torch import save_file
 
-FORMAT = "mambanode-model/1"
+FORMAT = "mambanode-model/2"
+# Packages written before `input_layout` existed; the node reads them with its own layout.
+FIRST_FORMAT = "mambanode-model/1"
 
 
 class ExportError(Exception):
@@ -92,10 +94,11 @@ def check_manifest(m):
 
     for field in ("format", "name", "task", "network", "inputs", "target_spacing", "patch_size", "algorithm"):
         need(field in m, field, "missing")
-    need(m["format"] == FORMAT, "format", f"must be {FORMAT}")
+    need(m["format"] in (FORMAT, FIRST_FORMAT), "format", f"must be {FORMAT}")
     n = m["network"]
     task = m["task"]
     need(task in ("segmentation", "landmarks", "classification"), "task", f"unknown task {task!r}")
+    need(m["format"] == FIRST_FORMAT or "input_layout" in m, "input_layout", f"must be given in {FORMAT}")
     layout = m.get("input_layout", {})
     need(isinstance(layout, dict), "input_layout", "must be an object")
     need(

@@ -137,7 +137,7 @@ def test_nnunet_v1_checkpoint_becomes_a_verified_package(tmp_path, mambanode):
     assert export.main(["nnunet", ckpt, package, "--outputs", outputs_json(tmp_path, seg_outputs(4))]) == 0
 
     m = json.loads((tmp_path / "package" / "model.json").read_text())
-    assert m["format"] == "mambanode-model/1" and m["task"] == "segmentation"
+    assert m["format"] == "mambanode-model/2" and m["task"] == "segmentation"
     assert m["network"] == {
         "architecture": "nnMambaSeg",
         "in_channels": 1,

@@ -83,10 +83,10 @@ public func decodeLandmarks(_ heatmaps: Tensor, refinement: LandmarkRefinement =
 /// exactly 0), so confident cases would all report the same probability and lose the model's
 /// ranking of them, which the SR carries to 15 significant digits.
 public struct BinaryClassification: Sendable, Equatable {
-    public let logit: Float
-    public var probability: Double { 1 / (1 + exp(-Double(logit))) }
+    public let logit: Double
+    public var probability: Double { 1 / (1 + exp(-logit)) }
 
-    public init(logit: Float) { self.logit = logit }
+    public init(logit: Double) { self.logit = logit }
 
     public func isPositive(threshold: Double = 0.5) -> Bool { probability >= threshold }
 }
