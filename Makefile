@@ -17,11 +17,14 @@ build: bootstrap
 
 # One build serves both: the tests are built with the same flags, then run without rebuilding.
 # Then the conformance harness: the node against Orthanc as a site would run it (docs/conformance.md).
+# The reference pipeline of the official code (Tools/reference), which the layout tests compare
+# against, checks itself first.
 test: bootstrap
 	swift build $(SWIFT_FLAGS) --build-tests
+	.venv/bin/python -m pytest -q -p no:cacheprovider Tools/reference; reference=$$?; \
 	swift test $(SWIFT_FLAGS) --skip-build --disable-xctest --no-parallel 2>&1 | tee .build/test.log; \
 	  unit=$${PIPESTATUS[0]}; Conformance/run "$(BIN)"; conformance=$$?; \
-	  exit $$(( unit != 0 || conformance != 0 ))
+	  exit $$(( reference != 0 || unit != 0 || conformance != 0 ))
 
 # The suites that drive the node as a child process or wait on external peers (TLS handshakes,
 # Python read-back, the built binary): `make test` runs them; `make test-unit` leaves them out so
