@@ -11,7 +11,8 @@ through `mambanode process`, and the figures are read back from the SEG and SR f
 - segmentation: each SEG frame's pixels are placed in world coordinates (Plane Position, orientation,
   spacing) onto the ground-truth grid, and Dice is computed per label;
 - landmarks: the SR's SCOORD3D points against the generator's analytic positions (radial error, mm);
-- classification: the SR's probability against the truth; ROC AUC over all cases.
+- classification: the SR's probability against the truth; ROC AUC and the expected calibration error
+  (Tools/calibrate.py) over all cases.
 Prints one line per case and a summary; exits 1 when a given threshold is missed.
 """
 
@@ -213,9 +214,14 @@ def main():
     else:
         value = auc(scores, truths)
         accuracy = np.mean([(s >= manifest["classification"]["threshold"]) == t for s, t in zip(scores, truths)])
+        sys.path.insert(0, os.path.join(ROOT, "Tools"))
+        from calibrate import ece
+
+        calibration = manifest["classification"].get("calibration")
         print(
             f"SUMMARY {manifest['name']}: {len(cases)} cases ({sum(truths)} with lesion), AUC {value:.4f}, "
-            f"accuracy at the threshold {accuracy:.3f}"
+            f"accuracy at the threshold {accuracy:.3f}, expected calibration error {ece(scores, truths, 10):.4f} "
+            f"(10 bins; {'temperature %g' % calibration['temperature'] if calibration else 'uncalibrated'})"
         )
         if a.min_auc is not None and not value >= a.min_auc:
             print(f"FAIL AUC {value:.4f} < {a.min_auc}")
