@@ -52,9 +52,11 @@ extension Series {
         }
         warnings += layout.warnings
         let frameOfReference = selection.primary.key.frameOfReferenceUID
-        let volume = try Volume(
+        var volume = try Volume(
             layout: layout, series: seriesInstanceUID, frameOfReferenceUID: frameOfReference,
             threads: options.threads)
+        volume.isMR3DAcquisition =
+            volume.geometry.size.z > 1 && instances.contains { $0.mrAcquisitionType == "3D" }
         return Assembly(volume: volume, stacks: selection, layout: layout, warnings: warnings)
     }
 

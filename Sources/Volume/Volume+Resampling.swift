@@ -34,6 +34,68 @@ extension Geometry {
             direction: Matrix3(columns: direction[column: 0], -direction[column: 1], direction[column: 2]))
     }
 
+    /// The voxel order dcm2niix writes for a series (docs/official-input-layouts.md §1): the rows
+    /// reversed, and for an MR 3-D acquisition then the axes permuted and flipped toward the
+    /// nearest of RAS, as its `nii_setOrtho` does (`nearestToRASAsDcm2niix`). The same voxel
+    /// centres either way.
+    public func storedByDcm2niix(mr3DAcquisition: Bool) -> Geometry {
+        mr3DAcquisition ? rowsReversed.nearestToRASAsDcm2niix : rowsReversed
+    }
+
+    /// dcm2niix's reorientation of MR 3-D acquisitions (`nii_setOrtho` in its nii_ortho.cpp),
+    /// reproduced from what it does: with M the voxel-to-RAS matrix (columns: spacing ×
+    /// direction, x and y negated from LPS),
+    /// 1. nothing changes when M is diagonal with a positive diagonal;
+    /// 2. of the eight corner voxels, the one nearest (Euclidean, first in corner order: bit 0
+    ///    the i end, bit 1 j, bit 2 k) to the per-axis minimum of all eight decides which index
+    ///    axes are flipped (those where it is the far end);
+    /// 3. of the six axis permutations, in dcm2niix's order, the first with the largest
+    ///    Σ_a f_a · M[π(a)][a] (strictly larger than 0) sends index axis a to output axis π(a);
+    /// 4. the output starts at that corner.
+    public var nearestToRASAsDcm2niix: Geometry {
+        let toRAS = SIMD3<Double>(-1, -1, 1)
+        let m = (0..<3).map { a in direction[column: a] * spacing[a] * toRAS } // m[a][w]: column a
+        let diagonal = (0..<3).allSatisfy { a in
+            (0..<3).allSatisfy { w in w == a ? m[a][w] > 0 : m[a][w] == 0 }
+        }
+        if diagonal { return self }
+        var best = (distance: Double.infinity, corner: 0)
+        let corners = (0..<8).map { c in
+            patientPoint(
+                ofIndex: SIMD3(
+                    c & 1 != 0 ? Double(size.x - 1) : 0, c & 2 != 0 ? Double(size.y - 1) : 0,
+                    c & 4 != 0 ? Double(size.z - 1) : 0)) * toRAS
+        }
+        let low = corners.dropFirst().reduce(corners[0]) { pointwiseMin($0, $1) }
+        for (c, p) in corners.enumerated() {
+            let d = ((p - low) * (p - low)).sum().squareRoot()
+            if d < best.distance { best = (d, c) }
+        }
+        let flip = (0..<3).map { best.corner & (1 << $0) != 0 ? -1.0 : 1.0 }
+        // π(a) for index axes a = 0, 1, 2, in the order dcm2niix tries them.
+        let permutations = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
+        var chosen: [Int]? = nil, score = 0.0
+        for p in permutations {
+            let s = (0..<3).reduce(0.0) { $0 + flip[$1] * m[$1][p[$1]] }
+            if s > score {
+                score = s
+                chosen = p
+            }
+        }
+        guard let p = chosen else { return self }
+        var axisFor = [0, 0, 0] // output axis → index axis
+        for a in 0..<3 { axisFor[p[a]] = a }
+        let corner = patientPoint(
+            ofIndex: SIMD3(
+                flip[0] < 0 ? Double(size.x - 1) : 0, flip[1] < 0 ? Double(size.y - 1) : 0,
+                flip[2] < 0 ? Double(size.z - 1) : 0))
+        let columns = axisFor.map { direction[column: $0] * flip[$0] }
+        return Geometry(
+            size: SIMD3(size[axisFor[0]], size[axisFor[1]], size[axisFor[2]]),
+            spacing: SIMD3(spacing[axisFor[0]], spacing[axisFor[1]], spacing[axisFor[2]]), origin: corner,
+            direction: Matrix3(columns: columns[0], columns[1], columns[2]))
+    }
+
     /// The same voxel centres with the index axes permuted and flipped so that i, j and k run as
     /// close as possible to +x, +y and +z of LPS (left, posterior, superior): the canonical order
     /// for models trained on reoriented data. Reorienting onto it moves no voxel.

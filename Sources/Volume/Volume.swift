@@ -20,6 +20,9 @@ public struct Volume: Sendable {
     public var sources: [SliceReference]
     public var seriesInstanceUID: String?
     public var frameOfReferenceUID: String?
+    /// The series is an MR 3-D acquisition (MR Acquisition Type (0018,0023) 3D, more than one
+    /// slice), which dcm2niix stores reoriented (`Geometry.storedByDcm2niix`).
+    public var isMR3DAcquisition = false
 
     public init(
         geometry: Geometry, voxels: [Float], sources: [SliceReference] = [], seriesInstanceUID: String? = nil,
