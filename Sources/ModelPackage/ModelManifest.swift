@@ -23,13 +23,20 @@ public struct ModelManifest: Codable, Sendable, Equatable {
 
     /// Per-channel intensity normalisation (nnU-Net's recipe, docs/inference.md).
     public struct Normalization: Codable, Sendable, Equatable {
-        public enum Kind: String, Codable, Sendable { case ct, zscore, none }
+        public enum Kind: String, Codable, Sendable {
+            case ct, zscore, none
+            /// LFC's `window_image`: mean and standard deviation of the voxels above 0, values
+            /// clipped to mean ± 2 SD and mapped linearly onto [0, 255].
+            case lfcWindow = "lfc_window"
+        }
         public var kind: Kind
         /// CT: clip to [low, high] then (x − mean) / std with the dataset's statistics.
         public var clip: [Double]?
         public var mean: Double?
         public var std: Double?
-        /// z-score: statistics over non-zero voxels only (brain MR after skull stripping).
+        /// z-score: statistics over non-zero voxels only (brain MR after skull stripping); with
+        /// the nnunet_v1 recipe, nnU-Net's `use_mask_for_norm` (the hole-filled non-zero mask,
+        /// also zeroing CT outside it).
         public var nonzeroMask: Bool?
     }
 
@@ -62,6 +69,43 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         public init(orientation: Orientation = .lps, array: ArrayOrder = .sitkKJI) {
             self.orientation = orientation
             self.array = array
+        }
+    }
+
+    /// Which program's recipe turns the volumes into the tensor, and its outputs back
+    /// (docs/official-input-layouts.md §5). Absent: `mambanode`, the node's own.
+    public struct Preprocessing: Codable, Sendable, Equatable {
+        public enum Recipe: String, Codable, Sendable {
+            /// The node's own (docs/inference.md): what `Tools/train.py` trains with.
+            case mambanode
+            /// nnU-Net v1 as the official segmentation checkpoints were trained: crop to the
+            /// non-zero box, `transpose_forward`, scikit-image resize to the target spacing (third
+            /// order, edges repeated, clipped to the input's range; the out-of-plane axis by
+            /// nearest when the spacing is more than 3× anisotropic), normalisation after
+            /// resampling, over the hole-filled non-zero mask where an input asks for it; the
+            /// class maps back by linear interpolation (nearest along a separate axis), argmax.
+            case nnunetV1 = "nnunet_v1"
+            /// LFC's landmark recipe: the stored volume resized to `grid` (linear, reflected
+            /// edges, Gaussian anti-aliasing where it shrinks), each heat-map's peak read as LFC
+            /// reads it.
+            case lfc
+            /// The stored volume as it is (the official classification code: no crop, resampling
+            /// or padding).
+            case none
+        }
+
+        public var recipe: Recipe
+        /// nnunet_v1: the plans' `transpose_forward`, applied to the tensor's spatial axes after
+        /// `input_layout`'s array order; `patch_size` and `mirror_axes` are in the transposed
+        /// order.
+        public var transposeForward: [Int]?
+        /// lfc: the size of the tensor, (D, H, W).
+        public var grid: [Int]?
+
+        public init(recipe: Recipe, transposeForward: [Int]? = nil, grid: [Int]? = nil) {
+            self.recipe = recipe
+            self.transposeForward = transposeForward
+            self.grid = grid
         }
     }
 
@@ -193,6 +237,8 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var inputs: [Input]
     /// How the tensor's axes relate to the series; absent: the node's own (`InputLayout()`).
     public var inputLayout: InputLayout?
+    /// The recipe from volumes to tensor and back; absent: the node's own.
+    public var preprocessing: Preprocessing?
     /// Voxel spacing the network was trained at, in mm along (i, j, k) of the grid that
     /// `inputLayout.orientation` names: (x, y, z) of LPS by default.
     public var targetSpacing: [Double]
@@ -221,6 +267,18 @@ public struct ModelManifest: Codable, Sendable, Equatable {
 
     /// ``inputLayout`` or its default.
     public var layout: InputLayout { inputLayout ?? InputLayout() }
+
+    /// ``preprocessing``'s recipe or the node's own.
+    public var recipe: Preprocessing.Recipe { preprocessing?.recipe ?? .mambanode }
+
+    /// The permutation from the (k, j, i) axes of the layout's grid to the tensor's spatial axes
+    /// (tensor axis a holds grid axis `spatialPermutation[a]`, 0 = k): the array order, then
+    /// nnU-Net's `transpose_forward`.
+    public var spatialPermutation: [Int] {
+        let base = layout.array == .nibabelIJK ? [2, 1, 0] : [0, 1, 2]
+        guard recipe == .nnunetV1, let forward = preprocessing?.transposeForward else { return base }
+        return forward.map { base[$0] }
+    }
 
     /// ``acceptedImageTypes`` or its default.
     public var imageTypes: Set<String> { Set(acceptedImageTypes ?? ["ORIGINAL"]) }

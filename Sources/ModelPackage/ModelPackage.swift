@@ -120,6 +120,7 @@ extension ModelManifest {
         for axis in mirrorAxes ?? [] where !(2...4).contains(axis) {
             throw fail("mirror_axes", "axis \(axis) is not a spatial tensor axis (2, 3 or 4)")
         }
+        try validatePreprocessing(fail)
         func checkCode(_ code: Code, _ field: String) throws(ModelPackageError) {
             guard !code.code.isEmpty, !code.scheme.isEmpty, !code.meaning.isEmpty else {
                 throw fail(field, "code, scheme and meaning must all be given")
@@ -201,6 +202,42 @@ extension ModelManifest {
         }
         if let window = displayWindow, !(window.center.isFinite && window.width.isFinite && window.width >= 1) {
             throw fail("display_window", "center must be finite and width at least 1 (PS3.3 C.11.2.1.2)")
+        }
+    }
+}
+
+extension ModelManifest {
+    /// The recipe's own fields, and the normalisations that only one recipe defines.
+    fileprivate func validatePreprocessing(
+        _ fail: (String, String) -> ModelPackageError
+    ) throws(ModelPackageError) {
+        let recipe = self.recipe
+        if let forward = preprocessing?.transposeForward {
+            guard recipe == .nnunetV1 else {
+                throw fail("preprocessing.transpose_forward", "only the nnunet_v1 recipe transposes")
+            }
+            guard forward.sorted() == [0, 1, 2] else {
+                throw fail("preprocessing.transpose_forward", "must be a permutation of [0, 1, 2]")
+            }
+        }
+        if recipe == .lfc {
+            guard let grid = preprocessing?.grid, grid.count == 3, grid.allSatisfy({ $0 >= 16 && $0 % 16 == 0 })
+            else {
+                throw fail("preprocessing.grid", "the lfc recipe needs the tensor size, three multiples of 16")
+            }
+            guard task == .landmarks else {
+                throw fail("preprocessing.recipe", "lfc is a landmark recipe, not \(task.rawValue)")
+            }
+        } else if preprocessing?.grid != nil {
+            throw fail("preprocessing.grid", "only the lfc recipe resizes to a fixed grid")
+        }
+        if recipe != .mambanode && layout.orientation != .asStoredByDcm2niix {
+            // The official code reads the stored file; the node's LPS grid is its own.
+            throw fail(
+                "input_layout.orientation", "the \(recipe.rawValue) recipe reads volumes as_stored_by_dcm2niix")
+        }
+        for (i, input) in inputs.enumerated() where input.normalization.kind == .lfcWindow && recipe != .lfc {
+            throw fail("inputs[\(i)].normalization.kind", "lfc_window belongs to the lfc recipe")
         }
     }
 }

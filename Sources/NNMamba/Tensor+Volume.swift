@@ -41,6 +41,42 @@ public func reversingSpatialAxes(_ x: Tensor) -> Tensor {
     return out
 }
 
+/// The spatial axes permuted, in a new tensor: output spatial axis a is input spatial axis
+/// `permutation[a]` (nnU-Net's `transpose_forward` on the spatial axes of [N, C, D, H, W]).
+/// `inversePermutation` gives the permutation that undoes it.
+public func permutingSpatialAxes(_ x: Tensor, _ permutation: [Int]) -> Tensor {
+    precondition(x.rank == 5 && permutation.sorted() == [0, 1, 2], "permutation \(permutation) of \(x.shape)")
+    if permutation == [0, 1, 2] { return x }
+    if permutation == [2, 1, 0] { return reversingSpatialAxes(x) }
+    let inShape = Array(x.shape[2...])
+    let outShape = permutation.map { inShape[$0] }
+    let out = Tensor(uninitialized: [x.shape[0], x.shape[1]] + outShape)
+    let inStrides = [inShape[1] * inShape[2], inShape[2], 1]
+    // Stepping output index (p, q, r) moves the input by these strides.
+    let (s0, s1, s2) = (inStrides[permutation[0]], inStrides[permutation[1]], inStrides[permutation[2]])
+    let v = x.voxelCount, src = x.data, dst = out.data
+    let (a, b, d) = (outShape[0], outShape[1], outShape[2])
+    Parallel.forChunks(x.shape[0] * x.shape[1]) { r in
+        for plane in r {
+            let from = src + plane * v, to = dst + plane * v
+            for p in 0..<a {
+                for q in 0..<b {
+                    let row = to + (p * b + q) * d, start = p * s0 + q * s1
+                    for r in 0..<d { row[r] = from[start + r * s2] }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// The permutation that undoes `permutation` (see ``permutingSpatialAxes(_:_:)``).
+public func inversePermutation(_ permutation: [Int]) -> [Int] {
+    var inverse = [0, 0, 0]
+    for (a, p) in permutation.enumerated() { inverse[p] = a }
+    return inverse
+}
+
 /// Multiplies every channel by its gate value, in a new tensor.
 ///
 /// x: [N, C, D, H, W], gate: [N, C] -> [N, C, D, H, W].

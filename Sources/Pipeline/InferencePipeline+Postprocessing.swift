@@ -81,8 +81,16 @@ extension InferencePipeline {
         var found: [String: LandmarkPosition] = [:]
         for landmark in manifest.landmarks ?? [] {
             let peak = decoded[landmark.channel]
-            let index = SIMD3(peak.position[2], peak.position[1], peak.position[0])
-            let patient = record.resampled.patientPoint(ofIndex: index)
+            let patient: SIMD3<Double>
+            if manifest.recipe == .lfc, let grid = manifest.preprocessing?.grid?.first {
+                // LFC reads the peak against the stored volume, not the resized grid.
+                let voxel = Self.lfcVoxel(
+                    peak: peak.position, stored: record.canonical.size, grid: grid)
+                patient = record.canonical.patientPoint(ofIndex: voxel)
+            } else {
+                let index = SIMD3(peak.position[2], peak.position[1], peak.position[0])
+                patient = record.resampled.patientPoint(ofIndex: index)
+            }
             let sourceIndex = record.source.continuousIndex(ofPatientPoint: patient)
             let voxel = SIMD3(Int(sourceIndex.x.rounded()), Int(sourceIndex.y.rounded()), Int(sourceIndex.z.rounded()))
             found[landmark.name] = LandmarkPosition(patient: patient, voxel: voxel, index: sourceIndex, peak: peak.peak)

@@ -37,14 +37,18 @@ extension InferencePipeline {
             normalised = try normalise(inputs)
         }
         var clock = StepClock(timings: normalised.timings)
-        // The padding is worked out on the (k, j, i) tensor; a package trained on (i, j, k)
-        // arrays gets the padded tensor with its spatial axes reversed.
-        let ijk = manifest.layout.array == .nibabelIJK
-        let patch = ijk ? manifest.patchSize.reversed() : manifest.patchSize
+        // The padding is worked out on the (k, j, i) tensor; a package trained on another array
+        // order ((i, j, k), or nnU-Net's transposed axes) gets the padded tensor with its spatial
+        // axes permuted, and its patch is given in that order.
+        let permutation = manifest.spatialPermutation
+        let inverse = inversePermutation(permutation)
+        let patch = inverse.map { manifest.patchSize[$0] }
         let padding = networkPadding(Array(normalised.tensor.shape[2...]), patch: patch)
         let unpadded = padding.before == [0, 0, 0] && padding.after == [0, 0, 0]
         var tensor = clock.measure(.padding) { unpadded ? normalised.tensor : padding.pad(normalised.tensor) }
-        if ijk { tensor = clock.measure(.reorientation) { reversingSpatialAxes(tensor) } }
+        if permutation != [0, 1, 2] {
+            tensor = clock.measure(.reorientation) { permutingSpatialAxes(tensor, permutation) }
+        }
         let record = PreprocessingRecord(
             source: normalised.source, canonical: normalised.canonical, crop: normalised.crop,
             cropped: normalised.cropped, resampled: normalised.resampled,
@@ -69,7 +73,8 @@ extension InferencePipeline {
     /// interpolation and each channel's normalisation are not).
     public var preprocessingKey: String {
         let channels = manifest.inputs.map { "\($0.normalization)" }.joined(separator: ";")
-        return "layout \(manifest.layout.orientation.rawValue) \(manifest.layout.array.rawValue) "
+        return "recipe \(manifest.recipe.rawValue) \(manifest.preprocessing?.grid ?? []) "
+            + "layout \(manifest.layout.orientation.rawValue) \(manifest.layout.array.rawValue) "
             + "crop \(options.cropToNonZero) spacing \(manifest.targetSpacing) "
             + "interpolation \(options.imageInterpolation) pointwise \(options.pointwiseResampling) "
             + "channels \(channels)"
@@ -77,9 +82,16 @@ extension InferencePipeline {
 
     /// Reorientation, crop, resampling and normalisation of the volumes.
     func normalise(_ inputs: [Volume]) throws(InferenceError) -> NormalisedInput {
+        switch manifest.recipe {
+        case .nnunetV1: return try normaliseNNUNetV1(inputs)
+        case .lfc: return try normaliseLFC(inputs)
+        case .none: return try normaliseAsStored(inputs)
+        case .mambanode: break
+        }
         var clock = StepClock()
         let source = try checked(inputs)
-        let canonical = Self.networkGrid(of: source, orientation: manifest.layout.orientation)
+        let canonical = Self.networkGrid(
+            of: source, orientation: manifest.layout.orientation, mr3DAcquisition: inputs[0].isMR3DAcquisition)
         var volumes = clock.measure(.reorientation) {
             canonical == source ? inputs : inputs.map { $0.reoriented(to: canonical) }
         }
@@ -140,11 +152,14 @@ extension InferencePipeline {
     }
 
     /// The grid whose axes the tensor follows: the series' canonical LPS grid, or the voxel order
-    /// dcm2niix writes (rows reversed, docs/official-input-layouts.md §1).
-    static func networkGrid(of source: Geometry, orientation: ModelManifest.InputLayout.Orientation) -> Geometry {
+    /// dcm2niix writes (rows reversed, and MR 3-D acquisitions reoriented;
+    /// docs/official-input-layouts.md §1).
+    static func networkGrid(
+        of source: Geometry, orientation: ModelManifest.InputLayout.Orientation, mr3DAcquisition: Bool = false
+    ) -> Geometry {
         switch orientation {
         case .lps: source.canonical
-        case .asStoredByDcm2niix: source.rowsReversed
+        case .asStoredByDcm2niix: source.storedByDcm2niix(mr3DAcquisition: mr3DAcquisition)
         }
     }
 
@@ -226,6 +241,12 @@ extension InferencePipeline {
             }
         case .zscore:
             return { x, _ in IntensityNormalization.zScore(nonZeroMask: false).apply(x) }
+        case .lfcWindow:
+            return { x, _ in
+                var values = Array(UnsafeBufferPointer(start: x.data, count: x.count))
+                lfcWindow(&values)
+                return Tensor(shape: x.shape, values: values)
+            }
         }
     }
 

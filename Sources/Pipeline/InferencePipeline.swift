@@ -93,7 +93,10 @@ public struct InferencePipeline: Sendable {
                 clock.measure(.network) { denseOutput(prepared.tensor, softmax: true) }
             }
             let labels = clock.measure(.postprocessing) {
-                labelMap(record.padding.crop(fromNetworkOrder(probabilities)), record: record, like: identity)
+                let maps = record.padding.crop(fromNetworkOrder(probabilities))
+                return manifest.recipe == .nnunetV1
+                    ? nnunetLabelMap(maps, record: record, like: identity)
+                    : labelMap(maps, record: record, like: identity)
             }
             output = .segmentation(labels: labels)
         case .landmarks:
@@ -116,9 +119,9 @@ public struct InferencePipeline: Sendable {
     }
 
     /// A dense output in the (k, j, i) order of `record.padded`: as the network gave it, or with
-    /// its spatial axes reversed for a package trained on (i, j, k) arrays.
+    /// its spatial axes permuted back for a package trained on another array order.
     func fromNetworkOrder(_ output: Tensor) -> Tensor {
-        manifest.layout.array == .nibabelIJK ? reversingSpatialAxes(output) : output
+        permutingSpatialAxes(output, inversePermutation(manifest.spatialPermutation))
     }
 
     /// Dense networks through the sliding window (step, Gaussian weighting, mirroring per

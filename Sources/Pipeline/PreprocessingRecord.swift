@@ -41,10 +41,20 @@ public struct PreprocessingRecord: Sendable, Equatable {
     /// The grid at `spacing` covering the field of view of `grid` edge to edge (voxel edges, not
     /// centres, coincide), so every voxel of either grid lies inside the other's field of view.
     static func resampledGrid(_ grid: Geometry, spacing target: SIMD3<Double>) -> Geometry {
-        var size = grid.size, spacing = grid.spacing, shift = SIMD3<Double>.zero
+        var size = grid.size
         for axis in 0..<3 {
             let extent = Double(grid.size[axis]) * grid.spacing[axis]
             size[axis] = max(1, Int((extent / target[axis]).rounded()))
+        }
+        return resampledGrid(grid, size: size)
+    }
+
+    /// The grid of `size` voxels covering `grid`'s field of view edge to edge (what scikit-image's
+    /// `resize` samples: output voxel o at input coordinate (o + 0.5) · n / m − 0.5).
+    static func resampledGrid(_ grid: Geometry, size: SIMD3<Int>) -> Geometry {
+        var spacing = grid.spacing, shift = SIMD3<Double>.zero
+        for axis in 0..<3 {
+            let extent = Double(grid.size[axis]) * grid.spacing[axis]
             spacing[axis] = extent / Double(size[axis])
             // Keep the first voxel edge: the centre moves by half the change in spacing.
             shift[axis] = (spacing[axis] - grid.spacing[axis]) / 2

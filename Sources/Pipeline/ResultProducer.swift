@@ -79,7 +79,6 @@ public struct ResultProducer: Sendable {
         var volumes: [Volume] = []
         var warnings: [String] = []
         var reference: (series: Series, volume: Volume)?
-        for (index, s) in series.enumerated() { try checkLayout(of: s, input: inputs[index].name) }
         let keys = series.map { assemblyKey($0) }
         for (index, s) in series.enumerated() {
             let assembly =
@@ -155,20 +154,6 @@ public struct ResultProducer: Sendable {
         return Produced(
             encoded: encoded, outcome: outcome, record: record, timings: timings,
             warnings: warnings + encoded.notWritten)
-    }
-
-    /// Refuses a series the package's `input_layout` cannot be built for yet. dcm2niix writes
-    /// an MR 3-D acquisition reoriented to the nearest orthogonal axes rather than with its rows
-    /// reversed (docs/official-input-layouts.md §1); the node does not reproduce that, and a
-    /// network fed differently ordered axes gives wrong results without any sign of it.
-    func checkLayout(of series: Series, input: String) throws {
-        guard package.manifest.layout.orientation == .asStoredByDcm2niix,
-            series.instances.contains(where: { $0.mrAcquisitionType == "3D" })
-        else { return }
-        throw JobFailure(
-            "series \(series.seriesInstanceUID) (input '\(input)'): MR Acquisition Type (0018,0023) is 3D; "
-                + "model '\(package.manifest.name)' was trained on dcm2niix's voxel order, which reorients "
-                + "3-D acquisitions, and the node does not reproduce that reorientation yet")
     }
 
     /// What decides a series' assembly: its UID, its files and the assembly options.

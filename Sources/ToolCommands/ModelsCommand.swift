@@ -68,6 +68,10 @@ public struct ModelsVerifyCommand: ParsableCommand {
         lines.append(
             "input layout: \(layout.orientation.rawValue), \(layout.array.rawValue)"
                 + (m.inputLayout == nil ? " (the default of \(ModelManifest.firstFormat))" : ""))
+        var recipe = "preprocessing: \(m.recipe.rawValue)"
+        if let forward = m.preprocessing?.transposeForward { recipe += ", transpose_forward \(forward)" }
+        if let grid = m.preprocessing?.grid { recipe += ", grid \(grid.map(String.init).joined(separator: " × "))" }
+        lines.append(recipe)
         for (i, input) in m.inputs.enumerated() {
             let z = input.normalization
             var text =

@@ -113,47 +113,5 @@ import Volume
         #expect(labels.voxels == truth.voxels)
     }
 
-    /// A package trained on dcm2niix's voxel order refuses an MR 3-D acquisition (dcm2niix
-    /// reorients those, which the node does not reproduce) naming the attribute, before any
-    /// work; the same series is accepted by the node's own layout.
-    @Test func dcm2niixOrderRefusesAnMR3DAcquisition() throws {
-        let dir = TemporaryDirectory("layout-3d")
-        var g = SeriesGenerator()
-        g.modality = .mr
-        g.signed = false
-        g.bitsStored = 12
-        (g.rows, g.columns, g.slices) = (40, 44, 12)
-        g.pixelSpacing = (row: 4, column: 4)
-        g.sliceSpacing = 5
-        g.phantom = .headMR(size: 150)
-        try g.write(to: dir.file("mr"))
-        var series = try #require(try Series.scan(directory: dir.file("mr")).first)
-        for index in series.instances.indices { series.instances[index].mrAcquisitionType = "3D" }
-        let samples = SharedInputsTests.samples + "/mr-brain"
-        let package = try dir.subdirectory("package")
-        for name in try FileManager.default.contentsOfDirectory(atPath: samples) {
-            try FileManager.default.copyItem(atPath: samples + "/" + name, toPath: package + "/" + name)
-        }
-        let configuration = try NodeIdentity.encoderConfiguration(aeTitle: "MAMBANODE")
-        let own = try ResultProducer(
-            package: ModelPackage(directory: package), encoder: configuration, uids: UIDGenerator())
-        _ = try own.produce([series], version: 1, into: dir.file("own"))
-
-        var json = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: package + "/model.json")))
-                as? [String: Any])
-        json["input_layout"] = ["orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"]
-        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: package + "/model.json"))
-        let stored = try ResultProducer(
-            package: ModelPackage(directory: package), encoder: configuration, uids: UIDGenerator())
-        do {
-            _ = try stored.produce([series], version: 1, into: dir.file("stored"))
-            Issue.record("an MR 3-D acquisition was accepted")
-        } catch let failure as JobFailure {
-            #expect(failure.description.contains("(0018,0023)"), "\(failure)")
-        }
-        #expect(!FileManager.default.fileExists(atPath: dir.file("stored")))
-    }
-
     static func largest(_ v: SIMD3<Double>) -> Double { max(abs(v.x), abs(v.y), abs(v.z)) }
 }

@@ -39,6 +39,13 @@ public enum ExternalTool {
         public var tool: String
         public var arguments: [String]
         public var result: Result
+
+        public init(tool: String, arguments: [String], result: Result) {
+            self.tool = tool
+            self.arguments = arguments
+            self.result = result
+        }
+
         public var description: String {
             "\(tool) \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)"
         }
