@@ -3,6 +3,7 @@
     export.py ours CKPT.pt OUT_DIR [--outputs OUTPUTS.json]
     export.py nnunet model_final_checkpoint.model OUT_DIR --outputs OUTPUTS.json [--plans X.model.pkl] [--stage N]
     export.py cls best_weight.pth OUT_DIR --outputs OUTPUTS.json
+    export.py lfc best_model.pth OUT_DIR --outputs OUTPUTS.json
 
 What a checkpoint does not carry (label names and codes, landmark names, the classification
 finding, the algorithm name, for `.pth` also spacing and normalisation) comes from the --outputs
@@ -214,6 +215,36 @@ def export_cls(a, argv):
         # The classification code reads with nibabel, [i, j, k] as stored, no reorientation
         # (docs/official-input-layouts.md §3).
         "input_layout": {"orientation": "as_stored_by_dcm2niix", "array": "nibabel_ijk"},
+        "preprocessing": {"recipe": "none"},
+    }
+    finish(
+        a.out_dir, architecture, constructor, sd, merge(derived, outputs), a.checkpoint, outputs.get("card", ""), argv
+    )
+
+
+def export_lfc(a, argv):
+    """A landmark checkpoint of the LFC code (lhaof/LFC; docs/official-input-layouts.md §4): the
+    stored volume resized to 128³, LFC's intensity window, one heat-map per landmark."""
+    sd = clean_state_dict(state_dict_of(load_torch(a.checkpoint, a.trust_checkpoint), a.checkpoint))
+    architecture, constructor = infer_network(sd)
+    if architecture != "nnMambaSeg":
+        raise ExportError(f"{a.checkpoint}: expected a heat-map network (nnMambaSeg), found {architecture}")
+    outputs = read_outputs(a.outputs)
+    if "landmarks" not in outputs:
+        raise ExportError("landmarks: a landmark state_dict does not name its channels; give them in --outputs")
+    grid = 128  # LFC's process_image resizes every volume to 128³
+    derived = {
+        "task": "landmarks",
+        "inputs": [{"name": "image", "normalization": {"kind": "lfc_window"}}],
+        # [k, j, i] of the stored file, as SimpleITK reads it.
+        "input_layout": {"orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"},
+        "preprocessing": {"recipe": "lfc", "grid": [grid, grid, grid]},
+        "patch_size": [grid, grid, grid],
+        # The lfc recipe resizes to the grid whatever the spacing: target_spacing is not read.
+        "target_spacing": [1.0, 1.0, 1.0],
+        # LFC predicts once, without mirroring; its argmax is the peak.
+        "mirror_axes": [],
+        "landmark_refinement": "peak",
     }
     finish(
         a.out_dir, architecture, constructor, sd, merge(derived, outputs), a.checkpoint, outputs.get("card", ""), argv
@@ -228,6 +259,7 @@ def main(argv=None):
         ("ours", "a .pt written by Tools/train.py"),
         ("nnunet", "nnU-Net v1 model_final_checkpoint.model (+ .model.pkl plans)"),
         ("cls", "a classification state_dict .pth (nnMamba4cls.py)"),
+        ("lfc", "a landmark heat-map state_dict .pth (lhaof/LFC)"),
     ):
         s = sub.add_parser(kind, help=help_text)
         s.add_argument("checkpoint")
@@ -248,7 +280,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     try:
-        {"ours": export_ours, "nnunet": export_nnunet, "cls": export_cls}[a.kind](a, argv)
+        {"ours": export_ours, "nnunet": export_nnunet, "cls": export_cls, "lfc": export_lfc}[a.kind](a, argv)
     except ExportError as e:
         print(f"export.py: {e}", file=sys.stderr)
         return 1

@@ -105,15 +105,15 @@ def _channel_map(d):
 
 
 def manifest_from_plans(plans, stage, path):
-    """inputs (names, modality, normalisation), target_spacing, patch_size and the class count
-    from nnU-Net v1 plans.
+    """inputs (names, modality, normalisation), target_spacing, patch_size, the preprocessing
+    recipe and the class count from nnU-Net v1 plans.
 
     nnU-Net works in the voxel order SimpleITK gives, (k, j, i) of the NIfTI file as stored
-    (dcm2niix: rows reversed), permuted by transpose_forward; the package says so in
-    input_layout (docs/official-input-layouts.md), so the node feeds (D, H, W) = (k, j, i) of
-    that grid. The stage's patch_size and current_spacing are un-permuted back to (k, j, i), the
-    spacing reported as (i, j, k). A transpose other than the identity would change the order in which Mamba scans
-    the tokens, which no weight permutation undoes: such a checkpoint is refused."""
+    (dcm2niix: rows reversed), permuted by transpose_forward; the package says so with
+    input_layout and `preprocessing: {"recipe": "nnunet_v1", "transpose_forward": ...}`
+    (docs/official-input-layouts.md), and the node builds that tensor. The stage's patch_size
+    stays in the transposed (tensor) order; its current_spacing is un-permuted to (k, j, i) and
+    reported as (i, j, k), as model.json's target_spacing is."""
     stages = plans["plans_per_stage"]
     keys = sorted(stages) if isinstance(stages, dict) else list(range(len(stages)))
     if stage is None:
@@ -125,13 +125,12 @@ def manifest_from_plans(plans, stage, path):
         if key not in st:
             raise ExportError(f"{path}: plans_per_stage[{stage}] has no '{key}'")
     transpose = [int(a) for a in plans.get("transpose_forward", [0, 1, 2])]
-    if transpose != [0, 1, 2]:
-        raise ExportError(
-            f"{path}: transpose_forward is {transpose}; the node scans (z, y, x) and cannot "
-            "reproduce a network trained on permuted axes"
-        )
-    patch_zyx = [int(p) for p in st["patch_size"]]
-    spacing_zyx = [float(s) for s in st["current_spacing"]]
+    if sorted(transpose) != [0, 1, 2]:
+        raise ExportError(f"{path}: transpose_forward {transpose} is not a permutation of [0, 1, 2]")
+    patch_transposed = [int(p) for p in st["patch_size"]]
+    spacing_kji = [0.0, 0.0, 0.0]
+    for a, s in enumerate(st["current_spacing"]):
+        spacing_kji[transpose[a]] = float(s)
     modalities = _channel_map(plans.get("modalities"))
     schemes = _channel_map(plans.get("normalization_schemes"))
     use_mask = _channel_map(plans.get("use_mask_for_norm"))
@@ -155,6 +154,9 @@ def manifest_from_plans(plans, stage, path):
                     "mean": float(props["mean"]),
                     "std": float(props["sd"]),
                 }
+                if use_mask.get(c, False):
+                    # nnU-Net then zeroes CT outside the non-zero mask too.
+                    norm["nonzero_mask"] = True
             except KeyError as e:
                 raise ExportError(f"{path}: dataset_properties.intensityproperties[{c}] has no {e}") from e
         elif scheme == "nonCT":
@@ -172,8 +174,9 @@ def manifest_from_plans(plans, stage, path):
         inputs.append(entry)
     derived = {
         "inputs": inputs,
-        "target_spacing": [spacing_zyx[2], spacing_zyx[1], spacing_zyx[0]],
-        "patch_size": patch_zyx,
+        "target_spacing": [spacing_kji[2], spacing_kji[1], spacing_kji[0]],
+        "patch_size": patch_transposed,
+        "preprocessing": {"recipe": "nnunet_v1", "transpose_forward": transpose},
         # nnU-Net v1 predicts with mirroring over all three axes by default.
         "mirror_axes": [2, 3, 4],
     }

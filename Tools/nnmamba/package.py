@@ -111,6 +111,17 @@ def check_manifest(m):
         "input_layout.array",
         f"unknown array order {layout.get('array')!r}",
     )
+    recipe = m.get("preprocessing", {}).get("recipe", "mambanode")
+    need(
+        recipe in ("mambanode", "nnunet_v1", "lfc", "none"),
+        "preprocessing.recipe",
+        f"unknown recipe {recipe!r}",
+    )
+    need(
+        recipe == "mambanode" or layout.get("orientation") == "as_stored_by_dcm2niix",
+        "input_layout.orientation",
+        f"the {recipe} recipe reads volumes as_stored_by_dcm2niix",
+    )
     need(
         (task == "classification") == (n["architecture"] == "nnMambaEncoder"),
         "network.architecture",
@@ -127,7 +138,8 @@ def check_manifest(m):
     for i, inp in enumerate(m["inputs"]):
         need("name" in inp, f"inputs[{i}].name", "missing")
         z = inp.get("normalization", {})
-        need(z.get("kind") in ("ct", "zscore", "none"), f"inputs[{i}].normalization.kind", "ct, zscore or none")
+        kinds = ("ct", "zscore", "none") + (("lfc_window",) if recipe == "lfc" else ())
+        need(z.get("kind") in kinds, f"inputs[{i}].normalization.kind", " or ".join(kinds))
         if z["kind"] == "ct":
             need(
                 len(z.get("clip", [])) == 2 and z["clip"][0] < z["clip"][1],

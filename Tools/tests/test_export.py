@@ -150,6 +150,7 @@ def test_nnunet_v1_checkpoint_becomes_a_verified_package(tmp_path, mambanode):
     assert m["patch_size"] == [32, 48, 64]  # (D, H, W) = (z, y, x)
     # nnU-Net v1 read the files with SimpleITK, as stored (docs/official-input-layouts.md §2).
     assert m["input_layout"] == {"orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"}
+    assert m["preprocessing"] == {"recipe": "nnunet_v1", "transpose_forward": [0, 1, 2]}
     assert m["inputs"] == [
         {
             "name": "ct",
@@ -177,10 +178,23 @@ def test_nnunet_v1_checkpoint_becomes_a_verified_package(tmp_path, mambanode):
     assert "OK" in verify(mambanode, package)
 
 
+def test_a_transposed_nnunet_plan_keeps_its_transpose_and_patch_and_unpermutes_the_spacing(tmp_path, mambanode):
+    torch.manual_seed(0)
+    ckpt = nnunet_checkpoint(tmp_path, nnMambaSeg(1, 16, 2, 4, flavour="nnunet").eval(), plans(transpose=(2, 0, 1)))
+    package = str(tmp_path / "package")
+    assert export.main(["nnunet", ckpt, package, "--outputs", outputs_json(tmp_path, seg_outputs(4))]) == 0
+    m = json.loads((tmp_path / "package" / "model.json").read_text())
+    assert m["preprocessing"] == {"recipe": "nnunet_v1", "transpose_forward": [2, 0, 1]}
+    # current_spacing [3.0, 1.5, 1.2] is in the transposed order: (k, j, i) = (1.5, 1.2, 3.0).
+    assert m["target_spacing"] == [3.0, 1.2, 1.5]
+    assert m["patch_size"] == [32, 48, 64]  # the network's (transposed) order
+    assert "OK" in verify(mambanode, package)
+
+
 @pytest.mark.parametrize(
     "change,expected",
     [
-        (lambda p: p.update(transpose_forward=[2, 0, 1]), "transpose_forward"),
+        (lambda p: p.update(transpose_forward=[2, 0, 0]), "transpose_forward"),
         (lambda p: p.update(num_classes=7), "num_classes"),
         (lambda p: p.update(normalization_schemes={0: "CT2"}), "normalization_schemes[0]"),
         (lambda p: p["dataset_properties"]["intensityproperties"][0].pop("sd"), "'sd'"),
@@ -257,9 +271,31 @@ def test_classification_state_dict_becomes_a_verified_package(tmp_path, mambanod
     assert written["inputs"] == [{"name": "t1", "modality": "MR", "normalization": {"kind": "none"}}]
     # The classification code read its volumes with nibabel, as stored (§3).
     assert written["input_layout"] == {"orientation": "as_stored_by_dcm2niix", "array": "nibabel_ijk"}
+    assert written["preprocessing"] == {"recipe": "none"}
     assert written["target_spacing"] == [1.5, 1.5, 1.5]
     weights = load_file(str(tmp_path / "package" / "weights.safetensors"))
     assert set(weights) == set(model.state_dict())
+    assert "OK" in verify(mambanode, package)
+
+
+def test_lfc_landmark_state_dict_becomes_a_verified_package(tmp_path, mambanode):
+    torch.manual_seed(0)
+    model = randomised(nnMambaSeg(1, 16, 2, 3), 3)
+    pth = tmp_path / "best_model.pth"
+    torch.save(model.state_dict(), pth)
+    out = {
+        "name": "lfc-test",
+        "landmarks": [{"channel": c, "name": f"L{c}"} for c in range(3)],
+        "algorithm": {"name": "LFC test", "version": "0"},
+    }
+    package = str(tmp_path / "package")
+    assert export.main(["lfc", str(pth), package, "--outputs", outputs_json(tmp_path, out)]) == 0
+    written = json.loads((tmp_path / "package" / "model.json").read_text())
+    # LFC reads with SimpleITK, resizes to 128³ and windows (docs/official-input-layouts.md §4).
+    assert written["input_layout"] == {"orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"}
+    assert written["preprocessing"] == {"recipe": "lfc", "grid": [128, 128, 128]}
+    assert written["inputs"] == [{"name": "image", "normalization": {"kind": "lfc_window"}}]
+    assert written["patch_size"] == [128, 128, 128] and written["task"] == "landmarks"
     assert "OK" in verify(mambanode, package)
 
 
