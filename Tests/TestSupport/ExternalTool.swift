@@ -5,6 +5,11 @@ public enum ExternalTool {
     public struct Result: Sendable {
         public var status: Int32
         public var output: String
+
+        public init(status: Int32, output: String) {
+            self.status = status
+            self.output = output
+        }
     }
 
     /// Runs `tool` (looked up on PATH) with `arguments`; stdout and stderr are merged. A tool

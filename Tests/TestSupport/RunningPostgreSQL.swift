@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A private PostgreSQL server for one test: `initdb` in a folder of its own, `postgres` on a free
+/// loopback port (TCP only, no Unix socket), stopped by its PID. Debian's server binaries
+/// (`Scripts/bootstrap` installs them). PostgreSQL refuses to run as root, so under root both
+/// run as the unprivileged `postgres` user through `setpriv`, which execs in place: the PID
+/// the test holds is the server's own.
+///
+/// ```swift
+/// let server = try await RunningPostgreSQL.start(in: dir)
+/// defer { Task { await server.stop() } }
+/// let answer = try server.psql("SELECT 40 + 2")   // "42"
+/// ```
+public final class RunningPostgreSQL: Sendable {
+    public let port: UInt16
+    public let user = "mambanode"
+    public let database = "mambanode"
+    public let dataDirectory: String
+    let process: ChildProcess
+
+    /// The URL the node's configuration takes (`storage.database`), without a password: the
+    /// server trusts loopback connections.
+    public var url: String { "postgresql://\(user)@127.0.0.1:\(port)/\(database)" }
+
+    public var pid: Int32 { process.pid }
+
+    private init(port: UInt16, dataDirectory: String, process: ChildProcess) {
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.process = process
+    }
+
+    /// The newest `/usr/lib/postgresql/<version>/bin` (Debian keeps the server binaries there).
+    public static func binDirectory() throws -> String {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        guard let newest = versions.compactMap(Int.init).max() else {
+            try Test.cancel("skipped: PostgreSQL's server is not installed (Scripts/bootstrap installs it)")
+        }
+        return "\(root)/\(newest)/bin"
+    }
+
+    static var isRoot: Bool { geteuid() == 0 }
+
+    /// `command` with `arguments`, as the `postgres` user when running as root.
+    static func invocation(_ command: String, _ arguments: [String]) -> (String, [String]) {
+        isRoot
+            ? ("/usr/bin/setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", command] + arguments)
+            : (command, arguments)
+    }
+
+    /// Initialises a cluster under `directory` and starts it; returns once it accepts
+    /// connections and the `mambanode` database exists.
+    public static func start(
+        in directory: TemporaryDirectory, timeout: Double = 60
+    ) async throws
+        -> RunningPostgreSQL
+    {
+        let bin = try binDirectory()
+        let data = directory.file("pgdata")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        if isRoot {
+            // The server's user must own its folder and reach it.
+            _ = try ExternalTool.check("/bin/chown", ["postgres:postgres", data])
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+        }
+        let (initdb, initArguments) = invocation(
+            bin + "/initdb",
+            ["-D", data, "-U", "mambanode", "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"])
+        let initialised = try ExternalTool.run(initdb, initArguments)
+        guard initialised.status == 0 else {
+            throw ExternalTool.Failure(tool: initdb, arguments: initArguments, result: initialised)
+        }
+        let port = FreePort.allocate()
+        let (postgres, arguments) = invocation(
+            bin + "/postgres",
+            [
+                "-D", data, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                "-c", "max_connections=50"
+            ])
+        let process = try ChildProcess(postgres, arguments, logDirectory: directory.path)
+        let server = RunningPostgreSQL(port: port, dataDirectory: data, process: process)
+        let ready = await waitUntil(seconds: timeout) {
+            guard process.isRunning else { return true }
+            return (try? ExternalTool.run(bin + "/pg_isready", ["-h", "127.0.0.1", "-p", "\(port)"]).status) == 0
+        }
+        guard ready, process.isRunning else {
+            await server.stop()
+            let log = (try? String(contentsOfFile: process.stderrPath, encoding: .utf8)) ?? ""
+            throw ExternalTool.Failure(
+                tool: postgres, arguments: arguments,
+                result: ExternalTool.Result(status: -1, output: "did not accept connections: \(log)"))
+        }
+        _ = try server.psql("CREATE DATABASE mambanode", database: "postgres")
+        return server
+    }
+
+    /// Runs one SQL statement with `psql` and returns its unaligned, tuples-only output.
+    @discardableResult
+    public func psql(_ sql: String, database: String? = nil) throws -> String {
+        let arguments = [
+            "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database ?? self.database, "-X", "-A", "-t",
+            "-v", "ON_ERROR_STOP=1", "-c", sql
+        ]
+        return try ExternalTool.check("psql", arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Fast shutdown (SIGINT: open sessions are ended, the data is consistent), by the server's
+    /// PID; SIGKILL if it has not gone within 20 s.
+    @discardableResult
+    public func stop() async -> Int32 {
+        guard process.isRunning else { return await process.wait() }
+        process.signal(SIGINT)
+        let process = self.process
+        if !(await waitUntil(seconds: 20, { !process.isRunning })) { process.signal(SIGKILL) }
+        return await process.wait()
+    }
+}
