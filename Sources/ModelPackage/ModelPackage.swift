@@ -221,12 +221,17 @@ extension ModelManifest {
             }
         }
         if recipe == .lfc {
-            guard let grid = preprocessing?.grid, grid.count == 3, grid.allSatisfy({ $0 >= 16 && $0 % 16 == 0 })
+            // LFC's reading of the heat-map peaks assumes a cube (docs/official-input-layouts.md §4).
+            guard let grid = preprocessing?.grid, grid.count == 3, Set(grid).count == 1, grid[0] >= 16,
+                grid[0] % 16 == 0
             else {
-                throw fail("preprocessing.grid", "the lfc recipe needs the tensor size, three multiples of 16")
+                throw fail("preprocessing.grid", "the lfc recipe needs a cube, e.g. [128, 128, 128], a multiple of 16")
             }
             guard task == .landmarks else {
                 throw fail("preprocessing.recipe", "lfc is a landmark recipe, not \(task.rawValue)")
+            }
+            for (i, input) in inputs.enumerated() where ![.lfcWindow, .none].contains(input.normalization.kind) {
+                throw fail("inputs[\(i)].normalization.kind", "the lfc recipe normalises with lfc_window or none")
             }
         } else if preprocessing?.grid != nil {
             throw fail("preprocessing.grid", "only the lfc recipe resizes to a fixed grid")

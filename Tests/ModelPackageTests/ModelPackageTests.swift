@@ -63,6 +63,26 @@ import Testing
         ("format", { $0["format"] = "other/2" }),
         // Format 2 states the array its weights were trained on.
         ("input_layout", { $0["format"] = "mambanode-model/2" }),
+        // The official recipes read the stored volume, and only nnU-Net's transposes.
+        ("input_layout.orientation", { $0["preprocessing"] = ["recipe": "nnunet_v1"] }),
+        (
+            "preprocessing.transpose_forward",
+            { $0["preprocessing"] = ["recipe": "mambanode", "transpose_forward": [2, 0, 1]] }
+        ),
+        (
+            "preprocessing.transpose_forward",
+            {
+                $0["input_layout"] = ["orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"]
+                $0["preprocessing"] = ["recipe": "nnunet_v1", "transpose_forward": [0, 0, 1]]
+            }
+        ),
+        (
+            "preprocessing.grid",
+            {
+                $0["input_layout"] = ["orientation": "as_stored_by_dcm2niix", "array": "sitk_kji"]
+                $0["preprocessing"] = ["recipe": "lfc", "grid": [128, 128, 64]]
+            }
+        ),
         (
             "classification.calibration.temperature",
             {
