@@ -24,7 +24,8 @@ extension InferencePipeline {
     /// (`prepare`), as for every array order.
     func normaliseNNUNetV1(_ inputs: [Volume]) throws(InferenceError) -> NormalisedInput {
         var clock = StepClock()
-        var (source, volumes) = try storedVolumes(inputs, clock: &clock)
+        let (source, stored) = try storedVolumes(inputs, clock: &clock)
+        var volumes = stored
         let canonical = volumes[0].geometry
         let nonZero = Self.nonZeroMask(volumes)
         guard nonZero.contains(true) else {
@@ -85,7 +86,8 @@ extension InferencePipeline {
     /// as LFC calls it), then each channel's normalisation (`lfc_window`: LFC's `window_image`).
     func normaliseLFC(_ inputs: [Volume]) throws(InferenceError) -> NormalisedInput {
         var clock = StepClock()
-        var (source, volumes) = try storedVolumes(inputs, clock: &clock)
+        let (source, stored) = try storedVolumes(inputs, clock: &clock)
+        var volumes = stored
         let canonical = volumes[0].geometry
         let grid = manifest.preprocessing?.grid ?? []
         guard grid.count == 3 else {

@@ -21,10 +21,14 @@ struct NNUNetV1Recipe: Sendable {
     /// Tensor axis a holds (k, j, i) axis `permutation[a]` (`transpose_forward`).
     let permutation: [Int]
 
-    /// nnU-Net v1 `resample_patient`: round(spacing / target · size), NumPy's half to even.
+    /// nnU-Net v1 `resample_patient`: round(spacing / target · size), NumPy's half to even; at
+    /// least one voxel (a field of view under half the target spacing would round to none, where
+    /// upstream fails).
     func resampledSize(of size: SIMD3<Int>) -> SIMD3<Int> {
         var out = size
-        for a in 0..<3 { out[a] = Int(((spacing[a] / target[a]) * Double(size[a])).rounded(.toNearestOrEven)) }
+        for a in 0..<3 {
+            out[a] = max(1, Int(((spacing[a] / target[a]) * Double(size[a])).rounded(.toNearestOrEven)))
+        }
         return out
     }
 
