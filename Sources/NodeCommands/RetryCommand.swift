@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Node
 
 /// `mambanode retry --config PATH --parked | --job ID`: re-queues parked outbox entries for an
 /// immediate attempt by the running node (its sender picks them up within a second).
-public struct RetryCommand: ParsableCommand {
+public struct RetryCommand: AsyncParsableCommand {
     public init() {}
 
     public static let configuration = CommandConfiguration(
@@ -20,12 +21,11 @@ public struct RetryCommand: ParsableCommand {
         guard parked != (job != nil) else { throw ValidationError("give exactly one of --parked or --job ID") }
     }
 
-    public func run() throws {
+    public func run() async throws {
         let configuration = try NodeConfiguration.load(from: config)
-        let store = NodeStore(
-            database: try NodeDatabase(path: configuration.storage.databasePath),
-            router: Router(configuration))
-        let count = try store.retryParked(jobID: job, now: Date())
+        let store = try NodeServer.openStore(configuration, logger: Logger(label: "mambanode"))
+        let job = self.job
+        let count = try await store.withRunning(migrating: false) { try await store.retryParked(jobID: job, now: Date()) }
         print("re-queued \(count) parked outbox entr\(count == 1 ? "y" : "ies")")
     }
 }

@@ -34,7 +34,10 @@ extension NodeConfiguration {
         ])
 
         var configuration = NodeConfiguration.defaults
-        if let node = root["node"] { configuration.listener = try parseListener(node) }
+        if let node = root["node"] {
+            configuration.listener = try parseListener(node)
+            configuration.cluster = try parseCluster(node)
+        }
         if let storage = root["storage"] { configuration.storage = try parseStorage(storage) }
         if let http = root["http"] {
             try http.expectKeys(["bind", "port", "token_file"])
@@ -203,7 +206,7 @@ extension NodeConfiguration {
     private static func parseListener(_ node: ConfigurationReader) throws -> Listener {
         try node.expectKeys([
             "ae_title", "port", "max_associations", "allowed_calling_aes", "accept_any_calling_ae",
-            "allowed_sources", "tls", "acse_timeout", "dimse_timeout"
+            "allowed_sources", "tls", "acse_timeout", "dimse_timeout", "name", "roles", "job_lease"
         ])
         var listener = NodeConfiguration.defaults.listener
         if let v = node["ae_title"] { listener.aeTitle = try aeTitle(v) }
@@ -276,11 +279,45 @@ extension NodeConfiguration {
             serverName: try node["server_name"]?.string)
     }
 
+    /// `node.name`, `node.roles` and `node.job_lease` (docs/cluster.md).
+    private static func parseCluster(_ node: ConfigurationReader) throws -> Cluster {
+        var cluster = NodeConfiguration.defaults.cluster
+        if let v = node["name"] {
+            cluster.name = try v.string
+            guard !cluster.name.isEmpty, cluster.name.count <= 64 else { throw v.error("must have 1 to 64 characters") }
+        }
+        if let v = node["roles"] {
+            cluster.roles = Set(
+                try v.items.map { item in
+                    guard let role = NodeRole(rawValue: try item.string) else {
+                        throw item.error("expected receive, work, send or http")
+                    }
+                    return role
+                })
+            guard !cluster.roles.isEmpty else { throw v.error("a node needs at least one role") }
+        }
+        if let v = node["job_lease"] {
+            cluster.jobLease = try v.duration
+            guard cluster.jobLease >= 3, cluster.jobLease <= 3600 else { throw v.error("must be between 3 s and 1 h") }
+        }
+        return cluster
+    }
+
     private static func parseStorage(_ node: ConfigurationReader) throws -> Storage {
-        try node.expectKeys(["directory", "database", "min_free_disk_mb"])
+        try node.expectKeys(["directory", "database", "password_file", "min_free_disk_mb"])
         var storage = NodeConfiguration.defaults.storage
         if let v = node["directory"] { storage.directory = try v.string }
-        if let v = node["database"] { storage.databasePath = try v.string }
+        if let v = node["database"] {
+            storage.databasePath = try v.string
+            if PostgreSQLLocation.isURL(storage.databasePath) {
+                storage.postgreSQL = try PostgreSQLLocation.parse(
+                    storage.databasePath, passwordFile: try node["password_file"]?.string,
+                    environment: ProcessInfo.processInfo.environment, reader: v)
+            }
+        }
+        if storage.postgreSQL == nil, let v = node["password_file"] {
+            throw v.error("only goes with a postgresql:// database")
+        }
         if let v = node["min_free_disk_mb"] {
             let mb = try v.int
             guard mb >= 0 else { throw v.error("must not be negative") }

@@ -81,8 +81,11 @@ public struct NodeConfiguration: Sendable {
     public struct Storage: Sendable, Equatable {
         /// Where received instances and produced results live.
         public var directory: String
-        /// The SQLite database holding the index, jobs and outbox.
+        /// The SQLite database holding the index, jobs and outbox (`storage.database` as given).
         public var databasePath: String
+        /// Set when `storage.database` is a PostgreSQL URL: the database several nodes share
+        /// (docs/cluster.md); nil: the embedded SQLite file `databasePath`.
+        public var postgreSQL: PostgreSQLLocation? = nil
         /// Associations are refused and `/ready` fails below this much free space.
         public var minimumFreeBytes: UInt64
     }
@@ -112,7 +115,19 @@ public struct NodeConfiguration: Sendable {
         public var jitter: Double
     }
 
+    /// This node among others sharing one PostgreSQL database (docs/cluster.md).
+    public struct Cluster: Sendable, Equatable {
+        /// Recorded as the holder of the jobs it runs (`node.name`; default: the host's name).
+        public var name: String
+        /// What this node does (`node.roles`).
+        public var roles: Set<NodeRole>
+        /// How long a claimed job stays this node's without a renewal (`node.job_lease`, default
+        /// 2 min); renewed every third of it while the job runs.
+        public var jobLease: Double
+    }
+
     public var listener: Listener
+    public var cluster = Cluster(name: NodeStore.defaultName, roles: Set(NodeRole.allCases), jobLease: 120)
     public var storage: Storage
     public var http: HTTP
     public var logging: Logging

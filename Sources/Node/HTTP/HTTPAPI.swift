@@ -5,9 +5,11 @@ import Hummingbird
 /// Bound to loopback by default. Requests that change state (POST, PUT, DELETE) need the bearer
 /// token of `http.token_file` (RFC 6750); without a configured token they are refused.
 public struct HTTPAPI: Sendable {
-    let store: NodeStore
+    let store: any NodeStateStore
     let metrics: NodeMetrics
-    let readiness: @Sendable () -> Readiness
+    let readiness: @Sendable () async -> Readiness
+    /// A node whose heartbeat is older than this is not alive (metrics, `/api/nodes`).
+    let aliveWithin: Double
     /// The bearer token for state-changing requests; nil disables them.
     let token: String?
 
@@ -23,10 +25,11 @@ public struct HTTPAPI: Sendable {
     }
 
     public init(
-        store: NodeStore, metrics: NodeMetrics, token: String? = nil,
-        readiness: @escaping @Sendable () -> Readiness
+        store: any NodeStateStore, metrics: NodeMetrics, token: String? = nil, aliveWithin: Double = 360,
+        readiness: @escaping @Sendable () async -> Readiness
     ) {
         self.store = store
+        self.aliveWithin = aliveWithin
         self.metrics = metrics
         self.token = token
         self.readiness = readiness
@@ -53,21 +56,26 @@ public struct HTTPAPI: Sendable {
 
     public func router() -> Hummingbird.Router<BasicRequestContext> {
         let router = Hummingbird.Router()
-        let store = self.store, metrics = self.metrics, readiness = self.readiness
+        let store = self.store, metrics = self.metrics, readiness = self.readiness, aliveWithin = self.aliveWithin
         router.get("health") { _, _ in "ok\n" }
         router.get("ready") { _, _ -> Response in
-            let state = readiness()
+            let state = await readiness()
             return try Self.json(state, status: state.ready ? .ok : .serviceUnavailable)
         }
         router.get("metrics") { _, _ -> Response in
-            let text = try metrics.render(store: store)
+            let text = try await metrics.render(store: store, aliveWithin: aliveWithin)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        router.get("api/series") { _, _ in try Self.json(try store.allSeries().map(SeriesView.init)) }
-        router.get("api/jobs") { _, _ in try Self.json(try store.jobs().map(JobView.init)) }
-        router.get("api/outbox") { _, _ in try Self.json(try store.outbox().map(OutboxView.init)) }
+        // With several nodes on one database, every node shows the whole cluster's state.
+        router.get("api/series") { _, _ in try Self.json(try await store.allSeries().map(SeriesView.init)) }
+        router.get("api/jobs") { _, _ in try Self.json(try await store.jobs(state: nil).map(JobView.init)) }
+        router.get("api/outbox") { _, _ in try Self.json(try await store.outbox(state: nil).map(OutboxView.init)) }
+        router.get("api/nodes") { _, _ in
+            let now = Date()
+            return try Self.json(try await store.nodes().map { NodeView($0, alive: now.timeIntervalSince($0.heartbeatAt) <= aliveWithin) })
+        }
         // Re-queues parked results (all, or `?job=ID`), like `mambanode retry --parked`.
         let token = self.token
         router.post("api/outbox/retry") { request, _ -> Response in
@@ -79,7 +87,7 @@ public struct HTTPAPI: Sendable {
                 }
                 job = id
             }
-            return try Self.json(["requeued": try store.retryParked(jobID: job, now: Date())])
+            return try Self.json(["requeued": try await store.retryParked(jobID: job, now: Date())])
         }
         return router
     }
@@ -136,7 +144,12 @@ public struct HTTPAPI: Sendable {
         var createdAt: Date
         var startedAt, finishedAt: Date?
         var correlationID: String
+        /// The node that runs (or ran) the job, and until when its lease holds (several nodes).
+        var node: String?
+        var leaseUntil: Date?
         init(_ j: JobRecord) {
+            node = j.leaseOwner
+            leaseUntil = j.leaseUntil
             id = j.id
             route = j.route
             model = j.model
@@ -180,6 +193,20 @@ public struct HTTPAPI: Sendable {
             lastStatus = o.lastStatus
             lastError = o.lastError
             correlationID = o.correlationID
+        }
+    }
+
+    struct NodeView: Encodable {
+        var name: String
+        var roles: [String]
+        var startedAt, heartbeatAt: Date
+        var alive: Bool
+        init(_ n: NodeRecord, alive: Bool) {
+            name = n.name
+            roles = n.roles
+            startedAt = n.startedAt
+            heartbeatAt = n.heartbeatAt
+            self.alive = alive
         }
     }
 }

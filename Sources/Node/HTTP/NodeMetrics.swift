@@ -1,3 +1,4 @@
+import Foundation
 import Prometheus
 
 /// The node's Prometheus metrics. Counters and the inference histogram are
@@ -17,6 +18,8 @@ public final class NodeMetrics: Sendable {
     let jobsByState: [JobState: Gauge]
     let outboxDepth: Gauge
     let outboxParked: Gauge
+    let oldestQueuedAge: Gauge
+    let nodesAlive: Gauge
 
     public init() {
         func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -59,14 +62,26 @@ public final class NodeMetrics: Sendable {
             descriptor: name(
                 "outbox_parked", "",
                 "Outbox entries parked after the give-up time (need `mambanode retry --parked`)."))
+        oldestQueuedAge = registry.makeGauge(
+            descriptor: name(
+                "oldest_queued_job_age", "seconds", "How long the oldest queued job has waited (0 when none waits)."))
+        nodesAlive = registry.makeGauge(
+            descriptor: name(
+                "nodes_alive", "", "Nodes sharing the database whose heartbeat is recent (1 with embedded SQLite)."))
     }
 
-    /// Refreshes the database-derived gauges and renders the exposition format.
-    public func render(store: NodeStore) throws -> String {
-        let counts = try store.counts()
+    /// Refreshes the database-derived gauges and renders the exposition format. With several
+    /// nodes on one database these gauges are the cluster's (every node shows the same); the
+    /// counters are this node's. A node is alive when its heartbeat is at most `aliveWithin`
+    /// seconds old.
+    public func render(store: any NodeStateStore, aliveWithin: Double, now: Date = Date()) async throws -> String {
+        let counts = try await store.counts()
         for (state, gauge) in jobsByState { gauge.set(Double(counts.jobs[state] ?? 0)) }
         outboxDepth.set(Double(counts.outbox[.pending] ?? 0))
         outboxParked.set(Double(counts.outbox[.parked] ?? 0))
+        oldestQueuedAge.set(counts.oldestQueuedJob.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+        let nodes = try await store.nodes()
+        nodesAlive.set(Double(nodes.filter { now.timeIntervalSince($0.heartbeatAt) <= aliveWithin }.count))
         return registry.emitToString()
     }
 }

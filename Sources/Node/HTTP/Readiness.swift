@@ -7,7 +7,7 @@ import Foundation
 /// The checks behind `/ready`: the store directory is writable, the database
 /// answers, and free disk space is above the configured threshold.
 enum Readiness {
-    static func check(_ configuration: NodeConfiguration, store: NodeStore) -> HTTPAPI.Readiness {
+    static func check(_ configuration: NodeConfiguration, store: any NodeStateStore) async -> HTTPAPI.Readiness {
         var problems: [String] = []
         let directory = configuration.storage.directory
         let probe = directory + "/.ready-probe-\(getpid())"
@@ -16,7 +16,7 @@ enum Readiness {
         } else {
             problems.append("store directory \(directory) is not writable")
         }
-        do { _ = try store.counts() } catch { problems.append("database not readable: \(error)") }
+        do { _ = try await store.counts() } catch { problems.append("database not readable: \(error)") }
         if let free = freeBytes(at: directory), free < configuration.storage.minimumFreeBytes {
             problems.append(
                 "free disk \(free >> 20) MiB is below the threshold \(configuration.storage.minimumFreeBytes >> 20) MiB"

@@ -11,7 +11,7 @@ import Volume
 /// Inference runs on a thread of its own so the node's async services keep their threads.
 public final class PipelineExecutor: JobExecutor {
     let configuration: NodeConfiguration
-    let store: NodeStore
+    let store: any NodeStateStore
     let encoderConfiguration: ResultEncoderConfiguration
     let uids: UIDGenerator
     private let producers = Mutex<[String: ResultProducer]>([:])
@@ -19,7 +19,7 @@ public final class PipelineExecutor: JobExecutor {
     /// share: a series' volume and its normalised input kept at a time, dropped when no job is left.
     let sharedInputs = SharedInputs(capacity: 2)
 
-    public init(configuration: NodeConfiguration, store: NodeStore, encoder: ResultEncoderConfiguration) throws {
+    public init(configuration: NodeConfiguration, store: any NodeStateStore, encoder: ResultEncoderConfiguration) throws {
         self.configuration = configuration
         self.store = store
         encoderConfiguration = encoder
@@ -30,13 +30,22 @@ public final class PipelineExecutor: JobExecutor {
 
     public func run(_ job: JobRecord, progress: @escaping @Sendable (JobStep) throws -> Void) async throws -> JobOutput
     {
+        // What the job needs from the store, read here: the job's own thread does not wait on it.
+        var files: [String: [String]] = [:]
+        for uid in Set(job.inputs.values.joined()) { files[uid] = try await store.instances(ofSeries: uid).map(\.path) }
+        let expectedUses = await jobsStillToAssemble(sharingInputsOf: job)
         // 8 MiB, the main thread's stack: a job runs decoders, engine and encoders on this one thread.
-        try await runOnDedicatedThread(name: "job-\(job.id ?? 0)", stackSize: 8 << 20) { [self] in
-            Result { try self.runBlocking(job, progress: progress) }
-        }.get()
+        let outcome = await runOnDedicatedThread(name: "job-\(job.id ?? 0)", stackSize: 8 << 20) { [self, files] in
+            Result { try self.runBlocking(job, files: files, expectedUses: expectedUses, progress: progress) }
+        }
+        await dropSharedInputsWhenIdle()
+        return try outcome.get()
     }
 
-    func runBlocking(_ job: JobRecord, progress: (JobStep) throws -> Void) throws -> JobOutput {
+    /// The job on the calling thread; `files` holds the stored files of each input series.
+    func runBlocking(
+        _ job: JobRecord, files: [String: [String]], expectedUses: Int, progress: (JobStep) throws -> Void
+    ) throws -> JobOutput {
         let route = configuration.routes.first { $0.name == job.route }
         let slot = route?.seriesSlot(of: job.model) ?? 0
         // RT Structure Set, presentation state, overlays and key objects only when a destination
@@ -55,7 +64,7 @@ public final class PipelineExecutor: JobExecutor {
                     "no series for input '\(input.name)' of model '\(job.model)' (route channels must be named after the model's inputs)"
                 )
             }
-            let files = try store.instances(ofSeries: uid).map(\.path)
+            let files = files[uid] ?? []
             let scanned = Series.scan(files: files)
             guard let found = scanned.first(where: { $0.seriesInstanceUID == uid }) else {
                 throw JobFailure("series \(uid): \(Self.whyNoImage(files))")
@@ -63,10 +72,9 @@ public final class PipelineExecutor: JobExecutor {
             series.append(found)
         }
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
-        defer { dropSharedInputsWhenIdle() }
         let produced = try producer.produce(
             series, version: job.version, caveats: job.caveats, outputs: outputs, imageTypes: route?.imageTypes,
-            into: directory, sharing: sharedInputs, expectedUses: jobsStillToAssemble(sharingInputsOf: job),
+            into: directory, sharing: sharedInputs, expectedUses: expectedUses,
             progress: { step in try progress(JobStep(step)) })
         return JobOutput(
             objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: produced.timings,
@@ -75,9 +83,11 @@ public final class PipelineExecutor: JobExecutor {
 
     /// Jobs that have yet to assemble an input series of `job` (queued, or processing at the
     /// assemble step), this one included: how many will ask for its shared inputs.
-    func jobsStillToAssemble(sharingInputsOf job: JobRecord) -> Int {
+    func jobsStillToAssemble(sharingInputsOf job: JobRecord) async -> Int {
         let series = Set(job.inputs.values.joined())
-        guard let queued = try? store.jobs(state: .queued), let processing = try? store.jobs(state: .processing) else {
+        guard let queued = try? await store.jobs(state: .queued),
+            let processing = try? await store.jobs(state: .processing)
+        else {
             return 1
         }
         let others = (queued + processing.filter { $0.step == .assemble }).filter {
@@ -88,8 +98,9 @@ public final class PipelineExecutor: JobExecutor {
 
     /// With no job queued or running, nothing will ask for a kept input again (a job that failed
     /// before asking leaves its share behind): free it.
-    func dropSharedInputsWhenIdle() {
-        guard let queued = try? store.jobs(state: .queued), let processing = try? store.jobs(state: .processing),
+    func dropSharedInputsWhenIdle() async {
+        guard let queued = try? await store.jobs(state: .queued),
+            let processing = try? await store.jobs(state: .processing),
             queued.isEmpty && processing.count <= 1
         else { return }
         sharedInputs.removeAll()

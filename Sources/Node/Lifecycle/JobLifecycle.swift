@@ -6,8 +6,10 @@ import Foundation
 /// queued ──claimed──► processing ──completed──► done
 ///                        │ ├──failed──► failed
 ///                        │ └──step reached──► processing
-///                        └──node restarted──► queued (starts over) | failed (too many attempts)
+///                        └──interrupted──► queued (starts over) | failed (too many attempts)
 /// ```
+/// Interrupted: the node that ran it restarted, or (several nodes) its lease expired because its
+/// node stopped answering.
 extension JobRecord {
     /// A new job for one model on a subject version.
     public static func queued(
@@ -44,6 +46,7 @@ extension JobRecord {
         finishedAt = now
         self.timings = timings
         reason = note
+        leaseUntil = nil
     }
 
     public mutating func fail(at now: Date, reason: String) throws(LifecycleError) {
@@ -51,6 +54,7 @@ extension JobRecord {
         state = .failed
         finishedAt = now
         self.reason = reason
+        leaseUntil = nil
     }
 
     /// What the restart did with an interrupted job.
@@ -60,15 +64,33 @@ extension JobRecord {
     /// job is queued to start over, unless it has been attempted `maximumAttempts` times — then it
     /// fails, so that a series that crashes the node cannot do so forever.
     public mutating func nodeRestarted(at now: Date, maximumAttempts: Int) throws(LifecycleError) -> Interruption {
-        try require([.processing], "node restarted")
+        try interrupted(
+            at: now, maximumAttempts: maximumAttempts, cause: "the node stopped or crashed while processing")
+    }
+
+    /// The job's node stopped renewing its lease (killed, machine gone, cut off from the
+    /// database): another node takes the job over, under the same attempt limit as a restart.
+    public mutating func leaseExpired(at now: Date, maximumAttempts: Int) throws(LifecycleError) -> Interruption {
+        let node = leaseOwner ?? "its node"
+        return try interrupted(
+            at: now, maximumAttempts: maximumAttempts, cause: "\(node) stopped answering while processing")
+    }
+
+    private mutating func interrupted(
+        at now: Date, maximumAttempts: Int, cause: String
+    ) throws(LifecycleError) -> Interruption {
+        try require([.processing], "interrupted")
+        leaseOwner = nil
+        leaseUntil = nil
         if attempts >= maximumAttempts {
             state = .failed
-            reason = "interrupted \(attempts) times (the node stopped or crashed while processing)"
+            reason = "interrupted \(attempts) times (\(cause))"
             finishedAt = now
             return .failed
         }
         state = .queued
         step = .assemble
+        reason = "interrupted: \(cause)"
         return .requeued
     }
 

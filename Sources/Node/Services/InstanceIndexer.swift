@@ -6,7 +6,7 @@ import Foundation
 /// C-STORE response is sent (docs/architecture.md, Data flow: every arrow that crosses a crash is
 /// a row or an fsync'd file). Runs on a DCMTK worker thread.
 public struct InstanceIndexer: Sendable {
-    let store: NodeStore
+    let store: any NodeStateStore
     let tags: Set<DICOM.Tag>
     /// Qualifies the SCP's association ids, which start at 1 in every process: an association
     /// recorded with an instance is this run's, not a namesake from before a restart.
@@ -17,7 +17,7 @@ public struct InstanceIndexer: Sendable {
     let durability: NodeStore.Durability
 
     public init(
-        store: NodeStore, run: String = String(UUID().uuidString.prefix(8)),
+        store: any NodeStateStore, run: String = String(UUID().uuidString.prefix(8)),
         durability: NodeStore.Durability = .atCommit
     ) {
         self.store = store
@@ -25,6 +25,13 @@ public struct InstanceIndexer: Sendable {
         self.durability = durability
         tags = store.router.tagsOfInterest
     }
+
+    /// The start of the run ids of node `node`: its associations are recognisable in a store
+    /// several nodes share (a restarted node recovers the series its own associations fed).
+    public static func runPrefix(node: String) -> String { node + "/" }
+
+    /// A run id for node `node`: its prefix and a random part.
+    public static func run(node: String) -> String { runPrefix(node: node) + String(UUID().uuidString.prefix(8)) }
 
     /// The id an association's instances are recorded under.
     public func associationID(_ association: AssociationInfo) -> String { "\(run)/\(association.id)" }
@@ -55,7 +62,7 @@ public struct InstanceIndexer: Sendable {
         // The association's correlation id follows the series into its job and results.
         // Durable with the storage server's flush, which also syncs the database's file system
         // (StorageServerConfiguration.alsoDurable), before the response.
-        return try store.record(
+        return try store.recordWaiting(
             arrival, correlationID: "assoc-\(instance.association.id)-\(UUID().uuidString.prefix(8))",
             durability: durability)
     }

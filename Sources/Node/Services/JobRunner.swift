@@ -38,14 +38,14 @@ public protocol JobExecutor: Sendable {
 /// docs/node-behaviour.md, Running jobs) and settles each as done (results enqueued for every
 /// destination of its route, in the same transaction) or failed with a reason.
 public struct JobRunner: Sendable {
-    let store: NodeStore
+    let store: any NodeStateStore
     let configuration: NodeConfiguration
     let executor: any JobExecutor
     let logger: Logger
     let metrics: NodeMetrics?
 
     public init(
-        store: NodeStore, configuration: NodeConfiguration, executor: any JobExecutor, logger: Logger,
+        store: any NodeStateStore, configuration: NodeConfiguration, executor: any JobExecutor, logger: Logger,
         metrics: NodeMetrics? = nil
     ) {
         self.store = store
@@ -59,7 +59,7 @@ public struct JobRunner: Sendable {
     @discardableResult
     public func runQueued() async throws -> Int {
         var count = 0
-        while let job = try store.claimNextJob(now: Date()) {
+        while let job = try await store.claimNextJob(now: Date()) {
             await run(job)
             count += 1
         }
@@ -83,7 +83,7 @@ public struct JobRunner: Sendable {
                 throw JobFailure("route '\(job.route)' is no longer configured")
             }
             let store = self.store
-            let output = try await executor.run(job) { step in try store.recordProgress(jobID: id, step: step) }
+            let output = try await executor.run(job) { step in try store.recordProgressWaiting(jobID: id, step: step) }
             // The inference pipeline's steps (reorientation … postprocessing), not assembly or encoding.
             let inference = output.timings.filter { InferenceError.Step(rawValue: $0.key) != nil }.values.reduce(0, +)
             if inference > 0 { metrics?.inferenceSeconds.record(.milliseconds(Int64(inference * 1000))) }
@@ -97,7 +97,7 @@ public struct JobRunner: Sendable {
                     objects: output.objects.filter { outputs?.contains($0.kind) ?? true }
                         .map { (path: $0.path, sopInstanceUID: $0.sopInstanceUID) })
             }
-            try store.completeJob(
+            try await store.completeJob(
                 jobID: id, deliveries: deliveries, timings: output.timings,
                 note: output.warnings.isEmpty ? nil : output.warnings.joined(separator: "; "), now: Date())
             metrics?.jobsDone.increment()
@@ -112,7 +112,7 @@ public struct JobRunner: Sendable {
             logger.error("job failed", metadata: ["reason": "\(reason)"])
             metrics?.jobsFailed.increment()
             do {
-                try store.failJob(jobID: id, reason: reason, now: Date())
+                try await store.failJob(jobID: id, reason: reason, now: Date())
             } catch {
                 logger.critical("cannot record job failure", metadata: ["error": "\(error)"])
             }

@@ -9,11 +9,17 @@ public struct PeriodicService: Service {
     let interval: Duration
     let logger: Logger
     let body: @Sendable () async throws -> Void
+    /// Starts the next round early when signalled (idle job workers when jobs were queued).
+    let wake: WakeSignal?
 
-    public init(name: String, interval: Duration, logger: Logger, body: @escaping @Sendable () async throws -> Void) {
+    public init(
+        name: String, interval: Duration, logger: Logger, wake: WakeSignal? = nil,
+        body: @escaping @Sendable () async throws -> Void
+    ) {
         self.name = name
         self.interval = interval
         self.logger = logger
+        self.wake = wake
         self.body = body
     }
 
@@ -24,7 +30,11 @@ public struct PeriodicService: Service {
             } catch {
                 logger.error("\(name) round failed", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            if let wake {
+                try? await cancelWhenGracefulShutdown { await wake.wait(upTo: interval) }
+            } else {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            }
         }
     }
 }

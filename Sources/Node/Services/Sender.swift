@@ -5,7 +5,7 @@ import Logging
 /// each file's own C-STORE status is recorded, only failures are retried, with the backoff of
 /// `RetryPolicy`, and entries are parked after the give-up time.
 public struct Sender: Sendable {
-    let store: NodeStore
+    let store: any NodeStateStore
     let configuration: NodeConfiguration
     let transport: any ResultTransport
     let logger: Logger
@@ -13,7 +13,7 @@ public struct Sender: Sendable {
     let audit: AuditTrail?
 
     public init(
-        store: NodeStore, configuration: NodeConfiguration, transport: any ResultTransport, logger: Logger,
+        store: any NodeStateStore, configuration: NodeConfiguration, transport: any ResultTransport, logger: Logger,
         metrics: NodeMetrics? = nil, audit: AuditTrail? = nil
     ) {
         self.store = store
@@ -24,20 +24,24 @@ public struct Sender: Sendable {
         self.audit = audit
     }
 
-    /// Sends what is due at `now`; returns the number of entries attempted.
+    /// Sends what is due at `now` to the destinations this node sends for (with several nodes,
+    /// each destination's sender runs on one of them); returns the number of entries attempted.
     @discardableResult
     public func sendDue(now: Date) async throws -> Int {
-        let due = try store.dueOutboxEntries(now: now)
+        let due = try await store.dueOutboxEntries(now: now, limit: 500)
         guard !due.isEmpty else { return 0 }
         let policy = RetryPolicy(configuration.sending)
+        var attempted = 0
         for (name, entries) in Dictionary(grouping: due, by: \.destination).sorted(by: { $0.key < $1.key }) {
+            guard await store.holdsSender(for: name) else { continue }
+            attempted += entries.count
             guard let destination = configuration.destination(named: name) else {
                 // The destination was removed from the configuration: keep retrying would be
                 // pointless, dropping would lose a result; park it for a person to decide.
                 for entry in entries {
-                    try store.recordAttempt(
+                    try await store.recordAttempt(
                         entryID: entry.id!, outcome: .undeliverable(reason: "destination '\(name)' is not configured"),
-                        policy: policy, now: now)
+                        policy: policy, now: now, seconds: nil, unit: 0)
                 }
                 logger.error(
                     "outbox entries parked: destination not configured",
@@ -61,8 +65,9 @@ public struct Sender: Sendable {
                     : outcome.notAccepted
                         ? .undeliverable(reason: "SOP class not accepted by \(name): \(outcome.error ?? "no context")")
                         : .failed(status: outcome.status, error: outcome.error ?? "not stored")
-                let updated = try store.recordAttempt(
-                    entryID: entry.id!, outcome: result, policy: policy, now: now, seconds: seconds)
+                let updated = try await store.recordAttempt(
+                    entryID: entry.id!, outcome: result, policy: policy, now: now, seconds: seconds,
+                    unit: Double.random(in: 0..<1))
                 var metadata: Logger.Metadata = [
                     "correlation_id": "\(entry.correlationID)", "destination": "\(name)",
                     "sop_instance_uid": "\(entry.sopInstanceUID)", "attempt": "\(updated?.attempts ?? 0)"
@@ -85,6 +90,6 @@ public struct Sender: Sendable {
                 }
             }
         }
-        return due.count
+        return attempted
     }
 }

@@ -161,6 +161,13 @@ public final class NodeDatabase: Sendable {
         migrator.registerMigration("v5-send-duration") { db in
             try db.alter(table: "outbox") { t in t.add(column: "sendSeconds", .double) }
         }
+        // Which node runs a job (docs/cluster.md, Claims and leases); one node records its own name.
+        migrator.registerMigration("v6-job-lease") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "leaseOwner", .text)
+                t.add(column: "leaseUntil", .datetime)
+            }
+        }
         return migrator
     }
 }

@@ -62,33 +62,7 @@ extension NodeStore {
     ) throws -> OutboxRecord? {
         try database.writer.write { db -> OutboxRecord? in
             guard var entry = try OutboxRecord.fetchOne(db, key: entryID) else { return nil }
-            if case .undeliverable(let reason) = outcome {
-                entry.state = .parked
-                entry.lastError = reason
-                try entry.update(db)
-                return entry
-            }
-            entry.attempts += 1
-            entry.lastAttemptAt = now
-            entry.sendSeconds = seconds
-            switch outcome {
-            case .undeliverable:
-                break // handled above: no attempt was made
-            case .sent(let status):
-                entry.state = .sent
-                entry.sentAt = now.addingTimeInterval(seconds ?? 0)
-                entry.lastStatus = Self.hex(status)
-                entry.lastError = nil
-            case .failed(let status, let error):
-                entry.lastStatus = status.map(Self.hex)
-                entry.lastError = error
-                if policy.shouldPark(createdAt: entry.createdAt, now: now) {
-                    entry.state = .parked
-                } else {
-                    entry.nextAttemptAt = now.addingTimeInterval(
-                        policy.delay(afterFailures: entry.attempts, unit: unit))
-                }
-            }
+            entry.apply(outcome, policy: policy, now: now, seconds: seconds, unit: unit)
             try entry.update(db)
             return entry
         }
@@ -118,5 +92,40 @@ extension NodeStore {
     static func hex(_ status: UInt16) -> String {
         let digits = String(status, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+}
+
+extension OutboxRecord {
+    /// What an attempt makes of the entry: sent entries are done; failures get their next
+    /// attempt time or are parked after the give-up time (docs/node-behaviour.md, Sending);
+    /// undeliverable entries are parked without an attempt.
+    mutating func apply(
+        _ outcome: NodeStore.SendOutcome, policy: RetryPolicy, now: Date, seconds: Double?, unit: Double
+    ) {
+        if case .undeliverable(let reason) = outcome {
+            state = .parked
+            lastError = reason
+            return
+        }
+        attempts += 1
+        lastAttemptAt = now
+        sendSeconds = seconds
+        switch outcome {
+        case .undeliverable:
+            break  // handled above: no attempt was made
+        case .sent(let status):
+            state = .sent
+            sentAt = now.addingTimeInterval(seconds ?? 0)
+            lastStatus = NodeStore.hex(status)
+            lastError = nil
+        case .failed(let status, let error):
+            lastStatus = status.map(NodeStore.hex)
+            lastError = error
+            if policy.shouldPark(createdAt: createdAt, now: now) {
+                state = .parked
+            } else {
+                nextAttemptAt = now.addingTimeInterval(policy.delay(afterFailures: attempts, unit: unit))
+            }
+        }
     }
 }

@@ -15,17 +15,23 @@ public struct InstanceArrival: Sendable {
     }
 }
 
-/// The node's state transitions, each one database transaction. Narrow on purpose: a PostgreSQL
-/// implementation for several nodes (docs/architecture.md, Beyond one machine) implements the same
-/// operations.
-public final class NodeStore: Sendable {
+/// The node's state transitions in embedded SQLite, each one database transaction: the store of a
+/// single node (`NodeStateStore`; docs/cluster.md has the PostgreSQL one for several nodes).
+/// Synchronous: its methods answer the protocol's asynchronous requirements as they are.
+public final class NodeStore: NodeStateStore {
     public let database: NodeDatabase
     public let router: Router
+    public let name: String
+    let startedAt = Date()
 
-    public init(database: NodeDatabase, router: Router) {
+    public init(database: NodeDatabase, router: Router, name: String = NodeStore.defaultName) {
         self.database = database
         self.router = router
+        self.name = name
     }
+
+    /// `node.name` when not configured: the host's name.
+    public static var defaultName: String { ProcessInfo.processInfo.hostName }
 
     public enum RecordOutcome: Sendable, Equatable {
         /// First time this SOP Instance UID was seen.
@@ -61,6 +67,12 @@ public final class NodeStore: Sendable {
             }
             return outcome
         }
+    }
+
+    public func recordWaiting(
+        _ instance: InstanceArrival, correlationID: String, durability: Durability
+    ) throws -> RecordOutcome {
+        try record(instance, correlationID: correlationID, durability: durability)
     }
 
     private func recordTransaction(_ instance: InstanceArrival, correlationID: String) throws -> RecordOutcome {
@@ -238,6 +250,8 @@ extension NodeStore {
     public struct Counts: Sendable {
         public var jobs: [JobState: Int]
         public var outbox: [OutboxState: Int]
+        /// When the oldest queued job was queued; nil when none is.
+        public var oldestQueuedJob: Date?
     }
 
     /// Jobs and outbox entries by state, for metrics.
@@ -251,7 +265,9 @@ extension NodeStore {
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM outbox GROUP BY state") {
                 if let state = OutboxState(rawValue: row["state"]) { outbox[state] = row["n"] }
             }
-            return Counts(jobs: jobs, outbox: outbox)
+            let oldest = try Date.fetchOne(
+                db, sql: "SELECT MIN(createdAt) FROM job WHERE state = ?", arguments: [JobState.queued.rawValue])
+            return Counts(jobs: jobs, outbox: outbox, oldestQueuedJob: oldest)
         }
     }
 }
@@ -260,7 +276,7 @@ extension NodeStore {
 
 extension NodeStore {
     /// Takes the oldest queued job for processing (one transaction): queued → processing,
-    /// attempts + 1, and its subject follows. Nil when none is queued.
+    /// attempts + 1, this node as its holder, and its subject follows. Nil when none is queued.
     public func claimNextJob(now: Date) throws -> JobRecord? {
         try database.writer.write { db -> JobRecord? in
             guard
@@ -268,6 +284,7 @@ extension NodeStore {
                     .order(Column("id")).fetchOne(db)
             else { return nil }
             try job.claim(at: now)
+            job.leaseOwner = name
             try job.update(db)
             try Self.updateSubject(of: job, db) { series throws(LifecycleError) in
                 try series.jobClaimed()
@@ -276,6 +293,26 @@ extension NodeStore {
             }
             return job
         }
+    }
+
+    /// One node: no leases to renew or to find expired (a restart recovers what it left).
+    public func heartbeat(now: Date) {}
+
+    public func reclaimExpiredLeases(maximumAttempts: Int, now: Date) -> (requeued: Int, failed: Int) { (0, 0) }
+
+    /// The one node sends for every destination.
+    public func holdsSender(for destination: String) async -> Bool { true }
+
+    public func withRunning<T: Sendable>(migrating: Bool, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await body()
+    }
+
+    public func nodes() -> [NodeRecord] {
+        [NodeRecord(name: name, roles: NodeRole.allCases.map(\.rawValue), startedAt: startedAt, heartbeatAt: Date())]
+    }
+
+    public func recordProgressWaiting(jobID: Int64, step: JobStep) throws {
+        try recordProgress(jobID: jobID, step: step)
     }
 
     /// Records that a running job reached `step` (the API shows it; a restarted job starts over).

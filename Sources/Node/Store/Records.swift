@@ -148,6 +148,10 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// The node running the job (`node.name`), from its claim until it settles or is re-queued.
+    public var leaseOwner: String? = nil
+    /// With several nodes: when the job is taken from its node unless renewed (the database's clock).
+    public var leaseUntil: Date? = nil
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
