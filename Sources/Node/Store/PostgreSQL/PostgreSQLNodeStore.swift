@@ -115,7 +115,11 @@ public final class PostgreSQLNodeStore: NodeStateStore {
                         + "\(PostgreSQLSchema.newestVersion): upgrade this node before starting it")
             }
             for migration in PostgreSQLSchema.migrations where !applied.contains(migration.version) {
-                try await t.execute(migration.sql)
+                // One statement at a time: the extended protocol takes one per query.
+                for statement in migration.sql.components(separatedBy: ";\n") {
+                    let sql = statement.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if !sql.isEmpty { try await t.execute(sql) }
+                }
                 try await t.execute(
                     #"INSERT INTO schema_migrations ("version", "node") VALUES ($1, $2)"#, [migration.version, self.name])
                 self.logger.notice(
