@@ -21,6 +21,7 @@ public final class RunningPostgreSQL: Sendable {
     public let user = "mambanode"
     public let database = "mambanode"
     public let dataDirectory: String
+    let logDirectory: String
     let process: ChildProcess
 
     /// The URL the node's configuration takes (`storage.database`), without a password: the
@@ -29,9 +30,10 @@ public final class RunningPostgreSQL: Sendable {
 
     public var pid: Int32 { process.pid }
 
-    private init(port: UInt16, dataDirectory: String, process: ChildProcess) {
+    private init(port: UInt16, dataDirectory: String, logDirectory: String, process: ChildProcess) {
         self.port = port
         self.dataDirectory = dataDirectory
+        self.logDirectory = logDirectory
         self.process = process
     }
 
@@ -76,15 +78,30 @@ public final class RunningPostgreSQL: Sendable {
         guard initialised.status == 0 else {
             throw ExternalTool.Failure(tool: initdb, arguments: initArguments, result: initialised)
         }
-        let port = FreePort.allocate()
+        let server = try await launch(
+            bin: bin, data: data, port: FreePort.allocate(), directory: directory.path, timeout: timeout)
+        _ = try server.psql("CREATE DATABASE mambanode", database: "postgres")
+        return server
+    }
+
+    /// The same server started again after `stop()`: same data, same port (a database restart
+    /// as its clients see it).
+    public func restart(timeout: Double = 60) async throws -> RunningPostgreSQL {
+        try await Self.launch(
+            bin: try Self.binDirectory(), data: dataDirectory, port: port, directory: logDirectory, timeout: timeout)
+    }
+
+    private static func launch(
+        bin: String, data: String, port: UInt16, directory: String, timeout: Double
+    ) async throws -> RunningPostgreSQL {
         let (postgres, arguments) = invocation(
             bin + "/postgres",
             [
                 "-D", data, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                "-c", "max_connections=50"
+                "-c", "max_connections=100"
             ])
-        let process = try ChildProcess(postgres, arguments, logDirectory: directory.path)
-        let server = RunningPostgreSQL(port: port, dataDirectory: data, process: process)
+        let process = try ChildProcess(postgres, arguments, logDirectory: directory)
+        let server = RunningPostgreSQL(port: port, dataDirectory: data, logDirectory: directory, process: process)
         let ready = await waitUntil(seconds: timeout) {
             guard process.isRunning else { return true }
             return (try? ExternalTool.run(bin + "/pg_isready", ["-h", "127.0.0.1", "-p", "\(port)"]).status) == 0
@@ -96,7 +113,6 @@ public final class RunningPostgreSQL: Sendable {
                 tool: postgres, arguments: arguments,
                 result: ExternalTool.Result(status: -1, output: "did not accept connections: \(log)"))
         }
-        _ = try server.psql("CREATE DATABASE mambanode", database: "postgres")
         return server
     }
 
