@@ -15,7 +15,8 @@ public struct BenchCommand: AsyncParsableCommand {
             BenchSegCommand.self,
             BenchOutputsCommand.self,
             BenchNodeCommand.self,
-            BenchSoakCommand.self
+            BenchSoakCommand.self,
+            BenchClusterCommand.self
         ]
     )
 }
