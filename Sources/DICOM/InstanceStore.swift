@@ -34,10 +34,11 @@ public final class InstanceStore: Sendable {
 
     /// Opens (creating when needed) the store at `directory`. ``flush()`` also syncs the file
     /// systems of `alsoDurable` (directories that exist), for state written with deferred
-    /// durability next to the instances.
-    public init(directory: String, alsoDurable: [String] = []) throws(DICOMError) {
+    /// durability next to the instances. `incomingName` is the incoming folder's name inside
+    /// `directory`: each process sharing the store needs its own (its leftovers are deleted here).
+    public init(directory: String, incomingName: String = ".incoming", alsoDurable: [String] = []) throws(DICOMError) {
         self.directory = directory
-        incomingDirectory = directory + "/.incoming"
+        incomingDirectory = directory + "/" + incomingName
         try Self.makeDirectory(directory)
         try Self.makeDirectory(incomingDirectory)
         try Self.removeLeftovers(in: incomingDirectory)

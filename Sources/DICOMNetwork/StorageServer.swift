@@ -48,7 +48,9 @@ public final class StorageServer: Sendable {
         NetworkEnvironment.prepare()
         try configuration.tls?.checkPrivateKeyFile()
         self.configuration = configuration
-        store = try InstanceStore(directory: configuration.storeDirectory, alsoDurable: configuration.alsoDurable)
+        store = try InstanceStore(
+            directory: configuration.storeDirectory, incomingName: configuration.incomingName,
+            alsoDurable: configuration.alsoDurable)
         let (stream, continuation) = AsyncStream.makeStream(of: StorageServerEvent.self)
         events = stream
         sink = StorageServerSink(

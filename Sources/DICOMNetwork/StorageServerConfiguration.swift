@@ -59,6 +59,10 @@ public struct StorageServerConfiguration: Sendable {
     /// where `onInstance` writes with deferred durability (the node's database), so one flush
     /// covers the instance and its record.
     public var alsoDurable: [String] = []
+    /// The name of the folder inside `storeDirectory` that instances are streamed into before
+    /// they are committed (`InstanceStore.incomingDirectory`). Servers of several processes that
+    /// share one store folder need one each: a server deletes what it finds there when it starts.
+    public var incomingName = ".incoming"
 
     public init(aeTitle: AETitle, port: UInt16, storeDirectory: String, callingAETitles: CallingAETitlePolicy) {
         self.aeTitle = aeTitle

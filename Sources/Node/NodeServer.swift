@@ -73,12 +73,19 @@ public struct NodeServer: Sendable {
         server.tls = tls?.tlsConfiguration
         server.maxInstanceBytes = configuration.limits.maxInstanceBytes
         server.maxInstancesPerAssociation = configuration.limits.maxInstancesPerAssociation
+        // Several nodes share a store folder (docs/cluster.md): each streams into its own.
+        if store is PostgreSQLNodeStore { server.incomingName = ".incoming-" + Self.fileSafe(configuration.cluster.name) }
         // An embedded database is synced with the instance files by the server's flush
         // (InstanceIndexer durability); a PostgreSQL commit is durable on its server.
         if let local = store as? NodeStore {
             server.alsoDurable = [(local.database.path as NSString).deletingLastPathComponent]
         }
         return server
+    }
+
+    /// `name` with every character but letters, digits, `-`, `_` and `.` replaced by `_`.
+    static func fileSafe(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
     }
 
     /// Asked for every association request: refused while free disk is

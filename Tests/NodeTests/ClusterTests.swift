@@ -99,7 +99,9 @@ import Testing
     static func push(_ files: [String], to member: Member) async throws {
         let push = try await runTool(
             "storescu", ["-aet", "CT01", "-aec", "MAMBANODE", "127.0.0.1", "\(member.port)"] + files)
-        guard push.status == 0 else { throw ToolError(push.errorOutput) }
+        guard push.status == 0 else {
+            throw ToolError("storescu to node \(member.name) exited \(push.status): \(push.errorOutput) \(push.output)")
+        }
     }
 
     static func stopAll(_ children: [ChildProcess]) async {
@@ -156,10 +158,14 @@ import Testing
             views.insert(jobs.map { "\($0["id"] ?? "") \($0["state"] ?? "") \($0["node"] ?? "")" }.sorted().joined(separator: ","))
             #expect(jobs.count == 12)
         }
+        // So does `mambanode status`, with the nodes and the node that ran each job.
+        let status = try ExternalTool.run(BuiltProducts.mambanode, ["status", "--config", cluster.members[2].config])
         await Self.stopAll(nodes)
         await pacs.stop()
         let logs = nodes.map(\.standardError).joined(separator: "\n---\n")
         #expect(done, "not every job finished: \(logs)")
+        #expect(status.status == 0 && status.output.contains("Nodes (3)") && status.output.contains("Jobs (12)"))
+        #expect(status.output.contains("  a  alive") && status.output.contains("  node "), "\(status.output)")
         #expect(views.count == 1, "the nodes' APIs disagree")
         #expect(try cluster.sql(#"SELECT count(*) FROM job WHERE "state" = 'done' AND "attempts" = 1"#) == "12")
         #expect(try cluster.sql(#"SELECT count(DISTINCT "leaseOwner") > 1 FROM job"#) == "t", "the work was shared")

@@ -354,6 +354,10 @@ import Testing
             [.processing: .queued]
         ),
         (
+            "lease expired", { r throws(LifecycleError) in _ = try r.leaseExpired(at: Date(), maximumAttempts: 3) },
+            [.processing: .queued]
+        ),
+        (
             "node restarted, attempts spent",
             { r throws(LifecycleError) in
                 r.attempts = 3
@@ -387,6 +391,20 @@ import Testing
         try record.claim(at: t0)
         #expect(try record.nodeRestarted(at: t0, maximumAttempts: 2) == .failed)
         #expect(record.reason == "interrupted 2 times (the node stopped or crashed while processing)")
+    }
+
+    @Test func aJobWhoseLeaseExpiredIsTakenOverUnderTheSameAttemptLimit() throws {
+        var record = job(.queued, attempts: 0)
+        try record.claim(at: t0)
+        record.leaseOwner = "node-a"
+        record.leaseUntil = t0
+        #expect(try record.leaseExpired(at: t0, maximumAttempts: 2) == .requeued)
+        #expect(record.state == .queued && record.leaseOwner == nil && record.leaseUntil == nil)
+        #expect(record.reason == "interrupted: node-a stopped answering while processing")
+        try record.claim(at: t0)
+        record.leaseOwner = "node-b"
+        #expect(try record.leaseExpired(at: t0, maximumAttempts: 2) == .failed)
+        #expect(record.reason == "interrupted 2 times (node-b stopped answering while processing)")
     }
 
     @Test func siblingOutcomesFollowTheWorstJob() {
