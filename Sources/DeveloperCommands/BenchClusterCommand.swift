@@ -72,12 +72,15 @@ public struct BenchClusterCommand: AsyncParsableCommand {
         var runs: [Run] = []
         for count in workers {
             print("\(count) worker process\(count == 1 ? "" : "es") …")
-            runs.append(try await measure(workers: count, inputs: inputs, model: model, postgres: postgres, work: work, me: me))
+            runs.append(
+                try await measure(workers: count, inputs: inputs, model: model, postgres: postgres, work: work, me: me))
         }
         let (one, two) = try await timeClaims(postgres: postgres, work: work)
 
         print("")
-        print("bench cluster: \(series) series of \(slices) × 48², untrained model (6 mm, 32³ patch), one job at a time per worker")
+        print(
+            "bench cluster: \(series) series of \(slices) × 48², untrained model (6 mm, 32³ patch), one job at a time per worker"
+        )
         for run in runs {
             let speedUp = runs.first.map { run.jobsPerMinute / $0.jobsPerMinute } ?? 1
             print(
@@ -126,11 +129,13 @@ public struct BenchClusterCommand: AsyncParsableCommand {
         let pacs = try Child("storescp", ["--aetitle", "PACS", "+xa", "-od", "\(work)/pacs-\(workers)", "\(pacsPort)"])
         defer { pacs.kill() }
         let receiverPort = BenchNodeCommand.freePort()
-        let receiver = try Child(me, ["serve", "--config", try config("receiver", roles: "receive, send", port: receiverPort)])
+        let receiver = try Child(
+            me, ["serve", "--config", try config("receiver", roles: "receive, send", port: receiverPort)])
         defer { receiver.kill() }
         try await BenchIngestCommand.waitForEcho(port: receiverPort)
         for files in inputs {
-            let push = try Child("storescu", ["-aet", "BENCH", "-aec", "MAMBANODE", "127.0.0.1", "\(receiverPort)"] + files)
+            let push = try Child(
+                "storescu", ["-aet", "BENCH", "-aec", "MAMBANODE", "127.0.0.1", "\(receiverPort)"] + files)
             guard await push.wait() == 0 else { throw ValidationError("storescu failed") }
         }
         let workerConfigs = try (1...workers).map { try config("worker\($0)", roles: "work", port: 1) }
@@ -161,7 +166,9 @@ public struct BenchClusterCommand: AsyncParsableCommand {
             for (_, mine) in Dictionary(grouping: jobs, by: { $0.leaseOwner ?? "" }) {
                 let ordered = mine.sorted { ($0.startedAt ?? .distantPast) < ($1.startedAt ?? .distantPast) }
                 for (previous, next) in zip(ordered, ordered.dropFirst()) {
-                    if let end = previous.finishedAt, let start = next.startedAt { gaps.append(start.timeIntervalSince(end)) }
+                    if let end = previous.finishedAt, let start = next.startedAt {
+                        gaps.append(start.timeIntervalSince(end))
+                    }
                 }
             }
             return Run(

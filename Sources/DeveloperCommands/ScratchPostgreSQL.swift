@@ -23,8 +23,12 @@ final class ScratchPostgreSQL: Sendable {
 
     static func start(in directory: String) async throws -> ScratchPostgreSQL {
         let root = "/usr/lib/postgresql"
-        guard let version = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).max()
-        else { throw ValidationError("PostgreSQL's server is not installed under \(root) (Scripts/bootstrap installs it)") }
+        guard
+            let version = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init)
+                .max()
+        else {
+            throw ValidationError("PostgreSQL's server is not installed under \(root) (Scripts/bootstrap installs it)")
+        }
         let bin = "\(root)/\(version)/bin"
         let data = directory + "/pgdata"
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
@@ -60,9 +64,14 @@ final class ScratchPostgreSQL: Sendable {
 
     /// Runs SQL with `psql` (its output is not needed).
     func psql(_ sql: String, database: String = "mambanode") async throws {
-        let status = await (try Child(
-            "psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "mambanode", "-d", database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql]
-        )).wait()
+        let status = await
+            (try Child(
+                "psql",
+                [
+                    "-h", "127.0.0.1", "-p", "\(port)", "-U", "mambanode", "-d", database, "-X", "-q", "-v",
+                    "ON_ERROR_STOP=1", "-c", sql
+                ]
+            )).wait()
         guard status == 0 else { throw ValidationError("psql failed: \(sql)") }
     }
 

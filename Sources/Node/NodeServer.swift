@@ -74,7 +74,9 @@ public struct NodeServer: Sendable {
         server.maxInstanceBytes = configuration.limits.maxInstanceBytes
         server.maxInstancesPerAssociation = configuration.limits.maxInstancesPerAssociation
         // Several nodes share a store folder (docs/cluster.md): each streams into its own.
-        if store is PostgreSQLNodeStore { server.incomingName = ".incoming-" + Self.fileSafe(configuration.cluster.name) }
+        if store is PostgreSQLNodeStore {
+            server.incomingName = ".incoming-" + Self.fileSafe(configuration.cluster.name)
+        }
         // An embedded database is synced with the instance files by the server's flush
         // (InstanceIndexer durability); a PostgreSQL commit is durable on its server.
         if let local = store as? NodeStore {

@@ -25,7 +25,9 @@ public struct RetryCommand: AsyncParsableCommand {
         let configuration = try NodeConfiguration.load(from: config)
         let store = try NodeServer.openStore(configuration, logger: Logger(label: "mambanode"))
         let job = self.job
-        let count = try await store.withRunning(migrating: false) { try await store.retryParked(jobID: job, now: Date()) }
+        let count = try await store.withRunning(migrating: false) {
+            try await store.retryParked(jobID: job, now: Date())
+        }
         print("re-queued \(count) parked outbox entr\(count == 1 ? "y" : "ies")")
     }
 }

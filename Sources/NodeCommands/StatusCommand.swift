@@ -28,7 +28,9 @@ public struct StatusCommand: AsyncParsableCommand {
                 for n in nodes {
                     let age = Int(now.timeIntervalSince(n.heartbeatAt))
                     let alive = Double(age) <= 3 * configuration.cluster.jobLease
-                    print("  \(n.name)  \(alive ? "alive" : "silent")  heartbeat \(age) s ago  roles \(n.roles.joined(separator: ","))")
+                    print(
+                        "  \(n.name)  \(alive ? "alive" : "silent")  heartbeat \(age) s ago  roles \(n.roles.joined(separator: ","))"
+                    )
                 }
             }
             let series = try await store.allSeries()

@@ -70,18 +70,22 @@ import Testing
             members.append(Member(name: name, config: config, port: port, httpPort: httpPort))
         }
         return Cluster(
-            directory: dir, postgres: postgres, pacsPort: pacsPort, pacs: try dir.subdirectory("pacs"), members: members)
+            directory: dir, postgres: postgres, pacsPort: pacsPort, pacs: try dir.subdirectory("pacs"), members: members
+        )
     }
 
     static func start(_ member: Member, in cluster: Cluster) async throws -> ChildProcess {
-        try await BuiltProducts.serve(config: member.config, logDirectory: cluster.directory.path, listening: [member.port])
+        try await BuiltProducts.serve(
+            config: member.config, logDirectory: cluster.directory.path, listening: [member.port])
     }
 
     static func startPACS(_ cluster: Cluster) async throws -> ChildProcess {
         let pacs = try ChildProcess(
             "storescp", ["--aetitle", "PACS", "+xa", "-od", cluster.pacs, "\(cluster.pacsPort)"],
             logDirectory: cluster.directory.path)
-        guard await waitUntil({ FreePort.isListening(cluster.pacsPort) }) else { throw ToolError("storescp did not listen") }
+        guard await waitUntil({ FreePort.isListening(cluster.pacsPort) }) else {
+            throw ToolError("storescp did not listen")
+        }
         return pacs
     }
 
@@ -118,14 +122,16 @@ import Testing
         try await Self.push(Array(written.files.prefix(8)), to: cluster.members[0])
         try await Self.push(Array(written.files.suffix(8)), to: cluster.members[1])
         let arrived = await waitUntil(seconds: 120) { ((try? cluster.receivedUIDs()) ?? []).count >= 2 }
-        try await Task.sleep(for: .seconds(3))  // anything sent twice would have arrived by now
+        try await Task.sleep(for: .seconds(3)) // anything sent twice would have arrived by now
         await Self.stopAll(nodes)
         await pacs.stop()
         let logs = nodes.map(\.standardError).joined(separator: "\n---\n")
         #expect(arrived, "results never arrived: \(logs)")
         #expect(try cluster.sql("SELECT count(*) FROM series") == "1")
         #expect(try cluster.sql(#"SELECT "instanceCount" FROM series"#) == "16")
-        #expect(try cluster.sql(#"SELECT count(*) || ' ' || min("state") || ' ' || max("attempts") FROM job"#) == "1 done 1")
+        #expect(
+            try cluster.sql(#"SELECT count(*) || ' ' || min("state") || ' ' || max("attempts") FROM job"#) == "1 done 1"
+        )
         let received = try cluster.receivedUIDs()
         #expect(received.count == 2 && Set(received).count == 2, "SEG and SR, once each: \(received)")
         #expect(try cluster.sql(#"SELECT count(*) FROM outbox WHERE "state" = 'sent'"#) == "2")
@@ -155,7 +161,9 @@ import Testing
             let (data, _) = try await URLSession.shared.data(
                 from: URL(string: "http://127.0.0.1:\(member.httpPort)/api/jobs")!)
             let jobs = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] ?? []
-            views.insert(jobs.map { "\($0["id"] ?? "") \($0["state"] ?? "") \($0["node"] ?? "")" }.sorted().joined(separator: ","))
+            views.insert(
+                jobs.map { "\($0["id"] ?? "") \($0["state"] ?? "") \($0["node"] ?? "")" }.sorted().joined(
+                    separator: ","))
             #expect(jobs.count == 12)
         }
         // So does `mambanode status`, with the nodes and the node that ran each job.

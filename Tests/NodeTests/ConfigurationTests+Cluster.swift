@@ -25,6 +25,17 @@ import Testing
         #expect(defaults.cluster.name == ProcessInfo.processInfo.hostName)
     }
 
+    @Test func theShippedClusterExampleParses() throws {
+        let root = ConfigurationTests.packageRoot
+        // Its password file is the site's: read the rest with the password left out.
+        let text = try String(contentsOfFile: root + "/Config/cluster-example.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "  password_file: /etc/mambanode/pgpassword", with: "  # password_file")
+        let configuration = try NodeConfiguration.parse(text)
+        #expect(configuration.cluster.name == "ct-node-1" && configuration.cluster.jobLease == 120)
+        #expect(configuration.storage.postgreSQL?.host == "db.hospital.example")
+        #expect(configuration.storage.postgreSQL?.tls == .require)
+    }
+
     @Test func thePasswordComesFromAPrivateFileOrPGPASSFILE() throws {
         let directory = TemporaryDirectory("pgpass")
         let file = directory.file("password")
@@ -36,7 +47,8 @@ import Testing
 
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
         let exposed = #expect(throws: ConfigurationError.self) {
-            try NodeConfiguration.parse("storage: { database: \"postgresql://mambanode@127.0.0.1/db\", password_file: \(file) }")
+            try NodeConfiguration.parse(
+                "storage: { database: \"postgresql://mambanode@127.0.0.1/db\", password_file: \(file) }")
         }
         #expect(exposed?.key == "storage.password_file" && exposed?.message.contains("chmod 600") == true)
 

@@ -13,7 +13,8 @@ import Testing
 
     /// Two nodes, "a" and "b", on one fresh database, with `lease` seconds of job lease.
     static func withTwoNodes(
-        lease: Double = 120, _ body: @Sendable (PostgreSQLNodeStore, PostgreSQLNodeStore, RunningPostgreSQL) async throws -> Void
+        lease: Double = 120,
+        _ body: @Sendable (PostgreSQLNodeStore, PostgreSQLNodeStore, RunningPostgreSQL) async throws -> Void
     ) async throws {
         let directory = TemporaryDirectory("pgstore")
         let server = try await RunningPostgreSQL.start(in: directory)
@@ -30,7 +31,9 @@ import Testing
         await server.stop()
     }
 
-    static func store(_ name: String, server: RunningPostgreSQL, root: String, lease: Double) throws -> PostgreSQLNodeStore {
+    static func store(
+        _ name: String, server: RunningPostgreSQL, root: String, lease: Double
+    ) throws -> PostgreSQLNodeStore {
         let configuration = try NodeConfiguration.parse(
             """
             storage: { database: "\(server.url)?sslmode=disable", directory: \(root) }
@@ -65,18 +68,23 @@ import Testing
                     group.addTask {
                         for n in range {
                             _ = try await node.record(
-                                instance(n, root: node.storeRoot, at: Double(n)), correlationID: "c", durability: .atCommit)
+                                instance(n, root: node.storeRoot, at: Double(n)), correlationID: "c",
+                                durability: .atCommit)
                         }
                     }
                 }
                 try await group.waitForAll()
             }
-            #expect(try await a.record(instance(3, root: a.storeRoot, at: 30), correlationID: "c", durability: .atCommit) == .duplicate)
+            #expect(
+                try await a.record(instance(3, root: a.storeRoot, at: 30), correlationID: "c", durability: .atCommit)
+                    == .duplicate)
             let series = try #require(try await b.series("1.2.3.1"))
             #expect(series.instanceCount == 20 && series.state == .receiving)
             // Paths are kept relative to the shared store and come back absolute.
             #expect(try server.psql(#"SELECT DISTINCT left("path", 10) FROM instance"#) == "instances/")
-            #expect(try await a.instances(ofSeries: "1.2.3.1").allSatisfy { $0.path.hasPrefix(a.storeRoot + "/instances/") })
+            #expect(
+                try await a.instances(ofSeries: "1.2.3.1").allSatisfy { $0.path.hasPrefix(a.storeRoot + "/instances/") }
+            )
             // Both trackers find it stable at once: one job.
             let closing = t0.addingTimeInterval(30)
             async let fromA = a.closeStableSeries(now: closing)
@@ -109,14 +117,16 @@ import Testing
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             #expect(claims.count == 12 && Set(claims.map(\.1)).count == 12, "each job claimed once")
-            #expect(try server.psql(#"SELECT count(*) FROM job WHERE "state" = 'processing' AND "attempts" = 1"#) == "12")
+            #expect(
+                try server.psql(#"SELECT count(*) FROM job WHERE "state" = 'processing' AND "attempts" = 1"#) == "12")
             let (holder, id) = claims[0]
             let (owner, other) = holder == "a" ? (a, b) : (b, a)
             await #expect(throws: PostgreSQLStoreError.self, "only the holder settles a job") {
                 try await other.completeJob(jobID: id, deliveries: [], timings: [:], note: nil, now: t0)
             }
             try await owner.completeJob(
-                jobID: id, deliveries: [.init(destination: "pacs", objects: [(owner.storeRoot + "/results/x.dcm", "9.9")])],
+                jobID: id,
+                deliveries: [.init(destination: "pacs", objects: [(owner.storeRoot + "/results/x.dcm", "9.9")])],
                 timings: ["infer": 1], note: nil, now: t0)
             let job = try #require(try await other.jobs(state: .done).first)
             #expect(job.id == id && job.leaseOwner == holder && job.leaseUntil == nil)
@@ -177,7 +187,8 @@ import Testing
 
     @Test func nodesMigrateOnceAndANewerSchemaIsRefused() async throws {
         try await Self.withTwoNodes { a, _, server in
-            #expect(try server.psql(#"SELECT count(*) FROM schema_migrations"#) == "\(PostgreSQLSchema.migrations.count)")
+            #expect(
+                try server.psql(#"SELECT count(*) FROM schema_migrations"#) == "\(PostgreSQLSchema.migrations.count)")
             try server.psql(#"INSERT INTO schema_migrations ("version", "node") VALUES (99, 'newer')"#)
             await #expect(throws: PostgreSQLStoreError.self) { try await a.migrate() }
         }

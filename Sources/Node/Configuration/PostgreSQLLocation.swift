@@ -41,7 +41,9 @@ public struct PostgreSQLLocation: Sendable, Equatable {
             throw reader.error(
                 "must not contain a password: put it in storage.password_file (mode 600) or PGPASSFILE")
         }
-        guard let user = url.user, !user.isEmpty else { throw reader.error("names no user (postgresql://USER@host/db)") }
+        guard let user = url.user, !user.isEmpty else {
+            throw reader.error("names no user (postgresql://USER@host/db)")
+        }
         let database = String(url.path.drop(while: { $0 == "/" }))
         guard !database.isEmpty, !database.contains("/") else {
             throw reader.error("names no database (postgresql://user@host:port/DATABASE)")
@@ -49,7 +51,8 @@ public struct PostgreSQLLocation: Sendable, Equatable {
         var tls = TLSMode.prefer
         for item in url.queryItems ?? [] {
             guard item.name == "sslmode", let mode = item.value.flatMap(TLSMode.init(rawValue:)) else {
-                throw reader.error("unknown parameter '\(item.name)=\(item.value ?? "")' (only sslmode=disable|prefer|require)")
+                throw reader.error(
+                    "unknown parameter '\(item.name)=\(item.value ?? "")' (only sslmode=disable|prefer|require)")
             }
             tls = mode
         }
@@ -68,12 +71,15 @@ public struct PostgreSQLLocation: Sendable, Equatable {
         let key = "storage.password_file"
         let text = try readPrivate(path, file: file, key: key)
         let password = text.trimmingCharacters(in: .newlines)
-        guard !password.isEmpty else { throw ConfigurationError(file: file, line: nil, key: key, message: "\(path) is empty") }
+        guard !password.isEmpty else {
+            throw ConfigurationError(file: file, line: nil, key: key, message: "\(path) is empty")
+        }
         return password
     }
 
     /// The password of the first line of a libpq password file that matches the location.
-    static func passwordFromPGPASSFILE(_ path: String, for location: PostgreSQLLocation, file: String) throws -> String? {
+    static func passwordFromPGPASSFILE(_ path: String, for location: PostgreSQLLocation, file: String) throws -> String?
+    {
         let text = try readPrivate(path, file: file, key: "PGPASSFILE")
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let fields = splitPassLine(String(line))
@@ -111,7 +117,8 @@ public struct PostgreSQLLocation: Sendable, Equatable {
             attributes = try FileManager.default.attributesOfItem(atPath: path)
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigurationError(file: file, line: nil, key: key, message: "cannot read \(path): \(error.localizedDescription)")
+            throw ConfigurationError(
+                file: file, line: nil, key: key, message: "cannot read \(path): \(error.localizedDescription)")
         }
         if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
             throw ConfigurationError(

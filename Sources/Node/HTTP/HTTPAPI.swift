@@ -74,7 +74,10 @@ public struct HTTPAPI: Sendable {
         router.get("api/outbox") { _, _ in try Self.json(try await store.outbox(state: nil).map(OutboxView.init)) }
         router.get("api/nodes") { _, _ in
             let now = Date()
-            return try Self.json(try await store.nodes().map { NodeView($0, alive: now.timeIntervalSince($0.heartbeatAt) <= aliveWithin) })
+            return try Self.json(
+                try await store.nodes().map {
+                    NodeView($0, alive: now.timeIntervalSince($0.heartbeatAt) <= aliveWithin)
+                })
         }
         // Re-queues parked results (all, or `?job=ID`), like `mambanode retry --parked`.
         let token = self.token

@@ -19,7 +19,8 @@ public final class PipelineExecutor: JobExecutor {
     /// share: a series' volume and its normalised input kept at a time, dropped when no job is left.
     let sharedInputs = SharedInputs(capacity: 2)
 
-    public init(configuration: NodeConfiguration, store: any NodeStateStore, encoder: ResultEncoderConfiguration) throws {
+    public init(configuration: NodeConfiguration, store: any NodeStateStore, encoder: ResultEncoderConfiguration) throws
+    {
         self.configuration = configuration
         self.store = store
         encoderConfiguration = encoder

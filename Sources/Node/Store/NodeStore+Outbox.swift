@@ -112,7 +112,7 @@ extension OutboxRecord {
         sendSeconds = seconds
         switch outcome {
         case .undeliverable:
-            break  // handled above: no attempt was made
+            break // handled above: no attempt was made
         case .sent(let status):
             state = .sent
             sentAt = now.addingTimeInterval(seconds ?? 0)

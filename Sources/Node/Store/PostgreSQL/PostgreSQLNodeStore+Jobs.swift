@@ -156,7 +156,10 @@ extension PostgreSQLNodeStore {
                 INSERT INTO node ("name", "roles", "startedAt", "heartbeatAt") VALUES ($1, $2::jsonb, $3::timestamptz, now())
                 ON CONFLICT ("name") DO UPDATE SET "roles" = EXCLUDED."roles", "heartbeatAt" = now()
                 """#,
-                [name, try PostgreSQLTransaction.json(roles.map(\.rawValue).sorted()), PostgreSQLTimestamp.format(startedAt)])
+                [
+                    name, try PostgreSQLTransaction.json(roles.map(\.rawValue).sorted()),
+                    PostgreSQLTimestamp.format(startedAt)
+                ])
             if !ids.isEmpty { try await extendLease(of: ids, t) }
         }
     }

@@ -75,7 +75,8 @@ extension PostgreSQLNodeStore {
                     OutboxRecord.self, #"SELECT row_to_json(t)::text FROM outbox t WHERE "state" = $1 ORDER BY "id""#,
                     [state.rawValue])
             } else {
-                entries = try await t.records(OutboxRecord.self, #"SELECT row_to_json(t)::text FROM outbox t ORDER BY "id""#)
+                entries = try await t.records(
+                    OutboxRecord.self, #"SELECT row_to_json(t)::text FROM outbox t ORDER BY "id""#)
             }
             return entries.map { entry in
                 var entry = entry

@@ -107,7 +107,8 @@ public final class PostgreSQLNodeStore: NodeStateStore {
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     "version" integer PRIMARY KEY, "appliedAt" timestamptz NOT NULL DEFAULT now(), "node" text NOT NULL)
                 """)
-            let applied = Set(try await t.execute(#"SELECT "version" FROM schema_migrations"#).map { try $0.decode(Int.self) })
+            let applied = Set(
+                try await t.execute(#"SELECT "version" FROM schema_migrations"#).map { try $0.decode(Int.self) })
             if let newest = applied.max(), newest > PostgreSQLSchema.newestVersion {
                 throw PostgreSQLStoreError(
                     operation: "migrate the schema",
@@ -121,9 +122,11 @@ public final class PostgreSQLNodeStore: NodeStateStore {
                     if !sql.isEmpty { try await t.execute(sql) }
                 }
                 try await t.execute(
-                    #"INSERT INTO schema_migrations ("version", "node") VALUES ($1, $2)"#, [migration.version, self.name])
+                    #"INSERT INTO schema_migrations ("version", "node") VALUES ($1, $2)"#,
+                    [migration.version, self.name])
                 self.logger.notice(
-                    "database schema migrated", metadata: ["version": "\(migration.version)", "database": "\(location.redacted)"])
+                    "database schema migrated",
+                    metadata: ["version": "\(migration.version)", "database": "\(location.redacted)"])
             }
         }
     }
@@ -139,7 +142,7 @@ public final class PostgreSQLNodeStore: NodeStateStore {
                     configuration: Self.connectionConfiguration(location), id: connectionID, logger: logger)
                 defer { Task { try? await connection.close() } }
                 try await connection.listen(on: Self.jobsChannel) { notifications in
-                    self.jobsQueued.signal()  // anything queued while no one listened
+                    self.jobsQueued.signal() // anything queued while no one listened
                     for try await _ in notifications { self.jobsQueued.signal() }
                 }
             } catch {
@@ -163,7 +166,8 @@ public final class PostgreSQLNodeStore: NodeStateStore {
             do {
                 return try await client.withConnection { connection in
                     try await connection.withTransaction(logger: logger) { connection in
-                        try await body(PostgreSQLTransaction(connection: connection, logger: logger, storeRoot: storeRoot))
+                        try await body(
+                            PostgreSQLTransaction(connection: connection, logger: logger, storeRoot: storeRoot))
                     }
                 }
             } catch {
@@ -355,7 +359,8 @@ public final class PostgreSQLNodeStore: NodeStateStore {
 
     public func allSeries() async throws -> [SeriesRecord] {
         try await read("read the series") { t in
-            try await t.records(SeriesRecord.self, #"SELECT row_to_json(t)::text FROM series t ORDER BY "firstReceivedAt""#)
+            try await t.records(
+                SeriesRecord.self, #"SELECT row_to_json(t)::text FROM series t ORDER BY "firstReceivedAt""#)
         }
     }
 

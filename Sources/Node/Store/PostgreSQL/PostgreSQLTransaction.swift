@@ -175,7 +175,9 @@ struct PostgreSQLTransaction {
     }
 
     /// Writes every column of `record` to its row (found by the record's key).
-    func update<R: Encodable>(_ record: R, in table: PostgreSQLTable, key: any PostgresDynamicTypeEncodable)
+    func update<R: Encodable>(
+        _ record: R, in table: PostgreSQLTable, key: any PostgresDynamicTypeEncodable
+    )
         async throws
     {
         let columns = table.quotedColumns
