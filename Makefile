@@ -29,7 +29,7 @@ test: bootstrap
 # The suites that drive the node as a child process or wait on external peers (TLS handshakes,
 # Python read-back, the built binary): `make test` runs them; `make test-unit` leaves them out so
 # the edit-build-test loop stays under a minute after the build; `make test-integration` runs only them.
-INTEGRATION_SUITES := NodePipelineTests|ResultViewsTests|NodeServeTests|NodeSecurityTests|StorageServerTLSTests|StorageClientTLSTests|ResultEncoderTests|SegmentationWriterTests|EncodeCommandTests|InferenceCommandTests
+INTEGRATION_SUITES := NodePipelineTests|ClusterTests|PostgreSQLNodeStoreTests|ResultViewsTests|NodeServeTests|NodeSecurityTests|StorageServerTLSTests|StorageClientTLSTests|ResultEncoderTests|SegmentationWriterTests|EncodeCommandTests|InferenceCommandTests
 
 test-unit: bootstrap
 	swift build $(SWIFT_FLAGS) --build-tests
