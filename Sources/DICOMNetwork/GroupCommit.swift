@@ -12,6 +12,7 @@ final class GroupCommit: @unchecked Sendable {
     private var flushing = false
     private let index: @Sendable (ReceivedInstance) throws -> Void
     private let flush: @Sendable () throws -> Void
+    private let indexBeforeFlush: Bool
     private var roundCount = 0, instanceCount = 0
 
     /// Rounds (flushes) and instances committed so far.
@@ -24,9 +25,16 @@ final class GroupCommit: @unchecked Sendable {
         init(_ instance: ReceivedInstance) { self.instance = instance }
     }
 
-    init(index: @escaping @Sendable (ReceivedInstance) throws -> Void, flush: @escaping @Sendable () throws -> Void) {
+    /// `indexBeforeFlush`: index each instance, then flush (the flush makes the index durable
+    /// too); otherwise flush, then index (an index durable by itself never names a file that is
+    /// not yet on disk).
+    init(
+        index: @escaping @Sendable (ReceivedInstance) throws -> Void, flush: @escaping @Sendable () throws -> Void,
+        indexBeforeFlush: Bool = true
+    ) {
         self.index = index
         self.flush = flush
+        self.indexBeforeFlush = indexBeforeFlush
     }
 
     /// Indexes and flushes `instance` (with whatever else is waiting); returns once it is durable,
@@ -56,8 +64,17 @@ final class GroupCommit: @unchecked Sendable {
         try ticket.outcome!.get()
     }
 
-    /// Indexes each instance, then flushes once; a failed flush fails the whole round.
+    /// Indexes each instance and flushes once, in the configured order; a failed flush fails the
+    /// whole round.
     private func commitRound(_ round: [ReceivedInstance]) -> [Result<Void, any Error>] {
+        if !indexBeforeFlush {
+            do {
+                try flush()
+            } catch {
+                return round.map { _ in .failure(error) }
+            }
+            return round.map { instance in Result { try index(instance) } }
+        }
         var outcomes = round.map { instance in Result { try index(instance) } }
         do {
             try flush()

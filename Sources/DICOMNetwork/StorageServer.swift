@@ -55,7 +55,8 @@ public final class StorageServer: Sendable {
         events = stream
         sink = StorageServerSink(
             store: store, continuation: continuation, limits: .init(configuration),
-            admit: admit, onInstance: onInstance, associationEnded: associationEnded)
+            admit: admit, onInstance: onInstance, associationEnded: associationEnded,
+            indexBeforeFlush: configuration.indexBeforeFlush)
         handle = try SCPHandle(configuration: configuration, incomingDirectory: store.incomingDirectory, sink: sink)
     }
 

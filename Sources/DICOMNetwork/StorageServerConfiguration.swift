@@ -59,6 +59,11 @@ public struct StorageServerConfiguration: Sendable {
     /// where `onInstance` writes with deferred durability (the node's database), so one flush
     /// covers the instance and its record.
     public var alsoDurable: [String] = []
+    /// Whether `onInstance` runs before the round's flush (true, the default) or after it. Before:
+    /// its writes are made durable by that flush (`alsoDurable`). After: for an index that is
+    /// durable on its own (a database server's commit), so that no row ever names a file a power
+    /// loss could take away; an instance flushed but not indexed is refused and, re-sent, indexed.
+    public var indexBeforeFlush = true
     /// The name of the folder inside `storeDirectory` that instances are streamed into before
     /// they are committed (`InstanceStore.incomingDirectory`). Servers of several processes that
     /// share one store folder need one each: a server deletes what it finds there when it starts.

@@ -38,7 +38,7 @@ final class StorageServerSink: Sendable {
         store: InstanceStore, continuation: AsyncStream<StorageServerEvent>.Continuation, limits: Limits,
         admit: (@Sendable (AssociationInfo) -> AssociationAdmission)?,
         onInstance: (@Sendable (ReceivedInstance) throws -> Void)?,
-        associationEnded: (@Sendable (AssociationInfo, Bool, String) -> Void)? = nil
+        associationEnded: (@Sendable (AssociationInfo, Bool, String) -> Void)? = nil, indexBeforeFlush: Bool = true
     ) {
         self.store = store
         self.continuation = continuation
@@ -46,7 +46,9 @@ final class StorageServerSink: Sendable {
         self.admission = admit
         self.onInstance = onInstance
         self.associationEnded = associationEnded
-        group = GroupCommit(index: { instance in try onInstance?(instance) }, flush: { try store.flush() })
+        group = GroupCommit(
+            index: { instance in try onInstance?(instance) }, flush: { try store.flush() },
+            indexBeforeFlush: indexBeforeFlush)
     }
 
     var hasAdmission: Bool { admission != nil }

@@ -78,4 +78,23 @@ import Testing
         #expect(throws: Refused.self) { try group.commit(Self.instance(2)) }
         #expect(group.rounds == 3)
     }
+
+    /// With an index that is durable on its own, the flush comes first: no index entry ever names
+    /// a file that is not yet on disk, and a failed flush indexes nothing.
+    @Test func anIndexDurableOnItsOwnRunsAfterTheFlush() {
+        struct Refused: Error {}
+        let log = Log()
+        let failFlush = Atomic<Bool>(false)
+        let group = GroupCommit(
+            index: { log.add("index \($0.sopInstanceUID)") },
+            flush: {
+                if failFlush.load(ordering: .sequentiallyConsistent) { throw Refused() }
+                log.add("flush")
+            }, indexBeforeFlush: false)
+        #expect(throws: Never.self) { try group.commit(Self.instance(0)) }
+        #expect(log.all == ["flush", "index 1.2.3.0"])
+        failFlush.store(true, ordering: .sequentiallyConsistent)
+        #expect(throws: Refused.self) { try group.commit(Self.instance(1)) }
+        #expect(log.all == ["flush", "index 1.2.3.0"], "nothing indexed after a failed flush")
+    }
 }
