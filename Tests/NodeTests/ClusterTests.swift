@@ -42,9 +42,11 @@ import Testing
     }
 
     /// `count` nodes named a, b, c… sharing the server and `<dir>/store`; each with its own
-    /// ports, audit file and log. `lease` is `node.job_lease`.
+    /// ports, audit file and log. `lease` is `node.job_lease`; `roles` gives a node's
+    /// `node.roles` (default all).
     static func makeCluster(
-        nodes count: Int = 3, lease: String = "4s", model: (TemporaryDirectory) throws -> String
+        nodes count: Int = 3, lease: String = "4s", roles: [String: String] = [:],
+        model: (TemporaryDirectory) throws -> String
     ) async throws -> Cluster {
         let dir = TemporaryDirectory("cluster")
         let postgres = try await RunningPostgreSQL.start(in: dir)
@@ -54,7 +56,7 @@ import Testing
         for name in ["a", "b", "c", "d"].prefix(count) {
             let port = FreePort.allocate(), httpPort = FreePort.allocate()
             let yaml = """
-                node: { name: \(name), ae_title: MAMBANODE, port: \(port), allowed_calling_aes: [CT01], job_lease: \(lease) }
+                node: { name: \(name), ae_title: MAMBANODE, port: \(port), allowed_calling_aes: [CT01], job_lease: \(lease), roles: [\(roles[name] ?? "receive, work, send, http")] }
                 storage: { directory: \(dir.path)/store, database: "\(postgres.url)?sslmode=disable", min_free_disk_mb: 1 }
                 http: { port: \(httpPort) }
                 audit: { file: \(dir.path)/audit-\(name).jsonl }
@@ -138,8 +140,9 @@ import Testing
         await cluster.postgres.stop()
     }
 
+    /// Node c only receives and serves the API: a and b run the jobs.
     @Test func twelveSeriesAcrossTheNodesRunEachJobExactlyOnce() async throws {
-        let cluster = try await Self.makeCluster(model: NodePipelineTests.untrainedModel)
+        let cluster = try await Self.makeCluster(roles: ["c": "receive, http"], model: NodePipelineTests.untrainedModel)
         let pacs = try await Self.startPACS(cluster)
         var nodes: [ChildProcess] = []
         for member in cluster.members { nodes.append(try await Self.start(member, in: cluster)) }
@@ -166,6 +169,10 @@ import Testing
                     separator: ","))
             #expect(jobs.count == 12)
         }
+        // Its metrics have the cluster's gauges.
+        let (metricsData, _) = try await URLSession.shared.data(
+            from: URL(string: "http://127.0.0.1:\(cluster.members[2].httpPort)/metrics")!)
+        let metrics = String(decoding: metricsData, as: UTF8.self)
         // So does `mambanode status`, with the nodes and the node that ran each job.
         let status = try ExternalTool.run(BuiltProducts.mambanode, ["status", "--config", cluster.members[2].config])
         await Self.stopAll(nodes)
@@ -176,7 +183,13 @@ import Testing
         #expect(status.output.contains("  a  alive") && status.output.contains("  node "), "\(status.output)")
         #expect(views.count == 1, "the nodes' APIs disagree")
         #expect(try cluster.sql(#"SELECT count(*) FROM job WHERE "state" = 'done' AND "attempts" = 1"#) == "12")
-        #expect(try cluster.sql(#"SELECT count(DISTINCT "leaseOwner") > 1 FROM job"#) == "t", "the work was shared")
+        #expect(
+            try cluster.sql(#"SELECT string_agg(DISTINCT "leaseOwner", ',' ORDER BY "leaseOwner") FROM job"#) == "a,b",
+            "the workers shared the work; the receive-only node ran none")
+        #expect(
+            metrics.contains("mambanode_nodes_alive 3") && metrics.contains("mambanode_oldest_queued_job_age_seconds 0")
+        )
+        #expect(metrics.contains(#"mambanode_jobs{state="done"} 12"#), "\(metrics)")
         let received = try cluster.receivedUIDs()
         #expect(received.count == 24 && Set(received).count == 24, "no result sent twice")
         await cluster.postgres.stop()

@@ -14,8 +14,11 @@ extension PostgreSQLNodeStore {
             else { return nil }
             try job.claim(at: now)
             job.leaseOwner = name
-            try await t.update(job, in: .job, key: id)
-            job.leaseUntil = try await self.extendLease(of: [id], t).first
+            // The lease on the database's clock, in the claim's own statement.
+            job.leaseUntil = try await t.update(
+                job, in: .job, key: id, setting: ["leaseUntil": "now() + make_interval(secs => $3)"],
+                parameters: [lease], returning: #"to_json(t."leaseUntil")::text"#
+            ).first.flatMap { try Self.timestamp(json: $0.decode(String.self)) }
             try await Self.updateSubject(of: job, t) { series throws(LifecycleError) in
                 try series.jobClaimed()
             } study: { study throws(LifecycleError) in
@@ -36,10 +39,12 @@ extension PostgreSQLNodeStore {
             WHERE "id" = ANY($2) AND "state" = 'processing' AND "leaseOwner" = $3
             RETURNING to_json("leaseUntil")::text
             """#, [lease, ids, name]
-        ).map { row in
-            let text = try row.decode(String.self).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            return PostgreSQLTimestamp.parse(text) ?? Date()
-        }
+        ).map { row in try Self.timestamp(json: row.decode(String.self)) ?? Date() }
+    }
+
+    /// A `timestamptz` as `to_json` writes it (a quoted string).
+    static func timestamp(json: String?) -> Date? {
+        json.flatMap { PostgreSQLTimestamp.parse($0.trimmingCharacters(in: CharacterSet(charactersIn: "\""))) }
     }
 
     /// The job `id`, locked, provided this node still holds it: a node whose lease expired
@@ -121,11 +126,12 @@ extension PostgreSQLNodeStore {
     ) async throws {
         switch job.level {
         case .series:
-            guard var series = try await t.fetch(SeriesRecord.self, from: .series, key: job.subjectUID) else { return }
-            try await t.lock(series.studyInstanceUID)
-            try await t.lock(series.seriesInstanceUID)
-            series = try await t.fetch(SeriesRecord.self, from: .series, key: job.subjectUID) ?? series
-            guard series.version == job.version, series.state != .receiving else { return }
+            // The series' lock alone: whoever holds it (receipt, closing) took the study's before
+            // and waits for nothing this transaction holds, so the order cannot deadlock.
+            try await t.lock(job.subjectUID)
+            guard var series = try await t.fetch(SeriesRecord.self, from: .series, key: job.subjectUID),
+                series.version == job.version, series.state != .receiving
+            else { return }
             try event(&series)
             try await t.update(series, in: .series, key: series.seriesInstanceUID)
         case .study:

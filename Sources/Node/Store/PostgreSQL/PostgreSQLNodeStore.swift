@@ -393,11 +393,7 @@ public final class PostgreSQLNodeStore: NodeStateStore {
             }
             let oldest = try await t.execute(
                 #"SELECT to_json(MIN("createdAt"))::text FROM job WHERE "state" = 'queued'"#
-            ).first.flatMap { row in
-                try row.decode(String?.self).flatMap {
-                    PostgreSQLTimestamp.parse($0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
-                }
-            }
+            ).first.flatMap { row in Self.timestamp(json: try row.decode(String?.self)) }
             return NodeStore.Counts(jobs: jobs, outbox: outbox, oldestQueuedJob: oldest)
         }
     }

@@ -180,17 +180,30 @@ struct PostgreSQLTransaction {
     )
         async throws
     {
-        let columns = table.quotedColumns
-        let values = table.columns.map { "r.\"\($0)\"" }.joined(separator: ", ")
-        try await execute(
+        try await update(record, in: table, key: key, setting: [:])
+    }
+
+    /// `update`, with the columns of `setting` given SQL expressions instead of the record's
+    /// values (parameters from $3 on: `parameters`); returns the rows of `returning`, if any.
+    @discardableResult
+    func update<R: Encodable>(
+        _ record: R, in table: PostgreSQLTable, key: any PostgresDynamicTypeEncodable, setting: [String: String],
+        parameters: [any PostgresDynamicTypeEncodable] = [], returning: String? = nil
+    ) async throws -> [PostgresRow] {
+        let kept = table.columns.filter { setting[$0] == nil }
+        let columns = (kept + setting.keys.sorted()).map { "\"\($0)\"" }.joined(separator: ", ")
+        let values = (kept.map { "r.\"\($0)\"" } + setting.keys.sorted().map { setting[$0]! }).joined(separator: ", ")
+        return try await execute(
             """
             UPDATE \(table.name) t SET (\(columns)) = (\(values))
             FROM jsonb_populate_record(NULL::\(table.name), $1::jsonb) r WHERE t."\(table.key)" = $2
-            """, [try Self.json(record), key])
+            \(returning.map { "RETURNING \($0)" } ?? "")
+            """, [try Self.json(record), key] + parameters)
     }
 
     /// Waits for the transaction-scoped lock on `name` (a series or study UID): two nodes
-    /// changing the same series or study take turns. Always study before series.
+    /// changing the same series or study take turns. Study before series, or the series alone
+    /// (settling a job: see `updateSubject`), never the other way round.
     func lock(_ name: String) async throws {
         try await execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [name])
     }
