@@ -15,9 +15,15 @@ public struct Conv3D: Sendable {
     let weight: Tensor
     /// [C_out]
     let bias: Tensor
+    /// The weight's Winograd transform [64, C_out, C_in] when this convolution runs as
+    /// F(2×2×2, 3×3×3) (Conv3D+Winograd.swift), else nil.
+    let winogradWeight: Tensor?
+    /// Whether `init` was allowed to choose Winograd (kept by `folding`).
+    private let allowsWinograd: Bool
 
-    /// weight: [C_out, C_in, k, k, k]; bias: [C_out] or nil (zero).
-    public init(weight: Tensor, bias: Tensor?, stride: Int) {
+    /// weight: [C_out, C_in, k, k, k]; bias: [C_out] or nil (zero). `winograd: false` keeps a
+    /// convolution that could run as Winograd F(2×2×2, 3×3×3) on im2col + GEMM (for tests).
+    public init(weight: Tensor, bias: Tensor?, stride: Int, winograd: Bool = true) {
         precondition(
             weight.rank == 5 && weight.shape[2] == weight.shape[3]
                 && weight.shape[3] == weight.shape[4], "conv weight \(weight.shape)")
@@ -35,6 +41,10 @@ public struct Conv3D: Sendable {
         } else {
             self.bias = Tensor(zeros: [outChannels])
         }
+        allowsWinograd = winograd
+        winogradWeight =
+            winograd && Self.runsAsWinograd(kernel: kernel, stride: stride, in: inChannels, out: outChannels)
+            ? Self.winogradTransform(self.weight, out: outChannels, in: inChannels) : nil
     }
 
     /// This convolution followed by `bn` in eval mode, as one convolution:
@@ -49,7 +59,7 @@ public struct Conv3D: Sendable {
             for i in 0..<k { w[o * k + i] = Float(Double(weight[o * k + i]) * scale) }
             b[o] = Float((Double(bias[o]) - Double(bn.runningMean[o])) * scale + Double(bn.bias[o]))
         }
-        return Conv3D(weight: w, bias: b, stride: stride)
+        return Conv3D(weight: w, bias: b, stride: stride, winograd: allowsWinograd)
     }
 
     /// Output spatial size for an input size (per axis ceil(n / stride)).
@@ -81,6 +91,12 @@ public struct Conv3D: Sendable {
         let out = Tensor(uninitialized: [n, outChannels, od, oh, ow]) // every voxel is written
         if usesDirectKernel(inputs) {
             for b in 0..<n { forwardDirect(inputs[0], batch: b, relu: relu, output: out.channel(b, 0)) }
+            return out
+        }
+        if winogradWeight != nil {
+            for b in 0..<n {
+                forwardWinograd(inputs, batch: b, dims: (d, h, w), relu: relu, output: out.channel(b, 0))
+            }
             return out
         }
         for b in 0..<n {

@@ -55,7 +55,7 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
     @Test func gemmPathWithManyOutputChannelsMatches() {
         let x = randomTensor([1, 3, 5, 6, 7], seed: 13)
         let w = randomTensor([12, 3, 3, 3, 3], seed: 14, scale: 0.5), b = randomTensor([12], seed: 15)
-        let y = Conv3D(weight: w, bias: b, stride: 1)(x)
+        let y = Conv3D(weight: w, bias: b, stride: 1, winograd: false)(x)
         #expect(y.maxAbsDifference(naiveConv3D(x, weight: w, bias: b, stride: 1)) < 1e-5)
     }
 
@@ -78,7 +78,7 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         // starting mid-row.
         let x = randomTensor([1, 2, 20, 9, 20], seed: 4)
         let w = randomTensor([9, 2, 3, 3, 3], seed: 5)
-        let y = Conv3D(weight: w, bias: nil, stride: 1)(x, relu: true)
+        let y = Conv3D(weight: w, bias: nil, stride: 1, winograd: false)(x, relu: true)
         let ref = naiveConv3D(x, weight: w, bias: nil, stride: 1)
         ref.reluInPlace()
         #expect(y.maxAbsDifference(ref) < 1e-5)
@@ -90,7 +90,7 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         // each tile's im2col block is filled from both.
         let a = randomTensor([1, 25, 6, 9, 100], seed: 19), b = randomTensor([1, 15, 6, 9, 100], seed: 20)
         let w = randomTensor([5, 40, 3, 3, 3], seed: 21, scale: 0.2), bias = randomTensor([5], seed: 22)
-        let y = Conv3D(weight: w, bias: bias, stride: 1)([a, b], relu: true)
+        let y = Conv3D(weight: w, bias: bias, stride: 1, winograd: false)([a, b], relu: true)
         let ref = naiveConv3D(concatChannels([a, b]), weight: w, bias: bias, stride: 1)
         ref.reluInPlace()
         #expect(y.maxAbsDifference(ref) < 1e-4)
@@ -99,9 +99,14 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
 
     @Test func concatenatedInputsEqualConvolutionOfTheConcatenation() {
         let a = randomTensor([1, 2, 4, 4, 6], seed: 6), b = randomTensor([1, 3, 4, 4, 6], seed: 7)
-        // 12 outputs: both calls take the im2col + GEMM path, so the results are bit-identical.
-        let conv = Conv3D(weight: randomTensor([12, 5, 3, 3, 3], seed: 8), bias: randomTensor([12], seed: 9), stride: 1)
-        #expect(conv([a, b]).maxAbsDifference(conv(concatChannels([a, b]))) == 0)
+        // Both calls take the same path (Winograd, or im2col + GEMM), so the results are
+        // bit-identical.
+        for winograd in [true, false] {
+            let conv = Conv3D(
+                weight: randomTensor([12, 5, 3, 3, 3], seed: 8), bias: randomTensor([12], seed: 9), stride: 1,
+                winograd: winograd)
+            #expect(conv([a, b]).maxAbsDifference(conv(concatChannels([a, b]))) == 0)
+        }
     }
 
     @Test func foldedBatchNormEqualsConvThenBatchNorm() {
@@ -122,5 +127,66 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
             }
         }
         #expect(folded.maxAbsDifference(ref) < 1e-5)
+    }
+
+    // Winograd F(2×2×2, 3×3×3) (Conv3D+Winograd.swift, CNNKernels/winograd3d.c).
+
+    @Test func winogradIsChosenForStrideOneThreeCubedConvolutionsOfModerateWidth() {
+        #expect(Conv3D.runsAsWinograd(kernel: 3, stride: 1, in: 32, out: 32))
+        #expect(Conv3D.runsAsWinograd(kernel: 3, stride: 1, in: 96, out: 32))
+        #expect(Conv3D.runsAsWinograd(kernel: 3, stride: 1, in: 128, out: 128))
+        #expect(!Conv3D.runsAsWinograd(kernel: 3, stride: 1, in: 384, out: 128))
+        #expect(!Conv3D.runsAsWinograd(kernel: 3, stride: 1, in: 32, out: 4))
+        #expect(!Conv3D.runsAsWinograd(kernel: 3, stride: 2, in: 32, out: 64))
+        #expect(!Conv3D.runsAsWinograd(kernel: 1, stride: 1, in: 32, out: 64))
+        let w = randomTensor([12, 3, 3, 3, 3], seed: 30)
+        #expect(Conv3D(weight: w, bias: nil, stride: 1).winogradWeight?.shape == [64, 12, 3])
+        #expect(Conv3D(weight: w, bias: nil, stride: 1, winograd: false).winogradWeight == nil)
+    }
+
+    /// Odd and even sizes (tiles cut at the far edges), one block split over the threads and
+    /// several blocks with a short last one, two inputs, bias and ReLU.
+    @Test(arguments: [[3, 5, 7], [1, 1, 1], [2, 9, 2], [6, 8, 10], [10, 34, 40], [11, 33, 41]])
+    func winogradMatchesTheDirectConvolution(_ size: [Int]) {
+        let (d, h, w) = (size[0], size[1], size[2])
+        let a = randomTensor([1, 4, d, h, w], seed: 31), b = randomTensor([1, 3, d, h, w], seed: 32)
+        let weight = randomTensor([12, 7, 3, 3, 3], seed: 33, scale: 0.5), bias = randomTensor([12], seed: 34)
+        let conv = Conv3D(weight: weight, bias: bias, stride: 1)
+        #expect(conv.winogradWeight != nil)
+        let ref = naiveConv3D(concatChannels([a, b]), weight: weight, bias: bias, stride: 1)
+        #expect(conv([a, b]).maxAbsDifference(ref) < 1e-5 * max(1, ref.maxAbs))
+        ref.reluInPlace()
+        #expect(conv([a, b], relu: true).maxAbsDifference(ref) < 1e-5 * max(1, ref.maxAbs))
+    }
+
+    @Test func winogradEqualsImToColOnABatchOfWideChannels() {
+        let x = randomTensor([2, 48, 12, 14, 16], seed: 35)
+        let w = randomTensor([40, 48, 3, 3, 3], seed: 36, scale: 0.1), b = randomTensor([40], seed: 37)
+        let fast = Conv3D(weight: w, bias: b, stride: 1)(x, relu: true)
+        let reference = Conv3D(weight: w, bias: b, stride: 1, winograd: false)(x, relu: true)
+        #expect(fast.maxAbsDifference(reference) < 1e-5 * max(1, reference.maxAbs))
+        #expect(reference.maxAbs > 1)
+    }
+
+    /// The transforms at each SIMD level against the generic code, on a block of rows that
+    /// starts mid-volume and a channel range that is not the whole input.
+    @Test(arguments: TensorElementwiseTests.levels)
+    func winogradTransformsMatchAtEverySimdLevel(_ level: Int32) {
+        let x = randomTensor([1, 5, 7, 6, 37], seed: 38)
+        var g = mn_conv3d_geometry(
+            in_c: 5, in_d: 7, in_h: 6, in_w: 37, out_d: 7, out_h: 6, out_w: 37, kernel: 3, stride: 1, pad: 1)
+        let (r0, r1, tiles) = (3, 9, 6 * 19)
+        let v = Tensor(zeros: [64, 6, tiles]), reference = Tensor(zeros: [64, 6, tiles])
+        mn_winograd3d_input_at(level, &g, x.data, Int64(r0), Int64(r1), 1, 4, v.data, 6, 2)
+        mn_winograd3d_input_at(0, &g, x.data, Int64(r0), Int64(r1), 1, 4, reference.data, 6, 2)
+        #expect(v.maxAbsDifference(reference) <= 1e-6 * reference.maxAbs)
+        #expect(reference.maxAbs > 0)
+
+        let m = randomTensor([64, 3, tiles], seed: 39), bias = randomTensor([3], seed: 40)
+        let y = Tensor(zeros: [3, 7, 6, 37]), yReference = Tensor(zeros: [3, 7, 6, 37])
+        mn_winograd3d_output_at(level, &g, m.data, Int64(r0), Int64(r1), 1, 3, 3, bias.data, 1, y.data)
+        mn_winograd3d_output_at(0, &g, m.data, Int64(r0), Int64(r1), 1, 3, 3, bias.data, 1, yReference.data)
+        #expect(y.maxAbsDifference(yReference) <= 1e-6 * yReference.maxAbs)
+        #expect(yReference.maxAbs > 0)
     }
 }

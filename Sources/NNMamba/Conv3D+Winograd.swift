@@ -1,0 +1,125 @@
+import CNNKernels
+import COpenBLAS
+
+/// 3³ stride-1 convolutions as Winograd F(2×2×2, 3×3×3) (CNNKernels/winograd3d.c): for each of
+/// the 64 frequencies one GEMM [C_out, C_in]·[C_in, tiles], 64 multiply-adds per 2³ outputs and
+/// input channel where im2col + GEMM needs 216 (3.4× fewer), and no 27-fold im2col block.
+///
+/// The transforms add and subtract at most four values per axis, so the result stays within the
+/// float32 tolerances of the golden fixtures (Tests/Fixtures/golden/nnmamba/README.md).
+extension Conv3D {
+    /// Tiles per block: its transformed input [64, C_in, tiles] and product [64, C_out, tiles]
+    /// stay within a few MB for the widths this runs at; a GEMM much narrower than this pays
+    /// OpenBLAS's packing and call overhead on every frequency.
+    static let winogradBlockTiles = 256
+
+    /// Winograd is chosen for 3³ stride-1 convolutions with more than 8 output channels (fewer run
+    /// on the direct kernel) and at most 128 × 128 channels. Wider convolutions run only at the
+    /// deepest levels (8³–16³ voxels), where im2col is cheap and their GEMMs are already
+    /// efficient, while the transformed weight (64/27 of the weight) would add tens of MB to the
+    /// node's memory.
+    static func runsAsWinograd(kernel: Int, stride: Int, in inChannels: Int, out outChannels: Int) -> Bool {
+        kernel == 3 && stride == 1 && outChannels > 8 && inChannels * outChannels <= 128 * 128
+    }
+
+    /// U [64, C_out, C_in] of weight [C_out, C_in·27].
+    static func winogradTransform(_ weight: Tensor, out: Int, in: Int) -> Tensor {
+        let u = Tensor(uninitialized: [64, out, `in`])
+        mn_winograd3d_weights(weight.data, Int64(out), Int64(`in`), u.data)
+        return u
+    }
+
+    /// The convolution of batch item `b` of the channel-wise concatenation of `inputs` into
+    /// `output` ([C_out, D, H, W]), with bias and optional ReLU.
+    func forwardWinograd(
+        _ inputs: [Tensor], batch b: Int, dims: (Int, Int, Int), relu: Bool, output: UnsafeMutablePointer<Float>
+    ) {
+        guard let u = winogradWeight?.data else { preconditionFailure("no Winograd weight") }
+        let (d, h, w) = dims
+        let tileWidth = (w + 1) / 2
+        let rows = (d + 1) / 2 * ((h + 1) / 2)
+        let geometries = inputs.map { x in
+            mn_conv3d_geometry(
+                in_c: Int64(x.shape[1]), in_d: Int64(d), in_h: Int64(h), in_w: Int64(w),
+                out_d: Int64(d), out_h: Int64(h), out_w: Int64(w), kernel: 3, stride: 1, pad: 1)
+        }
+        let sources = inputs.map { $0.channel(b, 0) }
+        let (cin, cout, bias) = (inChannels, outChannels, self.bias.data)
+
+        // V for tile rows [r0, r1) of every input, channels split over the threads or not.
+        func transformInputs(_ r0: Int, _ r1: Int, into v: UnsafeMutablePointer<Float>, parallel: Bool) {
+            var offset = 0
+            for (i, x) in inputs.enumerated() {
+                let channels = x.shape[1], rowOffset = offset
+                withUnsafePointer(to: geometries[i]) { g in
+                    let fill = { (c: Range<Int>) in
+                        mn_winograd3d_input(
+                            g, sources[i], Int64(r0), Int64(r1), Int64(c.lowerBound), Int64(c.upperBound),
+                            v, Int64(cin), Int64(rowOffset))
+                    }
+                    if parallel { Parallel.forChunks(channels, fill) } else { fill(0..<channels) }
+                }
+                offset += channels
+            }
+        }
+        // M[ξ] = U[ξ]·V[ξ] for the frequencies ξ in `frequencies`, each a single-threaded sgemm.
+        func multiply(
+            tiles: Int, _ v: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ frequencies: Range<Int>
+        ) {
+            for xi in frequencies {
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin), 1,
+                    u + xi * cout * cin, Int32(cin), v + xi * cin * tiles, Int32(tiles), 0,
+                    m + xi * cout * tiles, Int32(tiles))
+            }
+        }
+        func transformOutputs(_ r0: Int, _ r1: Int, _ m: UnsafePointer<Float>, _ channels: Range<Int>) {
+            withUnsafePointer(to: geometries[0]) { g in
+                mn_winograd3d_output(
+                    g, m, Int64(r0), Int64(r1), Int64(channels.lowerBound), Int64(channels.upperBound),
+                    Int64(cout), bias, relu ? 1 : 0, output)
+            }
+        }
+
+        Gemm.prepare()
+        let threads = Parallel.threadCount
+        var rowsPerBlock = max(1, Self.winogradBlockTiles / tileWidth)
+        var blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
+        if blocks < threads {
+            // Too few tiles for a block per thread (the deeper levels): one block, each step
+            // split over the threads.
+            let tiles = rows * tileWidth
+            let v = BufferPool.allocate(floats: 64 * cin * tiles)
+            let m = BufferPool.allocate(floats: 64 * cout * tiles)
+            defer {
+                BufferPool.release(v, floats: 64 * cin * tiles)
+                BufferPool.release(m, floats: 64 * cout * tiles)
+            }
+            transformInputs(0, rows, into: v, parallel: true)
+            Parallel.forChunks(64) { multiply(tiles: tiles, v, m, $0) }
+            Parallel.forChunks(cout) { transformOutputs(0, rows, m, $0) }
+            return
+        }
+        // A block count that is a multiple of the threads, so that none idles; each thread runs
+        // its blocks start to end (transform, 64 GEMMs, inverse transform) while they are in cache.
+        blocks = (blocks + threads - 1) / threads * threads
+        rowsPerBlock = (rows + blocks - 1) / blocks
+        blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
+        let widest = rowsPerBlock * tileWidth
+        Parallel.forChunks(blocks) { range in
+            let v = BufferPool.allocate(floats: 64 * cin * widest)
+            let m = BufferPool.allocate(floats: 64 * cout * widest)
+            defer {
+                BufferPool.release(v, floats: 64 * cin * widest)
+                BufferPool.release(m, floats: 64 * cout * widest)
+            }
+            for block in range {
+                let r0 = block * rowsPerBlock, r1 = min(rows, r0 + rowsPerBlock)
+                guard r0 < r1 else { continue }
+                transformInputs(r0, r1, into: v, parallel: false)
+                multiply(tiles: (r1 - r0) * tileWidth, v, m, 0..<64)
+                transformOutputs(r0, r1, m, 0..<cout)
+            }
+        }
+    }
+}
