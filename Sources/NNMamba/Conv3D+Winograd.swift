@@ -8,18 +8,20 @@ import COpenBLAS
 /// The transforms add and subtract at most four values per axis, so the result stays within the
 /// float32 tolerances of the golden fixtures (Tests/Fixtures/golden/nnmamba/README.md).
 extension Conv3D {
-    /// Tiles per block: its transformed input [64, C_in, tiles] and product [64, C_out, tiles]
-    /// stay within a few MB for the widths this runs at; a GEMM much narrower than this pays
-    /// OpenBLAS's packing and call overhead on every frequency.
-    static let winogradBlockTiles = 256
+    /// Tiles per block (at least one row of tiles). The transforms and the GEMMs are bound by
+    /// memory traffic: the transformed input [64, C_in, tiles] is 8× the input it comes from, so
+    /// it must stay in the L2/L3 cache between its transform and its GEMMs. `bench engine` at
+    /// 128³ (this 2-core VM): 32 tiles 2.92 s, 64 tiles 2.88 s, 128 tiles 3.40 s, 256 tiles
+    /// 3.03 s, 512 or more ~3.3 s.
+    static let winogradBlockTiles = 64
 
     /// Winograd is chosen for 3³ stride-1 convolutions with more than 8 output channels (fewer run
-    /// on the direct kernel) and at most 128 × 128 channels. Wider convolutions run only at the
-    /// deepest levels (8³–16³ voxels), where im2col is cheap and their GEMMs are already
-    /// efficient, while the transformed weight (64/27 of the weight) would add tens of MB to the
-    /// node's memory.
+    /// on the direct kernel) and at most 384 × 128 channels (nnMambaSeg's conv5 at c = 32, whose
+    /// im2col block of 10 368 rows does not fit any cache). The 256 × 256 convolutions of the
+    /// deepest stage run on 8³ voxels, where im2col + GEMM is already efficient, and their
+    /// transformed weights (64/27 of the weight) would add 84 MB to the node's memory.
     static func runsAsWinograd(kernel: Int, stride: Int, in inChannels: Int, out outChannels: Int) -> Bool {
-        kernel == 3 && stride == 1 && outChannels > 8 && inChannels * outChannels <= 128 * 128
+        kernel == 3 && stride == 1 && outChannels > 8 && inChannels * outChannels <= 384 * 128
     }
 
     /// U [64, C_out, C_in] of weight [C_out, C_in·27].
