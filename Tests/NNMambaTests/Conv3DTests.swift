@@ -73,6 +73,23 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         #expect(y.maxAbsDifference(ref) < 1e-5)
     }
 
+    /// More input channels than one gathered group (16), output channels in two groups of four
+    /// with padding, a width that leaves a partial 16-lane chunk, and the volume's edges.
+    @Test(arguments: TensorElementwiseTests.levels)
+    func directSmallKernelWithChannelGroupsMatches(_ level: Int32) {
+        let x = randomTensor([1, 20, 5, 3, 37], seed: 41)
+        let w = randomTensor([7, 20, 3, 3, 3], seed: 42, scale: 0.3), b = randomTensor([7], seed: 43)
+        var g = mn_conv3d_geometry(
+            in_c: 20, in_d: 5, in_h: 3, in_w: 37, out_d: 5, out_h: 3, out_w: 37, kernel: 3, stride: 1, pad: 1)
+        let y = Tensor(zeros: [1, 7, 5, 3, 37])
+        // Two depth ranges, as two threads would run them.
+        mn_conv3d_direct_small_at(level, &g, x.data, w.data, b.data, 7, 0, y.data, 0, 2)
+        mn_conv3d_direct_small_at(level, &g, x.data, w.data, b.data, 7, 0, y.data, 2, 5)
+        let ref = naiveConv3D(x, weight: w, bias: b, stride: 1)
+        #expect(y.maxAbsDifference(ref) < 1e-5 * max(1, ref.maxAbs))
+        #expect(ref.maxAbs > 1)
+    }
+
     @Test func tilesLargerThanOneBlockMatch() {
         // 2·27 = 54 rows, 20·9·20 = 3600 output voxels: more than one 2048-voxel tile, tiles
         // starting mid-row.
