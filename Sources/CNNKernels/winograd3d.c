@@ -115,6 +115,50 @@ MN_DISPATCH_VOID(mn_winograd3d_input, winograd_input_body,
                   int64_t c_end, float *v, int64_t v_rows, int64_t row_offset),
                  (g, input, r_begin, r_end, c_begin, c_end, v, v_rows, row_offset))
 
+// M[ξ] = U[ξ]·V[ξ] for the narrower layers: OpenBLAS spends as long packing these small products
+// ([C_out, C_in]·[C_in, 64]) and zeroing C as multiplying them; here four output channels of a
+// 16-lane column chunk are summed in registers while the chunk's column of V stays in L1.
+MN_INLINE void winograd_multiply_body(const float *u, const float *v, float *m, int64_t cout, int64_t cin, int64_t nt,
+                                      int64_t xi_begin, int64_t xi_end) {
+    const int64_t full = nt / 16 * 16;
+    for (int64_t xi = xi_begin; xi < xi_end; xi++) {
+        const float *uu = u + xi * cout * cin, *vv = v + xi * cin * nt;
+        float *mm = m + xi * cout * nt;
+        int64_t o0 = 0;
+        for (; o0 + 4 <= cout; o0 += 4) {
+            const float *w0 = uu + o0 * cin, *w1 = w0 + cin, *w2 = w1 + cin, *w3 = w2 + cin;
+            for (int64_t j = 0; j < full; j += 16) {
+                v16f a0 = v16_splat(0), a1 = a0, a2 = a0, a3 = a0;
+                const float *p = vv + j;
+                for (int64_t c = 0; c < cin; c++, p += nt) {
+                    const v16f x = v16_load(p);
+                    a0 += x * v16_splat(w0[c]);
+                    a1 += x * v16_splat(w1[c]);
+                    a2 += x * v16_splat(w2[c]);
+                    a3 += x * v16_splat(w3[c]);
+                }
+                v16_store(mm + o0 * nt + j, a0);
+                v16_store(mm + (o0 + 1) * nt + j, a1);
+                v16_store(mm + (o0 + 2) * nt + j, a2);
+                v16_store(mm + (o0 + 3) * nt + j, a3);
+            }
+        }
+        // Remaining output channels and the columns past the last full chunk, one by one.
+        for (int64_t o = 0; o < cout; o++) {
+            const int64_t j0 = o < o0 ? full : 0;
+            for (int64_t j = j0; j < nt; j++) {
+                float s = 0;
+                for (int64_t c = 0; c < cin; c++) s += uu[o * cin + c] * vv[c * nt + j];
+                mm[o * nt + j] = s;
+            }
+        }
+    }
+}
+MN_DISPATCH_VOID(mn_winograd3d_multiply, winograd_multiply_body,
+                 (const float *u, const float *v, float *m, int64_t cout, int64_t cin, int64_t nt, int64_t xi_begin,
+                  int64_t xi_end),
+                 (u, v, m, cout, cin, nt, xi_begin, xi_end))
+
 MN_INLINE void winograd_output_body(const mn_conv3d_geometry *g, const float *m, int64_t r_begin, int64_t r_end,
                                     int64_t co_begin, int64_t co_end, int64_t cout, const float *bias, int32_t relu,
                                     float *output) {

@@ -11,9 +11,16 @@ extension Conv3D {
     /// Tiles per block (at least one row of tiles). The transforms and the GEMMs are bound by
     /// memory traffic: the transformed input [64, C_in, tiles] is 8× the input it comes from, so
     /// it must stay in the L2/L3 cache between its transform and its GEMMs. `bench engine` at
-    /// 128³ (this 2-core VM): 32 tiles 2.92 s, 64 tiles 2.88 s, 128 tiles 3.40 s, 256 tiles
-    /// 3.03 s, 512 or more ~3.3 s.
+    /// 128³ (this 2-core VM), with OpenBLAS for the products: 32 tiles 2.92 s, 64 tiles 2.88 s,
+    /// 128 tiles 3.40 s, 256 tiles 3.03 s, 512 or more ~3.3 s; with the engine's own kernel,
+    /// 64 and 128 tiles are within the noise of each other (2.45 and 2.54 s).
     static let winogradBlockTiles = 64
+
+    /// Up to this many input channels the 64 products per block run on the engine's kernel
+    /// (`mn_winograd3d_multiply`). Measured alone on one core: 32 × 96 × 64 tiles 55–62 GFLOP/s
+    /// against OpenBLAS's 38–42, 64 × 64 53–59 against 42–45, 128 × 128 39 against 31–38; at
+    /// 128 × 384 OpenBLAS is ahead (47 against 44).
+    static let winogradOwnKernelInputs = 128
 
     /// Winograd is chosen for 3³ stride-1 convolutions with more than 8 output channels (fewer run
     /// on the direct kernel) and at most 384 × 128 channels (nnMambaSeg's conv5 at c = 32, whose
@@ -64,10 +71,17 @@ extension Conv3D {
                 offset += channels
             }
         }
-        // M[ξ] = U[ξ]·V[ξ] for the frequencies ξ in `frequencies`, each a single-threaded sgemm.
+        // M[ξ] = U[ξ]·V[ξ] for the frequencies ξ in `frequencies`, on this thread: the engine's own
+        // kernel up to 128 input channels, OpenBLAS beyond, where its packing pays for itself.
         func multiply(
             tiles: Int, _ v: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ frequencies: Range<Int>
         ) {
+            if cin <= Self.winogradOwnKernelInputs {
+                mn_winograd3d_multiply(
+                    u, v, m, Int64(cout), Int64(cin), Int64(tiles), Int64(frequencies.lowerBound),
+                    Int64(frequencies.upperBound))
+                return
+            }
             for xi in frequencies {
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin), 1,

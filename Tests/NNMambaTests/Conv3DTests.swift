@@ -207,4 +207,29 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         #expect(y.maxAbsDifference(yReference) <= 1e-6 * yReference.maxAbs)
         #expect(yReference.maxAbs > 0)
     }
+
+    /// The engine's kernel for the 64 products, at each SIMD level, against a double-precision
+    /// product: output channels that are not a multiple of four and columns past the last
+    /// 16-lane chunk, on a range of frequencies.
+    @Test(arguments: TensorElementwiseTests.levels)
+    func winogradProductsMatchAtEverySimdLevel(_ level: Int32) {
+        let (cout, cin, tiles) = (7, 19, 37)
+        let u = randomTensor([64, cout, cin], seed: 44), v = randomTensor([64, cin, tiles], seed: 45)
+        let m = Tensor(zeros: [64, cout, tiles])
+        mn_winograd3d_multiply_at(level, u.data, v.data, m.data, Int64(cout), Int64(cin), Int64(tiles), 3, 61)
+        var worst: Double = 0
+        for xi in 0..<64 {
+            for o in 0..<cout {
+                for j in 0..<tiles {
+                    var sum: Double = 0
+                    for c in 0..<cin {
+                        sum += Double(u[(xi * cout + o) * cin + c]) * Double(v[(xi * cin + c) * tiles + j])
+                    }
+                    let expected = (3..<61).contains(xi) ? sum : 0 // untouched outside the range
+                    worst = max(worst, abs(Double(m[(xi * cout + o) * tiles + j]) - expected))
+                }
+            }
+        }
+        #expect(worst < 1e-5)
+    }
 }

@@ -113,6 +113,13 @@ void mn_winograd3d_input_at(int32_t level, const mn_conv3d_geometry *g, const fl
                             int64_t r_end, int64_t c_begin, int64_t c_end, float *v, int64_t v_rows,
                             int64_t row_offset);
 
+/// M[ξ] = U[ξ]·V[ξ] ([C_out, C_in]·[C_in, nt], m[(ξ·cout + o)·nt + j]) for the frequencies
+/// [xi_begin, xi_end); disjoint ranges may run concurrently.
+void mn_winograd3d_multiply(const float *u, const float *v, float *m, int64_t cout, int64_t cin, int64_t nt,
+                            int64_t xi_begin, int64_t xi_end);
+void mn_winograd3d_multiply_at(int32_t level, const float *u, const float *v, float *m, int64_t cout, int64_t cin,
+                               int64_t nt, int64_t xi_begin, int64_t xi_end);
+
 /// The output voxels of the block's tiles for output channels [co_begin, co_end): Aᵀ·M·A along each
 /// axis of m[(ξ·cout + o)·nt + j], plus bias, then optional ReLU, into output [C_out, OD, OH, OW]
 /// (voxels past the output's edge are dropped). Disjoint channel ranges may run concurrently.
