@@ -1,5 +1,35 @@
 import CNNKernels
 import COpenBLAS
+import Synchronization
+
+/// When a convolution whose shape allows it runs as Winograd F(2×2×2, 3×3×3).
+public enum WinogradUse: Sendable, Equatable {
+    /// On outputs of at least `Conv3D.winogradMinimumTiles` tiles (the default).
+    case whenWorthIt
+    /// Always (tests of the Winograd path on small volumes).
+    case always
+    /// Never: im2col + GEMM (tests of that path).
+    case never
+}
+
+/// A convolution's Winograd weight [64, C_out, C_in], made on the first call that needs it, so
+/// that a network holds the transform (64/27 of the weight) only of the layers that run at a
+/// size where Winograd pays. Shared by the threads and jobs that run the network.
+final class WinogradWeight: Sendable {
+    private let made = Mutex<Tensor?>(nil)
+
+    /// Whether the transform has been made (tests).
+    var isMade: Bool { made.withLock { $0 != nil } }
+
+    func tensor(making make: () -> Tensor) -> Tensor {
+        made.withLock { made in
+            if let made { return made }
+            let u = make()
+            made = u
+            return u
+        }
+    }
+}
 
 /// 3³ stride-1 convolutions as Winograd F(2×2×2, 3×3×3) (CNNKernels/winograd3d.c): for each of
 /// the 64 frequencies one GEMM [C_out, C_in]·[C_in, tiles], 64 multiply-adds per 2³ outputs and
@@ -22,13 +52,25 @@ extension Conv3D {
     /// 128 × 384 OpenBLAS is ahead (47 against 44).
     static let winogradOwnKernelInputs = 128
 
-    /// Winograd is chosen for 3³ stride-1 convolutions with more than 8 output channels (fewer run
-    /// on the direct kernel) and at most 384 × 128 channels (nnMambaSeg's conv5 at c = 32, whose
-    /// im2col block of 10 368 rows does not fit any cache). The 256 × 256 convolutions of the
-    /// deepest stage run on 8³ voxels, where im2col + GEMM is already efficient, and their
-    /// transformed weights (64/27 of the weight) would add 84 MB to the node's memory.
+    /// Winograd is possible for 3³ stride-1 convolutions with more than 8 output channels (fewer
+    /// run on the direct kernel) and at most 384 × 128 channels (nnMambaSeg's conv5 at c = 32,
+    /// whose im2col block of 10 368 rows does not fit any cache). The 256 × 256 convolutions of
+    /// the deepest stage would add 84 MB of transformed weights for little gain.
     static func runsAsWinograd(kernel: Int, stride: Int, in inChannels: Int, out outChannels: Int) -> Bool {
         kernel == 3 && stride == 1 && outChannels > 8 && inChannels * outChannels <= 384 * 128
+    }
+
+    /// Outputs of fewer tiles (2³ voxels each) run on im2col + GEMM: a block spans most of the
+    /// volume there, its GEMMs are short, and the transformed weight would stay in memory for a
+    /// few milliseconds' gain. 256 tiles is a 16 × 8 × 16 output: nnMambaSeg's layer2 and conv5
+    /// at a 128³ patch (19 against 45 ms for 128 → 128) but not its layer3 at 8³; the sample CT
+    /// models' 48 × 64 × 64 patches (c = 16) not at their two deepest levels. The widest level of
+    /// the seg golden fixture (Tests/Fixtures/golden/nnmamba/seg) is exactly this size, so the
+    /// fixture checks a whole network with Winograd in it.
+    static let winogradMinimumTiles = 256
+
+    static func worthWinograd(outputSize d: (Int, Int, Int)) -> Bool {
+        (d.0 + 1) / 2 * ((d.1 + 1) / 2) * ((d.2 + 1) / 2) >= winogradMinimumTiles
     }
 
     /// U [64, C_out, C_in] of weight [C_out, C_in·27].
@@ -41,9 +83,10 @@ extension Conv3D {
     /// The convolution of batch item `b` of the channel-wise concatenation of `inputs` into
     /// `output` ([C_out, D, H, W]), with bias and optional ReLU.
     func forwardWinograd(
-        _ inputs: [Tensor], batch b: Int, dims: (Int, Int, Int), relu: Bool, output: UnsafeMutablePointer<Float>
+        _ inputs: [Tensor], batch b: Int, dims: (Int, Int, Int), u weight: Tensor, relu: Bool,
+        output: UnsafeMutablePointer<Float>
     ) {
-        guard let u = winogradWeight?.data else { preconditionFailure("no Winograd weight") }
+        let u = weight.data
         let (d, h, w) = dims
         let tileWidth = (w + 1) / 2
         let rows = (d + 1) / 2 * ((h + 1) / 2)

@@ -15,15 +15,15 @@ public struct Conv3D: Sendable {
     let weight: Tensor
     /// [C_out]
     let bias: Tensor
-    /// The weight's Winograd transform [64, C_out, C_in] when this convolution runs as
-    /// F(2×2×2, 3×3×3) (Conv3D+Winograd.swift), else nil.
-    let winogradWeight: Tensor?
-    /// Whether `init` was allowed to choose Winograd (kept by `folding`).
-    private let allowsWinograd: Bool
+    /// When this convolution runs as Winograd F(2×2×2, 3×3×3) (Conv3D+Winograd.swift).
+    let winograd: WinogradUse
+    /// The weight's Winograd transform, made on the first call that runs as Winograd; nil when
+    /// the shape never does.
+    let winogradWeight: WinogradWeight?
 
-    /// weight: [C_out, C_in, k, k, k]; bias: [C_out] or nil (zero). `winograd: false` keeps a
-    /// convolution that could run as Winograd F(2×2×2, 3×3×3) on im2col + GEMM (for tests).
-    public init(weight: Tensor, bias: Tensor?, stride: Int, winograd: Bool = true) {
+    /// weight: [C_out, C_in, k, k, k]; bias: [C_out] or nil (zero). `winograd` other than
+    /// `.whenWorthIt` forces or forbids Winograd F(2×2×2, 3×3×3) where the shape allows it (tests).
+    public init(weight: Tensor, bias: Tensor?, stride: Int, winograd: WinogradUse = .whenWorthIt) {
         precondition(
             weight.rank == 5 && weight.shape[2] == weight.shape[3]
                 && weight.shape[3] == weight.shape[4], "conv weight \(weight.shape)")
@@ -41,10 +41,10 @@ public struct Conv3D: Sendable {
         } else {
             self.bias = Tensor(zeros: [outChannels])
         }
-        allowsWinograd = winograd
+        self.winograd = winograd
         winogradWeight =
-            winograd && Self.runsAsWinograd(kernel: kernel, stride: stride, in: inChannels, out: outChannels)
-            ? Self.winogradTransform(self.weight, out: outChannels, in: inChannels) : nil
+            winograd != .never && Self.runsAsWinograd(kernel: kernel, stride: stride, in: inChannels, out: outChannels)
+            ? WinogradWeight() : nil
     }
 
     /// This convolution followed by `bn` in eval mode, as one convolution:
@@ -59,7 +59,7 @@ public struct Conv3D: Sendable {
             for i in 0..<k { w[o * k + i] = Float(Double(weight[o * k + i]) * scale) }
             b[o] = Float((Double(bias[o]) - Double(bn.runningMean[o])) * scale + Double(bn.bias[o]))
         }
-        return Conv3D(weight: w, bias: b, stride: stride, winograd: allowsWinograd)
+        return Conv3D(weight: w, bias: b, stride: stride, winograd: winograd)
     }
 
     /// Output spatial size for an input size (per axis ceil(n / stride)).
@@ -93,9 +93,10 @@ public struct Conv3D: Sendable {
             for b in 0..<n { forwardDirect(inputs[0], batch: b, relu: relu, output: out.channel(b, 0)) }
             return out
         }
-        if winogradWeight != nil {
+        if let winogradWeight, winograd == .always || Self.worthWinograd(outputSize: (od, oh, ow)) {
+            let u = winogradWeight.tensor { Self.winogradTransform(weight, out: outChannels, in: inChannels) }
             for b in 0..<n {
-                forwardWinograd(inputs, batch: b, dims: (d, h, w), relu: relu, output: out.channel(b, 0))
+                forwardWinograd(inputs, batch: b, dims: (d, h, w), u: u, relu: relu, output: out.channel(b, 0))
             }
             return out
         }

@@ -55,7 +55,7 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
     @Test func gemmPathWithManyOutputChannelsMatches() {
         let x = randomTensor([1, 3, 5, 6, 7], seed: 13)
         let w = randomTensor([12, 3, 3, 3, 3], seed: 14, scale: 0.5), b = randomTensor([12], seed: 15)
-        let y = Conv3D(weight: w, bias: b, stride: 1, winograd: false)(x)
+        let y = Conv3D(weight: w, bias: b, stride: 1, winograd: .never)(x)
         #expect(y.maxAbsDifference(naiveConv3D(x, weight: w, bias: b, stride: 1)) < 1e-5)
     }
 
@@ -95,7 +95,7 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         // starting mid-row.
         let x = randomTensor([1, 2, 20, 9, 20], seed: 4)
         let w = randomTensor([9, 2, 3, 3, 3], seed: 5)
-        let y = Conv3D(weight: w, bias: nil, stride: 1, winograd: false)(x, relu: true)
+        let y = Conv3D(weight: w, bias: nil, stride: 1, winograd: .never)(x, relu: true)
         let ref = naiveConv3D(x, weight: w, bias: nil, stride: 1)
         ref.reluInPlace()
         #expect(y.maxAbsDifference(ref) < 1e-5)
@@ -107,7 +107,7 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         // each tile's im2col block is filled from both.
         let a = randomTensor([1, 25, 6, 9, 100], seed: 19), b = randomTensor([1, 15, 6, 9, 100], seed: 20)
         let w = randomTensor([5, 40, 3, 3, 3], seed: 21, scale: 0.2), bias = randomTensor([5], seed: 22)
-        let y = Conv3D(weight: w, bias: bias, stride: 1, winograd: false)([a, b], relu: true)
+        let y = Conv3D(weight: w, bias: bias, stride: 1, winograd: .never)([a, b], relu: true)
         let ref = naiveConv3D(concatChannels([a, b]), weight: w, bias: bias, stride: 1)
         ref.reluInPlace()
         #expect(y.maxAbsDifference(ref) < 1e-4)
@@ -118,7 +118,7 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         let a = randomTensor([1, 2, 4, 4, 6], seed: 6), b = randomTensor([1, 3, 4, 4, 6], seed: 7)
         // Both calls take the same path (Winograd, or im2col + GEMM), so the results are
         // bit-identical.
-        for winograd in [true, false] {
+        for winograd in [WinogradUse.always, .never] {
             let conv = Conv3D(
                 weight: randomTensor([12, 5, 3, 3, 3], seed: 8), bias: randomTensor([12], seed: 9), stride: 1,
                 winograd: winograd)
@@ -158,8 +158,30 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         #expect(!Conv3D.runsAsWinograd(kernel: 3, stride: 2, in: 32, out: 64))
         #expect(!Conv3D.runsAsWinograd(kernel: 1, stride: 1, in: 32, out: 64))
         let w = randomTensor([12, 3, 3, 3, 3], seed: 30)
-        #expect(Conv3D(weight: w, bias: nil, stride: 1).winogradWeight?.shape == [64, 12, 3])
-        #expect(Conv3D(weight: w, bias: nil, stride: 1, winograd: false).winogradWeight == nil)
+        #expect(Conv3D(weight: w, bias: nil, stride: 1).winogradWeight != nil)
+        #expect(Conv3D(weight: w, bias: nil, stride: 1, winograd: .never).winogradWeight == nil)
+        // By size: 16 × 8 × 16 is 256 tiles, 15 × 8 × 16 too (tiles cut at the edge), 14 × 8 × 16
+        // is 224.
+        #expect(Conv3D.worthWinograd(outputSize: (16, 8, 16)))
+        #expect(Conv3D.worthWinograd(outputSize: (15, 8, 16)))
+        #expect(!Conv3D.worthWinograd(outputSize: (14, 8, 16)))
+        #expect(!Conv3D.worthWinograd(outputSize: (8, 8, 8)))
+    }
+
+    /// By default the transform is made on the first output of 256 tiles or more, and kept.
+    @Test func winogradRunsByDefaultFromTwoHundredFiftySixTilesAndMakesItsWeightOnce() {
+        let w = randomTensor([16, 6, 3, 3, 3], seed: 46, scale: 0.3), b = randomTensor([16], seed: 47)
+        let conv = Conv3D(weight: w, bias: b, stride: 1)
+        let reference = Conv3D(weight: w, bias: b, stride: 1, winograd: .never)
+        let small = randomTensor([1, 6, 8, 8, 8], seed: 48)
+        #expect(conv(small).maxAbsDifference(reference(small)) == 0) // the same im2col path
+        #expect(conv.winogradWeight?.isMade == false)
+        let large = randomTensor([1, 6, 16, 8, 16], seed: 49)
+        let fast = conv(large), expected = reference(large)
+        #expect(conv.winogradWeight?.isMade == true)
+        #expect(fast.maxAbsDifference(expected) > 0) // a different path…
+        #expect(fast.maxAbsDifference(expected) < 1e-5 * max(1, expected.maxAbs)) // …the same result
+        #expect(conv(large).maxAbsDifference(fast) == 0)
     }
 
     /// Odd and even sizes (tiles cut at the far edges), one block split over the threads and
@@ -169,8 +191,7 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
         let (d, h, w) = (size[0], size[1], size[2])
         let a = randomTensor([1, 4, d, h, w], seed: 31), b = randomTensor([1, 3, d, h, w], seed: 32)
         let weight = randomTensor([12, 7, 3, 3, 3], seed: 33, scale: 0.5), bias = randomTensor([12], seed: 34)
-        let conv = Conv3D(weight: weight, bias: bias, stride: 1)
-        #expect(conv.winogradWeight != nil)
+        let conv = Conv3D(weight: weight, bias: bias, stride: 1, winograd: .always)
         let ref = naiveConv3D(concatChannels([a, b]), weight: weight, bias: bias, stride: 1)
         #expect(conv([a, b]).maxAbsDifference(ref) < 1e-5 * max(1, ref.maxAbs))
         ref.reluInPlace()
@@ -180,8 +201,8 @@ func naiveConv3D(_ x: Tensor, weight w: Tensor, bias: Tensor?, stride s: Int) ->
     @Test func winogradEqualsImToColOnABatchOfWideChannels() {
         let x = randomTensor([2, 48, 12, 14, 16], seed: 35)
         let w = randomTensor([40, 48, 3, 3, 3], seed: 36, scale: 0.1), b = randomTensor([40], seed: 37)
-        let fast = Conv3D(weight: w, bias: b, stride: 1)(x, relu: true)
-        let reference = Conv3D(weight: w, bias: b, stride: 1, winograd: false)(x, relu: true)
+        let fast = Conv3D(weight: w, bias: b, stride: 1, winograd: .always)(x, relu: true)
+        let reference = Conv3D(weight: w, bias: b, stride: 1, winograd: .never)(x, relu: true)
         #expect(fast.maxAbsDifference(reference) < 1e-5 * max(1, reference.maxAbs))
         #expect(reference.maxAbs > 1)
     }
