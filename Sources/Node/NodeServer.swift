@@ -112,13 +112,8 @@ public struct NodeServer: Sendable {
     /// The HTTP bearer token from `http.token_file`; like a TLS key, the file must not be
     /// readable by group or others.
     static func readToken(_ path: String) throws -> String {
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
-            throw ConfigurationError(
-                file: path, line: nil, key: "http.token_file",
-                message: "is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it")
-        }
-        let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try PrivateFile.read(path, file: path, key: "http.token_file")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         guard token.count >= 16 else {
             throw ConfigurationError(
                 file: path, line: nil, key: "http.token_file", message: "the token must have at least 16 characters")

@@ -69,7 +69,7 @@ public struct PostgreSQLLocation: Sendable, Equatable {
     /// A file holding the password alone; like a TLS key, not readable by group or others.
     static func readPasswordFile(_ path: String, file: String) throws -> String {
         let key = "storage.password_file"
-        let text = try readPrivate(path, file: file, key: key)
+        let text = try PrivateFile.read(path, file: file, key: key)
         let password = text.trimmingCharacters(in: .newlines)
         guard !password.isEmpty else {
             throw ConfigurationError(file: file, line: nil, key: key, message: "\(path) is empty")
@@ -80,7 +80,7 @@ public struct PostgreSQLLocation: Sendable, Equatable {
     /// The password of the first line of a libpq password file that matches the location.
     static func passwordFromPGPASSFILE(_ path: String, for location: PostgreSQLLocation, file: String) throws -> String?
     {
-        let text = try readPrivate(path, file: file, key: "PGPASSFILE")
+        let text = try PrivateFile.read(path, file: file, key: "PGPASSFILE")
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let fields = splitPassLine(String(line))
             guard fields.count == 5 else { continue }
@@ -108,24 +108,6 @@ public struct PostgreSQLLocation: Sendable, Equatable {
         }
         fields.append(current)
         return fields
-    }
-
-    private static func readPrivate(_ path: String, file: String, key: String) throws -> String {
-        let attributes: [FileAttributeKey: Any]
-        let text: String
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigurationError(
-                file: file, line: nil, key: key, message: "cannot read \(path): \(error.localizedDescription)")
-        }
-        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
-            throw ConfigurationError(
-                file: file, line: nil, key: key,
-                message: "\(path) is accessible by group or others (mode \(String(mode, radix: 8))); chmod 600 it")
-        }
-        return text
     }
 }
 
