@@ -8,6 +8,9 @@ public final class WakeSignal: Sendable {
 
     public init() {}
 
+    /// Tasks waiting now (tests).
+    var waitingCount: Int { waiters.withLock { $0.count } }
+
     /// Wakes every task waiting now.
     public func signal() {
         let woken = waiters.withLock { waiting in
