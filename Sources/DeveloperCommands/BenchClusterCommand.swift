@@ -59,13 +59,7 @@ public struct BenchClusterCommand: AsyncParsableCommand {
         print("generating \(series) CT series of \(slices) × 48² …")
         var inputs: [[String]] = []
         for index in 0..<series {
-            var generator = SeriesGenerator()
-            generator.rows = 48
-            generator.columns = 48
-            generator.slices = slices
-            generator.pixelSpacing = (5, 5)
-            generator.sliceSpacing = 6
-            generator.phantom = .abdomenCT(size: 220)
+            var generator = SeriesGenerator.smallAbdomenCT(slices: slices)
             generator.seed = UInt64(index + 1)
             inputs.append(try generator.write(to: work + "/input-\(index)").files)
         }

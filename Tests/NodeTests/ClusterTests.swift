@@ -92,14 +92,8 @@ import Testing
     }
 
     static func series(in cluster: Cluster, slices: Int = 12) throws -> SeriesGenerator.Written {
-        var generator = SeriesGenerator()
-        generator.rows = 48
-        generator.columns = 48
-        generator.slices = slices
-        generator.pixelSpacing = (5, 5)
-        generator.sliceSpacing = 6
-        generator.phantom = .abdomenCT(size: 220)
-        return try generator.write(to: cluster.directory.file("input-\(UUID().uuidString.prefix(6))"))
+        return try SeriesGenerator.smallAbdomenCT(slices: slices).write(
+            to: cluster.directory.file("input-\(UUID().uuidString.prefix(6))"))
     }
 
     static func push(_ files: [String], to member: Member) async throws {

@@ -94,14 +94,8 @@ import Testing
     }
 
     static func push(_ s: Setup, slices: Int = 16, missingSlice: Bool = false) async throws -> SeriesGenerator.Written {
-        var generator = SeriesGenerator()
-        generator.rows = 48
-        generator.columns = 48
-        generator.slices = slices
-        generator.pixelSpacing = (5, 5)
-        generator.sliceSpacing = 6
-        generator.phantom = .abdomenCT(size: 220)
-        var written = try generator.write(to: s.directory.file("input-\(UUID().uuidString.prefix(6))"))
+        var written = try SeriesGenerator.smallAbdomenCT(slices: slices).write(
+            to: s.directory.file("input-\(UUID().uuidString.prefix(6))"))
         if missingSlice {
             try FileManager.default.removeItem(atPath: written.files[slices / 2])
             written.files.remove(at: slices / 2)
