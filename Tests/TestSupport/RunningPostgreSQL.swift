@@ -1,3 +1,4 @@
+import DeveloperTools
 import Foundation
 import Testing
 
@@ -6,10 +7,8 @@ import Testing
 #endif
 
 /// A private PostgreSQL server for one test: `initdb` in a folder of its own, `postgres` on a free
-/// loopback port (TCP only, no Unix socket), stopped by its PID. Debian's server binaries
-/// (`Scripts/bootstrap` installs them). PostgreSQL refuses to run as root, so under root both
-/// run as the unprivileged `postgres` user through `setpriv`, which execs in place: the PID
-/// the test holds is the server's own.
+/// loopback port (TCP only, no Unix socket), stopped by its PID. The command lines, and running
+/// as the `postgres` user under root, are DeveloperTools' PostgreSQLServerCommands.
 ///
 /// ```swift
 /// let server = try await RunningPostgreSQL.start(in: dir)
@@ -18,8 +17,8 @@ import Testing
 /// ```
 public final class RunningPostgreSQL: Sendable {
     public let port: UInt16
-    public let user = "mambanode"
-    public let database = "mambanode"
+    public let user = PostgreSQLServerCommands.user
+    public let database = PostgreSQLServerCommands.database
     public let dataDirectory: String
     let logDirectory: String
     let process: ChildProcess
@@ -37,23 +36,12 @@ public final class RunningPostgreSQL: Sendable {
         self.process = process
     }
 
-    /// The newest `/usr/lib/postgresql/<version>/bin` (Debian keeps the server binaries there).
-    public static func binDirectory() throws -> String {
-        let root = "/usr/lib/postgresql"
-        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        guard let newest = versions.compactMap(Int.init).max() else {
+    /// The installed server's commands; cancels the test when none is installed.
+    static func commands() throws -> PostgreSQLServerCommands {
+        guard let commands = PostgreSQLServerCommands.installed() else {
             try Test.cancel("skipped: PostgreSQL's server is not installed (Scripts/bootstrap installs it)")
         }
-        return "\(root)/\(newest)/bin"
-    }
-
-    static var isRoot: Bool { geteuid() == 0 }
-
-    /// `command` with `arguments`, as the `postgres` user when running as root.
-    static func invocation(_ command: String, _ arguments: [String]) -> (String, [String]) {
-        isRoot
-            ? ("/usr/bin/setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", command] + arguments)
-            : (command, arguments)
+        return commands
     }
 
     /// Initialises a cluster under `directory` and starts it; returns once it accepts
@@ -63,23 +51,21 @@ public final class RunningPostgreSQL: Sendable {
     ) async throws
         -> RunningPostgreSQL
     {
-        let bin = try binDirectory()
+        let commands = try commands()
         let data = directory.file("pgdata")
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        if isRoot {
+        if PostgreSQLServerCommands.runsAsPostgresUser {
             // The server's user must own its folder and reach it.
             _ = try ExternalTool.check("/bin/chown", ["postgres:postgres", data])
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
         }
-        let (initdb, initArguments) = invocation(
-            bin + "/initdb",
-            ["-D", data, "-U", "mambanode", "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"])
+        let (initdb, initArguments) = commands.initdb(data: data)
         let initialised = try ExternalTool.run(initdb, initArguments)
         guard initialised.status == 0 else {
             throw ExternalTool.Failure(tool: initdb, arguments: initArguments, result: initialised)
         }
         let server = try await launch(
-            bin: bin, data: data, port: FreePort.allocate(), directory: directory.path, timeout: timeout)
+            commands: commands, data: data, port: FreePort.allocate(), directory: directory.path, timeout: timeout)
         _ = try server.psql("CREATE DATABASE mambanode", database: "postgres")
         return server
     }
@@ -88,23 +74,19 @@ public final class RunningPostgreSQL: Sendable {
     /// as its clients see it).
     public func restart(timeout: Double = 60) async throws -> RunningPostgreSQL {
         try await Self.launch(
-            bin: try Self.binDirectory(), data: dataDirectory, port: port, directory: logDirectory, timeout: timeout)
+            commands: try Self.commands(), data: dataDirectory, port: port, directory: logDirectory, timeout: timeout)
     }
 
     private static func launch(
-        bin: String, data: String, port: UInt16, directory: String, timeout: Double
+        commands: PostgreSQLServerCommands, data: String, port: UInt16, directory: String, timeout: Double
     ) async throws -> RunningPostgreSQL {
-        let (postgres, arguments) = invocation(
-            bin + "/postgres",
-            [
-                "-D", data, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                "-c", "max_connections=100"
-            ])
+        let (postgres, arguments) = commands.server(data: data, port: port)
         let process = try ChildProcess(postgres, arguments, logDirectory: directory)
         let server = RunningPostgreSQL(port: port, dataDirectory: data, logDirectory: directory, process: process)
         let ready = await waitUntil(seconds: timeout) {
             guard process.isRunning else { return true }
-            return (try? ExternalTool.run(bin + "/pg_isready", ["-h", "127.0.0.1", "-p", "\(port)"]).status) == 0
+            let (isReady, readyArguments) = commands.isReady(port: port)
+            return (try? ExternalTool.run(isReady, readyArguments).status) == 0
         }
         guard ready, process.isRunning else {
             await server.stop()
@@ -119,11 +101,8 @@ public final class RunningPostgreSQL: Sendable {
     /// Runs one SQL statement with `psql` and returns its unaligned, tuples-only output.
     @discardableResult
     public func psql(_ sql: String, database: String? = nil) throws -> String {
-        let arguments = [
-            "-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database ?? self.database, "-X", "-A", "-t",
-            "-v", "ON_ERROR_STOP=1", "-c", sql
-        ]
-        return try ExternalTool.check("psql", arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+        let (psql, arguments) = PostgreSQLServerCommands.psql(sql, port: port, database: database ?? self.database)
+        return try ExternalTool.check(psql, arguments).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Fast shutdown (SIGINT: open sessions are ended, the data is consistent), by the server's
