@@ -100,9 +100,9 @@ public final class PipelineExecutor: JobExecutor {
     /// With no job queued or running, nothing will ask for a kept input again (a job that failed
     /// before asking leaves its share behind): free it.
     func dropSharedInputsWhenIdle() async {
-        guard let queued = try? await store.jobs(state: .queued),
-            let processing = try? await store.jobs(state: .processing),
-            queued.isEmpty && processing.count <= 1
+        // Counted, not read: this runs after every job.
+        guard let counts = try? await store.counts(),
+            counts.jobs[.queued, default: 0] == 0 && counts.jobs[.processing, default: 0] <= 1
         else { return }
         sharedInputs.removeAll()
     }
