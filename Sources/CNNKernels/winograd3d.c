@@ -40,11 +40,15 @@ void mn_winograd3d_weights(const float *weight, int64_t cout, int64_t cin, float
 
 MN_INLINE int64_t tiles_of(int64_t n) { return (n + 1) / 2; }
 
+/// Floats per row of V and M for a block of nt tiles: nt rounded up to whole 16-lane chunks, so
+/// that the products run on full vectors; the input transform zeroes the padding.
+MN_INLINE int64_t row_floats(int64_t nt) { return (nt + 15) / 16 * 16; }
+
 MN_INLINE void winograd_input_body(const mn_conv3d_geometry *g, const float *input, int64_t r_begin, int64_t r_end,
                                    int64_t c_begin, int64_t c_end, float *v, int64_t v_rows, int64_t row_offset) {
     const int64_t D = g->in_d, H = g->in_h, W = g->in_w;
     const int64_t TH = tiles_of(g->out_h), TW = tiles_of(g->out_w);
-    const int64_t nt = (r_end - r_begin) * TW;
+    const int64_t nt = (r_end - r_begin) * TW, ld = row_floats(nt);
     // A padded row holds input x = −1 … 2·TW (index x + 1); the 16 rows of one tile row's
     // patches, then the same after the z and the y transforms.
     const int64_t wp = 2 * TW + 2;
@@ -93,10 +97,10 @@ MN_INLINE void winograd_input_body(const mn_conv3d_geometry *g, const float *inp
             const int64_t j0 = (r - r_begin) * TW;
             for (int64_t ab = 0; ab < 16; ab++) {
                 const float *s = yt + ab * wp;
-                float *v0 = v + ((ab * 4 + 0) * v_rows + row_offset + c) * nt + j0;
-                float *v1 = v + ((ab * 4 + 1) * v_rows + row_offset + c) * nt + j0;
-                float *v2 = v + ((ab * 4 + 2) * v_rows + row_offset + c) * nt + j0;
-                float *v3 = v + ((ab * 4 + 3) * v_rows + row_offset + c) * nt + j0;
+                float *v0 = v + ((ab * 4 + 0) * v_rows + row_offset + c) * ld + j0;
+                float *v1 = v + ((ab * 4 + 1) * v_rows + row_offset + c) * ld + j0;
+                float *v2 = v + ((ab * 4 + 2) * v_rows + row_offset + c) * ld + j0;
+                float *v3 = v + ((ab * 4 + 3) * v_rows + row_offset + c) * ld + j0;
                 for (int64_t t = 0; t < TW; t++) {
                     const float d0 = s[2 * t], d1 = s[2 * t + 1], d2 = s[2 * t + 2], d3 = s[2 * t + 3];
                     v0[t] = d0 - d2;
@@ -106,6 +110,8 @@ MN_INLINE void winograd_input_body(const mn_conv3d_geometry *g, const float *inp
                 }
             }
         }
+        for (int64_t xi = 0; xi < 64; xi++)
+            for (int64_t j = nt; j < ld; j++) v[(xi * v_rows + row_offset + c) * ld + j] = 0;
     }
     free(rows);
 }
@@ -120,40 +126,40 @@ MN_DISPATCH_VOID(mn_winograd3d_input, winograd_input_body,
 // 16-lane column chunk are summed in registers while the chunk's column of V stays in L1.
 MN_INLINE void winograd_multiply_body(const float *u, const float *v, float *m, int64_t cout, int64_t cin, int64_t nt,
                                       int64_t xi_begin, int64_t xi_end) {
-    const int64_t full = nt / 16 * 16;
+    const int64_t ld = row_floats(nt), o4 = cout / 4 * 4;
     for (int64_t xi = xi_begin; xi < xi_end; xi++) {
-        const float *uu = u + xi * cout * cin, *vv = v + xi * cin * nt;
-        float *mm = m + xi * cout * nt;
-        int64_t o0 = 0;
-        for (; o0 + 4 <= cout; o0 += 4) {
+        const float *uu = u + xi * cout * cin, *vv = v + xi * cin * ld;
+        float *mm = m + xi * cout * ld;
+        for (int64_t o0 = 0; o0 < o4; o0 += 4) {
             const float *w0 = uu + o0 * cin, *w1 = w0 + cin, *w2 = w1 + cin, *w3 = w2 + cin;
-            for (int64_t j = 0; j < full; j += 16) {
+            for (int64_t j = 0; j < ld; j += 16) {
                 v16f a0 = v16_splat(0), a1 = a0, a2 = a0, a3 = a0;
                 const float *p = vv + j;
-                for (int64_t c = 0; c < cin; c++, p += nt) {
+                for (int64_t c = 0; c < cin; c++, p += ld) {
                     const v16f x = v16_load(p);
                     a0 += x * v16_splat(w0[c]);
                     a1 += x * v16_splat(w1[c]);
                     a2 += x * v16_splat(w2[c]);
                     a3 += x * v16_splat(w3[c]);
                 }
-                v16_store(mm + o0 * nt + j, a0);
-                v16_store(mm + (o0 + 1) * nt + j, a1);
-                v16_store(mm + (o0 + 2) * nt + j, a2);
-                v16_store(mm + (o0 + 3) * nt + j, a3);
+                v16_store(mm + o0 * ld + j, a0);
+                v16_store(mm + (o0 + 1) * ld + j, a1);
+                v16_store(mm + (o0 + 2) * ld + j, a2);
+                v16_store(mm + (o0 + 3) * ld + j, a3);
             }
         }
-        // Remaining output channels and the columns past the last full chunk, one by one.
-        for (int64_t o = 0; o < cout; o++) {
-            const int64_t j0 = o < o0 ? full : 0;
-            for (int64_t j = j0; j < nt; j++) {
-                float s = 0;
-                for (int64_t c = 0; c < cin; c++) s += uu[o * cin + c] * vv[c * nt + j];
-                mm[o * nt + j] = s;
+        for (int64_t o = o4; o < cout; o++) { // the last cout mod 4 channels, one at a time
+            const float *w = uu + o * cin;
+            for (int64_t j = 0; j < ld; j += 16) {
+                v16f a = v16_splat(0);
+                const float *p = vv + j;
+                for (int64_t c = 0; c < cin; c++, p += ld) a += v16_load(p) * v16_splat(w[c]);
+                v16_store(mm + o * ld + j, a);
             }
         }
     }
 }
+
 MN_DISPATCH_VOID(mn_winograd3d_multiply, winograd_multiply_body,
                  (const float *u, const float *v, float *m, int64_t cout, int64_t cin, int64_t nt, int64_t xi_begin,
                   int64_t xi_end),
@@ -164,7 +170,7 @@ MN_INLINE void winograd_output_body(const mn_conv3d_geometry *g, const float *m,
                                     float *output) {
     const int64_t OD = g->out_d, OH = g->out_h, OW = g->out_w;
     const int64_t TH = tiles_of(OH), TW = tiles_of(OW);
-    const int64_t nt = (r_end - r_begin) * TW;
+    const int64_t ld = row_floats((r_end - r_begin) * TW);
     // 32 rows after Aᵀ along x ([a][b][dx]), 16 after y ([a][dy][dx]), 8 after z ([dz][dy][dx]).
     float *q = aligned_alloc(64, (size_t)(56 * TW + 16) * sizeof(float));
     float *w = q + 32 * TW, *o = w + 16 * TW;
@@ -174,10 +180,10 @@ MN_INLINE void winograd_output_body(const mn_conv3d_geometry *g, const float *m,
             const int64_t tz = r / TH, ty = r % TH;
             const int64_t j0 = (r - r_begin) * TW;
             for (int64_t ab = 0; ab < 16; ab++) {
-                const float *p0 = m + ((ab * 4 + 0) * cout + co) * nt + j0;
-                const float *p1 = m + ((ab * 4 + 1) * cout + co) * nt + j0;
-                const float *p2 = m + ((ab * 4 + 2) * cout + co) * nt + j0;
-                const float *p3 = m + ((ab * 4 + 3) * cout + co) * nt + j0;
+                const float *p0 = m + ((ab * 4 + 0) * cout + co) * ld + j0;
+                const float *p1 = m + ((ab * 4 + 1) * cout + co) * ld + j0;
+                const float *p2 = m + ((ab * 4 + 2) * cout + co) * ld + j0;
+                const float *p3 = m + ((ab * 4 + 3) * cout + co) * ld + j0;
                 float *q0 = q + (ab * 2) * TW, *q1 = q0 + TW;
                 for (int64_t t = 0; t < TW; t++) {
                     q0[t] = p0[t] + p1[t] + p2[t];

@@ -69,6 +69,10 @@ extension Conv3D {
     /// fixture checks a whole network with Winograd in it.
     static let winogradMinimumTiles = 256
 
+    /// Floats per row of a block's V and M: its tiles rounded up to whole 16-lane chunks
+    /// (CNNKernels' ld), so that the engine's product kernel runs on full vectors only.
+    static func rowFloats(_ tiles: Int) -> Int { (tiles + 15) / 16 * 16 }
+
     static func worthWinograd(outputSize d: (Int, Int, Int)) -> Bool {
         (d.0 + 1) / 2 * ((d.1 + 1) / 2) * ((d.2 + 1) / 2) >= winogradMinimumTiles
     }
@@ -128,8 +132,8 @@ extension Conv3D {
             for xi in frequencies {
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin), 1,
-                    u + xi * cout * cin, Int32(cin), v + xi * cin * tiles, Int32(tiles), 0,
-                    m + xi * cout * tiles, Int32(tiles))
+                    u + xi * cout * cin, Int32(cin), v + xi * cin * Self.rowFloats(tiles), Int32(Self.rowFloats(tiles)),
+                    0, m + xi * cout * Self.rowFloats(tiles), Int32(Self.rowFloats(tiles)))
             }
         }
         func transformOutputs(_ r0: Int, _ r1: Int, _ m: UnsafePointer<Float>, _ channels: Range<Int>) {
@@ -147,12 +151,12 @@ extension Conv3D {
         if blocks < threads {
             // Too few tiles for a block per thread (the deeper levels): one block, each step
             // split over the threads.
-            let tiles = rows * tileWidth
-            let v = BufferPool.allocate(floats: 64 * cin * tiles)
-            let m = BufferPool.allocate(floats: 64 * cout * tiles)
+            let tiles = rows * tileWidth, row = Self.rowFloats(tiles)
+            let v = BufferPool.allocate(floats: 64 * cin * row)
+            let m = BufferPool.allocate(floats: 64 * cout * row)
             defer {
-                BufferPool.release(v, floats: 64 * cin * tiles)
-                BufferPool.release(m, floats: 64 * cout * tiles)
+                BufferPool.release(v, floats: 64 * cin * row)
+                BufferPool.release(m, floats: 64 * cout * row)
             }
             transformInputs(0, rows, into: v, parallel: true)
             Parallel.forChunks(64) { multiply(tiles: tiles, v, m, $0) }
@@ -164,7 +168,7 @@ extension Conv3D {
         blocks = (blocks + threads - 1) / threads * threads
         rowsPerBlock = (rows + blocks - 1) / blocks
         blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
-        let widest = rowsPerBlock * tileWidth
+        let widest = Self.rowFloats(rowsPerBlock * tileWidth)
         Parallel.forChunks(blocks) { range in
             let v = BufferPool.allocate(floats: 64 * cin * widest)
             let m = BufferPool.allocate(floats: 64 * cout * widest)

@@ -98,13 +98,14 @@ void mn_conv3d_direct_small_at(int32_t level, const mn_conv3d_geometry *g, const
 /// (winograd3d.c). Tiles are 2³ output blocks on a grid of TD·TH·TW = ⌈OD/2⌉·⌈OH/2⌉·⌈OW/2⌉;
 /// a block is the tile rows r = tz·TH + ty in [r_begin, r_end), each with all TW tiles, and tile
 /// j of the block is (r − r_begin)·TW + tx (nt = (r_end − r_begin)·TW tiles). For each of the 64
-/// frequencies ξ the caller forms M[ξ] = U[ξ]·V[ξ] ([C_out, C_in]·[C_in, nt]).
+/// frequencies ξ the caller forms M[ξ] = U[ξ]·V[ξ] ([C_out, C_in]·[C_in, nt]). Each row of V and M
+/// holds ld = ⌈nt/16⌉·16 floats; the input transform writes zeros past nt.
 
 /// U[ξ, o, c] = u[(ξ·cout + o)·cin + c], the transform G·g·Gᵀ along each axis of weight
 /// [C_out, C_in·27] (PyTorch order), computed in double precision.
 void mn_winograd3d_weights(const float *weight, int64_t cout, int64_t cin, float *u);
 
-/// V[ξ, row_offset + c, j] = v[(ξ·v_rows + row_offset + c)·nt + j] for channels [c_begin, c_end) of
+/// V[ξ, row_offset + c, j] = v[(ξ·v_rows + row_offset + c)·ld + j] for channels [c_begin, c_end) of
 /// `input` ([C, D, H, W] with the geometry `g`, kernel 3, stride 1, padding 1). Rows of other
 /// channels are untouched, so disjoint channel ranges may run concurrently.
 void mn_winograd3d_input(const mn_conv3d_geometry *g, const float *input, int64_t r_begin, int64_t r_end,
@@ -113,7 +114,7 @@ void mn_winograd3d_input_at(int32_t level, const mn_conv3d_geometry *g, const fl
                             int64_t r_end, int64_t c_begin, int64_t c_end, float *v, int64_t v_rows,
                             int64_t row_offset);
 
-/// M[ξ] = U[ξ]·V[ξ] ([C_out, C_in]·[C_in, nt], m[(ξ·cout + o)·nt + j]) for the frequencies
+/// M[ξ] = U[ξ]·V[ξ] ([C_out, C_in]·[C_in, ld], m[(ξ·cout + o)·ld + j]) for the frequencies
 /// [xi_begin, xi_end); disjoint ranges may run concurrently.
 void mn_winograd3d_multiply(const float *u, const float *v, float *m, int64_t cout, int64_t cin, int64_t nt,
                             int64_t xi_begin, int64_t xi_end);
@@ -121,7 +122,7 @@ void mn_winograd3d_multiply_at(int32_t level, const float *u, const float *v, fl
                                int64_t nt, int64_t xi_begin, int64_t xi_end);
 
 /// The output voxels of the block's tiles for output channels [co_begin, co_end): Aᵀ·M·A along each
-/// axis of m[(ξ·cout + o)·nt + j], plus bias, then optional ReLU, into output [C_out, OD, OH, OW]
+/// axis of m[(ξ·cout + o)·ld + j], plus bias, then optional ReLU, into output [C_out, OD, OH, OW]
 /// (voxels past the output's edge are dropped). Disjoint channel ranges may run concurrently.
 void mn_winograd3d_output(const mn_conv3d_geometry *g, const float *m, int64_t r_begin, int64_t r_end, int64_t co_begin,
                           int64_t co_end, int64_t cout, const float *bias, int32_t relu, float *output);
