@@ -142,7 +142,11 @@ public struct NodeServer: Sendable {
         let jobsQueued = (store as? PostgreSQLNodeStore)?.jobsQueued ?? WakeSignal()
         var services: [any Service] = []
         if roles.contains(.receive) { services += try receivers(audit: audit) }
-        let tracker = PeriodicService(name: "tracker", interval: .milliseconds(500), logger: logger) {
+        // The sender wakes when a job's results are in the outbox, not at its next poll.
+        let resultsQueued = WakeSignal()
+        // The tracker looks again at the next quiet deadline (a series is closed the moment its
+        // quiet time has passed), and at least every half second.
+        let tracker = PeriodicService.dueAt(name: "tracker", interval: .milliseconds(500), logger: logger) {
             let now = Date()
             let jobs = try await store.closeStableSeries(now: now) + store.closeStableStudies(now: now)
             if !jobs.isEmpty { jobsQueued.signal() }
@@ -159,6 +163,7 @@ public struct NodeServer: Sendable {
                         "route": "\(job.route)", "job": "\(job.id ?? 0)", "version": "\(job.version)"
                     ])
             }
+            return try await store.nextDeadline(after: Date())
         }
         services.append(tracker)
         // The heartbeat renews this node's job leases; any node puts back the jobs of a node that
@@ -180,7 +185,7 @@ public struct NodeServer: Sendable {
                 store: store, configuration: configuration, transport: StorageClientTransport(),
                 logger: logger, metrics: metrics, audit: audit)
             services.append(
-                PeriodicService(name: "sender", interval: .seconds(1), logger: logger) {
+                PeriodicService(name: "sender", interval: .seconds(1), logger: logger, wake: resultsQueued) {
                     try await sender.sendDue(now: Date())
                 })
         }
@@ -207,7 +212,7 @@ public struct NodeServer: Sendable {
             }
             let runner = JobRunner(
                 store: store, configuration: configuration, executor: executor, logger: logger,
-                metrics: metrics)
+                metrics: metrics, resultsQueued: resultsQueued)
             // max_concurrent_jobs forward passes at once, and with overlap_jobs one more worker whose
             // job assembles or encodes meanwhile; each claims jobs in its own transaction, so a job
             // runs once (with several nodes, once in the cluster).

@@ -65,6 +65,20 @@ import Testing
         #expect(try store.closeStableSeries(now: t0.addingTimeInterval(100)).isEmpty, "closed once")
     }
 
+    /// When the tracker looks next (`nextDeadline`): the series' quiet deadline, then, once that
+    /// has passed, its hard cap; nothing once it is closed.
+    @Test func theTrackerLooksNextAtTheEarliestDeadlineAhead() throws {
+        let store = try makeStore()
+        #expect(try store.nextDeadline(after: t0) == nil)
+        for n in 0..<5 { try store.record(instance(n, at: Double(n)), correlationID: "c") }
+        let quiet = try #require(try store.nextDeadline(after: t0.addingTimeInterval(4)))
+        #expect(abs(quiet.timeIntervalSince(t0) - 14) < 0.001)
+        let cap = try #require(try store.nextDeadline(after: t0.addingTimeInterval(14)))
+        #expect(abs(cap.timeIntervalSince(t0) - 100) < 0.001, "a deadline passed is not looked at again")
+        try store.closeStableSeries(now: t0.addingTimeInterval(14))
+        #expect(try store.nextDeadline(after: t0.addingTimeInterval(14)) == nil)
+    }
+
     @Test func expectedCountClosesEarly() throws {
         let store = try makeStore()
         for n in 0..<3 { try store.record(instance(n, at: Double(n), expected: 3), correlationID: "c") }

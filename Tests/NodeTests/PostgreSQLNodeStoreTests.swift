@@ -85,6 +85,9 @@ import Testing
             #expect(
                 try await a.instances(ofSeries: "1.2.3.1").allSatisfy { $0.path.hasPrefix(a.storeRoot + "/instances/") }
             )
+            // Either tracker looks next at the quiet deadline: 10 s after the last instance.
+            let next = try #require(try await b.nextDeadline(after: t0.addingTimeInterval(25)))
+            #expect(abs(next.timeIntervalSince(t0) - 29) < 0.001)
             // Both trackers find it stable at once: one job.
             let closing = t0.addingTimeInterval(30)
             async let fromA = a.closeStableSeries(now: closing)
@@ -93,6 +96,7 @@ import Testing
             #expect(jobs.count == 1)
             #expect(try await a.jobs(state: nil).count == 1)
             #expect(try await b.series("1.2.3.1")?.state == .queued)
+            #expect(try await a.nextDeadline(after: closing) == nil, "nothing is receiving")
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Node
@@ -44,6 +45,34 @@ import Testing
         #expect(await waitUntil(signal, hasWaiting: 1))
         signal.signal()
         await waiter.value
+    }
+
+    /// A loop that was busy when the signal came (the sender, while a job's results were
+    /// queued) passes the count it saw before its round and does not wait at all.
+    @Test func aSignalSinceTheCallersCountEndsTheWaitAtOnce() async {
+        let signal = WakeSignal()
+        let before = signal.count
+        signal.signal()
+        #expect(signal.count == before + 1)
+        let started = ContinuousClock.now
+        await signal.wait(upTo: .seconds(60), unlessSignalledSince: before)
+        #expect(ContinuousClock.now - started < .seconds(30), "returned at once, not at its timeout")
+        #expect(signal.waitingCount == 0)
+        // With no signal since the count it passes, it waits for the next.
+        let waiter = Task { await signal.wait(upTo: .seconds(3600), unlessSignalledSince: signal.count) }
+        #expect(await waitUntil(signal, hasWaiting: 1))
+        signal.signal()
+        await waiter.value
+    }
+
+    /// How long `PeriodicService` waits for a round that names when the next is due.
+    @Test func aRoundDueSoonerThanTheIntervalShortensTheWait() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let interval = Duration.milliseconds(500)
+        let soon = PeriodicService.wait(until: now.addingTimeInterval(0.2), now: now, atMost: interval)
+        #expect(soon >= .milliseconds(201) && soon <= .milliseconds(202), "just past the deadline: \(soon)")
+        #expect(PeriodicService.wait(until: now.addingTimeInterval(3), now: now, atMost: interval) == interval)
+        #expect(PeriodicService.wait(until: now.addingTimeInterval(-1), now: now, atMost: interval) == .zero)
     }
 
     @Test func aCancelledWaiterReturnsAndIsForgotten() async {

@@ -43,16 +43,19 @@ public struct JobRunner: Sendable {
     let executor: any JobExecutor
     let logger: Logger
     let metrics: NodeMetrics?
+    /// Signalled when a job's results are in the outbox (wakes the sender).
+    let resultsQueued: WakeSignal?
 
     public init(
         store: any NodeStateStore, configuration: NodeConfiguration, executor: any JobExecutor, logger: Logger,
-        metrics: NodeMetrics? = nil
+        metrics: NodeMetrics? = nil, resultsQueued: WakeSignal? = nil
     ) {
         self.store = store
         self.configuration = configuration
         self.executor = executor
         self.logger = logger
         self.metrics = metrics
+        self.resultsQueued = resultsQueued
     }
 
     /// Runs queued jobs until none is left; returns how many ran.
@@ -100,6 +103,7 @@ public struct JobRunner: Sendable {
             try await store.completeJob(
                 jobID: id, deliveries: deliveries, timings: output.timings,
                 note: output.warnings.isEmpty ? nil : output.warnings.joined(separator: "; "), now: Date())
+            resultsQueued?.signal()
             metrics?.jobsDone.increment()
             logger.info(
                 "job done",

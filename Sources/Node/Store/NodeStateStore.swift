@@ -37,6 +37,11 @@ public protocol NodeStateStore: Sendable {
     /// Closes the studies of study-level routes that are complete at `now`; returns the jobs created.
     func closeStableStudies(now: Date) async throws -> [JobRecord]
 
+    /// The earliest quiet, grace, hard-cap or give-up deadline after `now` of a series or study
+    /// still receiving: when the tracker should look next. Deadlines already passed are left out
+    /// (a study past its quiet time may still wait for a channel), so the tracker never spins.
+    func nextDeadline(after now: Date) async throws -> Date?
+
     // MARK: Jobs
 
     /// Takes the oldest queued job (queued → processing) for this node; nil when none is queued.

@@ -20,6 +20,21 @@ extension NodeStore {
         return jobs
     }
 
+    public func nextDeadline(after now: Date) throws -> Date? {
+        try database.writer.read { db in
+            try Date.fetchOne(
+                db,
+                sql: """
+                    SELECT MIN(deadline) FROM (
+                        SELECT quietDeadline AS deadline FROM series WHERE state = 'receiving'
+                        UNION ALL SELECT hardDeadline FROM series WHERE state = 'receiving'
+                        UNION ALL SELECT quietDeadline FROM study WHERE state = 'receiving'
+                        UNION ALL SELECT giveUpDeadline FROM study WHERE state = 'receiving'
+                    ) WHERE deadline > ?
+                    """, arguments: [now])
+        }
+    }
+
     private func close(study uid: String, route: Route, now: Date) throws -> [JobRecord] {
         try database.writer.write { db -> [JobRecord] in
             guard var study = try StudyRecord.fetchOne(db, key: uid) else { return [] }

@@ -1,6 +1,21 @@
 import Foundation
 
 extension PostgreSQLNodeStore {
+    public func nextDeadline(after now: Date) async throws -> Date? {
+        try await read("find the next deadline") { t in
+            try await t.execute(
+                #"""
+                SELECT to_json(MIN(d))::text FROM (
+                    SELECT "quietDeadline" AS d FROM series WHERE "state" = 'receiving'
+                    UNION ALL SELECT "hardDeadline" FROM series WHERE "state" = 'receiving'
+                    UNION ALL SELECT "quietDeadline" FROM study WHERE "state" = 'receiving'
+                    UNION ALL SELECT "giveUpDeadline" FROM study WHERE "state" = 'receiving'
+                ) AS deadlines WHERE d > $1::timestamptz
+                """#, [PostgreSQLTimestamp.format(now)]
+            ).first.flatMap { row in Self.timestamp(json: try row.decode(String?.self)) }
+        }
+    }
+
     /// `NodeStore.closeStableStudies` in PostgreSQL: each study under its lock, so of the nodes
     /// whose trackers find it ready at once, one makes its jobs.
     public func closeStableStudies(now: Date) async throws -> [JobRecord] {
