@@ -29,7 +29,8 @@ public struct BenchNodeCommand: AsyncParsableCommand {
     @Option(
         help: """
             Model package, repeated for several models on each series (default: the sample CT models \
-            ct-organs, ct-landmarks and ct-classify under Samples/models, else an untrained CT package).
+            ct-classify, ct-organs and ct-landmarks under Samples/models, in the order Config/node.yaml \
+            routes them, else an untrained CT package).
             """)
     var model: [String] = []
     @Flag(help: "Print the figures as one JSON object instead of text.") var json = false
@@ -59,7 +60,7 @@ public struct BenchNodeCommand: AsyncParsableCommand {
             generator.seed = UInt64(index + 1)
             inputs.append(try generator.write(to: work + "/input-\(index)").files)
         }
-        let samples = ["ct-organs", "ct-landmarks", "ct-classify"].map {
+        let samples = ["ct-classify", "ct-organs", "ct-landmarks"].map {
             FileManager.default.currentDirectoryPath + "/Samples/models/" + $0
         }
         let modelPaths =
@@ -146,6 +147,12 @@ public struct BenchNodeCommand: AsyncParsableCommand {
             var otherOverNetwork: Double
             /// The associations that delivered its results (wall time, overlapping jobs).
             var sendingSeconds: Double
+            /// Seconds after the last instance at which the job was queued, started, settled and
+            /// its last result acknowledged: the timeline shows which steps no other job hid.
+            var queuedAt: Double
+            var startedAt: Double?
+            var finishedAt: Double?
+            var acknowledgedAt: Double?
         }
         var models: [String]
         var instances: Int
@@ -182,7 +189,12 @@ public struct BenchNodeCommand: AsyncParsableCommand {
                     id: job.id ?? 0, model: job.model, networkSeconds: network, otherStepsSeconds: other,
                     steps: job.timings,
                     otherOverNetwork: other / max(network, 1e-9),
-                    sendingSeconds: Self.union(sent.filter { $0.jobID == job.id }.compactMap(Self.interval)))
+                    sendingSeconds: Self.union(sent.filter { $0.jobID == job.id }.compactMap(Self.interval)),
+                    queuedAt: job.createdAt.timeIntervalSince(lastInstance),
+                    startedAt: job.startedAt?.timeIntervalSince(lastInstance),
+                    finishedAt: job.finishedAt?.timeIntervalSince(lastInstance),
+                    acknowledgedAt: sent.filter { $0.jobID == job.id }.compactMap(\.sentAt).max()?
+                        .timeIntervalSince(lastInstance))
             }
             lastInstanceToAllAcknowledgedSeconds = done
             networkSeconds = jobs.map(\.networkSeconds).reduce(0, +)
@@ -233,6 +245,13 @@ public struct BenchNodeCommand: AsyncParsableCommand {
                             format: "network %.2f s, other steps %.2f s = %.0f %%, results sent in %.2f s",
                             job.networkSeconds, job.otherStepsSeconds, 100 * job.otherOverNetwork, job.sendingSeconds)
                         + " [" + steps.joined(separator: ", ") + "]")
+                let times = [
+                    ("queued", job.queuedAt), ("started", job.startedAt), ("done", job.finishedAt),
+                    ("acknowledged", job.acknowledgedAt)
+                ].compactMap { name, at in
+                    at.map { name + String(format: " %+.2f", $0) }
+                }
+                print("    after the last instance: " + times.joined(separator: ", "))
             }
             print(
                 peakResidentMiB.map { String(format: "node peak resident memory: %.0f MiB", $0) }

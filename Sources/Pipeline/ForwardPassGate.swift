@@ -17,6 +17,9 @@ public final class ForwardPassGate: @unchecked Sendable {
     private let condition = NSCondition()
     private var permits = 1
     private var running = 0
+    /// The waiting bodies' places in line: (turn, arrival).
+    private var waiting: [(turn: Int, arrival: Int)] = []
+    private var arrivals = 0
 
     public init(limit: Int = 1) {
         precondition(limit >= 1, "forward passes at once: \(limit)")
@@ -35,19 +38,37 @@ public final class ForwardPassGate: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` once fewer than `limit` others are running; blocks the calling thread (a job's
-    /// dedicated thread) until then.
-    public func withPermit<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    /// Runs `body` once fewer than `limit` others are running and no body with an earlier
+    /// `turn` (the job's id: queued earlier) is waiting; bodies of one turn, or without one, go in
+    /// the order they arrived. Blocks the calling thread (a job's dedicated thread) until then.
+    /// In job order, the last forward pass of a batch is its last job's, not one whose encoding
+    /// is still to come (a condition variable alone wakes waiters in no particular order).
+    public func withPermit<T, E: Error>(turn: Int? = nil, _ body: () throws(E) -> T) throws(E) -> T {
         condition.withLock {
-            while running >= permits { condition.wait() }
+            let place = (turn: turn ?? Int.max, arrival: arrivals)
+            arrivals += 1
+            waiting.append(place)
+            while running >= permits || waiting.min(by: Self.earlier).map({ $0 != place }) ?? false {
+                condition.wait()
+            }
+            waiting.removeAll { $0 == place }
             running += 1
+            // The next in line may fit too (a limit above 1).
+            condition.broadcast()
         }
         defer {
             condition.withLock {
                 running -= 1
-                condition.signal()
+                condition.broadcast()
             }
         }
         return try body()
+    }
+
+    /// Bodies waiting now (tests).
+    var waitingCount: Int { condition.withLock { waiting.count } }
+
+    private static func earlier(_ a: (turn: Int, arrival: Int), _ b: (turn: Int, arrival: Int)) -> Bool {
+        (a.turn, a.arrival) < (b.turn, b.arrival)
     }
 }

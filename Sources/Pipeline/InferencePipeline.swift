@@ -77,9 +77,11 @@ public struct InferencePipeline: Sendable {
     /// `ForwardPassGate.shared` (the wait is not part of its timing). The inputs are consumed:
     /// once the tensor is made their voxels are released, unless the caller holds them too.
     /// `sharing`, `inputKey` and `expectedUses` share the normalised input with other pipelines
-    /// whose `preprocessingKey` is the same (see `prepare`).
+    /// whose `preprocessingKey` is the same (see `prepare`). `turn` is the job's place in line at
+    /// the gate (its id).
     public func run(
-        _ inputs: consuming [Volume], sharing: SharedInputs? = nil, inputKey: String = "", expectedUses: Int = 1
+        _ inputs: consuming [Volume], sharing: SharedInputs? = nil, inputKey: String = "", expectedUses: Int = 1,
+        turn: Int? = nil
     ) throws(InferenceError) -> InferenceResult {
         let prepared = try prepare(inputs, sharing: sharing, inputKey: inputKey, expectedUses: expectedUses)
         let identity = InputIdentity(inputs[0])
@@ -89,7 +91,7 @@ public struct InferencePipeline: Sendable {
         let output: InferenceResult.Output
         switch manifest.task {
         case .segmentation:
-            let probabilities = ForwardPassGate.shared.withPermit {
+            let probabilities = ForwardPassGate.shared.withPermit(turn: turn) {
                 clock.measure(.network) { denseOutput(prepared.tensor, softmax: true) }
             }
             let labels = clock.measure(.postprocessing) {
@@ -100,7 +102,7 @@ public struct InferencePipeline: Sendable {
             }
             output = .segmentation(labels: labels)
         case .landmarks:
-            let heatmaps = ForwardPassGate.shared.withPermit {
+            let heatmaps = ForwardPassGate.shared.withPermit(turn: turn) {
                 clock.measure(.network) { denseOutput(prepared.tensor, softmax: false) }
             }
             output = .landmarks(
@@ -108,7 +110,7 @@ public struct InferencePipeline: Sendable {
                     landmarks(record.padding.crop(fromNetworkOrder(heatmaps)), record: record)
                 })
         case .classification:
-            let logits = ForwardPassGate.shared.withPermit {
+            let logits = ForwardPassGate.shared.withPermit(turn: turn) {
                 clock.measure(.network) { network.forward(prepared.tensor) }
             }
             output = try clock.measure(.postprocessing) { () throws(InferenceError) -> InferenceResult.Output in

@@ -56,11 +56,12 @@ public struct ResultProducer: Sendable {
     /// Secondary Capture overlays, Key Objects), those some destination takes.
     /// `progress` is told each step reached. With `sharing`, the assembled volumes and the
     /// normalised network input are shared with the other jobs on the same series: `expectedUses`
-    /// jobs in all, this one included, are expected to ask (`SharedInputs`).
+    /// jobs in all, this one included, are expected to ask (`SharedInputs`). `turn` is the job's
+    /// place in line for the forward pass (`ForwardPassGate`).
     public func produce(
         _ series: [Series], version: Int, caveats: [String] = [], outputs: Set<EncodedObject.Kind> = [],
         imageTypes: Set<String>? = nil, into directory: String, sharing: SharedInputs? = nil, expectedUses: Int = 1,
-        progress: (Step) throws -> Void = { _ in }
+        turn: Int? = nil, progress: (Step) throws -> Void = { _ in }
     ) throws -> Produced {
         let inputs = package.manifest.inputs
         guard series.count == inputs.count else {
@@ -114,7 +115,8 @@ public struct ResultProducer: Sendable {
 
         try progress(.infer)
         let inference = try pipeline.run(
-            consume volumes, sharing: sharing, inputKey: keys.joined(separator: "+"), expectedUses: expectedUses)
+            consume volumes, sharing: sharing, inputKey: keys.joined(separator: "+"), expectedUses: expectedUses,
+            turn: turn)
         for timing in inference.timings { timings[timing.step.rawValue, default: 0] += timing.seconds }
         let record = inference.record
         let output = (consume inference).output

@@ -19,14 +19,14 @@ import Testing
         #expect(brain.channels.map(\.name) == ["t1", "t1ce", "t2", "flair"])
         #expect(brain.quietTime == 120)
         #expect(configuration.destination(named: "pacs")?.callingAETitle.value == "MAMBANODE")
-        #expect(configuration.routes.first?.models == ["ct-organs", "ct-landmarks", "ct-classify"])
+        #expect(configuration.routes.first?.models == ["ct-classify", "ct-organs", "ct-landmarks"])
     }
 
     /// The demo's configuration routes CT to the shipped sample models, and each is in the checkout.
     @Test func shippedDemoConfigurationRoutesTheSampleModels() throws {
         let configuration = try NodeConfiguration.load(from: Self.packageRoot + "/Config/demo.yaml")
         let route = try #require(configuration.routes.first)
-        #expect(route.models == ["ct-organs", "ct-landmarks", "ct-classify"])
+        #expect(route.models == ["ct-classify", "ct-organs", "ct-landmarks"])
         for name in route.models {
             let folder = try #require(configuration.models[name])
             #expect(

@@ -51,6 +51,36 @@ import Testing
         #expect(waits.withLock { $0 } == [.success, .success], "the bodies were not inside together")
     }
 
+    /// Jobs waiting for the forward pass go in job order (their turn), not in the order the
+    /// condition variable happens to wake them; bodies without a turn go after, as they arrived.
+    @Test func waitersGoInTheOrderOfTheirTurns() {
+        let gate = ForwardPassGate(limit: 1)
+        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            gate.withPermit { () -> Void in
+                holding.signal()
+                release.wait()
+            }
+        }
+        holding.wait()
+        let entered = Mutex<[Int]>([])
+        let finished = DispatchGroup()
+        for (index, turn) in [5, nil, 3, 4].enumerated() {
+            finished.enter()
+            Thread.detachNewThread {
+                gate.withPermit(turn: turn) { () -> Void in entered.withLock { $0.append(turn ?? 99) } }
+                finished.leave()
+            }
+            // Each is waiting before the next arrives.
+            let deadline = Date().addingTimeInterval(10)
+            while gate.waitingCount < index + 1 && Date() < deadline { usleep(1000) }
+        }
+        #expect(gate.waitingCount == 4)
+        release.signal()
+        #expect(finished.wait(timeout: .now() + 30) == .success)
+        #expect(entered.withLock { $0 } == [3, 4, 5, 99])
+    }
+
     @Test func raisingTheLimitReleasesAWaiter() {
         let gate = ForwardPassGate(limit: 1)
         let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)

@@ -75,7 +75,7 @@ public final class PipelineExecutor: JobExecutor {
         let directory = resultsDirectory + "/job-\(job.id ?? 0)"
         let produced = try producer.produce(
             series, version: job.version, caveats: job.caveats, outputs: outputs, imageTypes: route?.imageTypes,
-            into: directory, sharing: sharedInputs, expectedUses: expectedUses,
+            into: directory, sharing: sharedInputs, expectedUses: expectedUses, turn: job.id.map { Int($0) },
             progress: { step in try progress(JobStep(step)) })
         return JobOutput(
             objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: produced.timings,
