@@ -91,11 +91,60 @@ public struct SegmentMapping: Sendable {
     public func pixels(of labels: LabelMap) throws(ResultsError) -> (pixels: SegmentationPixels, voxelCounts: [Int]) {
         // The SEG writer takes 8-bit maps when they suffice (one byte per voxel of a 512² × 300 CT).
         if segments.count <= 255 {
+            if let (numbers, counts) = numberedByValue(labels) { return (.labels(numbers), counts) }
             let (numbers, counts) = try numbered(labels, as: UInt8.self)
             return (.labels(numbers), counts)
         }
         let (numbers, counts) = try numbered(labels, as: UInt16.self)
         return (.labels16(numbers), counts)
+    }
+
+    /// The usual manifest, label values 1…n in order: a voxel's segment number is its value,
+    /// narrowed to a byte, and a histogram counts them (four interleaved, so that runs of one
+    /// value do not wait on one counter). Nil when the values are otherwise, or when a voxel
+    /// holds a value above n (`numbered` then names it).
+    private func numberedByValue(_ labels: LabelMap) -> ([UInt8], [Int])? {
+        let n = segments.count
+        guard n <= 255, labelValues == Array(1...n) else { return nil }
+        let count = labels.values.count
+        var histogram = [Int](repeating: 0, count: 4 * 256)
+        var valid = true
+        let numbers = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            labels.values.withUnsafeBufferPointer { values in
+                let chunk = 1 << 16
+                for start in stride(from: 0, to: count, by: chunk) {
+                    let end = min(start + chunk, count)
+                    var largest: UInt16 = 0
+                    for index in start..<end { largest = max(largest, values[index]) }
+                    guard Int(largest) <= n else {
+                        valid = false
+                        break
+                    }
+                    for index in start..<end { out[index] = UInt8(truncatingIfNeeded: values[index]) }
+                    histogram.withUnsafeMutableBufferPointer { h in
+                        var index = start
+                        while index + 4 <= end {
+                            h[Int(out[index])] += 1
+                            h[256 + Int(out[index + 1])] += 1
+                            h[512 + Int(out[index + 2])] += 1
+                            h[768 + Int(out[index + 3])] += 1
+                            index += 4
+                        }
+                        while index < end {
+                            h[Int(out[index])] += 1
+                            index += 1
+                        }
+                    }
+                }
+            }
+            if !valid { out.initialize(repeating: 0) }
+            initialized = count
+        }
+        guard valid else { return nil }
+        let counts = (1...n).map { (v: Int) -> Int in
+            (0..<4).reduce(0) { sum, part in sum + histogram[part * 256 + v] }
+        }
+        return (numbers, counts)
     }
 
     private func numbered<T: FixedWidthInteger>(

@@ -70,6 +70,39 @@ import Volume
         #expect(counts == [1, 1, 2])
     }
 
+    /// Label values 1…n in order (most manifests) take the narrowing path: the same numbers and
+    /// counts over more than one chunk of 65 536 voxels and a tail of fewer than four, and a
+    /// value above n, in the second chunk, is still refused by name and position.
+    @Test func labelValuesOneToNAreNumberedByValue() throws {
+        let labels = [
+            Self.label(1, "Liver", type: ["code": "10200004", "scheme": "SCT", "meaning": "Liver"]),
+            Self.label(2, "Spleen", type: ["code": "78961009", "scheme": "SCT", "meaning": "Spleen"]),
+            Self.label(3, "Kidney", type: ["code": "64033007", "scheme": "SCT", "meaning": "Kidney"])
+        ]
+        let manifest = try Manifests.decode(Manifests.segmentation(labels: labels, outputs: 4))
+        let mapping = try SegmentMapping(manifest: manifest, uids: UIDGenerator())
+        let geometry = Geometry(size: SIMD3(307, 229, 1), spacing: SIMD3(1, 1, 1), origin: .zero, direction: .identity)
+        // Runs of one value, as organs give, and a varying run length.
+        let voxels = (0..<geometry.voxelCount).map { Float(($0 / (1 + $0 % 7)) % 4) }
+        let (pixels, counts) = try mapping.pixels(of: LabelMap(Volume(geometry: geometry, voxels: voxels), on: geometry))
+        guard case .labels(let numbers) = pixels else {
+            Issue.record("expected an 8-bit label map")
+            return
+        }
+        #expect(numbers == voxels.map { UInt8($0) })
+        #expect(counts == (1...3).map { v in voxels.filter { $0 == Float(v) }.count })
+
+        var wrong = voxels
+        wrong[70_000] = 4
+        #expect {
+            try mapping.pixels(of: LabelMap(Volume(geometry: geometry, voxels: wrong), on: geometry))
+        } throws: { error in
+            guard let error = error as? ResultsError else { return false }
+            return error.code == .unknownLabelValue && error.message.contains("label value 4")
+                && error.message.contains("(\(70_000 % 307), \(70_000 / 307), 0)")
+        }
+    }
+
     @Test func refusesLabelValueWithoutDescription() throws {
         let manifest = try Manifests.decode(Manifests.segmentation(labels: Self.sparse, outputs: 8))
         let mapping = try SegmentMapping(manifest: manifest, uids: UIDGenerator())
