@@ -327,6 +327,50 @@ import Testing
                 == [.abandonSeries(reason: "gave up waiting: missing flair")])
     }
 
+    /// What closing a study decides for both stores: nothing while it waits; complete, a job
+    /// per model on the chosen series (queued, carrying their caveats) and the older series of a
+    /// channel left as they were; given up, its waiting series failed with the reason.
+    @Test func closingAStudyNamesTheSeriesToSaveAndTheJobsToInsert() throws {
+        func member(
+            _ uid: String, _ channel: String, _ state: SeriesState, interrupted: Bool = false, at seconds: Double
+        )
+            -> SeriesRecord
+        {
+            var s = series(state, route: Self.studyRoute)
+            s.seriesInstanceUID = uid
+            s.channel = channel
+            s.lastReceivedAt = t0.addingTimeInterval(seconds)
+            if interrupted { s.interruption = "aborted" }
+            return s
+        }
+        let members = [
+            member("1.9.1", "t1", .stable, at: 0), member("1.9.2", "flair", .stable, interrupted: true, at: 1),
+            member("1.9.3", "t1", .stable, at: 5)
+        ]
+        var waiting = study(.receiving)
+        #expect(try waiting.close(at: t0.addingTimeInterval(10), route: Self.studyRoute, series: members) == nil)
+        #expect(waiting.state == .receiving)
+
+        var complete = study(.receiving)
+        let closing = try #require(
+            try complete.close(at: t0.addingTimeInterval(30), route: Self.studyRoute, series: members))
+        #expect(complete.state == .queued)
+        #expect(closing.series.map(\.seriesInstanceUID).sorted() == ["1.9.2", "1.9.3"])
+        #expect(closing.series.allSatisfy { $0.state == .queued })
+        #expect(closing.jobs.count == 1)
+        let job = try #require(closing.jobs.first)
+        #expect(job.id == nil && job.model == "brain" && job.level == .study && job.subjectUID == "1.9")
+        #expect(job.inputs == ["t1": ["1.9.3"], "flair": ["1.9.2"]] && job.caveats == members[1].caveats)
+        #expect(job.caveats.count == 1)
+
+        var late = study(.receiving)
+        let gaveUp = try #require(
+            try late.close(at: t0.addingTimeInterval(300), route: Self.studyRoute, series: [members[0]]))
+        #expect(late.state == .failed && gaveUp.jobs.isEmpty)
+        #expect(
+            gaveUp.series.map(\.state) == [.failed] && gaveUp.series.first?.reason == "gave up waiting: missing flair")
+    }
+
     // MARK: - Job
 
     func job(_ state: JobState, attempts: Int = 1) -> JobRecord {

@@ -84,7 +84,8 @@ import Volume
         let geometry = Geometry(size: SIMD3(307, 229, 1), spacing: SIMD3(1, 1, 1), origin: .zero, direction: .identity)
         // Runs of one value, as organs give, and a varying run length.
         let voxels = (0..<geometry.voxelCount).map { Float(($0 / (1 + $0 % 7)) % 4) }
-        let (pixels, counts) = try mapping.pixels(of: LabelMap(Volume(geometry: geometry, voxels: voxels), on: geometry))
+        let (pixels, counts) = try mapping.pixels(
+            of: LabelMap(Volume(geometry: geometry, voxels: voxels), on: geometry))
         guard case .labels(let numbers) = pixels else {
             Issue.record("expected an 8-bit label map")
             return

@@ -42,6 +42,17 @@ extension JobSubjectLifecycle {
         }
     }
 
+    /// A job of this version ended; `siblings` are all its jobs (same subject, version and
+    /// route), this one settled: the subject settles with them, or stays processing while one
+    /// is still queued or running.
+    public mutating func jobEnded(siblings: [JobRecord]) throws(LifecycleError) {
+        if let outcome = siblings.outcome {
+            try jobsSettled(outcome)
+        } else {
+            try jobEndedWithSiblingsPending()
+        }
+    }
+
     /// Refuses `event` unless the subject is in one of `states`, naming both.
     func require(_ states: Set<State>, _ event: String) throws(LifecycleError) {
         guard states.contains(state) else {

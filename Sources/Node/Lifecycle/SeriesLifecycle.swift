@@ -28,6 +28,15 @@ extension SeriesRecord {
         case touchStudy(route: String)
     }
 
+    /// The jobs of a `.queueJobs` action: one per model, on this version of the series.
+    public func queuedJobs(route: String, models: [String], caveats: [String], at now: Date) -> [JobRecord] {
+        models.map { model in
+            JobRecord.queued(
+                route: route, model: model, subject: seriesInstanceUID, level: .series, version: version,
+                inputs: ["image": [seriesInstanceUID]], caveats: caveats, correlationID: correlationID, at: now)
+        }
+    }
+
     /// Why a receiving series is complete (checked in this order).
     public enum Completion: String, Equatable, Sendable {
         /// The instance count the data announces was reached (routes with `close_on_expected_count`).

@@ -39,6 +39,19 @@ extension StudyRecord {
 
     /// An instance of one of its series arrived: the quiet time moves; a study already queued or
     /// processed is re-opened as a new version with a fresh give-up time.
+    /// The study of a series of a study-level route after one of the series' instances arrived
+    /// (`SeriesRecord.Action.touchStudy`): `existing` updated, or started when the node has none.
+    public static func touched(
+        _ existing: StudyRecord?, by series: SeriesRecord, route: Route, at now: Date
+    ) -> StudyRecord {
+        guard var study = existing else {
+            return started(
+                uid: series.studyInstanceUID, route: route, at: now, correlationID: series.correlationID)
+        }
+        study.instanceArrived(at: now, route: route)
+        return study
+    }
+
     public mutating func instanceArrived(at now: Date, route: Route) {
         lastReceivedAt = max(lastReceivedAt, now)
         quietDeadline = lastReceivedAt.addingTimeInterval(route.quietTime)
@@ -90,6 +103,56 @@ extension StudyRecord {
         state = .failed
         self.reason = reason
         return [.abandonSeries(reason: reason)]
+    }
+}
+
+extension StudyRecord {
+    /// What closing a study decided: its series that changed and the jobs to insert (no ids
+    /// yet). Both stores close a study the same way: load it and its route's series under the
+    /// study's lock, call ``close(at:route:series:)``, save the study, the series and the jobs.
+    public struct Closing: Equatable, Sendable {
+        public var series: [SeriesRecord] = []
+        public var jobs: [JobRecord] = []
+    }
+
+    /// The tracker's look at a receiving study: complete (jobs for the chosen series, which
+    /// carry their caveats into the results), given up (its waiting series fail with the reason),
+    /// or nil while it waits. `series`: the study's series on `route`.
+    public mutating func close(
+        at now: Date, route: Route, series: [SeriesRecord]
+    ) throws(LifecycleError) -> Closing? {
+        let actions: [Action]
+        switch readiness(at: now, route: route, series: series) {
+        case .waiting: return nil
+        case .complete(let inputs):
+            let chosen = Set(inputs.values.joined())
+            let caveats = series.filter { chosen.contains($0.seriesInstanceUID) }.flatMap(\.caveats)
+            actions = try complete(inputs: inputs, caveats: caveats, route: route)
+        case .gaveUp(let reason):
+            actions = try giveUp(reason: reason)
+        }
+        var closing = Closing()
+        for action in actions {
+            switch action {
+            case .queueJobs(let route, let models, let inputs, let caveats):
+                let chosen = Set(inputs.values.joined())
+                for var s in series where chosen.contains(s.seriesInstanceUID) {
+                    try s.studyQueued()
+                    closing.series.append(s)
+                }
+                closing.jobs += models.map { model in
+                    JobRecord.queued(
+                        route: route, model: model, subject: studyInstanceUID, level: .study, version: version,
+                        inputs: inputs, caveats: caveats, correlationID: correlationID, at: now)
+                }
+            case .abandonSeries(let reason):
+                for var s in series where s.state == .stable || s.state == .receiving {
+                    try s.studyAbandoned(reason: reason)
+                    closing.series.append(s)
+                }
+            }
+        }
+        return closing
     }
 }
 

@@ -42,40 +42,11 @@ extension NodeStore {
                 try SeriesRecord
                 .filter(Column("studyInstanceUID") == uid && Column("route") == route.name)
                 .fetchAll(db)
-            let actions: [StudyRecord.Action]
-            switch study.readiness(at: now, route: route, series: series) {
-            case .waiting: return []
-            case .complete(let inputs):
-                let chosen = Set(inputs.values.joined())
-                let caveats = series.filter { chosen.contains($0.seriesInstanceUID) }.flatMap(\.caveats)
-                actions = try study.complete(inputs: inputs, caveats: caveats, route: route)
-            case .gaveUp(let reason): actions = try study.giveUp(reason: reason)
-            }
+            guard let closing = try study.close(at: now, route: route, series: series) else { return [] }
             try study.update(db)
-            var jobs: [JobRecord] = []
-            for action in actions {
-                switch action {
-                case .queueJobs(let route, let models, let inputs, let caveats):
-                    let chosen = Set(inputs.values.joined())
-                    for var s in series where chosen.contains(s.seriesInstanceUID) {
-                        try s.studyQueued()
-                        try s.update(db)
-                    }
-                    for model in models {
-                        var job = JobRecord.queued(
-                            route: route, model: model, subject: uid, level: .study,
-                            version: study.version, inputs: inputs, caveats: caveats,
-                            correlationID: study.correlationID, at: now)
-                        try job.insert(db)
-                        jobs.append(job)
-                    }
-                case .abandonSeries(let reason):
-                    for var s in series where s.state == .stable || s.state == .receiving {
-                        try s.studyAbandoned(reason: reason)
-                        try s.update(db)
-                    }
-                }
-            }
+            for s in closing.series { try s.update(db) }
+            var jobs = closing.jobs
+            for index in jobs.indices { try jobs[index].insert(db) }
             return jobs
         }
     }

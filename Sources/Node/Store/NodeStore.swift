@@ -198,25 +198,15 @@ public final class NodeStore: NodeStateStore {
         for action in actions {
             switch action {
             case .queueJobs(let route, let models, let caveats):
-                for model in models {
-                    var job = JobRecord.queued(
-                        route: route, model: model, subject: series.seriesInstanceUID, level: .series,
-                        version: series.version, inputs: ["image": [series.seriesInstanceUID]],
-                        caveats: caveats, correlationID: series.correlationID, at: now)
+                for var job in series.queuedJobs(route: route, models: models, caveats: caveats, at: now) {
                     try job.insert(db)
                     jobs.append(job)
                 }
             case .touchStudy(let name):
                 guard let route = router.route(named: name) else { continue }
-                if var study = try StudyRecord.fetchOne(db, key: series.studyInstanceUID) {
-                    study.instanceArrived(at: now, route: route)
-                    try study.update(db)
-                } else {
-                    try StudyRecord.started(
-                        uid: series.studyInstanceUID, route: route, at: now,
-                        correlationID: series.correlationID
-                    ).insert(db)
-                }
+                let existing = try StudyRecord.fetchOne(db, key: series.studyInstanceUID)
+                let study = StudyRecord.touched(existing, by: series, route: route, at: now)
+                if existing == nil { try study.insert(db) } else { try study.update(db) }
             }
         }
         return jobs
@@ -383,18 +373,10 @@ extension NodeStore {
             Column("subjectUID") == job.subjectUID && Column("version") == job.version
                 && Column("route") == job.route
         ).order(Column("id")).fetchAll(db)
-        if let outcome = siblings.outcome {
-            try updateSubject(of: job, db) { series throws(LifecycleError) in
-                try series.jobsSettled(outcome)
-            } study: { study throws(LifecycleError) in
-                try study.jobsSettled(outcome)
-            }
-        } else {
-            try updateSubject(of: job, db) { series throws(LifecycleError) in
-                try series.jobEndedWithSiblingsPending()
-            } study: { study throws(LifecycleError) in
-                try study.jobEndedWithSiblingsPending()
-            }
+        try updateSubject(of: job, db) { series throws(LifecycleError) in
+            try series.jobEnded(siblings: siblings)
+        } study: { study throws(LifecycleError) in
+            try study.jobEnded(siblings: siblings)
         }
     }
 

@@ -102,18 +102,10 @@ extension PostgreSQLNodeStore {
             JobRecord.self,
             #"SELECT row_to_json(t)::text FROM job t WHERE "subjectUID" = $1 AND "version" = $2 AND "route" = $3 ORDER BY "id""#,
             [job.subjectUID, job.version, job.route])
-        if let outcome = siblings.outcome {
-            try await updateSubject(of: job, t) { series throws(LifecycleError) in
-                try series.jobsSettled(outcome)
-            } study: { study throws(LifecycleError) in
-                try study.jobsSettled(outcome)
-            }
-        } else {
-            try await updateSubject(of: job, t) { series throws(LifecycleError) in
-                try series.jobEndedWithSiblingsPending()
-            } study: { study throws(LifecycleError) in
-                try study.jobEndedWithSiblingsPending()
-            }
+        try await updateSubject(of: job, t) { series throws(LifecycleError) in
+            try series.jobEnded(siblings: siblings)
+        } study: { study throws(LifecycleError) in
+            try study.jobEnded(siblings: siblings)
         }
     }
 

@@ -39,39 +39,11 @@ extension PostgreSQLNodeStore {
                 SeriesRecord.self,
                 #"SELECT row_to_json(t)::text FROM series t WHERE "studyInstanceUID" = $1 AND "route" = $2"#,
                 [uid, route.name])
-            let actions: [StudyRecord.Action]
-            switch study.readiness(at: now, route: route, series: series) {
-            case .waiting: return []
-            case .complete(let inputs):
-                let chosen = Set(inputs.values.joined())
-                let caveats = series.filter { chosen.contains($0.seriesInstanceUID) }.flatMap(\.caveats)
-                actions = try study.complete(inputs: inputs, caveats: caveats, route: route)
-            case .gaveUp(let reason): actions = try study.giveUp(reason: reason)
-            }
+            guard let closing = try study.close(at: now, route: route, series: series) else { return [] }
             try await t.update(study, in: .study, key: uid)
-            var jobs: [JobRecord] = []
-            for action in actions {
-                switch action {
-                case .queueJobs(let route, let models, let inputs, let caveats):
-                    let chosen = Set(inputs.values.joined())
-                    for var s in series where chosen.contains(s.seriesInstanceUID) {
-                        try s.studyQueued()
-                        try await t.update(s, in: .series, key: s.seriesInstanceUID)
-                    }
-                    for model in models {
-                        var job = JobRecord.queued(
-                            route: route, model: model, subject: uid, level: .study, version: study.version,
-                            inputs: inputs, caveats: caveats, correlationID: study.correlationID, at: now)
-                        job.id = try await t.insert(job, into: .job)
-                        jobs.append(job)
-                    }
-                case .abandonSeries(let reason):
-                    for var s in series where s.state == .stable || s.state == .receiving {
-                        try s.studyAbandoned(reason: reason)
-                        try await t.update(s, in: .series, key: s.seriesInstanceUID)
-                    }
-                }
-            }
+            for s in closing.series { try await t.update(s, in: .series, key: s.seriesInstanceUID) }
+            var jobs = closing.jobs
+            for index in jobs.indices { jobs[index].id = try await t.insert(jobs[index], into: .job) }
             if !jobs.isEmpty { try await t.notifyJobsQueued() }
             return jobs
         }

@@ -317,24 +317,18 @@ public final class PostgreSQLNodeStore: NodeStateStore {
         for action in actions {
             switch action {
             case .queueJobs(let route, let models, let caveats):
-                for model in models {
-                    var job = JobRecord.queued(
-                        route: route, model: model, subject: series.seriesInstanceUID, level: .series,
-                        version: series.version, inputs: ["image": [series.seriesInstanceUID]], caveats: caveats,
-                        correlationID: series.correlationID, at: now)
+                for var job in series.queuedJobs(route: route, models: models, caveats: caveats, at: now) {
                     job.id = try await t.insert(job, into: .job)
                     jobs.append(job)
                 }
             case .touchStudy(let name):
                 guard let route = router.route(named: name) else { continue }
-                if var study = try await t.fetch(StudyRecord.self, from: .study, key: series.studyInstanceUID) {
-                    study.instanceArrived(at: now, route: route)
-                    try await t.update(study, in: .study, key: study.studyInstanceUID)
+                let existing = try await t.fetch(StudyRecord.self, from: .study, key: series.studyInstanceUID)
+                let study = StudyRecord.touched(existing, by: series, route: route, at: now)
+                if existing == nil {
+                    try await t.insert(study, into: .study)
                 } else {
-                    try await t.insert(
-                        StudyRecord.started(
-                            uid: series.studyInstanceUID, route: route, at: now, correlationID: series.correlationID),
-                        into: .study)
+                    try await t.update(study, in: .study, key: study.studyInstanceUID)
                 }
             }
         }
