@@ -140,6 +140,8 @@ import Testing
         #expect(modalities.sorted() == ["SEG", "SR"])
         let job = try #require(try s.store.jobs().first)
         #expect(job.state == .done)
+        // The results were fsync'd before their outbox rows were committed.
+        #expect(job.timings["flush"] != nil, "\(job.timings)")
         #expect(try s.store.outbox().allSatisfy { $0.state == .sent && $0.lastStatus == "0000" })
     }
 

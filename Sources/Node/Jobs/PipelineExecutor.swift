@@ -77,8 +77,20 @@ public final class PipelineExecutor: JobExecutor {
             series, version: job.version, caveats: job.caveats, outputs: outputs, imageTypes: route?.imageTypes,
             into: directory, sharing: sharedInputs, expectedUses: expectedUses, turn: job.id.map { Int($0) },
             progress: { step in try progress(JobStep(step)) })
+        // The outbox rows that the runner commits next point at these files: they must be on
+        // disk first, or a power loss could leave rows pointing at empty files.
+        let started = ContinuousClock.now
+        do throws(DICOMError) {
+            try DurableFiles.sync(
+                files: produced.encoded.objects.map(\.path), directories: [directory, resultsDirectory])
+        } catch {
+            throw JobFailure("results of job \(job.id ?? 0) not made durable: \(error)")
+        }
+        var timings = produced.timings
+        let flush = ContinuousClock.now - started
+        timings["flush", default: 0] += Double(flush.components.seconds) + Double(flush.components.attoseconds) / 1e18
         return JobOutput(
-            objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: produced.timings,
+            objects: produced.encoded.objects.map { ($0.path, $0.sopInstanceUID, $0.kind) }, timings: timings,
             warnings: produced.warnings)
     }
 
