@@ -137,6 +137,22 @@ import Testing
             let entry = try #require(try await other.outbox(state: .pending).first)
             #expect(entry.path == other.storeRoot + "/results/x.dcm")
             #expect(try server.psql(#"SELECT "path" FROM outbox"#) == "results/x.dcm")
+
+            // The API's listings, in PostgreSQL's SQL: pages of jobs by id, both ways, filtered.
+            var paged: [Int64] = []
+            var after: String?
+            repeat {
+                let page = try await a.jobs(Listing(limit: 5, after: after))
+                paged += page.compactMap(\.id)
+                after = page.count == 5 ? page.last?.id.map { "\($0)" } : nil
+            } while after != nil
+            #expect(paged == (try await a.jobs(state: nil)).compactMap(\.id) && paged.count == 12)
+            let newest = try await b.jobs(Listing(limit: 3, after: "\(paged[6])", order: .newest)).compactMap(\.id)
+            #expect(newest == Array(paged[3..<6].reversed()))
+            #expect(try await a.jobs(Listing(filters: ["state": "done"])).compactMap(\.id) == [id])
+            #expect(try await a.outbox(Listing(filters: ["jobID": "\(id)"])).map(\.path) == [entry.path])
+            let series = try await a.series(Listing(limit: 4, after: "1.2.3.103"))
+            #expect(series.map(\.seriesInstanceUID) == (104..<108).map { "1.2.3.\($0)" })
         }
     }
 

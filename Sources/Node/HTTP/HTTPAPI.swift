@@ -69,9 +69,22 @@ public struct HTTPAPI: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         // With several nodes on one database, every node shows the whole cluster's state.
-        router.get("api/series") { _, _ in try Self.json(try await store.allSeries().map(SeriesView.init)) }
-        router.get("api/jobs") { _, _ in try Self.json(try await store.jobs(state: nil).map(JobView.init)) }
-        router.get("api/outbox") { _, _ in try Self.json(try await store.outbox(state: nil).map(OutboxView.init)) }
+        // Every row without `limit`; with it, one page and a Link header to the next (Listing).
+        router.get("api/series") { request, _ -> Response in
+            let listing = try Self.listing(request, .series, states: SeriesState.allCases.map(\.rawValue))
+            let rows = try await store.series(listing)
+            return try Self.page(rows.map(SeriesView.init), keys: rows.map(\.seriesInstanceUID), listing, request)
+        }
+        router.get("api/jobs") { request, _ -> Response in
+            let listing = try Self.listing(request, .job, states: JobState.allCases.map(\.rawValue))
+            let rows = try await store.jobs(listing)
+            return try Self.page(rows.map(JobView.init), keys: rows.map { "\($0.id ?? 0)" }, listing, request)
+        }
+        router.get("api/outbox") { request, _ -> Response in
+            let listing = try Self.listing(request, .outbox, states: OutboxState.allCases.map(\.rawValue))
+            let rows = try await store.outbox(listing)
+            return try Self.page(rows.map(OutboxView.init), keys: rows.map { "\($0.id ?? 0)" }, listing, request)
+        }
         router.get("api/nodes") { _, _ in
             let now = Date()
             return try Self.json(
@@ -93,6 +106,72 @@ public struct HTTPAPI: Sendable {
             return try Self.json(["requeued": try await store.retryParked(jobID: job, now: Date())])
         }
         return router
+    }
+
+    /// Query names of the listing filters (snake case, as the JSON) → columns.
+    static let filterNames: [String: String] = [
+        "state": "state", "route": "route", "study_instance_uid": "studyInstanceUID", "model": "model",
+        "subject_uid": "subjectUID", "destination": "destination", "job_id": "jobID"
+    ]
+
+    /// The listing a request asks for: `limit` (1…1000), `after` (the last key of the previous
+    /// page), `order` (oldest, the default, or newest) and the table's filters; anything else,
+    /// or a state the table does not have, is a 400 that names it.
+    static func listing(_ request: Request, _ table: Listing.Table, states: [String]) throws -> Listing {
+        var listing = Listing()
+        for (name, value) in request.uri.queryParameters {
+            let (name, value) = (String(name), String(value))
+            switch name {
+            case "limit":
+                guard let limit = Int(value), (1...1000).contains(limit) else {
+                    throw HTTPError(.badRequest, message: "limit must be 1…1000, got '\(value)'")
+                }
+                listing.limit = limit
+            case "after": listing.after = value
+            case "order":
+                guard let order = Listing.Order(rawValue: value) else {
+                    throw HTTPError(.badRequest, message: "order must be oldest or newest, got '\(value)'")
+                }
+                listing.order = order
+            default:
+                guard let column = filterNames[name], table.filterable.contains(column) else {
+                    let known =
+                        ["limit", "after", "order"]
+                        + filterNames.filter { table.filterable.contains($0.value) }.keys.sorted()
+                    throw HTTPError(
+                        .badRequest, message: "unknown parameter '\(name)' (known: \(known.joined(separator: ", ")))")
+                }
+                if column == "state" && !states.contains(value) {
+                    throw HTTPError(
+                        .badRequest, message: "state must be one of \(states.joined(separator: ", ")), got '\(value)'")
+                }
+                if column == "jobID" && Int64(value) == nil {
+                    throw HTTPError(.badRequest, message: "job_id must be a number, got '\(value)'")
+                }
+                listing.filters[column] = value
+            }
+        }
+        return listing
+    }
+
+    /// `rows` as JSON; a full page also links to the next (RFC 8288 `Link: <…>; rel="next"`),
+    /// the same request with `after` set to the page's last key.
+    static func page<T: Encodable>(
+        _ rows: [T], keys: [String], _ listing: Listing, _ request: Request
+    ) throws
+        -> Response
+    {
+        var response = try json(rows)
+        if let limit = listing.limit, rows.count == limit, let last = keys.last {
+            var components = URLComponents()
+            components.path = request.uri.path
+            components.queryItems =
+                request.uri.queryParameters.filter { $0.key != "after" }
+                .map { URLQueryItem(name: String($0.key), value: String($0.value)) }
+                .sorted { $0.name < $1.name } + [URLQueryItem(name: "after", value: last)]
+            response.headers[.init("Link")!] = "<\(components.string ?? "")>; rel=\"next\""
+        }
+        return response
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

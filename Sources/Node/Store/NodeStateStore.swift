@@ -96,6 +96,10 @@ public protocol NodeStateStore: Sendable {
     func series(_ uid: String) async throws -> SeriesRecord?
     func jobs(state: JobState?) async throws -> [JobRecord]
     func outbox(state: OutboxState?) async throws -> [OutboxRecord]
+    /// A page of series, jobs or outbox entries, filtered (``Listing``).
+    func series(_ listing: Listing) async throws -> [SeriesRecord]
+    func jobs(_ listing: Listing) async throws -> [JobRecord]
+    func outbox(_ listing: Listing) async throws -> [OutboxRecord]
     func counts() async throws -> NodeStore.Counts
 
     /// The nodes sharing the store and when each was last heard from; one entry with one node.

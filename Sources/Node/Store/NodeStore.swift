@@ -223,6 +223,28 @@ public final class NodeStore: NodeStateStore {
         try database.writer.read { db in try SeriesRecord.order(Column("firstReceivedAt")).fetchAll(db) }
     }
 
+    public func series(_ listing: Listing) throws -> [SeriesRecord] {
+        try database.writer.read { db in try Self.list(SeriesRecord.self, .series, listing, db) }
+    }
+
+    public func jobs(_ listing: Listing) throws -> [JobRecord] {
+        try database.writer.read { db in try Self.list(JobRecord.self, .job, listing, db) }
+    }
+
+    public func outbox(_ listing: Listing) throws -> [OutboxRecord] {
+        try database.writer.read { db in try Self.list(OutboxRecord.self, .outbox, listing, db) }
+    }
+
+    static func list<R: FetchableRecord>(
+        _ type: R.Type, _ table: Listing.Table, _ listing: Listing, _ db: Database
+    )
+        throws -> [R]
+    {
+        let (clauses, parameters) = listing.clauses(table, .sqlite)
+        return try R.fetchAll(
+            db, sql: "SELECT t.* FROM \(table.name) t" + clauses, arguments: StatementArguments(parameters))
+    }
+
     public func series(_ uid: String) throws -> SeriesRecord? {
         try database.writer.read { db in try SeriesRecord.fetchOne(db, key: uid) }
     }

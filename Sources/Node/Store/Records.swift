@@ -158,7 +158,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
 
 /// One produced object for one destination (docs/node-behaviour.md, Sending: one entry per
 /// object × destination).
-public enum OutboxState: String, Codable, Sendable, DatabaseValueConvertible {
+public enum OutboxState: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
     case pending, sent, parked
 }
 

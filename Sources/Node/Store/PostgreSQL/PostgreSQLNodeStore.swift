@@ -358,6 +358,31 @@ public final class PostgreSQLNodeStore: NodeStateStore {
         }
     }
 
+    public func series(_ listing: Listing) async throws -> [SeriesRecord] {
+        try await read("list series") { t in try await Self.list(SeriesRecord.self, .series, listing, t) }
+    }
+
+    public func jobs(_ listing: Listing) async throws -> [JobRecord] {
+        try await read("list jobs") { t in try await Self.list(JobRecord.self, .job, listing, t) }
+    }
+
+    public func outbox(_ listing: Listing) async throws -> [OutboxRecord] {
+        try await read("list the outbox") { t in
+            try await Self.list(OutboxRecord.self, .outbox, listing, t).map { entry in
+                var entry = entry
+                entry.path = t.local(entry.path)
+                return entry
+            }
+        }
+    }
+
+    static func list<R: Decodable>(
+        _ type: R.Type, _ table: Listing.Table, _ listing: Listing, _ t: PostgreSQLTransaction
+    ) async throws -> [R] {
+        let (clauses, parameters) = listing.clauses(table, .postgreSQL)
+        return try await t.records(R.self, "SELECT row_to_json(t)::text FROM \(table.name) t" + clauses, parameters)
+    }
+
     public func series(_ uid: String) async throws -> SeriesRecord? {
         try await read("read series \(uid)") { t in try await t.fetch(SeriesRecord.self, from: .series, key: uid) }
     }
