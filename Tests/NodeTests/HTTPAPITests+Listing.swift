@@ -10,7 +10,7 @@ import Testing
 #endif
 
 /// `/api/series`, `/api/jobs` and `/api/outbox` in pages (`limit`, `after`, `order`, filters):
-/// following each page's `Link: rel="next"` visits every row once, in order.
+/// following each page's `Link: rel="next"` visits every row once, in order; and `/api/latency`.
 extension HTTPAPITests {
     func getPage(_ port: UInt16, _ path: String) async throws -> (status: Int, rows: [[String: Any]], next: String?) {
         let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/\(path)")!)
@@ -24,7 +24,9 @@ extension HTTPAPITests {
         return (http?.statusCode ?? 0, rows, next)
     }
 
-    @Test func listingsComeInPagesWithFilters() async throws {
+    /// A store on a route of two models, holding one instance of each series, received at the
+    /// given times.
+    func storeWithSeries(_ file: String, received: [(uid: String, at: Date)]) throws -> (NodeStore, NodeConfiguration) {
         let configuration = try NodeConfiguration.parse(
             """
             destinations: [{ name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242 }]
@@ -33,22 +35,26 @@ extension HTTPAPITests {
               - { name: ct, models: [organs, spleen], destinations: [pacs], match: [{ tag: Modality, equals: CT }], quiet_time: 10s }
             """)
         let store = NodeStore(
-            database: try NodeDatabase(path: directory.file("list.sqlite")),
-            router: Router(routes: configuration.routes))
+            database: try NodeDatabase(path: directory.file(file)), router: Router(routes: configuration.routes))
+        for (n, (uid, at)) in received.enumerated() {
+            let arrival = InstanceArrival(
+                record: InstanceRecord(
+                    sopInstanceUID: uid + ".1", sopClassUID: "1.2.840.10008.5.1.4.1.1.2", seriesInstanceUID: uid,
+                    studyInstanceUID: "1.2.3", path: "/store/\(n).dcm", transferSyntaxUID: "1.2.840.10008.1.2.1",
+                    callingAETitle: "CT01", calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1",
+                    associationID: "a\(n)", receivedAt: at),
+                expectedCount: nil, routing: RoutingInput(attributes: [.modality: ["CT"]], callingAETitle: "CT01"))
+            try store.record(arrival, correlationID: "c", durability: .atCommit)
+        }
+        return (store, configuration)
+    }
+
+    @Test func listingsComeInPagesWithFilters() async throws {
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         // 7 series received a second apart, in an order their UIDs do not follow.
         let uids = (0..<7).map { "1.2.3.\(70 - 7 * $0)" }
-        for (n, uid) in uids.enumerated() {
-            try store.record(
-                InstanceArrival(
-                    record: InstanceRecord(
-                        sopInstanceUID: uid + ".1", sopClassUID: "1.2.840.10008.5.1.4.1.1.2", seriesInstanceUID: uid,
-                        studyInstanceUID: "1.2.3", path: "/store/\(n).dcm", transferSyntaxUID: "1.2.840.10008.1.2.1",
-                        callingAETitle: "CT01", calledAETitle: "MAMBANODE", sourceAddress: "127.0.0.1",
-                        associationID: "a\(n)", receivedAt: t0.addingTimeInterval(Double(n))),
-                    expectedCount: nil, routing: RoutingInput(attributes: [.modality: ["CT"]], callingAETitle: "CT01")),
-                correlationID: "c")
-        }
+        let (store, _) = try storeWithSeries(
+            "list.sqlite", received: uids.enumerated().map { ($1, t0.addingTimeInterval(Double($0))) })
         #expect(try store.closeStableSeries(now: t0.addingTimeInterval(60)).count == 14)
         let api = HTTPAPI(store: store, metrics: NodeMetrics()) { .init(problems: []) }
         try await serving(api) { port in
@@ -87,6 +93,50 @@ extension HTTPAPITests {
                 #expect((response as? HTTPURLResponse)?.statusCode == 400, "\(path)")
                 #expect(String(decoding: data, as: UTF8.self).contains(words), "\(path)")
             }
+        }
+    }
+
+    /// `/api/latency`: per model, the time from a series' last instance to its job's last object
+    /// acknowledged, over jobs whose every object was delivered in the window.
+    @Test func latencyRunsFromLastInstanceToLastAcknowledgementPerModel() async throws {
+        let now = Date()
+        let (store, configuration) = try storeWithSeries(
+            "latency.sqlite",
+            received: [("1.2.3.1", now.addingTimeInterval(-600)), ("1.2.3.2", now.addingTimeInterval(-300))])
+        try store.closeStableSeries(now: now.addingTimeInterval(-200))
+        let policy = RetryPolicy(configuration.sending)
+        // Seconds before now at which each object of each job was acknowledged; nil: still pending.
+        let sent: [String: [Double?]] = [
+            "1.2.3.1 organs": [590, 580], "1.2.3.1 spleen": [570], "1.2.3.2 organs": [260], "1.2.3.2 spleen": [nil]
+        ]
+        while let job = try store.claimNextJob(now: now.addingTimeInterval(-200)) {
+            let times = try #require(sent["\(job.subjectUID) \(job.model)"])
+            let objects = times.indices.map { (path: "/r/\(job.id!)-\($0).dcm", sopInstanceUID: "9.\(job.id!).\($0)") }
+            try store.completeJob(
+                jobID: job.id!, objects: objects, destinations: ["pacs"], timings: [:],
+                now: now.addingTimeInterval(-200))
+            for (entry, ago) in zip(try store.outbox(Listing(filters: ["jobID": "\(job.id!)"])), times) {
+                guard let ago else { continue }
+                try store.recordAttempt(
+                    entryID: entry.id!, outcome: .sent(status: 0), policy: policy, now: now.addingTimeInterval(-ago))
+            }
+        }
+        let api = HTTPAPI(store: store, metrics: NodeMetrics()) { .init(problems: []) }
+        try await serving(api) { port in
+            let day = try await getPage(port, "api/latency")
+            #expect(day.rows.map { $0["model"] as? String } == ["organs", "spleen"])
+            #expect(day.rows.first?["results"] as? Int == 2 && day.rows.last?["results"] as? Int == 1)
+            // organs: 600 − 580 = 20 s and 300 − 260 = 40 s; spleen: 600 − 570 = 30 s (the
+            // second spleen job still has an object pending).
+            func seconds(_ row: [String: Any]?, _ key: String) -> Double { (row?[key] as? Double) ?? -1 }
+            #expect(abs(seconds(day.rows.first, "p50_seconds") - 20) < 0.01)
+            #expect(abs(seconds(day.rows.first, "p95_seconds") - 40) < 0.01)
+            #expect(abs(seconds(day.rows.last, "p50_seconds") - 30) < 0.01)
+            #expect(abs(seconds(day.rows.first, "results_per_hour") - 2.0 / 24) < 1e-9)
+            // The last 6 minutes: only the second organs job was delivered in them.
+            let recent = try await getPage(port, "api/latency?hours=0.1")
+            #expect(recent.rows.count == 1 && recent.rows.first?["results"] as? Int == 1)
+            #expect(try await getPage(port, "api/latency?hours=-1").status == 400)
         }
     }
 }

@@ -153,6 +153,18 @@ import Testing
             #expect(try await a.outbox(Listing(filters: ["jobID": "\(id)"])).map(\.path) == [entry.path])
             let series = try await a.series(Listing(limit: 4, after: "1.2.3.103"))
             #expect(series.map(\.seriesInstanceUID) == (104..<108).map { "1.2.3.\($0)" })
+
+            // Receipt → result: none until the job's one object is acknowledged.
+            #expect(try await a.deliveredJobs(since: t0).isEmpty)
+            _ = try await b.recordAttempt(
+                entryID: try #require(entry.id), outcome: .sent(status: 0),
+                policy: RetryPolicy(.init(firstRetry: 30, maximumRetry: 600, giveUpAfter: 86400, jitter: 0)),
+                now: t0.addingTimeInterval(100), seconds: nil,
+                unit: 0)
+            let delivered = try await a.deliveredJobs(since: t0)
+            #expect(
+                delivered.map(\.model) == ["organs"] && delivered.first.map { abs($0.seconds - 100) < 0.001 } == true)
+            #expect(try await a.deliveredJobs(since: t0.addingTimeInterval(101)).isEmpty)
         }
     }
 

@@ -85,6 +85,18 @@ public struct HTTPAPI: Sendable {
             let rows = try await store.outbox(listing)
             return try Self.page(rows.map(OutboxView.init), keys: rows.map { "\($0.id ?? 0)" }, listing, request)
         }
+        // Receipt of the last instance → last result acknowledged, per model, over `hours` (24).
+        router.get("api/latency") { request, _ -> Response in
+            var hours = 24.0
+            if let text = request.uri.queryParameters["hours"] {
+                guard let value = Double(String(text)), value > 0, value <= 24 * 366 else {
+                    throw HTTPError(.badRequest, message: "hours must be a number of hours above 0, got '\(text)'")
+                }
+                hours = value
+            }
+            let jobs = try await store.deliveredJobs(since: Date().addingTimeInterval(-hours * 3600))
+            return try Self.json(ModelLatency.summarise(jobs, hours: hours))
+        }
         router.get("api/nodes") { _, _ in
             let now = Date()
             return try Self.json(

@@ -96,6 +96,8 @@ public protocol NodeStateStore: Sendable {
     func series(_ uid: String) async throws -> SeriesRecord?
     func jobs(state: JobState?) async throws -> [JobRecord]
     func outbox(state: OutboxState?) async throws -> [OutboxRecord]
+    /// Jobs whose results were all delivered, the last at or after `since` (``DeliveredJob``).
+    func deliveredJobs(since: Date) async throws -> [DeliveredJob]
     /// A page of series, jobs or outbox entries, filtered (``Listing``).
     func series(_ listing: Listing) async throws -> [SeriesRecord]
     func jobs(_ listing: Listing) async throws -> [JobRecord]

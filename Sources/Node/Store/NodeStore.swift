@@ -223,6 +223,14 @@ public final class NodeStore: NodeStateStore {
         try database.writer.read { db in try SeriesRecord.order(Column("firstReceivedAt")).fetchAll(db) }
     }
 
+    public func deliveredJobs(since: Date) throws -> [DeliveredJob] {
+        try database.writer.read { db in
+            try Row.fetchAll(db, sql: DeliveredJob.query(since: "?"), arguments: [since]).map { row in
+                DeliveredJob(model: row[0], lastReceivedAt: row[1], deliveredAt: row[2])
+            }
+        }
+    }
+
     public func series(_ listing: Listing) throws -> [SeriesRecord] {
         try database.writer.read { db in try Self.list(SeriesRecord.self, .series, listing, db) }
     }

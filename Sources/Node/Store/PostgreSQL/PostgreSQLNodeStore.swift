@@ -358,6 +358,21 @@ public final class PostgreSQLNodeStore: NodeStateStore {
         }
     }
 
+    public func deliveredJobs(since: Date) async throws -> [DeliveredJob] {
+        try await read("read delivered jobs") { t in
+            try await t.execute(
+                "SELECT d.\"model\", to_json(d.\"received\")::text, to_json(d.\"delivered\")::text FROM ("
+                    + DeliveredJob.query(since: "$1::timestamptz") + ") AS d", [PostgreSQLTimestamp.format(since)]
+            ).compactMap { row in
+                let (model, received, delivered) = try row.decode((String, String, String).self)
+                guard let from = Self.timestamp(json: received), let to = Self.timestamp(json: delivered) else {
+                    return nil
+                }
+                return DeliveredJob(model: model, lastReceivedAt: from, deliveredAt: to)
+            }
+        }
+    }
+
     public func series(_ listing: Listing) async throws -> [SeriesRecord] {
         try await read("list series") { t in try await Self.list(SeriesRecord.self, .series, listing, t) }
     }
