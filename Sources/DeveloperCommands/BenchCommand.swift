@@ -16,7 +16,8 @@ public struct BenchCommand: AsyncParsableCommand {
             BenchOutputsCommand.self,
             BenchNodeCommand.self,
             BenchSoakCommand.self,
-            BenchClusterCommand.self
+            BenchClusterCommand.self,
+            BenchAPICommand.self
         ]
     )
 }
