@@ -86,7 +86,8 @@ extension HTTPAPITests {
             for (path, words) in [
                 ("api/jobs?limit=0", "limit must be 1…1000"), ("api/jobs?state=running", "state must be one of"),
                 ("api/series?model=x", "unknown parameter 'model'"), ("api/outbox?job_id=x", "job_id must be a number"),
-                ("api/series?order=up", "order must be oldest or newest")
+                ("api/series?order=up", "order must be oldest or newest"),
+                ("api/jobs?limit=5&after=x", "after must be the id")
             ] {
                 let (data, response) = try await URLSession.shared.data(
                     from: URL(string: "http://127.0.0.1:\(port)/\(path)")!)

@@ -139,7 +139,13 @@ public struct HTTPAPI: Sendable {
                     throw HTTPError(.badRequest, message: "limit must be 1…1000, got '\(value)'")
                 }
                 listing.limit = limit
-            case "after": listing.after = value
+            case "after":
+                // Job and outbox keys are ids; a series' is its UID.
+                if table.key == "id" && Int64(value) == nil {
+                    throw HTTPError(
+                        .badRequest, message: "after must be the id of the previous page's last row, got '\(value)'")
+                }
+                listing.after = value
             case "order":
                 guard let order = Listing.Order(rawValue: value) else {
                     throw HTTPError(.badRequest, message: "order must be oldest or newest, got '\(value)'")
