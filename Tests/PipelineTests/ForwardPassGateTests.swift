@@ -51,10 +51,9 @@ import Testing
         #expect(waits.withLock { $0 } == [.success, .success], "the bodies were not inside together")
     }
 
-    /// Jobs waiting for the forward pass go in job order (their turn), not in the order the
-    /// condition variable happens to wake them; bodies without a turn go after, as they arrived.
-    @Test func waitersGoInTheOrderOfTheirTurns() {
-        let gate = ForwardPassGate(limit: 1)
+    /// A thread that takes a permit of `gate` and keeps it until the returned semaphore is
+    /// signalled; returns once it holds it.
+    static func holdPermit(of gate: ForwardPassGate) -> DispatchSemaphore {
         let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             gate.withPermit { () -> Void in
@@ -63,6 +62,14 @@ import Testing
             }
         }
         holding.wait()
+        return release
+    }
+
+    /// Jobs waiting for the forward pass go in job order (their turn), not in the order the
+    /// condition variable happens to wake them; bodies without a turn go after, as they arrived.
+    @Test func waitersGoInTheOrderOfTheirTurns() {
+        let gate = ForwardPassGate(limit: 1)
+        let release = Self.holdPermit(of: gate)
         let entered = Mutex<[Int]>([])
         let finished = DispatchGroup()
         for (index, turn) in [5, nil, 3, 4].enumerated() {
@@ -83,14 +90,7 @@ import Testing
 
     @Test func raisingTheLimitReleasesAWaiter() {
         let gate = ForwardPassGate(limit: 1)
-        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            gate.withPermit { () -> Void in
-                holding.signal()
-                release.wait()
-            }
-        }
-        holding.wait()
+        let release = Self.holdPermit(of: gate)
         let second = DispatchSemaphore(value: 0)
         Thread.detachNewThread { gate.withPermit { () -> Void in second.signal() } }
         #expect(second.wait(timeout: .now() + 0.2) == .timedOut, "a second body got in under a limit of 1")
